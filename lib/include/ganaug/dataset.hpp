@@ -1,0 +1,55 @@
+#pragma once
+/// The in-memory labeled dataset that every stage of ganaug takes and gives.
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ganaug {
+
+/// A labeled image dataset held in memory.
+///
+/// Represents N images of one shape with one class each (and, for synthetic data, optionally a
+/// soft target per image). Owns its tensors; copies share storage as torch::Tensor does.
+struct LabeledDataset {
+  /// N x C x H x W float32 in [-1, 1].
+  torch::Tensor images;
+  /// N int64 class indices in [0, num_classes()); -1 marks an image with no hard label.
+  torch::Tensor labels;
+  /// Optional N x T float32 soft targets (rows sum to 1); undefined for hard-labelled data.
+  torch::Tensor targets;
+  /// One name per class; class k is class_names[k].
+  std::vector<std::string> class_names;
+  /// Where the data came from (a path or a description), for messages and summaries.
+  std::string source;
+
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  int64_t channels() const { return images.size(1); }
+  int64_t height() const { return images.size(2); }
+  int64_t width() const { return images.size(3); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  /// Images per class, indexed by class; images labelled -1 are not counted.
+  std::vector<int64_t> class_counts() const;
+  /// Throws ganaug::Error when shapes, dtypes, value range or labels are inconsistent.
+  void validate() const;
+  /// The images at `indices` (int64 tensor), with their labels and targets.
+  LabeledDataset select(const torch::Tensor& indices) const;
+};
+
+/// `per_class` images of every class, chosen at random with `seed`; the result lists them
+/// class by class in their original order within a class. Throws ganaug::Error naming the class
+/// when a class has fewer than `per_class` images.
+LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed);
+
+/// A seeded, stratified split: about `test_fraction` of every class goes to the second part.
+/// Throws ganaug::Error when the fraction is outside (0, 1) or a class is too small to split.
+std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset& data,
+                                                           double test_fraction, uint64_t seed);
+
+/// Concatenates datasets of one image shape and one class list.
+LabeledDataset concatenate(const std::vector<LabeledDataset>& parts);
+
+}  // namespace ganaug

@@ -1,0 +1,42 @@
+#include "ganaug/runtime.hpp"
+
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+int hardware_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+int configure_threads(int threads) {
+  GANAUG_CHECK(threads >= 0, "the thread count must be 0 (all cores) or positive, got ",
+               threads);
+  const int wanted = threads == 0 ? hardware_threads() : threads;
+  if (torch::get_num_threads() != wanted) torch::set_num_threads(wanted);
+  return torch::get_num_threads();
+}
+
+torch::Device select_device(const std::string& request) {
+  if (request == "auto") return cuda_available() ? torch::Device(torch::kCUDA) : torch::kCPU;
+  if (request == "cpu") return torch::kCPU;
+  if (request.rfind("cuda", 0) == 0) {
+    GANAUG_CHECK(cuda_available(), "device '", request,
+                 "' was asked for but this build or machine has no CUDA; use --device cpu");
+    try {
+      return torch::Device(request);
+    } catch (const c10::Error&) {
+      GANAUG_FAIL("unknown device '", request, "'; use auto, cpu, cuda or cuda:N");
+    }
+  }
+  GANAUG_FAIL("unknown device '", request, "'; use auto, cpu, cuda or cuda:N");
+}
+
+}  // namespace ganaug
