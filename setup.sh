@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# ganaug set-up: installs the Debian 12 packages that are missing, configures, builds, then runs
+# one of:
+#   bash setup.sh run    -> augment --scheme smooth --n 5000 on the default dataset (Fashion-MNIST)
+#   bash setup.sh test   -> the whole test suite through ctest
+#   bash setup.sh build  -> only install and build
+# Idempotent: installed packages are skipped, an existing build folder is reused.
+# Environment: BUILD_DIR (default ./build), JOBS (default: number of cores).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+mode="${1:-build}"
+shift || true
+build_dir="${BUILD_DIR:-build}"
+jobs="${JOBS:-$(nproc)}"
+
+packages=(cmake g++ make pkg-config libtorch-dev libopenblas0-pthread libopencv-dev libtbb-dev
+          libboost-program-options-dev libgtest-dev libgloo-dev zlib1g-dev nlohmann-json3-dev
+          dataset-fashion-mnist)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch calls the system libblas.so.3; the reference BLAS is 35x slower than OpenBLAS
+# (FACTS.md). Installing libopenblas0-pthread switches the alternative; say so if it did not.
+if command -v update-alternatives >/dev/null &&
+   ! update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"; then
+  echo "setup: warning: libblas.so.3 does not point to OpenBLAS; CPU training will be slow" >&2
+fi
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" -j "$jobs"
+
+case "$mode" in
+  build) ;;
+  test)
+    (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@") ;;
+  run)
+    if [ -x "$build_dir/tools/augment" ]; then
+      "$build_dir/tools/augment" --scheme smooth --n 5000 "$@"
+    else
+      "$build_dir/tools/ganaug-info" "$@"
+    fi ;;
+  *) echo "usage: bash setup.sh [build|test|run] [extra arguments]" >&2; exit 2 ;;
+esac
