@@ -11,7 +11,10 @@ ganaug::LabeledDataset make_dataset() {
   ganaug::LabeledDataset data;
   std::vector<int64_t> labels = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0};
   const int64_t n = static_cast<int64_t>(labels.size());
-  data.images = torch::arange(n, torch::kFloat32).div(100).view({n, 1, 1, 1}).expand({n, 1, 4, 4})
+  data.images = torch::arange(n, torch::kFloat32)
+                    .div(100)
+                    .view({n, 1, 1, 1})
+                    .expand({n, 1, 4, 4})
                     .contiguous();
   data.labels = torch::tensor(labels, torch::kInt64);
   data.class_names = {"a", "b", "c"};
@@ -73,7 +76,8 @@ TEST(Dataset, SplitIsStratifiedDisjointAndSeeded) {
   EXPECT_EQ(train.size() + test.size(), data.size());
   for (auto count : test.class_counts()) EXPECT_GE(count, 1);
   for (auto count : train.class_counts()) EXPECT_GE(count, 1);
-  auto all = torch::cat({train.images.flatten(1).select(1, 0), test.images.flatten(1).select(1, 0)});
+  auto all =
+      torch::cat({train.images.flatten(1).select(1, 0), test.images.flatten(1).select(1, 0)});
   EXPECT_EQ(std::get<0>(at::_unique(all)).numel(), data.size());
   auto again = ganaug::split_train_test(data, 0.34, 3);
   EXPECT_TRUE(torch::equal(again.second.images, test.images));

@@ -99,8 +99,8 @@ std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset&
   const auto by_class = indices_by_class(data);
   for (size_t k = 0; k < by_class.size(); ++k) {
     auto members = by_class[k];
-    GANAUG_CHECK(members.size() >= 2, "class '", data.class_names[k], "' in ", data.source,
-                 " has ", members.size(), " image(s); at least 2 are needed to split it");
+    GANAUG_CHECK(members.size() >= 2, "class '", data.class_names[k], "' in ", data.source, " has ",
+                 members.size(), " image(s); at least 2 are needed to split it");
     std::shuffle(members.begin(), members.end(), rng);
     auto n_test = static_cast<size_t>(std::llround(test_fraction * members.size()));
     n_test = std::clamp<size_t>(n_test, 1, members.size() - 1);
@@ -112,7 +112,8 @@ std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset&
   auto train_part = data.select(to_index_tensor(train));
   auto test_part = data.select(to_index_tensor(test));
   train_part.source = detail::concat(data.source, " (train split, seed ", seed, ")");
-  test_part.source = detail::concat(data.source, " (test split ", test_fraction, ", seed ", seed, ")");
+  test_part.source =
+      detail::concat(data.source, " (test split ", test_fraction, ", seed ", seed, ")");
   return {std::move(train_part), std::move(test_part)};
 }
 

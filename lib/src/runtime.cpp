@@ -17,8 +17,7 @@ int hardware_threads() {
 }
 
 int configure_threads(int threads) {
-  GANAUG_CHECK(threads >= 0, "the thread count must be 0 (all cores) or positive, got ",
-               threads);
+  GANAUG_CHECK(threads >= 0, "the thread count must be 0 (all cores) or positive, got ", threads);
   const int wanted = threads == 0 ? hardware_threads() : threads;
   if (torch::get_num_threads() != wanted) torch::set_num_threads(wanted);
   return torch::get_num_threads();

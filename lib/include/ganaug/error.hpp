@@ -29,12 +29,12 @@ std::string concat(const Parts&... parts) {
 
 /// Throws ganaug::Error with the message parts streamed together when `condition` is false.
 /// The message comes first; the source location and the failed condition follow in brackets.
-#define GANAUG_CHECK(condition, ...)                                                      \
-  do {                                                                                    \
-    if (!(condition)) {                                                                   \
-      ::ganaug::detail::throw_error(__FILE__, __LINE__, #condition,                       \
-                                    ::ganaug::detail::concat(__VA_ARGS__));               \
-    }                                                                                     \
+#define GANAUG_CHECK(condition, ...)                                        \
+  do {                                                                      \
+    if (!(condition)) {                                                     \
+      ::ganaug::detail::throw_error(__FILE__, __LINE__, #condition,         \
+                                    ::ganaug::detail::concat(__VA_ARGS__)); \
+    }                                                                       \
   } while (false)
 
 /// Throws ganaug::Error unconditionally.

@@ -1,0 +1,33 @@
+#pragma once
+/// Differentiable augmentation (Zhao et al., NeurIPS 2020) applied to real and fake images before
+/// the discriminator, so that a GAN trained on few images does not let D memorise them.
+
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+#include <string>
+
+namespace ganaug {
+
+/// Which DiffAugment transforms to apply.
+struct DiffAugmentPolicy {
+  /// Random translation by up to 1/8 of the image size, zero padded.
+  bool translation = false;
+  /// A random square of half the image size set to zero.
+  bool cutout = false;
+  /// Random brightness, saturation and contrast (saturation only changes color images).
+  bool color = false;
+
+  bool any() const { return translation || cutout || color; }
+  /// Parses "off", "" or a comma list of translation, cutout, color. Throws ganaug::Error on an
+  /// unknown name.
+  static DiffAugmentPolicy parse(const std::string& text);
+  std::string to_string() const;
+};
+
+/// Applies `policy` to a batch N x C x H x W; the random draws come from the CPU generator `rng`
+/// so that runs repeat exactly on any device. Differentiable in `images`.
+torch::Tensor diff_augment(const torch::Tensor& images, const DiffAugmentPolicy& policy,
+                           at::Generator& rng);
+
+}  // namespace ganaug

@@ -1,0 +1,168 @@
+#pragma once
+/// Training, checkpointing and sampling of the conditional GAN.
+
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ganaug/dataset.hpp"
+#include "ganaug/models.hpp"
+
+namespace ganaug {
+
+/// The adversarial loss.
+enum class GanLoss {
+  kHinge,  ///< hinge loss (Lim & Ye 2017; SNGAN, BigGAN); the default
+  kBce,    ///< non-saturating binary cross-entropy (Goodfellow et al. 2014)
+};
+GanLoss parse_gan_loss(const std::string& name);
+std::string to_string(GanLoss loss);
+
+/// Everything that defines a GAN run. Architecture fields must match to resume a checkpoint;
+/// training fields may change between runs.
+struct GanOptions {
+  explicit GanOptions(int64_t num_classes, int64_t image_size = 28, int64_t channels = 1)
+      : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
+  // -- architecture --
+  TORCH_ARG(int64_t, num_classes);
+  /// Side of the square images, a multiple of 4 from 16 to 64.
+  TORCH_ARG(int64_t, image_size);
+  /// 1 or 3.
+  TORCH_ARG(int64_t, channels);
+  TORCH_ARG(int64_t, latent_dim) = 64;
+  /// Generator width (its widest layer has 2 * g_width channels).
+  TORCH_ARG(int64_t, g_width) = 32;
+  /// Discriminator width (its first layer's channels).
+  TORCH_ARG(int64_t, d_width) = 32;
+  /// Spectral normalisation on the discriminator.
+  TORCH_ARG(bool, spectral_norm) = true;
+  /// Projection discriminator; false feeds the class as one-hot input channels.
+  TORCH_ARG(bool, projection) = true;
+  // -- training --
+  TORCH_ARG(GanLoss, loss) = GanLoss::kHinge;
+  /// Generator steps.
+  TORCH_ARG(int64_t, iterations) = 2000;
+  TORCH_ARG(int64_t, batch_size) = 64;
+  TORCH_ARG(double, g_lr) = 2e-4;
+  TORCH_ARG(double, d_lr) = 2e-4;
+  TORCH_ARG(double, beta1) = 0.5;
+  TORCH_ARG(double, beta2) = 0.999;
+  /// Discriminator steps per generator step.
+  TORCH_ARG(int64_t, d_steps) = 1;
+  /// "auto" (translation,cutout for data under 10000 images, plus color for color images;
+  /// off otherwise), "off", or a comma list of translation, cutout, color.
+  TORCH_ARG(std::string, diffaugment) = "auto";
+  /// Decay of the exponential moving average of the generator's weights (0 disables it).
+  TORCH_ARG(double, ema_decay) = 0.999;
+  TORCH_ARG(uint64_t, seed) = 0;
+  /// "auto", "cpu", "cuda" or "cuda:N".
+  TORCH_ARG(std::string, device) = "auto";
+  /// CPU threads for LibTorch; 0 = one per core.
+  TORCH_ARG(int, threads) = 0;
+  // -- outputs (all optional; empty out_dir writes nothing) --
+  /// Folder for log.csv and checkpoint.pt.
+  TORCH_ARG(std::string, out_dir) = "";
+  /// Write a checkpoint every this many iterations (0: only at the end).
+  TORCH_ARG(int64_t, checkpoint_every) = 0;
+  /// Call on_samples every this many iterations (0: never).
+  TORCH_ARG(int64_t, sample_every) = 0;
+  /// Append a row to log.csv and call on_progress every this many iterations.
+  TORCH_ARG(int64_t, log_every) = 50;
+
+ public:
+  GeneratorOptions generator_options() const;
+  DiscriminatorOptions discriminator_options() const;
+  /// Throws ganaug::Error for values out of range.
+  void validate() const;
+};
+
+/// One progress report from training.
+struct GanProgress {
+  int64_t iteration = 0;   ///< generator steps done
+  int64_t iterations = 0;  ///< generator steps planned
+  double d_loss = 0, g_loss = 0;
+  double d_real = 0, d_fake = 0;  ///< mean discriminator scores of the last step
+  double seconds = 0;             ///< training time so far in this process
+  double images_per_second = 0;   ///< batch_size * steps / seconds, this process
+};
+
+/// Trains a conditional GAN.
+///
+/// Owns a generator, a discriminator, the generator's moving average and their optimisers. All
+/// randomness is drawn from generators seeded by (seed, iteration), so training resumed from a
+/// checkpoint continues exactly as an uninterrupted run would on the same device.
+class GanTrainer {
+ public:
+  GanTrainer(GanOptions options, std::vector<std::string> class_names);
+  ~GanTrainer();
+  GanTrainer(GanTrainer&&) noexcept;
+  GanTrainer& operator=(GanTrainer&&) noexcept;
+
+  /// Trains on `data` (labels in [0, num_classes)) until options.iterations() generator steps
+  /// are done, or until should_stop returns true (checked every step; a checkpoint is then
+  /// written if out_dir is set). Returns true when all iterations are done. Throws ganaug::Error
+  /// on a shape mismatch or when a loss or weight becomes NaN/Inf (the last checkpoint stays).
+  bool train(const LabeledDataset& data);
+
+  /// Loads the state of a checkpoint written by save_checkpoint into this trainer. Throws
+  /// ganaug::Error naming the file when it is damaged, not a ganaug checkpoint, or was trained
+  /// with a different architecture.
+  void resume(const std::string& path);
+  /// Writes the whole training state atomically (a temporary file, then a rename).
+  void save_checkpoint(const std::string& path) const;
+
+  /// The generator used for sampling: the moving average when enabled. Evaluation mode.
+  Generator sampling_generator() const;
+  Generator generator() const;
+  Discriminator discriminator() const;
+  int64_t iteration() const;
+  const GanOptions& options() const;
+  GanOptions& options();
+  const std::vector<std::string>& class_names() const;
+  torch::Device device() const;
+
+  /// Called every log_every iterations and at the end.
+  std::function<void(const GanProgress&)> on_progress;
+  /// Called every sample_every iterations with one row of samples per class (K x n images).
+  std::function<void(int64_t iteration, const torch::Tensor& samples)> on_samples;
+  /// Polled every iteration; returning true stops training early.
+  std::function<bool()> should_stop;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// A generator loaded from a checkpoint, with what the checkpoint says about it.
+struct GeneratorCheckpoint {
+  Generator generator{nullptr};  ///< evaluation mode, the moving average when it was enabled
+  GanOptions options{1};
+  std::vector<std::string> class_names;
+  int64_t iteration = 0;
+};
+
+/// Loads the sampling generator of a checkpoint onto `device`. Throws ganaug::Error naming the
+/// file when it is missing, damaged or not a ganaug GAN checkpoint.
+GeneratorCheckpoint load_generator(const std::string& path, const std::string& device = "auto");
+
+/// The noise of images [first, first + count) of a generation seeded `seed`: image i's noise
+/// depends only on (seed, i), so shards of a generation reproduce the whole one.
+torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t latent_dim);
+
+/// Classes for images [first, first + count) balanced over `num_classes`: image i gets i % K.
+torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes);
+
+/// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
+/// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
+torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
+                       int64_t first_index = 0, int64_t batch_size = 1000);
+
+/// Mixes a seed and a stream index into a new, well-spread seed (splitmix64).
+uint64_t mix_seed(uint64_t seed, uint64_t stream);
+
+}  // namespace ganaug

@@ -1,0 +1,513 @@
+#include "ganaug/gan.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ganaug/diffaugment.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace ganaug {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCheckpointFormat = "ganaug-gan-checkpoint-v1";
+constexpr int64_t kSamplesPerClass = 8;
+
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "\n" : "") + items[i];
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) out.push_back(line);
+  return out;
+}
+
+// Every option, keyed as in the checkpoint file.
+void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o) {
+  auto put_int = [&](const char* key, int64_t value) { archive.write(key, c10::IValue(value)); };
+  auto put_double = [&](const char* key, double value) { archive.write(key, c10::IValue(value)); };
+  auto put_string = [&](const char* key, const std::string& value) {
+    archive.write(key, c10::IValue(value));
+  };
+  put_int("num_classes", o.num_classes());
+  put_int("image_size", o.image_size());
+  put_int("channels", o.channels());
+  put_int("latent_dim", o.latent_dim());
+  put_int("g_width", o.g_width());
+  put_int("d_width", o.d_width());
+  put_int("spectral_norm", o.spectral_norm());
+  put_int("projection", o.projection());
+  put_string("loss", to_string(o.loss()));
+  put_int("iterations", o.iterations());
+  put_int("batch_size", o.batch_size());
+  put_double("g_lr", o.g_lr());
+  put_double("d_lr", o.d_lr());
+  put_double("beta1", o.beta1());
+  put_double("beta2", o.beta2());
+  put_int("d_steps", o.d_steps());
+  put_string("diffaugment", o.diffaugment());
+  put_double("ema_decay", o.ema_decay());
+  put_int("seed", static_cast<int64_t>(o.seed()));
+}
+
+class CheckpointReader {
+ public:
+  CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
+    GANAUG_CHECK(fs::is_regular_file(path), "checkpoint not found: ", path);
+    try {
+      archive_.load_from(path, device);
+    } catch (const c10::Error& e) {
+      GANAUG_FAIL("checkpoint ", path,
+                  " is damaged or not a LibTorch archive: ", e.what_without_backtrace());
+    }
+    c10::IValue format;
+    GANAUG_CHECK(archive_.try_read("format", format) && format.isString() &&
+                     format.toStringRef() == kCheckpointFormat,
+                 "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
+                 kCheckpointFormat, ")");
+  }
+
+  c10::IValue value(const char* key) {
+    c10::IValue value;
+    GANAUG_CHECK(archive_.try_read(key, value), "checkpoint ", path_, " lacks the field '", key,
+                 "'; it is damaged or from another version");
+    return value;
+  }
+  int64_t integer(const char* key) { return value(key).toInt(); }
+  double real(const char* key) { return value(key).toDouble(); }
+  std::string text(const char* key) { return value(key).toStringRef(); }
+
+  GanOptions options() {
+    GanOptions o(integer("num_classes"), integer("image_size"), integer("channels"));
+    o.latent_dim(integer("latent_dim"))
+        .g_width(integer("g_width"))
+        .d_width(integer("d_width"))
+        .spectral_norm(integer("spectral_norm") != 0)
+        .projection(integer("projection") != 0)
+        .loss(parse_gan_loss(text("loss")))
+        .iterations(integer("iterations"))
+        .batch_size(integer("batch_size"))
+        .g_lr(real("g_lr"))
+        .d_lr(real("d_lr"))
+        .beta1(real("beta1"))
+        .beta2(real("beta2"))
+        .d_steps(integer("d_steps"))
+        .diffaugment(text("diffaugment"))
+        .ema_decay(real("ema_decay"))
+        .seed(static_cast<uint64_t>(integer("seed")));
+    return o;
+  }
+
+  // Loads a module or optimiser stored under `key`.
+  template <typename Loadable>
+  void load(const char* key, Loadable& target) {
+    torch::serialize::InputArchive sub;
+    GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
+                 "'; it is damaged or from another version");
+    try {
+      target.load(sub);
+    } catch (const c10::Error& e) {
+      GANAUG_FAIL("checkpoint ", path_, " does not fit the ", key, " (", e.what_without_backtrace(),
+                  "); it is damaged or was written for another architecture");
+    }
+  }
+
+ private:
+  std::string path_;
+  torch::serialize::InputArchive archive_;
+};
+
+// Architecture differences between two option sets, as "width 64 vs 32" phrases.
+std::string architecture_differences(const GanOptions& file, const GanOptions& run) {
+  std::ostringstream out;
+  auto compare = [&](const char* name, auto a, auto b) {
+    if (a != b) out << (out.tellp() > 0 ? ", " : "") << name << " " << a << " in the file vs " << b;
+  };
+  compare("num_classes", file.num_classes(), run.num_classes());
+  compare("image_size", file.image_size(), run.image_size());
+  compare("channels", file.channels(), run.channels());
+  compare("latent_dim", file.latent_dim(), run.latent_dim());
+  compare("g_width", file.g_width(), run.g_width());
+  compare("d_width", file.d_width(), run.d_width());
+  compare("spectral_norm", file.spectral_norm(), run.spectral_norm());
+  compare("projection", file.projection(), run.projection());
+  return out.str();
+}
+
+void check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
+  torch::NoGradGuard no_grad;
+  for (const auto& item : module.named_parameters()) {
+    GANAUG_CHECK(torch::isfinite(item.value()).all().item<bool>(),
+                 "training diverged at iteration ", iteration, ": the ", what, " weight '",
+                 item.key(),
+                 "' holds NaN or Inf; the last checkpoint is left intact. Lower the learning "
+                 "rates or change the seed");
+  }
+}
+
+void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  auto source = from.parameters(), target = to.parameters();
+  for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
+  auto source_buffers = from.buffers(), target_buffers = to.buffers();
+  for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
+}
+
+}  // namespace
+
+GanLoss parse_gan_loss(const std::string& name) {
+  if (name == "hinge") return GanLoss::kHinge;
+  if (name == "bce") return GanLoss::kBce;
+  GANAUG_FAIL("unknown GAN loss '", name, "': use hinge or bce");
+}
+
+std::string to_string(GanLoss loss) { return loss == GanLoss::kHinge ? "hinge" : "bce"; }
+
+GeneratorOptions GanOptions::generator_options() const {
+  return GeneratorOptions(num_classes(), image_size(), channels())
+      .latent_dim(latent_dim())
+      .width(g_width());
+}
+
+DiscriminatorOptions GanOptions::discriminator_options() const {
+  return DiscriminatorOptions(num_classes(), image_size(), channels())
+      .width(d_width())
+      .spectral_norm(spectral_norm())
+      .projection(projection());
+}
+
+void GanOptions::validate() const {
+  check_model_shape(num_classes(), image_size(), channels());
+  GANAUG_CHECK(iterations() >= 0, "GAN iterations must not be negative, got ", iterations());
+  GANAUG_CHECK(batch_size() >= 1, "GAN batch size must be positive, got ", batch_size());
+  GANAUG_CHECK(g_lr() > 0 && d_lr() > 0, "GAN learning rates must be positive");
+  GANAUG_CHECK(beta1() >= 0 && beta1() < 1 && beta2() >= 0 && beta2() < 1,
+               "Adam betas must lie in [0, 1)");
+  GANAUG_CHECK(d_steps() >= 1, "discriminator steps per generator step must be at least 1");
+  GANAUG_CHECK(ema_decay() >= 0 && ema_decay() < 1, "EMA decay must lie in [0, 1)");
+  GANAUG_CHECK(log_every() >= 1, "log_every must be positive");
+  if (diffaugment() != "auto") DiffAugmentPolicy::parse(diffaugment());
+}
+
+uint64_t mix_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t latent_dim) {
+  auto noise = torch::empty({count, latent_dim});
+  for (int64_t i = 0; i < count; ++i) {
+    auto rng = at::detail::createCPUGenerator(mix_seed(seed, static_cast<uint64_t>(first + i)));
+    noise[i].normal_(0.0, 1.0, rng);
+  }
+  return noise;
+}
+
+torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes) {
+  GANAUG_CHECK(num_classes >= 1, "need at least one class");
+  return torch::arange(first, first + count, torch::kInt64).remainder(num_classes);
+}
+
+torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
+                       int64_t first_index, int64_t batch_size) {
+  GANAUG_CHECK(batch_size >= 1, "generation batch size must be positive");
+  torch::NoGradGuard no_grad;
+  generator->eval();
+  const auto device = generator->parameters().front().device();
+  const int64_t n = classes.size(0);
+  const auto& o = generator->options;
+  auto out = torch::empty({n, o.channels(), o.image_size(), o.image_size()});
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t count = std::min(batch_size, n - start);
+    const auto noise = latent_noise(seed, first_index + start, count, o.latent_dim()).to(device);
+    const auto batch_classes = classes.slice(0, start, start + count).to(device);
+    out.slice(0, start, start + count).copy_(generator(noise, batch_classes).to(torch::kCPU));
+  }
+  return out;
+}
+
+struct GanTrainer::State {
+  State(GanOptions options_, std::vector<std::string> names)
+      : options(std::move(options_)),
+        class_names(std::move(names)),
+        device(select_device(options.device())) {}
+
+  GanOptions options;
+  std::vector<std::string> class_names;
+  torch::Device device;
+  Generator generator{nullptr}, ema{nullptr};
+  Discriminator discriminator{nullptr};
+  std::unique_ptr<torch::optim::Adam> g_optimizer, d_optimizer;
+  int64_t iteration = 0;
+};
+
+GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
+    : state_(std::make_unique<State>(std::move(options), std::move(class_names))) {
+  auto& s = *state_;
+  s.options.validate();
+  GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",
+               s.class_names.size(), " class names for ", s.options.num_classes(), " classes");
+  configure_threads(s.options.threads());
+  torch::manual_seed(s.options.seed());
+  s.generator = Generator(s.options.generator_options());
+  s.discriminator = Discriminator(s.options.discriminator_options());
+  s.ema = Generator(s.options.generator_options());
+  copy_state(*s.generator, *s.ema);
+  s.generator->to(s.device);
+  s.discriminator->to(s.device);
+  s.ema->to(s.device);
+  s.ema->eval();
+  for (auto& p : s.ema->parameters()) p.set_requires_grad(false);
+  const auto& o = s.options;
+  s.g_optimizer = std::make_unique<torch::optim::Adam>(
+      s.generator->parameters(),
+      torch::optim::AdamOptions(o.g_lr()).betas(std::make_tuple(o.beta1(), o.beta2())));
+  s.d_optimizer = std::make_unique<torch::optim::Adam>(
+      s.discriminator->parameters(),
+      torch::optim::AdamOptions(o.d_lr()).betas(std::make_tuple(o.beta1(), o.beta2())));
+}
+
+GanTrainer::~GanTrainer() = default;
+GanTrainer::GanTrainer(GanTrainer&&) noexcept = default;
+GanTrainer& GanTrainer::operator=(GanTrainer&&) noexcept = default;
+
+Generator GanTrainer::sampling_generator() const {
+  return state_->options.ema_decay() > 0 ? state_->ema : state_->generator;
+}
+Generator GanTrainer::generator() const { return state_->generator; }
+Discriminator GanTrainer::discriminator() const { return state_->discriminator; }
+int64_t GanTrainer::iteration() const { return state_->iteration; }
+const GanOptions& GanTrainer::options() const { return state_->options; }
+GanOptions& GanTrainer::options() { return state_->options; }
+const std::vector<std::string>& GanTrainer::class_names() const { return state_->class_names; }
+torch::Device GanTrainer::device() const { return state_->device; }
+
+void GanTrainer::save_checkpoint(const std::string& path) const {
+  const auto& s = *state_;
+  check_finite(*s.generator, "generator", s.iteration);
+  check_finite(*s.discriminator, "discriminator", s.iteration);
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kCheckpointFormat)));
+  write_options(archive, s.options);
+  archive.write("iteration", c10::IValue(s.iteration));
+  archive.write("class_names", c10::IValue(join_lines(s.class_names)));
+  auto add = [&](const char* key, const auto& saveable) {
+    torch::serialize::OutputArchive sub;
+    saveable.save(sub);
+    archive.write(key, sub);
+  };
+  add("generator", *s.generator);
+  add("discriminator", *s.discriminator);
+  add("generator_ema", *s.ema);
+  add("g_optimizer", *s.g_optimizer);
+  add("d_optimizer", *s.d_optimizer);
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const std::string temporary = path + ".tmp";
+  try {
+    archive.save_to(temporary);
+  } catch (const c10::Error& e) {
+    fs::remove(temporary);
+    GANAUG_FAIL("could not write checkpoint ", path, ": ", e.what_without_backtrace());
+  }
+  fs::rename(temporary, target);
+}
+
+void GanTrainer::resume(const std::string& path) {
+  auto& s = *state_;
+  CheckpointReader reader(path, s.device);
+  const auto differences = architecture_differences(reader.options(), s.options);
+  GANAUG_CHECK(differences.empty(), "checkpoint ", path, " was trained with another architecture (",
+               differences, " in this run); use the same model options or start a new run");
+  const auto names = split_lines(reader.text("class_names"));
+  GANAUG_CHECK(names == s.class_names, "checkpoint ", path,
+               " was trained on other classes than this dataset's");
+  reader.load("generator", *s.generator);
+  reader.load("discriminator", *s.discriminator);
+  reader.load("generator_ema", *s.ema);
+  reader.load("g_optimizer", *s.g_optimizer);
+  reader.load("d_optimizer", *s.d_optimizer);
+  s.iteration = reader.integer("iteration");
+}
+
+bool GanTrainer::train(const LabeledDataset& data) {
+  auto& s = *state_;
+  const auto& o = s.options;
+  data.validate();
+  GANAUG_CHECK(data.channels() == o.channels() && data.height() == o.image_size() &&
+                   data.width() == o.image_size(),
+               "the GAN was set up for ", o.channels(), "x", o.image_size(), "x", o.image_size(),
+               " images but ", data.source, " holds ", data.channels(), "x", data.height(), "x",
+               data.width());
+  GANAUG_CHECK(data.num_classes() == o.num_classes(), "the GAN was set up for ", o.num_classes(),
+               " classes but ", data.source, " has ", data.num_classes());
+  const auto labelled = torch::nonzero(data.labels >= 0).flatten();
+  GANAUG_CHECK(labelled.numel() > 0, "no labelled images to train the GAN on in ", data.source);
+  const auto images = data.images.index_select(0, labelled).to(s.device);
+  const auto labels = data.labels.index_select(0, labelled).to(s.device);
+  const int64_t n = images.size(0);
+  const auto policy =
+      o.diffaugment() == "auto"
+          ? DiffAugmentPolicy::parse(
+                n < 10000 ? (o.channels() == 3 ? "translation,cutout,color" : "translation,cutout")
+                          : "off")
+          : DiffAugmentPolicy::parse(o.diffaugment());
+
+  std::ofstream log;
+  std::string checkpoint_path;
+  if (!o.out_dir().empty()) {
+    fs::create_directories(o.out_dir());
+    const auto log_path = fs::path(o.out_dir()) / "log.csv";
+    const bool fresh = !fs::exists(log_path) || s.iteration == 0;
+    log.open(log_path, fresh ? std::ios::trunc : std::ios::app);
+    GANAUG_CHECK(log.good(), "cannot write the training log ", log_path.string());
+    if (fresh) log << "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s\n";
+    checkpoint_path = (fs::path(o.out_dir()) / "checkpoint.pt").string();
+  }
+
+  const int64_t batch = o.batch_size();
+  const int64_t k = o.num_classes();
+  const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
+  const auto start_time = std::chrono::steady_clock::now();
+  const int64_t first_iteration = s.iteration;
+  GanProgress progress;
+  progress.iterations = o.iterations();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  };
+  auto report = [&] {
+    progress.iteration = s.iteration;
+    progress.seconds = elapsed();
+    progress.images_per_second =
+        progress.seconds > 0 ? (s.iteration - first_iteration) * batch / progress.seconds : 0;
+    if (log.is_open()) {
+      log << s.iteration << ',' << progress.d_loss << ',' << progress.g_loss << ','
+          << progress.d_real << ',' << progress.d_fake << ',' << progress.seconds << ','
+          << progress.images_per_second << '\n';
+      log.flush();
+    }
+    if (on_progress) on_progress(progress);
+  };
+  auto emit_samples = [&] {
+    if (!on_samples) return;
+    const auto classes = torch::arange(k, long_cpu).repeat_interleave(kSamplesPerClass);
+    auto sampler = sampling_generator();
+    on_samples(s.iteration, generate(sampler, classes, mix_seed(o.seed(), 0xA11CE)));
+    if (o.ema_decay() == 0) s.generator->train();
+  };
+
+  s.generator->train();
+  s.discriminator->train();
+  while (s.iteration < o.iterations()) {
+    if (should_stop && should_stop()) {
+      if (!checkpoint_path.empty()) save_checkpoint(checkpoint_path);
+      return false;
+    }
+    // Every random draw of this iteration comes from a generator seeded by (seed, iteration).
+    auto rng =
+        at::detail::createCPUGenerator(mix_seed(o.seed(), static_cast<uint64_t>(s.iteration)));
+    for (int64_t step = 0; step < o.d_steps(); ++step) {
+      const auto index = torch::randint(n, {batch}, rng, long_cpu).to(s.device);
+      const auto noise = torch::randn({batch, o.latent_dim()}, rng).to(s.device);
+      const auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+      torch::Tensor fake;
+      {
+        torch::NoGradGuard no_grad;
+        fake = s.generator(noise, fake_classes);
+      }
+      // Real and fake in one batch: one discriminator pass instead of two.
+      auto both = torch::cat({images.index_select(0, index), fake});
+      if (policy.any()) both = diff_augment(both, policy, rng);
+      const auto scores =
+          s.discriminator(both, torch::cat({labels.index_select(0, index), fake_classes}));
+      const auto real_scores = scores.slice(0, 0, batch), fake_scores = scores.slice(0, batch);
+      const auto d_loss =
+          o.loss() == GanLoss::kHinge
+              ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
+              : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
+      s.d_optimizer->zero_grad();
+      d_loss.backward();
+      s.d_optimizer->step();
+      progress.d_loss = d_loss.item<double>();
+      progress.d_real = real_scores.mean().item<double>();
+      progress.d_fake = fake_scores.mean().item<double>();
+    }
+    // Generator step; the discriminator's weights need no gradient here.
+    for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
+    const auto noise = torch::randn({batch, o.latent_dim()}, rng).to(s.device);
+    const auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+    auto fake = s.generator(noise, fake_classes);
+    if (policy.any()) fake = diff_augment(fake, policy, rng);
+    const auto scores = s.discriminator(fake, fake_classes);
+    const auto g_loss =
+        o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+    s.g_optimizer->zero_grad();
+    g_loss.backward();
+    s.g_optimizer->step();
+    for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
+    progress.g_loss = g_loss.item<double>();
+    ++s.iteration;
+
+    GANAUG_CHECK(std::isfinite(progress.d_loss) && std::isfinite(progress.g_loss),
+                 "training diverged at iteration ", s.iteration, ": discriminator loss ",
+                 progress.d_loss, ", generator loss ", progress.g_loss,
+                 "; the last checkpoint is left intact. Lower the learning rates or change the "
+                 "seed");
+    if (o.ema_decay() > 0) {
+      // Warm-up: a short run should not average in its random initial weights.
+      const double decay = std::min(o.ema_decay(), (1.0 + s.iteration) / (10.0 + s.iteration));
+      torch::NoGradGuard no_grad;
+      auto source = s.generator->parameters(), target = s.ema->parameters();
+      for (size_t i = 0; i < source.size(); ++i) target[i].mul_(decay).add_(source[i], 1 - decay);
+      auto source_buffers = s.generator->buffers(), target_buffers = s.ema->buffers();
+      for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
+    }
+    if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
+      check_finite(*s.generator, "generator", s.iteration);
+      check_finite(*s.discriminator, "discriminator", s.iteration);
+      report();
+    }
+    if (o.sample_every() > 0 && s.iteration % o.sample_every() == 0) emit_samples();
+    if (!checkpoint_path.empty() && o.checkpoint_every() > 0 &&
+        s.iteration % o.checkpoint_every() == 0 && s.iteration < o.iterations()) {
+      save_checkpoint(checkpoint_path);
+    }
+  }
+  if (!checkpoint_path.empty()) save_checkpoint(checkpoint_path);
+  return true;
+}
+
+GeneratorCheckpoint load_generator(const std::string& path, const std::string& device) {
+  const auto target_device = select_device(device);
+  CheckpointReader reader(path, target_device);
+  GeneratorCheckpoint out;
+  out.options = reader.options();
+  out.options.device(device);
+  out.class_names = split_lines(reader.text("class_names"));
+  out.iteration = reader.integer("iteration");
+  GANAUG_CHECK(static_cast<int64_t>(out.class_names.size()) == out.options.num_classes(),
+               "checkpoint ", path, " is damaged: its class list does not match its class count");
+  out.generator = Generator(out.options.generator_options());
+  reader.load(out.options.ema_decay() > 0 ? "generator_ema" : "generator", *out.generator);
+  out.generator->to(target_device);
+  out.generator->eval();
+  return out;
+}
+
+}  // namespace ganaug

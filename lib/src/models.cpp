@@ -1,0 +1,198 @@
+#include "ganaug/models.hpp"
+
+#include <torch/torch.h>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+// Channels-last (NHWC) tensors let oneDNN run the convolutions about 2x faster on CPU (measured
+// here: 3x3 conv, 32 channels, 14x14, batch 64, forward+backward 25 ms -> 12 ms), and cuDNN
+// prefers them too. Weights are converted once; activations on entry.
+void use_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+torch::Tensor channels_last(const torch::Tensor& x) {
+  return x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+}  // namespace
+
+void check_model_shape(int64_t num_classes, int64_t image_size, int64_t channels) {
+  GANAUG_CHECK(num_classes >= 1, "a conditional GAN needs at least one class, got ", num_classes);
+  GANAUG_CHECK(image_size >= 16 && image_size <= 64 && image_size % 4 == 0, "image size ",
+               image_size,
+               " is not supported: use a multiple of 4 from 16 to 64 (resize with --image-size)");
+  GANAUG_CHECK(channels == 1 || channels == 3, "images must have 1 or 3 channels, got ", channels);
+}
+
+int64_t parameter_count(torch::nn::Module& module) {
+  int64_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  return count;
+}
+
+ConditionalBatchNormImpl::ConditionalBatchNormImpl(int64_t features, int64_t num_classes) {
+  norm = register_module(
+      "norm", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(features).affine(false)));
+  scale = register_module("scale", torch::nn::Embedding(num_classes, features));
+  shift = register_module("shift", torch::nn::Embedding(num_classes, features));
+  torch::NoGradGuard no_grad;
+  scale->weight.fill_(1.0);
+  shift->weight.zero_();
+}
+
+torch::Tensor ConditionalBatchNormImpl::forward(const torch::Tensor& x,
+                                                const torch::Tensor& classes) {
+  const auto gamma = scale(classes).unsqueeze(-1).unsqueeze(-1);
+  const auto beta = shift(classes).unsqueeze(-1).unsqueeze(-1);
+  return norm(x) * gamma + beta;
+}
+
+GeneratorImpl::GeneratorImpl(const GeneratorOptions& options_) : options(options_) {
+  check_model_shape(options.num_classes(), options.image_size(), options.channels());
+  GANAUG_CHECK(options.latent_dim() >= 1 && options.width() >= 4,
+               "generator latent_dim and width must be positive (width at least 4)");
+  const int64_t base = options.image_size() / 4;
+  const int64_t w = options.width();
+  const int64_t k = options.num_classes();
+  class_embedding_ =
+      register_module("class_embedding", torch::nn::Embedding(k, options.latent_dim()));
+  project_ =
+      register_module("project", torch::nn::Linear(2 * options.latent_dim(), 2 * w * base * base));
+  norm0_ = register_module("norm0", ConditionalBatchNorm(2 * w, k));
+  // Both upsamplings are sub-pixel convolutions (a convolution to 4x the channels at the low
+  // resolution, then pixel_shuffle): the same FLOPs as nearest upsampling + convolution, but no
+  // full-resolution wide tensor, whose memory traffic dominated the step time on CPU.
+  conv1_ = register_module("conv1",
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * w, 4 * w, 3).padding(1)));
+  norm1_ = register_module("norm1", ConditionalBatchNorm(w, k));
+  conv2_ =
+      register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(w, w, 3).padding(1)));
+  norm2_ = register_module("norm2", ConditionalBatchNorm(w, k));
+  to_image_ = register_module(
+      "to_image",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(w, 4 * options.channels(), 3).padding(1)));
+  use_channels_last(*this);
+}
+
+torch::Tensor GeneratorImpl::forward(const torch::Tensor& noise, const torch::Tensor& classes) {
+  const int64_t base = options.image_size() / 4;
+  auto h = project_(torch::cat({noise, class_embedding_(classes)}, 1));
+  h = channels_last(h.view({noise.size(0), 2 * options.width(), base, base}));
+  h = torch::relu(norm0_(h, classes));
+  h = channels_last(torch::pixel_shuffle(conv1_(h), 2));
+  h = torch::relu(norm1_(h, classes));
+  h = torch::relu(norm2_(conv2_(h), classes));
+  return torch::tanh(torch::pixel_shuffle(to_image_(h), 2));
+}
+
+namespace {
+
+// A convolution, spectrally normalised or plain.
+torch::nn::AnyModule convolution(int64_t in, int64_t out, bool spectral, int64_t kernel,
+                                 int64_t stride) {
+  // k4 s2 p1 halves the size; k3 s1 p1 keeps it.
+  if (spectral) {
+    return torch::nn::AnyModule(
+        SNConv2d(SNConv2dOptions(in, out, kernel).stride(stride).padding(1)));
+  }
+  return torch::nn::AnyModule(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(1)));
+}
+
+}  // namespace
+
+DiscriminatorImpl::DiscriminatorImpl(const DiscriminatorOptions& options_) : options(options_) {
+  check_model_shape(options.num_classes(), options.image_size(), options.channels());
+  GANAUG_CHECK(options.width() >= 4, "discriminator width must be at least 4");
+  const bool sn = options.spectral_norm();
+  features_ = torch::nn::Sequential();
+  int64_t in = options.channels() + (options.projection() ? 0 : options.num_classes());
+  int64_t out = options.width();
+  int64_t size = options.image_size();
+  // Halve the resolution while it stays even and above 8: 28->14->7, 32->16->8, 64->32->16->8.
+  while (size > 8 && size % 2 == 0) {
+    features_->push_back(convolution(in, out, sn, 4, 2));
+    features_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
+    in = out;
+    out = std::min<int64_t>(2 * out, 8 * options.width());
+    size /= 2;
+  }
+  features_->push_back(convolution(in, in, sn, 3, 1));
+  features_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
+  register_module("features", features_);
+  const int64_t channels = in;
+  const int64_t k = options.num_classes();
+  if (sn) {
+    sn_head_ = register_module("head", SNLinear(torch::nn::LinearOptions(channels, 1)));
+    if (options.projection())
+      sn_embedding_ =
+          register_module("embedding", SNLinear(torch::nn::LinearOptions(k, channels).bias(false)));
+  } else {
+    plain_head_ = register_module("head", torch::nn::Linear(channels, 1));
+    if (options.projection())
+      plain_embedding_ = register_module(
+          "embedding", torch::nn::Linear(torch::nn::LinearOptions(k, channels).bias(false)));
+  }
+  use_channels_last(*this);
+}
+
+torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& images,
+                                         const torch::Tensor& classes) {
+  const int64_t k = options.num_classes();
+  torch::Tensor x = channels_last(images);
+  if (!options.projection()) {
+    const auto one_hot = F::one_hot(classes, k).to(images.dtype());
+    x = torch::cat(
+        {images, one_hot.view({-1, k, 1, 1}).expand({-1, k, images.size(2), images.size(3)})}, 1);
+  }
+  // Global sum pooling, as in the projection discriminator paper.
+  const auto h = features_->forward(channels_last(x)).sum({2, 3});
+  auto score = sn_head_ ? sn_head_(h) : plain_head_(h);
+  score = score.squeeze(1);
+  if (options.projection()) {
+    // <embed(y), h>: the embedding is the (normalised) weight of a bias-free K -> C linear map.
+    const auto weight = sn_head_ ? sn_embedding_->normalised_weight() : plain_embedding_->weight;
+    const auto embedding = weight.t().index_select(0, classes);
+    score = score + (embedding * h).sum(1);
+  }
+  return score;
+}
+
+}  // namespace ganaug
+
+namespace ganaug {
+
+int64_t forward_flops(const GeneratorOptions& o) {
+  const int64_t base = o.image_size() / 4, half = o.image_size() / 2, w = o.width();
+  int64_t flops = 2 * (2 * o.latent_dim()) * 2 * w * base * base;  // project
+  flops += 2 * base * base * 4 * w * 2 * w * 9;                    // conv1
+  flops += 2 * half * half * w * w * 9;                            // conv2
+  flops += 2 * half * half * 4 * o.channels() * w * 9;             // to_image
+  return flops;
+}
+
+int64_t forward_flops(const DiscriminatorOptions& o) {
+  int64_t in = o.channels() + (o.projection() ? 0 : o.num_classes());
+  int64_t out = o.width(), size = o.image_size(), flops = 0;
+  while (size > 8 && size % 2 == 0) {
+    size /= 2;
+    flops += 2 * size * size * out * in * 16;
+    in = out;
+    out = std::min<int64_t>(2 * out, 8 * o.width());
+  }
+  flops += 2 * size * size * in * in * 9;
+  flops += 2 * in * (o.projection() ? 2 : 1);
+  return flops;
+}
+
+}  // namespace ganaug

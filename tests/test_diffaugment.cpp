@@ -1,0 +1,50 @@
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ganaug/diffaugment.hpp"
+#include "ganaug/error.hpp"
+
+TEST(DiffAugment, ParsesPolicies) {
+  EXPECT_FALSE(ganaug::DiffAugmentPolicy::parse("off").any());
+  const auto policy = ganaug::DiffAugmentPolicy::parse("translation,cutout");
+  EXPECT_TRUE(policy.translation && policy.cutout && !policy.color);
+  EXPECT_EQ(policy.to_string(), "translation,cutout");
+  try {
+    ganaug::DiffAugmentPolicy::parse("translation,blur");
+    FAIL();
+  } catch (const ganaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'blur'"), std::string::npos);
+  }
+}
+
+TEST(DiffAugment, TranslationShiftsContentAndPadsWithZero) {
+  auto rng = at::detail::createCPUGenerator(3);
+  const auto x = torch::rand({16, 1, 16, 16}) + 1;  // all values >= 1, so zeros are padding
+  const auto y = ganaug::diff_augment(x, ganaug::DiffAugmentPolicy::parse("translation"), rng);
+  EXPECT_EQ(y.sizes(), x.sizes());
+  // Shifts are at most 2 pixels: each image keeps at least its central 12x12 block of values.
+  EXPECT_GT(y.eq(0).sum().item<int64_t>(), 0);
+  EXPECT_LE(y.eq(0).view({16, -1}).sum(1).max().item<int64_t>(), 16 * 16 - 12 * 12);
+}
+
+TEST(DiffAugment, CutoutZerosAQuarterAtMost) {
+  auto rng = at::detail::createCPUGenerator(4);
+  const auto x = torch::ones({8, 3, 16, 16});
+  const auto y = ganaug::diff_augment(x, ganaug::DiffAugmentPolicy::parse("cutout"), rng);
+  const auto zeros = y.eq(0).view({8, -1}).sum(1);
+  EXPECT_GT(zeros.min().item<int64_t>(), 0);
+  EXPECT_LE(zeros.max().item<int64_t>(), 3 * 8 * 8);
+}
+
+TEST(DiffAugment, IsDifferentiableAndSeeded) {
+  const auto policy = ganaug::DiffAugmentPolicy::parse("translation,cutout,color");
+  auto x = torch::randn({4, 3, 16, 16}, torch::requires_grad());
+  auto rng1 = at::detail::createCPUGenerator(5), rng2 = at::detail::createCPUGenerator(5);
+  const auto a = ganaug::diff_augment(x, policy, rng1);
+  const auto b = ganaug::diff_augment(x, policy, rng2);
+  EXPECT_TRUE(torch::equal(a, b));
+  a.sum().backward();
+  EXPECT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().abs().sum().item<float>(), 0);
+}

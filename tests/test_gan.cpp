@@ -1,0 +1,223 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class GanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* root = std::getenv("GANAUG_TEST_TMP");
+    dir_ = fs::path(root ? root : fs::temp_directory_path().string()) /
+           ("gan_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    torch::manual_seed(0);
+    // Two classes of 16x16 blobs: class 0 bright on the left, class 1 on the right.
+    const int64_t n = 32;
+    data_.images = -torch::ones({n, 1, 16, 16});
+    data_.labels = torch::arange(n, torch::kInt64).remainder(2);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t left = i % 2 == 0 ? 2 : 9;
+      data_.images[i].slice(1, 4, 12).slice(2, left, left + 5).fill_(1.0);
+    }
+    data_.class_names = {"left", "right"};
+    data_.source = "blobs";
+  }
+
+  ganaug::GanOptions options(int64_t iterations) const {
+    return ganaug::GanOptions(2, 16, 1)
+        .g_width(8)
+        .d_width(8)
+        .latent_dim(8)
+        .batch_size(8)
+        .iterations(iterations)
+        .device("cpu")
+        .seed(11)
+        .log_every(2);
+  }
+
+  static bool same_weights(torch::nn::Module& a, torch::nn::Module& b) {
+    auto pa = a.parameters(), pb = b.parameters();
+    for (size_t i = 0; i < pa.size(); ++i) {
+      if (!torch::equal(pa[i], pb[i])) return false;
+    }
+    return true;
+  }
+
+  fs::path dir_;
+  ganaug::LabeledDataset data_;
+};
+
+}  // namespace
+
+TEST_F(GanTest, TrainingStepChangesWeightsWithoutNaN) {
+  ganaug::GanTrainer trainer(options(3), data_.class_names);
+  const auto before = trainer.generator()->parameters()[1].clone();
+  std::vector<ganaug::GanProgress> reports;
+  trainer.on_progress = [&](const ganaug::GanProgress& p) { reports.push_back(p); };
+  EXPECT_TRUE(trainer.train(data_));
+  EXPECT_EQ(trainer.iteration(), 3);
+  EXPECT_FALSE(torch::equal(before, trainer.generator()->parameters()[1]));
+  for (const auto& p : trainer.generator()->parameters())
+    EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  ASSERT_EQ(reports.size(), 2u);  // iteration 2 and the end
+  EXPECT_TRUE(std::isfinite(reports.back().d_loss));
+  EXPECT_GT(reports.back().images_per_second, 0);
+}
+
+TEST_F(GanTest, ResumeMatchesUninterruptedTraining) {
+  ganaug::GanTrainer straight(options(6), data_.class_names);
+  straight.train(data_);
+
+  ganaug::GanTrainer first(options(3).out_dir(dir_.string()), data_.class_names);
+  first.train(data_);
+  ASSERT_TRUE(fs::exists(dir_ / "checkpoint.pt"));
+  ganaug::GanTrainer second(options(6), data_.class_names);
+  second.resume((dir_ / "checkpoint.pt").string());
+  EXPECT_EQ(second.iteration(), 3);
+  second.train(data_);
+  EXPECT_TRUE(same_weights(*straight.generator(), *second.generator()));
+  EXPECT_TRUE(same_weights(*straight.discriminator(), *second.discriminator()));
+  EXPECT_TRUE(same_weights(*straight.sampling_generator(), *second.sampling_generator()));
+}
+
+TEST_F(GanTest, WritesLogAndSamplesAndStopsOnRequest) {
+  ganaug::GanTrainer trainer(options(10).out_dir(dir_.string()).sample_every(2), data_.class_names);
+  int64_t sample_calls = 0;
+  trainer.on_samples = [&](int64_t, const torch::Tensor& samples) {
+    ++sample_calls;
+    EXPECT_EQ(samples.size(0), 2 * 8);  // one row of 8 per class
+  };
+  trainer.should_stop = [&] { return trainer.iteration() >= 4; };
+  EXPECT_FALSE(trainer.train(data_));
+  EXPECT_EQ(trainer.iteration(), 4);
+  EXPECT_EQ(sample_calls, 2);
+  std::ifstream log(dir_ / "log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_EQ(header, "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s");
+  EXPECT_EQ(ganaug::load_generator((dir_ / "checkpoint.pt").string(), "cpu").iteration, 4);
+}
+
+TEST_F(GanTest, DamagedCheckpointIsRefused) {
+  const auto path = dir_ / "damaged.pt";
+  std::ofstream(path) << "not a checkpoint at all";
+  try {
+    ganaug::load_generator(path.string(), "cpu");
+    FAIL() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("damaged.pt"), std::string::npos) << message;
+    EXPECT_NE(message.find("damaged"), std::string::npos) << message;
+  }
+  // A truncated real checkpoint is refused too.
+  ganaug::GanTrainer trainer(options(1), data_.class_names);
+  trainer.save_checkpoint((dir_ / "good.pt").string());
+  const auto size = fs::file_size(dir_ / "good.pt");
+  fs::copy_file(dir_ / "good.pt", dir_ / "cut.pt");
+  fs::resize_file(dir_ / "cut.pt", size / 2);
+  EXPECT_THROW(ganaug::load_generator((dir_ / "cut.pt").string(), "cpu"), ganaug::Error);
+  EXPECT_THROW(ganaug::load_generator((dir_ / "missing.pt").string(), "cpu"), ganaug::Error);
+}
+
+TEST_F(GanTest, MismatchedArchitectureIsRefused) {
+  ganaug::GanTrainer trainer(options(1), data_.class_names);
+  trainer.save_checkpoint((dir_ / "c.pt").string());
+  ganaug::GanTrainer wider(options(1).g_width(12), data_.class_names);
+  try {
+    wider.resume((dir_ / "c.pt").string());
+    FAIL() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("g_width 8 in the file vs 12"), std::string::npos) << message;
+  }
+}
+
+TEST_F(GanTest, CheckpointRecordsShapeAndClasses) {
+  ganaug::GanTrainer trainer(options(2), data_.class_names);
+  trainer.train(data_);
+  trainer.save_checkpoint((dir_ / "c.pt").string());
+  EXPECT_FALSE(fs::exists(dir_ / "c.pt.tmp"));
+  auto loaded = ganaug::load_generator((dir_ / "c.pt").string(), "cpu");
+  EXPECT_EQ(loaded.class_names, data_.class_names);
+  EXPECT_EQ(loaded.options.image_size(), 16);
+  EXPECT_EQ(loaded.iteration, 2);
+  auto original = trainer.sampling_generator();
+  const auto classes = ganaug::balanced_classes(0, 6, 2);
+  EXPECT_TRUE(torch::equal(ganaug::generate(original, classes, 5),
+                           ganaug::generate(loaded.generator, classes, 5)));
+}
+
+TEST_F(GanTest, DivergenceStopsAndKeepsLastCheckpoint) {
+  ganaug::GanTrainer trainer(options(4).out_dir(dir_.string()), data_.class_names);
+  trainer.train(data_);
+  {
+    torch::NoGradGuard no_grad;
+    trainer.generator()->parameters()[0].fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  trainer.options().iterations(8);
+  try {
+    trainer.train(data_);
+    FAIL() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("diverged at iteration 5"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ganaug::load_generator((dir_ / "checkpoint.pt").string(), "cpu").iteration, 4);
+}
+
+TEST_F(GanTest, SamplingIsDeterministicPerSeedAndShardable) {
+  ganaug::GanTrainer trainer(options(2), data_.class_names);
+  trainer.train(data_);
+  auto g = trainer.sampling_generator();
+  const auto classes = ganaug::balanced_classes(0, 10, 2);
+  const auto a = ganaug::generate(g, classes, 42, 0, 4);
+  EXPECT_TRUE(torch::equal(a, ganaug::generate(g, classes, 42, 0, 4)));
+  // Another batch size only changes the kernels' rounding.
+  EXPECT_TRUE(torch::allclose(a, ganaug::generate(g, classes, 42, 0, 3), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::equal(a, ganaug::generate(g, classes, 43, 0, 4)));
+  // Images 6..9 generated alone equal the same images of the whole run.
+  const auto shard = ganaug::generate(g, ganaug::balanced_classes(6, 4, 2), 42, 6);
+  EXPECT_TRUE(torch::allclose(shard, a.slice(0, 6, 10), 1e-5, 1e-6));
+  EXPECT_EQ(classes[7].item<int64_t>(), 1);
+}
+
+TEST_F(GanTest, RejectsDataOfAnotherShape) {
+  ganaug::GanTrainer trainer(ganaug::GanOptions(2, 28, 1).device("cpu").iterations(1),
+                             data_.class_names);
+  try {
+    trainer.train(data_);
+    FAIL();
+  } catch (const ganaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("1x28x28 images but blobs holds 1x16x16"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(GanTest, TrainsOnCuda_CUDA) {
+  if (!ganaug::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  ganaug::GanTrainer trainer(options(3).device("cuda"), data_.class_names);
+  EXPECT_TRUE(trainer.train(data_));
+  EXPECT_TRUE(trainer.device().is_cuda());
+  auto g = trainer.sampling_generator();
+  const auto images = ganaug::generate(g, ganaug::balanced_classes(0, 4, 2), 1);
+  EXPECT_TRUE(images.device().is_cpu());
+  EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
+}
+
+TEST(Runtime, DeviceSelection) {
+  EXPECT_TRUE(ganaug::select_device("cpu").is_cpu());
+  EXPECT_THROW(ganaug::select_device("tpu"), ganaug::Error);
+  if (!ganaug::cuda_available()) EXPECT_THROW(ganaug::select_device("cuda"), ganaug::Error);
+  EXPECT_EQ(ganaug::configure_threads(1), 1);
+  EXPECT_EQ(ganaug::configure_threads(0), ganaug::hardware_threads());
+}

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ganaug/error.hpp"
+#include "ganaug/models.hpp"
+#include "ganaug/spectral_norm.hpp"
+
+TEST(Models, GeneratorAndDiscriminatorShapes) {
+  torch::manual_seed(0);
+  for (int64_t size : {16, 28, 32, 64}) {
+    for (int64_t channels : {1, 3}) {
+      ganaug::Generator g(ganaug::GeneratorOptions(4, size, channels).width(8));
+      ganaug::Discriminator d(ganaug::DiscriminatorOptions(4, size, channels).width(8));
+      const auto classes = torch::tensor({0, 1, 2, 3, 3}, torch::kInt64);
+      const auto images = g(torch::randn({5, g->options.latent_dim()}), classes);
+      ASSERT_EQ(images.sizes(), (std::vector<int64_t>{5, channels, size, size}))
+          << "size " << size << " channels " << channels;
+      EXPECT_LE(images.max().item<float>(), 1.0f);
+      EXPECT_GE(images.min().item<float>(), -1.0f);
+      EXPECT_EQ(d(images, classes).sizes(), (std::vector<int64_t>{5}));
+    }
+  }
+}
+
+TEST(Models, DiscriminatorWithoutProjectionOrSpectralNorm) {
+  ganaug::Discriminator d(
+      ganaug::DiscriminatorOptions(3, 28, 1).width(8).projection(false).spectral_norm(false));
+  EXPECT_EQ(d(torch::randn({2, 1, 28, 28}), torch::tensor({0, 2}, torch::kInt64)).sizes(),
+            (std::vector<int64_t>{2}));
+}
+
+TEST(Models, RejectsUnsupportedShapes) {
+  try {
+    ganaug::Generator g(ganaug::GeneratorOptions(10, 30, 1));
+    FAIL() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("image size 30 is not supported"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(ganaug::Discriminator(ganaug::DiscriminatorOptions(10, 28, 2)), ganaug::Error);
+  EXPECT_THROW(ganaug::Generator(ganaug::GeneratorOptions(10, 128, 1)), ganaug::Error);
+}
+
+TEST(Models, ProjectionMakesScoreDependOnClass) {
+  torch::manual_seed(1);
+  ganaug::Discriminator d(ganaug::DiscriminatorOptions(3, 16, 1).width(8));
+  d->eval();
+  const auto images = torch::randn({1, 1, 16, 16});
+  const auto a = d(images, torch::tensor({0}, torch::kInt64)).item<float>();
+  const auto b = d(images, torch::tensor({2}, torch::kInt64)).item<float>();
+  EXPECT_NE(a, b);
+}
+
+TEST(Models, FlopsGrowWithWidth) {
+  EXPECT_GT(ganaug::forward_flops(ganaug::GeneratorOptions(10).width(64)),
+            3 * ganaug::forward_flops(ganaug::GeneratorOptions(10).width(32)));
+  EXPECT_GT(ganaug::forward_flops(ganaug::DiscriminatorOptions(10)), 0);
+}
+
+TEST(SpectralNorm, LargestSingularValueNearOne) {
+  torch::manual_seed(2);
+  ganaug::SNLinear linear(torch::nn::LinearOptions(20, 30));
+  ganaug::SNConv2d conv(ganaug::SNConv2dOptions(3, 8, 3).padding(1));
+  {
+    torch::NoGradGuard no_grad;
+    linear->weight_orig.mul_(10);  // far from 1 before normalisation
+    conv->weight_orig.mul_(10);
+  }
+  const auto x = torch::randn({4, 20});
+  const auto image = torch::randn({2, 3, 8, 8});
+  for (int i = 0; i < 30; ++i) {  // one power-iteration step per training forward
+    linear(x);
+    conv(image);
+  }
+  const auto sigma_linear =
+      at::linalg_svdvals(linear->normalised_weight().detach()).max().item<double>();
+  const auto sigma_conv =
+      at::linalg_svdvals(conv->normalised_weight().detach().reshape({8, -1})).max().item<double>();
+  EXPECT_NEAR(sigma_linear, 1.0, 0.05);
+  EXPECT_NEAR(sigma_conv, 1.0, 0.05);
+  EXPECT_GT(at::linalg_svdvals(linear->weight_orig.detach()).max().item<double>(), 5.0);
+}
+
+TEST(SpectralNorm, EvaluationModeDoesNotUpdateVectors) {
+  ganaug::SNLinear linear(torch::nn::LinearOptions(5, 5));
+  linear->eval();
+  const auto u = linear->named_buffers()["u"].clone();
+  linear(torch::randn({2, 5}));
+  EXPECT_TRUE(torch::equal(u, linear->named_buffers()["u"]));
+  linear->train();
+  linear(torch::randn({2, 5}));
+  EXPECT_FALSE(torch::equal(u, linear->named_buffers()["u"]));
+}
