@@ -1,0 +1,42 @@
+#pragma once
+/// Pseudo-label schemes: the soft target each synthetic image is trained towards.
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ganaug {
+
+/// How synthetic images are labelled (Zheng, Zheng & Yang, ICCV 2017, and the plain cGAN label).
+enum class Scheme {
+  kNewClass,  ///< one extra class K; the classifier gets K+1 outputs ("all in one")
+  kArgmax,    ///< one-hot on the argmax of a classifier trained on the real data ("pseudo label")
+  kSmooth,    ///< uniform 1/K over the K real classes (LSRO)
+  kCond,      ///< one-hot on the class the generator was conditioned on
+};
+
+/// Parses newclass, argmax, smooth or cond; throws ganaug::Error naming the valid ones.
+Scheme parse_scheme(const std::string& name);
+std::string to_string(Scheme scheme);
+/// All schemes, in the order above.
+std::vector<Scheme> all_schemes();
+
+/// Width of a target vector under `scheme`: K + 1 for newclass, K otherwise.
+int64_t target_width(Scheme scheme, int64_t num_classes);
+
+/// Soft targets (N x target_width, float32, rows summing to 1) for N synthetic images generated
+/// for `conditioned` classes (N int64). `argmax` needs `classifier_probabilities` (N x K, from a
+/// classifier trained on real data); the other schemes ignore it.
+torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, int64_t num_classes,
+                             const torch::Tensor& classifier_probabilities = {});
+
+/// The hard label of each target row: its argmax, or -1 where the row is uniform (smooth).
+torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets);
+
+/// Soft-target cross-entropy per sample: -sum_k target_k * log softmax(logits)_k. With a
+/// uniform target over K classes this is the LSRO loss -(1/K) sum_k log p_k.
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
+
+}  // namespace ganaug

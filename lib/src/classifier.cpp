@@ -1,0 +1,275 @@
+#include "ganaug/classifier.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/runtime.hpp"
+#include "ganaug/schemes.hpp"
+
+namespace ganaug {
+
+namespace nn = torch::nn;
+
+void ClassifierOptions::validate() const {
+  GANAUG_CHECK(num_outputs() >= 2, "a classifier needs at least 2 outputs, got ", num_outputs());
+  GANAUG_CHECK(image_size() >= 8 && image_size() % 4 == 0, "classifier image size ", image_size(),
+               " must be a multiple of 4, at least 8");
+  GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
+  GANAUG_CHECK(architecture() == "cnn" || architecture() == "resnet", "unknown classifier '",
+               architecture(), "': use cnn or resnet");
+  GANAUG_CHECK(epochs() >= 1 && batch_size() >= 1 && lr() > 0,
+               "classifier epochs, batch size and learning rate must be positive");
+  GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
+               "the synthetic share of a batch must lie in [0, 1), got ", synthetic_share());
+  GANAUG_CHECK(synthetic_weight() >= 0 && dynamic_weight() >= 0,
+               "synthetic loss weights must not be negative");
+}
+
+namespace {
+
+// A 3x3 residual block (He et al. 2016), with a 1x1 projection when the shape changes.
+class ResidualBlockImpl : public nn::Module {
+ public:
+  ResidualBlockImpl(int64_t in, int64_t out, int64_t stride) {
+    conv1_ = register_module(
+        "conv1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
+    bn1_ = register_module("bn1", nn::BatchNorm2d(out));
+    conv2_ =
+        register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
+    bn2_ = register_module("bn2", nn::BatchNorm2d(out));
+    if (in != out || stride != 1) {
+      shortcut_ = register_module(
+          "shortcut",
+          nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+                         nn::BatchNorm2d(out)));
+    }
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto h = torch::relu(bn1_(conv1_(x)));
+    h = bn2_(conv2_(h));
+    return torch::relu(h + (shortcut_ ? shortcut_->forward(x) : x));
+  }
+
+ private:
+  nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  nn::Sequential shortcut_{nullptr};
+};
+TORCH_MODULE(ResidualBlock);
+
+torch::Tensor channels_last(const torch::Tensor& x) {
+  return x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+}  // namespace
+
+ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) {
+  options.validate();
+  const int64_t w = options.width(), c = options.channels(), s = options.image_size();
+  features_ = nn::Sequential();
+  head_ = nn::Sequential();
+  if (options.architecture() == "cnn") {
+    features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1)));
+    features_->push_back(nn::BatchNorm2d(w));
+    features_->push_back(nn::ReLU());
+    features_->push_back(nn::MaxPool2d(2));
+    features_->push_back(nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 3).padding(1)));
+    features_->push_back(nn::BatchNorm2d(2 * w));
+    features_->push_back(nn::ReLU());
+    features_->push_back(nn::MaxPool2d(2));
+    features_->push_back(nn::Flatten());
+    head_->push_back(nn::Linear(2 * w * (s / 4) * (s / 4), 128));
+    head_->push_back(nn::ReLU());
+    head_->push_back(nn::Dropout(0.3));
+    head_->push_back(nn::Linear(128, options.num_outputs()));
+  } else {
+    features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
+    features_->push_back(nn::BatchNorm2d(w));
+    features_->push_back(nn::ReLU());
+    features_->push_back(ResidualBlock(w, w, 1));
+    features_->push_back(ResidualBlock(w, 2 * w, 2));
+    features_->push_back(ResidualBlock(2 * w, 4 * w, 2));
+    features_->push_back(nn::AdaptiveAvgPool2d(1));
+    features_->push_back(nn::Flatten());
+    head_->push_back(nn::Linear(4 * w, options.num_outputs()));
+  }
+  register_module("features", features_);
+  register_module("head", head_);
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters()) {
+    if (p.dim() == 4) p.set_data(channels_last(p.data()));
+  }
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
+  return head_->forward(features_->forward(channels_last(images)));
+}
+
+Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
+                            const ClassifierOptions& options, const ClassifierHooks& hooks) {
+  options.validate();
+  real.validate();
+  const int64_t outputs = options.num_outputs();
+  const int64_t k = real.num_classes();
+  GANAUG_CHECK(outputs == k || outputs == k + 1, "a classifier for ", k, " classes needs ", k,
+               " or ", k + 1, " outputs, not ", outputs);
+  GANAUG_CHECK(real.channels() == options.channels() && real.height() == options.image_size(),
+               "the classifier was set up for ", options.channels(), "x", options.image_size(),
+               " images but ", real.source, " holds ", real.channels(), "x", real.height());
+  const bool use_synthetic = synthetic && synthetic->size() > 0 && options.synthetic_share() > 0;
+  if (use_synthetic) {
+    GANAUG_CHECK(synthetic->targets.defined() && synthetic->targets.size(1) == outputs,
+                 "synthetic images need soft targets with ", outputs, " entries");
+    GANAUG_CHECK(synthetic->images.sizes().slice(1) == real.images.sizes().slice(1),
+                 "synthetic and real images differ in shape");
+  }
+  configure_threads(options.threads());
+  const auto device = select_device(options.device());
+  torch::manual_seed(options.seed());
+  Classifier model(options);
+  model->to(device);
+  torch::optim::Adam optimizer(
+      model->parameters(),
+      torch::optim::AdamOptions(options.lr()).weight_decay(options.weight_decay()));
+
+  const auto labelled = torch::nonzero(real.labels >= 0).flatten();
+  const auto real_images = real.images.index_select(0, labelled);
+  const auto real_targets =
+      torch::nn::functional::one_hot(real.labels.index_select(0, labelled), outputs)
+          .to(torch::kFloat32);
+  const int64_t n_real = real_images.size(0);
+  GANAUG_CHECK(n_real > 0, "no labelled images to train the classifier on in ", real.source);
+  torch::Tensor synthetic_targets;
+  if (use_synthetic)
+    synthetic_targets = synthetic->targets.to(torch::kCPU, torch::kFloat32).clone();
+  const int64_t batch = options.batch_size();
+  const int64_t synthetic_per_batch =
+      use_synthetic ? std::max<int64_t>(1, std::llround(batch * options.synthetic_share() /
+                                                        (1 - options.synthetic_share())))
+                    : 0;
+  const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
+  const auto start = std::chrono::steady_clock::now();
+
+  for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
+    auto rng =
+        at::detail::createCPUGenerator(mix_seed(options.seed(), static_cast<uint64_t>(epoch)));
+    double synthetic_weight = options.synthetic_weight();
+    bool synthetic_now = use_synthetic;
+    if (use_synthetic && options.dynamic_argmax()) {
+      synthetic_weight = options.dynamic_weight();
+      synthetic_now = epoch >= options.warmup_epochs();
+      if (synthetic_now) {
+        // Relabel with the classifier being trained, over the real classes only.
+        const auto probabilities = predict_probabilities(model, synthetic->images, k);
+        synthetic_targets = torch::zeros({synthetic->size(), outputs});
+        synthetic_targets.scatter_(1, probabilities.argmax(1, true), 1.0);
+        model->train();
+      }
+    }
+    model->train();
+    const auto order = torch::randperm(n_real, rng, long_cpu);
+    double loss_sum = 0;
+    int64_t batches = 0;
+    for (int64_t first = 0; first < n_real; first += batch) {
+      if (hooks.should_stop && hooks.should_stop()) GANAUG_FAIL("classifier training interrupted");
+      const auto index = order.slice(0, first, std::min(first + batch, n_real));
+      auto images = real_images.index_select(0, index);
+      const uint64_t batch_seed =
+          mix_seed(options.seed(), static_cast<uint64_t>(epoch * 100003 + first));
+      if (hooks.augment) images = hooks.augment(images, batch_seed);
+      auto targets = real_targets.index_select(0, index);
+      const int64_t n_batch_real = images.size(0);
+      torch::Tensor weights = torch::ones({n_batch_real});
+      if (synthetic_now) {
+        const auto pick = torch::randint(synthetic->size(), {synthetic_per_batch}, rng, long_cpu);
+        auto extra = synthetic->images.index_select(0, pick);
+        if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, batch_seed + 1);
+        images = torch::cat({images, extra});
+        targets = torch::cat({targets, synthetic_targets.index_select(0, pick)});
+        weights = torch::cat({weights, torch::full({synthetic_per_batch}, synthetic_weight)});
+      }
+      const auto losses = soft_cross_entropy(model(images.to(device)), targets.to(device));
+      const auto loss = (losses * weights.to(device)).sum() / static_cast<double>(images.size(0));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++batches;
+    }
+    GANAUG_CHECK(std::isfinite(loss_sum), "classifier training diverged in epoch ", epoch + 1,
+                 "; lower the learning rate");
+    if (hooks.on_epoch) {
+      ClassifierProgress progress;
+      progress.epoch = epoch + 1;
+      progress.epochs = options.epochs();
+      progress.loss = loss_sum / std::max<int64_t>(1, batches);
+      progress.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      hooks.on_epoch(progress);
+    }
+  }
+  model->eval();
+  return model;
+}
+
+torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,
+                                    int64_t num_classes, int64_t batch_size) {
+  GANAUG_CHECK(num_classes <= classifier->options.num_outputs(), "asked for ", num_classes,
+               " classes from a classifier with ", classifier->options.num_outputs(), " outputs");
+  torch::NoGradGuard no_grad;
+  classifier->eval();
+  const auto device = classifier->parameters().front().device();
+  auto out = torch::empty({images.size(0), num_classes});
+  for (int64_t first = 0; first < images.size(0); first += batch_size) {
+    const int64_t last = std::min(first + batch_size, images.size(0));
+    const auto logits =
+        classifier(images.slice(0, first, last).to(device)).slice(1, 0, num_classes);
+    out.slice(0, first, last).copy_(torch::softmax(logits, 1).to(torch::kCPU));
+  }
+  return out;
+}
+
+Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
+                        int64_t num_classes) {
+  GANAUG_CHECK(truth.numel() == predicted.numel() && truth.numel() > 0,
+               "metrics need as many predictions as labels, and at least one");
+  Metrics m;
+  m.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
+  const auto t = truth.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto p = predicted.to(torch::kCPU, torch::kInt64).contiguous();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t a = t.data_ptr<int64_t>()[i], b = p.data_ptr<int64_t>()[i];
+    GANAUG_CHECK(a >= 0 && a < num_classes && b >= 0 && b < num_classes,
+                 "label out of range in metrics");
+    ++m.confusion[a][b];
+    correct += a == b;
+  }
+  m.accuracy = static_cast<double>(correct) / t.numel();
+  double f1_sum = 0;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    int64_t row = 0, column = 0;
+    for (int64_t j = 0; j < num_classes; ++j) {
+      row += m.confusion[c][j];
+      column += m.confusion[j][c];
+    }
+    const double tp = m.confusion[c][c];
+    m.per_class_accuracy.push_back(row ? tp / row : 0.0);
+    const double precision = column ? tp / column : 0.0, recall = row ? tp / row : 0.0;
+    f1_sum += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+  }
+  m.macro_f1 = f1_sum / num_classes;
+  return m;
+}
+
+Metrics evaluate(Classifier& classifier, const LabeledDataset& test) {
+  test.validate();
+  const auto probabilities = predict_probabilities(classifier, test.images, test.num_classes());
+  return compute_metrics(test.labels, probabilities.argmax(1), test.num_classes());
+}
+
+}  // namespace ganaug

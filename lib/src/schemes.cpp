@@ -1,0 +1,76 @@
+#include "ganaug/schemes.hpp"
+
+#include <torch/torch.h>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+Scheme parse_scheme(const std::string& name) {
+  for (auto scheme : all_schemes()) {
+    if (to_string(scheme) == name) return scheme;
+  }
+  GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use newclass, argmax, smooth or cond");
+}
+
+std::string to_string(Scheme scheme) {
+  switch (scheme) {
+    case Scheme::kNewClass:
+      return "newclass";
+    case Scheme::kArgmax:
+      return "argmax";
+    case Scheme::kSmooth:
+      return "smooth";
+    case Scheme::kCond:
+      return "cond";
+  }
+  return "unknown";
+}
+
+std::vector<Scheme> all_schemes() {
+  return {Scheme::kNewClass, Scheme::kArgmax, Scheme::kSmooth, Scheme::kCond};
+}
+
+int64_t target_width(Scheme scheme, int64_t num_classes) {
+  return scheme == Scheme::kNewClass ? num_classes + 1 : num_classes;
+}
+
+torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, int64_t num_classes,
+                             const torch::Tensor& classifier_probabilities) {
+  GANAUG_CHECK(num_classes >= 1, "need at least one class");
+  const int64_t n = conditioned.size(0);
+  const auto cond = conditioned.to(torch::kCPU, torch::kInt64);
+  namespace F = torch::nn::functional;
+  switch (scheme) {
+    case Scheme::kNewClass:
+      return F::one_hot(torch::full({n}, num_classes, torch::kInt64), num_classes + 1)
+          .to(torch::kFloat32);
+    case Scheme::kSmooth:
+      return torch::full({n, num_classes}, 1.0 / static_cast<double>(num_classes));
+    case Scheme::kCond:
+      return F::one_hot(cond, num_classes).to(torch::kFloat32);
+    case Scheme::kArgmax: {
+      GANAUG_CHECK(classifier_probabilities.defined() && classifier_probabilities.dim() == 2 &&
+                       classifier_probabilities.size(0) == n &&
+                       classifier_probabilities.size(1) == num_classes,
+                   "the argmax scheme needs the real-data classifier's N x ", num_classes,
+                   " probabilities for the ", n, " synthetic images");
+      return F::one_hot(classifier_probabilities.to(torch::kCPU).argmax(1), num_classes)
+          .to(torch::kFloat32);
+    }
+  }
+  GANAUG_FAIL("unknown scheme");
+}
+
+torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets) {
+  if (scheme == Scheme::kSmooth) return torch::full({targets.size(0)}, -1, torch::kInt64);
+  return targets.argmax(1);
+}
+
+torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  GANAUG_CHECK(logits.sizes() == targets.sizes(), "logits ", logits.sizes(), " and targets ",
+               targets.sizes(), " differ in shape");
+  return -(targets * torch::log_softmax(logits, 1)).sum(1);
+}
+
+}  // namespace ganaug

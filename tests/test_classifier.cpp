@@ -1,0 +1,117 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ganaug/classifier.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/schemes.hpp"
+
+namespace {
+
+// Three classes of 8x8 images: a bright square in one of three places plus noise.
+ganaug::LabeledDataset blobs(int64_t per_class, uint64_t seed) {
+  torch::manual_seed(seed);
+  const int64_t n = 3 * per_class;
+  ganaug::LabeledDataset data;
+  data.images = torch::randn({n, 1, 8, 8}) * 0.3 - 0.5;
+  data.labels = torch::arange(n, torch::kInt64).remainder(3);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = i % 3;
+    data.images[i].slice(1, 2 * c, 2 * c + 3).slice(2, 2 * c, 2 * c + 3).add_(1.5);
+  }
+  data.images.clamp_(-1, 1);
+  data.class_names = {"a", "b", "c"};
+  data.source = "blobs";
+  return data;
+}
+
+ganaug::ClassifierOptions small(int64_t outputs) {
+  return ganaug::ClassifierOptions(outputs, 8, 1).width(4).epochs(8).batch_size(16).device("cpu");
+}
+
+}  // namespace
+
+TEST(Classifier, LearnsSeparableClasses) {
+  const auto train = blobs(30, 1), test = blobs(20, 2);
+  auto model = ganaug::train_classifier(train, nullptr, small(3));
+  const auto m = ganaug::evaluate(model, test);
+  EXPECT_GT(m.accuracy, 0.9);
+  EXPECT_EQ(m.per_class_accuracy.size(), 3u);
+  EXPECT_EQ(m.confusion.size(), 3u);
+}
+
+TEST(Classifier, ResnetOptionRuns) {
+  const auto train = blobs(10, 1);
+  auto model = ganaug::train_classifier(train, nullptr, small(3).architecture("resnet").epochs(1));
+  EXPECT_EQ(ganaug::predict_probabilities(model, train.images, 3).sizes(),
+            (std::vector<int64_t>{30, 3}));
+}
+
+TEST(Classifier, DeterministicForSeed) {
+  const auto train = blobs(10, 1);
+  auto a = ganaug::train_classifier(train, nullptr, small(3).epochs(2).seed(4));
+  auto b = ganaug::train_classifier(train, nullptr, small(3).epochs(2).seed(4));
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(a, train.images, 3),
+                           ganaug::predict_probabilities(b, train.images, 3)));
+}
+
+TEST(Classifier, NewClassPredictsOverFirstK) {
+  const auto train = blobs(20, 1);
+  // Synthetic images: pure noise, all labelled as the extra class 3.
+  auto synthetic = blobs(20, 3);
+  synthetic.images = torch::rand_like(synthetic.images) * 2 - 1;
+  synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kNewClass, synthetic.labels, 3);
+  auto model = ganaug::train_classifier(train, &synthetic, small(4).synthetic_share(0.5));
+  EXPECT_EQ(model->options.num_outputs(), 4);
+  // The classifier does predict the extra class on noise...
+  const auto logits = model(synthetic.images);
+  EXPECT_GT(logits.argmax(1).eq(3).sum().item<int64_t>(), synthetic.size() / 2);
+  // ...but predictions and metrics only ever name real classes.
+  const auto probabilities = ganaug::predict_probabilities(model, synthetic.images, 3);
+  EXPECT_EQ(probabilities.size(1), 3);
+  EXPECT_TRUE(torch::allclose(probabilities.sum(1), torch::ones({synthetic.size()}), 1e-5));
+  EXPECT_GT(ganaug::evaluate(model, blobs(10, 5)).accuracy, 0.8);
+}
+
+TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
+  const auto train = blobs(20, 1);
+  // Synthetic images that look like class 0 but carry the wrong (class 2) target: dynamic
+  // argmax replaces the target with the model's own prediction after the warm-up.
+  auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
+  synthetic.targets =
+      ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
+  std::vector<double> losses;
+  ganaug::ClassifierHooks hooks;
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) { losses.push_back(p.loss); };
+  auto dynamic = ganaug::train_classifier(
+      train, &synthetic,
+      small(3).dynamic_argmax(true).warmup_epochs(3).dynamic_weight(1.0).synthetic_share(0.5),
+      hooks);
+  auto fixed = ganaug::train_classifier(train, &synthetic,
+                                        small(3).synthetic_share(0.5).synthetic_weight(1.0));
+  EXPECT_EQ(losses.size(), 8u);
+  const auto dynamic_zero =
+      ganaug::predict_probabilities(dynamic, synthetic.images, 3).argmax(1).eq(0).sum();
+  const auto fixed_zero =
+      ganaug::predict_probabilities(fixed, synthetic.images, 3).argmax(1).eq(0).sum();
+  // Relabelled by the model itself, the synthetic images stay class 0; trained on the wrong
+  // fixed label, far fewer do.
+  EXPECT_GE(dynamic_zero.item<int64_t>(), 18);
+  EXPECT_GT(dynamic_zero.item<int64_t>(), fixed_zero.item<int64_t>());
+}
+
+TEST(Classifier, MetricsOnHandExample) {
+  const auto truth = torch::tensor({0, 0, 1, 1}, torch::kInt64);
+  const auto predicted = torch::tensor({0, 1, 1, 1}, torch::kInt64);
+  const auto m = ganaug::compute_metrics(truth, predicted, 2);
+  EXPECT_DOUBLE_EQ(m.accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(m.per_class_accuracy[0], 0.5);
+  EXPECT_DOUBLE_EQ(m.per_class_accuracy[1], 1.0);
+  // F1 class 0: p=1, r=0.5 -> 2/3; class 1: p=2/3, r=1 -> 0.8.
+  EXPECT_NEAR(m.macro_f1, (2.0 / 3 + 0.8) / 2, 1e-12);
+  EXPECT_EQ(m.confusion[0][1], 1);
+}
+
+TEST(Classifier, RejectsBadOptions) {
+  EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);
+}
