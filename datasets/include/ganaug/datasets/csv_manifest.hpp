@@ -1,0 +1,30 @@
+#pragma once
+/// CSV manifests of labeled images, in two forms:
+///  - `path,label` rows, with an optional header row (recognised when its label field is
+///    literally "label"); labels are class names or class indices;
+///  - the manifest `augment` writes, `file,cond,label,p0,...,p{K-1}`, recognised by that header:
+///    integer labels (-1 for none) and one soft target per row.
+/// Paths are relative to the manifest's folder unless absolute.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ganaug/datasets/image_list.hpp"
+
+namespace ganaug {
+
+/// Reads a manifest. Without `class_names`, the classes are "0".."K-1" (K = largest label + 1)
+/// when every label is an integer, else the sorted distinct labels; for the soft-target form
+/// they are "0".."K-1" for K target columns. With `class_names`, a label must be one of them
+/// or an index into them. Throws ganaug::Error naming the manifest and line for a missing
+/// manifest, a row with a missing or extra column, an unknown label, a malformed number, or an
+/// image path that does not exist.
+ImageList read_csv_manifest(const std::filesystem::path& manifest,
+                            const std::vector<std::string>& class_names = {});
+
+/// Splits one CSV line into fields; double-quoted fields may hold commas and "" for a quote.
+/// Surrounding spaces and a trailing carriage return are dropped.
+std::vector<std::string> split_csv_line(const std::string& line);
+
+}  // namespace ganaug

@@ -1,0 +1,55 @@
+#pragma once
+/// Decoding image files into ganaug's tensor layout (C x H x W float32 in [-1, 1], RGB order) and
+/// encoding tensors back to PNG.
+
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <opencv2/core.hpp>
+#include <vector>
+
+namespace ganaug {
+
+/// How decoded images are shaped. Defaults keep each file's own size and channel count.
+struct ImageOptions {
+  /// Side of the square images are resized to (INTER_AREA when shrinking, bilinear when
+  /// enlarging; non-square images are stretched); 0 keeps the native size.
+  TORCH_ARG(int64_t, image_size) = 0;
+  /// 1 (gray) or 3 (RGB); 0 keeps what the file holds (gray stays 1, color or alpha gives 3).
+  TORCH_ARG(int64_t, channels) = 0;
+};
+
+/// Reads `path` with OpenCV and returns it as an 8-bit H x W x C cv::Mat shaped by `options`
+/// (channels in RGB order; 16-bit images are scaled to 8 bits; alpha is dropped). Throws
+/// ganaug::Error naming the file when it is missing, unreadable or corrupt.
+cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& options = {});
+
+/// Converts an already decoded 8-bit image (1, 3 channels in BGR order as OpenCV decodes them,
+/// or 4 with alpha) to the channels and size in `options`, returning RGB order. `source` names
+/// the image in error messages.
+cv::Mat conform_image(const cv::Mat& decoded, const ImageOptions& options,
+                      const std::string& source);
+
+/// Writes an 8-bit H x W x C image as C x H x W floats x / 127.5 - 1 at `out` (C * H * W
+/// values). Plain loops, no LibTorch calls: safe on any worker thread.
+void write_chw_normalized(const cv::Mat& image_u8, float* out);
+
+/// decode_image_u8() as a C x H x W float32 tensor in [-1, 1].
+torch::Tensor decode_image(const std::filesystem::path& path, const ImageOptions& options = {});
+
+/// PNG bytes of a C x H x W (C = 1 or 3, RGB) image with values in [-1, 1]; values outside are
+/// clamped. Throws ganaug::Error for another shape. Uses no LibTorch compute.
+std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1);
+
+/// Writes `bytes` to `path + ".tmp-<pid>"` and renames it over `path`, so readers never see a
+/// partial file. Throws ganaug::Error naming the path when it cannot be written.
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes);
+
+/// Writes N x C x H x W images in [-1, 1] as one PNG grid, `nrow` images per row, separated by
+/// `padding` black pixels (atomically, see write_file_atomic()).
+void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images,
+                     int64_t nrow = 8, int64_t padding = 2);
+
+}  // namespace ganaug

@@ -1,0 +1,19 @@
+#pragma once
+/// An image folder laid out as root/<class>/<image>, as torchvision's ImageFolder expects.
+
+#include <filesystem>
+
+#include "ganaug/datasets/image_list.hpp"
+
+namespace ganaug {
+
+/// Whether `path` names an image file ganaug reads: .png, .jpg, .jpeg or .bmp, in any case.
+bool is_image_file(const std::filesystem::path& path);
+
+/// Lists root/<class>/*.{png,jpg,jpeg,bmp}: the classes are the subfolder names in sorted order,
+/// and each class's files are sorted by name; other files are ignored. Throws ganaug::Error when
+/// `root` is not a folder, holds no class subfolders, or a class subfolder holds no image (the
+/// message names it).
+ImageList list_image_folder(const std::filesystem::path& root);
+
+}  // namespace ganaug

@@ -1,0 +1,226 @@
+#include "ganaug/datasets/csv_manifest.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+namespace {
+
+std::string trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  const auto last = text.find_last_not_of(" \t\r\n");
+  return text.substr(first, last - first + 1);
+}
+
+std::optional<int64_t> parse_integer(const std::string& text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto result = std::from_chars(text.data(), end, value);
+  if (text.empty() || result.ec != std::errc() || result.ptr != end) return std::nullopt;
+  return value;
+}
+
+std::optional<float> parse_float(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const float value = std::strtof(text.c_str(), &end);
+  if (errno != 0 || end != text.c_str() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> numbered_class_names(int64_t count) {
+  std::vector<std::string> names;
+  for (int64_t k = 0; k < count; ++k) names.push_back(std::to_string(k));
+  return names;
+}
+
+std::string list_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t k = 0; k < names.size() && k < 12; ++k) out += (k ? ", " : "") + names[k];
+  if (names.size() > 12) out += ", ...";
+  return out;
+}
+
+struct Row {
+  size_t line = 0;
+  std::vector<std::string> fields;
+};
+
+// Where a row's image is: relative paths are taken from the manifest's folder.
+std::filesystem::path resolve_image(const std::filesystem::path& manifest, const Row& row) {
+  const std::string location = manifest.string() + ":" + std::to_string(row.line);
+  GANAUG_CHECK(!row.fields[0].empty(), location, ": the image path is empty");
+  std::filesystem::path path = row.fields[0];
+  if (path.is_relative()) path = manifest.parent_path() / path;
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_regular_file(path, error), location, ": image '", row.fields[0],
+               "' does not exist (looked for ", path.string(), ")");
+  return path;
+}
+
+// Rows of `path,label`.
+ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Row>& rows,
+                     const std::vector<std::string>& given_names) {
+  for (const auto& row : rows) {
+    GANAUG_CHECK(row.fields.size() == 2, manifest.string(), ":", row.line,
+                 ": expected 2 columns (path,label) but found ", row.fields.size());
+    GANAUG_CHECK(!row.fields[1].empty(), manifest.string(), ":", row.line, ": the label is empty");
+  }
+  ImageList list;
+  list.source = manifest.string();
+  list.class_names = given_names;
+  if (list.class_names.empty()) {
+    const bool all_indices = std::all_of(rows.begin(), rows.end(), [](const Row& row) {
+      const auto value = parse_integer(row.fields[1]);
+      return value.has_value() && *value >= 0;
+    });
+    if (all_indices) {
+      int64_t highest = -1;
+      for (const auto& row : rows) highest = std::max(highest, *parse_integer(row.fields[1]));
+      list.class_names = numbered_class_names(highest + 1);
+    } else {
+      std::set<std::string> distinct;
+      for (const auto& row : rows) distinct.insert(row.fields[1]);
+      list.class_names.assign(distinct.begin(), distinct.end());
+    }
+  }
+  std::map<std::string, int64_t> index_of;
+  for (size_t k = 0; k < list.class_names.size(); ++k) {
+    index_of.emplace(list.class_names[k], static_cast<int64_t>(k));
+  }
+  const auto num_classes = static_cast<int64_t>(list.class_names.size());
+  for (const auto& row : rows) {
+    int64_t label = -1;
+    if (auto found = index_of.find(row.fields[1]); found != index_of.end()) {
+      label = found->second;
+    } else if (auto value = parse_integer(row.fields[1]);
+               value && *value >= 0 && *value < num_classes) {
+      label = *value;
+    }
+    GANAUG_CHECK(label >= 0, manifest.string(), ":", row.line, ": unknown label '", row.fields[1],
+                 "'; the classes are ", list_names(list.class_names));
+    list.records.push_back({resolve_image(manifest, row), label, {}});
+  }
+  return list;
+}
+
+// Rows of `file,cond,label,p0,...,p{K-1}`, as the augment tool writes them.
+ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
+                    const std::vector<Row>& rows, const std::vector<std::string>& given_names) {
+  const size_t num_targets = header.fields.size() - 3;
+  for (size_t k = 0; k < num_targets; ++k) {
+    GANAUG_CHECK(header.fields[3 + k] == "p" + std::to_string(k), manifest.string(), ":",
+                 header.line, ": expected column p", k, " after file,cond,label but found '",
+                 header.fields[3 + k], "'");
+  }
+  GANAUG_CHECK(given_names.empty() || num_targets == 0 || num_targets == given_names.size(),
+               manifest.string(), ": ", num_targets, " soft-target columns but ",
+               given_names.size(), " class names");
+  ImageList list;
+  list.source = manifest.string();
+  int64_t highest = -1;
+  for (const auto& row : rows) {
+    const std::string location = manifest.string() + ":" + std::to_string(row.line);
+    GANAUG_CHECK(row.fields.size() == header.fields.size(), location, ": expected ",
+                 header.fields.size(), " columns (file,cond,label,p0..) but found ",
+                 row.fields.size());
+    GANAUG_CHECK(parse_integer(row.fields[1]).has_value(), location, ": cond '", row.fields[1],
+                 "' is not an integer");
+    const auto label = parse_integer(row.fields[2]);
+    GANAUG_CHECK(label.has_value() && *label >= -1, location, ": label '", row.fields[2],
+                 "' is not a class index or -1");
+    ImageRecord record{resolve_image(manifest, row), *label, {}};
+    for (size_t k = 0; k < num_targets; ++k) {
+      const auto probability = parse_float(row.fields[3 + k]);
+      GANAUG_CHECK(probability.has_value() && *probability >= 0.0f && *probability <= 1.0f,
+                   location, ": p", k, " '", row.fields[3 + k], "' is not a probability");
+      record.target.push_back(*probability);
+    }
+    GANAUG_CHECK(num_targets > 0 || *label >= 0, location,
+                 ": label -1 needs soft-target columns p0.. in the manifest");
+    highest = std::max(highest, *label);
+    list.records.push_back(std::move(record));
+  }
+  if (!given_names.empty()) {
+    list.class_names = given_names;
+  } else {
+    list.class_names =
+        numbered_class_names(num_targets > 0 ? static_cast<int64_t>(num_targets) : highest + 1);
+  }
+  for (size_t i = 0; i < list.records.size(); ++i) {
+    GANAUG_CHECK(list.records[i].label < static_cast<int64_t>(list.class_names.size()),
+                 manifest.string(), ":", rows[i].line, ": unknown label '", list.records[i].label,
+                 "'; there are ", list.class_names.size(), " classes");
+  }
+  return list;
+}
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(trim(field));
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(trim(field));
+  return fields;
+}
+
+ImageList read_csv_manifest(const std::filesystem::path& manifest,
+                            const std::vector<std::string>& class_names) {
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_regular_file(manifest, error),
+               "manifest not found: ", manifest.string());
+  std::ifstream in(manifest);
+  GANAUG_CHECK(in.good(), "cannot open ", manifest.string(), " for reading");
+  std::vector<Row> rows;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    if (trim(line).empty()) continue;
+    rows.push_back({number, split_csv_line(line)});
+  }
+  GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds no rows");
+
+  const auto& first = rows.front().fields;
+  if (first.size() >= 3 && first[0] == "file" && first[1] == "cond" && first[2] == "label") {
+    const Row header = rows.front();
+    rows.erase(rows.begin());
+    GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds a header but no rows");
+    return read_soft(manifest, header, rows, class_names);
+  }
+  if (first.size() >= 2 && first[1] == "label") rows.erase(rows.begin());
+  GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds a header but no rows");
+  return read_plain(manifest, rows, class_names);
+}
+
+}  // namespace ganaug

@@ -1,0 +1,180 @@
+#include "ganaug/datasets/image.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+cv::Mat conform_image(const cv::Mat& decoded, const ImageOptions& options,
+                      const std::string& source) {
+  GANAUG_CHECK(options.channels() == 0 || options.channels() == 1 || options.channels() == 3,
+               "channels must be 0 (as stored), 1 or 3, got ", options.channels());
+  GANAUG_CHECK(options.image_size() >= 0, "the image size must be 0 (as stored) or positive, got ",
+               options.image_size());
+  cv::Mat image = decoded;
+  switch (image.depth()) {
+    case CV_8U:
+      break;
+    case CV_16U:
+      image.convertTo(image, CV_8U, 1.0 / 257.0);
+      break;
+    case CV_32F:  // OpenCV decodes HDR formats to floats in [0, 1]
+      image.convertTo(image, CV_8U, 255.0);
+      break;
+    default:
+      GANAUG_FAIL("unsupported pixel depth (OpenCV depth ", image.depth(), ") in ", source);
+  }
+  if (image.channels() == 2) {  // gray + alpha
+    cv::extractChannel(image, image, 0);
+  }
+  GANAUG_CHECK(image.channels() == 1 || image.channels() == 3 || image.channels() == 4,
+               "unsupported channel count ", image.channels(), " in ", source);
+  const int wanted = options.channels() != 0 ? static_cast<int>(options.channels())
+                     : image.channels() == 1 ? 1
+                                             : 3;
+  cv::Mat converted;
+  if (wanted == 1) {
+    if (image.channels() == 1)
+      converted = image;
+    else
+      cv::cvtColor(image, converted,
+                   image.channels() == 3 ? cv::COLOR_BGR2GRAY : cv::COLOR_BGRA2GRAY);
+  } else {
+    const int code = image.channels() == 1   ? cv::COLOR_GRAY2RGB
+                     : image.channels() == 3 ? cv::COLOR_BGR2RGB
+                                             : cv::COLOR_BGRA2RGB;
+    cv::cvtColor(image, converted, code);
+  }
+  const int size = static_cast<int>(options.image_size());
+  if (size > 0 && (converted.cols != size || converted.rows != size)) {
+    const bool shrinking = size < converted.cols || size < converted.rows;
+    cv::Mat resized;
+    cv::resize(converted, resized, cv::Size(size, size), 0, 0,
+               shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+    converted = resized;
+  }
+  return converted;
+}
+
+cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& options) {
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_regular_file(path, error), "image not found: ", path.string());
+  cv::Mat decoded;
+  try {
+    decoded = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    GANAUG_FAIL("cannot decode image (", e.what(), "): ", path.string());
+  }
+  GANAUG_CHECK(!decoded.empty(),
+               "cannot decode image (unreadable, corrupt or not an image): ", path.string());
+  return conform_image(decoded, options, path.string());
+}
+
+void write_chw_normalized(const cv::Mat& image_u8, float* out) {
+  const int height = image_u8.rows;
+  const int width = image_u8.cols;
+  const int channels = image_u8.channels();
+  const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* row = image_u8.ptr<uint8_t>(y);
+    for (int x = 0; x < width; ++x) {
+      for (int c = 0; c < channels; ++c) {
+        out[static_cast<size_t>(c) * plane + static_cast<size_t>(y) * width + x] =
+            static_cast<float>(row[x * channels + c]) / 127.5f - 1.0f;
+      }
+    }
+  }
+}
+
+torch::Tensor decode_image(const std::filesystem::path& path, const ImageOptions& options) {
+  const cv::Mat image = decode_image_u8(path, options);
+  auto out = torch::empty({image.channels(), image.rows, image.cols}, torch::kFloat32);
+  write_chw_normalized(image, out.data_ptr<float>());
+  return out;
+}
+
+std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1) {
+  GANAUG_CHECK(chw_in_minus1_1.defined() && chw_in_minus1_1.dim() == 3 &&
+                   (chw_in_minus1_1.size(0) == 1 || chw_in_minus1_1.size(0) == 3),
+               "encode_png needs a C x H x W image with 1 or 3 channels, got ",
+               chw_in_minus1_1.defined() ? chw_in_minus1_1.sizes() : c10::IntArrayRef{});
+  const auto chw = chw_in_minus1_1.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const int channels = static_cast<int>(chw.size(0));
+  const int height = static_cast<int>(chw.size(1));
+  const int width = static_cast<int>(chw.size(2));
+  const float* in = chw.data_ptr<float>();
+  const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
+  cv::Mat image(height, width, CV_8UC(channels));
+  for (int y = 0; y < height; ++y) {
+    uint8_t* row = image.ptr<uint8_t>(y);
+    for (int x = 0; x < width; ++x) {
+      for (int c = 0; c < channels; ++c) {
+        const float value = in[static_cast<size_t>(c) * plane + static_cast<size_t>(y) * width + x];
+        const float scaled = std::round((std::clamp(value, -1.0f, 1.0f) + 1.0f) * 127.5f);
+        // OpenCV writes BGR: channel c of RGB goes to position 2 - c.
+        const int position = channels == 3 ? 2 - c : c;
+        row[x * channels + position] = static_cast<uint8_t>(scaled);
+      }
+    }
+  }
+  std::vector<uchar> bytes;
+  GANAUG_CHECK(cv::imencode(".png", image, bytes), "cannot encode a ", channels, " x ", height,
+               " x ", width, " image as PNG");
+  return bytes;
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes) {
+  const std::filesystem::path temporary =
+      path.string() + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    GANAUG_CHECK(out.good(), "cannot open ", temporary.string(), " for writing (does ",
+                 path.parent_path().string(), " exist?)");
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out.good()) {
+      std::remove(temporary.c_str());
+      GANAUG_FAIL("cannot write ", temporary.string());
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    GANAUG_FAIL("cannot rename ", temporary.string(), " to ", path.string());
+  }
+}
+
+void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,
+                     int64_t padding) {
+  GANAUG_CHECK(images.defined() && images.dim() == 4 && images.size(0) > 0 &&
+                   (images.size(1) == 1 || images.size(1) == 3),
+               "save_image_grid needs N x C x H x W images with C = 1 or 3, got ",
+               images.defined() ? images.sizes() : c10::IntArrayRef{});
+  GANAUG_CHECK(nrow > 0 && padding >= 0, "save_image_grid needs nrow > 0 and padding >= 0");
+  const auto cpu = images.detach().to(torch::kCPU, torch::kFloat32);
+  const int64_t count = cpu.size(0);
+  const int64_t columns = std::min(nrow, count);
+  const int64_t rows = (count + columns - 1) / columns;
+  const int64_t height = cpu.size(2);
+  const int64_t width = cpu.size(3);
+  auto grid = torch::full(
+      {cpu.size(1), rows * (height + padding) + padding, columns * (width + padding) + padding},
+      -1.0f);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t top = padding + (i / columns) * (height + padding);
+    const int64_t left = padding + (i % columns) * (width + padding);
+    grid.narrow(1, top, height).narrow(2, left, width).copy_(cpu[i]);
+  }
+  write_file_atomic(path, encode_png(grid));
+}
+
+}  // namespace ganaug

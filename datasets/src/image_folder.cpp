@@ -1,0 +1,50 @@
+#include "ganaug/datasets/image_folder.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+bool is_image_file(const std::filesystem::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
+}
+
+ImageList list_image_folder(const std::filesystem::path& root) {
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::exists(root, error), "image folder not found: ", root.string());
+  GANAUG_CHECK(std::filesystem::is_directory(root, error),
+               "expected an image folder (root/<class>/<image>) but found a file: ", root.string());
+
+  std::vector<std::filesystem::path> class_dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    // Hidden folders (.git, .ipynb_checkpoints) are never classes.
+    if (entry.is_directory() && !name.empty() && name[0] != '.') class_dirs.push_back(entry.path());
+  }
+  GANAUG_CHECK(!class_dirs.empty(), "no class subfolders in ", root.string(),
+               ": expected one folder per class holding its images (root/<class>/<image>.png)");
+  std::sort(class_dirs.begin(), class_dirs.end());
+
+  ImageList list;
+  list.source = root.string();
+  for (size_t k = 0; k < class_dirs.size(); ++k) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(class_dirs[k])) {
+      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+    }
+    const std::string class_name = class_dirs[k].filename().string();
+    GANAUG_CHECK(!files.empty(), "class '", class_name,
+                 "' holds no .png, .jpg, .jpeg or .bmp image: ", class_dirs[k].string());
+    std::sort(files.begin(), files.end());
+    list.class_names.push_back(class_name);
+    for (auto& file : files) list.records.push_back({std::move(file), static_cast<int64_t>(k), {}});
+  }
+  return list;
+}
+
+}  // namespace ganaug

@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "ganaug/datasets/image.hpp"
+#include "test_support.hpp"
+
+using ganaug::testing::expect_error;
+using ganaug::testing::TempDir;
+
+TEST(Image, DecodeGrayKeepsValuesExactly) {
+  TempDir dir;
+  cv::Mat gray = (cv::Mat_<uint8_t>(2, 3) << 0, 51, 102, 153, 204, 255);
+  ASSERT_TRUE(cv::imwrite((dir / "g.png").string(), gray));
+  const auto image = ganaug::decode_image(dir / "g.png");
+  ASSERT_EQ(image.sizes(), (std::vector<int64_t>{1, 2, 3}));
+  const auto expected =
+      torch::tensor({0.f, 51.f, 102.f, 153.f, 204.f, 255.f}).div(127.5).sub(1).view({1, 2, 3});
+  EXPECT_TRUE(torch::allclose(image, expected, 0, 1e-6));
+}
+
+TEST(Image, DecodeColorGivesRgbOrder) {
+  TempDir dir;
+  cv::Mat red(2, 2, CV_8UC3, cv::Scalar(0, 0, 255));  // OpenCV stores BGR
+  ASSERT_TRUE(cv::imwrite((dir / "red.png").string(), red));
+  const auto rgb = ganaug::decode_image(dir / "red.png");
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 2, 2}));
+  EXPECT_TRUE(torch::all(rgb[0] == 1.0f).item<bool>());
+  EXPECT_TRUE(torch::all(rgb[2] == -1.0f).item<bool>());
+  const auto gray = ganaug::decode_image(dir / "red.png", ganaug::ImageOptions().channels(1));
+  ASSERT_EQ(gray.size(0), 1);
+  // OpenCV's luma weight for red is 0.299: round(0.299 * 255) = 76.
+  EXPECT_NEAR(gray[0][0][0].item<float>(), 76 / 127.5 - 1, 1e-6);
+}
+
+TEST(Image, GrayToThreeChannelsAndAlphaDropped) {
+  TempDir dir;
+  ASSERT_TRUE(cv::imwrite((dir / "g.png").string(), cv::Mat(3, 3, CV_8UC1, cv::Scalar(200))));
+  const auto three = ganaug::decode_image(dir / "g.png", ganaug::ImageOptions().channels(3));
+  ASSERT_EQ(three.size(0), 3);
+  EXPECT_TRUE(torch::equal(three[0], three[2]));
+  cv::Mat bgra(2, 2, CV_8UC4, cv::Scalar(255, 0, 0, 10));  // blue, nearly transparent
+  ASSERT_TRUE(cv::imwrite((dir / "a.png").string(), bgra));
+  const auto rgb = ganaug::decode_image(dir / "a.png");
+  ASSERT_EQ(rgb.size(0), 3);
+  EXPECT_TRUE(torch::all(rgb[2] == 1.0f).item<bool>());
+  EXPECT_TRUE(torch::all(rgb[0] == -1.0f).item<bool>());
+}
+
+TEST(Image, SixteenBitIsScaledToEightBit) {
+  TempDir dir;
+  cv::Mat deep(2, 2, CV_16UC1, cv::Scalar(65535));
+  deep.at<uint16_t>(0, 0) = 0;
+  ASSERT_TRUE(cv::imwrite((dir / "deep.png").string(), deep));
+  const auto image = ganaug::decode_image(dir / "deep.png");
+  EXPECT_FLOAT_EQ(image[0][0][0].item<float>(), -1.0f);
+  EXPECT_FLOAT_EQ(image[0][1][1].item<float>(), 1.0f);
+}
+
+TEST(Image, ResizeShrinksByAveraging) {
+  TempDir dir;
+  // A checkerboard of 2x2 blocks of 0 and 200. Shrunk (INTER_AREA) to half size, each output
+  // pixel covers one block; to quarter size, two blocks of each value: their mean, 100.
+  cv::Mat board(8, 8, CV_8UC1);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 8; ++x) board.at<uint8_t>(y, x) = ((y / 2 + x / 2) % 2) ? 200 : 0;
+  ASSERT_TRUE(cv::imwrite((dir / "b.png").string(), board));
+  const auto half = ganaug::decode_image(dir / "b.png", ganaug::ImageOptions().image_size(4));
+  ASSERT_EQ(half.sizes(), (std::vector<int64_t>{1, 4, 4}));
+  EXPECT_NEAR(half[0][0][0].item<float>(), -1.0, 1e-6);
+  EXPECT_NEAR(half[0][0][1].item<float>(), 200 / 127.5 - 1, 1e-6);
+  const auto quarter = ganaug::decode_image(dir / "b.png", ganaug::ImageOptions().image_size(2));
+  EXPECT_TRUE(torch::allclose(quarter, torch::full({1, 2, 2}, 100 / 127.5 - 1), 0, 1e-6));
+  const auto larger = ganaug::decode_image(dir / "b.png", ganaug::ImageOptions().image_size(16));
+  EXPECT_EQ(larger.sizes(), (std::vector<int64_t>{1, 16, 16}));
+}
+
+TEST(Image, CorruptOrMissingImageIsNamed) {
+  TempDir dir;
+  ganaug::testing::write_text(dir / "x.png", "this is not a PNG, just some garbage bytes");
+  expect_error([&] { ganaug::decode_image(dir / "x.png"); },
+               {"cannot decode image", (dir / "x.png").string()});
+  expect_error([&] { ganaug::decode_image(dir / "missing.png"); },
+               {"image not found", (dir / "missing.png").string()});
+  EXPECT_THROW(ganaug::decode_image(dir / "x.png", ganaug::ImageOptions().channels(2)),
+               ganaug::Error);
+}
+
+TEST(Image, EncodePngRoundTripsQuantisedValues) {
+  TempDir dir;
+  torch::manual_seed(3);
+  for (int64_t channels : {1, 3}) {
+    const auto quantised = torch::randint(0, 256, {channels, 5, 7}).div(127.5).sub(1);
+    const auto bytes = ganaug::encode_png(quantised);
+    ASSERT_GT(bytes.size(), 8u);
+    EXPECT_EQ(bytes[1], 'P');
+    const auto path = dir / ("e" + std::to_string(channels) + ".png");
+    ganaug::write_file_atomic(path, bytes);
+    const auto decoded = ganaug::decode_image(path);
+    EXPECT_TRUE(torch::allclose(decoded, quantised, 0, 1e-6)) << channels << " channels";
+  }
+  // Out-of-range values are clamped, not wrapped.
+  const auto clamped = ganaug::encode_png(torch::full({1, 1, 1}, 3.0f));
+  ganaug::write_file_atomic(dir / "c.png", clamped);
+  EXPECT_FLOAT_EQ(ganaug::decode_image(dir / "c.png")[0][0][0].item<float>(), 1.0f);
+  EXPECT_THROW(ganaug::encode_png(torch::zeros({2, 3, 3})), ganaug::Error);
+}
+
+TEST(Image, WriteFileAtomicLeavesOnlyTheFile) {
+  TempDir dir;
+  ganaug::write_file_atomic(dir / "f.bin", {1, 2, 3});
+  ganaug::write_file_atomic(dir / "f.bin", {4, 5});
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+  EXPECT_EQ(std::filesystem::file_size(dir / "f.bin"), 2u);
+  expect_error([&] { ganaug::write_file_atomic(dir / "no-such-folder" / "f.bin", {1}); },
+               {"cannot open", "no-such-folder"});
+}
+
+TEST(Image, SaveImageGridLaysOutRows) {
+  TempDir dir;
+  // 5 images of 4x4, each filled with its own value, 3 per row, 2 pixels of padding.
+  auto images = torch::empty({5, 1, 4, 4});
+  for (int i = 0; i < 5; ++i) images[i].fill_((20 + 40 * i) / 127.5 - 1);
+  ganaug::save_image_grid(dir / "grid.png", images, 3, 2);
+  const cv::Mat grid = cv::imread((dir / "grid.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(grid.rows, 2 * (4 + 2) + 2);
+  ASSERT_EQ(grid.cols, 3 * (4 + 2) + 2);
+  EXPECT_EQ(grid.at<uint8_t>(0, 0), 0);  // padding is black
+  auto pixel_value = [](int i) { return 20 + 40 * i; };
+  EXPECT_EQ(grid.at<uint8_t>(2, 2), pixel_value(0));
+  EXPECT_EQ(grid.at<uint8_t>(2, 2 + 2 * 6), pixel_value(2));
+  EXPECT_EQ(grid.at<uint8_t>(2 + 6, 2 + 6), pixel_value(4));
+  EXPECT_EQ(grid.at<uint8_t>(2 + 6, 2 + 2 * 6), 0);  // no sixth image
+}

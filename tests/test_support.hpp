@@ -1,0 +1,71 @@
+#pragma once
+// Helpers shared by the tests: a fresh temporary folder per test and a check on error messages.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug::testing {
+
+/// An empty folder named after the running test, under $GANAUG_TEST_TMP (set by
+/// tests/CMakeLists.txt) or the system temporary folder; removed when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    const char* base = std::getenv("GANAUG_TEST_TMP");
+    const std::filesystem::path root =
+        base != nullptr && *base != '\0' ? std::filesystem::path(base)
+                                         : std::filesystem::temp_directory_path() / "ganaug-tests";
+    static int created = 0;  // several folders in one test get different names
+    path_ =
+        root / (std::string(info->test_suite_name()) + "." + info->name() + "." +
+                std::to_string(static_cast<long>(::getpid())) + "." + std::to_string(created++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Expects `action` to throw ganaug::Error whose message holds every one of `parts`.
+inline void expect_error(const std::function<void()>& action,
+                         const std::vector<std::string>& parts) {
+  try {
+    action();
+    ADD_FAILURE() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts) {
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    }
+  }
+}
+
+/// Writes `text` to `path` as it is.
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr) << path;
+  std::fwrite(text.data(), 1, text.size(), file);
+  std::fclose(file);
+}
+
+}  // namespace ganaug::testing
