@@ -1,0 +1,114 @@
+#pragma once
+/// Loading datasets through oneTBB flow graphs: image files are decoded in parallel and written
+/// in their listed order; IDX pixels are normalised in parallel chunks (see normalize.hpp).
+
+#include <tbb/flow_graph.h>
+#include <tbb/task_arena.h>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ganaug/dataset.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/datasets/image_list.hpp"
+
+namespace ganaug {
+
+/// How a LoadPipeline decodes and schedules.
+struct LoadOptions {
+  /// Size and channels of the decoded images. With image_size 0 every image must have the
+  /// first image's size; with channels 0 the first image decides.
+  TORCH_ARG(ImageOptions, image) = ImageOptions();
+  /// Worker threads, the calling thread included; 0 = one per core.
+  TORCH_ARG(int, threads) = 0;
+  /// Images admitted into the graph and not yet written; 0 = 4 x threads.
+  TORCH_ARG(int64_t, max_in_flight) = 0;
+};
+
+/// Decodes the files of an ImageList into a LabeledDataset.
+///
+/// Owns its flow graph and nodes: input_node (sequence index) -> limiter_node (bounds the
+/// images in flight) -> parallel function_node (OpenCV decode, convert, resize, normalise)
+/// -> sequencer_node (restores list order) -> serial function_node (copies into the
+/// preallocated N x C x H x W tensor and decrements the limiter). The result does not depend on
+/// the thread count. Holds a copy of the list; no references to the caller's data.
+class LoadPipeline {
+ public:
+  explicit LoadPipeline(ImageList list, LoadOptions options = {});
+  ~LoadPipeline();
+  LoadPipeline(const LoadPipeline&) = delete;
+  LoadPipeline& operator=(const LoadPipeline&) = delete;
+
+  /// Decodes every image. Throws ganaug::Error for an empty list, an unreadable or corrupt file
+  /// (named), images of different sizes when no image size is set (naming the odd file and
+  /// both sizes), or inconsistent soft targets. Node exceptions cancel the graph and reach the
+  /// caller; run() may be called again afterwards.
+  LabeledDataset run();
+
+  const ImageList& list() const { return list_; }
+
+ private:
+  struct Decoded {
+    size_t index = 0;
+    torch::Tensor image;  // C x H x W float32
+  };
+
+  Decoded decode(size_t index) const;
+  void write(const Decoded& decoded);
+
+  ImageList list_;
+  LoadOptions options_;
+  // State of one run, set before the graph starts.
+  ImageOptions resolved_;
+  torch::Tensor images_;
+  size_t next_ = 0;
+  // The arena outlives the graph that attaches to it; the graph outlives its nodes.
+  tbb::task_arena arena_;
+  tbb::flow::graph graph_;
+  tbb::flow::input_node<size_t> source_;
+  tbb::flow::limiter_node<size_t> limiter_;
+  tbb::flow::function_node<size_t, Decoded> decoder_;
+  tbb::flow::sequencer_node<Decoded> sequencer_;
+  tbb::flow::function_node<Decoded, tbb::flow::continue_msg> writer_;
+};
+
+/// What to load and how: the one description every tool and example turns its options into.
+struct DatasetSpec {
+  /// "auto", "fashion-mnist", "idx" (an MNIST-like folder), "folder" (root/<class>/<image>) or
+  /// "csv" (a manifest, see csv_manifest.hpp). auto: no path -> fashion-mnist; a folder with
+  /// *-idx3-ubyte[.gz] files -> idx (fashion-mnist for the Fashion-MNIST folder itself); a
+  /// .csv file -> csv; a folder with subfolders -> folder.
+  TORCH_ARG(std::string, format) = "auto";
+  /// File or folder; empty = the Fashion-MNIST package folder (default_fashion_mnist_dir()).
+  TORCH_ARG(std::string, path) = "";
+  /// "train" or "test" (IDX formats only: the t10k files).
+  TORCH_ARG(std::string, split) = "train";
+  /// Square side to resize to; 0 keeps the stored size.
+  TORCH_ARG(int64_t, image_size) = 0;
+  /// 1 or 3; 0 keeps the stored channels.
+  TORCH_ARG(int64_t, channels) = 0;
+  /// Loading threads; 0 = one per core.
+  TORCH_ARG(int, threads) = 0;
+  /// Images per class, chosen as subset_per_class() chooses them; 0 = all.
+  TORCH_ARG(int64_t, per_class) = 0;
+  /// Seed of the per-class choice.
+  TORCH_ARG(uint64_t, seed) = 0;
+};
+
+/// The concrete format `spec` loads as ("fashion-mnist", "idx", "folder" or "csv"). Throws
+/// ganaug::Error for an unknown format or split, a missing path, or a path whose format cannot
+/// be told.
+std::string resolve_format(const DatasetSpec& spec);
+
+/// Loads the dataset `spec` describes through a flow graph. Throws ganaug::Error as the readers
+/// and pipelines do, naming the file at fault.
+LabeledDataset load_dataset(const DatasetSpec& spec);
+
+/// The test split that goes with `spec` (the t10k files of an IDX folder or Fashion-MNIST), all
+/// of it, shaped as `spec` asks; std::nullopt for formats without one.
+std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec);
+
+}  // namespace ganaug

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "ganaug/datasets/image_folder.hpp"
+#include "ganaug/pipelines/load.hpp"
+#include "test_support.hpp"
+
+using ganaug::testing::expect_error;
+using ganaug::testing::TempDir;
+
+namespace {
+
+void write_image(const std::filesystem::path& path, const cv::Mat& image) {
+  std::filesystem::create_directories(path.parent_path());
+  ASSERT_TRUE(cv::imwrite(path.string(), image)) << path;
+}
+
+cv::Mat gray(int size, int value) { return cv::Mat(size, size, CV_8UC1, cv::Scalar(value)); }
+
+ganaug::DatasetSpec folder_spec(const TempDir& dir) {
+  return ganaug::DatasetSpec().format("folder").path(dir.path().string()).threads(2);
+}
+
+}  // namespace
+
+TEST(ImageFolder, ListsSortedClassesAndFiles) {
+  TempDir dir;
+  write_image(dir / "bird/2.png", gray(4, 10));
+  write_image(dir / "bird/1.PNG", gray(4, 20));
+  write_image(dir / "ant/x.jpeg", gray(4, 30));
+  write_image(dir / "ant/y.Bmp", gray(4, 30));
+  ganaug::testing::write_text(dir / "ant/notes.txt", "not an image");
+  write_image(dir / ".hidden/z.png", gray(4, 40));
+  ganaug::testing::write_text(dir / "README", "a file at the root is ignored");
+  const auto list = ganaug::list_image_folder(dir.path());
+  EXPECT_EQ(list.class_names, (std::vector<std::string>{"ant", "bird"}));
+  ASSERT_EQ(list.records.size(), 4u);
+  EXPECT_EQ(list.records[0].path, dir / "ant/x.jpeg");
+  EXPECT_EQ(list.records[1].path, dir / "ant/y.Bmp");
+  EXPECT_EQ(list.records[2].path, dir / "bird/1.PNG");
+  EXPECT_EQ(list.records[3].path, dir / "bird/2.png");
+  EXPECT_EQ(list.records[2].label, 1);
+  EXPECT_EQ(list.class_counts(), (std::vector<int64_t>{2, 2}));
+}
+
+TEST(ImageFolder, LoadsGrayAndColorImages) {
+  TempDir dir;
+  write_image(dir / "a/0.png", gray(6, 100));
+  write_image(dir / "b/0.jpg", cv::Mat(6, 6, CV_8UC3, cv::Scalar(50, 50, 50)));
+  write_image(dir / "b/1.png", cv::Mat(6, 6, CV_8UC3, cv::Scalar(255, 0, 0)));  // blue
+  // The first image is gray, so every image becomes gray.
+  const auto data = ganaug::load_dataset(folder_spec(dir));
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{3, 1, 6, 6}));
+  EXPECT_TRUE(torch::equal(data.labels, torch::tensor({0, 1, 1}, torch::kInt64)));
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(data.source, dir.path().string());
+  EXPECT_NEAR(data.images[0].mean().item<float>(), 100 / 127.5 - 1, 1e-6);
+  EXPECT_NEAR(data.images[1].mean().item<float>(), 50 / 127.5 - 1, 0.03);  // JPEG is lossy
+  EXPECT_NO_THROW(data.validate());
+
+  const auto color = ganaug::load_dataset(folder_spec(dir).channels(3));
+  ASSERT_EQ(color.images.sizes(), (std::vector<int64_t>{3, 3, 6, 6}));
+  EXPECT_TRUE(torch::equal(color.images[0][0], color.images[0][1]));  // gray replicated
+  EXPECT_FLOAT_EQ(color.images[2][2][0][0].item<float>(), 1.0f);      // blue in RGB order
+  EXPECT_FLOAT_EQ(color.images[2][0][0][0].item<float>(), -1.0f);
+}
+
+TEST(ImageFolder, ResizesToOneSize) {
+  TempDir dir;
+  write_image(dir / "a/big.png", gray(8, 10));
+  write_image(dir / "a/small.png", gray(6, 20));
+  write_image(dir / "b/tiny.png", gray(2, 30));
+  const auto data = ganaug::load_dataset(folder_spec(dir).image_size(4));
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{3, 1, 4, 4}));
+  EXPECT_NEAR(data.images[2].mean().item<float>(), 30 / 127.5 - 1, 1e-6);
+}
+
+TEST(ImageFolder, MixedSizesNameTheOddFile) {
+  TempDir dir;
+  write_image(dir / "a/first.png", gray(8, 10));
+  write_image(dir / "b/odd.png", gray(6, 20));
+  expect_error([&] { ganaug::load_dataset(folder_spec(dir)); },
+               {(dir / "b/odd.png").string() + " is 6x6",
+                (dir / "a/first.png").string() + " is 8x8", "--image-size"});
+}
+
+TEST(ImageFolder, FolderErrors) {
+  TempDir dir;
+  expect_error([&] { ganaug::list_image_folder(dir / "missing"); },
+               {"image folder not found", (dir / "missing").string()});
+  ganaug::testing::write_text(dir / "only-a-file.png", "x");
+  expect_error([&] { ganaug::list_image_folder(dir.path()); },
+               {"no class subfolders in " + dir.path().string()});
+  write_image(dir / "full/0.png", gray(4, 1));
+  ganaug::testing::write_text(dir / "empty/readme.txt", "no images here");
+  expect_error([&] { ganaug::list_image_folder(dir.path()); },
+               {"class 'empty' holds no", (dir / "empty").string()});
+}
+
+TEST(ImageFolder, CorruptImageIsNamed) {
+  TempDir dir;
+  write_image(dir / "a/0.png", gray(4, 1));
+  write_image(dir / "a/1.png", gray(4, 2));
+  ganaug::testing::write_text(dir / "b/x.png", "\x89PNG garbage that is not an image");
+  expect_error([&] { ganaug::load_dataset(folder_spec(dir)); },
+               {"cannot decode image", (dir / "b/x.png").string()});
+}
