@@ -1,0 +1,102 @@
+#include "cli_common.hpp"
+
+#include <algorithm>
+#include <iomanip>
+
+namespace ganaug::cli {
+
+namespace po = boost::program_options;
+
+void add_dataset_options(po::options_description& description, int64_t default_per_class) {
+  // clang-format off
+  description.add_options()
+      ("data", po::value<std::string>()->default_value(""),
+       "dataset: an MNIST-like folder of IDX files, an image folder root/<class>/<image>, or a "
+       "CSV manifest (path,label); empty = Fashion-MNIST from the dataset-fashion-mnist package")
+      ("format", po::value<std::string>()->default_value("auto"),
+       "auto, fashion-mnist, idx, folder or csv")
+      ("split", po::value<std::string>()->default_value("train"),
+       "train or test (IDX data: the t10k files)")
+      ("image-size", po::value<int64_t>()->default_value(0),
+       "resize images to this square size; 0 keeps the stored size")
+      ("channels", po::value<int64_t>()->default_value(0),
+       "1 (gray) or 3 (RGB); 0 keeps the stored channels")
+      ("per-class", po::value<int64_t>()->default_value(default_per_class),
+       "keep this many images per class, chosen at random with --seed; 0 keeps all")
+      ("seed", po::value<uint64_t>()->default_value(0), "seed of the per-class choice")
+      ("threads", po::value<int>()->default_value(0), "loading threads; 0 = one per core");
+  // clang-format on
+}
+
+DatasetSpec dataset_spec_from(const po::variables_map& values) {
+  DatasetSpec spec;
+  spec.path(values["data"].as<std::string>())
+      .format(values["format"].as<std::string>())
+      .split(values["split"].as<std::string>())
+      .image_size(values["image-size"].as<int64_t>())
+      .channels(values["channels"].as<int64_t>())
+      .per_class(values["per-class"].as<int64_t>())
+      .seed(values["seed"].as<uint64_t>())
+      .threads(values["threads"].as<int>());
+  const auto& format = spec.format();
+  if (format != "auto" && format != "fashion-mnist" && format != "idx" && format != "folder" &&
+      format != "csv") {
+    throw UsageError("unknown --format '" + format +
+                     "'; use auto, fashion-mnist, idx, folder or csv");
+  }
+  if (spec.split() != "train" && spec.split() != "test") {
+    throw UsageError("unknown --split '" + spec.split() + "'; use train or test");
+  }
+  if (spec.image_size() < 0) {
+    throw UsageError("--image-size must be 0 or positive, got " +
+                     std::to_string(spec.image_size()));
+  }
+  if (spec.channels() != 0 && spec.channels() != 1 && spec.channels() != 3) {
+    throw UsageError("--channels must be 0, 1 or 3, got " + std::to_string(spec.channels()));
+  }
+  if (spec.per_class() < 0) {
+    throw UsageError("--per-class must be 0 or positive, got " + std::to_string(spec.per_class()));
+  }
+  if (spec.threads() < 0) {
+    throw UsageError("--threads must be 0 or positive, got " + std::to_string(spec.threads()));
+  }
+  return spec;
+}
+
+po::variables_map parse_command_line(int argc, const char* const argv[],
+                                     const po::options_description& description) {
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(description).run(), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return values;
+}
+
+void print_dataset_summary(std::ostream& out, const LabeledDataset& data, const std::string& format,
+                           const std::string& split) {
+  out << "source:     " << data.source << "\n"
+      << "format:     " << format << "\n"
+      << "split:      " << split << "\n"
+      << "images:     " << data.size() << "\n";
+  if (data.size() > 0) {
+    out << "image size: " << data.width() << "x" << data.height() << "\n"
+        << "channels:   " << data.channels() << "\n";
+  }
+  out << "classes:    " << data.num_classes() << "\n";
+  const auto counts = data.class_counts();
+  size_t name_width = 5;
+  for (const auto& name : data.class_names) name_width = std::max(name_width, name.size());
+  out << "per class:\n";
+  for (size_t k = 0; k < counts.size(); ++k) {
+    out << "  " << std::setw(3) << k << "  " << std::left << std::setw(static_cast<int>(name_width))
+        << data.class_names[k] << std::right << "  " << std::setw(7) << counts[k] << "\n";
+  }
+  if (data.targets.defined()) {
+    out << "soft targets: " << data.targets.size(1) << " per image\n";
+  }
+}
+
+}  // namespace ganaug::cli

@@ -1,0 +1,43 @@
+#pragma once
+/// Command-line pieces shared by the ganaug tools: the dataset options and their conversion to a
+/// DatasetSpec, parsing with usage errors told apart from runtime failures, and the dataset
+/// summary.
+
+#include <boost/program_options.hpp>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+
+#include "ganaug/dataset.hpp"
+#include "ganaug/pipelines/load.hpp"
+
+namespace ganaug::cli {
+
+/// A bad command line (unknown option, malformed or out-of-range value). Tools print it with
+/// "see --help" and exit with status 2; every other failure exits with status 1.
+class UsageError : public std::runtime_error {
+ public:
+  explicit UsageError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Adds --data, --format, --split, --image-size, --channels, --per-class, --seed and --threads.
+/// `default_per_class` is --per-class's default (0 keeps all images).
+void add_dataset_options(boost::program_options::options_description& description,
+                         int64_t default_per_class = 0);
+
+/// The DatasetSpec the dataset options in `values` describe. Throws UsageError for a value out of
+/// range (unknown format or split, negative size, channels other than 0, 1 or 3).
+DatasetSpec dataset_spec_from(const boost::program_options::variables_map& values);
+
+/// Parses the command line against `description`. Throws UsageError for unknown options,
+/// malformed values and positional arguments.
+boost::program_options::variables_map parse_command_line(
+    int argc, const char* const argv[],
+    const boost::program_options::options_description& description);
+
+/// Writes a human-readable summary: source, format, image count, size, channels and the count
+/// of every class with its name.
+void print_dataset_summary(std::ostream& out, const LabeledDataset& data, const std::string& format,
+                           const std::string& split);
+
+}  // namespace ganaug::cli

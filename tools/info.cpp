@@ -1,0 +1,36 @@
+// ganaug-info: loads a dataset the way the other tools do and prints what it holds.
+
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+
+#include "cli_common.hpp"
+#include "ganaug/error.hpp"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) try {
+  po::options_description description(
+      "ganaug-info: summarise a dataset (with no options: Fashion-MNIST, train split)\n\nOptions");
+  description.add_options()("help,h", "show this help");
+  ganaug::cli::add_dataset_options(description);
+  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
+  if (values.count("help")) {
+    std::cout << description << "\n";
+    return 0;
+  }
+  const auto spec = ganaug::cli::dataset_spec_from(values);
+  const std::string format = ganaug::resolve_format(spec);
+  const auto start = std::chrono::steady_clock::now();
+  const auto data = ganaug::load_dataset(spec);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  ganaug::cli::print_dataset_summary(std::cout, data, format, spec.split());
+  std::cout << "loaded in  " << std::fixed << std::setprecision(2) << elapsed.count() << " s\n";
+  return 0;
+} catch (const ganaug::cli::UsageError& e) {
+  std::cerr << "ganaug-info: " << e.what() << "\nsee ganaug-info --help\n";
+  return 2;
+} catch (const std::exception& e) {
+  std::cerr << "ganaug-info: " << e.what() << "\n";
+  return 1;
+}
