@@ -1,0 +1,68 @@
+#pragma once
+/// The whole augment job: load -> train the GAN (or reuse a checkpoint) -> generate and label ->
+/// retrain the classifier -> evaluate -> report.
+
+#include <torch/arg.h>
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ganaug/error.hpp"
+#include "ganaug/pipelines/load.hpp"
+#include "ganaug/schemes.hpp"
+
+namespace ganaug {
+
+/// Everything an augment run needs; defaults are the documented command-line defaults.
+struct AugmentOptions {
+  /// Training data; by default Fashion-MNIST, 100 images per class.
+  TORCH_ARG(DatasetSpec, data) = DatasetSpec().per_class(100);
+  /// A test set of its own (any format load_dataset reads); empty: the dataset's test split when
+  /// it has one, else a seeded stratified split of `test_fraction` of the data.
+  TORCH_ARG(std::string, test_data) = "";
+  TORCH_ARG(double, test_fraction) = 0.2;
+  TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
+  /// Synthetic images to write.
+  TORCH_ARG(int64_t, n) = 5000;
+  TORCH_ARG(std::string, out_dir) = "augment-out";
+  /// GAN generator steps (ignored with `generator`).
+  TORCH_ARG(int64_t, gan_iterations) = 1500;
+  /// A GAN checkpoint to generate from instead of training one.
+  TORCH_ARG(std::string, generator) = "";
+  /// Train the baseline and the augmented classifier and report the gain.
+  TORCH_ARG(bool, retrain) = true;
+  TORCH_ARG(std::string, device) = "auto";
+  TORCH_ARG(int, threads) = 0;
+  TORCH_ARG(uint64_t, seed) = 0;
+  /// Continue a run in a non-empty out_dir.
+  TORCH_ARG(bool, resume) = false;
+  /// Empty a non-empty out_dir first.
+  TORCH_ARG(bool, force) = false;
+  TORCH_ARG(int64_t, classifier_epochs) = 30;
+  TORCH_ARG(double, synthetic_share) = 0.25;
+  TORCH_ARG(double, synthetic_weight) = 1.0;
+};
+
+/// Hooks for progress display and interruption.
+struct AugmentCallbacks {
+  /// (stage, done, total, detail): stage is load, gan, generate, baseline or retrain.
+  std::function<void(const std::string&, double, double, const std::string&)> on_progress;
+  /// Polled often; true stops the run at the next safe point and throws Interrupted.
+  std::function<bool()> should_stop;
+};
+
+/// Thrown when should_stop ended a run early; what was written so far is consistent and
+/// `--resume` continues it.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Runs the job, writes DIR/images, DIR/labels.csv, DIR/gan/ and finally DIR/summary.json
+/// (atomically), and returns the summary. Throws ganaug::Error for a non-empty out_dir without
+/// resume or force, bad data, or a failed stage.
+nlohmann::json run_augment(const AugmentOptions& options, const AugmentCallbacks& callbacks = {});
+
+}  // namespace ganaug

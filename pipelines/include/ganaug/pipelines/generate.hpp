@@ -1,0 +1,116 @@
+#pragma once
+/// The generate -> pseudo-label -> encode PNG -> write pipeline, with its manifest.
+
+#include <tbb/flow_graph.h>
+#include <tbb/task_arena.h>
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ganaug/classifier.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/schemes.hpp"
+
+namespace ganaug {
+
+/// What a GeneratePipeline writes and how.
+struct GenerateOptions {
+  explicit GenerateOptions(std::string out_dir) : out_dir_(std::move(out_dir)) {}
+  /// Output folder: images/00000000.png ... and labels.csv.
+  TORCH_ARG(std::string, out_dir);
+  /// Images in all.
+  TORCH_ARG(int64_t, n) = 5000;
+  /// Image i has noise seeded by (seed, i) and class i % K.
+  TORCH_ARG(uint64_t, seed) = 0;
+  /// Images per generator batch.
+  TORCH_ARG(int64_t, batch_size) = 250;
+  /// Worker threads in all, the torch stage included; 0 = one per core.
+  TORCH_ARG(int, threads) = 0;
+  /// Batches admitted and not yet listed in the manifest; 0 = 2 x threads.
+  TORCH_ARG(int64_t, max_batches_in_flight) = 0;
+};
+
+/// Outcome of GeneratePipeline::run().
+struct GenerateResult {
+  int64_t already_done = 0;  ///< images found complete in the manifest before this run
+  int64_t written = 0;       ///< images written by this run
+  bool complete = false;     ///< the manifest lists all n images
+  double seconds = 0;
+};
+
+/// Writes `n` synthetic images with their pseudo-labels.
+///
+/// Owns its flow graph: input_node (batch ranges) -> limiter_node (bounds batches in flight) ->
+/// serial function_node (generator + labelling classifier, LibTorch on one thread) -> parallel
+/// function_node (PNG encode + atomic file write, OpenCV) -> sequencer_node (index order) ->
+/// serial function_node (appends the rows to labels.csv and decrements the limiter). Resumes an
+/// interrupted run: rows already in labels.csv are kept and generation continues after them;
+/// image files not listed in the manifest are removed at the end of a run, so the folder holds
+/// exactly the listed images. Keeps handles to the generator and the labeller (shared modules).
+class GeneratePipeline {
+ public:
+  /// `labeller` (a classifier trained on the real data) is required for Scheme::kArgmax.
+  GeneratePipeline(Generator generator, Scheme scheme, GenerateOptions options,
+                   Classifier labeller = nullptr);
+  ~GeneratePipeline();
+  GeneratePipeline(const GeneratePipeline&) = delete;
+  GeneratePipeline& operator=(const GeneratePipeline&) = delete;
+
+  /// Generates the images not yet listed. Throws ganaug::Error for a manifest that belongs to
+  /// another run (other header), or when a file cannot be written; node exceptions reach the
+  /// caller.
+  GenerateResult run();
+
+  /// Called from the manifest stage after every batch with (listed so far, n).
+  std::function<void(int64_t listed, int64_t total)> on_progress;
+  /// Polled before each batch is generated; true stops after the batches in flight are listed.
+  std::function<bool()> should_stop;
+
+ private:
+  struct Batch {
+    int64_t sequence = 0, first = 0;
+    torch::Tensor images;      // count x C x S x S, CPU
+    torch::Tensor conditions;  // count int64
+    torch::Tensor targets;     // count x T float32
+  };
+  struct Written {
+    int64_t sequence = 0, first = 0;
+    std::vector<std::string> rows;
+  };
+  Batch generate(Batch batch);
+  Written encode(const Batch& batch) const;
+  void list(const Written& written);
+
+  Generator generator_;
+  Scheme scheme_;
+  GenerateOptions options_;
+  Classifier labeller_;
+  int64_t num_classes_ = 0;
+  std::filesystem::path images_dir_, manifest_path_;
+  std::ofstream manifest_;
+  int64_t next_first_ = 0, next_sequence_ = 0, listed_ = 0;
+  bool stopped_ = false;
+
+  tbb::task_arena arena_;
+  tbb::flow::graph graph_;
+  tbb::flow::input_node<Batch> source_;
+  tbb::flow::limiter_node<Batch> limiter_;
+  tbb::flow::function_node<Batch, Batch> generator_node_;
+  tbb::flow::function_node<Batch, Written> encoder_;
+  tbb::flow::sequencer_node<Written> sequencer_;
+  tbb::flow::function_node<Written, tbb::flow::continue_msg> manifest_writer_;
+};
+
+/// The manifest header for `scheme` over `num_classes` classes: file,cond,label,p0,...
+std::string manifest_header(Scheme scheme, int64_t num_classes);
+
+/// The file name of image `index`: images/00000000.png.
+std::string image_file_name(int64_t index);
+
+}  // namespace ganaug

@@ -1,0 +1,201 @@
+#include "ganaug/pipelines/generate.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace ganaug {
+
+namespace fs = std::filesystem;
+namespace flow = tbb::flow;
+
+std::string manifest_header(Scheme scheme, int64_t num_classes) {
+  std::string header = "file,cond,label";
+  for (int64_t k = 0; k < target_width(scheme, num_classes); ++k)
+    header += ",p" + std::to_string(k);
+  return header;
+}
+
+std::string image_file_name(int64_t index) {
+  std::ostringstream name;
+  name << "images/" << std::setw(8) << std::setfill('0') << index << ".png";
+  return name.str();
+}
+
+namespace {
+
+int resolve_threads(int threads) { return threads == 0 ? hardware_threads() : threads; }
+
+// Complete rows of an existing manifest (a torn last line from a killed run is dropped and
+// truncated away). Throws when the header belongs to another scheme or class count.
+int64_t recover_manifest(const fs::path& path, const std::string& header) {
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const auto complete = content.rfind('\n');
+  GANAUG_CHECK(complete != std::string::npos && content.compare(0, header.size(), header) == 0 &&
+                   content[header.size()] == '\n',
+               "manifest ", path.string(), " does not start with the header '", header,
+               "': it belongs to another run (other scheme or classes); use another --out or "
+               "--force");
+  content.resize(complete + 1);
+  int64_t rows = -1;  // the header
+  for (char c : content) rows += c == '\n';
+  fs::resize_file(path, content.size());
+  return rows;
+}
+
+}  // namespace
+
+GeneratePipeline::GeneratePipeline(Generator generator, Scheme scheme, GenerateOptions options,
+                                   Classifier labeller)
+    : generator_(std::move(generator)),
+      scheme_(scheme),
+      options_(std::move(options)),
+      labeller_(std::move(labeller)),
+      num_classes_(generator_->options.num_classes()),
+      images_dir_(fs::path(options_.out_dir()) / "images"),
+      manifest_path_(fs::path(options_.out_dir()) / "labels.csv"),
+      arena_(resolve_threads(options_.threads())),
+      source_(graph_,
+              [this](tbb::flow_control& control) -> Batch {
+                if (next_first_ >= options_.n() || (should_stop && should_stop())) {
+                  stopped_ = next_first_ < options_.n();
+                  control.stop();
+                  return {};
+                }
+                Batch batch;
+                batch.sequence = next_sequence_++;
+                batch.first = next_first_;
+                next_first_ = std::min(options_.n(), next_first_ + options_.batch_size());
+                batch.conditions =
+                    balanced_classes(batch.first, next_first_ - batch.first, num_classes_);
+                return batch;
+              }),
+      limiter_(graph_, static_cast<size_t>(options_.max_batches_in_flight() > 0
+                                               ? options_.max_batches_in_flight()
+                                               : 2 * resolve_threads(options_.threads()))),
+      generator_node_(graph_, flow::serial,
+                      [this](Batch batch) { return generate(std::move(batch)); }),
+      encoder_(graph_, flow::unlimited, [this](const Batch& batch) { return encode(batch); }),
+      sequencer_(graph_,
+                 [](const Written& written) { return static_cast<size_t>(written.sequence); }),
+      manifest_writer_(graph_, flow::serial, [this](const Written& written) {
+        list(written);
+        return flow::continue_msg();
+      }) {
+  GANAUG_CHECK(options_.n() >= 0, "the number of images must not be negative");
+  GANAUG_CHECK(options_.batch_size() >= 1, "the generation batch size must be positive");
+  GANAUG_CHECK(scheme_ != Scheme::kArgmax || labeller_,
+               "the argmax scheme needs a classifier trained on the real data");
+  flow::make_edge(source_, limiter_);
+  flow::make_edge(limiter_, generator_node_);
+  flow::make_edge(generator_node_, encoder_);
+  flow::make_edge(encoder_, sequencer_);
+  flow::make_edge(sequencer_, manifest_writer_);
+  flow::make_edge(manifest_writer_, limiter_.decrementer());
+}
+
+GeneratePipeline::~GeneratePipeline() = default;
+
+GeneratePipeline::Batch GeneratePipeline::generate(Batch batch) {
+  // LibTorch runs on one thread inside the graph: the encoders take the other cores, and a
+  // second OpenMP team per TBB worker would oversubscribe them.
+  thread_local bool single_threaded = false;
+  if (!single_threaded) {
+    torch::set_num_threads(1);
+    single_threaded = true;
+  }
+  batch.images = ganaug::generate(generator_, batch.conditions, options_.seed(), batch.first,
+                                  options_.batch_size());
+  torch::Tensor probabilities;
+  if (scheme_ == Scheme::kArgmax) {
+    probabilities = predict_probabilities(labeller_, batch.images, num_classes_);
+  }
+  batch.targets = scheme_targets(scheme_, batch.conditions, num_classes_, probabilities);
+  return batch;
+}
+
+GeneratePipeline::Written GeneratePipeline::encode(const Batch& batch) const {
+  Written written;
+  written.sequence = batch.sequence;
+  written.first = batch.first;
+  const auto labels = hard_labels(scheme_, batch.targets);
+  const auto targets = batch.targets.contiguous();
+  const int64_t width = targets.size(1);
+  for (int64_t i = 0; i < batch.images.size(0); ++i) {
+    const auto name = image_file_name(batch.first + i);
+    write_file_atomic(fs::path(options_.out_dir()) / name, encode_png(batch.images[i]));
+    std::ostringstream row;
+    row << name << ',' << batch.conditions[i].item<int64_t>() << ',' << labels[i].item<int64_t>();
+    const float* p = targets.data_ptr<float>() + i * width;
+    row << std::setprecision(7);
+    for (int64_t k = 0; k < width; ++k) row << ',' << p[k];
+    written.rows.push_back(row.str());
+  }
+  return written;
+}
+
+void GeneratePipeline::list(const Written& written) {
+  for (const auto& row : written.rows) manifest_ << row << '\n';
+  manifest_.flush();
+  GANAUG_CHECK(manifest_.good(), "cannot append to the manifest ", manifest_path_.string());
+  listed_ = written.first + static_cast<int64_t>(written.rows.size());
+  if (on_progress) on_progress(listed_, options_.n());
+}
+
+GenerateResult GeneratePipeline::run() {
+  const auto start = std::chrono::steady_clock::now();
+  fs::create_directories(images_dir_);
+  const auto header = manifest_header(scheme_, num_classes_);
+  GenerateResult result;
+  if (fs::exists(manifest_path_)) result.already_done = recover_manifest(manifest_path_, header);
+  GANAUG_CHECK(result.already_done <= options_.n(), "manifest ", manifest_path_.string(),
+               " already lists ", result.already_done, " images, more than the ", options_.n(),
+               " asked for");
+  manifest_.open(manifest_path_, std::ios::app);
+  GANAUG_CHECK(manifest_.good(), "cannot write the manifest ", manifest_path_.string());
+  if (result.already_done == 0 && fs::file_size(manifest_path_) == 0) manifest_ << header << '\n';
+  next_first_ = listed_ = result.already_done;
+  next_sequence_ = 0;
+  stopped_ = false;
+  generator_->eval();
+  const int saved_threads = torch::get_num_threads();
+  graph_.reset();  // a fresh sequence count for the sequencer
+  try {
+    arena_.execute([this] {
+      source_.activate();
+      graph_.wait_for_all();
+    });
+  } catch (...) {
+    graph_.reset();
+    manifest_.close();
+    torch::set_num_threads(saved_threads);
+    throw;
+  }
+  torch::set_num_threads(saved_threads);
+  manifest_.close();
+  // Files of batches that never reached the manifest would make the folder disagree with it.
+  for (const auto& entry : fs::directory_iterator(images_dir_)) {
+    const auto stem = entry.path().stem().string();
+    const bool numbered = entry.path().extension() == ".png" && !stem.empty() &&
+                          stem.find_first_not_of("0123456789") == std::string::npos;
+    if ((numbered && std::stoll(stem) >= listed_) ||
+        entry.path().filename().string().find(".tmp-") != std::string::npos) {
+      fs::remove(entry.path());
+    }
+  }
+  result.written = listed_ - result.already_done;
+  result.complete = listed_ == options_.n();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace ganaug

@@ -1,0 +1,215 @@
+// End to end: the augment pipeline and its command line on a tiny IDX dataset built here.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "ganaug/datasets/idx.hpp"
+#include "ganaug/pipelines/augment.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// 3 classes x 12 images of 16x16 (train) and 3 x 4 (t10k): a bright bar whose position is the
+// class.
+void write_tiny_idx(const fs::path& dir) {
+  fs::create_directories(dir);
+  for (const auto& [split, per_class] : {std::pair{"train", 12}, std::pair{"t10k", 4}}) {
+    const int64_t n = 3 * per_class;
+    auto pixels = torch::randint(0, 40, {n, 16, 16}, torch::kUInt8);
+    auto labels = torch::arange(n, torch::kInt64).remainder(3).to(torch::kUInt8);
+    for (int64_t i = 0; i < n; ++i) pixels[i].slice(0, 5 * (i % 3), 5 * (i % 3) + 4).fill_(230);
+    ganaug::write_idx(dir / (std::string(split) + "-images-idx3-ubyte"),
+                      dir / (std::string(split) + "-labels-idx1-ubyte"), pixels, labels);
+  }
+}
+
+ganaug::AugmentOptions tiny(const fs::path& data, const fs::path& out, ganaug::Scheme scheme) {
+  return ganaug::AugmentOptions()
+      .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
+      .scheme(scheme)
+      .n(23)
+      .out_dir(out.string())
+      .gan_iterations(3)
+      .classifier_epochs(1)
+      .device("cpu")
+      .threads(2);
+}
+
+std::vector<std::vector<std::string>> read_rows(const fs::path& manifest) {
+  std::ifstream in(manifest);
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream stream(line);
+    std::string field;
+    while (std::getline(stream, field, ',')) fields.push_back(field);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+int run_tool(const std::string& arguments, std::string* output = nullptr) {
+  const std::string command = std::string(GANAUG_AUGMENT_EXE) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string text;
+  char buffer[4096];
+  while (size_t got = fread(buffer, 1, sizeof buffer, pipe)) text.append(buffer, got);
+  const int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST(Augment, OutputContractForEveryScheme) {
+  ganaug::testing::TempDir dir;
+  write_tiny_idx(dir / "data");
+  for (auto scheme : ganaug::all_schemes()) {
+    const auto out = dir / ("out-" + ganaug::to_string(scheme));
+    const auto summary = ganaug::run_augment(tiny(dir / "data", out, scheme));
+    const int64_t width = ganaug::target_width(scheme, 3);
+    const auto rows = read_rows(out / "labels.csv");
+    ASSERT_EQ(rows.size(), 24u) << ganaug::to_string(scheme);
+    EXPECT_EQ(rows[0].size(), static_cast<size_t>(3 + width));
+    EXPECT_EQ(rows[0][0], "file");
+    EXPECT_EQ(rows[0].back(), "p" + std::to_string(width - 1));
+    for (size_t i = 1; i < rows.size(); ++i) {
+      char expected[32];
+      std::snprintf(expected, sizeof expected, "images/%08zu.png", i - 1);
+      ASSERT_EQ(rows[i][0], expected);
+      EXPECT_TRUE(fs::exists(out / rows[i][0]));
+      EXPECT_EQ(std::stoll(rows[i][1]), static_cast<int64_t>((i - 1) % 3));  // balanced classes
+      double sum = 0;
+      for (int64_t k = 0; k < width; ++k) sum += std::stod(rows[i][3 + k]);
+      EXPECT_NEAR(sum, 1.0, 1e-5);
+      const int64_t label = std::stoll(rows[i][2]);
+      switch (scheme) {
+        case ganaug::Scheme::kSmooth:
+          EXPECT_EQ(label, -1);
+          break;
+        case ganaug::Scheme::kNewClass:
+          EXPECT_EQ(label, 3);
+          break;
+        case ganaug::Scheme::kCond:
+          EXPECT_EQ(label, std::stoll(rows[i][1]));
+          break;
+        case ganaug::Scheme::kArgmax:
+          EXPECT_GE(label, 0);
+          EXPECT_LT(label, 3);
+          EXPECT_EQ(std::stod(rows[i][3 + label]), 1.0);
+          break;
+      }
+    }
+    EXPECT_EQ(std::distance(fs::directory_iterator(out / "images"), fs::directory_iterator()), 23);
+    std::ifstream json_file(out / "summary.json");
+    const auto written = nlohmann::json::parse(json_file);
+    for (const char* key : {"scheme", "num_classes", "class_names", "n", "seed", "timings",
+                            "gan_images_per_s", "baseline", "retrained", "gain"}) {
+      EXPECT_TRUE(written.contains(key)) << key;
+    }
+    for (const char* key : {"load_s", "gan_train_s", "generate_s", "retrain_s", "total_s"}) {
+      EXPECT_TRUE(written["timings"].contains(key)) << key;
+    }
+    EXPECT_EQ(written["scheme"], ganaug::to_string(scheme));
+    EXPECT_EQ(written["n"], 23);
+    EXPECT_EQ(written["retrained"]["per_class_accuracy"].size(), 3u);
+    EXPECT_NEAR(written["gain"].get<double>(),
+                written["retrained"]["accuracy"].get<double>() -
+                    written["baseline"]["accuracy"].get<double>(),
+                1e-12);
+    EXPECT_EQ(summary, written);
+  }
+}
+
+TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
+  ganaug::testing::TempDir dir;
+  write_tiny_idx(dir / "data");
+  auto options = tiny(dir / "data", dir / "out", ganaug::Scheme::kCond).n(600).retrain(false);
+  ganaug::AugmentCallbacks callbacks;
+  bool stop = false;
+  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
+    if (stage == "generate" && done >= 250) stop = true;
+  };
+  callbacks.should_stop = [&] { return stop; };
+  EXPECT_THROW(ganaug::run_augment(options, callbacks), ganaug::Interrupted);
+  const auto partial = read_rows(dir / "out" / "labels.csv");
+  const auto files =
+      std::distance(fs::directory_iterator(dir / "out" / "images"), fs::directory_iterator());
+  ASSERT_GT(partial.size(), 1u);
+  ASSERT_LT(partial.size(), 601u);
+  EXPECT_EQ(static_cast<size_t>(files), partial.size() - 1);  // exactly the listed images
+  EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
+
+  // Without --resume the folder is refused; with it the run completes.
+  ganaug::testing::expect_error([&] { ganaug::run_augment(options); },
+                                {"is not empty", "--resume"});
+  ganaug::run_augment(options.resume(true));
+  const auto rows = read_rows(dir / "out" / "labels.csv");
+  ASSERT_EQ(rows.size(), 601u);
+  std::set<std::string> names;
+  for (size_t i = 1; i < rows.size(); ++i) names.insert(rows[i][0]);
+  EXPECT_EQ(names.size(), 600u);
+  EXPECT_EQ(rows[600][0], "images/00000599.png");
+
+  // The resumed images equal those of an uninterrupted run (per-image seeds).
+  auto straight = options.resume(false).out_dir((dir / "straight").string());
+  ganaug::run_augment(straight);
+  for (const char* name : {"images/00000000.png", "images/00000300.png", "images/00000599.png"}) {
+    std::ifstream a(dir / "out" / name, std::ios::binary),
+        b(dir / "straight" / name, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
+              std::string(std::istreambuf_iterator<char>(b), {}))
+        << name;
+  }
+}
+
+TEST(Augment, ManifestReadsBackAsDataset) {
+  ganaug::testing::TempDir dir;
+  write_tiny_idx(dir / "data");
+  ganaug::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
+  const auto back =
+      ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "out" / "labels.csv").string()));
+  EXPECT_EQ(back.size(), 23);
+  ASSERT_TRUE(back.targets.defined());
+  EXPECT_EQ(back.targets.size(1), 3);
+  EXPECT_TRUE(torch::allclose(back.targets, torch::full({23, 3}, 1.0 / 3), 1e-6));
+  EXPECT_EQ(back.height(), 16);
+}
+
+TEST(AugmentCli, RunsAndReportsJson) {
+  ganaug::testing::TempDir dir;
+  write_tiny_idx(dir / "data");
+  std::string output;
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --per-class 0 --gan-iters 2 --epochs 1 --n 7 --device cpu --json"
+                             " --out " +
+                             (dir / "out").string();
+  ASSERT_EQ(run_tool(common + " --scheme newclass", &output), 0) << output;
+  EXPECT_NE(output.find("\"scheme\": \"newclass\""), std::string::npos) << output;
+  // A non-empty output folder is refused, then replaced with --force.
+  EXPECT_EQ(run_tool(common, &output), 1);
+  EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
+  EXPECT_EQ(run_tool(common + " --force --quiet", &output), 0) << output;
+}
+
+TEST(AugmentCli, BadOptionsExitWithUsageError) {
+  std::string output;
+  EXPECT_EQ(run_tool("--frobnicate", &output), 2);
+  EXPECT_NE(output.find("see augment --help"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme mixup", &output), 2);
+  EXPECT_NE(output.find("'mixup'"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--n abc", &output), 2);
+  EXPECT_EQ(run_tool("--synthetic-share 1.5", &output), 2);
+  EXPECT_EQ(run_tool("--resume --force", &output), 2);
+  EXPECT_EQ(run_tool("--help", &output), 0);
+  EXPECT_NE(output.find("--scheme"), std::string::npos);
+  EXPECT_NE(output.find("(=smooth)"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--data /nonexistent/folder --out /tmp/ganaug-never", &output), 1);
+  EXPECT_NE(output.find("/nonexistent/folder"), std::string::npos) << output;
+}
