@@ -1,0 +1,130 @@
+// GAN speed: training images/s at batch 64, generation images/s, parameter count, FLOPs per image,
+// and achieved GFLOP/s next to a 1024x1024 matrix-product GFLOP/s measured in the same run.
+// Usage: bench_gan [--iterations N] [--image-size S] [--channels C] [--threads T] [--device D]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "ganaug/gan.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string cpu_model() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+double matmul_gflops() {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+  torch::mm(a, b);
+  double best = 1e9;
+  for (int r = 0; r < 5; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::mm(a, b);
+    best = std::min(best, seconds_since(start));
+  }
+  return 2.0 * 1024 * 1024 * 1024 / best / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  int64_t iterations = 60, image_size = 28, channels = 1, g_width = 0, d_width = 0;
+  std::string diffaugment = "auto";
+  int threads = 0;
+  std::string device = "cpu";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--iterations")
+      iterations = std::stoll(value);
+    else if (flag == "--image-size")
+      image_size = std::stoll(value);
+    else if (flag == "--channels")
+      channels = std::stoll(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--device")
+      device = value;
+    else if (flag == "--g-width")
+      g_width = std::stoll(value);
+    else if (flag == "--d-width")
+      d_width = std::stoll(value);
+    else if (flag == "--diffaugment")
+      diffaugment = value;
+    else
+      throw std::runtime_error("unknown flag " + flag);
+  }
+  const int used_threads = ganaug::configure_threads(threads);
+  const int64_t k = 10, n = 1000;
+  ganaug::LabeledDataset data;
+  data.images = torch::rand({n, channels, image_size, image_size}) * 2 - 1;
+  data.labels = torch::arange(n, torch::kInt64).remainder(k);
+  for (int64_t c = 0; c < k; ++c) data.class_names.push_back(std::to_string(c));
+  data.source = "random images";
+
+  auto options = ganaug::GanOptions(k, image_size, channels)
+                     .iterations(10)
+                     .device(device)
+                     .threads(threads)
+                     .diffaugment(diffaugment)
+                     .log_every(1000);
+  if (g_width > 0) options.g_width(g_width);
+  if (d_width > 0) options.d_width(d_width);
+  ganaug::GanTrainer trainer(options, data.class_names);
+  trainer.train(data);  // warm-up: allocator, BLAS threads
+  trainer.options().iterations(10 + iterations);
+  const auto start = std::chrono::steady_clock::now();
+  trainer.train(data);
+  const double train_s = seconds_since(start);
+  const double train_rate = iterations * options.batch_size() / train_s;
+
+  auto generator = trainer.sampling_generator();
+  const int64_t gen_n = 10000;
+  const auto classes = ganaug::balanced_classes(0, gen_n, k);
+  ganaug::generate(generator, classes.slice(0, 0, 1000), 1, 0, 1000);
+  const auto gen_start = std::chrono::steady_clock::now();
+  ganaug::generate(generator, classes, 1, 0, 1000);
+  const double gen_rate = gen_n / seconds_since(gen_start);
+
+  const int64_t g_flops = ganaug::forward_flops(options.generator_options());
+  const int64_t d_flops = ganaug::forward_flops(options.discriminator_options());
+  // Per generator-step image: D step = G forward + D forward/backward on a real and a fake
+  // image (backward ~2x forward); G step = G forward/backward + D forward/backward to the input.
+  const double train_flops_per_image = 4.0 * g_flops + 8.0 * d_flops;
+  const double mm = matmul_gflops();
+  const double achieved = train_rate * train_flops_per_image / 1e9;
+  std::cout << "machine: " << cpu_model() << ", " << ganaug::hardware_threads()
+            << " hardware threads, LibTorch threads " << used_threads << ", device "
+            << trainer.device() << "\n"
+            << "model: " << image_size << "x" << image_size << "x" << channels
+            << ", generator parameters " << ganaug::parameter_count(*trainer.generator())
+            << ", discriminator parameters " << ganaug::parameter_count(*trainer.discriminator())
+            << "\n"
+            << "forward MFLOP/image: generator " << g_flops / 1e6 << ", discriminator "
+            << d_flops / 1e6 << "; training MFLOP/image " << train_flops_per_image / 1e6 << "\n"
+            << "training (batch " << options.batch_size() << ", " << iterations
+            << " iterations): " << train_rate << " images/s, " << achieved << " GFLOP/s\n"
+            << "matrix product 1024x1024: " << mm << " GFLOP/s (training reaches "
+            << achieved / mm * 100 << "% of it)\n"
+            << "generation (batch 1000, " << gen_n << " images): " << gen_rate << " images/s\n"
+            << "ratio to the PyTorch-eager reference (240 images/s, FACTS.md): "
+            << train_rate / 240.0 << "x\n";
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "bench_gan: " << e.what() << "\n";
+  return 1;
+}
