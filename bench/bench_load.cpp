@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
@@ -33,16 +34,29 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-// Best wall time of `repeats` runs of `work`, in seconds.
-double best_of(int repeats, const std::function<void()>& work) {
-  double best = 1e300;
+// Wall time of one call of `work`, in seconds.
+double seconds_of(const std::function<void()>& work) {
+  const auto start = std::chrono::steady_clock::now();
+  work();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Best wall times of `repeats` rounds; each round runs every entry of `works` once, so that
+// the variants being compared see the same background load.
+std::vector<double> best_of_interleaved(int repeats,
+                                        const std::vector<std::function<void()>>& works) {
+  std::vector<double> best(works.size(), 1e300);
   for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    work();
-    best = std::min(
-        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    for (size_t w = 0; w < works.size(); ++w) best[w] = std::min(best[w], seconds_of(works[w]));
   }
   return best;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five;
+  in >> one >> five;
+  return one + " (1 min), " + five + " (5 min)";
 }
 
 // root/<class>/<i>.png, 28x28 gray: Fashion-MNIST images when the package is installed (so the
@@ -79,76 +93,71 @@ int main(int argc, char** argv) try {
   std::string out_path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--images" && i + 1 < argc)
+    if (arg == "--images" && i + 1 < argc) {
       folder_images = std::stoll(argv[++i]);
-    else if (arg == "--repeats" && i + 1 < argc)
+    } else if (arg == "--repeats" && i + 1 < argc) {
       repeats = std::stoi(argv[++i]);
-    else if (arg == "--out" && i + 1 < argc)
+    } else if (arg == "--out" && i + 1 < argc) {
       out_path = argv[++i];
-    else {
+    } else {
       std::cerr << "usage: bench_load [--images N] [--repeats R] [--out FILE.md]\n";
       return 2;
     }
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  std::ostringstream md;
-  md << "Machine: " << cpu_model() << ", " << cores << " hardware threads. Best of " << repeats
-     << " runs, wall time.\n\n"
-     << "| what | threads | images | seconds | images/s |\n| --- | --- | --- | --- | --- |\n";
-  std::cout << "machine: " << cpu_model() << " (" << cores << " hardware threads)\n";
+  const std::string load_before = load_average();
+  std::cout << "machine: " << cpu_model() << " (" << cores << " hardware threads), load average "
+            << load_before << "\n";
+  std::ostringstream table;
+  table << "| what | threads | images | seconds | images/s |\n| --- | --- | --- | --- | --- |\n";
+  auto row = [&](const std::string& what, int threads, int64_t images, double seconds) {
+    std::cout << what << ", " << threads << " thread(s): " << seconds << " s\n";
+    table << "| " << what << " | " << threads << " | " << images << " | " << std::fixed
+          << std::setprecision(3) << seconds << " | " << std::setprecision(0) << images / seconds
+          << " |\n";
+  };
 
-  const bool have_fashion =
-      ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), "train").has_value();
-  if (have_fashion) {
-    // The serial part: reading the file, gunzip, header checks (no normalisation).
-    const auto files = ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), "train");
-    int64_t raw_count = 0;
-    const double raw_seconds = best_of(repeats, [&] {
-      raw_count = ganaug::read_idx_contents(files->images, files->labels).pixels.size(0);
-    });
-    std::cout << "Fashion-MNIST train, read + gunzip only: " << raw_seconds << " s\n";
-    md << "| Fashion-MNIST train, gzip IDX: read + gunzip only (serial part) | 1 | " << raw_count
-       << " | " << std::fixed << std::setprecision(3) << raw_seconds << " | "
-       << std::setprecision(0) << raw_count / raw_seconds << " |\n";
-    for (int threads : {1, 0}) {
-      int64_t count = 0;
-      const double seconds = best_of(repeats, [&] {
-        count = ganaug::load_dataset(ganaug::DatasetSpec().threads(threads)).size();
-      });
-      const int shown = threads == 0 ? static_cast<int>(cores) : threads;
-      std::cout << "Fashion-MNIST train (gzip IDX, " << count << " images), " << shown
-                << " thread(s): " << seconds << " s\n";
-      md << "| Fashion-MNIST train, gzip IDX: read + gunzip + normalise | " << shown << " | "
-         << count << " | " << std::fixed << std::setprecision(3) << seconds << " | "
-         << std::setprecision(0) << count / seconds << " |\n";
-    }
+  const auto files = ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), "train");
+  if (files) {
+    int64_t count = 0;
+    const auto best = best_of_interleaved(
+        repeats,
+        {// The serial part alone: reading, gunzip, header checks.
+         [&] { count = ganaug::read_idx_contents(files->images, files->labels).pixels.size(0); },
+         [&] { ganaug::load_dataset(ganaug::DatasetSpec().threads(1)); },
+         [&] { ganaug::load_dataset(ganaug::DatasetSpec().threads(2)); }});
+    row("Fashion-MNIST train, gzip IDX: read + gunzip only (serial)", 1, count, best[0]);
+    row("Fashion-MNIST train, gzip IDX: read + gunzip + normalise graph", 1, count, best[1]);
+    row("Fashion-MNIST train, gzip IDX: read + gunzip + normalise graph", 2, count, best[2]);
   } else {
     std::cout << "Fashion-MNIST not installed: skipping the IDX figures\n";
-    md << "| Fashion-MNIST train | - | - | not installed | - |\n";
+    table << "| Fashion-MNIST train | - | - | not installed | - |\n";
   }
 
   const auto root = std::filesystem::temp_directory_path() /
                     ("ganaug-bench-load-" + std::to_string(static_cast<long>(::getpid())));
   write_image_folder(root, folder_images);
-  double seconds_at[3] = {0, 0, 0};
-  for (int threads : {1, 2}) {
-    const double seconds = best_of(repeats, [&] {
+  auto load_folder = [&](int threads) {
+    return [&root, threads] {
       ganaug::load_dataset(
           ganaug::DatasetSpec().format("folder").path(root.string()).threads(threads));
-    });
-    seconds_at[threads] = seconds;
-    std::cout << "image folder (" << folder_images << " 28x28 PNGs), " << threads
-              << " thread(s): " << seconds << " s\n";
-    md << "| image folder, " << folder_images << " 28x28 PNGs: decode + normalise | " << threads
-       << " | " << folder_images << " | " << std::fixed << std::setprecision(3) << seconds << " | "
-       << std::setprecision(0) << folder_images / seconds << " |\n";
-  }
+    };
+  };
+  const auto best = best_of_interleaved(repeats, {load_folder(1), load_folder(2)});
   std::filesystem::remove_all(root);
-  const double speedup = seconds_at[1] / seconds_at[2];
+  const std::string what =
+      "image folder, " + std::to_string(folder_images) + " 28x28 PNGs: decode graph";
+  row(what, 1, folder_images, best[0]);
+  row(what, 2, folder_images, best[1]);
+  const double speedup = best[0] / best[1];
   std::cout << "image folder speed-up, 2 threads over 1: " << speedup << "x\n";
-  md << "\nImage-folder speed-up, 2 threads over 1: " << std::fixed << std::setprecision(2)
-     << speedup << "x.\n";
 
+  std::ostringstream md;
+  md << "Machine: " << cpu_model() << ", " << cores << " hardware threads; load average "
+     << load_before << " before the run. Best of " << repeats
+     << " interleaved rounds, wall time.\n\n"
+     << table.str() << "\nImage-folder speed-up, 2 threads over 1: " << std::fixed
+     << std::setprecision(2) << speedup << "x.\n";
   if (!out_path.empty()) {
     std::ofstream out(out_path);
     out << md.str();
