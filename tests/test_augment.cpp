@@ -196,6 +196,11 @@ TEST(AugmentCli, RunsAndReportsJson) {
   EXPECT_EQ(run_tool(common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
   EXPECT_EQ(run_tool(common + " --force --quiet", &output), 0) << output;
+  // Classical augmentation with a spec is applied and recorded.
+  ASSERT_EQ(run_tool(common + " --force --classic shift=1,flip=0", &output), 0) << output;
+  EXPECT_NE(output.find("\"classic\": \"shift=1,rotate=10,zoom=1.1,flip=0,border=constant\""),
+            std::string::npos)
+      << output;
 }
 
 TEST(AugmentCli, BadOptionsExitWithUsageError) {
@@ -207,6 +212,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--n abc", &output), 2);
   EXPECT_EQ(run_tool("--synthetic-share 1.5", &output), 2);
   EXPECT_EQ(run_tool("--resume --force", &output), 2);
+  EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
+  EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);
   EXPECT_NE(output.find("--scheme"), std::string::npos);
   EXPECT_NE(output.find("(=smooth)"), std::string::npos) << output;

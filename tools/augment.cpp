@@ -61,8 +61,11 @@ int main(int argc, char** argv) try {
       "synthetic-share", po::value<double>()->default_value(0.25),
       "share of each classifier batch that is synthetic, in [0, 1)")(
       "synthetic-weight", po::value<double>()->default_value(1.0),
-      "weight of the synthetic images' loss")("no-retrain", po::bool_switch(),
-                                              "only write the images; skip the classifiers")(
+      "weight of the synthetic images' loss")(
+      "classic", po::value<std::string>()->implicit_value("default"),
+      "classical augmentation of the real images in both classifiers; optional spec "
+      "shift=2,rotate=10,zoom=1.1,flip=1,border=constant (flip=0 for digits and text)")(
+      "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
       "device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")(
       "resume", po::bool_switch(), "continue an interrupted run in --out")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
@@ -93,6 +96,14 @@ int main(int argc, char** argv) try {
     options.scheme(ganaug::parse_scheme(values["scheme"].as<std::string>()));
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError("--scheme: " + std::string(e.what()));
+  }
+  if (values.count("classic")) {
+    try {
+      options.classic(true).classic_options(
+          ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
+    } catch (const ganaug::Error& e) {
+      throw ganaug::cli::UsageError("--classic: " + std::string(e.what()));
+    }
   }
   if (options.n() < 0) throw ganaug::cli::UsageError("--n must be 0 or positive");
   if (options.gan_iterations() < 0)

@@ -162,6 +162,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
                "loss " + std::to_string(p.loss).substr(0, 6));
     };
     hooks.should_stop = stop_requested;
+    if (o.classic()) hooks.augment = classic_augmenter(o.classic_options());
     return hooks;
   };
   Classifier baseline{nullptr};
@@ -210,6 +211,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   summary["device"] = select_device(o.device()).str();
   summary["threads"] = threads;
   summary["gan_images_per_s"] = gan_rate;
+  summary["classic"] = o.classic() ? nlohmann::json(o.classic_options().to_string()) : nullptr;
   summary["generated"] = {{"resumed_from", generated.already_done}, {"written", generated.written}};
 
   // -- retrain on real + synthetic, evaluate --

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
@@ -43,6 +44,9 @@ struct AugmentOptions {
   TORCH_ARG(int64_t, classifier_epochs) = 30;
   TORCH_ARG(double, synthetic_share) = 0.25;
   TORCH_ARG(double, synthetic_weight) = 1.0;
+  /// Classical augmentation of the real images in both classifiers (baseline and retrained).
+  TORCH_ARG(bool, classic) = false;
+  TORCH_ARG(ClassicAugmentOptions, classic_options);
 };
 
 /// Hooks for progress display and interruption.

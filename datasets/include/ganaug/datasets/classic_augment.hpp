@@ -1,0 +1,49 @@
+#pragma once
+/// Classical data augmentation: the random shifts, crops, flips and small rotations that users
+/// would otherwise reach for, applied per batch through ClassifierHooks::augment.
+
+#include <torch/arg.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "ganaug/classifier.hpp"
+
+namespace ganaug {
+
+/// What one random geometric transform of an image may do. Every image of a batch gets its own
+/// transform: one affine warp (OpenCV, bilinear) composed of a flip, a rotation, a zoom-in (a
+/// random crop resized back) and a shift.
+struct ClassicAugmentOptions {
+  /// Largest shift in pixels along each axis.
+  TORCH_ARG(double, max_shift) = 2.0;
+  /// Largest rotation in degrees, either way.
+  TORCH_ARG(double, max_rotation) = 10.0;
+  /// Largest zoom-in factor: 1.15 crops a random square of about 87% of the side and resizes it
+  /// back. 1 disables cropping.
+  TORCH_ARG(double, max_zoom) = 1.1;
+  /// Mirror left-right with probability 1/2 (clothing, natural images); turn off for digits
+  /// and text.
+  TORCH_ARG(bool, horizontal_flip) = true;
+  /// Pixels moved in from outside the image: "constant" (value -1, black) or "reflect".
+  TORCH_ARG(std::string, border) = "constant";
+
+ public:
+  /// Parses "shift=2,rotate=10,zoom=1.1,flip=1,border=constant" (any subset, any order;
+  /// "default" or "" keeps the defaults). Throws ganaug::Error naming the bad key or value.
+  static ClassicAugmentOptions parse(const std::string& spec);
+  /// The spec that parse() turns back into these options.
+  std::string to_string() const;
+  void validate() const;
+};
+
+/// N x C x H x W float images in [-1, 1] (CPU) transformed as `options` says; image i gets a
+/// transform drawn from mix_seed(seed, i), so a batch is reproducible. Returns a new tensor.
+torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
+                              const ClassicAugmentOptions& options = {});
+
+/// classic_augment() bound to `options`, for ClassifierHooks::augment.
+BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options = {});
+
+}  // namespace ganaug

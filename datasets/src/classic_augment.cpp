@@ -1,0 +1,118 @@
+#include "ganaug/datasets/classic_augment.hpp"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <random>
+#include <sstream>
+
+#include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
+
+namespace ganaug {
+
+namespace {
+
+double parse_number(const std::string& key, const std::string& value) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(value, &used);
+    if (used == value.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  GANAUG_FAIL("classical augmentation: '", key, "' needs a number, got '", value, "'");
+}
+
+}  // namespace
+
+ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
+  ClassicAugmentOptions o;
+  if (spec.empty() || spec == "default") return o;
+  std::stringstream items(spec);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    const auto eq = item.find('=');
+    GANAUG_CHECK(eq != std::string::npos, "classical augmentation: '", item,
+                 "' is not key=value (keys: shift, rotate, zoom, flip, border)");
+    const auto key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "shift") {
+      o.max_shift(parse_number(key, value));
+    } else if (key == "rotate") {
+      o.max_rotation(parse_number(key, value));
+    } else if (key == "zoom") {
+      o.max_zoom(parse_number(key, value));
+    } else if (key == "flip") {
+      GANAUG_CHECK(value == "0" || value == "1", "classical augmentation: flip is 0 or 1, got '",
+                   value, "'");
+      o.horizontal_flip(value == "1");
+    } else if (key == "border") {
+      o.border(value);
+    } else {
+      GANAUG_FAIL("classical augmentation: unknown key '", key,
+                  "' (keys: shift, rotate, zoom, flip, border)");
+    }
+  }
+  o.validate();
+  return o;
+}
+
+std::string ClassicAugmentOptions::to_string() const {
+  std::ostringstream s;
+  s << "shift=" << max_shift() << ",rotate=" << max_rotation() << ",zoom=" << max_zoom()
+    << ",flip=" << (horizontal_flip() ? 1 : 0) << ",border=" << border();
+  return s.str();
+}
+
+void ClassicAugmentOptions::validate() const {
+  GANAUG_CHECK(max_shift() >= 0 && max_rotation() >= 0 && max_rotation() <= 180,
+               "classical augmentation: shift must be >= 0 and rotate within [0, 180]");
+  GANAUG_CHECK(max_zoom() >= 1 && max_zoom() <= 4,
+               "classical augmentation: zoom must lie in [1, 4], got ", max_zoom());
+  GANAUG_CHECK(border() == "constant" || border() == "reflect",
+               "classical augmentation: border is constant or reflect, got '", border(), "'");
+}
+
+torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
+                              const ClassicAugmentOptions& options) {
+  options.validate();
+  GANAUG_CHECK(images.dim() == 4 && images.scalar_type() == torch::kFloat32,
+               "classical augmentation needs N x C x H x W float32 images");
+  const auto in = images.to(torch::kCPU).contiguous();
+  auto out = torch::empty_like(in, at::MemoryFormat::Contiguous);
+  const int64_t n = in.size(0), c = in.size(1), h = in.size(2), w = in.size(3);
+  const int border = options.border() == "constant" ? cv::BORDER_CONSTANT : cv::BORDER_REFLECT_101;
+  const cv::Point2f centre(static_cast<float>(w - 1) / 2, static_cast<float>(h - 1) / 2);
+  for (int64_t i = 0; i < n; ++i) {
+    std::mt19937_64 rng(mix_seed(seed, static_cast<uint64_t>(i)));
+    std::uniform_real_distribution<double> unit(-1.0, 1.0);
+    const double angle = options.max_rotation() * unit(rng);
+    const double zoom = 1.0 + (options.max_zoom() - 1.0) * (unit(rng) + 1.0) / 2.0;
+    const double dx = options.max_shift() * unit(rng), dy = options.max_shift() * unit(rng);
+    const bool flip = options.horizontal_flip() && (rng() & 1U);
+    // Rotation and zoom about the centre, then the shift; a flip mirrors x about the centre.
+    cv::Mat m = cv::getRotationMatrix2D(centre, angle, zoom);
+    if (flip) {
+      m.at<double>(0, 0) = -m.at<double>(0, 0);
+      m.at<double>(1, 0) = -m.at<double>(1, 0);
+      m.at<double>(0, 2) += 2 * centre.x * (-m.at<double>(0, 0));
+      m.at<double>(1, 2) += 2 * centre.x * (-m.at<double>(1, 0));
+    }
+    m.at<double>(0, 2) += dx;
+    m.at<double>(1, 2) += dy;
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const cv::Mat src(static_cast<int>(h), static_cast<int>(w), CV_32F,
+                        in[i][ch].data_ptr<float>());
+      cv::Mat dst(static_cast<int>(h), static_cast<int>(w), CV_32F, out[i][ch].data_ptr<float>());
+      cv::warpAffine(src, dst, m, dst.size(), cv::INTER_LINEAR, border, cv::Scalar(-1.0));
+    }
+  }
+  return out.to(images.device());
+}
+
+BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options) {
+  options.validate();
+  return [options](const torch::Tensor& images, uint64_t seed) {
+    return classic_augment(images, seed, options);
+  };
+}
+
+}  // namespace ganaug

@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ganaug/classifier.hpp"
+#include "ganaug/datasets/classic_augment.hpp"
+#include "test_support.hpp"
+
+using ganaug::ClassicAugmentOptions;
+using ganaug::testing::expect_error;
+
+namespace {
+
+// An asymmetric 2-channel 12x12 test pattern: a bright bar off the vertical axis, 2 pixels clear of
+// the edges.
+torch::Tensor pattern(int64_t n) {
+  auto image = torch::full({1, 2, 12, 12}, -1.0f);
+  image.index_put_(
+      {0, torch::indexing::Slice(), torch::indexing::Slice(2, 5), torch::indexing::Slice(3, 8)},
+      1.0f);
+  return image.repeat({n, 1, 1, 1});
+}
+
+ClassicAugmentOptions nothing() {
+  return ClassicAugmentOptions().max_shift(0).max_rotation(0).max_zoom(1).horizontal_flip(false);
+}
+
+}  // namespace
+
+TEST(ClassicAugment, AllOffIsIdentity) {
+  const auto x = pattern(3);
+  EXPECT_TRUE(torch::allclose(ganaug::classic_augment(x, 7, nothing()), x, 0, 1e-5));
+}
+
+TEST(ClassicAugment, FlipOnlyGivesTheImageOrItsMirrorAndBoth) {
+  const auto x = pattern(32);
+  const auto y = ganaug::classic_augment(x, 3, nothing().horizontal_flip(true));
+  const auto mirror = x[0].flip({2});
+  int flipped = 0, kept = 0;
+  for (int64_t i = 0; i < y.size(0); ++i) {
+    const bool same = torch::allclose(y[i], x[0], 0, 1e-5);
+    const bool mirrored = torch::allclose(y[i], mirror, 0, 1e-5);
+    EXPECT_TRUE(same || mirrored) << "image " << i;
+    kept += same;
+    flipped += mirrored;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(flipped, 0);
+}
+
+TEST(ClassicAugment, ShiftMovesContentAndFillsBlack) {
+  // A whole-pixel shift of 2 to the right: only integer shifts keep bilinear values exact.
+  auto o = nothing().max_shift(2);
+  const auto x = pattern(64);
+  const auto y = ganaug::classic_augment(x, 11, o);
+  EXPECT_LE(y.max().item<float>(), 1.0f + 1e-5);
+  EXPECT_GE(y.min().item<float>(), -1.0f - 1e-5);
+  // The bright mass is preserved up to what leaves the frame (it is far from the edge here).
+  const auto mass = (y + 1).sum({1, 2, 3});
+  EXPECT_TRUE(torch::allclose(mass, (x + 1).sum({1, 2, 3}), 1e-3, 1e-2));
+  // Shifts differ between images, so the centres of mass do.
+  const auto columns = torch::arange(12, torch::kFloat32).view({1, 1, 1, 12});
+  const auto centre_x = ((y + 1) * columns).sum({1, 2, 3}) / mass;
+  EXPECT_GT(centre_x.std().item<float>(), 0.3f);
+  EXPECT_LE((centre_x - centre_x.mean()).abs().max().item<float>(), 4.0f + 1e-3);
+}
+
+TEST(ClassicAugment, DeterministicPerSeedAndDifferentAcrossSeeds) {
+  const auto x = pattern(8);
+  const auto a = ganaug::classic_augment(x, 5);
+  EXPECT_TRUE(torch::equal(a, ganaug::classic_augment(x, 5)));
+  EXPECT_FALSE(torch::equal(a, ganaug::classic_augment(x, 6)));
+  EXPECT_EQ(a.sizes(), x.sizes());
+  // Reflect border: no black pulled in for an all-white image.
+  const auto white = torch::ones({4, 1, 10, 10});
+  const auto r = ganaug::classic_augment(white, 1, ClassicAugmentOptions().border("reflect"));
+  EXPECT_TRUE(torch::allclose(r, white, 0, 1e-5));
+}
+
+TEST(ClassicAugment, ParseRoundTripAndErrors) {
+  const auto o = ClassicAugmentOptions::parse("shift=3,rotate=5,zoom=1.2,flip=0,border=reflect");
+  EXPECT_DOUBLE_EQ(o.max_shift(), 3);
+  EXPECT_DOUBLE_EQ(o.max_rotation(), 5);
+  EXPECT_DOUBLE_EQ(o.max_zoom(), 1.2);
+  EXPECT_FALSE(o.horizontal_flip());
+  EXPECT_EQ(o.border(), "reflect");
+  EXPECT_EQ(ClassicAugmentOptions::parse(o.to_string()).to_string(), o.to_string());
+  EXPECT_EQ(ClassicAugmentOptions::parse("default").to_string(),
+            ClassicAugmentOptions().to_string());
+  expect_error([] { ClassicAugmentOptions::parse("spin=3"); }, {"unknown key 'spin'"});
+  expect_error([] { ClassicAugmentOptions::parse("shift=abc"); }, {"'shift' needs a number"});
+  expect_error([] { ClassicAugmentOptions::parse("zoom=0.5"); }, {"zoom must lie in [1, 4]"});
+  expect_error([] { ClassicAugmentOptions::parse("flip"); }, {"not key=value"});
+}
+
+TEST(ClassicAugment, DrivesClassifierTraining) {
+  ganaug::LabeledDataset data;
+  data.images = torch::rand({40, 1, 12, 12}) * 2 - 1;
+  data.labels = torch::arange(40, torch::kInt64) % 2;
+  data.class_names = {"a", "b"};
+  data.source = "random";
+  int calls = 0;
+  ganaug::ClassifierHooks hooks;
+  const auto augmenter = ganaug::classic_augmenter();
+  hooks.augment = [&](const torch::Tensor& images, uint64_t seed) {
+    ++calls;
+    return augmenter(images, seed);
+  };
+  auto model = ganaug::train_classifier(
+      data, nullptr, ganaug::ClassifierOptions(2, 12, 1).epochs(2).batch_size(16).width(4), hooks);
+  EXPECT_EQ(calls, 2 * 3);
+  EXPECT_FALSE(
+      torch::isnan(ganaug::predict_probabilities(model, data.images, 2)).any().item<bool>());
+}
