@@ -18,15 +18,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string cpu_model() {
-  std::ifstream info("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(info, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
-
 double matmul_gflops() {
   torch::NoGradGuard no_grad;
   auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
@@ -107,7 +98,7 @@ int main(int argc, char** argv) try {
   const double train_flops_per_image = 4.0 * g_flops + 8.0 * d_flops;
   const double mm = matmul_gflops();
   const double achieved = train_rate * train_flops_per_image / 1e9;
-  std::cout << "machine: " << cpu_model() << ", " << ganaug::hardware_threads()
+  std::cout << "machine: " << ganaug::cpu_model() << ", " << ganaug::hardware_threads()
             << " hardware threads, LibTorch threads " << used_threads << ", device "
             << trainer.device() << "\n"
             << "model: " << image_size << "x" << image_size << "x" << channels

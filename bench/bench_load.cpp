@@ -22,17 +22,9 @@
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/pipelines/load.hpp"
+#include "ganaug/runtime.hpp"
 
 namespace {
-
-std::string cpu_model() {
-  std::ifstream info("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(info, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
 
 // Wall time of one call of `work`, in seconds.
 double seconds_of(const std::function<void()>& work) {
@@ -106,8 +98,8 @@ int main(int argc, char** argv) try {
   }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string load_before = load_average();
-  std::cout << "machine: " << cpu_model() << " (" << cores << " hardware threads), load average "
-            << load_before << "\n";
+  std::cout << "machine: " << ganaug::cpu_model() << " (" << cores
+            << " hardware threads), load average " << load_before << "\n";
   std::ostringstream table;
   table << "| what | threads | images | seconds | images/s |\n| --- | --- | --- | --- | --- |\n";
   auto row = [&](const std::string& what, int threads, int64_t images, double seconds) {
@@ -153,7 +145,7 @@ int main(int argc, char** argv) try {
   std::cout << "image folder speed-up, 2 threads over 1: " << speedup << "x\n";
 
   std::ostringstream md;
-  md << "Machine: " << cpu_model() << ", " << cores << " hardware threads; load average "
+  md << "Machine: " << ganaug::cpu_model() << ", " << cores << " hardware threads; load average "
      << load_before << " before the run. Best of " << repeats
      << " interleaved rounds, wall time.\n\n"
      << table.str() << "\nImage-folder speed-up, 2 threads over 1: " << std::fixed

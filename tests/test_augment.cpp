@@ -9,24 +9,11 @@
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/pipelines/augment.hpp"
 #include "test_support.hpp"
+#include "tiny_data.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// 3 classes x 12 images of 16x16 (train) and 3 x 4 (t10k): a bright bar whose position is the
-// class.
-void write_tiny_idx(const fs::path& dir) {
-  fs::create_directories(dir);
-  for (const auto& [split, per_class] : {std::pair{"train", 12}, std::pair{"t10k", 4}}) {
-    const int64_t n = 3 * per_class;
-    auto pixels = torch::randint(0, 40, {n, 16, 16}, torch::kUInt8);
-    auto labels = torch::arange(n, torch::kInt64).remainder(3).to(torch::kUInt8);
-    for (int64_t i = 0; i < n; ++i) pixels[i].slice(0, 5 * (i % 3), 5 * (i % 3) + 4).fill_(230);
-    ganaug::write_idx(dir / (std::string(split) + "-images-idx3-ubyte"),
-                      dir / (std::string(split) + "-labels-idx1-ubyte"), pixels, labels);
-  }
-}
 
 ganaug::AugmentOptions tiny(const fs::path& data, const fs::path& out, ganaug::Scheme scheme) {
   return ganaug::AugmentOptions()
@@ -55,21 +42,14 @@ std::vector<std::vector<std::string>> read_rows(const fs::path& manifest) {
 }
 
 int run_tool(const std::string& arguments, std::string* output = nullptr) {
-  const std::string command = std::string(GANAUG_AUGMENT_EXE) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string text;
-  char buffer[4096];
-  while (size_t got = fread(buffer, 1, sizeof buffer, pipe)) text.append(buffer, got);
-  const int status = pclose(pipe);
-  if (output) *output = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ganaug::testing::run_program(GANAUG_AUGMENT_EXE, arguments, output);
 }
 
 }  // namespace
 
 TEST(Augment, OutputContractForEveryScheme) {
   ganaug::testing::TempDir dir;
-  write_tiny_idx(dir / "data");
+  ganaug::testing::write_tiny_idx(dir / "data");
   for (auto scheme : ganaug::all_schemes()) {
     const auto out = dir / ("out-" + ganaug::to_string(scheme));
     const auto summary = ganaug::run_augment(tiny(dir / "data", out, scheme));
@@ -129,7 +109,7 @@ TEST(Augment, OutputContractForEveryScheme) {
 
 TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
   ganaug::testing::TempDir dir;
-  write_tiny_idx(dir / "data");
+  ganaug::testing::write_tiny_idx(dir / "data");
   auto options = tiny(dir / "data", dir / "out", ganaug::Scheme::kCond).n(600).retrain(false);
   ganaug::AugmentCallbacks callbacks;
   bool stop = false;
@@ -171,7 +151,7 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
 
 TEST(Augment, ManifestReadsBackAsDataset) {
   ganaug::testing::TempDir dir;
-  write_tiny_idx(dir / "data");
+  ganaug::testing::write_tiny_idx(dir / "data");
   ganaug::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
   const auto back =
       ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "out" / "labels.csv").string()));
@@ -184,7 +164,7 @@ TEST(Augment, ManifestReadsBackAsDataset) {
 
 TEST(AugmentCli, RunsAndReportsJson) {
   ganaug::testing::TempDir dir;
-  write_tiny_idx(dir / "data");
+  ganaug::testing::write_tiny_idx(dir / "data");
   std::string output;
   const std::string common = "--data " + (dir / "data").string() +
                              " --per-class 0 --gan-iters 2 --epochs 1 --n 7 --device cpu --json"

@@ -217,7 +217,9 @@ TEST_F(GanTest, TrainsOnCuda_CUDA) {
 TEST(Runtime, DeviceSelection) {
   EXPECT_TRUE(ganaug::select_device("cpu").is_cpu());
   EXPECT_THROW(ganaug::select_device("tpu"), ganaug::Error);
-  if (!ganaug::cuda_available()) EXPECT_THROW(ganaug::select_device("cuda"), ganaug::Error);
+  if (!ganaug::cuda_available()) {
+    EXPECT_THROW(ganaug::select_device("cuda"), ganaug::Error);
+  }
   EXPECT_EQ(ganaug::configure_threads(1), 1);
   EXPECT_EQ(ganaug::configure_threads(0), ganaug::hardware_threads());
 }

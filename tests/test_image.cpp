@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "ganaug/datasets/chart.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "test_support.hpp"
 
@@ -136,4 +138,27 @@ TEST(Image, SaveImageGridLaysOutRows) {
   EXPECT_EQ(grid.at<uint8_t>(2, 2 + 2 * 6), pixel_value(2));
   EXPECT_EQ(grid.at<uint8_t>(2 + 6, 2 + 6), pixel_value(4));
   EXPECT_EQ(grid.at<uint8_t>(2 + 6, 2 + 2 * 6), 0);  // no sixth image
+}
+
+TEST(Chart, DrawsEverySeriesInItsColourAndWritesPng) {
+  ganaug::LineChart chart;
+  chart.title = "accuracy";
+  chart.log_x = true;
+  chart.series = {{"none", {20, 50, 100}, {0.7, 0.78, 0.82}, {0.01, 0.02, 0.01}},
+                  {"cond", {20, 50, 100}, {0.72, 0.79, 0.81}, {}}};
+  const auto image = ganaug::draw_line_chart(chart);
+  ASSERT_EQ(image.cols, chart.width);
+  ASSERT_EQ(image.rows, chart.height);
+  // The second series' colour (BGR 180, 119, 31) is drawn somewhere.
+  cv::Mat mask;
+  cv::inRange(image, cv::Scalar(170, 109, 21), cv::Scalar(190, 129, 41), mask);
+  EXPECT_GT(cv::countNonZero(mask), 50);
+  TempDir dir;
+  ganaug::save_line_chart(dir / "chart.png", chart);
+  EXPECT_EQ(cv::imread((dir / "chart.png").string()).cols, chart.width);
+  chart.series[1].y.pop_back();
+  expect_error([&] { ganaug::draw_line_chart(chart); }, {"series 'cond'"});
+  chart.series[1].y.push_back(0.8);
+  chart.series[0].x[0] = 0;
+  expect_error([&] { ganaug::draw_line_chart(chart); }, {"cannot be drawn"});
 }

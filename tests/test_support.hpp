@@ -2,8 +2,10 @@
 // Helpers shared by the tests: a fresh temporary folder per test and a check on error messages.
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -66,6 +68,21 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   ASSERT_NE(file, nullptr) << path;
   std::fwrite(text.data(), 1, text.size(), file);
   std::fclose(file);
+}
+
+/// Runs `program arguments` through the shell with stderr joined to stdout; returns the exit
+/// status (-1 when it did not exit normally) and, when asked, the output.
+inline int run_program(const std::string& program, const std::string& arguments,
+                       std::string* output = nullptr) {
+  const std::string command = program + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  std::string text;
+  char buffer[4096];
+  while (size_t got = fread(buffer, 1, sizeof buffer, pipe)) text.append(buffer, got);
+  const int status = pclose(pipe);
+  if (output) *output = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace ganaug::testing

@@ -85,7 +85,7 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
     head_->push_back(nn::Linear(2 * w * (s / 4) * (s / 4), 128));
     head_->push_back(nn::ReLU());
     head_->push_back(nn::Dropout(0.3));
-    head_->push_back(nn::Linear(128, options.num_outputs()));
+    output_ = nn::Linear(128, options.num_outputs());
   } else {
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
     features_->push_back(nn::BatchNorm2d(w));
@@ -95,18 +95,24 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
     features_->push_back(ResidualBlock(2 * w, 4 * w, 2));
     features_->push_back(nn::AdaptiveAvgPool2d(1));
     features_->push_back(nn::Flatten());
-    head_->push_back(nn::Linear(4 * w, options.num_outputs()));
+    output_ = nn::Linear(4 * w, options.num_outputs());
   }
   register_module("features", features_);
   register_module("head", head_);
+  register_module("output", output_);
   torch::NoGradGuard no_grad;
   for (auto& p : parameters()) {
     if (p.dim() == 4) p.set_data(channels_last(p.data()));
   }
 }
 
+torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
+  auto x = features_->forward(channels_last(images));
+  return head_->is_empty() ? x : head_->forward(x);
+}
+
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
-  return head_->forward(features_->forward(channels_last(images)));
+  return output_(embed(images));
 }
 
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,

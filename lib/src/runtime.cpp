@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <fstream>
 #include <thread>
 
 #include "ganaug/error.hpp"
@@ -36,6 +37,15 @@ torch::Device select_device(const std::string& request) {
     }
   }
   GANAUG_FAIL("unknown device '", request, "'; use auto, cpu, cuda or cuda:N");
+}
+
+std::string cpu_model() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
 }
 
 }  // namespace ganaug

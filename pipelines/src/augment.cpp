@@ -50,8 +50,6 @@ void prepare_out_dir(const AugmentOptions& o) {
 nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
   const auto total_start = Clock::now();
   GANAUG_CHECK(o.n() >= 0, "--n must not be negative, got ", o.n());
-  GANAUG_CHECK(o.test_fraction() > 0 && o.test_fraction() < 1,
-               "the test fraction must lie strictly between 0 and 1");
   auto progress = [&](const std::string& stage, double done, double total,
                       const std::string& detail = "") {
     if (callbacks.on_progress) callbacks.on_progress(stage, done, total, detail);
@@ -68,32 +66,10 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   progress("load", 0, 1, "");
   auto spec = o.data();
   spec.threads(o.threads()).seed(o.seed());
-  const int64_t per_class = spec.per_class();
-  LabeledDataset train, test;
-  nlohmann::json test_description;
-  if (!o.test_data().empty()) {
-    train = load_dataset(spec);
-    auto test_spec = DatasetSpec()
-                         .path(o.test_data())
-                         .threads(o.threads())
-                         .image_size(train.height())
-                         .channels(train.channels());
-    test = load_dataset(test_spec);
-    GANAUG_CHECK(test.class_names == train.class_names, "test data ", o.test_data(),
-                 " has other classes than the training data ", train.source);
-    test_description = {{"source", test.source}};
-  } else if (auto own_test = load_test_set(spec)) {
-    train = load_dataset(spec);
-    test = std::move(*own_test);
-    test_description = {{"source", test.source}};
-  } else {
-    auto all = load_dataset(DatasetSpec(spec).per_class(0));
-    auto parts = split_train_test(all, o.test_fraction(), o.seed());
-    train = per_class > 0 ? subset_per_class(parts.first, per_class, o.seed()) : parts.first;
-    test = std::move(parts.second);
-    test_description = {{"source", test.source},
-                        {"split", {{"fraction", o.test_fraction()}, {"seed", o.seed()}}}};
-  }
+  auto data = load_train_test(spec, o.test_data(), o.test_fraction());
+  const auto& train = data.train;
+  const auto& test = data.test;
+  const auto& test_description = data.test_description;
   const int64_t k = train.num_classes();
   timings["load_s"] = seconds_since(start);
   progress("load", 1, 1, train.source);

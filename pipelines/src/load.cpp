@@ -292,4 +292,35 @@ std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec) {
   return load_dataset(test_spec);
 }
 
+TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_data,
+                              double test_fraction) {
+  GANAUG_CHECK(test_fraction > 0 && test_fraction < 1,
+               "the test fraction must lie strictly between 0 and 1, got ", test_fraction);
+  TrainTestData out;
+  if (!test_data.empty()) {
+    out.train = load_dataset(spec);
+    out.test = load_dataset(DatasetSpec()
+                                .path(test_data)
+                                .threads(spec.threads())
+                                .image_size(out.train.height())
+                                .channels(out.train.channels()));
+    GANAUG_CHECK(out.test.class_names == out.train.class_names, "test data ", test_data,
+                 " has other classes than the training data ", out.train.source);
+    out.test_description = {{"source", out.test.source}};
+  } else if (auto own_test = load_test_set(spec)) {
+    out.train = load_dataset(spec);
+    out.test = std::move(*own_test);
+    out.test_description = {{"source", out.test.source}};
+  } else {
+    auto all = load_dataset(DatasetSpec(spec).per_class(0));
+    auto parts = split_train_test(all, test_fraction, spec.seed());
+    out.train = spec.per_class() > 0 ? subset_per_class(parts.first, spec.per_class(), spec.seed())
+                                     : std::move(parts.first);
+    out.test = std::move(parts.second);
+    out.test_description = {{"source", out.test.source},
+                            {"split", {{"fraction", test_fraction}, {"seed", spec.seed()}}}};
+  }
+  return out;
+}
+
 }  // namespace ganaug

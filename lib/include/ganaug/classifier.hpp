@@ -58,12 +58,16 @@ class ClassifierImpl : public torch::nn::Module {
  public:
   explicit ClassifierImpl(const ClassifierOptions& options);
   torch::Tensor forward(const torch::Tensor& images);
+  /// The penultimate layer's activations (N x D): what the output layer sees. For the Fréchet
+  /// classifier distance.
+  torch::Tensor embed(const torch::Tensor& images);
 
   ClassifierOptions options;
 
  private:
   torch::nn::Sequential features_{nullptr};
   torch::nn::Sequential head_{nullptr};
+  torch::nn::Linear output_{nullptr};
 };
 TORCH_MODULE(Classifier);
 

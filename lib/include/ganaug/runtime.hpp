@@ -21,4 +21,7 @@ int hardware_threads();
 /// Whether this build and machine can run CUDA.
 bool cuda_available();
 
+/// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.
+std::string cpu_model();
+
 }  // namespace ganaug

@@ -57,13 +57,6 @@ struct AugmentCallbacks {
   std::function<bool()> should_stop;
 };
 
-/// Thrown when should_stop ended a run early; what was written so far is consistent and
-/// `--resume` continues it.
-class Interrupted : public Error {
- public:
-  using Error::Error;
-};
-
 /// Runs the job, writes DIR/images, DIR/labels.csv, DIR/gan/ and finally DIR/summary.json
 /// (atomically), and returns the summary. Throws ganaug::Error for a non-empty out_dir without
 /// resume or force, bad data, or a failed stage.

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -110,5 +111,20 @@ LabeledDataset load_dataset(const DatasetSpec& spec);
 /// The test split that goes with `spec` (the t10k files of an IDX folder or Fashion-MNIST), all
 /// of it, shaped as `spec` asks; std::nullopt for formats without one.
 std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec);
+
+/// A training set and the test set it is measured on.
+struct TrainTestData {
+  LabeledDataset train, test;
+  /// Where the test set came from: "source", and "split" {fraction, seed} when it was split off.
+  nlohmann::json test_description;
+};
+
+/// The training data of `spec` (spec.per_class applied with spec.seed) and a test set: the
+/// dataset `test_data` names (any format, shaped like the training data, same classes) when it
+/// is not empty, else the dataset's own test split, else a seeded stratified split of
+/// `test_fraction` of the data (taken before the per-class choice). Throws ganaug::Error naming
+/// the data at fault.
+TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_data = "",
+                              double test_fraction = 0.2);
 
 }  // namespace ganaug

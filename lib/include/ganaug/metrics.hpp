@@ -1,0 +1,38 @@
+#pragma once
+/// Measuring generated images and experiment results: the Fréchet classifier distance and
+/// confidence intervals over seeds.
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "ganaug/classifier.hpp"
+
+namespace ganaug {
+
+/// Penultimate-layer features (N x D, float64, CPU) of `images` under `classifier`, in
+/// evaluation mode and batches of `batch_size`, without autograd.
+torch::Tensor classifier_features(Classifier& classifier, const torch::Tensor& images,
+                                  int64_t batch_size = 1000);
+
+/// The Fréchet distance between Gaussians fitted to two feature sets (N x D and M x D):
+/// |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2). With classifier features this is
+/// the Fréchet classifier distance; values compare only for one extractor and one sample count.
+double frechet_distance(const torch::Tensor& a, const torch::Tensor& b);
+
+/// A mean with its two-sided 95% Student-t interval over `n` values; low and high are NaN when
+/// n < 2 (no spread to estimate).
+struct Interval {
+  double mean = 0, stddev = 0, low = 0, high = 0;
+  int64_t n = 0;
+};
+
+/// The 97.5% quantile of Student's t with `degrees_of_freedom` (>= 1).
+double student_t_975(int64_t degrees_of_freedom);
+
+/// Mean, sample standard deviation and 95% t-interval of the mean of `values`. For a gain over
+/// a baseline, pass the per-seed differences (a paired interval).
+Interval mean_interval_95(const std::vector<double>& values);
+
+}  // namespace ganaug

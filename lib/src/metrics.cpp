@@ -1,0 +1,87 @@
+#include "ganaug/metrics.hpp"
+
+#include <torch/linalg.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+torch::Tensor classifier_features(Classifier& classifier, const torch::Tensor& images,
+                                  int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  classifier->eval();
+  const auto device = classifier->parameters().front().device();
+  std::vector<torch::Tensor> parts;
+  for (int64_t first = 0; first < images.size(0); first += batch_size) {
+    const auto batch = images.slice(0, first, std::min(first + batch_size, images.size(0)));
+    parts.push_back(classifier->embed(batch.to(device)).to(torch::kCPU, torch::kFloat64));
+  }
+  GANAUG_CHECK(!parts.empty(), "no images to extract features from");
+  return torch::cat(parts);
+}
+
+namespace {
+
+// The symmetric positive semi-definite square root, through an eigendecomposition.
+torch::Tensor psd_sqrt(const torch::Tensor& s) {
+  auto [values, vectors] = torch::linalg::eigh(s, "L");
+  return vectors.matmul(torch::diag(values.clamp_min(0).sqrt())).matmul(vectors.t());
+}
+
+}  // namespace
+
+double frechet_distance(const torch::Tensor& a, const torch::Tensor& b) {
+  GANAUG_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(1),
+               "Fréchet distance needs two N x D feature sets of one width");
+  GANAUG_CHECK(a.size(0) >= 2 && b.size(0) >= 2,
+               "Fréchet distance needs at least 2 samples a side");
+  const auto x = a.to(torch::kFloat64), y = b.to(torch::kFloat64);
+  const auto mu_x = x.mean(0), mu_y = y.mean(0);
+  const auto cx = x - mu_x, cy = y - mu_y;
+  const auto s_x = cx.t().matmul(cx) / (x.size(0) - 1);
+  const auto s_y = cy.t().matmul(cy) / (y.size(0) - 1);
+  const auto root_x = psd_sqrt(s_x);
+  const auto middle = root_x.matmul(s_y).matmul(root_x);
+  const auto cross = psd_sqrt((middle + middle.t()) / 2).trace();
+  const double d =
+      ((mu_x - mu_y).pow(2).sum() + s_x.trace() + s_y.trace() - 2 * cross).item<double>();
+  return std::max(0.0, d);
+}
+
+double student_t_975(int64_t degrees_of_freedom) {
+  GANAUG_CHECK(degrees_of_freedom >= 1, "Student's t needs at least 1 degree of freedom");
+  static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                                 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                                 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+  if (degrees_of_freedom <= 30) return table[degrees_of_freedom - 1];
+  // Beyond the table: the Cornish-Fisher expansion around the normal quantile.
+  const double z = 1.959964, v = static_cast<double>(degrees_of_freedom);
+  return z + (z * z * z + z) / (4 * v) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v);
+}
+
+Interval mean_interval_95(const std::vector<double>& values) {
+  Interval out;
+  out.n = static_cast<int64_t>(values.size());
+  GANAUG_CHECK(out.n > 0, "an interval needs at least one value");
+  for (double v : values) out.mean += v;
+  out.mean /= static_cast<double>(out.n);
+  if (out.n < 2) {
+    out.low = out.high = std::numeric_limits<double>::quiet_NaN();
+    return out;
+  }
+  double squares = 0;
+  for (double v : values) squares += (v - out.mean) * (v - out.mean);
+  out.stddev = std::sqrt(squares / static_cast<double>(out.n - 1));
+  const double half = student_t_975(out.n - 1) * out.stddev / std::sqrt(static_cast<double>(out.n));
+  out.low = out.mean - half;
+  out.high = out.mean + half;
+  return out;
+}
+
+}  // namespace ganaug

@@ -1,0 +1,102 @@
+#pragma once
+/// The gains experiment behind `augment-bench`: a grid of datasets x labeled sizes x schemes x
+/// synthetic multiples x seeds, each cell a classifier trained and tested, each (dataset, size,
+/// seed) one GAN shared by every scheme, with generator quality (Fréchet classifier distance,
+/// classification accuracy score, class faithfulness) and a report written as the grid runs.
+
+#include <torch/arg.h>
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ganaug/datasets/classic_augment.hpp"
+#include "ganaug/pipelines/load.hpp"
+#include "ganaug/schemes.hpp"
+
+namespace ganaug {
+
+/// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
+/// scheme ("cond", "newclass", "argmax", "smooth") or both ("classic+smooth", ...).
+struct ExperimentScheme {
+  bool classic = false;
+  /// The pseudo-label scheme of the synthetic images; none for real data only.
+  std::optional<Scheme> synthetic;
+
+  /// Parses a name as above; throws ganaug::Error listing the valid names otherwise.
+  static ExperimentScheme parse(const std::string& name);
+  std::string name() const;
+};
+
+/// none, classic, cond, newclass, argmax, smooth and classic+ each of the four.
+std::vector<std::string> default_experiment_schemes();
+
+/// The grid and how each cell is trained. Defaults are augment-bench's documented defaults.
+struct ExperimentOptions {
+  /// Datasets (per_class and seed are set per cell); default Fashion-MNIST.
+  TORCH_ARG(std::vector<DatasetSpec>, datasets) = std::vector<DatasetSpec>{DatasetSpec()};
+  /// A test set of its own (only with one dataset); empty: the dataset's own test split, else a
+  /// stratified split of `test_fraction` seeded with first_seed (one test set for all cells).
+  TORCH_ARG(std::string, test_data) = "";
+  TORCH_ARG(double, test_fraction) = 0.2;
+  /// Labeled images per class.
+  TORCH_ARG(std::vector<int64_t>, sizes) = std::vector<int64_t>{20, 50, 100, 500};
+  TORCH_ARG(std::vector<std::string>, schemes) = default_experiment_schemes();
+  /// Synthetic images as a multiple of the real (labeled) count.
+  TORCH_ARG(std::vector<double>, multiples) = std::vector<double>{5.0};
+  /// Seeds first_seed, first_seed + 1, ...: each picks the labeled subset, the GAN's and the
+  /// classifier's randomness.
+  TORCH_ARG(int64_t, seeds) = 3;
+  TORCH_ARG(uint64_t, first_seed) = 0;
+  TORCH_ARG(int64_t, gan_iterations) = 1500;
+  TORCH_ARG(int64_t, classifier_epochs) = 30;
+  TORCH_ARG(double, synthetic_share) = 0.25;
+  TORCH_ARG(double, synthetic_weight) = 1.0;
+  TORCH_ARG(ClassicAugmentOptions, classic_options);
+  /// Epochs of the reference classifier (trained on the full training set), the feature
+  /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
+  TORCH_ARG(int64_t, reference_epochs) = 3;
+  /// Generated and real images compared per generator (FCD, faithfulness).
+  TORCH_ARG(int64_t, metric_samples) = 2000;
+  TORCH_ARG(std::string, out_dir) = "bench-out";
+  /// Keep the finished cells of a previous run in out_dir and run only the others.
+  TORCH_ARG(bool, resume) = false;
+  /// Empty a non-empty out_dir first.
+  TORCH_ARG(bool, force) = false;
+  TORCH_ARG(std::string, device) = "auto";
+  TORCH_ARG(int, threads) = 0;
+
+ public:
+  /// Throws ganaug::Error naming the first bad option.
+  void validate() const;
+  /// The options that decide a cell's result (not the grid's extent): a resumed run must match.
+  nlohmann::json settings() const;
+};
+
+/// Hooks for progress lines and interruption.
+struct ExperimentCallbacks {
+  std::function<void(const std::string& line)> on_progress;
+  /// Polled often; true stops at the next safe point (finished cells stay written) and throws
+  /// Interrupted (see augment.hpp).
+  std::function<bool()> should_stop;
+};
+
+/// Runs the grid, writing into out_dir after every cell: results.json, results.csv, report.md,
+/// accuracy-<dataset>.png, and generators/<dataset>-n<size>-seed<seed>/ (checkpoint, log,
+/// samples.png). Returns results.json's content. Throws ganaug::Error for a non-empty out_dir
+/// without resume or force, a resume with other settings, or bad data.
+nlohmann::json run_experiment(const ExperimentOptions& options,
+                              const ExperimentCallbacks& callbacks = {});
+
+/// Aggregates result cells over seeds: one row per (dataset, size, scheme, multiple) with the
+/// accuracy's mean and standard deviation and the gains over "none" and "classic" as paired 95%
+/// intervals (per-seed differences; only seeds both cells have).
+nlohmann::json summarize_cells(const nlohmann::json& cells);
+
+/// report.md for a results object (settings, machine, summary, generators).
+std::string experiment_report(const nlohmann::json& results);
+
+}  // namespace ganaug

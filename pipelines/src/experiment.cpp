@@ -1,0 +1,677 @@
+#include "ganaug/pipelines/experiment.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "ganaug/classifier.hpp"
+#include "ganaug/datasets/chart.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/metrics.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace ganaug {
+
+namespace fs = std::filesystem;
+
+ExperimentScheme ExperimentScheme::parse(const std::string& name) {
+  ExperimentScheme s;
+  std::string rest = name;
+  if (rest == "none") return s;
+  if (rest == "classic") {
+    s.classic = true;
+    return s;
+  }
+  if (rest.rfind("classic+", 0) == 0) {
+    s.classic = true;
+    rest = rest.substr(8);
+  }
+  try {
+    s.synthetic = parse_scheme(rest);
+  } catch (const Error&) {
+    GANAUG_FAIL("unknown experiment scheme '", name,
+                "': use none, classic, cond, newclass, argmax, smooth or classic+<scheme>");
+  }
+  return s;
+}
+
+std::string ExperimentScheme::name() const {
+  if (!synthetic) return classic ? "classic" : "none";
+  return (classic ? "classic+" : "") + to_string(*synthetic);
+}
+
+std::vector<std::string> default_experiment_schemes() {
+  std::vector<std::string> names{"none", "classic"};
+  for (auto s : all_schemes()) names.push_back(to_string(s));
+  for (auto s : all_schemes()) names.push_back("classic+" + to_string(s));
+  return names;
+}
+
+void ExperimentOptions::validate() const {
+  GANAUG_CHECK(!datasets().empty(), "the experiment needs at least one dataset");
+  GANAUG_CHECK(test_data().empty() || datasets().size() == 1,
+               "a test set of its own (--test-data) goes with exactly one dataset");
+  GANAUG_CHECK(!sizes().empty() && !schemes().empty() && !multiples().empty(),
+               "the experiment grid needs sizes, schemes and multiples");
+  for (auto size : sizes()) GANAUG_CHECK(size >= 1, "labeled sizes must be positive, got ", size);
+  for (double m : multiples())
+    GANAUG_CHECK(m > 0 && std::isfinite(m), "synthetic multiples must be positive, got ", m);
+  for (const auto& name : schemes()) ExperimentScheme::parse(name);
+  GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
+  GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
+               "GAN iterations and classifier epochs must be positive");
+  GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
+  GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
+               "the synthetic share must lie in (0, 1), got ", synthetic_share());
+  GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
+  classic_options().validate();
+}
+
+nlohmann::json ExperimentOptions::settings() const {
+  return {{"test_data", test_data()},
+          {"test_fraction", test_fraction()},
+          {"first_seed", first_seed()},
+          {"gan_iterations", gan_iterations()},
+          {"classifier_epochs", classifier_epochs()},
+          {"synthetic_share", synthetic_share()},
+          {"synthetic_weight", synthetic_weight()},
+          {"classic", classic_options().to_string()},
+          {"reference_epochs", reference_epochs()},
+          {"metric_samples", metric_samples()}};
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  std::ostringstream s;
+  s << std::put_time(std::gmtime(&t), "%Y-%m-%d %H:%M UTC");
+  return s.str();
+}
+
+std::string dataset_label(const DatasetSpec& spec) {
+  if (spec.path().empty()) return "fashion-mnist";
+  fs::path p = fs::path(spec.path()).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.has_extension() ? p.stem().string() : p.filename().string();
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+// "+1.23 [+0.40, +2.06]" in points, bold when the interval excludes zero.
+std::string gain_text(const nlohmann::json& g) {
+  if (g.is_null()) return "";
+  const double mean = g["mean"].get<double>() * 100;
+  std::ostringstream s;
+  s << std::showpos << std::fixed << std::setprecision(2) << mean;
+  if (g["n"].get<int64_t>() < 2) return s.str() + " (1 seed)";
+  const double low = g["low"].get<double>() * 100, high = g["high"].get<double>() * 100;
+  s << " [" << low << ", " << high << "]";
+  return low > 0 || high < 0 ? "**" + s.str() + "**" : s.str();
+}
+
+nlohmann::json interval_json(const Interval& i) {
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  return {{"mean", i.mean},
+          {"stddev", i.stddev},
+          {"low", number(i.low)},
+          {"high", number(i.high)},
+          {"n", i.n}};
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  write_file_atomic(path, std::vector<uchar>(text.begin(), text.end()));
+}
+
+// Images as the PNG files users get hold them: 8-bit levels.
+torch::Tensor quantize(const torch::Tensor& images) {
+  return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
+}
+
+class Experiment {
+ public:
+  Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c) : o_(o), c_(c) {}
+
+  nlohmann::json run() {
+    o_.validate();
+    prepare();
+    configure_threads(o_.threads());
+    for (const auto& spec : o_.datasets()) run_dataset(spec);
+    write_outputs();
+    return results_;
+  }
+
+ private:
+  void say(const std::string& line) const {
+    if (c_.on_progress) c_.on_progress(line);
+  }
+  bool stop_requested() const { return c_.should_stop && c_.should_stop(); }
+  void check_stop() const {
+    if (stop_requested())
+      throw Interrupted("interrupted; the finished cells are written in " + o_.out_dir() +
+                        "; rerun with --resume to run the others");
+  }
+
+  void prepare() {
+    const fs::path out(o_.out_dir());
+    if (fs::exists(out) && !fs::is_directory(out))
+      GANAUG_FAIL("output path ", out.string(), " is a file, not a folder");
+    const bool non_empty = fs::exists(out) && !fs::is_empty(out);
+    if (non_empty && o_.force()) {
+      for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
+    } else if (non_empty && !o_.resume()) {
+      GANAUG_FAIL("output folder ", out.string(),
+                  " is not empty: pass --resume to skip its finished cells, --force to replace "
+                  "its contents, or --out for another folder");
+    }
+    fs::create_directories(out);
+    results_ = {{"format", "ganaug-bench-v1"},
+                {"settings", o_.settings()},
+                {"grid",
+                 {{"sizes", o_.sizes()},
+                  {"schemes", o_.schemes()},
+                  {"multiples", o_.multiples()},
+                  {"seeds", o_.seeds()}}},
+                {"machine",
+                 {{"cpu", cpu_model()},
+                  {"hardware_threads", hardware_threads()},
+                  {"device", select_device(o_.device()).str()}}},
+                {"started", now_utc()},
+                {"references", nlohmann::json::object()},
+                {"generators", nlohmann::json::array()},
+                {"cells", nlohmann::json::array()}};
+    const auto previous_path = out / "results.json";
+    if (o_.resume() && fs::exists(previous_path)) {
+      nlohmann::json previous;
+      try {
+        std::ifstream in(previous_path);
+        previous = nlohmann::json::parse(in);
+      } catch (const std::exception& e) {
+        GANAUG_FAIL(previous_path.string(), " cannot be read (", e.what(),
+                    "); use --force to start over");
+      }
+      GANAUG_CHECK(previous.value("format", "") == "ganaug-bench-v1", previous_path.string(),
+                   " is not an augment-bench results file; use another --out");
+      if (previous["settings"] != results_["settings"]) {
+        GANAUG_FAIL("the results in ", out.string(), " were made with other settings (",
+                    previous["settings"].dump(),
+                    "); resume with the same settings, or use "
+                    "--force or another --out");
+      }
+      for (const auto& key : {"references", "generators", "cells"}) results_[key] = previous[key];
+      results_["started"] = previous["started"];
+      say("resuming: " + std::to_string(results_["cells"].size()) + " cells already finished");
+    }
+  }
+
+  static std::string cell_key(const std::string& ds, int64_t size, uint64_t seed,
+                              const std::string& scheme, double multiple) {
+    return ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + scheme + "|" +
+           fixed(multiple, 3);
+  }
+  bool has_cell(const std::string& key) const {
+    for (const auto& c : results_["cells"])
+      if (c["key"] == key) return true;
+    return false;
+  }
+  const nlohmann::json* find_generator(const std::string& key) const {
+    for (const auto& g : results_["generators"])
+      if (g["key"] == key) return &g;
+    return nullptr;
+  }
+
+  ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train,
+                                       uint64_t seed) const {
+    return ClassifierOptions(outputs, train.height(), train.channels())
+        .architecture(train.channels() == 3 ? "resnet" : "cnn")
+        .epochs(o_.classifier_epochs())
+        .seed(seed)
+        .device(o_.device())
+        .threads(o_.threads())
+        .synthetic_share(o_.synthetic_share())
+        .synthetic_weight(o_.synthetic_weight());
+  }
+
+  ClassifierHooks hooks(bool classic) const {
+    ClassifierHooks h;
+    h.should_stop = [this] { return stop_requested(); };
+    if (classic) h.augment = classic_augmenter(o_.classic_options());
+    return h;
+  }
+
+  Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,
+                   const ClassifierOptions& options, bool classic) const {
+    try {
+      return train_classifier(real, synthetic, options, hooks(classic));
+    } catch (const Error&) {
+      check_stop();
+      throw;
+    }
+  }
+
+  // The reference classifier of a dataset, trained on all its training images (cached).
+  Classifier reference_classifier(const std::string& ds, const LabeledDataset& full,
+                                  const LabeledDataset& test) {
+    const fs::path path = fs::path(o_.out_dir()) / ("reference-" + ds + ".pt");
+    auto options =
+        classifier_options(full.num_classes(), full, o_.first_seed()).epochs(o_.reference_epochs());
+    Classifier model(options);
+    if (fs::exists(path) && results_["references"].contains(ds)) {
+      torch::load(model, path.string());
+      model->to(select_device(o_.device()));
+      model->eval();
+      return model;
+    }
+    say(ds + ": training the reference classifier on all " + std::to_string(full.size()) +
+        " training images (" + std::to_string(o_.reference_epochs()) + " epochs)");
+    const auto start = Clock::now();
+    model = fit(full, nullptr, options, false);
+    const double accuracy = evaluate(model, test).accuracy;
+    const auto temporary = path.string() + ".tmp";
+    torch::save(model, temporary);
+    fs::rename(temporary, path);
+    results_["references"][ds] = {{"accuracy", accuracy},
+                                  {"epochs", o_.reference_epochs()},
+                                  {"images", full.size()},
+                                  {"seconds", seconds_since(start)}};
+    say(ds + ": reference classifier test accuracy " + fixed(100 * accuracy, 2) + "%");
+    return model;
+  }
+
+  void run_dataset(DatasetSpec spec) {
+    spec.threads(o_.threads()).seed(o_.first_seed()).per_class(0);
+    const auto ds = dataset_label(spec);
+    say(ds + ": loading");
+    auto data = load_train_test(spec, o_.test_data(), o_.test_fraction());
+    configure_threads(o_.threads());
+    const auto& full = data.train;
+    const auto& test = data.test;
+    const int64_t k = full.num_classes();
+    auto reference = reference_classifier(ds, full, test);
+    results_["references"][ds]["test"] = data.test_description;
+    results_["references"][ds]["test"]["images"] = test.size();
+
+    // The real-vs-real floor of the Fréchet classifier distance at this sample count.
+    const int64_t m = std::min({o_.metric_samples(), test.size(), full.size()});
+    auto pick = [&](int64_t n, int64_t count, uint64_t stream) {
+      auto rng = at::detail::createCPUGenerator(mix_seed(o_.first_seed(), stream));
+      return torch::randperm(n, rng, torch::TensorOptions().dtype(torch::kInt64))
+          .slice(0, 0, count);
+    };
+    const auto test_features =
+        classifier_features(reference, test.images.index_select(0, pick(test.size(), m, 1)));
+    const auto train_features =
+        classifier_features(reference, full.images.index_select(0, pick(full.size(), m, 2)));
+    results_["references"][ds]["fcd_real_vs_real"] =
+        frechet_distance(train_features, test_features);
+    results_["references"][ds]["fcd_samples"] = m;
+
+    std::vector<ExperimentScheme> schemes;
+    for (const auto& name : o_.schemes()) schemes.push_back(ExperimentScheme::parse(name));
+    for (int64_t size : o_.sizes()) {
+      for (int64_t i = 0; i < o_.seeds(); ++i) {
+        const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
+        run_group(ds, full, test, reference, test_features, schemes, size, seed, k);
+      }
+    }
+  }
+
+  // Every cell of one (dataset, size, seed): one labeled subset, one generator.
+  void run_group(const std::string& ds, const LabeledDataset& full, const LabeledDataset& test,
+                 Classifier& reference, const torch::Tensor& test_features,
+                 const std::vector<ExperimentScheme>& schemes, int64_t size, uint64_t seed,
+                 int64_t k) {
+    const auto train = subset_per_class(full, size, seed);
+    const auto group = ds + "-n" + std::to_string(size) + "-seed" + std::to_string(seed);
+    const auto gen_key = group;
+    const fs::path gen_dir = fs::path(o_.out_dir()) / "generators" / group;
+
+    // Which cells are still to run.
+    std::vector<std::pair<ExperimentScheme, double>> todo;
+    bool needs_generator = find_generator(gen_key) == nullptr;
+    for (const auto& s : schemes) {
+      if (!s.synthetic) {
+        if (!has_cell(cell_key(ds, size, seed, s.name(), 0))) todo.emplace_back(s, 0.0);
+        continue;
+      }
+      for (double mult : o_.multiples()) {
+        if (!has_cell(cell_key(ds, size, seed, s.name(), mult))) {
+          todo.emplace_back(s, mult);
+          needs_generator = true;
+        }
+      }
+    }
+    if (todo.empty() && !needs_generator) return;
+    const bool any_synthetic = std::any_of(schemes.begin(), schemes.end(),
+                                           [](const auto& s) { return s.synthetic.has_value(); });
+
+    Generator generator{nullptr};
+    if (any_synthetic && needs_generator) generator = obtain_generator(train, gen_dir, seed, group);
+    if (generator && find_generator(gen_key) == nullptr)
+      measure_generator(train, test, reference, test_features, generator, gen_dir, gen_key, ds,
+                        size, seed, k);
+
+    Classifier real_only{nullptr};  // the argmax labeller: the "none" classifier of this group
+    std::map<double, LabeledDataset> synthetic_sets;
+    for (const auto& [scheme, multiple] : todo) {
+      check_stop();
+      const auto start = Clock::now();
+      Classifier model{nullptr};
+      int64_t synthetic_count = 0;
+      if (!scheme.synthetic) {
+        model = fit(train, nullptr, classifier_options(k, train, seed), scheme.classic);
+        if (!scheme.classic) real_only = model;
+      } else {
+        auto& images = synthetic_sets[multiple];
+        if (!images.images.defined()) {
+          const int64_t n = std::max<int64_t>(1, std::llround(multiple * train.size()));
+          images.labels = balanced_classes(0, n, k);
+          images.images = quantize(generate(generator, images.labels, mix_seed(seed, 77)));
+          images.class_names = train.class_names;
+          images.source = "generator " + group;
+        }
+        torch::Tensor probabilities;
+        if (*scheme.synthetic == Scheme::kArgmax) {
+          if (!real_only)
+            real_only = fit(train, nullptr, classifier_options(k, train, seed), false);
+          probabilities = predict_probabilities(real_only, images.images, k);
+        }
+        LabeledDataset synthetic = images;
+        synthetic.targets = scheme_targets(*scheme.synthetic, images.labels, k, probabilities);
+        synthetic_count = synthetic.size();
+        model = fit(train, &synthetic,
+                      classifier_options(target_width(*scheme.synthetic, k), train, seed),
+                      scheme.classic);
+      }
+      const auto metrics = evaluate(model, test);
+      const double seconds = seconds_since(start);
+      results_["cells"].push_back({{"key", cell_key(ds, size, seed, scheme.name(), multiple)},
+                                   {"dataset", ds},
+                                   {"size", size},
+                                   {"seed", seed},
+                                   {"scheme", scheme.name()},
+                                   {"multiple", multiple},
+                                   {"synthetic_images", synthetic_count},
+                                   {"accuracy", metrics.accuracy},
+                                   {"macro_f1", metrics.macro_f1},
+                                   {"seconds", seconds}});
+      say(group + " " + scheme.name() + (multiple > 0 ? " x" + fixed(multiple, 1) : "") + ": " +
+          fixed(100 * metrics.accuracy, 2) + "% (" + fixed(seconds, 0) + " s)");
+      write_outputs();
+    }
+  }
+
+  Generator obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
+                             const std::string& group) {
+    const auto checkpoint = dir / "checkpoint.pt";
+    if (fs::exists(checkpoint)) {
+      auto loaded = load_generator(checkpoint.string(), o_.device());
+      if (loaded.iteration >= o_.gan_iterations()) return loaded.generator;
+    }
+    check_stop();
+    auto options = GanOptions(train.num_classes(), train.height(), train.channels())
+                       .iterations(o_.gan_iterations())
+                       .seed(seed)
+                       .device(o_.device())
+                       .threads(o_.threads())
+                       .out_dir(dir.string())
+                       .checkpoint_every(250)
+                       .log_every(50);
+    GanTrainer trainer(options, train.class_names);
+    if (fs::exists(checkpoint)) trainer.resume(checkpoint.string());
+    say(group + ": training the GAN (" + std::to_string(o_.gan_iterations()) + " iterations)");
+    const auto start = Clock::now();
+    trainer.on_progress = [&](const GanProgress& p) { gan_rate_ = p.images_per_second; };
+    trainer.should_stop = [this] { return stop_requested(); };
+    if (!trainer.train(train)) check_stop();
+    gan_seconds_ = seconds_since(start);
+    return trainer.sampling_generator();
+  }
+
+  void measure_generator(const LabeledDataset& train, const LabeledDataset& test,
+                         Classifier& reference, const torch::Tensor& test_features,
+                         Generator& generator, const fs::path& dir, const std::string& key,
+                         const std::string& ds, int64_t size, uint64_t seed, int64_t k) {
+    const auto grid_classes = torch::arange(k, torch::kInt64).repeat_interleave(8);
+    save_image_grid(dir / "samples.png", generate(generator, grid_classes, mix_seed(seed, 80)), 8);
+    // Fréchet classifier distance and class faithfulness on balanced samples.
+    const int64_t m = test_features.size(0);
+    const auto classes = balanced_classes(0, m, k);
+    const auto samples = quantize(generate(generator, classes, mix_seed(seed, 79)));
+    const double fcd = frechet_distance(classifier_features(reference, samples), test_features);
+    const auto judged = predict_probabilities(reference, samples, k).argmax(1);
+    const double faithful = judged.eq(classes).to(torch::kFloat64).mean().item<double>();
+    // Classification accuracy score: a classifier trained on as many synthetic images as there
+    // are labeled real ones (their conditioned classes as labels), tested on real images.
+    check_stop();
+    LabeledDataset synthetic;
+    synthetic.labels = balanced_classes(0, train.size(), k);
+    synthetic.images = quantize(generate(generator, synthetic.labels, mix_seed(seed, 78)));
+    synthetic.class_names = train.class_names;
+    synthetic.source = "generator " + key;
+    auto cas_model = fit(synthetic, nullptr, classifier_options(k, train, seed), false);
+    const double cas = evaluate(cas_model, test).accuracy;
+    results_["generators"].push_back(
+        {{"key", key},
+         {"dataset", ds},
+         {"size", size},
+         {"seed", seed},
+         {"iterations", o_.gan_iterations()},
+         {"gan_seconds", gan_seconds_},
+         {"gan_images_per_s", gan_rate_},
+         {"fcd", fcd},
+         {"fcd_samples", m},
+         {"class_faithfulness", faithful},
+         {"cas", cas},
+         {"cas_images", synthetic.size()},
+         {"samples", fs::relative(dir / "samples.png", o_.out_dir()).string()}});
+    say(key + ": FCD " + fixed(fcd, 2) + ", class faithfulness " + fixed(100 * faithful, 1) +
+        "%, CAS " + fixed(100 * cas, 2) + "%");
+    gan_seconds_ = gan_rate_ = 0;
+    write_outputs();
+  }
+
+  void write_outputs() {
+    results_["updated"] = now_utc();
+    results_["summary"] = summarize_cells(results_["cells"]);
+    const fs::path out(o_.out_dir());
+    write_text(out / "results.json", results_.dump(2) + "\n");
+    std::ostringstream csv;
+    csv << "dataset,size,seed,scheme,multiple,synthetic_images,accuracy,macro_f1,seconds\n";
+    for (const auto& c : results_["cells"]) {
+      csv << c["dataset"].get<std::string>() << "," << c["size"] << "," << c["seed"] << ","
+          << c["scheme"].get<std::string>() << "," << c["multiple"] << "," << c["synthetic_images"]
+          << "," << fixed(c["accuracy"].get<double>(), 6) << ","
+          << fixed(c["macro_f1"].get<double>(), 6) << "," << fixed(c["seconds"].get<double>(), 1)
+          << "\n";
+    }
+    write_text(out / "results.csv", csv.str());
+    write_text(out / "report.md", experiment_report(results_));
+    write_charts();
+  }
+
+  void write_charts() {
+    std::map<std::string, LineChart> charts;
+    std::map<std::pair<std::string, std::string>, size_t> series_index;
+    const bool several = o_.multiples().size() > 1;
+    for (const auto& row : results_["summary"]) {
+      const auto ds = row["dataset"].get<std::string>();
+      auto& chart = charts[ds];
+      chart.title = ds + ": test accuracy (%) against labeled images per class";
+      chart.x_label = "labeled images per class";
+      chart.y_label = "accuracy %, bars: 1 sd over seeds";
+      chart.log_x = true;
+      const double mult = row["multiple"].get<double>();
+      const auto name =
+          row["scheme"].get<std::string>() + (several && mult > 0 ? " x" + fixed(mult, 1) : "");
+      auto [it, fresh] = series_index.try_emplace({ds, name}, chart.series.size());
+      if (fresh) chart.series.push_back({name, {}, {}, {}});
+      auto& s = chart.series[it->second];
+      s.x.push_back(row["size"].get<double>());
+      s.y.push_back(100 * row["accuracy"]["mean"].get<double>());
+      s.error.push_back(100 * row["accuracy"]["stddev"].get<double>());
+    }
+    for (const auto& [ds, chart] : charts)
+      save_line_chart(fs::path(o_.out_dir()) / ("accuracy-" + ds + ".png"), chart);
+  }
+
+  ExperimentOptions o_;
+  ExperimentCallbacks c_;
+  nlohmann::json results_;
+  double gan_seconds_ = 0, gan_rate_ = 0;
+};
+
+}  // namespace
+
+nlohmann::json summarize_cells(const nlohmann::json& cells) {
+  // (dataset, size, scheme, multiple) -> seed -> accuracy, in first-seen order.
+  using Group = std::tuple<std::string, int64_t, std::string, double>;
+  std::vector<Group> order;
+  std::map<Group, std::map<uint64_t, double>> accuracy;
+  for (const auto& c : cells) {
+    Group g{c["dataset"].get<std::string>(), c["size"].get<int64_t>(),
+            c["scheme"].get<std::string>(), c["multiple"].get<double>()};
+    if (!accuracy.count(g)) order.push_back(g);
+    accuracy[g][c["seed"].get<uint64_t>()] = c["accuracy"].get<double>();
+  }
+  auto paired_gain = [&](const Group& g, const std::string& baseline) -> nlohmann::json {
+    const Group b{std::get<0>(g), std::get<1>(g), baseline, 0.0};
+    if (std::get<2>(g) == baseline || !accuracy.count(b)) return nullptr;
+    std::vector<double> differences;
+    for (const auto& [seed, value] : accuracy[g]) {
+      auto it = accuracy[b].find(seed);
+      if (it != accuracy[b].end()) differences.push_back(value - it->second);
+    }
+    if (differences.empty()) return nullptr;
+    return interval_json(mean_interval_95(differences));
+  };
+  std::stable_sort(order.begin(), order.end(), [](const Group& a, const Group& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  auto rows = nlohmann::json::array();
+  for (const auto& g : order) {
+    std::vector<double> values;
+    for (const auto& [seed, value] : accuracy[g]) values.push_back(value);
+    rows.push_back({{"dataset", std::get<0>(g)},
+                    {"size", std::get<1>(g)},
+                    {"scheme", std::get<2>(g)},
+                    {"multiple", std::get<3>(g)},
+                    {"accuracy", interval_json(mean_interval_95(values))},
+                    {"gain_vs_none", paired_gain(g, "none")},
+                    {"gain_vs_classic", paired_gain(g, "classic")}});
+  }
+  return rows;
+}
+
+std::string experiment_report(const nlohmann::json& r) {
+  std::ostringstream md;
+  const auto& s = r["settings"];
+  const auto& grid = r["grid"];
+  md << "# augment-bench report\n\n"
+     << "Machine: " << r["machine"]["cpu"].get<std::string>() << ", "
+     << r["machine"]["hardware_threads"] << " hardware threads, device "
+     << r["machine"]["device"].get<std::string>() << ". Started " << r["started"].get<std::string>()
+     << ", updated " << r.value("updated", std::string("-")) << ".\n\n"
+     << "Settings: GAN " << s["gan_iterations"] << " iterations at batch 64; classifier "
+     << s["classifier_epochs"] << " epochs over the real images, synthetic share "
+     << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
+     << "; classical augmentation `" << s["classic"].get<std::string>() << "`; seeds "
+     << s["first_seed"] << ".." << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
+     << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"
+     << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "
+        "paired by seed (same labeled subset), with a 95% Student-t interval; **bold** where the "
+        "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
+  for (const auto& [ds, ref] : r["references"].items()) {
+    md << "\n## " << ds << "\n\n"
+       << "Test set: " << ref["test"].value("source", std::string("?")) << " ("
+       << ref["test"].value("images", 0) << " images). Reference classifier (all " << ref["images"]
+       << " training images, " << ref["epochs"]
+       << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
+       << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
+          "and judges class faithfulness. FCD of real training vs real test images at "
+       << ref["fcd_samples"]
+       << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+    int64_t current_size = -1;
+    for (const auto& row : r["summary"]) {
+      if (row["dataset"] != ds) continue;
+      const int64_t size = row["size"].get<int64_t>();
+      if (size != current_size) {
+        current_size = size;
+        md << "\n### " << size << " labeled images per class\n\n"
+           << "| scheme | synthetic | seeds | accuracy % | gain vs none | gain vs classic |\n"
+           << "| --- | --- | --- | --- | --- | --- |\n";
+      }
+      const double mult = row["multiple"].get<double>();
+      const auto& a = row["accuracy"];
+      md << "| " << row["scheme"].get<std::string>() << " | "
+         << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
+         << fixed(100 * a["mean"].get<double>(), 2) << " ± "
+         << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
+         << " | " << gain_text(row["gain_vs_classic"]) << " |\n";
+    }
+    // Plain words: which schemes help or hurt, by the intervals.
+    md << "\n";
+    for (const auto& row : r["summary"]) {
+      if (row["dataset"] != ds || row["gain_vs_none"].is_null()) continue;
+      const auto& g = row["gain_vs_none"];
+      if (g["low"].is_null()) continue;
+      const bool helps = g["low"].get<double>() > 0, hurts = g["high"].get<double>() < 0;
+      if (helps || hurts) {
+        md << "- " << row["size"] << "/class: `" << row["scheme"].get<std::string>() << "` "
+           << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
+      }
+    }
+    md << "- Every other cell: no difference from `none` that " << grid["seeds"]
+       << " seeds can tell apart from noise.\n\n"
+       << "![accuracy](accuracy-" << ds << ".png)\n\n"
+       << "### Generators\n\n"
+       << "| size | seed | FCD | class faithfulness | CAS | GAN s | GAN images/s | samples |\n"
+       << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto& g : r["generators"]) {
+      if (g["dataset"] != ds) continue;
+      md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
+         << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
+         << fixed(100 * g["cas"].get<double>(), 2) << "% | "
+         << fixed(g["gan_seconds"].get<double>(), 0) << " | "
+         << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
+         << g["samples"].get<std::string>() << ") |\n";
+    }
+    md << "\nFCD: " << s["metric_samples"]
+       << " generated vs as many real test images (fewer when the test set is smaller), "
+          "reference-classifier features. Class faithfulness: share of generated images the "
+          "reference classifier assigns to the class they were generated for. CAS "
+          "(classification accuracy score): test accuracy of a classifier trained only on as "
+          "many synthetic images as there are labeled real ones, with their conditioned "
+          "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "
+          "run.\n";
+  }
+  return md.str();
+}
+
+nlohmann::json run_experiment(const ExperimentOptions& options,
+                              const ExperimentCallbacks& callbacks) {
+  return Experiment(options, callbacks).run();
+}
+
+}  // namespace ganaug

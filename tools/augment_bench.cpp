@@ -1,0 +1,160 @@
+// augment-bench: run a grid of (dataset, labeled size, scheme, synthetic multiple, seed) cells and
+// report whether the synthetic images help a classifier, with intervals over seeds.
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+#include "cli_common.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/pipelines/experiment.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int) { stop_requested = true; }
+
+std::vector<std::string> split_list(const std::string& option, const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (item.empty())
+      throw ganaug::cli::UsageError("--" + option + ": empty item in '" + text + "'");
+    items.push_back(item);
+  }
+  if (items.empty()) throw ganaug::cli::UsageError("--" + option + " needs at least one value");
+  return items;
+}
+
+template <typename T>
+std::vector<T> parse_list(const std::string& option, const std::string& text) {
+  std::vector<T> values;
+  for (const auto& item : split_list(option, text)) {
+    std::istringstream in(item);
+    T value{};
+    if (!(in >> value) || !in.eof() || !(value > 0))
+      throw ganaug::cli::UsageError("--" + option + ": '" + item + "' is not a positive number");
+    values.push_back(value);
+  }
+  return values;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  po::options_description description(
+      "augment-bench: measure whether GAN-made images help a classifier. For every dataset,\n"
+      "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
+      "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n\n"
+      "Options");
+  description.add_options()("help,h", "show this help")(
+      "data", po::value<std::vector<std::string>>()->composing(),
+      "a dataset (any format augment takes; repeat for several); default Fashion-MNIST")(
+      "format", po::value<std::string>()->default_value("auto"),
+      "auto, fashion-mnist, idx, folder or csv (for every --data)")(
+      "image-size", po::value<int64_t>()->default_value(0), "resize images to this square side")(
+      "channels", po::value<int64_t>()->default_value(0), "1 or 3 (0 keeps what the data holds)")(
+      "test-data", po::value<std::string>()->default_value(""),
+      "held-out test set for a single --data; default: its own test split, else a seeded 20% "
+      "split")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
+               "labeled images per class, comma-separated")(
+      "schemes",
+      po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
+      "none, classic, cond, newclass, argmax, smooth, classic+<scheme>, comma-separated")(
+      "multiples", po::value<std::string>()->default_value("5"),
+      "synthetic images as multiples of the labeled count, comma-separated")(
+      "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
+      "first-seed", po::value<uint64_t>()->default_value(0), "the first seed")(
+      "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
+      "epochs", po::value<int64_t>()->default_value(30), "classifier epochs over the real images")(
+      "synthetic-share", po::value<double>()->default_value(0.25),
+      "share of each classifier batch that is synthetic, in (0, 1)")(
+      "synthetic-weight", po::value<double>()->default_value(1.0),
+      "weight of the synthetic images' loss")(
+      "classic", po::value<std::string>()->default_value("default"),
+      "classical augmentation spec: shift=2,rotate=10,zoom=1.1,flip=1,border=constant")(
+      "reference-epochs", po::value<int64_t>()->default_value(3),
+      "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
+      "metric-samples", po::value<int64_t>()->default_value(2000),
+      "generated images per generator for FCD and class faithfulness")(
+      "out", po::value<std::string>()->default_value("bench-out"), "output folder")(
+      "resume", po::bool_switch(), "keep the finished cells in --out and run the others")(
+      "force", po::bool_switch(), "replace the contents of a non-empty --out")(
+      "device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")(
+      "threads", po::value<int>()->default_value(0), "CPU threads; 0 = one per core")(
+      "quiet,q", po::bool_switch(), "print only errors");
+  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
+  if (values.count("help")) {
+    std::cout << description << "\n";
+    return 0;
+  }
+  ganaug::ExperimentOptions options;
+  std::vector<ganaug::DatasetSpec> datasets;
+  const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
+                                          : std::vector<std::string>{""};
+  for (const auto& path : paths) {
+    datasets.push_back(ganaug::DatasetSpec()
+                           .path(path)
+                           .format(values["format"].as<std::string>())
+                           .image_size(values["image-size"].as<int64_t>())
+                           .channels(values["channels"].as<int64_t>()));
+  }
+  options.datasets(datasets)
+      .test_data(values["test-data"].as<std::string>())
+      .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
+      .schemes(split_list("schemes", values["schemes"].as<std::string>()))
+      .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
+      .seeds(values["seeds"].as<int64_t>())
+      .first_seed(values["first-seed"].as<uint64_t>())
+      .gan_iterations(values["gan-iters"].as<int64_t>())
+      .classifier_epochs(values["epochs"].as<int64_t>())
+      .synthetic_share(values["synthetic-share"].as<double>())
+      .synthetic_weight(values["synthetic-weight"].as<double>())
+      .reference_epochs(values["reference-epochs"].as<int64_t>())
+      .metric_samples(values["metric-samples"].as<int64_t>())
+      .out_dir(values["out"].as<std::string>())
+      .resume(values["resume"].as<bool>())
+      .force(values["force"].as<bool>())
+      .device(values["device"].as<std::string>())
+      .threads(values["threads"].as<int>());
+  try {
+    options.classic_options(
+        ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
+    options.validate();
+  } catch (const ganaug::Error& e) {
+    throw ganaug::cli::UsageError(e.what());
+  }
+
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  const bool quiet = values["quiet"].as<bool>();
+  ganaug::ExperimentCallbacks callbacks;
+  callbacks.on_progress = [quiet](const std::string& line) {
+    if (!quiet) std::cerr << "augment-bench: " << line << std::endl;
+  };
+  callbacks.should_stop = [] { return stop_requested.load(); };
+  try {
+    ganaug::run_experiment(options, callbacks);
+  } catch (const ganaug::Interrupted& e) {
+    std::cerr << "augment-bench: " << e.what() << "\n";
+    return 130;
+  }
+  if (!quiet) std::cout << "report: " << options.out_dir() << "/report.md\n";
+  return 0;
+} catch (const ganaug::cli::UsageError& e) {
+  std::cerr << "augment-bench: " << e.what() << "\nsee augment-bench --help\n";
+  return 2;
+} catch (const std::exception& e) {
+  std::cerr << "\naugment-bench: " << e.what() << "\n";
+  return 1;
+}
