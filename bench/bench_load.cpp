@@ -19,37 +19,16 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/runtime.hpp"
 
+using ganaug::bench::best_of_interleaved;
+using ganaug::bench::load_average;
+
 namespace {
-
-// Wall time of one call of `work`, in seconds.
-double seconds_of(const std::function<void()>& work) {
-  const auto start = std::chrono::steady_clock::now();
-  work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Best wall times of `repeats` rounds; each round runs every entry of `works` once, so that
-// the variants being compared see the same background load.
-std::vector<double> best_of_interleaved(int repeats,
-                                        const std::vector<std::function<void()>>& works) {
-  std::vector<double> best(works.size(), 1e300);
-  for (int r = 0; r < repeats; ++r) {
-    for (size_t w = 0; w < works.size(); ++w) best[w] = std::min(best[w], seconds_of(works[w]));
-  }
-  return best;
-}
-
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five;
-  in >> one >> five;
-  return one + " (1 min), " + five + " (5 min)";
-}
 
 // root/<class>/<i>.png, 28x28 gray: Fashion-MNIST images when the package is installed (so the
 // PNGs compress like real data), otherwise seeded noise.

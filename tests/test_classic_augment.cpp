@@ -48,12 +48,13 @@ TEST(ClassicAugment, FlipOnlyGivesTheImageOrItsMirrorAndBoth) {
 }
 
 TEST(ClassicAugment, ShiftMovesContentAndFillsBlack) {
-  // A whole-pixel shift of 2 to the right: only integer shifts keep bilinear values exact.
+  // Whole-pixel shifts up to 2: pixels are copied, never blended.
   auto o = nothing().max_shift(2);
   const auto x = pattern(64);
   const auto y = ganaug::classic_augment(x, 11, o);
   EXPECT_LE(y.max().item<float>(), 1.0f + 1e-5);
   EXPECT_GE(y.min().item<float>(), -1.0f - 1e-5);
+  EXPECT_TRUE(torch::logical_or(y == 1.0f, y == -1.0f).all().item<bool>());
   // The bright mass is preserved up to what leaves the frame (it is far from the edge here).
   const auto mass = (y + 1).sum({1, 2, 3});
   EXPECT_TRUE(torch::allclose(mass, (x + 1).sum({1, 2, 3}), 1e-3, 1e-2));
@@ -88,6 +89,7 @@ TEST(ClassicAugment, ParseRoundTripAndErrors) {
             ClassicAugmentOptions().to_string());
   expect_error([] { ClassicAugmentOptions::parse("spin=3"); }, {"unknown key 'spin'"});
   expect_error([] { ClassicAugmentOptions::parse("shift=abc"); }, {"'shift' needs a number"});
+  expect_error([] { ClassicAugmentOptions::parse("shift=1.5"); }, {"whole pixels"});
   expect_error([] { ClassicAugmentOptions::parse("zoom=0.5"); }, {"zoom must lie in [1, 4]"});
   expect_error([] { ClassicAugmentOptions::parse("flip"); }, {"not key=value"});
 }

@@ -64,8 +64,9 @@ int main(int argc, char** argv) try {
       "weight of the synthetic images' loss")(
       "classic", po::value<std::string>()->implicit_value("default"),
       "classical augmentation of the real images in both classifiers; optional spec "
-      "shift=2,rotate=10,zoom=1.1,flip=1,border=constant (flip=0 for digits and text)")(
-      "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
+      "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
+      "zoom=1.1 add small rotations and crops)")("no-retrain", po::bool_switch(),
+                                                 "only write the images; skip the classifiers")(
       "device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")(
       "resume", po::bool_switch(), "continue an interrupted run in --out")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(

@@ -80,9 +80,10 @@ int main(int argc, char** argv) try {
       "synthetic-share", po::value<double>()->default_value(0.25),
       "share of each classifier batch that is synthetic, in (0, 1)")(
       "synthetic-weight", po::value<double>()->default_value(1.0),
-      "weight of the synthetic images' loss")(
-      "classic", po::value<std::string>()->default_value("default"),
-      "classical augmentation spec: shift=2,rotate=10,zoom=1.1,flip=1,border=constant")(
+      "weight of the synthetic images' loss")("classic",
+                                              po::value<std::string>()->default_value("default"),
+                                              "classical augmentation spec (as augment --classic): "
+                                              "shift=2,rotate=0,zoom=1,flip=1,border=constant")(
       "reference-epochs", po::value<int64_t>()->default_value(3),
       "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
       "metric-samples", po::value<int64_t>()->default_value(2000),

@@ -35,7 +35,10 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
                  "' is not key=value (keys: shift, rotate, zoom, flip, border)");
     const auto key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "shift") {
-      o.max_shift(parse_number(key, value));
+      const double shift = parse_number(key, value);
+      GANAUG_CHECK(shift == std::floor(shift),
+                   "classical augmentation: shift is whole pixels, got '", value, "'");
+      o.max_shift(static_cast<int64_t>(shift));
     } else if (key == "rotate") {
       o.max_rotation(parse_number(key, value));
     } else if (key == "zoom") {
@@ -80,13 +83,17 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
   auto out = torch::empty_like(in, at::MemoryFormat::Contiguous);
   const int64_t n = in.size(0), c = in.size(1), h = in.size(2), w = in.size(3);
   const int border = options.border() == "constant" ? cv::BORDER_CONSTANT : cv::BORDER_REFLECT_101;
+  // Whole-pixel shifts and flips only: nearest neighbour copies pixels exactly.
+  const bool exact = options.max_rotation() == 0 && options.max_zoom() == 1;
+  const int interpolation = exact ? cv::INTER_NEAREST : cv::INTER_LINEAR;
   const cv::Point2f centre(static_cast<float>(w - 1) / 2, static_cast<float>(h - 1) / 2);
   for (int64_t i = 0; i < n; ++i) {
     std::mt19937_64 rng(mix_seed(seed, static_cast<uint64_t>(i)));
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
     const double angle = options.max_rotation() * unit(rng);
     const double zoom = 1.0 + (options.max_zoom() - 1.0) * (unit(rng) + 1.0) / 2.0;
-    const double dx = options.max_shift() * unit(rng), dy = options.max_shift() * unit(rng);
+    std::uniform_int_distribution<int64_t> shift(-options.max_shift(), options.max_shift());
+    const double dx = static_cast<double>(shift(rng)), dy = static_cast<double>(shift(rng));
     const bool flip = options.horizontal_flip() && (rng() & 1U);
     // Rotation and zoom about the centre, then the shift; a flip mirrors x about the centre.
     cv::Mat m = cv::getRotationMatrix2D(centre, angle, zoom);
@@ -102,7 +109,7 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
       const cv::Mat src(static_cast<int>(h), static_cast<int>(w), CV_32F,
                         in[i][ch].data_ptr<float>());
       cv::Mat dst(static_cast<int>(h), static_cast<int>(w), CV_32F, out[i][ch].data_ptr<float>());
-      cv::warpAffine(src, dst, m, dst.size(), cv::INTER_LINEAR, border, cv::Scalar(-1.0));
+      cv::warpAffine(src, dst, m, dst.size(), interpolation, border, cv::Scalar(-1.0));
     }
   }
   return out.to(images.device());

@@ -11,6 +11,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/runtime.hpp"
+#include "output_dir.hpp"
 
 namespace ganaug {
 
@@ -30,21 +31,6 @@ nlohmann::json to_json(const Metrics& m) {
           {"confusion", m.confusion}};
 }
 
-void prepare_out_dir(const AugmentOptions& o) {
-  const fs::path out(o.out_dir());
-  if (fs::exists(out) && !fs::is_directory(out))
-    GANAUG_FAIL("output path ", out.string(), " is a file, not a folder");
-  const bool non_empty = fs::exists(out) && !fs::is_empty(out);
-  if (non_empty && o.force()) {
-    for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
-  } else if (non_empty && !o.resume()) {
-    GANAUG_FAIL("output folder ", out.string(),
-                " is not empty: pass --resume to continue the run in it, --force to replace "
-                "its contents, or --out for another folder");
-  }
-  fs::create_directories(out);
-}
-
 }  // namespace
 
 nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
@@ -56,7 +42,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   };
   auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
   const int threads = configure_threads(o.threads());
-  prepare_out_dir(o);
+  detail::prepare_output_dir(o.out_dir(), o.resume(), o.force(), "continue the run in it");
   const fs::path out(o.out_dir());
   nlohmann::json summary;
   nlohmann::json timings;

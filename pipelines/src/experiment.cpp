@@ -21,6 +21,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/runtime.hpp"
+#include "output_dir.hpp"
 
 namespace ganaug {
 
@@ -175,17 +176,7 @@ class Experiment {
 
   void prepare() {
     const fs::path out(o_.out_dir());
-    if (fs::exists(out) && !fs::is_directory(out))
-      GANAUG_FAIL("output path ", out.string(), " is a file, not a folder");
-    const bool non_empty = fs::exists(out) && !fs::is_empty(out);
-    if (non_empty && o_.force()) {
-      for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
-    } else if (non_empty && !o_.resume()) {
-      GANAUG_FAIL("output folder ", out.string(),
-                  " is not empty: pass --resume to skip its finished cells, --force to replace "
-                  "its contents, or --out for another folder");
-    }
-    fs::create_directories(out);
+    detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells");
     results_ = {{"format", "ganaug-bench-v1"},
                 {"settings", o_.settings()},
                 {"grid",
@@ -261,7 +252,7 @@ class Experiment {
   }
 
   Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,
-                   const ClassifierOptions& options, bool classic) const {
+                 const ClassifierOptions& options, bool classic) const {
     try {
       return train_classifier(real, synthetic, options, hooks(classic));
     } catch (const Error&) {
@@ -277,10 +268,17 @@ class Experiment {
     auto options =
         classifier_options(full.num_classes(), full, o_.first_seed()).epochs(o_.reference_epochs());
     Classifier model(options);
-    if (fs::exists(path) && results_["references"].contains(ds)) {
+    if (fs::exists(path)) {
+      // Saved by an earlier run in this folder with the same settings (resume checks them).
       torch::load(model, path.string());
       model->to(select_device(o_.device()));
       model->eval();
+      if (!results_["references"].contains(ds)) {
+        results_["references"][ds] = {{"accuracy", evaluate(model, test).accuracy},
+                                      {"epochs", o_.reference_epochs()},
+                                      {"images", full.size()},
+                                      {"seconds", 0.0}};
+      }
       return model;
     }
     say(ds + ": training the reference classifier on all " + std::to_string(full.size()) +
@@ -401,8 +399,8 @@ class Experiment {
         synthetic.targets = scheme_targets(*scheme.synthetic, images.labels, k, probabilities);
         synthetic_count = synthetic.size();
         model = fit(train, &synthetic,
-                      classifier_options(target_width(*scheme.synthetic, k), train, seed),
-                      scheme.classic);
+                    classifier_options(target_width(*scheme.synthetic, k), train, seed),
+                    scheme.classic);
       }
       const auto metrics = evaluate(model, test);
       const double seconds = seconds_since(start);

@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "flow_support.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
@@ -168,18 +169,13 @@ GenerateResult GeneratePipeline::run() {
   stopped_ = false;
   generator_->eval();
   const int saved_threads = torch::get_num_threads();
-  graph_.reset();  // a fresh sequence count for the sequencer
-  try {
-    arena_.execute([this] {
-      source_.activate();
-      graph_.wait_for_all();
-    });
-  } catch (...) {
-    graph_.reset();
-    manifest_.close();
-    torch::set_num_threads(saved_threads);
-    throw;
-  }
+  // The reset also gives the sequencer a fresh sequence count.
+  detail::run_graph_in_arena(
+      arena_, graph_, [this] { source_.activate(); },
+      [&] {
+        manifest_.close();
+        torch::set_num_threads(saved_threads);
+      });
   torch::set_num_threads(saved_threads);
   manifest_.close();
   // Files of batches that never reached the manifest would make the folder disagree with it.

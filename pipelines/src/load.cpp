@@ -6,13 +6,13 @@
 #include <cctype>
 #include <cstring>
 
+#include "flow_support.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/datasets/image_folder.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/pipelines/normalize.hpp"
-#include "opencv_threads.hpp"
 
 namespace ganaug {
 
@@ -122,17 +122,8 @@ LabeledDataset LoadPipeline::run() {
   resolved_.channels(first.channels());
   images_ = torch::empty({count, first.channels(), first.rows, first.cols}, torch::kFloat32);
   next_ = 0;
-  try {
-    arena_.execute([this] {
-      graph_.reset();  // also attaches the graph to this arena
-      source_.activate();
-      graph_.wait_for_all();
-    });
-  } catch (...) {
-    arena_.execute([this] { graph_.reset(); });
-    images_ = torch::Tensor();
-    throw;
-  }
+  detail::run_graph_in_arena(
+      arena_, graph_, [this] { source_.activate(); }, [this] { images_ = torch::Tensor(); });
   out.images = std::exchange(images_, torch::Tensor());
   out.class_names = list_.class_names;
   out.source = list_.source;

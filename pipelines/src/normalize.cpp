@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "flow_support.hpp"
 #include "ganaug/error.hpp"
-#include "opencv_threads.hpp"
 
 namespace ganaug {
 
@@ -83,17 +83,8 @@ torch::Tensor NormalizePipeline::run() {
       torch::empty({pixels_.size(0), out_channels_, out_height_, out_width_}, torch::kFloat32);
   next_ = 0;
   detail::SerialOpenCV serial_opencv;
-  try {
-    arena_.execute([this] {
-      graph_.reset();  // also attaches the graph to this arena
-      source_.activate();
-      graph_.wait_for_all();
-    });
-  } catch (...) {
-    arena_.execute([this] { graph_.reset(); });
-    output_ = torch::Tensor();
-    throw;
-  }
+  detail::run_graph_in_arena(
+      arena_, graph_, [this] { source_.activate(); }, [this] { output_ = torch::Tensor(); });
   return std::exchange(output_, torch::Tensor());
 }
 

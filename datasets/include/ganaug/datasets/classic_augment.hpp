@@ -13,16 +13,19 @@
 namespace ganaug {
 
 /// What one random geometric transform of an image may do. Every image of a batch gets its own
-/// transform: one affine warp (OpenCV, bilinear) composed of a flip, a rotation, a zoom-in (a
-/// random crop resized back) and a shift.
+/// transform: one affine warp (OpenCV) composed of a flip, a rotation, a zoom-in (a random crop
+/// resized back) and a shift. The default is the usual small-image baseline, a random crop after
+/// padding by 2 (a whole-pixel shift) and a left-right flip: with no rotation and no zoom the
+/// warp copies pixels exactly, while rotations and zooms interpolate (bilinear) and so blur
+/// images that the test set shows sharp, which on 28x28 Fashion-MNIST cost accuracy here.
 struct ClassicAugmentOptions {
-  /// Largest shift in pixels along each axis.
-  TORCH_ARG(double, max_shift) = 2.0;
-  /// Largest rotation in degrees, either way.
-  TORCH_ARG(double, max_rotation) = 10.0;
+  /// Largest shift in pixels along each axis; shifts are whole pixels.
+  TORCH_ARG(int64_t, max_shift) = 2;
+  /// Largest rotation in degrees, either way (e.g. 10).
+  TORCH_ARG(double, max_rotation) = 0.0;
   /// Largest zoom-in factor: 1.15 crops a random square of about 87% of the side and resizes it
-  /// back. 1 disables cropping.
-  TORCH_ARG(double, max_zoom) = 1.1;
+  /// back. 1 disables it.
+  TORCH_ARG(double, max_zoom) = 1.0;
   /// Mirror left-right with probability 1/2 (clothing, natural images); turn off for digits
   /// and text.
   TORCH_ARG(bool, horizontal_flip) = true;

@@ -1,0 +1,39 @@
+#pragma once
+// Helpers shared by the benchmarks: interleaved best-of-N wall times and the machine's load.
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ganaug::bench {
+
+/// Wall time of one call of `work`, in seconds.
+inline double seconds_of(const std::function<void()>& work) {
+  const auto start = std::chrono::steady_clock::now();
+  work();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Best wall times of `repeats` rounds; each round runs every entry of `works` once, so that
+/// the variants being compared see the same background load.
+inline std::vector<double> best_of_interleaved(int repeats,
+                                               const std::vector<std::function<void()>>& works) {
+  std::vector<double> best(works.size(), 1e300);
+  for (int r = 0; r < repeats; ++r) {
+    for (size_t w = 0; w < works.size(); ++w) best[w] = std::min(best[w], seconds_of(works[w]));
+  }
+  return best;
+}
+
+/// "0.12 (1 min), 0.30 (5 min)" from /proc/loadavg: a busy machine makes every figure suspect.
+inline std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five;
+  in >> one >> five;
+  return one + " (1 min), " + five + " (5 min)";
+}
+
+}  // namespace ganaug::bench
