@@ -57,7 +57,7 @@ cv::Mat draw_line_chart(const LineChart& chart) {
   x_lo -= x_pad, x_hi += x_pad, y_lo -= y_pad, y_hi += y_pad;
 
   cv::Mat image(chart.height, chart.width, CV_8UC3, cv::Scalar(255, 255, 255));
-  const int left = 80, right = 230, top = 50, bottom = 60;
+  const int left = 80, right = 230, top = 72, bottom = 60;
   const int plot_w = chart.width - left - right, plot_h = chart.height - top - bottom;
   GANAUG_CHECK(plot_w > 50 && plot_h > 50, "chart '", chart.title, "' is too small to draw");
   auto px = [&](double x) {

@@ -640,8 +640,8 @@ std::string experiment_report(const nlohmann::json& r) {
            << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
       }
     }
-    md << "- Every other cell: no difference from `none` that " << grid["seeds"]
-       << " seeds can tell apart from noise.\n\n"
+    md << "- Every other cell: no difference from `none` that the seeds run can tell apart from "
+          "noise (cells with one seed have no interval).\n\n"
        << "![accuracy](accuracy-" << ds << ".png)\n\n"
        << "### Generators\n\n"
        << "| size | seed | FCD | class faithfulness | CAS | GAN s | GAN images/s | samples |\n"
