@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -115,13 +116,18 @@ TEST(Augment, OutputContractForEveryScheme) {
 TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  auto options = tiny(dir / "data", dir / "out", ganaug::Scheme::kCond).n(600).retrain(false);
+  // Small batches: the source runs at most a limiter's worth of batches ahead of the manifest,
+  // so a stop after 100 listed images leaves the run well short of 600 whatever the timing.
+  auto options = tiny(dir / "data", dir / "out", ganaug::Scheme::kCond)
+                     .n(600)
+                     .generate_batch_size(20)
+                     .retrain(false);
   ganaug::AugmentCallbacks callbacks;
-  bool stop = false;
+  std::atomic<bool> stop{false};
   callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
-    if (stage == "generate" && done >= 250) stop = true;
+    if (stage == "generate" && done >= 100) stop = true;
   };
-  callbacks.should_stop = [&] { return stop; };
+  callbacks.should_stop = [&] { return stop.load(); };
   EXPECT_THROW(ganaug::run_augment(options, callbacks), ganaug::Interrupted);
   const auto partial = read_rows(dir / "out" / "labels.csv");
   const auto files =
@@ -252,6 +258,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--n abc", &output), 2);
   EXPECT_EQ(run_tool("--synthetic-share 1.5", &output), 2);
   EXPECT_EQ(run_tool("--resume --force", &output), 2);
+  EXPECT_EQ(run_tool("--gen-batch 0", &output), 2);
+  EXPECT_NE(output.find("--gen-batch must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
   EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);

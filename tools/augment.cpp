@@ -57,6 +57,8 @@ int main(int argc, char** argv) try {
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
       "generator", po::value<std::string>()->default_value(""),
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
+      "gen-batch", po::value<int64_t>()->default_value(250),
+      "images per generation batch (larger suits a GPU)")(
       "epochs", po::value<int64_t>()->default_value(30), "classifier epochs over the real images")(
       "synthetic-share", po::value<double>()->default_value(0.25),
       "share of each classifier batch that is synthetic, in [0, 1)")(
@@ -84,6 +86,7 @@ int main(int argc, char** argv) try {
       .out_dir(values["out"].as<std::string>())
       .gan_iterations(values["gan-iters"].as<int64_t>())
       .generator(values["generator"].as<std::string>())
+      .generate_batch_size(values["gen-batch"].as<int64_t>())
       .classifier_epochs(values["epochs"].as<int64_t>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
@@ -109,6 +112,8 @@ int main(int argc, char** argv) try {
   if (options.n() < 0) throw ganaug::cli::UsageError("--n must be 0 or positive");
   if (options.gan_iterations() < 0)
     throw ganaug::cli::UsageError("--gan-iters must be 0 or positive");
+  if (options.generate_batch_size() < 1)
+    throw ganaug::cli::UsageError("--gen-batch must be positive");
   if (options.classifier_epochs() < 1) throw ganaug::cli::UsageError("--epochs must be positive");
   if (options.synthetic_share() < 0 || options.synthetic_share() >= 1)
     throw ganaug::cli::UsageError("--synthetic-share must lie in [0, 1)");

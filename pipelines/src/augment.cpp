@@ -144,9 +144,13 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
 
   // -- generate and label --
   start = Clock::now();
-  GeneratePipeline pipeline(
-      generator, o.scheme(),
-      GenerateOptions(out.string()).n(o.n()).seed(o.seed()).threads(o.threads()), baseline);
+  GeneratePipeline pipeline(generator, o.scheme(),
+                            GenerateOptions(out.string())
+                                .n(o.n())
+                                .seed(o.seed())
+                                .threads(o.threads())
+                                .batch_size(o.generate_batch_size()),
+                            baseline);
   pipeline.on_progress = [&](int64_t listed, int64_t total) {
     progress("generate", static_cast<double>(listed), static_cast<double>(total), "");
   };

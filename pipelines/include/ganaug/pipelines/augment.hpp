@@ -32,6 +32,9 @@ struct AugmentOptions {
   TORCH_ARG(int64_t, gan_iterations) = 1500;
   /// A GAN checkpoint to generate from instead of training one.
   TORCH_ARG(std::string, generator) = "";
+  /// Images per generation batch (larger batches suit a GPU; an interruption stops within a few
+  /// batches).
+  TORCH_ARG(int64_t, generate_batch_size) = 250;
   /// Train the baseline and the augmented classifier and report the gain.
   TORCH_ARG(bool, retrain) = true;
   TORCH_ARG(std::string, device) = "auto";
