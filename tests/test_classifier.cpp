@@ -111,7 +111,25 @@ TEST(Classifier, MetricsOnHandExample) {
   EXPECT_EQ(m.confusion[0][1], 1);
 }
 
+TEST(Classifier, CosineScheduleDecaysToZero) {
+  const auto cosine = ganaug::ClassifierOptions(3).lr(0.01);
+  EXPECT_DOUBLE_EQ(ganaug::scheduled_learning_rate(cosine, 0, 100), 0.01);
+  EXPECT_NEAR(ganaug::scheduled_learning_rate(cosine, 50, 100), 0.005, 1e-12);
+  EXPECT_NEAR(ganaug::scheduled_learning_rate(cosine, 100, 100), 0.0, 1e-12);
+  EXPECT_GT(ganaug::scheduled_learning_rate(cosine, 20, 100),
+            ganaug::scheduled_learning_rate(cosine, 21, 100));
+  const auto constant = ganaug::ClassifierOptions(3).lr(0.01).lr_schedule("constant");
+  EXPECT_DOUBLE_EQ(ganaug::scheduled_learning_rate(constant, 99, 100), 0.01);
+  // The schedule reaches the optimizer: the two runs end with different weights.
+  const auto train = blobs(10, 1);
+  auto a = ganaug::train_classifier(train, nullptr, small(3).epochs(2));
+  auto b = ganaug::train_classifier(train, nullptr, small(3).epochs(2).lr_schedule("constant"));
+  EXPECT_FALSE(torch::allclose(ganaug::predict_probabilities(a, train.images, 3),
+                               ganaug::predict_probabilities(b, train.images, 3)));
+}
+
 TEST(Classifier, RejectsBadOptions) {
+  EXPECT_THROW(ganaug::ClassifierOptions(3).lr_schedule("step").validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);
 }

@@ -51,6 +51,27 @@ TEST(Models, ProjectionMakesScoreDependOnClass) {
   EXPECT_NE(a, b);
 }
 
+TEST(Models, ConditionalBatchNormSamplingMatchesTheUnfusedFormula) {
+  // In evaluation mode the layer folds the running statistics into the per-class scale and
+  // shift; the result must equal normalise-then-scale-and-shift.
+  torch::manual_seed(3);
+  ganaug::ConditionalBatchNorm layer(6, 4);
+  for (int i = 0; i < 5; ++i) layer(torch::randn({8, 6, 5, 5}) * 3 + 1, torch::randint(4, {8}));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : layer->parameters()) p.normal_();
+  }
+  layer->eval();
+  const auto x = torch::randn({3, 6, 5, 5});
+  const auto classes = torch::tensor({0, 3, 1}, torch::kInt64);
+  const auto& norm = layer->norm;
+  const auto normalised = (x - norm->running_mean.view({1, 6, 1, 1})) /
+                          (norm->running_var.view({1, 6, 1, 1}) + norm->options.eps()).sqrt();
+  const auto expected = normalised * layer->scale(classes).view({3, 6, 1, 1}) +
+                        layer->shift(classes).view({3, 6, 1, 1});
+  EXPECT_TRUE(torch::allclose(layer(x, classes), expected, 1e-4, 1e-5));
+}
+
 TEST(Models, FlopsGrowWithWidth) {
   EXPECT_GT(ganaug::forward_flops(ganaug::GeneratorOptions(10).width(64)),
             3 * ganaug::forward_flops(ganaug::GeneratorOptions(10).width(32)));

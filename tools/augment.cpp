@@ -60,6 +60,8 @@ int main(int argc, char** argv) try {
       "gen-batch", po::value<int64_t>()->default_value(250),
       "images per generation batch (larger suits a GPU)")(
       "epochs", po::value<int64_t>()->default_value(30), "classifier epochs over the real images")(
+      "lr-schedule", po::value<std::string>()->default_value("cosine"),
+      "classifier learning rate: cosine (decays to 0 over the run) or constant")(
       "synthetic-share", po::value<double>()->default_value(0.25),
       "share of each classifier batch that is synthetic, in [0, 1)")(
       "synthetic-weight", po::value<double>()->default_value(1.0),
@@ -88,6 +90,7 @@ int main(int argc, char** argv) try {
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())
       .classifier_epochs(values["epochs"].as<int64_t>())
+      .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
       .retrain(!values["no-retrain"].as<bool>())
@@ -112,6 +115,9 @@ int main(int argc, char** argv) try {
   if (options.n() < 0) throw ganaug::cli::UsageError("--n must be 0 or positive");
   if (options.gan_iterations() < 0)
     throw ganaug::cli::UsageError("--gan-iters must be 0 or positive");
+  if (options.lr_schedule() != "cosine" && options.lr_schedule() != "constant")
+    throw ganaug::cli::UsageError("--lr-schedule must be cosine or constant, not '" +
+                                  options.lr_schedule() + "'");
   if (options.generate_batch_size() < 1)
     throw ganaug::cli::UsageError("--gen-batch must be positive");
   if (options.classifier_epochs() < 1) throw ganaug::cli::UsageError("--epochs must be positive");

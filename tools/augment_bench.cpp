@@ -77,6 +77,8 @@ int main(int argc, char** argv) try {
       "first-seed", po::value<uint64_t>()->default_value(0), "the first seed")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
       "epochs", po::value<int64_t>()->default_value(30), "classifier epochs over the real images")(
+      "lr-schedule", po::value<std::string>()->default_value("cosine"),
+      "classifier learning rate: cosine (decays to 0 over the run) or constant")(
       "synthetic-share", po::value<double>()->default_value(0.25),
       "share of each classifier batch that is synthetic, in (0, 1)")(
       "synthetic-weight", po::value<double>()->default_value(1.0),
@@ -119,6 +121,7 @@ int main(int argc, char** argv) try {
       .first_seed(values["first-seed"].as<uint64_t>())
       .gan_iterations(values["gan-iters"].as<int64_t>())
       .classifier_epochs(values["epochs"].as<int64_t>())
+      .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())

@@ -108,10 +108,12 @@ std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1) {
                "encode_png needs a C x H x W image with 1 or 3 channels, got ",
                chw_in_minus1_1.defined() ? chw_in_minus1_1.sizes() : c10::IntArrayRef{});
   const auto chw = chw_in_minus1_1.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const int channels = static_cast<int>(chw.size(0));
-  const int height = static_cast<int>(chw.size(1));
-  const int width = static_cast<int>(chw.size(2));
-  const float* in = chw.data_ptr<float>();
+  return encode_png(chw.data_ptr<float>(), static_cast<int>(chw.size(0)),
+                    static_cast<int>(chw.size(1)), static_cast<int>(chw.size(2)));
+}
+
+std::vector<uchar> encode_png(const float* in, int channels, int height, int width) {
+  GANAUG_CHECK(channels == 1 || channels == 3, "encode_png needs 1 or 3 channels, got ", channels);
   const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
   cv::Mat image(height, width, CV_8UC(channels));
   for (int y = 0; y < height; ++y) {

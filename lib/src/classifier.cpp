@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
@@ -21,6 +22,8 @@ void ClassifierOptions::validate() const {
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
   GANAUG_CHECK(architecture() == "cnn" || architecture() == "resnet", "unknown classifier '",
                architecture(), "': use cnn or resnet");
+  GANAUG_CHECK(lr_schedule() == "cosine" || lr_schedule() == "constant",
+               "unknown learning-rate schedule '", lr_schedule(), "': use cosine or constant");
   GANAUG_CHECK(epochs() >= 1 && batch_size() >= 1 && lr() > 0,
                "classifier epochs, batch size and learning rate must be positive");
   GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
@@ -159,6 +162,13 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
                     : 0;
   const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
   const auto start = std::chrono::steady_clock::now();
+  const int64_t total_steps = (n_real + batch - 1) / batch * options.epochs();
+  int64_t step = 0;
+  const auto set_learning_rate = [&] {
+    const double rate = scheduled_learning_rate(options, step, total_steps);
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
+  };
 
   for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
     auto rng =
@@ -202,7 +212,9 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       const auto loss = (losses * weights.to(device)).sum() / static_cast<double>(images.size(0));
       optimizer.zero_grad();
       loss.backward();
+      set_learning_rate();
       optimizer.step();
+      ++step;
       loss_sum += loss.item<double>();
       ++batches;
     }
@@ -220,6 +232,13 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   }
   model->eval();
   return model;
+}
+
+double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,
+                               int64_t total_steps) {
+  if (options.lr_schedule() != "cosine" || total_steps <= 0) return options.lr();
+  const double progress = std::min(1.0, static_cast<double>(step) / total_steps);
+  return options.lr() * 0.5 * (1 + std::cos(std::acos(-1.0) * progress));
 }
 
 torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,

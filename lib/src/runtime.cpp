@@ -1,8 +1,10 @@
 #include "ganaug/runtime.hpp"
 
+#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -21,7 +23,21 @@ int configure_threads(int threads) {
   GANAUG_CHECK(threads >= 0, "the thread count must be 0 (all cores) or positive, got ", threads);
   const int wanted = threads == 0 ? hardware_threads() : threads;
   if (torch::get_num_threads() != wanted) torch::set_num_threads(wanted);
+  static const bool blas_configured = [] {
+    return std::getenv("OPENBLAS_NUM_THREADS") == nullptr && set_blas_threads(1);
+  }();
+  (void)blas_configured;
   return torch::get_num_threads();
+}
+
+bool set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  // Looked up at run time: the BLAS is whichever libblas.so.3 Debian's alternatives select.
+  static const auto set =
+      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set) return false;
+  set(threads);
+  return true;
 }
 
 torch::Device select_device(const std::string& request) {

@@ -111,6 +111,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
     return ClassifierOptions(outputs, train.height(), train.channels())
         .architecture(train.channels() == 3 ? "resnet" : "cnn")
         .epochs(o.classifier_epochs())
+        .lr_schedule(o.lr_schedule())
         .seed(o.seed())
         .device(o.device())
         .threads(o.threads())

@@ -73,6 +73,8 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
   GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
                "GAN iterations and classifier epochs must be positive");
+  GANAUG_CHECK(lr_schedule() == "cosine" || lr_schedule() == "constant",
+               "unknown learning-rate schedule '", lr_schedule(), "': use cosine or constant");
   GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
   GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
                "the synthetic share must lie in (0, 1), got ", synthetic_share());
@@ -86,6 +88,7 @@ nlohmann::json ExperimentOptions::settings() const {
           {"first_seed", first_seed()},
           {"gan_iterations", gan_iterations()},
           {"classifier_epochs", classifier_epochs()},
+          {"lr_schedule", lr_schedule()},
           {"synthetic_share", synthetic_share()},
           {"synthetic_weight", synthetic_weight()},
           {"classic", classic_options().to_string()},
@@ -237,6 +240,7 @@ class Experiment {
     return ClassifierOptions(outputs, train.height(), train.channels())
         .architecture(train.channels() == 3 ? "resnet" : "cnn")
         .epochs(o_.classifier_epochs())
+        .lr_schedule(o_.lr_schedule())
         .seed(seed)
         .device(o_.device())
         .threads(o_.threads())
@@ -592,7 +596,8 @@ std::string experiment_report(const nlohmann::json& r) {
      << r["machine"]["device"].get<std::string>() << ". Started " << r["started"].get<std::string>()
      << ", updated " << r.value("updated", std::string("-")) << ".\n\n"
      << "Settings: GAN " << s["gan_iterations"] << " iterations at batch 64; classifier "
-     << s["classifier_epochs"] << " epochs over the real images, synthetic share "
+     << s["classifier_epochs"] << " epochs over the real images ("
+     << s.value("lr_schedule", std::string("constant")) << " learning rate), synthetic share "
      << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
      << "; classical augmentation `" << s["classic"].get<std::string>() << "`; seeds "
      << s["first_seed"] << ".." << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1

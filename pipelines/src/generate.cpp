@@ -7,6 +7,9 @@
 #include <iomanip>
 #include <sstream>
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include "flow_support.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
@@ -108,39 +111,58 @@ GeneratePipeline::~GeneratePipeline() = default;
 
 GeneratePipeline::Batch GeneratePipeline::generate(Batch batch) {
   // LibTorch runs on one thread inside the graph: the encoders take the other cores, and a
-  // second OpenMP team per TBB worker would oversubscribe them.
-  thread_local bool single_threaded = false;
-  if (!single_threaded) {
-    torch::set_num_threads(1);
-    single_threaded = true;
-  }
+  // second OpenMP team per TBB worker would oversubscribe them. Checked every batch: run()
+  // restores the caller's count afterwards, and a worker thread can serve several runs.
+  if (torch::get_num_threads() != 1) torch::set_num_threads(1);
   batch.images = ganaug::generate(generator_, batch.conditions, options_.seed(), batch.first,
-                                  options_.batch_size());
+                                  options_.batch_size())
+                     .contiguous();
   torch::Tensor probabilities;
   if (scheme_ == Scheme::kArgmax) {
     probabilities = predict_probabilities(labeller_, batch.images, num_classes_);
   }
-  batch.targets = scheme_targets(scheme_, batch.conditions, num_classes_, probabilities);
+  batch.targets = scheme_targets(scheme_, batch.conditions, num_classes_, probabilities)
+                      .to(torch::kFloat32)
+                      .contiguous();
+  batch.labels = hard_labels(scheme_, batch.targets).contiguous();
+  batch.conditions = batch.conditions.contiguous();
   return batch;
 }
 
 GeneratePipeline::Written GeneratePipeline::encode(const Batch& batch) const {
+  // Plain pointers only below: this runs on every worker at once, and per-image tensor ops would
+  // cost more than the PNG encoding of a 28x28 image.
   Written written;
   written.sequence = batch.sequence;
   written.first = batch.first;
-  const auto labels = hard_labels(scheme_, batch.targets);
-  const auto targets = batch.targets.contiguous();
-  const int64_t width = targets.size(1);
-  for (int64_t i = 0; i < batch.images.size(0); ++i) {
-    const auto name = image_file_name(batch.first + i);
-    write_file_atomic(fs::path(options_.out_dir()) / name, encode_png(batch.images[i]));
-    std::ostringstream row;
-    row << name << ',' << batch.conditions[i].item<int64_t>() << ',' << labels[i].item<int64_t>();
-    const float* p = targets.data_ptr<float>() + i * width;
-    row << std::setprecision(7);
-    for (int64_t k = 0; k < width; ++k) row << ',' << p[k];
-    written.rows.push_back(row.str());
-  }
+  const int64_t count = batch.images.size(0);
+  const int channels = static_cast<int>(batch.images.size(1));
+  const int height = static_cast<int>(batch.images.size(2));
+  const int width = static_cast<int>(batch.images.size(3));
+  const int64_t image_floats = static_cast<int64_t>(channels) * height * width;
+  const float* pixels = batch.images.data_ptr<float>();
+  const int64_t* conditions = batch.conditions.data_ptr<int64_t>();
+  const int64_t* labels = batch.labels.data_ptr<int64_t>();
+  const float* targets = batch.targets.data_ptr<float>();
+  const int64_t target_width = batch.targets.size(1);
+  const fs::path out_dir(options_.out_dir());
+  written.rows.resize(static_cast<size_t>(count));
+  // Split the batch so that idle workers help while the generator stage is busy or done.
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 16),
+                    [&](const tbb::blocked_range<int64_t>& range) {
+                      for (int64_t i = range.begin(); i != range.end(); ++i) {
+                        const auto name = image_file_name(batch.first + i);
+                        write_file_atomic(out_dir / name,
+                                          encode_png(pixels + i * image_floats, channels, height,
+                                                     width));
+                        std::ostringstream row;
+                        row << name << ',' << conditions[i] << ',' << labels[i]
+                            << std::setprecision(7);
+                        const float* p = targets + i * target_width;
+                        for (int64_t k = 0; k < target_width; ++k) row << ',' << p[k];
+                        written.rows[static_cast<size_t>(i)] = row.str();
+                      }
+                    });
   return written;
 }
 

@@ -35,6 +35,9 @@ struct ClassifierOptions {
   /// Real images per batch.
   TORCH_ARG(int64_t, batch_size) = 64;
   TORCH_ARG(double, lr) = 1e-3;
+  /// "cosine" (the rate decays to 0 over the run, step by step: the last epochs average out the
+  /// noise of small batches) or "constant".
+  TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, weight_decay) = 0.0;
   /// Weight of the synthetic images' loss relative to the real ones' (LSRO's default is 1).
   TORCH_ARG(double, synthetic_weight) = 1.0;
@@ -97,6 +100,10 @@ struct ClassifierHooks {
 /// targets over num_outputs. Deterministic for a seed on the CPU.
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
+
+/// The learning rate of optimizer step `step` (0-based) of `total_steps` under options.lr_schedule():
+/// constant lr, or cosine from lr at step 0 down to 0 after the last step.
+double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, int64_t total_steps);
 
 /// Softmax probabilities over the first `num_classes` outputs (the real classes: a newclass
 /// classifier's extra output is dropped before the softmax), N x num_classes on the CPU.

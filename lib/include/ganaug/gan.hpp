@@ -160,7 +160,7 @@ torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes
 /// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
 /// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
 torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
-                       int64_t first_index = 0, int64_t batch_size = 1000);
+                       int64_t first_index = 0, int64_t batch_size = 500);
 
 /// Mixes a seed and a stream index into a new, well-spread seed (splitmix64).
 uint64_t mix_seed(uint64_t seed, uint64_t stream);

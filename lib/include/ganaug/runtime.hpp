@@ -13,7 +13,16 @@ torch::Device select_device(const std::string& request = "auto");
 
 /// Sets LibTorch's intra-op CPU thread count; 0 means one per hardware core. Debian's LibTorch
 /// starts with 1 thread, so every entry point calls this. Returns the count now in effect.
+///
+/// Also keeps OpenBLAS (which LibTorch calls for Linear layers and matrix-vector products) on
+/// one thread unless OPENBLAS_NUM_THREADS is set: its own pthread pool spin-waits against
+/// LibTorch's OpenMP team, and on this project's 2-core reference machine that cost the GAN
+/// training step 40% (371 -> 519 images/s, bench/RESULTS.md).
 int configure_threads(int threads = 0);
+
+/// Sets OpenBLAS's thread count when OpenBLAS is the BLAS in use; returns false when it is not
+/// (another BLAS, or none loaded), in which case nothing changes.
+bool set_blas_threads(int threads);
 
 /// Number of hardware threads (at least 1).
 int hardware_threads();

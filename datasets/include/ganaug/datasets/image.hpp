@@ -42,6 +42,9 @@ torch::Tensor decode_image(const std::filesystem::path& path, const ImageOptions
 /// PNG bytes of a C x H x W (C = 1 or 3, RGB) image with values in [-1, 1]; values outside are
 /// clamped. Throws ganaug::Error for another shape. Uses no LibTorch compute.
 std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1);
+/// The same from a contiguous float C x H x W buffer in [-1, 1] (no tensor per image: for
+/// pipelines that encode thousands of small images).
+std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int height, int width);
 
 /// Writes `bytes` to `path + ".tmp-<pid>"` and renames it over `path`, so readers never see a
 /// partial file. Throws ganaug::Error naming the path when it cannot be written.

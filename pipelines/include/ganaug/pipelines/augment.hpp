@@ -45,6 +45,8 @@ struct AugmentOptions {
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
   TORCH_ARG(int64_t, classifier_epochs) = 30;
+  /// The classifiers' learning-rate schedule: cosine or constant.
+  TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;
   TORCH_ARG(double, synthetic_weight) = 1.0;
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).

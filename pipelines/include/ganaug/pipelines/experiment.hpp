@@ -53,6 +53,8 @@ struct ExperimentOptions {
   TORCH_ARG(uint64_t, first_seed) = 0;
   TORCH_ARG(int64_t, gan_iterations) = 1500;
   TORCH_ARG(int64_t, classifier_epochs) = 30;
+  /// The classifiers' learning-rate schedule: cosine or constant.
+  TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;
   TORCH_ARG(double, synthetic_weight) = 1.0;
   TORCH_ARG(ClassicAugmentOptions, classic_options);

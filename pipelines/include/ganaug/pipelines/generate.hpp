@@ -78,6 +78,7 @@ class GeneratePipeline {
     torch::Tensor images;      // count x C x S x S, CPU
     torch::Tensor conditions;  // count int64
     torch::Tensor targets;     // count x T float32
+    torch::Tensor labels;      // count int64, the manifest's hard label
   };
   struct Written {
     int64_t sequence = 0, first = 0;
