@@ -167,6 +167,40 @@ TEST(Experiment, InterruptedGridKeepsFinishedCellsAndResumes) {
   EXPECT_EQ(keys.size(), 12u);
 }
 
+TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");  // 36 training images, 12 test images
+  const auto base = tiny_grid(dir / "data", dir / "unused")
+                        .sizes({3})
+                        .seeds(1)
+                        .schemes({"none", "cond"})
+                        .validation_fraction(0.25);
+  const auto tuned =
+      ganaug::run_experiment(ExperimentOptions(base).evaluate_on("validation").out_dir(
+          (dir / "tune").string()));
+  const auto& tuned_ref = tuned["references"]["data"];
+  EXPECT_EQ(tuned_ref["images"], 27) << "the reference classifier never sees the held-out images";
+  EXPECT_EQ(tuned_ref["test"]["images"], 9);
+  EXPECT_NE(tuned_ref["test"]["source"].get<std::string>().find("validation"), std::string::npos);
+  std::ifstream report_in(dir / "tune" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_in)), {});
+  EXPECT_NE(report.find("Scored on: validation split"), std::string::npos) << report;
+
+  // The final run on the test set draws the same labeled subsets from the same remainder.
+  const auto final_run = ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "test").string()));
+  EXPECT_EQ(final_run["references"]["data"]["images"], 27);
+  EXPECT_EQ(final_run["references"]["data"]["test"]["images"], 12);
+  EXPECT_EQ(final_run["settings"]["evaluate_on"], "test");
+
+  ganaug::testing::expect_error(
+      [&] { ExperimentOptions(base).validation_fraction(0).evaluate_on("validation").validate(); },
+      {"validation fraction above 0"});
+  ganaug::testing::expect_error([&] { ExperimentOptions(base).evaluate_on("train").validate(); },
+                                {"cannot evaluate on 'train'"});
+  ganaug::testing::expect_error([&] { ExperimentOptions(base).validation_fraction(1).validate(); },
+                                {"validation fraction must lie in [0, 1)"});
+}
+
 TEST(ExperimentCli, RunsAndRejectsBadValues) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
@@ -182,7 +216,8 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
   for (const char* bad : {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
-                          "--classic spin=1", "--resume --force", "--bogus"}) {
+                          "--classic spin=1", "--resume --force", "--bogus",
+                          "--evaluate-on validation", "--validation 1.5"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }

@@ -66,7 +66,12 @@ int main(int argc, char** argv) try {
       "channels", po::value<int64_t>()->default_value(0), "1 or 3 (0 keeps what the data holds)")(
       "test-data", po::value<std::string>()->default_value(""),
       "held-out test set for a single --data; default: its own test split, else a seeded 20% "
-      "split")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
+      "split")("validation", po::value<double>()->default_value(0.0),
+               "share of the training data held out (stratified, seeded) before labeled subsets "
+               "are drawn; 0 = none")(
+      "evaluate-on", po::value<std::string>()->default_value("test"),
+      "score cells on the test set, or on the --validation split (to tune settings without "
+      "looking at the test set)")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
                "labeled images per class, comma-separated")(
       "schemes",
       po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
@@ -114,6 +119,8 @@ int main(int argc, char** argv) try {
   }
   options.datasets(datasets)
       .test_data(values["test-data"].as<std::string>())
+      .validation_fraction(values["validation"].as<double>())
+      .evaluate_on(values["evaluate-on"].as<std::string>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
       .schemes(split_list("schemes", values["schemes"].as<std::string>()))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))

@@ -64,6 +64,12 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(!datasets().empty(), "the experiment needs at least one dataset");
   GANAUG_CHECK(test_data().empty() || datasets().size() == 1,
                "a test set of its own (--test-data) goes with exactly one dataset");
+  GANAUG_CHECK(validation_fraction() >= 0 && validation_fraction() < 1,
+               "the validation fraction must lie in [0, 1), got ", validation_fraction());
+  GANAUG_CHECK(evaluate_on() == "test" || evaluate_on() == "validation", "cannot evaluate on '",
+               evaluate_on(), "': use test or validation");
+  GANAUG_CHECK(evaluate_on() == "test" || validation_fraction() > 0,
+               "evaluating on the validation split needs a validation fraction above 0");
   GANAUG_CHECK(!sizes().empty() && !schemes().empty() && !multiples().empty(),
                "the experiment grid needs sizes, schemes and multiples");
   for (auto size : sizes()) GANAUG_CHECK(size >= 1, "labeled sizes must be positive, got ", size);
@@ -86,6 +92,8 @@ nlohmann::json ExperimentOptions::settings() const {
   return {{"test_data", test_data()},
           {"test_fraction", test_fraction()},
           {"first_seed", first_seed()},
+          {"validation_fraction", validation_fraction()},
+          {"evaluate_on", evaluate_on()},
           {"gan_iterations", gan_iterations()},
           {"classifier_epochs", classifier_epochs()},
           {"lr_schedule", lr_schedule()},
@@ -306,6 +314,20 @@ class Experiment {
     const auto ds = dataset_label(spec);
     say(ds + ": loading");
     auto data = load_train_test(spec, o_.test_data(), o_.test_fraction());
+    if (o_.validation_fraction() > 0) {
+      const uint64_t split_seed = mix_seed(o_.first_seed(), 0x76616c);
+      auto [rest, validation] = split_train_test(data.train, o_.validation_fraction(), split_seed);
+      say(ds + ": " + std::to_string(validation.size()) +
+          " training images held out for validation; cells are scored on the " + o_.evaluate_on() +
+          " set");
+      data.train = std::move(rest);
+      if (o_.evaluate_on() == "validation") {
+        data.test = std::move(validation);
+        data.test_description = {
+            {"source", "validation split held out from the training data (not the test set)"},
+            {"split", {{"fraction", o_.validation_fraction()}, {"seed", split_seed}}}};
+      }
+    }
     configure_threads(o_.threads());
     const auto& full = data.train;
     const auto& test = data.test;
@@ -607,7 +629,9 @@ std::string experiment_report(const nlohmann::json& r) {
         "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
   for (const auto& [ds, ref] : r["references"].items()) {
     md << "\n## " << ds << "\n\n"
-       << "Test set: " << ref["test"].value("source", std::string("?")) << " ("
+       << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
+                                                                         : "Test set: ")
+       << ref["test"].value("source", std::string("?")) << " ("
        << ref["test"].value("images", 0) << " images). Reference classifier (all " << ref["images"]
        << " training images, " << ref["epochs"]
        << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)

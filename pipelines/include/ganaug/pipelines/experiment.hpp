@@ -42,6 +42,14 @@ struct ExperimentOptions {
   /// stratified split of `test_fraction` seeded with first_seed (one test set for all cells).
   TORCH_ARG(std::string, test_data) = "";
   TORCH_ARG(double, test_fraction) = 0.2;
+  /// Share of every class of the training data held out first (stratified, seeded with
+  /// first_seed); the labeled subsets and the reference classifier come from the rest. 0: none.
+  TORCH_ARG(double, validation_fraction) = 0.0;
+  /// Where cells are scored: "test" (the test set) or "validation" (the held-out share, so that
+  /// settings can be tuned without looking at the test set). Generators depend only on the
+  /// labeled subsets, so a tuning run and a final test run with the same validation_fraction and
+  /// seeds share them.
+  TORCH_ARG(std::string, evaluate_on) = "test";
   /// Labeled images per class.
   TORCH_ARG(std::vector<int64_t>, sizes) = std::vector<int64_t>{20, 50, 100, 500};
   TORCH_ARG(std::vector<std::string>, schemes) = default_experiment_schemes();
