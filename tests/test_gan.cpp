@@ -142,6 +142,37 @@ TEST_F(GanTest, MismatchedArchitectureIsRefused) {
   }
 }
 
+TEST_F(GanTest, MinibatchStdIsPartOfTheArchitecture) {
+  ganaug::GanTrainer trainer(options(1), data_.class_names);
+  trainer.save_checkpoint((dir_ / "c.pt").string());
+  ganaug::GanTrainer plain(options(1).minibatch_std(false), data_.class_names);
+  try {
+    plain.resume((dir_ / "c.pt").string());
+    FAIL() << "expected ganaug::Error";
+  } catch (const ganaug::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("minibatch_std 1 in the file vs 0"), std::string::npos) << message;
+  }
+}
+
+TEST_F(GanTest, ModeSeekingTrainsAndIsRecorded) {
+  // The mode-seeking term changes the generator's updates (same seed, same draws otherwise) and
+  // its weight travels with the checkpoint.
+  ganaug::GanTrainer seeking(options(3).mode_seeking(2.0), data_.class_names);
+  ganaug::GanTrainer plain(options(3).mode_seeking(0.0), data_.class_names);
+  ASSERT_TRUE(seeking.train(data_));
+  ASSERT_TRUE(plain.train(data_));
+  auto a = seeking.sampling_generator();
+  auto b = plain.sampling_generator();
+  EXPECT_FALSE(same_weights(*a, *b));
+  const auto classes = ganaug::balanced_classes(0, 4, 2);
+  EXPECT_TRUE(torch::isfinite(ganaug::generate(a, classes, 1)).all().item<bool>());
+  seeking.save_checkpoint((dir_ / "s.pt").string());
+  EXPECT_DOUBLE_EQ(ganaug::load_generator((dir_ / "s.pt").string(), "cpu").options.mode_seeking(),
+                   2.0);
+  EXPECT_THROW(options(1).mode_seeking(-1).validate(), ganaug::Error);
+}
+
 TEST_F(GanTest, CheckpointRecordsShapeAndClasses) {
   ganaug::GanTrainer trainer(options(2), data_.class_names);
   trainer.train(data_);
@@ -212,14 +243,4 @@ TEST_F(GanTest, TrainsOnCuda_CUDA) {
   const auto images = ganaug::generate(g, ganaug::balanced_classes(0, 4, 2), 1);
   EXPECT_TRUE(images.device().is_cpu());
   EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
-}
-
-TEST(Runtime, DeviceSelection) {
-  EXPECT_TRUE(ganaug::select_device("cpu").is_cpu());
-  EXPECT_THROW(ganaug::select_device("tpu"), ganaug::Error);
-  if (!ganaug::cuda_available()) {
-    EXPECT_THROW(ganaug::select_device("cuda"), ganaug::Error);
-  }
-  EXPECT_EQ(ganaug::configure_threads(1), 1);
-  EXPECT_EQ(ganaug::configure_threads(0), ganaug::hardware_threads());
 }

@@ -6,6 +6,23 @@
 #include "ganaug/metrics.hpp"
 #include "test_support.hpp"
 
+TEST(Metrics, WithinClassSpreadSeesCollapse) {
+  torch::manual_seed(4);
+  const auto labels = torch::arange(40, torch::kInt64).remainder(2);
+  const auto varied = torch::randn({40, 1, 4, 4}) * 0.5;
+  EXPECT_NEAR(ganaug::within_class_spread(varied, labels), 0.5, 0.08);
+  // One image per class, repeated: no spread at all, whatever the class means are.
+  const auto prototypes = torch::randn({2, 1, 4, 4});
+  const auto collapsed = prototypes.index_select(0, labels);
+  EXPECT_NEAR(ganaug::within_class_spread(collapsed, labels), 0.0, 1e-12);
+  // Class means do not count: shifting one class changes nothing.
+  auto shifted = varied.clone();
+  shifted.index_put_({labels == 1}, shifted.index({labels == 1}) + 3.0);
+  EXPECT_NEAR(ganaug::within_class_spread(shifted, labels),
+              ganaug::within_class_spread(varied, labels), 1e-6);
+  EXPECT_THROW(ganaug::within_class_spread(varied, labels.slice(0, 0, 10)), ganaug::Error);
+}
+
 TEST(Metrics, FrechetDistanceOfASetWithItselfIsZero) {
   torch::manual_seed(1);
   const auto a = torch::randn({500, 6}, torch::kFloat64);

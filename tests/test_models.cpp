@@ -22,6 +22,22 @@ TEST(Models, GeneratorAndDiscriminatorShapes) {
   }
 }
 
+TEST(Models, MinibatchStdKeepsRealAndFakeHalvesApart) {
+  // 8 identical images then 8 varied ones: the first half's groups see no spread at all, the
+  // second half's do, and no group mixes the two.
+  const auto same = torch::ones({8, 3, 5, 5}) * 0.3;
+  const auto varied = torch::randn({8, 3, 5, 5});
+  ganaug::MinibatchStd layer;
+  const auto out = layer(torch::cat({same, varied}));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{16, 4, 5, 5}));
+  EXPECT_TRUE(torch::equal(out.slice(1, 0, 3), torch::cat({same, varied})));
+  const auto spread = out.select(1, 3).mean({1, 2});
+  EXPECT_LT(spread.slice(0, 0, 8).max().item<float>(), 1e-3f);
+  EXPECT_GT(spread.slice(0, 8, 16).min().item<float>(), 0.3f);
+  // Odd batches fall back to groups of one.
+  EXPECT_EQ(layer(torch::randn({5, 2, 3, 3})).size(1), 3);
+}
+
 TEST(Models, DiscriminatorWithoutProjectionOrSpectralNorm) {
   ganaug::Discriminator d(
       ganaug::DiscriminatorOptions(3, 28, 1).width(8).projection(false).spectral_norm(false));

@@ -81,6 +81,10 @@ int main(int argc, char** argv) try {
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
       "first-seed", po::value<uint64_t>()->default_value(0), "the first seed")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
+      "gan-mode-seeking", po::value<double>()->default_value(ganaug::GanOptions(1).mode_seeking()),
+      "weight of the GAN's mode-seeking term (0 = off)")(
+      "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),
+      "minibatch standard-deviation feature in the discriminator (1 or 0)")(
       "epochs", po::value<int64_t>()->default_value(30), "classifier epochs over the real images")(
       "lr-schedule", po::value<std::string>()->default_value("cosine"),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
@@ -127,6 +131,8 @@ int main(int argc, char** argv) try {
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<uint64_t>())
       .gan_iterations(values["gan-iters"].as<int64_t>())
+      .gan_mode_seeking(values["gan-mode-seeking"].as<double>())
+      .gan_minibatch_std(values["gan-mbstd"].as<bool>())
       .classifier_epochs(values["epochs"].as<int64_t>())
       .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())

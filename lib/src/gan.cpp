@@ -52,6 +52,8 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
   put_int("d_width", o.d_width());
   put_int("spectral_norm", o.spectral_norm());
   put_int("projection", o.projection());
+  put_int("minibatch_std", o.minibatch_std());
+  put_double("mode_seeking", o.mode_seeking());
   put_string("loss", to_string(o.loss()));
   put_int("iterations", o.iterations());
   put_int("batch_size", o.batch_size());
@@ -89,6 +91,15 @@ class CheckpointReader {
     return value;
   }
   int64_t integer(const char* key) { return value(key).toInt(); }
+  // For fields added after the first checkpoint format: their value before they existed.
+  int64_t integer_or(const char* key, int64_t fallback) {
+    c10::IValue v;
+    return archive_.try_read(key, v) ? v.toInt() : fallback;
+  }
+  double real_or(const char* key, double fallback) {
+    c10::IValue v;
+    return archive_.try_read(key, v) ? v.toDouble() : fallback;
+  }
   double real(const char* key) { return value(key).toDouble(); }
   std::string text(const char* key) { return value(key).toStringRef(); }
 
@@ -99,6 +110,8 @@ class CheckpointReader {
         .d_width(integer("d_width"))
         .spectral_norm(integer("spectral_norm") != 0)
         .projection(integer("projection") != 0)
+        .minibatch_std(integer_or("minibatch_std", 0) != 0)
+        .mode_seeking(real_or("mode_seeking", 0.0))
         .loss(parse_gan_loss(text("loss")))
         .iterations(integer("iterations"))
         .batch_size(integer("batch_size"))
@@ -146,6 +159,7 @@ std::string architecture_differences(const GanOptions& file, const GanOptions& r
   compare("d_width", file.d_width(), run.d_width());
   compare("spectral_norm", file.spectral_norm(), run.spectral_norm());
   compare("projection", file.projection(), run.projection());
+  compare("minibatch_std", file.minibatch_std(), run.minibatch_std());
   return out.str();
 }
 
@@ -188,7 +202,8 @@ DiscriminatorOptions GanOptions::discriminator_options() const {
   return DiscriminatorOptions(num_classes(), image_size(), channels())
       .width(d_width())
       .spectral_norm(spectral_norm())
-      .projection(projection());
+      .projection(projection())
+      .minibatch_std(minibatch_std());
 }
 
 void GanOptions::validate() const {
@@ -196,6 +211,8 @@ void GanOptions::validate() const {
   GANAUG_CHECK(iterations() >= 0, "GAN iterations must not be negative, got ", iterations());
   GANAUG_CHECK(batch_size() >= 1, "GAN batch size must be positive, got ", batch_size());
   GANAUG_CHECK(g_lr() > 0 && d_lr() > 0, "GAN learning rates must be positive");
+  GANAUG_CHECK(mode_seeking() >= 0 && std::isfinite(mode_seeking()),
+               "the mode-seeking weight must be 0 (off) or positive, got ", mode_seeking());
   GANAUG_CHECK(beta1() >= 0 && beta1() < 1 && beta2() >= 0 && beta2() < 1,
                "Adam betas must lie in [0, 1)");
   GANAUG_CHECK(d_steps() >= 1, "discriminator steps per generator step must be at least 1");
@@ -457,12 +474,28 @@ bool GanTrainer::train(const LabeledDataset& data) {
     // Generator step; the discriminator's weights need no gradient here.
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
     const auto noise = torch::randn({batch, o.latent_dim()}, rng).to(s.device);
-    const auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+    auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+    const int64_t half = batch / 2;
+    const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
+    if (mode_seeking) {
+      // Image i and image half + i share a class and differ in noise.
+      fake_classes = fake_classes.clone();
+      fake_classes.slice(0, half, 2 * half).copy_(fake_classes.slice(0, 0, half));
+    }
     auto fake = s.generator(noise, fake_classes);
+    torch::Tensor seeking;
+    if (mode_seeking) {
+      // MSGAN: the ratio of image distance to noise distance, which the generator raises.
+      const auto image_distance =
+          (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
+      const auto noise_distance =
+          (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
+      seeking = 1.0 / (image_distance / noise_distance + 1e-5);
+    }
     if (policy.any()) fake = diff_augment(fake, policy, rng);
     const auto scores = s.discriminator(fake, fake_classes);
-    const auto g_loss =
-        o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+    auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+    if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
     s.g_optimizer->zero_grad();
     g_loss.backward();
     s.g_optimizer->step();

@@ -52,6 +52,24 @@ double frechet_distance(const torch::Tensor& a, const torch::Tensor& b) {
   return std::max(0.0, d);
 }
 
+double within_class_spread(const torch::Tensor& images, const torch::Tensor& labels) {
+  GANAUG_CHECK(images.dim() >= 2 && labels.dim() == 1 && images.size(0) == labels.size(0),
+               "within_class_spread needs one label per image");
+  const auto flat = images.detach().to(torch::kCPU, torch::kFloat64).reshape({images.size(0), -1});
+  const auto cpu_labels = labels.to(torch::kCPU, torch::kInt64);
+  const auto classes = std::get<0>(at::_unique(cpu_labels));
+  double sum = 0;
+  int64_t counted = 0;
+  for (int64_t i = 0; i < classes.numel(); ++i) {
+    const auto members = torch::nonzero(cpu_labels == classes[i]).flatten();
+    if (members.numel() < 2) continue;
+    sum += flat.index_select(0, members).std(0, /*unbiased=*/true).mean().item<double>();
+    ++counted;
+  }
+  GANAUG_CHECK(counted > 0, "within_class_spread needs a class with at least two images");
+  return sum / counted;
+}
+
 double student_t_975(int64_t degrees_of_freedom) {
   GANAUG_CHECK(degrees_of_freedom >= 1, "Student's t needs at least 1 degree of freedom");
   static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,

@@ -137,7 +137,8 @@ DiscriminatorImpl::DiscriminatorImpl(const DiscriminatorOptions& options_) : opt
     out = std::min<int64_t>(2 * out, 8 * options.width());
     size /= 2;
   }
-  features_->push_back(convolution(in, in, sn, 3, 1));
+  if (options.minibatch_std()) features_->push_back(MinibatchStd());
+  features_->push_back(convolution(in + (options.minibatch_std() ? 1 : 0), in, sn, 3, 1));
   features_->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
   register_module("features", features_);
   const int64_t channels = in;
@@ -154,6 +155,20 @@ DiscriminatorImpl::DiscriminatorImpl(const DiscriminatorOptions& options_) : opt
           "embedding", torch::nn::Linear(torch::nn::LinearOptions(k, channels).bias(false)));
   }
   use_channels_last(*this);
+}
+
+torch::Tensor MinibatchStdImpl::forward(const torch::Tensor& x) {
+  const int64_t n = x.size(0);
+  int64_t group = 4;
+  while (group > 1 && (n % (2 * group) != 0)) group /= 2;
+  // N/g groups of g consecutive images: std over each group, averaged over features.
+  const auto grouped = x.reshape({n / group, group, -1});
+  const auto std = (grouped.var(1, /*unbiased=*/false) + 1e-8).sqrt().mean(1);  // N/g
+  const auto channel = std.repeat_interleave(group)
+                           .view({n, 1, 1, 1})
+                           .expand({n, 1, x.size(2), x.size(3)})
+                           .to(x.dtype());
+  return channels_last(torch::cat({x, channel}, 1));
 }
 
 torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& images,
@@ -200,7 +215,7 @@ int64_t forward_flops(const DiscriminatorOptions& o) {
     in = out;
     out = std::min<int64_t>(2 * out, 8 * o.width());
   }
-  flops += 2 * size * size * in * in * 9;
+  flops += 2 * size * size * (in + (o.minibatch_std() ? 1 : 0)) * in * 9;
   flops += 2 * in * (o.projection() ? 2 : 1);
   return flops;
 }

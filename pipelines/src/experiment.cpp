@@ -95,6 +95,8 @@ nlohmann::json ExperimentOptions::settings() const {
           {"validation_fraction", validation_fraction()},
           {"evaluate_on", evaluate_on()},
           {"gan_iterations", gan_iterations()},
+          {"gan_mode_seeking", gan_mode_seeking()},
+          {"gan_minibatch_std", gan_minibatch_std()},
           {"classifier_epochs", classifier_epochs()},
           {"lr_schedule", lr_schedule()},
           {"synthetic_share", synthetic_share()},
@@ -449,13 +451,20 @@ class Experiment {
   Generator obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
                              const std::string& group) {
     const auto checkpoint = dir / "checkpoint.pt";
+    bool resumable = false;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
-      if (loaded.iteration >= o_.gan_iterations()) return loaded.generator;
+      // Reused (or resumed) only when it was trained the way this run would train it; another
+      // generator in this folder is trained anew over it.
+      resumable = loaded.options.mode_seeking() == o_.gan_mode_seeking() &&
+                  loaded.options.minibatch_std() == o_.gan_minibatch_std();
+      if (resumable && loaded.iteration >= o_.gan_iterations()) return loaded.generator;
     }
     check_stop();
     auto options = GanOptions(train.num_classes(), train.height(), train.channels())
                        .iterations(o_.gan_iterations())
+                       .mode_seeking(o_.gan_mode_seeking())
+                       .minibatch_std(o_.gan_minibatch_std())
                        .seed(seed)
                        .device(o_.device())
                        .threads(o_.threads())
@@ -463,7 +472,7 @@ class Experiment {
                        .checkpoint_every(250)
                        .log_every(50);
     GanTrainer trainer(options, train.class_names);
-    if (fs::exists(checkpoint)) trainer.resume(checkpoint.string());
+    if (resumable) trainer.resume(checkpoint.string());
     say(group + ": training the GAN (" + std::to_string(o_.gan_iterations()) + " iterations)");
     const auto start = Clock::now();
     trainer.on_progress = [&](const GanProgress& p) { gan_rate_ = p.images_per_second; };
@@ -486,6 +495,9 @@ class Experiment {
     const double fcd = frechet_distance(classifier_features(reference, samples), test_features);
     const auto judged = predict_probabilities(reference, samples, k).argmax(1);
     const double faithful = judged.eq(classes).to(torch::kFloat64).mean().item<double>();
+    // Diversity: the samples' within-class spread over the real test images'.
+    const double diversity =
+        within_class_spread(samples, classes) / within_class_spread(test.images, test.labels);
     // Classification accuracy score: a classifier trained on as many synthetic images as there
     // are labeled real ones (their conditioned classes as labels), tested on real images.
     check_stop();
@@ -507,11 +519,12 @@ class Experiment {
          {"fcd", fcd},
          {"fcd_samples", m},
          {"class_faithfulness", faithful},
+         {"diversity", diversity},
          {"cas", cas},
          {"cas_images", synthetic.size()},
          {"samples", fs::relative(dir / "samples.png", o_.out_dir()).string()}});
     say(key + ": FCD " + fixed(fcd, 2) + ", class faithfulness " + fixed(100 * faithful, 1) +
-        "%, CAS " + fixed(100 * cas, 2) + "%");
+        "%, diversity " + fixed(diversity, 2) + ", CAS " + fixed(100 * cas, 2) + "%");
     gan_seconds_ = gan_rate_ = 0;
     write_outputs();
   }
@@ -673,13 +686,15 @@ std::string experiment_report(const nlohmann::json& r) {
           "noise (cells with one seed have no interval).\n\n"
        << "![accuracy](accuracy-" << ds << ".png)\n\n"
        << "### Generators\n\n"
-       << "| size | seed | FCD | class faithfulness | CAS | GAN s | GAN images/s | samples |\n"
-       << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+       << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
+          "samples |\n"
+       << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto& g : r["generators"]) {
       if (g["dataset"] != ds) continue;
       md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
          << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
-         << fixed(100 * g["cas"].get<double>(), 2) << "% | "
+         << (g.contains("diversity") ? fixed(g["diversity"].get<double>(), 2) : std::string("-"))
+         << " | " << fixed(100 * g["cas"].get<double>(), 2) << "% | "
          << fixed(g["gan_seconds"].get<double>(), 0) << " | "
          << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
          << g["samples"].get<std::string>() << ") |\n";
@@ -687,7 +702,9 @@ std::string experiment_report(const nlohmann::json& r) {
     md << "\nFCD: " << s["metric_samples"]
        << " generated vs as many real test images (fewer when the test set is smaller), "
           "reference-classifier features. Class faithfulness: share of generated images the "
-          "reference classifier assigns to the class they were generated for. CAS "
+          "reference classifier assigns to the class they were generated for. Diversity: the "
+          "samples' within-class per-pixel spread over the real test images' (1 = as varied as "
+          "real data, near 0 = one image per class). CAS "
           "(classification accuracy score): test accuracy of a classifier trained only on as "
           "many synthetic images as there are labeled real ones, with their conditioned "
           "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "

@@ -43,6 +43,8 @@ struct GanOptions {
   TORCH_ARG(bool, spectral_norm) = true;
   /// Projection discriminator; false feeds the class as one-hot input channels.
   TORCH_ARG(bool, projection) = true;
+  /// A minibatch standard-deviation feature in the discriminator (see DiscriminatorOptions).
+  TORCH_ARG(bool, minibatch_std) = true;
   // -- training --
   TORCH_ARG(GanLoss, loss) = GanLoss::kHinge;
   /// Generator steps.
@@ -59,6 +61,11 @@ struct GanOptions {
   TORCH_ARG(std::string, diffaugment) = "auto";
   /// Decay of the exponential moving average of the generator's weights (0 disables it).
   TORCH_ARG(double, ema_decay) = 0.999;
+  /// Weight of the mode-seeking term (Mao et al. 2019, MSGAN): each generator batch is two
+  /// halves with the same classes and different noise, and the generator is rewarded for
+  /// making their images differ. Fights the conditional GAN's habit of drawing one image per
+  /// class. 0 disables it.
+  TORCH_ARG(double, mode_seeking) = 1.0;
   TORCH_ARG(uint64_t, seed) = 0;
   /// "auto", "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";

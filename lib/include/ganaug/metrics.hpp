@@ -21,6 +21,11 @@ torch::Tensor classifier_features(Classifier& classifier, const torch::Tensor& i
 /// the Fréchet classifier distance; values compare only for one extractor and one sample count.
 double frechet_distance(const torch::Tensor& a, const torch::Tensor& b);
 
+/// How varied the images of each class are: the per-pixel standard deviation within each class
+/// (over the images labelled with it), averaged over pixels and then over the classes present.
+/// A generator that draws one image per class scores near 0; compare with the real images'.
+double within_class_spread(const torch::Tensor& images, const torch::Tensor& labels);
+
 /// A mean with its two-sided 95% Student-t interval over `n` values; low and high are NaN when
 /// n < 2 (no spread to estimate).
 struct Interval {

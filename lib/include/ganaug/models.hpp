@@ -78,7 +78,20 @@ struct DiscriminatorOptions {
   /// Projection conditioning (Miyato & Koyama 2018); when false, the class is fed as extra
   /// one-hot input channels instead.
   TORCH_ARG(bool, projection) = true;
+  /// A minibatch standard-deviation feature map before the last convolution (Karras et al.
+  /// 2018), so the discriminator can see how varied a batch is and penalise a generator that
+  /// draws the same image for every noise vector.
+  TORCH_ARG(bool, minibatch_std) = true;
 };
+
+/// Appends one channel holding the mean standard deviation of the features over groups of up
+/// to 4 consecutive images. Groups never straddle the middle of the batch (the group size
+/// divides N / 2), so a batch of real images followed by as many fakes keeps the two apart.
+class MinibatchStdImpl : public torch::nn::Module {
+ public:
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(MinibatchStd);
 
 /// Maps (images N x C x S x S, classes N) to one realness score per image (N).
 class DiscriminatorImpl : public torch::nn::Module {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ganaug/datasets/classic_augment.hpp"
+#include "ganaug/gan.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
@@ -60,6 +61,9 @@ struct ExperimentOptions {
   TORCH_ARG(int64_t, seeds) = 3;
   TORCH_ARG(uint64_t, first_seed) = 0;
   TORCH_ARG(int64_t, gan_iterations) = 1500;
+  /// The GAN's mode-seeking weight and minibatch-std discriminator feature (GanOptions).
+  TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
+  TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
   TORCH_ARG(int64_t, classifier_epochs) = 30;
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = "cosine";
