@@ -99,6 +99,41 @@ TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
   EXPECT_GT(dynamic_zero.item<int64_t>(), fixed_zero.item<int64_t>());
 }
 
+TEST(Classifier, RecalibratedBatchNormHoldsTheRealImagesStatistics) {
+  const auto train = blobs(10, 1);
+  auto model = ganaug::train_classifier(train, nullptr, small(3).epochs(1));
+  // Shifted images: their first-layer statistics differ from the training images'.
+  const auto shifted = (train.images * 0.5 + 0.4).contiguous();
+  ganaug::recalibrate_batchnorm(model, shifted, 1000);
+  EXPECT_FALSE(model->is_training());
+  auto modules = model->named_modules();
+  auto conv = modules["features.0"]->as<torch::nn::Conv2d>();
+  auto bn = modules["features.1"]->as<torch::nn::BatchNorm2d>();
+  ASSERT_NE(conv, nullptr);
+  ASSERT_NE(bn, nullptr);
+  torch::NoGradGuard no_grad;
+  const auto activations = conv->forward(shifted);
+  EXPECT_TRUE(torch::allclose(bn->running_mean, activations.mean({0, 2, 3}), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(bn->running_var, activations.var({0, 2, 3}), 1e-3, 1e-4));
+  EXPECT_TRUE(bn->options.momentum().has_value()) << "the layer's momentum is restored";
+}
+
+TEST(Classifier, SeparateSyntheticBatchesChangeTraining) {
+  const auto train = blobs(20, 1);
+  auto synthetic = blobs(10, 3);
+  synthetic.images = synthetic.images * 0.3 + 0.5;  // another distribution
+  synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kSmooth, synthetic.labels, 3);
+  auto apart = ganaug::train_classifier(train, &synthetic, small(3).synthetic_share(0.5));
+  auto together = ganaug::train_classifier(
+      train, &synthetic, small(3).synthetic_share(0.5).separate_synthetic_batches(false));
+  EXPECT_FALSE(torch::allclose(ganaug::predict_probabilities(apart, train.images, 3),
+                               ganaug::predict_probabilities(together, train.images, 3)));
+  EXPECT_GT(ganaug::evaluate(apart, blobs(10, 5)).accuracy, 0.8);
+  // One synthetic image per batch cannot be normalised alone: it joins the real ones.
+  auto one = ganaug::train_classifier(train, &synthetic, small(3).synthetic_share(0.02).epochs(1));
+  EXPECT_EQ(ganaug::predict_probabilities(one, train.images, 3).size(0), train.size());
+}
+
 TEST(Classifier, MetricsOnHandExample) {
   const auto truth = torch::tensor({0, 0, 1, 1}, torch::kInt64);
   const auto predicted = torch::tensor({0, 1, 1, 1}, torch::kInt64);

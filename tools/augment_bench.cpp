@@ -95,6 +95,10 @@ int main(int argc, char** argv) try {
                                               po::value<std::string>()->default_value("default"),
                                               "classical augmentation spec (as augment --classic): "
                                               "shift=2,rotate=0,zoom=1,flip=1,border=constant")(
+      "separate-batches", po::value<bool>()->default_value(true),
+      "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
+      "recalibrate-bn", po::value<bool>()->default_value(true),
+      "recompute batch-norm statistics from the real training images after training, 1 or 0")(
       "reference-epochs", po::value<int64_t>()->default_value(3),
       "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
       "metric-samples", po::value<int64_t>()->default_value(2000),
@@ -137,6 +141,8 @@ int main(int argc, char** argv) try {
       .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
+      .separate_synthetic_batches(values["separate-batches"].as<bool>())
+      .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())
       .metric_samples(values["metric-samples"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())

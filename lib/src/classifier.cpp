@@ -208,7 +208,17 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
         targets = torch::cat({targets, synthetic_targets.index_select(0, pick)});
         weights = torch::cat({weights, torch::full({synthetic_per_batch}, synthetic_weight)});
       }
-      const auto losses = soft_cross_entropy(model(images.to(device)), targets.to(device));
+      torch::Tensor logits;
+      // Batch norm needs two images a pass; smaller parts go through together.
+      if (synthetic_now && options.separate_synthetic_batches() && n_batch_real >= 2 &&
+          synthetic_per_batch >= 2) {
+        const auto on_device = images.to(device);
+        logits = torch::cat({model(on_device.slice(0, 0, n_batch_real)),
+                             model(on_device.slice(0, n_batch_real))});
+      } else {
+        logits = model(images.to(device));
+      }
+      const auto losses = soft_cross_entropy(logits, targets.to(device));
       const auto loss = (losses * weights.to(device)).sum() / static_cast<double>(images.size(0));
       optimizer.zero_grad();
       loss.backward();
@@ -230,8 +240,33 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       hooks.on_epoch(progress);
     }
   }
+  if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, real_images);
   model->eval();
   return model;
+}
+
+void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
+                           int64_t batch_size) {
+  GANAUG_CHECK(images.size(0) > 0 && batch_size > 0,
+               "batch-norm recalibration needs images and a positive batch size");
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> layers;
+  for (auto& module : classifier->modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      layers.emplace_back(bn, bn->options.momentum());
+      bn->reset_running_stats();
+      bn->options.momentum(c10::nullopt);  // a cumulative average over the batches below
+    }
+  }
+  torch::NoGradGuard no_grad;
+  classifier->train();
+  const auto device = classifier->parameters().front().device();
+  for (int64_t first = 0; first < images.size(0); first += batch_size) {
+    const int64_t last = std::min(first + batch_size, images.size(0));
+    if (last - first < 2 && first > 0) break;  // batch norm needs two images
+    classifier(images.slice(0, first, last).to(device));
+  }
+  for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
+  classifier->eval();
 }
 
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,

@@ -101,6 +101,8 @@ nlohmann::json ExperimentOptions::settings() const {
           {"lr_schedule", lr_schedule()},
           {"synthetic_share", synthetic_share()},
           {"synthetic_weight", synthetic_weight()},
+          {"separate_synthetic_batches", separate_synthetic_batches()},
+          {"recalibrate_batchnorm", recalibrate_batchnorm()},
           {"classic", classic_options().to_string()},
           {"reference_epochs", reference_epochs()},
           {"metric_samples", metric_samples()}};
@@ -255,7 +257,9 @@ class Experiment {
         .device(o_.device())
         .threads(o_.threads())
         .synthetic_share(o_.synthetic_share())
-        .synthetic_weight(o_.synthetic_weight());
+        .synthetic_weight(o_.synthetic_weight())
+        .separate_synthetic_batches(o_.separate_synthetic_batches())
+        .recalibrate_batchnorm(o_.recalibrate_batchnorm());
   }
 
   ClassifierHooks hooks(bool classic) const {

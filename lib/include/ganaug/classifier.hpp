@@ -43,6 +43,14 @@ struct ClassifierOptions {
   TORCH_ARG(double, synthetic_weight) = 1.0;
   /// Share of each batch that is synthetic, in [0, 1): 0.25 adds 1 synthetic per 3 real images.
   TORCH_ARG(double, synthetic_share) = 0.25;
+  /// Real and synthetic images go through the network in separate forward passes, so that batch
+  /// normalisation normalises each with its own statistics and the real images' features are
+  /// never shifted by the synthetic ones' (as AdvProp keeps adversarial examples apart).
+  TORCH_ARG(bool, separate_synthetic_batches) = true;
+  /// After training, recompute every batch-norm layer's running statistics from the real
+  /// training images alone (un-augmented), the distribution the test images come from. Applied
+  /// to every classifier, with or without synthetic images, so comparisons stay fair.
+  TORCH_ARG(bool, recalibrate_batchnorm) = true;
   /// The paper's dynamic argmax: relabel the synthetic images every epoch with the classifier
   /// being trained, after `warmup_epochs` on real data only, with weight `dynamic_weight`.
   TORCH_ARG(bool, dynamic_argmax) = false;
@@ -104,6 +112,12 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under options.lr_schedule():
 /// constant lr, or cosine from lr at step 0 down to 0 after the last step.
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, int64_t total_steps);
+
+/// Recomputes the running mean and variance of every batch-norm layer of `classifier` from
+/// `images` alone: the average of the per-batch statistics over batches of `batch_size`
+/// (without autograd; one batch gives the images' exact mean). Leaves it in evaluation mode.
+void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
+                           int64_t batch_size = 256);
 
 /// Softmax probabilities over the first `num_classes` outputs (the real classes: a newclass
 /// classifier's extra output is dropped before the softmax), N x num_classes on the CPU.

@@ -69,6 +69,9 @@ struct ExperimentOptions {
   TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;
   TORCH_ARG(double, synthetic_weight) = 1.0;
+  /// ClassifierOptions::separate_synthetic_batches and recalibrate_batchnorm.
+  TORCH_ARG(bool, separate_synthetic_batches) = true;
+  TORCH_ARG(bool, recalibrate_batchnorm) = true;
   TORCH_ARG(ClassicAugmentOptions, classic_options);
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
