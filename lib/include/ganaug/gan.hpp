@@ -65,7 +65,7 @@ struct GanOptions {
   /// halves with the same classes and different noise, and the generator is rewarded for
   /// making their images differ. Fights the conditional GAN's habit of drawing one image per
   /// class. 0 disables it.
-  TORCH_ARG(double, mode_seeking) = 1.0;
+  TORCH_ARG(double, mode_seeking) = 0.1;
   TORCH_ARG(uint64_t, seed) = 0;
   /// "auto", "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";
