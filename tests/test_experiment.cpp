@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "ganaug/gan.hpp"
 #include "ganaug/pipelines/experiment.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -199,6 +200,31 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                                 {"cannot evaluate on 'train'"});
   ganaug::testing::expect_error([&] { ExperimentOptions(base).validation_fraction(1).validate(); },
                                 {"validation fraction must lie in [0, 1)"});
+}
+
+TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto base = tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes(
+      {"none", "cond"});
+  ganaug::run_experiment(base);
+  const auto copy_generators = [&](const fs::path& to) {
+    fs::create_directories(to);
+    fs::copy(dir / "first" / "generators", to / "generators", fs::copy_options::recursive);
+  };
+  // Same settings in another folder: the copied generator is reused, not trained again.
+  copy_generators(dir / "same");
+  const auto same =
+      ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "same").string()).resume(true));
+  EXPECT_EQ(same["generators"][0]["gan_seconds"].get<double>(), 0.0);
+  // Another mode-seeking weight: the copied generator does not fit and is trained anew.
+  copy_generators(dir / "other");
+  const auto other = ganaug::run_experiment(
+      ExperimentOptions(base).gan_mode_seeking(0.5).out_dir((dir / "other").string()).resume(true));
+  EXPECT_GT(other["generators"][0]["gan_seconds"].get<double>(), 0.0);
+  const auto retrained = ganaug::load_generator(
+      (dir / "other" / "generators" / "data-n3-seed0" / "checkpoint.pt").string(), "cpu");
+  EXPECT_DOUBLE_EQ(retrained.options.mode_seeking(), 0.5);
 }
 
 TEST(ExperimentCli, RunsAndRejectsBadValues) {
