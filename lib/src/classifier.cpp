@@ -209,7 +209,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
         weights = torch::cat({weights, torch::full({synthetic_per_batch}, synthetic_weight)});
       }
       torch::Tensor logits;
-      // Batch norm needs two images a pass; smaller parts go through together.
+      // Batch statistics of a single image mean little: such a part goes through with the other.
       if (synthetic_now && options.separate_synthetic_batches() && n_batch_real >= 2 &&
           synthetic_per_batch >= 2) {
         const auto on_device = images.to(device);
