@@ -118,7 +118,8 @@ int main(int argc, char** argv) try {
             << " iterations): " << train_rate << " images/s, " << achieved << " GFLOP/s\n"
             << "matrix product 1024x1024: " << mm << " GFLOP/s (training reaches "
             << achieved / mm * 100 << "% of it)\n"
-            << "generation (batch " << gen_batch << ", " << gen_n << " images): " << gen_rate << " images/s\n"
+            << "generation (batch " << gen_batch << ", " << gen_n << " images): " << gen_rate
+            << " images/s\n"
             << "ratio to the PyTorch-eager reference (240 images/s, FACTS.md): "
             << train_rate / 240.0 << "x\n";
   return 0;

@@ -176,9 +176,8 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                         .seeds(1)
                         .schemes({"none", "cond"})
                         .validation_fraction(0.25);
-  const auto tuned =
-      ganaug::run_experiment(ExperimentOptions(base).evaluate_on("validation").out_dir(
-          (dir / "tune").string()));
+  const auto tuned = ganaug::run_experiment(
+      ExperimentOptions(base).evaluate_on("validation").out_dir((dir / "tune").string()));
   const auto& tuned_ref = tuned["references"]["data"];
   EXPECT_EQ(tuned_ref["images"], 27) << "the reference classifier never sees the held-out images";
   EXPECT_EQ(tuned_ref["test"]["images"], 9);
@@ -188,7 +187,8 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
   EXPECT_NE(report.find("Scored on: validation split"), std::string::npos) << report;
 
   // The final run on the test set draws the same labeled subsets from the same remainder.
-  const auto final_run = ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "test").string()));
+  const auto final_run =
+      ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "test").string()));
   EXPECT_EQ(final_run["references"]["data"]["images"], 27);
   EXPECT_EQ(final_run["references"]["data"]["test"]["images"], 12);
   EXPECT_EQ(final_run["settings"]["evaluate_on"], "test");
@@ -205,8 +205,8 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
 TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto base = tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes(
-      {"none", "cond"});
+  const auto base =
+      tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes({"none", "cond"});
   ganaug::run_experiment(base);
   const auto copy_generators = [&](const fs::path& to) {
     fs::create_directories(to);

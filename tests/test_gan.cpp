@@ -140,8 +140,7 @@ TEST_F(GanTest, MismatchedArchitectureIsRefused) {
       {options(1).minibatch_std(false), "minibatch_std 1 in the file vs 0"}};
   for (const auto& [other, message] : cases) {
     ganaug::GanTrainer mismatched(other, data_.class_names);
-    ganaug::testing::expect_error([&] { mismatched.resume((dir_ / "c.pt").string()); },
-                                  {message});
+    ganaug::testing::expect_error([&] { mismatched.resume((dir_ / "c.pt").string()); }, {message});
   }
 }
 

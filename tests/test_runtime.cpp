@@ -1,7 +1,8 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
-#include <cstdlib>
 #include <torch/torch.h>
+
+#include <cstdlib>
 
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"

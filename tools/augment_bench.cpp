@@ -72,7 +72,7 @@ int main(int argc, char** argv) try {
       "evaluate-on", po::value<std::string>()->default_value("test"),
       "score cells on the test set, or on the --validation split (to tune settings without "
       "looking at the test set)")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
-               "labeled images per class, comma-separated")(
+                                  "labeled images per class, comma-separated")(
       "schemes",
       po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
       "none, classic, cond, newclass, argmax, smooth, classic+<scheme>, comma-separated")(

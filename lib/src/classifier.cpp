@@ -213,8 +213,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       if (synthetic_now && options.separate_synthetic_batches() && n_batch_real >= 2 &&
           synthetic_per_batch >= 2) {
         const auto on_device = images.to(device);
-        logits = torch::cat({model(on_device.slice(0, 0, n_batch_real)),
-                             model(on_device.slice(0, n_batch_real))});
+        logits = torch::cat(
+            {model(on_device.slice(0, 0, n_batch_real)), model(on_device.slice(0, n_batch_real))});
       } else {
         logits = model(images.to(device));
       }

@@ -1,14 +1,13 @@
 #include "ganaug/pipelines/generate.hpp"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
-
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include "flow_support.hpp"
 #include "ganaug/datasets/image.hpp"
@@ -148,21 +147,19 @@ GeneratePipeline::Written GeneratePipeline::encode(const Batch& batch) const {
   const fs::path out_dir(options_.out_dir());
   written.rows.resize(static_cast<size_t>(count));
   // Split the batch so that idle workers help while the generator stage is busy or done.
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, count, 16),
-                    [&](const tbb::blocked_range<int64_t>& range) {
-                      for (int64_t i = range.begin(); i != range.end(); ++i) {
-                        const auto name = image_file_name(batch.first + i);
-                        write_file_atomic(out_dir / name,
-                                          encode_png(pixels + i * image_floats, channels, height,
-                                                     width));
-                        std::ostringstream row;
-                        row << name << ',' << conditions[i] << ',' << labels[i]
-                            << std::setprecision(7);
-                        const float* p = targets + i * target_width;
-                        for (int64_t k = 0; k < target_width; ++k) row << ',' << p[k];
-                        written.rows[static_cast<size_t>(i)] = row.str();
-                      }
-                    });
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, count, 16), [&](const tbb::blocked_range<int64_t>& range) {
+        for (int64_t i = range.begin(); i != range.end(); ++i) {
+          const auto name = image_file_name(batch.first + i);
+          write_file_atomic(out_dir / name,
+                            encode_png(pixels + i * image_floats, channels, height, width));
+          std::ostringstream row;
+          row << name << ',' << conditions[i] << ',' << labels[i] << std::setprecision(7);
+          const float* p = targets + i * target_width;
+          for (int64_t k = 0; k < target_width; ++k) row << ',' << p[k];
+          written.rows[static_cast<size_t>(i)] = row.str();
+        }
+      });
   return written;
 }
 
