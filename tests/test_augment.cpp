@@ -260,6 +260,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--resume --force", &output), 2);
   EXPECT_EQ(run_tool("--gen-batch 0", &output), 2);
   EXPECT_NE(output.find("--gen-batch must be positive"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--lr-schedule step", &output), 2);
+  EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
   EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);

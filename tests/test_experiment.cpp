@@ -243,7 +243,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
   for (const char* bad : {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
                           "--classic spin=1", "--resume --force", "--bogus",
-                          "--evaluate-on validation", "--validation 1.5"}) {
+                          "--evaluate-on validation", "--validation 1.5", "--lr-schedule step"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }

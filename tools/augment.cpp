@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "progress.hpp"
 
@@ -115,9 +116,11 @@ int main(int argc, char** argv) try {
   if (options.n() < 0) throw ganaug::cli::UsageError("--n must be 0 or positive");
   if (options.gan_iterations() < 0)
     throw ganaug::cli::UsageError("--gan-iters must be 0 or positive");
-  if (options.lr_schedule() != "cosine" && options.lr_schedule() != "constant")
-    throw ganaug::cli::UsageError("--lr-schedule must be cosine or constant, not '" +
-                                  options.lr_schedule() + "'");
+  try {
+    ganaug::check_lr_schedule(options.lr_schedule());
+  } catch (const ganaug::Error& e) {
+    throw ganaug::cli::UsageError("--lr-schedule: " + std::string(e.what()));
+  }
   if (options.generate_batch_size() < 1)
     throw ganaug::cli::UsageError("--gen-batch must be positive");
   if (options.classifier_epochs() < 1) throw ganaug::cli::UsageError("--epochs must be positive");

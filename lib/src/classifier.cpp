@@ -22,8 +22,7 @@ void ClassifierOptions::validate() const {
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
   GANAUG_CHECK(architecture() == "cnn" || architecture() == "resnet", "unknown classifier '",
                architecture(), "': use cnn or resnet");
-  GANAUG_CHECK(lr_schedule() == "cosine" || lr_schedule() == "constant",
-               "unknown learning-rate schedule '", lr_schedule(), "': use cosine or constant");
+  check_lr_schedule(lr_schedule());
   GANAUG_CHECK(epochs() >= 1 && batch_size() >= 1 && lr() > 0,
                "classifier epochs, batch size and learning rate must be positive");
   GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
@@ -262,11 +261,16 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
   const auto device = classifier->parameters().front().device();
   for (int64_t first = 0; first < images.size(0); first += batch_size) {
     const int64_t last = std::min(first + batch_size, images.size(0));
-    if (last - first < 2 && first > 0) break;  // batch norm needs two images
+    if (last - first < 2 && first > 0) break;  // one image's statistics would skew the average
     classifier(images.slice(0, first, last).to(device));
   }
   for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
   classifier->eval();
+}
+
+void check_lr_schedule(const std::string& schedule) {
+  GANAUG_CHECK(schedule == "cosine" || schedule == "constant", "unknown learning-rate schedule '",
+               schedule, "': use cosine or constant");
 }
 
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,

@@ -79,8 +79,7 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
   GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
                "GAN iterations and classifier epochs must be positive");
-  GANAUG_CHECK(lr_schedule() == "cosine" || lr_schedule() == "constant",
-               "unknown learning-rate schedule '", lr_schedule(), "': use cosine or constant");
+  check_lr_schedule(lr_schedule());
   GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
   GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
                "the synthetic share must lie in (0, 1), got ", synthetic_share());

@@ -109,6 +109,9 @@ struct ClassifierHooks {
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
 
+/// Throws ganaug::Error naming `schedule` unless it is "cosine" or "constant".
+void check_lr_schedule(const std::string& schedule);
+
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under
 /// options.lr_schedule(): constant lr, or cosine from lr at step 0 down to 0 after the last step.
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, int64_t total_steps);
