@@ -227,6 +227,28 @@ TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
   EXPECT_DOUBLE_EQ(retrained.options.mode_seeking(), 0.5);
 }
 
+TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  // A one-epoch classifier on 3 images per class is rarely 99% sure of anything: cond and argmax
+  // keep few of the images drawn, smooth keeps all of them.
+  const auto results = ganaug::run_experiment(tiny_grid(dir / "data", dir / "out")
+                                                  .sizes({3})
+                                                  .seeds(1)
+                                                  .schemes({"none", "cond", "argmax", "smooth"})
+                                                  .min_confidence(0.99));
+  EXPECT_EQ(results["settings"]["min_confidence"], 0.99);
+  const int64_t wanted = 2 * 3 * 3;
+  for (const auto& c : results["cells"]) {
+    const auto kept = c["synthetic_images"].get<int64_t>();
+    if (c["scheme"] == "smooth") EXPECT_EQ(kept, wanted);
+    if (c["scheme"] == "cond" || c["scheme"] == "argmax") EXPECT_LT(kept, wanted) << c;
+  }
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_experiment(tiny_grid(dir / "data", dir / "other").min_confidence(1.0)); },
+      {"minimum confidence", "[0, 1)"});
+}
+
 TEST(ExperimentCli, RunsAndRejectsBadValues) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
@@ -241,9 +263,10 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_TRUE(fs::exists(dir / "out" / "report.md"));
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
-  for (const char* bad : {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
-                          "--classic spin=1", "--resume --force", "--bogus",
-                          "--evaluate-on validation", "--validation 1.5", "--lr-schedule step"}) {
+  for (const char* bad :
+       {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
+        "--classic spin=1", "--resume --force", "--bogus", "--evaluate-on validation",
+        "--validation 1.5", "--lr-schedule step", "--min-confidence -0.1"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }

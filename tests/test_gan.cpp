@@ -210,6 +210,54 @@ TEST_F(GanTest, SamplingIsDeterministicPerSeedAndShardable) {
   EXPECT_EQ(classes[7].item<int64_t>(), 1);
 }
 
+TEST_F(GanTest, GenerateAcceptedKeepsBalancedFilteredImagesOfTheStream) {
+  ganaug::GanTrainer trainer(options(2), data_.class_names);
+  trainer.train(data_);
+  auto g = trainer.sampling_generator();
+  // Keep only images whose mean pixel lies above their class's median in the stream: about half
+  // are refused, so more rounds are needed, and each class still gets its share of the 10.
+  const auto stream_classes = ganaug::balanced_classes(0, 80, 2);
+  const auto stream = ganaug::generate(g, stream_classes, 7);
+  const auto brightness = [](const torch::Tensor& x) { return x.mean({1, 2, 3}); };
+  const auto median = torch::stack({brightness(stream).index({stream_classes == 0}).median(),
+                                    brightness(stream).index({stream_classes == 1}).median()});
+  int64_t calls = 0;
+  const ganaug::ImageFilter keep = [&](const torch::Tensor& images, const torch::Tensor& classes) {
+    ++calls;
+    return brightness(images) > median.index_select(0, classes);
+  };
+  const auto accepted = ganaug::generate_accepted(g, 10, 7, keep);
+  ASSERT_EQ(accepted.images.size(0), 10);
+  EXPECT_TRUE(
+      torch::equal(torch::bincount(accepted.classes), torch::tensor({5, 5}, torch::kInt64)));
+  EXPECT_TRUE(
+      (brightness(accepted.images) > median.index_select(0, accepted.classes)).all().item<bool>());
+  EXPECT_EQ(accepted.drawn, 10 * calls);
+  EXPECT_GE(calls, 2);
+  // Each accepted image is an image of the seeded stream, with the class it was generated for.
+  for (int64_t i = 0; i < 10; ++i) {
+    const auto match = (stream - accepted.images[i]).abs().amax({1, 2, 3}).lt(1e-5).nonzero();
+    ASSERT_EQ(match.size(0), 1) << "image " << i;
+    EXPECT_EQ(match[0][0].item<int64_t>() % 2, accepted.classes[i].item<int64_t>());
+  }
+  // Deterministic; a filter that refuses everything leaves the classes short, and a filter of
+  // the wrong length is refused.
+  EXPECT_TRUE(torch::equal(ganaug::generate_accepted(g, 10, 7, keep).images, accepted.images));
+  const auto none = ganaug::generate_accepted(
+      g, 10, 7,
+      [](const torch::Tensor& x, const torch::Tensor&) { return torch::zeros({x.size(0)}); }, 3);
+  EXPECT_EQ(none.images.size(0), 0);
+  EXPECT_EQ(none.drawn, 30);
+  EXPECT_THROW(
+      ganaug::generate_accepted(
+          g, 10, 7, [](const torch::Tensor&, const torch::Tensor&) { return torch::ones({3}); }),
+      ganaug::Error);
+  // Without a filter: the plain generation.
+  const auto plain = ganaug::generate_accepted(g, 10, 7, nullptr);
+  EXPECT_EQ(plain.drawn, 10);
+  EXPECT_TRUE(torch::allclose(plain.images, stream.slice(0, 0, 10), 1e-5, 1e-6));
+}
+
 TEST_F(GanTest, RejectsDataOfAnotherShape) {
   ganaug::GanTrainer trainer(ganaug::GanOptions(2, 28, 1).device("cpu").iterations(1),
                              data_.class_names);

@@ -68,3 +68,28 @@ TEST(Schemes, SoftCrossEntropyMatchesLsroFormula) {
   EXPECT_NEAR(ganaug::soft_cross_entropy(logits, one_hot).item<double>(), log_z - 3.0, 1e-12);
   EXPECT_THROW(ganaug::soft_cross_entropy(logits, torch::ones({1, 4})), ganaug::Error);
 }
+
+TEST(Schemes, ConfidentMaskKeepsWhatTheClassifierVouchesFor) {
+  // Rows: the classifier's probabilities for four images conditioned on 0, 2, 1, 2.
+  const auto p = torch::tensor({0.9f, 0.05f, 0.05f,  //
+                                0.6f, 0.1f, 0.3f,    //
+                                0.2f, 0.7f, 0.1f,    //
+                                0.1f, 0.45f, 0.45f})
+                     .view({4, 3});
+  using ganaug::Scheme;
+  // cond: the probability of the conditioned class.
+  EXPECT_TRUE(torch::equal(ganaug::confident_mask(Scheme::kCond, kCond, p, 0.5),
+                           torch::tensor({true, false, true, false})));
+  // argmax: the probability of the classifier's own choice, whatever the condition.
+  EXPECT_TRUE(torch::equal(ganaug::confident_mask(Scheme::kArgmax, kCond, p, 0.5),
+                           torch::tensor({true, true, true, false})));
+  // smooth and newclass give no real-class label: nothing is dropped, no probabilities needed.
+  for (auto scheme : {Scheme::kSmooth, Scheme::kNewClass}) {
+    EXPECT_FALSE(ganaug::filters_by_confidence(scheme));
+    EXPECT_TRUE(ganaug::confident_mask(scheme, kCond, {}, 0.9).all().item<bool>());
+  }
+  // 0 keeps everything; a threshold outside [0, 1] or missing probabilities are refused.
+  EXPECT_TRUE(ganaug::confident_mask(Scheme::kCond, kCond, p, 0).all().item<bool>());
+  EXPECT_THROW(ganaug::confident_mask(Scheme::kCond, kCond, p, 1.5), ganaug::Error);
+  EXPECT_THROW(ganaug::confident_mask(Scheme::kCond, kCond, {}, 0.5), ganaug::Error);
+}

@@ -95,6 +95,9 @@ int main(int argc, char** argv) try {
                                               po::value<std::string>()->default_value("default"),
                                               "classical augmentation spec (as augment --classic): "
                                               "shift=2,rotate=0,zoom=1,flip=1,border=constant")(
+      "min-confidence", po::value<double>()->default_value(0.0),
+      "cond and argmax: keep only synthetic images whose label the real-data classifier gives "
+      "at least this probability (more are drawn to keep the count); 0 keeps all")(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
       "recalibrate-bn", po::value<bool>()->default_value(true),
@@ -141,6 +144,7 @@ int main(int argc, char** argv) try {
       .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
+      .min_confidence(values["min-confidence"].as<double>())
       .separate_synthetic_batches(values["separate-batches"].as<bool>())
       .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())

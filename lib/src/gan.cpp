@@ -265,6 +265,50 @@ torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint6
   return out;
 }
 
+AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t seed,
+                                 const ImageFilter& keep, int64_t max_rounds) {
+  GANAUG_CHECK(count >= 1 && max_rounds >= 1, "need at least one image and one round");
+  const int64_t k = generator->options.num_classes();
+  AcceptedImages out;
+  const auto wanted = balanced_classes(0, count, k);
+  if (!keep) {
+    out.images = generate(generator, wanted, seed);
+    out.classes = wanted;
+    out.drawn = count;
+    return out;
+  }
+  const auto quota = torch::bincount(wanted, {}, k);
+  auto taken = torch::zeros({k}, torch::kInt64);
+  std::vector<torch::Tensor> images, classes;
+  for (int64_t round = 0; round < max_rounds && !taken.equal(quota); ++round) {
+    const int64_t first = round * count;
+    const auto candidate_classes = balanced_classes(first, count, k);
+    const auto candidates = generate(generator, candidate_classes, seed, first);
+    const auto accepted = keep(candidates, candidate_classes).to(torch::kCPU, torch::kBool);
+    GANAUG_CHECK(accepted.dim() == 1 && accepted.size(0) == count,
+                 "an image filter must return one entry per image: got ", accepted.sizes(), " for ",
+                 count, " images");
+    out.drawn += count;
+    auto* t = taken.data_ptr<int64_t>();
+    const auto* q = quota.data_ptr<int64_t>();
+    const auto* c = candidate_classes.data_ptr<int64_t>();
+    const auto* a = accepted.data_ptr<bool>();
+    std::vector<int64_t> chosen;
+    for (int64_t i = 0; i < count; ++i) {
+      if (a[i] && t[c[i]] < q[c[i]]) {
+        ++t[c[i]];
+        chosen.push_back(i);
+      }
+    }
+    const auto index = torch::tensor(chosen, torch::kInt64);
+    images.push_back(candidates.index_select(0, index));
+    classes.push_back(candidate_classes.index_select(0, index));
+  }
+  out.images = torch::cat(images);
+  out.classes = torch::cat(classes);
+  return out;
+}
+
 struct GanTrainer::State {
   State(GanOptions options_, std::vector<std::string> names)
       : options(std::move(options_)),

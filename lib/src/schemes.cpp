@@ -62,6 +62,28 @@ torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, in
   GANAUG_FAIL("unknown scheme");
 }
 
+bool filters_by_confidence(Scheme scheme) {
+  return scheme == Scheme::kCond || scheme == Scheme::kArgmax;
+}
+
+torch::Tensor confident_mask(Scheme scheme, const torch::Tensor& conditioned,
+                             const torch::Tensor& classifier_probabilities, double min_confidence) {
+  GANAUG_CHECK(min_confidence >= 0 && min_confidence <= 1,
+               "the minimum confidence must lie in [0, 1], got ", min_confidence);
+  const int64_t n = conditioned.size(0);
+  if (!filters_by_confidence(scheme) || min_confidence == 0) return torch::ones({n}, torch::kBool);
+  GANAUG_CHECK(classifier_probabilities.defined() && classifier_probabilities.dim() == 2 &&
+                   classifier_probabilities.size(0) == n,
+               "filtering by confidence needs the real-data classifier's probabilities for the ", n,
+               " synthetic images");
+  const auto p = classifier_probabilities.to(torch::kCPU, torch::kFloat32);
+  const auto confidence =
+      scheme == Scheme::kArgmax
+          ? std::get<0>(p.max(1))
+          : p.gather(1, conditioned.to(torch::kCPU, torch::kInt64).view({n, 1})).squeeze(1);
+  return confidence >= min_confidence;
+}
+
 torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets) {
   if (scheme == Scheme::kSmooth) return torch::full({targets.size(0)}, -1, torch::kInt64);
   return targets.argmax(1);

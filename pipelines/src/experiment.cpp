@@ -83,6 +83,8 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
   GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
                "the synthetic share must lie in (0, 1), got ", synthetic_share());
+  GANAUG_CHECK(min_confidence() >= 0 && min_confidence() < 1,
+               "the minimum confidence must lie in [0, 1), got ", min_confidence());
   GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
   classic_options().validate();
 }
@@ -100,6 +102,7 @@ nlohmann::json ExperimentOptions::settings() const {
           {"lr_schedule", lr_schedule()},
           {"synthetic_share", synthetic_share()},
           {"synthetic_weight", synthetic_weight()},
+          {"min_confidence", min_confidence()},
           {"separate_synthetic_batches", separate_synthetic_batches()},
           {"recalibrate_batchnorm", recalibrate_batchnorm()},
           {"classic", classic_options().to_string()},
@@ -218,6 +221,9 @@ class Experiment {
       }
       GANAUG_CHECK(previous.value("format", "") == "ganaug-bench-v1", previous_path.string(),
                    " is not an augment-bench results file; use another --out");
+      // Settings recorded since; results from before had their neutral value.
+      if (!previous["settings"].contains("min_confidence"))
+        previous["settings"]["min_confidence"] = 0.0;
       if (previous["settings"] != results_["settings"]) {
         GANAUG_FAIL("the results in ", out.string(), " were made with other settings (",
                     previous["settings"].dump(),
@@ -402,7 +408,7 @@ class Experiment {
                         size, seed, k);
 
     Classifier real_only{nullptr};  // the argmax labeller: the "none" classifier of this group
-    std::map<double, LabeledDataset> synthetic_sets;
+    std::map<std::pair<double, std::string>, LabeledDataset> synthetic_sets;
     for (const auto& [scheme, multiple] : todo) {
       check_stop();
       const auto start = Clock::now();
@@ -412,20 +418,32 @@ class Experiment {
         model = fit(train, nullptr, classifier_options(k, train, seed), scheme.classic);
         if (!scheme.classic) real_only = model;
       } else {
-        auto& images = synthetic_sets[multiple];
+        const Scheme labels = *scheme.synthetic;
+        const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
+        const bool needs_labeller = labels == Scheme::kArgmax || filtered;
+        if (needs_labeller && !real_only)
+          real_only = fit(train, nullptr, classifier_options(k, train, seed), false);
+        // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
+        auto& images = synthetic_sets[{multiple, filtered ? to_string(labels) : ""}];
         if (!images.images.defined()) {
           const int64_t n = std::max<int64_t>(1, std::llround(multiple * train.size()));
-          images.labels = balanced_classes(0, n, k);
-          images.images = quantize(generate(generator, images.labels, mix_seed(seed, 77)));
+          ImageFilter keep;
+          if (filtered) {
+            keep = [&](const torch::Tensor& candidates, const torch::Tensor& classes) {
+              return confident_mask(labels, classes,
+                                    predict_probabilities(real_only, quantize(candidates), k),
+                                    o_.min_confidence());
+            };
+          }
+          auto accepted = generate_accepted(generator, n, mix_seed(seed, 77), keep);
+          images.images = quantize(accepted.images);
+          images.labels = accepted.classes;
           images.class_names = train.class_names;
           images.source = "generator " + group;
         }
         torch::Tensor probabilities;
-        if (*scheme.synthetic == Scheme::kArgmax) {
-          if (!real_only)
-            real_only = fit(train, nullptr, classifier_options(k, train, seed), false);
+        if (labels == Scheme::kArgmax)
           probabilities = predict_probabilities(real_only, images.images, k);
-        }
         LabeledDataset synthetic = images;
         synthetic.targets = scheme_targets(*scheme.synthetic, images.labels, k, probabilities);
         synthetic_count = synthetic.size();
@@ -637,6 +655,11 @@ std::string experiment_report(const nlohmann::json& r) {
      << s["classifier_epochs"] << " epochs over the real images ("
      << s.value("lr_schedule", std::string("constant")) << " learning rate), synthetic share "
      << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
+     << (s.value("min_confidence", 0.0) > 0
+             ? ", cond and argmax images kept when the real-data classifier gives their label at "
+               "least " +
+                   fixed(s["min_confidence"].get<double>(), 2)
+             : std::string())
      << "; classical augmentation `" << s["classic"].get<std::string>() << "`; seeds "
      << s["first_seed"] << ".." << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
      << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"

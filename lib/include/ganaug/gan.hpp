@@ -169,6 +169,25 @@ torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes
 torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
                        int64_t first_index = 0, int64_t batch_size = 500);
 
+/// Decides which generated images to keep: a bool (or 0/1) tensor with one entry per image, given
+/// the images (N x C x S x S in [-1, 1], CPU) and the classes they were generated for.
+using ImageFilter =
+    std::function<torch::Tensor(const torch::Tensor& images, const torch::Tensor& classes)>;
+
+/// Generated images that passed a filter, and their classes.
+struct AcceptedImages {
+  torch::Tensor images;   ///< N x C x S x S in [-1, 1], CPU
+  torch::Tensor classes;  ///< N int64
+  int64_t drawn = 0;      ///< images generated to find them
+};
+
+/// `count` images whose classes are balanced as balanced_classes(0, count, K), each class filled
+/// with the first images of the generation seeded `seed` (images 0, 1, 2, ...) that `keep`
+/// accepts. Draws rounds of `count` images, at most `max_rounds`; when the generator rarely makes
+/// images `keep` accepts, some classes end up short. Without `keep`: generate(classes, seed).
+AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t seed,
+                                 const ImageFilter& keep, int64_t max_rounds = 8);
+
 /// Mixes a seed and a stream index into a new, well-spread seed (splitmix64).
 uint64_t mix_seed(uint64_t seed, uint64_t stream);
 

@@ -32,6 +32,17 @@ int64_t target_width(Scheme scheme, int64_t num_classes);
 torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, int64_t num_classes,
                              const torch::Tensor& classifier_probabilities = {});
 
+/// Which synthetic images a classifier trained on the real data vouches for: true where the
+/// label `scheme` gives the image has probability at least `min_confidence` under
+/// `classifier_probabilities` (N x K). For cond that label is the conditioned class, for argmax
+/// the classifier's own choice; smooth and newclass give no real-class label, so every image is
+/// kept. min_confidence 0 keeps everything; it must lie in [0, 1].
+torch::Tensor confident_mask(Scheme scheme, const torch::Tensor& conditioned,
+                             const torch::Tensor& classifier_probabilities, double min_confidence);
+
+/// Whether confident_mask can drop images under `scheme` (cond and argmax).
+bool filters_by_confidence(Scheme scheme);
+
 /// The hard label of each target row: its argmax, or -1 where the row is uniform (smooth).
 torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets);
 

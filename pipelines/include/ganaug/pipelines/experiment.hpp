@@ -69,6 +69,10 @@ struct ExperimentOptions {
   TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;
   TORCH_ARG(double, synthetic_weight) = 1.0;
+  /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
+  /// labeled subset gives at least this probability (confident_mask), drawing more images until
+  /// the synthetic count is reached; 0 keeps every image.
+  TORCH_ARG(double, min_confidence) = 0.0;
   /// ClassifierOptions::separate_synthetic_batches and recalibrate_batchnorm.
   TORCH_ARG(bool, separate_synthetic_batches) = true;
   TORCH_ARG(bool, recalibrate_batchnorm) = true;
