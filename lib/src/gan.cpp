@@ -270,21 +270,16 @@ AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t s
   GANAUG_CHECK(count >= 1 && max_rounds >= 1, "need at least one image and one round");
   const int64_t k = generator->options.num_classes();
   AcceptedImages out;
-  const auto wanted = balanced_classes(0, count, k);
-  if (!keep) {
-    out.images = generate(generator, wanted, seed);
-    out.classes = wanted;
-    out.drawn = count;
-    return out;
-  }
-  const auto quota = torch::bincount(wanted, {}, k);
+  const auto quota = torch::bincount(balanced_classes(0, count, k), {}, k);
   auto taken = torch::zeros({k}, torch::kInt64);
   std::vector<torch::Tensor> images, classes;
   for (int64_t round = 0; round < max_rounds && !taken.equal(quota); ++round) {
     const int64_t first = round * count;
     const auto candidate_classes = balanced_classes(first, count, k);
     const auto candidates = generate(generator, candidate_classes, seed, first);
-    const auto accepted = keep(candidates, candidate_classes).to(torch::kCPU, torch::kBool);
+    // Without a filter the first round fills every class.
+    const auto accepted = keep ? keep(candidates, candidate_classes).to(torch::kCPU, torch::kBool)
+                               : torch::ones({count}, torch::kBool);
     GANAUG_CHECK(accepted.dim() == 1 && accepted.size(0) == count,
                  "an image filter must return one entry per image: got ", accepted.sizes(), " for ",
                  count, " images");
