@@ -60,7 +60,7 @@ int main(int argc, char** argv) try {
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
       "images per generation batch (larger suits a GPU)")(
-      "epochs", po::value<int64_t>()->default_value(60), "classifier epochs over the real images")(
+      "epochs", po::value<int64_t>()->default_value(150), "classifier epochs over the real images")(
       "lr-schedule", po::value<std::string>()->default_value("cosine"),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
       "synthetic-share", po::value<double>()->default_value(0.25),

@@ -85,7 +85,7 @@ int main(int argc, char** argv) try {
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),
       "minibatch standard-deviation feature in the discriminator (1 or 0)")(
-      "epochs", po::value<int64_t>()->default_value(60), "classifier epochs over the real images")(
+      "epochs", po::value<int64_t>()->default_value(150), "classifier epochs over the real images")(
       "lr-schedule", po::value<std::string>()->default_value("cosine"),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
       "synthetic-share", po::value<double>()->default_value(0.25),

@@ -31,7 +31,7 @@ struct ClassifierOptions {
   /// Channels of the first convolution.
   TORCH_ARG(int64_t, width) = 32;
   /// Passes over the real images.
-  TORCH_ARG(int64_t, epochs) = 60;
+  TORCH_ARG(int64_t, epochs) = 150;
   /// Real images per batch.
   TORCH_ARG(int64_t, batch_size) = 64;
   TORCH_ARG(double, lr) = 1e-3;

@@ -44,7 +44,7 @@ struct AugmentOptions {
   TORCH_ARG(bool, resume) = false;
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
-  TORCH_ARG(int64_t, classifier_epochs) = 60;
+  TORCH_ARG(int64_t, classifier_epochs) = 150;
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;

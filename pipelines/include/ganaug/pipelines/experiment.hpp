@@ -64,7 +64,7 @@ struct ExperimentOptions {
   /// The GAN's mode-seeking weight and minibatch-std discriminator feature (GanOptions).
   TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
   TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
-  TORCH_ARG(int64_t, classifier_epochs) = 60;
+  TORCH_ARG(int64_t, classifier_epochs) = 150;
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = "cosine";
   TORCH_ARG(double, synthetic_share) = 0.25;
