@@ -60,12 +60,16 @@ int main(int argc, char** argv) try {
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
       "images per generation batch (larger suits a GPU)")(
-      "epochs", po::value<int64_t>()->default_value(150), "classifier epochs over the real images")(
-      "lr-schedule", po::value<std::string>()->default_value("cosine"),
+      "epochs", po::value<int64_t>()->default_value(ganaug::AugmentOptions().classifier_epochs()),
+      "classifier epochs over the real images")(
+      "lr-schedule",
+      po::value<std::string>()->default_value(ganaug::AugmentOptions().lr_schedule()),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
-      "synthetic-share", po::value<double>()->default_value(0.25),
+      "synthetic-share",
+      po::value<double>()->default_value(ganaug::AugmentOptions().synthetic_share()),
       "share of each classifier batch that is synthetic, in [0, 1)")(
-      "synthetic-weight", po::value<double>()->default_value(1.0),
+      "synthetic-weight",
+      po::value<double>()->default_value(ganaug::AugmentOptions().synthetic_weight()),
       "weight of the synthetic images' loss")(
       "classic", po::value<std::string>()->implicit_value("default"),
       "classical augmentation of the real images in both classifiers; optional spec "

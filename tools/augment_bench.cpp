@@ -85,12 +85,17 @@ int main(int argc, char** argv) try {
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),
       "minibatch standard-deviation feature in the discriminator (1 or 0)")(
-      "epochs", po::value<int64_t>()->default_value(150), "classifier epochs over the real images")(
-      "lr-schedule", po::value<std::string>()->default_value("cosine"),
+      "epochs",
+      po::value<int64_t>()->default_value(ganaug::ExperimentOptions().classifier_epochs()),
+      "classifier epochs over the real images")(
+      "lr-schedule",
+      po::value<std::string>()->default_value(ganaug::ExperimentOptions().lr_schedule()),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
-      "synthetic-share", po::value<double>()->default_value(0.25),
+      "synthetic-share",
+      po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_share()),
       "share of each classifier batch that is synthetic, in (0, 1)")(
-      "synthetic-weight", po::value<double>()->default_value(1.0),
+      "synthetic-weight",
+      po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_weight()),
       "weight of the synthetic images' loss")("classic",
                                               po::value<std::string>()->default_value("default"),
                                               "classical augmentation spec (as augment --classic): "

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "ganaug/classifier.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/pipelines/load.hpp"
@@ -44,11 +45,12 @@ struct AugmentOptions {
   TORCH_ARG(bool, resume) = false;
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
-  TORCH_ARG(int64_t, classifier_epochs) = 150;
+  /// The classifiers' schedule and synthetic mix; defaults: ClassifierOptions'.
+  TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
   /// The classifiers' learning-rate schedule: cosine or constant.
-  TORCH_ARG(std::string, lr_schedule) = "cosine";
-  TORCH_ARG(double, synthetic_share) = 0.25;
-  TORCH_ARG(double, synthetic_weight) = 1.0;
+  TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
+  TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
+  TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).
   TORCH_ARG(bool, classic) = false;
   TORCH_ARG(ClassicAugmentOptions, classic_options);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ganaug/classifier.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/load.hpp"
@@ -64,11 +65,12 @@ struct ExperimentOptions {
   /// The GAN's mode-seeking weight and minibatch-std discriminator feature (GanOptions).
   TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
   TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
-  TORCH_ARG(int64_t, classifier_epochs) = 150;
+  /// The classifiers' schedule and synthetic mix; defaults: ClassifierOptions'.
+  TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
   /// The classifiers' learning-rate schedule: cosine or constant.
-  TORCH_ARG(std::string, lr_schedule) = "cosine";
-  TORCH_ARG(double, synthetic_share) = 0.25;
-  TORCH_ARG(double, synthetic_weight) = 1.0;
+  TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
+  TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
+  TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
   /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
   /// labeled subset gives at least this probability (confident_mask), drawing more images until
   /// the synthetic count is reached; 0 keeps every image.
