@@ -120,7 +120,7 @@ TEST(Image, WriteFileAtomicLeavesOnlyTheFile) {
   EXPECT_EQ(entries, 1);
   EXPECT_EQ(std::filesystem::file_size(dir / "f.bin"), 2u);
   expect_error([&] { ganaug::write_file_atomic(dir / "no-such-folder" / "f.bin", {1}); },
-               {"cannot open", "no-such-folder"});
+               {"cannot write", "no-such-folder", "No such file"});
 }
 
 TEST(Image, SaveImageGridLaysOutRows) {

@@ -18,7 +18,8 @@ cv::Mat conform_image(const cv::Mat& decoded, const ImageOptions& options,
                       const std::string& source) {
   GANAUG_CHECK(options.channels() == 0 || options.channels() == 1 || options.channels() == 3,
                "channels must be 0 (as stored), 1 or 3, got ", options.channels());
-  GANAUG_CHECK(options.image_size() >= 0, "the image size must be 0 (as stored) or positive, got ",
+  GANAUG_CHECK(options.image_size() >= 0 && options.image_size() <= kMaxImageSide,
+               "the image size must be 0 (as stored) or from 1 to ", kMaxImageSide, ", got ",
                options.image_size());
   cv::Mat image = decoded;
   switch (image.depth()) {
@@ -134,25 +135,9 @@ std::vector<uchar> encode_png(const float* in, int channels, int height, int wid
   return bytes;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes) {
-  const std::filesystem::path temporary =
-      path.string() + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    GANAUG_CHECK(out.good(), "cannot open ", temporary.string(), " for writing (does ",
-                 path.parent_path().string(), " exist?)");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out.good()) {
-      std::remove(temporary.c_str());
-      GANAUG_FAIL("cannot write ", temporary.string());
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    GANAUG_FAIL("cannot rename ", temporary.string(), " to ", path.string());
-  }
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes,
+                       Durability durability) {
+  write_file_atomic(path, bytes.data(), bytes.size(), durability);
 }
 
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,

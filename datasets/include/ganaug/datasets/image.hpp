@@ -10,7 +10,13 @@
 #include <opencv2/core.hpp>
 #include <vector>
 
+#include "ganaug/file_io.hpp"
+
 namespace ganaug {
+
+/// The largest image side ganaug resizes to (ImageOptions::image_size): a guard against a typo
+/// such as 100000 that would ask for 10^10 pixels per image.
+constexpr int64_t kMaxImageSide = 4096;
 
 /// How decoded images are shaped. Defaults keep each file's own size and channel count.
 struct ImageOptions {
@@ -47,8 +53,10 @@ std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1);
 std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int height, int width);
 
 /// Writes `bytes` to `path + ".tmp-<pid>"` and renames it over `path`, so readers never see a
-/// partial file. Throws ganaug::Error naming the path when it cannot be written.
-void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes);
+/// partial file (see ganaug/file_io.hpp; kDurable also flushes it to the disk first). Throws
+/// ganaug::Error naming the path and the system's reason when it cannot be written.
+void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes,
+                       Durability durability = Durability::kDurable);
 
 /// Writes N x C x H x W images in [-1, 1] as one PNG grid, `nrow` images per row, separated by
 /// `padding` black pixels (atomically, see write_file_atomic()).
