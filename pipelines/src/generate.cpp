@@ -37,11 +37,17 @@ namespace {
 int resolve_threads(int threads) { return threads == 0 ? hardware_threads() : threads; }
 
 // Complete rows of an existing manifest (a torn last line from a killed run is dropped and
-// truncated away). Throws when the header belongs to another scheme or class count.
+// truncated away; an empty file, from a run killed before its header was durable, counts as
+// none). Throws when the header belongs to another scheme or class count, when the rows are not
+// images 0, 1, 2, ... in order, or when a listed image is missing.
 int64_t recover_manifest(const fs::path& path, const std::string& header) {
   std::ifstream in(path, std::ios::binary);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
+  if (content.empty()) {
+    write_text_atomic(path, header + "\n");
+    return 0;
+  }
   const auto complete = content.rfind('\n');
   GANAUG_CHECK(complete != std::string::npos && content.compare(0, header.size(), header) == 0 &&
                    content[header.size()] == '\n',
@@ -49,8 +55,23 @@ int64_t recover_manifest(const fs::path& path, const std::string& header) {
                "': it belongs to another run (other scheme or classes); use another --out or "
                "--force");
   content.resize(complete + 1);
-  int64_t rows = -1;  // the header
-  for (char c : content) rows += c == '\n';
+  int64_t rows = 0;
+  const fs::path folder = path.parent_path();
+  for (size_t begin = header.size() + 1; begin < content.size();) {
+    const size_t end = content.find('\n', begin);
+    const std::string row = content.substr(begin, end - begin);
+    const std::string expected = image_file_name(rows);
+    GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, "manifest ",
+                 path.string(), " row ", rows + 2, " should list ", expected, " but reads '",
+                 row.substr(0, 60), "': the folder was changed after the run; use --force or "
+                 "another --out");
+    std::error_code error;
+    GANAUG_CHECK(fs::is_regular_file(folder / expected, error), "manifest ", path.string(),
+                 " lists ", expected, " but the file is missing: the folder was changed after "
+                 "the run; use --force or another --out");
+    ++rows;
+    begin = end + 1;
+  }
   fs::resize_file(path, content.size());
   return rows;
 }
@@ -106,7 +127,7 @@ GeneratePipeline::GeneratePipeline(Generator generator, Scheme scheme, GenerateO
   flow::make_edge(manifest_writer_, limiter_.decrementer());
 }
 
-GeneratePipeline::~GeneratePipeline() = default;
+GeneratePipeline::~GeneratePipeline() { detail::wait_quietly(arena_, graph_); }
 
 GeneratePipeline::Batch GeneratePipeline::generate(Batch batch) {
   // LibTorch runs on one thread inside the graph: the encoders take the other cores, and a
@@ -164,11 +185,27 @@ GeneratePipeline::Written GeneratePipeline::encode(const Batch& batch) const {
 }
 
 void GeneratePipeline::list(const Written& written) {
-  for (const auto& row : written.rows) manifest_ << row << '\n';
-  manifest_.flush();
-  GANAUG_CHECK(manifest_.good(), "cannot append to the manifest ", manifest_path_.string());
+  std::string rows;
+  for (const auto& row : written.rows) rows += row + '\n';
+  // Durable before the next batch is admitted: a listed image is never lost to a crash.
+  append_file(manifest_path_, rows, Durability::kDurable);
   listed_ = written.first + static_cast<int64_t>(written.rows.size());
   if (on_progress) on_progress(listed_, options_.n());
+}
+
+void GeneratePipeline::remove_unlisted() const {
+  // Files of batches that never reached the manifest would make the folder disagree with it.
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(images_dir_, error)) {
+    const auto name = entry.path().filename().string();
+    const auto stem = entry.path().stem().string();
+    const bool numbered = entry.path().extension() == ".png" && !stem.empty() &&
+                          stem.size() <= 18 &&
+                          stem.find_first_not_of("0123456789") == std::string::npos;
+    if ((numbered && std::stoll(stem) >= listed_) || is_temporary_file_name(name)) {
+      fs::remove(entry.path(), error);
+    }
+  }
 }
 
 GenerateResult GeneratePipeline::run() {
@@ -176,13 +213,14 @@ GenerateResult GeneratePipeline::run() {
   fs::create_directories(images_dir_);
   const auto header = manifest_header(scheme_, num_classes_);
   GenerateResult result;
-  if (fs::exists(manifest_path_)) result.already_done = recover_manifest(manifest_path_, header);
+  if (fs::exists(manifest_path_)) {
+    result.already_done = recover_manifest(manifest_path_, header);
+  } else {
+    write_text_atomic(manifest_path_, header + "\n");
+  }
   GANAUG_CHECK(result.already_done <= options_.n(), "manifest ", manifest_path_.string(),
                " already lists ", result.already_done, " images, more than the ", options_.n(),
                " asked for");
-  manifest_.open(manifest_path_, std::ios::app);
-  GANAUG_CHECK(manifest_.good(), "cannot write the manifest ", manifest_path_.string());
-  if (result.already_done == 0 && fs::file_size(manifest_path_) == 0) manifest_ << header << '\n';
   next_first_ = listed_ = result.already_done;
   next_sequence_ = 0;
   stopped_ = false;
@@ -192,21 +230,11 @@ GenerateResult GeneratePipeline::run() {
   detail::run_graph_in_arena(
       arena_, graph_, [this] { source_.activate(); },
       [&] {
-        manifest_.close();
         torch::set_num_threads(saved_threads);
+        remove_unlisted();
       });
   torch::set_num_threads(saved_threads);
-  manifest_.close();
-  // Files of batches that never reached the manifest would make the folder disagree with it.
-  for (const auto& entry : fs::directory_iterator(images_dir_)) {
-    const auto stem = entry.path().stem().string();
-    const bool numbered = entry.path().extension() == ".png" && !stem.empty() &&
-                          stem.find_first_not_of("0123456789") == std::string::npos;
-    if ((numbered && std::stoll(stem) >= listed_) ||
-        entry.path().filename().string().find(".tmp-") != std::string::npos) {
-      fs::remove(entry.path());
-    }
-  }
+  remove_unlisted();
   result.written = listed_ - result.already_done;
   result.complete = listed_ == options_.n();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

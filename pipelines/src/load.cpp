@@ -63,12 +63,7 @@ LoadPipeline::LoadPipeline(ImageList list, LoadOptions options)
 
 // Wiring the nodes already queues graph tasks (a buffer forwarding to its new successor), and a
 // failed run may leave some: let them finish while the nodes still exist.
-LoadPipeline::~LoadPipeline() {
-  try {
-    graph_.wait_for_all();
-  } catch (...) {
-  }
-}
+LoadPipeline::~LoadPipeline() { detail::wait_quietly(arena_, graph_); }
 
 LoadPipeline::Decoded LoadPipeline::decode(size_t index) const {
   return {index, decode_image(list_.records[index].path, resolved_)};
@@ -120,6 +115,7 @@ LabeledDataset LoadPipeline::run() {
   const cv::Mat first = decode_image_u8(list_.records[0].path, options_.image());
   resolved_ = options_.image();
   resolved_.channels(first.channels());
+  detail::check_memory(count, first.channels(), first.rows, first.cols, list_.records[0].path.string());
   images_ = torch::empty({count, first.channels(), first.rows, first.cols}, torch::kFloat32);
   next_ = 0;
   detail::run_graph_in_arena(
@@ -160,10 +156,34 @@ std::pair<torch::Tensor, std::string> per_class_indices(const torch::Tensor& lab
   return {chosen.images.flatten(), chosen.source};
 }
 
+// Refuses training data with a class that has no image: labels 1..K, or one stray label, would
+// otherwise make classes that the GAN conditions on and every scheme gives a share of its
+// targets (and per-class subsetting would fail with a misleading message).
+void check_classes_present(const torch::Tensor& labels, const std::vector<std::string>& names,
+                           const std::string& source) {
+  std::vector<int64_t> counts(names.size(), 0);
+  const auto values = labels.to(torch::kInt64).contiguous();
+  const int64_t* label = values.data_ptr<int64_t>();
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    if (label[i] >= 0 && label[i] < static_cast<int64_t>(counts.size())) ++counts[label[i]];
+  }
+  std::string missing;
+  int64_t missing_count = 0;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    if (counts[k] > 0) continue;
+    if (++missing_count <= 8) missing += (missing.empty() ? "'" : ", '") + names[k] + "'";
+  }
+  GANAUG_CHECK(missing_count == 0, "the training data ", source, " has no image of class ",
+               missing, missing_count > 8 ? ", ..." : "", " (", missing_count, " of ", counts.size(),
+               " classes): labels must number the classes 0..K-1 with every class present; "
+               "labels 1..K or a stray label make empty classes");
+}
+
 LabeledDataset load_idx(const IdxSplitFiles& files, const std::vector<std::string>& class_names,
                         const DatasetSpec& spec) {
   auto contents = read_idx_contents(files.images, files.labels, class_names);
   if (spec.per_class() > 0) {
+    check_classes_present(contents.labels, contents.class_names, contents.source);
     auto [indices, source] = per_class_indices(contents.labels, contents.class_names,
                                                contents.source, spec.per_class(), spec.seed());
     contents.pixels = contents.pixels.index_select(0, indices);
@@ -185,6 +205,7 @@ LabeledDataset load_list(ImageList list, const DatasetSpec& spec) {
   if (spec.per_class() > 0) {
     std::vector<int64_t> labels;
     for (const auto& record : list.records) labels.push_back(record.label);
+    check_classes_present(torch::tensor(labels, torch::kInt64), list.class_names, list.source);
     auto [indices, source] =
         per_class_indices(torch::tensor(labels, torch::kInt64), list.class_names, list.source,
                           spec.per_class(), spec.seed());
@@ -207,7 +228,8 @@ LabeledDataset load_list(ImageList list, const DatasetSpec& spec) {
 void check_spec(const DatasetSpec& spec) {
   GANAUG_CHECK(spec.split() == "train" || spec.split() == "test", "unknown split '", spec.split(),
                "'; use train or test");
-  GANAUG_CHECK(spec.image_size() >= 0, "the image size must be 0 (as stored) or positive, got ",
+  GANAUG_CHECK(spec.image_size() >= 0 && spec.image_size() <= kMaxImageSide,
+               "the image size must be 0 (as stored) or from 1 to ", kMaxImageSide, ", got ",
                spec.image_size());
   GANAUG_CHECK(spec.channels() == 0 || spec.channels() == 1 || spec.channels() == 3,
                "channels must be 0 (as stored), 1 or 3, got ", spec.channels());
@@ -268,8 +290,10 @@ LabeledDataset load_dataset(const DatasetSpec& spec) {
   }
   GANAUG_CHECK(spec.split() == "train", "the ", format, " format has no test split (", spec.path(),
                "); hold out part of it with split_train_test()");
-  if (format == "folder") return load_list(list_image_folder(spec.path()), spec);
-  return load_list(read_csv_manifest(spec.path()), spec);
+  if (format == "folder") {
+    return load_list(list_image_folder(spec.path(), spec.allow_outside_paths()), spec);
+  }
+  return load_list(read_csv_manifest(spec.path(), {}, spec.allow_outside_paths()), spec);
 }
 
 std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec) {
@@ -290,8 +314,10 @@ TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_d
   TrainTestData out;
   if (!test_data.empty()) {
     out.train = load_dataset(spec);
+    check_classes_present(out.train.labels, out.train.class_names, out.train.source);
     out.test = load_dataset(DatasetSpec()
                                 .path(test_data)
+                                .allow_outside_paths(spec.allow_outside_paths())
                                 .threads(spec.threads())
                                 .image_size(out.train.height())
                                 .channels(out.train.channels()));
@@ -300,10 +326,12 @@ TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_d
     out.test_description = {{"source", out.test.source}};
   } else if (auto own_test = load_test_set(spec)) {
     out.train = load_dataset(spec);
+    check_classes_present(out.train.labels, out.train.class_names, out.train.source);
     out.test = std::move(*own_test);
     out.test_description = {{"source", out.test.source}};
   } else {
     auto all = load_dataset(DatasetSpec(spec).per_class(0));
+    check_classes_present(all.labels, all.class_names, all.source);
     auto parts = split_train_test(all, test_fraction, spec.seed());
     out.train = spec.per_class() > 0 ? subset_per_class(parts.first, spec.per_class(), spec.seed())
                                      : std::move(parts.first);

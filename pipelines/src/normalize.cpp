@@ -37,23 +37,21 @@ NormalizePipeline::NormalizePipeline(torch::Tensor pixels, ImageOptions image, i
                "NormalizePipeline needs N x 1 x H x W uint8 pixels");
   GANAUG_CHECK(image_.channels() == 0 || image_.channels() == 1 || image_.channels() == 3,
                "channels must be 0 (as stored), 1 or 3, got ", image_.channels());
-  GANAUG_CHECK(image_.image_size() >= 0, "the image size must be 0 (as stored) or positive, got ",
+  GANAUG_CHECK(image_.image_size() >= 0 && image_.image_size() <= kMaxImageSide,
+               "the image size must be 0 (as stored) or from 1 to ", kMaxImageSide, ", got ",
                image_.image_size());
   pixels_ = pixels_.to(torch::kCPU).contiguous();
   out_channels_ = image_.channels() == 0 ? 1 : image_.channels();
   out_height_ = image_.image_size() == 0 ? pixels_.size(2) : image_.image_size();
   out_width_ = image_.image_size() == 0 ? pixels_.size(3) : image_.image_size();
+  detail::check_memory(pixels_.size(0), out_channels_, out_height_, out_width_,
+                       "the images after resizing");
   tbb::flow::make_edge(source_, converter_);
 }
 
 // Wiring the nodes already queues graph tasks (a buffer forwarding to its new successor), and a
 // failed run may leave some: let them finish while the nodes still exist.
-NormalizePipeline::~NormalizePipeline() {
-  try {
-    graph_.wait_for_all();
-  } catch (...) {
-  }
-}
+NormalizePipeline::~NormalizePipeline() { detail::wait_quietly(arena_, graph_); }
 
 void NormalizePipeline::convert(const Chunk& chunk) {
   const int height = static_cast<int>(pixels_.size(2));

@@ -63,8 +63,10 @@ class GeneratePipeline {
   GeneratePipeline& operator=(const GeneratePipeline&) = delete;
 
   /// Generates the images not yet listed. Throws ganaug::Error for a manifest that belongs to
-  /// another run (other header), or when a file cannot be written; node exceptions reach the
-  /// caller.
+  /// another run (other header, rows out of order, a listed image missing), or when a file
+  /// cannot be written (the disk is full, say); node exceptions reach the caller. Whether it
+  /// returns or throws, the folder holds exactly the images its manifest lists, and each
+  /// manifest append is flushed to the disk before the next batch is listed.
   GenerateResult run();
 
   /// Called from the manifest stage after every batch with (listed so far, n).
@@ -87,6 +89,7 @@ class GeneratePipeline {
   Batch generate(Batch batch);
   Written encode(const Batch& batch) const;
   void list(const Written& written);
+  void remove_unlisted() const;
 
   Generator generator_;
   Scheme scheme_;
@@ -94,7 +97,6 @@ class GeneratePipeline {
   Classifier labeller_;
   int64_t num_classes_ = 0;
   std::filesystem::path images_dir_, manifest_path_;
-  std::ofstream manifest_;
   int64_t next_first_ = 0, next_sequence_ = 0, listed_ = 0;
   bool stopped_ = false;
 
