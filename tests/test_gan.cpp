@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <utility>
 
 #include "ganaug/error.hpp"
@@ -280,4 +281,64 @@ TEST_F(GanTest, TrainsOnCuda_CUDA) {
   const auto images = ganaug::generate(g, ganaug::balanced_classes(0, 4, 2), 1);
   EXPECT_TRUE(images.device().is_cpu());
   EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
+}
+
+TEST_F(GanTest, FlippedBytesAreRefusedOrChangeNothing) {
+  // LibTorch does not check its archives' CRCs: without ganaug's checksum, a flipped byte in a
+  // weight loaded silently and changed every image.
+  ganaug::GanTrainer trainer(options(1), data_.class_names);
+  const auto path = dir_ / "good.pt";
+  trainer.save_checkpoint(path.string());
+  auto reference = ganaug::load_generator(path.string(), "cpu");
+  const auto classes = torch::tensor({0, 1, 0, 1}, torch::kInt64);
+  const auto expected = ganaug::generate(reference.generator, classes, 5);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  int refused = 0;
+  const size_t flips = 60;
+  for (size_t k = 0; k < flips; ++k) {
+    std::string damaged = bytes;
+    const size_t at = (k * 7919 + 13) % damaged.size();
+    damaged[at] = static_cast<char>(damaged[at] ^ 0x5a);
+    ganaug::testing::write_text(dir_ / "flipped.pt", damaged);
+    try {
+      auto loaded = ganaug::load_generator((dir_ / "flipped.pt").string(), "cpu");
+      EXPECT_TRUE(torch::equal(ganaug::generate(loaded.generator, classes, 5), expected))
+          << "a flip at byte " << at << " of " << damaged.size() << " changed the images";
+      EXPECT_EQ(loaded.class_names, data_.class_names);
+    } catch (const ganaug::Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+}
+
+TEST_F(GanTest, NonFiniteWeightsAndNewerFormatsAreRefused) {
+  ganaug::GanTrainer trainer(options(1), data_.class_names);
+  {
+    torch::NoGradGuard no_grad;
+    trainer.sampling_generator()->parameters()[0].view(-1)[0] =
+        std::numeric_limits<float>::quiet_NaN();
+  }
+  trainer.save_checkpoint((dir_ / "nan.pt").string());
+  ganaug::testing::expect_error(
+      [&] { ganaug::load_generator((dir_ / "nan.pt").string(), "cpu"); },
+      {"nan.pt", "holds NaN or Inf", "generator_ema"});
+
+  torch::serialize::OutputArchive future;
+  future.write("format", c10::IValue(std::string("ganaug-gan-checkpoint-v99")));
+  future.save_to((dir_ / "future.pt").string());
+  ganaug::testing::expect_error(
+      [&] { ganaug::load_generator((dir_ / "future.pt").string(), "cpu"); },
+      {"future.pt", "newer ganaug", "v99"});
+}
+
+TEST_F(GanTest, ClassNamesWithNewlinesRoundTrip) {
+  const std::vector<std::string> names = {"two\nlines", "comma, \"quoted\""};
+  ganaug::GanTrainer trainer(options(1), names);
+  trainer.save_checkpoint((dir_ / "names.pt").string());
+  EXPECT_EQ(ganaug::load_generator((dir_ / "names.pt").string(), "cpu").class_names, names);
+  ganaug::GanTrainer resumed(options(1), names);
+  resumed.resume((dir_ / "names.pt").string());
+  EXPECT_EQ(resumed.class_names(), names);
 }

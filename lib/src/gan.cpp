@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/DistributionsHelper.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/runtime.hpp"
 
 namespace ganaug {
@@ -20,13 +22,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCheckpointFormat = "ganaug-gan-checkpoint-v1";
+// A checkpoint file is a LibTorch archive. Format v1 held the fields below at its top level.
+// Format v2 wraps them: its top level holds "format", "libtorch_version", "checksum" (hash_hex of
+// the payload) and "payload", the bytes of an archive with the v1 fields (class names as a list
+// rather than newline-joined). LibTorch does not check the CRCs of its zip records, so without
+// the checksum a flipped byte in a weight would load silently.
+constexpr const char* kCheckpointFormatPrefix = "ganaug-gan-checkpoint-v";
+constexpr int64_t kCheckpointVersion = 2;
 constexpr int64_t kSamplesPerClass = 8;
 
-std::string join_lines(const std::vector<std::string>& items) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? "\n" : "") + items[i];
-  return out;
+std::string checkpoint_format(int64_t version) {
+  return kCheckpointFormatPrefix + std::to_string(version);
 }
 
 std::vector<std::string> split_lines(const std::string& text) {
@@ -71,17 +77,65 @@ class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
     GANAUG_CHECK(fs::is_regular_file(path), "checkpoint not found: ", path);
+    torch::serialize::InputArchive outer;
     try {
-      archive_.load_from(path, device);
-    } catch (const c10::Error& e) {
-      GANAUG_FAIL("checkpoint ", path,
-                  " is damaged or not a LibTorch archive: ", e.what_without_backtrace());
+      outer.load_from(path, device);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("checkpoint ", path, " is damaged or not a LibTorch archive: ", first_line(e));
     }
     c10::IValue format;
-    GANAUG_CHECK(archive_.try_read("format", format) && format.isString() &&
-                     format.toStringRef() == kCheckpointFormat,
-                 "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-                 kCheckpointFormat, ")");
+    const bool named = outer.try_read("format", format) && format.isString() &&
+                       format.toStringRef().rfind(kCheckpointFormatPrefix, 0) == 0;
+    GANAUG_CHECK(named, "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
+                 checkpoint_format(kCheckpointVersion), ")");
+    const std::string& name = format.toStringRef();
+    const std::string digits = name.substr(std::string(kCheckpointFormatPrefix).size());
+    GANAUG_CHECK(!digits.empty() && digits.size() < 9 &&
+                     digits.find_first_not_of("0123456789") == std::string::npos,
+                 "checkpoint ", path, " has an unknown format '", name, "'");
+    version_ = std::stoll(digits);
+    GANAUG_CHECK(version_ >= 1 && version_ <= kCheckpointVersion, "checkpoint ", path,
+                 " was written by a newer ganaug (format v", version_, "; this version reads v1 to v",
+                 kCheckpointVersion, "); upgrade ganaug to use it");
+    if (version_ == 1) {
+      archive_ = std::move(outer);
+      return;
+    }
+    c10::IValue checksum;
+    torch::Tensor payload;
+    try {
+      GANAUG_CHECK(outer.try_read("checksum", checksum) && checksum.isString() &&
+                       outer.try_read("payload", payload) && payload.defined() &&
+                       payload.scalar_type() == torch::kUInt8 && payload.dim() == 1,
+                   "checkpoint ", path, " is damaged: it lacks its payload or checksum");
+      payload = payload.to(torch::kCPU).contiguous();
+    } catch (const c10::Error& e) {
+      GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
+    }
+    const auto* bytes = payload.data_ptr<uint8_t>();
+    const auto size = static_cast<size_t>(payload.numel());
+    GANAUG_CHECK(hash_hex(hash_bytes(bytes, size)) == checksum.toStringRef(), "checkpoint ", path,
+                 " is damaged: its checksum does not match its contents (a changed or corrupted "
+                 "file); use another copy or train again");
+    try {
+      archive_.load_from(reinterpret_cast<const char*>(bytes), size, device);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
+    }
+  }
+
+  int64_t version() const { return version_; }
+
+  std::vector<std::string> class_names() {
+    const auto names = value("class_names");
+    if (names.isString()) return split_lines(names.toStringRef());  // format v1
+    GANAUG_CHECK(names.isList(), "checkpoint ", path_, " is damaged: its class names are not a list");
+    std::vector<std::string> out;
+    for (const auto& name : names.toListRef()) {
+      GANAUG_CHECK(name.isString(), "checkpoint ", path_, " is damaged: a class name is not text");
+      out.push_back(name.toStringRef());
+    }
+    return out;
   }
 
   c10::IValue value(const char* key) {
@@ -90,18 +144,34 @@ class CheckpointReader {
                  "'; it is damaged or from another version");
     return value;
   }
-  int64_t integer(const char* key) { return value(key).toInt(); }
+  int64_t integer(const char* key) {
+    const auto v = value(key);
+    GANAUG_CHECK(v.isInt(), "checkpoint ", path_, " is damaged: '", key, "' is not an integer");
+    return v.toInt();
+  }
   // For fields added after the first checkpoint format: their value before they existed.
   int64_t integer_or(const char* key, int64_t fallback) {
     c10::IValue v;
-    return archive_.try_read(key, v) ? v.toInt() : fallback;
+    if (!archive_.try_read(key, v)) return fallback;
+    GANAUG_CHECK(v.isInt(), "checkpoint ", path_, " is damaged: '", key, "' is not an integer");
+    return v.toInt();
   }
   double real_or(const char* key, double fallback) {
     c10::IValue v;
-    return archive_.try_read(key, v) ? v.toDouble() : fallback;
+    if (!archive_.try_read(key, v)) return fallback;
+    GANAUG_CHECK(v.isDouble(), "checkpoint ", path_, " is damaged: '", key, "' is not a number");
+    return v.toDouble();
   }
-  double real(const char* key) { return value(key).toDouble(); }
-  std::string text(const char* key) { return value(key).toStringRef(); }
+  double real(const char* key) {
+    const auto v = value(key);
+    GANAUG_CHECK(v.isDouble(), "checkpoint ", path_, " is damaged: '", key, "' is not a number");
+    return v.toDouble();
+  }
+  std::string text(const char* key) {
+    const auto v = value(key);
+    GANAUG_CHECK(v.isString(), "checkpoint ", path_, " is damaged: '", key, "' is not text");
+    return v.toStringRef();
+  }
 
   GanOptions options() {
     GanOptions o(integer("num_classes"), integer("image_size"), integer("channels"));
@@ -134,14 +204,34 @@ class CheckpointReader {
                  "'; it is damaged or from another version");
     try {
       target.load(sub);
-    } catch (const c10::Error& e) {
-      GANAUG_FAIL("checkpoint ", path_, " does not fit the ", key, " (", e.what_without_backtrace(),
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("checkpoint ", path_, " does not fit the ", key, " (", first_line(e),
                   "); it is damaged or was written for another architecture");
     }
   }
 
+  // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.
+  void check_finite_weights(const torch::nn::Module& module, const char* key) const {
+    torch::NoGradGuard no_grad;
+    auto check = [&](const std::string& name, const torch::Tensor& tensor) {
+      if (!tensor.is_floating_point()) return;
+      GANAUG_CHECK(torch::isfinite(tensor).all().item<bool>(), "checkpoint ", path_,
+                   " holds NaN or Inf in the ", key, " weight '", name,
+                   "'; it is damaged or came from a diverged run");
+    };
+    for (const auto& item : module.named_parameters()) check(item.key(), item.value());
+    for (const auto& item : module.named_buffers()) check(item.key(), item.value());
+  }
+
  private:
+  static std::string first_line(const std::exception& e) {
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+    std::string text = torch_error ? torch_error->what_without_backtrace() : e.what();
+    return text.substr(0, text.find('\n'));
+  }
+
   std::string path_;
+  int64_t version_ = 0;
   torch::serialize::InputArchive archive_;
 };
 
@@ -208,6 +298,10 @@ DiscriminatorOptions GanOptions::discriminator_options() const {
 
 void GanOptions::validate() const {
   check_model_shape(num_classes(), image_size(), channels());
+  GANAUG_CHECK(latent_dim() >= 1 && latent_dim() <= 4096,
+               "the latent dimension must lie in [1, 4096], got ", latent_dim());
+  GANAUG_CHECK(g_width() >= 1 && g_width() <= 4096 && d_width() >= 1 && d_width() <= 4096,
+               "network widths must lie in [1, 4096], got ", g_width(), " and ", d_width());
   GANAUG_CHECK(iterations() >= 0, "GAN iterations must not be negative, got ", iterations());
   GANAUG_CHECK(batch_size() >= 1, "GAN batch size must be positive, got ", batch_size());
   GANAUG_CHECK(g_lr() > 0 && d_lr() > 0, "GAN learning rates must be positive");
@@ -365,10 +459,11 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   check_finite(*s.generator, "generator", s.iteration);
   check_finite(*s.discriminator, "discriminator", s.iteration);
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kCheckpointFormat)));
   write_options(archive, s.options);
   archive.write("iteration", c10::IValue(s.iteration));
-  archive.write("class_names", c10::IValue(join_lines(s.class_names)));
+  c10::List<std::string> names;
+  for (const auto& name : s.class_names) names.push_back(name);
+  archive.write("class_names", c10::IValue(names));
   auto add = [&](const char* key, const auto& saveable) {
     torch::serialize::OutputArchive sub;
     saveable.save(sub);
@@ -379,16 +474,34 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   add("generator_ema", *s.ema);
   add("g_optimizer", *s.g_optimizer);
   add("d_optimizer", *s.d_optimizer);
+  // Serialised in memory: a LibTorch archive that fails to write its file throws from a
+  // destructor and aborts the process, so the file is written here, where a full disk is an
+  // ordinary error.
+  auto to_bytes = [](torch::serialize::OutputArchive& a) {
+    std::string bytes;
+    a.save_to([&bytes](const void* data, size_t size) {
+      bytes.append(static_cast<const char*>(data), size);
+      return size;
+    });
+    return bytes;
+  };
+  std::string payload = to_bytes(archive);
+  torch::serialize::OutputArchive outer;
+  outer.write("format", c10::IValue(checkpoint_format(kCheckpointVersion)));
+  outer.write("libtorch_version", c10::IValue(std::string(TORCH_VERSION)));
+  outer.write("checksum", c10::IValue(hash_hex(hash_bytes(payload.data(), payload.size()))));
+  outer.write("payload",
+              torch::from_blob(payload.data(), {static_cast<int64_t>(payload.size())}, torch::kUInt8));
+  const std::string bytes = to_bytes(outer);
+  payload.clear();
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string temporary = path + ".tmp";
   try {
-    archive.save_to(temporary);
-  } catch (const c10::Error& e) {
-    fs::remove(temporary);
-    GANAUG_FAIL("could not write checkpoint ", path, ": ", e.what_without_backtrace());
+    write_file_atomic(target, bytes.data(), bytes.size(), Durability::kDurable);
+  } catch (const Error& e) {
+    GANAUG_FAIL("could not write checkpoint ", path, " (", e.what(),
+                "); the previous checkpoint, if any, is intact");
   }
-  fs::rename(temporary, target);
 }
 
 void GanTrainer::resume(const std::string& path) {
@@ -397,12 +510,15 @@ void GanTrainer::resume(const std::string& path) {
   const auto differences = architecture_differences(reader.options(), s.options);
   GANAUG_CHECK(differences.empty(), "checkpoint ", path, " was trained with another architecture (",
                differences, " in this run); use the same model options or start a new run");
-  const auto names = split_lines(reader.text("class_names"));
+  const auto names = reader.class_names();
   GANAUG_CHECK(names == s.class_names, "checkpoint ", path,
                " was trained on other classes than this dataset's");
   reader.load("generator", *s.generator);
   reader.load("discriminator", *s.discriminator);
   reader.load("generator_ema", *s.ema);
+  reader.check_finite_weights(*s.generator, "generator");
+  reader.check_finite_weights(*s.discriminator, "discriminator");
+  reader.check_finite_weights(*s.ema, "generator_ema");
   reader.load("g_optimizer", *s.g_optimizer);
   reader.load("d_optimizer", *s.d_optimizer);
   s.iteration = reader.integer("iteration");
@@ -577,12 +693,20 @@ GeneratorCheckpoint load_generator(const std::string& path, const std::string& d
   GeneratorCheckpoint out;
   out.options = reader.options();
   out.options.device(device);
-  out.class_names = split_lines(reader.text("class_names"));
+  try {
+    out.options.validate();
+  } catch (const Error& e) {
+    GANAUG_FAIL("checkpoint ", path, " is damaged: its settings are invalid (", e.what(), ")");
+  }
+  out.class_names = reader.class_names();
   out.iteration = reader.integer("iteration");
+  GANAUG_CHECK(out.iteration >= 0, "checkpoint ", path, " is damaged: negative iteration");
   GANAUG_CHECK(static_cast<int64_t>(out.class_names.size()) == out.options.num_classes(),
                "checkpoint ", path, " is damaged: its class list does not match its class count");
   out.generator = Generator(out.options.generator_options());
-  reader.load(out.options.ema_decay() > 0 ? "generator_ema" : "generator", *out.generator);
+  const char* key = out.options.ema_decay() > 0 ? "generator_ema" : "generator";
+  reader.load(key, *out.generator);
+  reader.check_finite_weights(*out.generator, key);
   out.generator->to(target_device);
   out.generator->eval();
   return out;

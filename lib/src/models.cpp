@@ -27,7 +27,8 @@ torch::Tensor channels_last(const torch::Tensor& x) {
 }  // namespace
 
 void check_model_shape(int64_t num_classes, int64_t image_size, int64_t channels) {
-  GANAUG_CHECK(num_classes >= 1, "a conditional GAN needs at least one class, got ", num_classes);
+  GANAUG_CHECK(num_classes >= 1 && num_classes <= 100000,
+               "a conditional GAN needs from 1 to 100000 classes, got ", num_classes);
   GANAUG_CHECK(image_size >= 16 && image_size <= 64 && image_size % 4 == 0, "image size ",
                image_size,
                " is not supported: use a multiple of 4 from 16 to 64 (resize with --image-size)");
