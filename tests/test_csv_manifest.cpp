@@ -130,3 +130,39 @@ TEST(CsvManifest, AugmentOutputErrors) {
   expect_error([&] { ganaug::read_csv_manifest(dir / "label.csv"); },
                {(dir / "label.csv").string() + ":2", "unknown label '5'"});
 }
+
+TEST(CsvManifest, LabelsThatWouldInventManyClassesAreRefused) {
+  TempDir dir;
+  write_images(dir, {{"a", 10}, {"b", 20}, {"c", 30}});
+  // A huge label is refused at once instead of building 10^11 class names (92 s, then
+  // bad_alloc).
+  write_text(dir / "huge.csv", "img/a.png,0\nimg/b.png,99999999999\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "huge.csv"); },
+               {"huge.csv:2", "label 99999999999 would make 100000000000 classes"});
+  // -1 is not a class.
+  write_text(dir / "negative.csv", "img/a.png,cat\nimg/b.png,-1\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "negative.csv"); },
+               {"negative.csv:2", "label -1 is negative"});
+  // A soft-target manifest without target columns cannot either.
+  write_text(dir / "soft.csv", "file,cond,label\nimg/a.png,0,0\nimg/b.png,0,5000000\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "soft.csv"); },
+               {"soft.csv", "label 5000000 would make 5000001 classes"});
+}
+
+TEST(CsvManifest, PathsOutsideTheManifestFolderNeedPermission) {
+  TempDir dir;
+  write_images(dir, {{"a", 10}, {"b", 20}});
+  write_text(dir / "sub" / "m.csv", "../img/a.png,cat\n../img/b.png,dog\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "m.csv"); },
+               {"m.csv:1", "'../img/a.png' lies outside the manifest's folder",
+                "--allow-outside-paths"});
+  EXPECT_EQ(ganaug::read_csv_manifest(dir / "sub" / "m.csv", {}, true).records.size(), 2u);
+  write_text(dir / "sub" / "abs.csv", (dir / "img" / "a.png").string() + ",cat\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "abs.csv"); },
+               {"abs.csv:1", "lies outside"});
+  // A symbolic link inside the folder that leads out is refused the same way.
+  std::filesystem::create_symlink(dir / "img" / "a.png", dir / "sub" / "link.png");
+  write_text(dir / "sub" / "link.csv", "link.png,cat\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "link.csv"); },
+               {"link.csv:1", "lies outside"});
+}

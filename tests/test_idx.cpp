@@ -203,3 +203,29 @@ TEST(Idx, RealFashionMnist) {
   EXPECT_EQ(test.size(), 10000);
   EXPECT_EQ(test.class_counts(), std::vector<int64_t>(10, 1000));
 }
+
+TEST(Idx, HugeHeaderDimensionsAreReportedWithoutOverflow) {
+  // Regression: count x height x width was formed in int64 before any check (signed overflow,
+  // and a message claiming 4294967295^3 = 12884901887).
+  TempDir dir;
+  Fixture fixture;
+  ganaug::write_idx(dir / "images", dir / "labels", fixture.pixels, fixture.labels);
+  auto bytes = file_bytes(dir / "images");
+  for (size_t i = 4; i < 16; ++i) bytes[i] = 0xff;
+  ganaug::testing::write_text(dir / "images", std::string(bytes.begin(), bytes.end()));
+  expect_error([&] { ganaug::read_idx(dir / "images", dir / "labels"); },
+               {"truncated", "4294967295 x 4294967295 x 4294967295", "only 60",
+                (dir / "images").string()});
+}
+
+TEST(Idx, ExtraBytesInALabelsFileAreRefused) {
+  TempDir dir;
+  Fixture fixture;
+  ganaug::write_idx(dir / "images", dir / "labels", fixture.pixels, fixture.labels);
+  auto bytes = file_bytes(dir / "labels");
+  bytes.push_back(1);
+  bytes.push_back(2);
+  ganaug::testing::write_text(dir / "labels", std::string(bytes.begin(), bytes.end()));
+  expect_error([&] { ganaug::read_idx(dir / "images", dir / "labels"); },
+               {"2 bytes more than the 5 labels", (dir / "labels").string()});
+}

@@ -188,3 +188,38 @@ TEST(LoadPipeline, TestSetAndFashionMnistDefault) {
                {"Fashion-MNIST not found in " + (dir / "nowhere").string()});
   ::unsetenv("GANAUG_FASHION_MNIST_DIR");
 }
+
+TEST(LoadPipeline, TrainingDataMayNotInventEmptyClasses) {
+  // One stray IDX label 200 among 0..2 used to make 201 classes, 198 of them empty.
+  TempDir dir;
+  torch::manual_seed(3);
+  auto labels = torch::arange(30, torch::kInt64).remainder(3);
+  labels[7] = 200;
+  std::filesystem::create_directories(dir / "idx");
+  ganaug::write_idx(dir / "idx" / "train-images-idx3-ubyte", dir / "idx" / "train-labels-idx1-ubyte",
+                    torch::randint(0, 256, {30, 6, 6}).to(torch::kUInt8), labels);
+  for (int64_t per_class : {0, 2}) {
+    expect_error(
+        [&] {
+          ganaug::load_train_test(
+              ganaug::DatasetSpec().path((dir / "idx").string()).per_class(per_class));
+        },
+        {"has no image of class '3', '4', '5', '6', '7', '8', '9', '10', ...",
+         "(197 of 201 classes)", "0..K-1", "train-images-idx3-ubyte"});
+  }
+  // A CSV numbering its classes 1..K would train an imaginary class 0, with or without a test
+  // set of its own.
+  write_numbered_folder(dir / "img", 6);
+  std::string rows;
+  for (int i = 0; i < 6; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "img/c%d/%03d.png", i % 3, i);
+    rows += std::string(name) + "," + std::to_string(1 + i % 3) + "\n";
+  }
+  ganaug::testing::write_text(dir / "one-based.csv", rows);
+  const auto csv = ganaug::DatasetSpec().path((dir / "one-based.csv").string());
+  for (const std::string& test_data : {std::string(), (dir / "one-based.csv").string()}) {
+    expect_error([&] { ganaug::load_train_test(csv, test_data); },
+                 {"one-based.csv", "has no image of class '0'", "(1 of 4 classes)"});
+  }
+}

@@ -8,12 +8,16 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 
 namespace ganaug {
 
 namespace {
+
+constexpr int64_t kMaxClasses = 100000;  // as the GAN (check_model_shape)
 
 std::string trim(const std::string& text) {
   const auto first = text.find_first_not_of(" \t\r\n");
@@ -58,7 +62,8 @@ struct Row {
 };
 
 // Where a row's image is: relative paths are taken from the manifest's folder.
-std::filesystem::path resolve_image(const std::filesystem::path& manifest, const Row& row) {
+std::filesystem::path resolve_image(const std::filesystem::path& manifest, const Row& row,
+                                    bool allow_outside_paths) {
   const std::string location = manifest.string() + ":" + std::to_string(row.line);
   GANAUG_CHECK(!row.fields[0].empty(), location, ": the image path is empty");
   std::filesystem::path path = row.fields[0];
@@ -66,12 +71,17 @@ std::filesystem::path resolve_image(const std::filesystem::path& manifest, const
   std::error_code error;
   GANAUG_CHECK(std::filesystem::is_regular_file(path, error), location, ": image '", row.fields[0],
                "' does not exist (looked for ", path.string(), ")");
+  const auto folder = manifest.parent_path().empty() ? std::filesystem::path(".")
+                                                     : manifest.parent_path();
+  GANAUG_CHECK(allow_outside_paths || path_within(path, folder), location, ": image '",
+               row.fields[0], "' lies outside the manifest's folder ", folder.string(),
+               "; pass --allow-outside-paths to read it");
   return path;
 }
 
 // Rows of `path,label`.
 ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Row>& rows,
-                     const std::vector<std::string>& given_names) {
+                     const std::vector<std::string>& given_names, bool allow_outside_paths) {
   for (const auto& row : rows) {
     GANAUG_CHECK(row.fields.size() == 2, manifest.string(), ":", row.line,
                  ": expected 2 columns (path,label) but found ", row.fields.size());
@@ -81,13 +91,26 @@ ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Ro
   list.source = manifest.string();
   list.class_names = given_names;
   if (list.class_names.empty()) {
-    const bool all_indices = std::all_of(rows.begin(), rows.end(), [](const Row& row) {
+    for (const auto& row : rows) {
       const auto value = parse_integer(row.fields[1]);
-      return value.has_value() && *value >= 0;
+      GANAUG_CHECK(!value || *value >= 0, manifest.string(), ":", row.line, ": label ",
+                   row.fields[1], " is negative; a label is a class name or a class index 0..K-1");
+    }
+    const bool all_indices = std::all_of(rows.begin(), rows.end(), [](const Row& row) {
+      return parse_integer(row.fields[1]).has_value();
     });
     if (all_indices) {
       int64_t highest = -1;
-      for (const auto& row : rows) highest = std::max(highest, *parse_integer(row.fields[1]));
+      size_t line = 0;
+      for (const auto& row : rows) {
+        const int64_t value = *parse_integer(row.fields[1]);
+        if (value > highest) std::tie(highest, line) = std::make_pair(value, row.line);
+      }
+      // Every number up to the highest is a class: a typo such as 99999999999 would otherwise
+      // build that many class names. (Classes without images are refused where data trains.)
+      GANAUG_CHECK(highest < kMaxClasses, manifest.string(), ":", line, ": label ", highest,
+                   " would make ", highest + 1, " classes; ganaug supports up to ", kMaxClasses,
+                   " (labels number the classes 0..K-1)");
       list.class_names = numbered_class_names(highest + 1);
     } else {
       std::set<std::string> distinct;
@@ -110,14 +133,15 @@ ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Ro
     }
     GANAUG_CHECK(label >= 0, manifest.string(), ":", row.line, ": unknown label '", row.fields[1],
                  "'; the classes are ", list_names(list.class_names));
-    list.records.push_back({resolve_image(manifest, row), label, {}});
+    list.records.push_back({resolve_image(manifest, row, allow_outside_paths), label, {}});
   }
   return list;
 }
 
 // Rows of `file,cond,label,p0,...,p{K-1}`, as the augment tool writes them.
 ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
-                    const std::vector<Row>& rows, const std::vector<std::string>& given_names) {
+                    const std::vector<Row>& rows, const std::vector<std::string>& given_names,
+                    bool allow_outside_paths) {
   const size_t num_targets = header.fields.size() - 3;
   for (size_t k = 0; k < num_targets; ++k) {
     GANAUG_CHECK(header.fields[3 + k] == "p" + std::to_string(k), manifest.string(), ":",
@@ -140,7 +164,7 @@ ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
     const auto label = parse_integer(row.fields[2]);
     GANAUG_CHECK(label.has_value() && *label >= -1, location, ": label '", row.fields[2],
                  "' is not a class index or -1");
-    ImageRecord record{resolve_image(manifest, row), *label, {}};
+    ImageRecord record{resolve_image(manifest, row, allow_outside_paths), *label, {}};
     for (size_t k = 0; k < num_targets; ++k) {
       const auto probability = parse_float(row.fields[3 + k]);
       GANAUG_CHECK(probability.has_value() && *probability >= 0.0f && *probability <= 1.0f,
@@ -155,6 +179,9 @@ ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
   if (!given_names.empty()) {
     list.class_names = given_names;
   } else {
+    GANAUG_CHECK(num_targets > 0 || highest < kMaxClasses, manifest.string(), ": label ",
+                 highest, " would make ", highest + 1, " classes; ganaug supports up to ",
+                 kMaxClasses, " (labels number the classes 0..K-1)");
     list.class_names =
         numbered_class_names(num_targets > 0 ? static_cast<int64_t>(num_targets) : highest + 1);
   }
@@ -197,7 +224,7 @@ std::vector<std::string> split_csv_line(const std::string& line) {
 }
 
 ImageList read_csv_manifest(const std::filesystem::path& manifest,
-                            const std::vector<std::string>& class_names) {
+                            const std::vector<std::string>& class_names, bool allow_outside_paths) {
   std::error_code error;
   GANAUG_CHECK(std::filesystem::is_regular_file(manifest, error),
                "manifest not found: ", manifest.string());
@@ -216,11 +243,11 @@ ImageList read_csv_manifest(const std::filesystem::path& manifest,
     const Row header = rows.front();
     rows.erase(rows.begin());
     GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds a header but no rows");
-    return read_soft(manifest, header, rows, class_names);
+    return read_soft(manifest, header, rows, class_names, allow_outside_paths);
   }
   if (first.size() >= 2 && first[1] == "label") rows.erase(rows.begin());
   GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds a header but no rows");
-  return read_plain(manifest, rows, class_names);
+  return read_plain(manifest, rows, class_names, allow_outside_paths);
 }
 
 }  // namespace ganaug

@@ -161,11 +161,20 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
   GANAUG_CHECK(count > 0 && height > 0 && width > 0,
                "IDX images file holds no images (header: ", count, " x ", height, " x ", width,
                "): ", images_path.string());
-  const int64_t promised = count * height * width;
+  // Each factor is below 2^32; the product is formed only once it is known to fit the file.
   const int64_t present = static_cast<int64_t>(image_bytes.size()) - 16;
-  GANAUG_CHECK(present >= promised, "truncated IDX images file: its header promises ", count, " x ",
-               height, " x ", width, " = ", promised, " bytes of pixels but it holds only ",
-               present, ": ", images_path.string());
+  const bool fits = height <= present && width <= present / height &&
+                    count <= present / (height * width);
+  if (!fits) {
+    // The product of three 32-bit sizes can exceed int64: say it in words then.
+    const long double product = static_cast<long double>(count) * height * width;
+    const std::string total =
+        product < 9e18L ? " = " + std::to_string(count * height * width) : " (over 2^63)";
+    GANAUG_FAIL("truncated IDX images file: its header promises ", count, " x ", height, " x ",
+                width, total, " bytes of pixels but it holds only ", present, ": ",
+                images_path.string());
+  }
+  const int64_t promised = count * height * width;
   GANAUG_CHECK(present == promised, "IDX images file holds ", present - promised,
                " bytes more than its header (", count, " x ", height, " x ", width,
                ") promises: ", images_path.string());
@@ -184,6 +193,9 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
   GANAUG_CHECK(label_present >= label_count, "truncated IDX labels file: its header promises ",
                label_count, " labels but it holds only ", label_present, ": ",
                labels_path.string());
+  GANAUG_CHECK(label_present == label_count, "IDX labels file holds ",
+               label_present - label_count, " bytes more than the ", label_count,
+               " labels its header promises: ", labels_path.string());
   GANAUG_CHECK(label_count == count, "labels file has ", label_count,
                " entries but images file has ", count, ": ", labels_path.string());
 
@@ -193,15 +205,21 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
               static_cast<size_t>(promised));
   out.labels = torch::empty({count}, torch::kInt64);
   int64_t* label = out.labels.data_ptr<int64_t>();
-  int64_t highest = 0;
+  std::vector<int64_t> images_per_label(256, 0);
   for (int64_t i = 0; i < count; ++i) {
     label[i] = label_bytes[static_cast<size_t>(8 + i)];
-    highest = std::max(highest, label[i]);
     GANAUG_CHECK(class_names.empty() || label[i] < static_cast<int64_t>(class_names.size()),
                  "label ", label[i], " of image ", i, " is out of range for ", class_names.size(),
                  " classes: ", labels_path.string());
+    ++images_per_label[static_cast<size_t>(label[i])];
   }
-  out.class_names = class_names.empty() ? numbered_class_names(highest + 1) : class_names;
+  if (class_names.empty()) {
+    int64_t highest = 255;
+    while (images_per_label[static_cast<size_t>(highest)] == 0) --highest;
+    out.class_names = numbered_class_names(highest + 1);
+  } else {
+    out.class_names = class_names;
+  }
   out.source = images_path.string();
   return out;
 }

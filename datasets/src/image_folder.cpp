@@ -4,8 +4,25 @@
 #include <cctype>
 
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 
 namespace ganaug {
+
+namespace {
+
+// A symbolic link is followed only when it stays inside the folder the user named.
+void check_link(const std::filesystem::directory_entry& entry, const std::filesystem::path& root,
+                bool allow_outside_paths) {
+  if (allow_outside_paths || !entry.is_symlink()) return;
+  std::error_code error;
+  const auto target = std::filesystem::canonical(entry.path(), error);
+  GANAUG_CHECK(!error && path_within(target, root), "image folder ", root.string(), ": ",
+               entry.path().string(), " is a symbolic link to ",
+               error ? std::string("a missing target") : target.string(),
+               " outside the folder; pass --allow-outside-paths to follow it");
+}
+
+}  // namespace
 
 bool is_image_file(const std::filesystem::path& path) {
   std::string extension = path.extension().string();
@@ -14,7 +31,7 @@ bool is_image_file(const std::filesystem::path& path) {
   return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
 }
 
-ImageList list_image_folder(const std::filesystem::path& root) {
+ImageList list_image_folder(const std::filesystem::path& root, bool allow_outside_paths) {
   std::error_code error;
   GANAUG_CHECK(std::filesystem::exists(root, error), "image folder not found: ", root.string());
   GANAUG_CHECK(std::filesystem::is_directory(root, error),
@@ -24,7 +41,10 @@ ImageList list_image_folder(const std::filesystem::path& root) {
   for (const auto& entry : std::filesystem::directory_iterator(root)) {
     const std::string name = entry.path().filename().string();
     // Hidden folders (.git, .ipynb_checkpoints) are never classes.
-    if (entry.is_directory() && !name.empty() && name[0] != '.') class_dirs.push_back(entry.path());
+    if (entry.is_directory() && !name.empty() && name[0] != '.') {
+      check_link(entry, root, allow_outside_paths);
+      class_dirs.push_back(entry.path());
+    }
   }
   GANAUG_CHECK(!class_dirs.empty(), "no class subfolders in ", root.string(),
                ": expected one folder per class holding its images (root/<class>/<image>.png)");
@@ -35,7 +55,10 @@ ImageList list_image_folder(const std::filesystem::path& root) {
   for (size_t k = 0; k < class_dirs.size(); ++k) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(class_dirs[k])) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+      if (entry.is_regular_file() && is_image_file(entry.path())) {
+        check_link(entry, root, allow_outside_paths);
+        files.push_back(entry.path());
+      }
     }
     const std::string class_name = class_dirs[k].filename().string();
     GANAUG_CHECK(!files.empty(), "class '", class_name,

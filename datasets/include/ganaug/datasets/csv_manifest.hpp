@@ -19,9 +19,11 @@ namespace ganaug {
 /// they are "0".."K-1" for K target columns. With `class_names`, a label must be one of them
 /// or an index into them. Throws ganaug::Error naming the manifest and line for a missing
 /// manifest, a row with a missing or extra column, an unknown label, a malformed number, or an
-/// image path that does not exist.
+/// image path that does not exist, or (unless `allow_outside_paths`) an image path that leads
+/// outside the manifest's folder (`../x.png`, an absolute path elsewhere, a symbolic link out).
 ImageList read_csv_manifest(const std::filesystem::path& manifest,
-                            const std::vector<std::string>& class_names = {});
+                            const std::vector<std::string>& class_names = {},
+                            bool allow_outside_paths = false);
 
 /// Splits one CSV line into fields; double-quoted fields may hold commas and "" for a quote.
 /// Surrounding spaces and a trailing carriage return are dropped.

@@ -14,6 +14,9 @@ bool is_image_file(const std::filesystem::path& path);
 /// and each class's files are sorted by name; other files are ignored. Throws ganaug::Error when
 /// `root` is not a folder, holds no class subfolders, or a class subfolder holds no image (the
 /// message names it).
-ImageList list_image_folder(const std::filesystem::path& root);
+///
+/// Symbolic links (to class folders or images) are followed only when their target lies inside
+/// `root`; one that leads outside is refused, naming it, unless `allow_outside_paths`.
+ImageList list_image_folder(const std::filesystem::path& root, bool allow_outside_paths = false);
 
 }  // namespace ganaug

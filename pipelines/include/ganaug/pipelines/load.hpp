@@ -97,6 +97,10 @@ struct DatasetSpec {
   TORCH_ARG(int64_t, per_class) = 0;
   /// Seed of the per-class choice.
   TORCH_ARG(uint64_t, seed) = 0;
+  /// Read CSV manifest paths that lead outside the manifest's folder and follow symbolic links
+  /// out of an image folder (refused by default: a manifest from elsewhere should not make
+  /// ganaug read arbitrary files).
+  TORCH_ARG(bool, allow_outside_paths) = false;
 };
 
 /// The concrete format `spec` loads as ("fashion-mnist", "idx", "folder" or "csv"). Throws
