@@ -56,6 +56,8 @@ int main(int argc, char** argv) try {
       "n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
+      "checkpoint-every", po::value<int64_t>()->default_value(250),
+      "write the GAN checkpoint every this many steps (an interrupted run resumes from it)")(
       "generator", po::value<std::string>()->default_value(""),
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
@@ -92,6 +94,7 @@ int main(int argc, char** argv) try {
       .n(values["n"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())
       .gan_iterations(values["gan-iters"].as<int64_t>())
+      .gan_checkpoint_every(values["checkpoint-every"].as<int64_t>())
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())
       .classifier_epochs(values["epochs"].as<int64_t>())
@@ -101,7 +104,7 @@ int main(int argc, char** argv) try {
       .retrain(!values["no-retrain"].as<bool>())
       .device(values["device"].as<std::string>())
       .threads(values["threads"].as<int>())
-      .seed(values["seed"].as<uint64_t>())
+      .seed(values["seed"].as<ganaug::cli::Unsigned>().value)
       .resume(values["resume"].as<bool>())
       .force(values["force"].as<bool>());
   try {
@@ -117,21 +120,11 @@ int main(int argc, char** argv) try {
       throw ganaug::cli::UsageError("--classic: " + std::string(e.what()));
     }
   }
-  if (options.n() < 0) throw ganaug::cli::UsageError("--n must be 0 or positive");
-  if (options.gan_iterations() < 0)
-    throw ganaug::cli::UsageError("--gan-iters must be 0 or positive");
   try {
-    ganaug::check_lr_schedule(options.lr_schedule());
+    options.validate();
   } catch (const ganaug::Error& e) {
-    throw ganaug::cli::UsageError("--lr-schedule: " + std::string(e.what()));
+    throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
-  if (options.generate_batch_size() < 1)
-    throw ganaug::cli::UsageError("--gen-batch must be positive");
-  if (options.classifier_epochs() < 1) throw ganaug::cli::UsageError("--epochs must be positive");
-  if (options.synthetic_share() < 0 || options.synthetic_share() >= 1)
-    throw ganaug::cli::UsageError("--synthetic-share must lie in [0, 1)");
-  if (options.resume() && options.force())
-    throw ganaug::cli::UsageError("--resume and --force contradict each other; pick one");
 
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);

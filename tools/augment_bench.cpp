@@ -79,7 +79,8 @@ int main(int argc, char** argv) try {
       "multiples", po::value<std::string>()->default_value("5"),
       "synthetic images as multiples of the labeled count, comma-separated")(
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
-      "first-seed", po::value<uint64_t>()->default_value(0), "the first seed")(
+      "first-seed", po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
+      "the first seed")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
       "gan-mode-seeking", po::value<double>()->default_value(ganaug::GanOptions(1).mode_seeking()),
       "weight of the GAN's mode-seeking term (0 = off)")(
@@ -141,7 +142,7 @@ int main(int argc, char** argv) try {
       .schemes(split_list("schemes", values["schemes"].as<std::string>()))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
-      .first_seed(values["first-seed"].as<uint64_t>())
+      .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
       .gan_iterations(values["gan-iters"].as<int64_t>())
       .gan_mode_seeking(values["gan-mode-seeking"].as<double>())
       .gan_minibatch_std(values["gan-mbstd"].as<bool>())

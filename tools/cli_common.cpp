@@ -1,11 +1,30 @@
 #include "cli_common.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <iomanip>
 
 namespace ganaug::cli {
 
 namespace po = boost::program_options;
+
+void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*, int) {
+  po::validators::check_first_occurrence(out);
+  const std::string& text = po::validators::get_single_string(texts);
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto parsed = std::from_chars(text.data(), end, value);
+  if (text.empty() || parsed.ec != std::errc() || parsed.ptr != end) {
+    throw po::invalid_option_value(text + " (expected a whole number from 0 to 2^64-1)");
+  }
+  out = Unsigned{value};
+}
+
+std::string without_location(const std::string& message) {
+  const auto at = message.rfind(" [");
+  return at != std::string::npos && !message.empty() && message.back() == ']' ? message.substr(0, at)
+                                                                               : message;
+}
 
 void add_dataset_options(po::options_description& description, int64_t default_per_class) {
   // clang-format off
@@ -23,8 +42,12 @@ void add_dataset_options(po::options_description& description, int64_t default_p
        "1 (gray) or 3 (RGB); 0 keeps the stored channels")
       ("per-class", po::value<int64_t>()->default_value(default_per_class),
        "keep this many images per class, chosen at random with --seed; 0 keeps all")
-      ("seed", po::value<uint64_t>()->default_value(0), "seed of the per-class choice")
-      ("threads", po::value<int>()->default_value(0), "loading threads; 0 = one per core");
+      ("seed", po::value<Unsigned>()->default_value(Unsigned{0}, "0"),
+       "seed of the per-class choice (and of every random choice of the run)")
+      ("threads", po::value<int>()->default_value(0), "loading threads; 0 = one per core")
+      ("allow-outside-paths", po::bool_switch(),
+       "read CSV manifest paths outside the manifest's folder and follow symbolic links out of "
+       "an image folder (refused by default)");
   // clang-format on
 }
 
@@ -36,8 +59,9 @@ DatasetSpec dataset_spec_from(const po::variables_map& values) {
       .image_size(values["image-size"].as<int64_t>())
       .channels(values["channels"].as<int64_t>())
       .per_class(values["per-class"].as<int64_t>())
-      .seed(values["seed"].as<uint64_t>())
-      .threads(values["threads"].as<int>());
+      .seed(values["seed"].as<Unsigned>().value)
+      .threads(values["threads"].as<int>())
+      .allow_outside_paths(values["allow-outside-paths"].as<bool>());
   const auto& format = spec.format();
   if (format != "auto" && format != "fashion-mnist" && format != "idx" && format != "folder" &&
       format != "csv") {

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "ganaug/dataset.hpp"
 #include "ganaug/pipelines/load.hpp"
@@ -19,6 +20,17 @@ class UsageError : public std::runtime_error {
  public:
   explicit UsageError(const std::string& message) : std::runtime_error(message) {}
 };
+
+/// An unsigned 64-bit option value that, unlike boost's parsing of uint64_t, refuses "-1"
+/// instead of wrapping it to 2^64 - 1.
+struct Unsigned {
+  uint64_t value = 0;
+};
+/// boost::program_options' hook for parsing an Unsigned.
+void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*, int);
+
+/// `message` without the "[file:line: condition]" tail of a ganaug::Error, for usage errors.
+std::string without_location(const std::string& message);
 
 /// Adds --data, --format, --split, --image-size, --channels, --per-class, --seed and --threads.
 /// `default_per_class` is --per-class's default (0 keeps all images).

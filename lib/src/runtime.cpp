@@ -1,6 +1,7 @@
 #include "ganaug/runtime.hpp"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
@@ -15,6 +16,14 @@ namespace ganaug {
 bool cuda_available() { return torch::cuda::is_available(); }
 
 int hardware_threads() {
+  // The CPUs this process may run on (srun --cpus-per-task, taskset, a container's cpuset), not
+  // the machine's core count.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    const int n = CPU_COUNT(&allowed);
+    if (n > 0) return n;
+  }
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }

@@ -2,12 +2,17 @@
 
 #include <torch/torch.h>
 
+#include <sys/statvfs.h>
+
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
 #include "ganaug/datasets/image.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/runtime.hpp"
@@ -31,19 +36,200 @@ nlohmann::json to_json(const Metrics& m) {
           {"confusion", m.confusion}};
 }
 
+constexpr const char* kRunRecordFormat = "ganaug-augment-run-v1";
+
+// What identifies a data set: where it came from, its size and a hash of its contents.
+nlohmann::json data_identity(const LabeledDataset& data) {
+  uint64_t hash = kHashSeed;
+  const auto images = data.images.contiguous();
+  const auto labels = data.labels.contiguous();
+  hash = hash_bytes(images.data_ptr(), images.numel() * images.element_size(), hash);
+  hash = hash_bytes(labels.data_ptr(), labels.numel() * labels.element_size(), hash);
+  for (const auto& name : data.class_names) hash = hash_bytes(name.data(), name.size() + 1, hash);
+  return {{"source", data.source}, {"images", data.size()}, {"hash", hash_hex(hash)}};
+}
+
+std::string file_hash(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  GANAUG_CHECK(in.good(), "cannot read ", path.string());
+  uint64_t hash = kHashSeed;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hash = hash_bytes(buffer.data(), static_cast<size_t>(in.gcount()), hash);
+  }
+  return hash_hex(hash);
+}
+
+// What made an output folder: everything that decides its images and their labels. A resumed
+// run must agree on all of it, or the folder would mix two runs.
+nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
+  nlohmann::json record = {{"format", kRunRecordFormat},
+                           {"scheme", to_string(o.scheme())},
+                           {"seed", o.seed()},
+                           {"n", o.n()},
+                           {"image_shape",
+                            {data.train.channels(), data.train.height(), data.train.width()}},
+                           {"class_names", data.train.class_names},
+                           {"data", data_identity(data.train)},
+                           {"test_data", data_identity(data.test)}};
+  if (o.generator().empty()) {
+    record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
+  } else {
+    record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
+                           {"hash", file_hash(o.generator())}};
+  }
+  if (o.scheme() == Scheme::kArgmax) {  // the labeller is a classifier trained here
+    record["labeller"] = {{"epochs", o.classifier_epochs()},
+                          {"lr_schedule", o.lr_schedule()},
+                          {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
+  }
+  return record;
+}
+
+// The first difference between a folder's record and this run's, as an actionable sentence.
+std::string record_difference(const nlohmann::json& was, const nlohmann::json& now) {
+  const std::vector<std::pair<const char*, const char*>> fields = {
+      {"scheme", "--scheme"},        {"seed", "--seed"},
+      {"n", "--n"},                  {"generator", "--gan-iters / --generator"},
+      {"image_shape", "the image shape (--image-size, --channels)"},
+      {"class_names", "the classes"}, {"data", "--data (its images or labels)"},
+      {"test_data", "--test-data"},
+      {"labeller", "--epochs / --lr-schedule / --classic (argmax labeller)"}};
+  // Where things were found is informative only: a moved data set or checkpoint with the same
+  // contents is the same input.
+  auto identity = [](const nlohmann::json& record, const char* key) {
+    auto value = record.contains(key) ? record[key] : nlohmann::json();
+    if (value.is_object()) {
+      value.erase("source");
+      value.erase("checkpoint");
+    }
+    return value;
+  };
+  for (const auto& [key, flag] : fields) {
+    const auto a = identity(was, key);
+    const auto b = identity(now, key);
+    if (a != b) {
+      return std::string(flag) + " differs: the folder has " +
+             a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ", this run " +
+             b.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  return "";
+}
+
+// Writes the folder's record, or checks a resumed folder's against it.
+void settle_run_record(const fs::path& out, const nlohmann::json& raw_record, bool resume) {
+  const auto path = out / "run.json";
+  // As it reads back from the file: bytes that are not UTF-8 (a Latin-1 class name) become
+  // U+FFFD there, so they do here too before comparing.
+  const auto text = raw_record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  const auto record = nlohmann::json::parse(text);
+  if (resume && fs::exists(path)) {
+    nlohmann::json was;
+    try {
+      std::ifstream in(path);
+      was = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("cannot resume in ", out.string(), ": its record ", path.string(),
+                  " is damaged (", e.what(), "); use --force or another --out");
+    }
+    const auto difference = record_difference(was, record);
+    GANAUG_CHECK(difference.empty(), "cannot resume in ", out.string(),
+                 ": it holds another run (", difference,
+                 "); rerun with the folder's settings, or use --force or another --out");
+    return;
+  }
+  if (resume) {
+    // A folder with outputs but no record was not made by this version of augment.
+    for (const auto& entry : fs::directory_iterator(out)) {
+      GANAUG_CHECK(is_temporary_file_name(entry.path().filename().string()), "cannot resume in ",
+                   out.string(), ": it has no run.json, so it was not made by this version of "
+                   "augment (or not by augment) and cannot be checked; use --force or another "
+                   "--out");
+    }
+  }
+  write_text_atomic(path, text + "\n");
+}
+
+// Refuses a run whose images would not fit on the output disk (space or file count).
+void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t n) {
+  if (n == 0) return;
+  int64_t existing = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(out / "images", error)) {
+    existing += entry.path().extension() == ".png";
+  }
+  const int64_t remaining = std::max<int64_t>(0, n - existing);
+  struct statvfs disk {};
+  if (remaining == 0 || ::statvfs(out.c_str(), &disk) != 0) return;
+  // A PNG of 8-bit pixels is at most the raw pixels, a filter byte per row and its chunks; each
+  // file takes whole blocks; each manifest row about 12 bytes per target.
+  const double block = disk.f_frsize > 0 ? static_cast<double>(disk.f_frsize) : 4096.0;
+  const double png = static_cast<double>(train.channels() * train.height() * train.width() +
+                                         train.height() + 200);
+  const double per_image = std::ceil(png / block) * block + 40 + 12.0 * (train.num_classes() + 1);
+  const double needed = per_image * static_cast<double>(remaining);
+  const double available = static_cast<double>(disk.f_bavail) * block;
+  GANAUG_CHECK(needed <= available, "not enough free space in ", out.string(), " for ", remaining,
+               " images: they need about ", std::ceil(needed / 1e6), " MB but the disk has ",
+               std::floor(available / 1e6), " MB free; free some space, lower --n or choose "
+               "another --out");
+  GANAUG_CHECK(disk.f_files == 0 || static_cast<double>(disk.f_favail) >= remaining + 16.0,
+               "not enough free files (inodes) in ", out.string(), " for ", remaining,
+               " images: the disk has ", disk.f_favail, " left; lower --n or choose another "
+               "--out");
+}
+
+}  // namespace
+
+void AugmentOptions::validate() const {
+  GANAUG_CHECK(n() >= 0, "--n must be 0 or positive, got ", n());
+  GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
+  GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
+               gan_checkpoint_every());
+  GANAUG_CHECK(generate_batch_size() >= 1, "--gen-batch must be positive, got ",
+               generate_batch_size());
+  GANAUG_CHECK(classifier_epochs() >= 1, "--epochs must be positive, got ", classifier_epochs());
+  check_lr_schedule(lr_schedule());
+  GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
+               "--synthetic-share must lie in [0, 1), got ", synthetic_share());
+  GANAUG_CHECK(synthetic_weight() >= 0 && std::isfinite(synthetic_weight()),
+               "--synthetic-weight must be 0 or positive, got ", synthetic_weight());
+  GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,
+               "the test fraction must lie strictly between 0 and 1, got ", test_fraction());
+  GANAUG_CHECK(!(resume() && force()), "--resume and --force contradict each other; pick one");
+  GANAUG_CHECK(threads() >= 0 && threads() <= hardware_threads(), "--threads ", threads(),
+               " is not between 0 (all) and the ", hardware_threads(),
+               " CPUs this process may use");
+  GANAUG_CHECK(!out_dir().empty(), "--out must name a folder");
+  const int64_t size = data().image_size();
+  if (size > 0 && generator().empty()) {
+    GANAUG_CHECK(size >= 16 && size <= 64 && size % 4 == 0, "--image-size ", size,
+                 " is not supported by the GAN: use a multiple of 4 from 16 to 64");
+  }
+  select_device(device());
+}
+
+namespace {
+
 }  // namespace
 
 nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
   const auto total_start = Clock::now();
-  GANAUG_CHECK(o.n() >= 0, "--n must not be negative, got ", o.n());
+  o.validate();
   auto progress = [&](const std::string& stage, double done, double total,
                       const std::string& detail = "") {
     if (callbacks.on_progress) callbacks.on_progress(stage, done, total, detail);
   };
   auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
-  const int threads = configure_threads(o.threads());
-  detail::prepare_output_dir(o.out_dir(), o.resume(), o.force(), "continue the run in it");
   const fs::path out(o.out_dir());
+  // Checked before loading, changed only after: a run that fails to load loses nothing.
+  detail::check_output_dir(out, o.resume(), o.force(), "continue the run in it",
+                           {{"training data", o.data().path()},
+                            {"test data", o.test_data()},
+                            {"generator checkpoint", o.generator(), true}});
+  const int threads = configure_threads(o.threads());
   nlohmann::json summary;
   nlohmann::json timings;
 
@@ -59,6 +245,10 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   const int64_t k = train.num_classes();
   timings["load_s"] = seconds_since(start);
   progress("load", 1, 1, train.source);
+  const auto record = run_record(o, data);
+  detail::make_output_dir(out, o.force());
+  settle_run_record(out, record, o.resume());
+  check_free_space(out, train, o.n());
 
   // -- GAN --
   start = Clock::now();
@@ -83,7 +273,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
                            .device(o.device())
                            .threads(o.threads())
                            .out_dir((out / "gan").string())
-                           .checkpoint_every(250)
+                           .checkpoint_every(o.gan_checkpoint_every())
                            .log_every(25);
     GanTrainer trainer(gan_options, train.class_names);
     const auto checkpoint = out / "gan" / "checkpoint.pt";
@@ -209,8 +399,9 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   timings["total_s"] = seconds_since(total_start);
   summary["timings"] = timings;
   summary["out_dir"] = fs::absolute(out).string();
-  const auto text = summary.dump(2) + "\n";
-  write_file_atomic(out / "summary.json", std::vector<uchar>(text.begin(), text.end()));
+  // Names and paths need not be UTF-8 (a Latin-1 folder name): JSON gets U+FFFD for such bytes.
+  write_text_atomic(out / "summary.json",
+                    summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return summary;
 }
 

@@ -193,7 +193,10 @@ class Experiment {
 
   void prepare() {
     const fs::path out(o_.out_dir());
-    detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells");
+    std::vector<detail::RunInput> inputs;
+    for (const auto& spec : o_.datasets()) inputs.push_back({"dataset", spec.path()});
+    inputs.push_back({"test data", o_.test_data()});
+    detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells", inputs);
     results_ = {{"format", "ganaug-bench-v1"},
                 {"settings", o_.settings()},
                 {"grid",

@@ -24,7 +24,8 @@ int configure_threads(int threads = 0);
 /// (another BLAS, or none loaded), in which case nothing changes.
 bool set_blas_threads(int threads);
 
-/// Number of hardware threads (at least 1).
+/// The number of CPUs this process may run on (its affinity mask: honours taskset, Slurm's
+/// --cpus-per-task and container cpusets), at least 1.
 int hardware_threads();
 
 /// Whether this build and machine can run CUDA.

@@ -31,6 +31,9 @@ struct AugmentOptions {
   TORCH_ARG(std::string, out_dir) = "augment-out";
   /// GAN generator steps (ignored with `generator`).
   TORCH_ARG(int64_t, gan_iterations) = 1500;
+  /// Write the GAN's checkpoint (DIR/gan/checkpoint.pt) every this many steps, so that an
+  /// interrupted run resumes from there; it is always written at the end.
+  TORCH_ARG(int64_t, gan_checkpoint_every) = 250;
   /// A GAN checkpoint to generate from instead of training one.
   TORCH_ARG(std::string, generator) = "";
   /// Images per generation batch (larger batches suit a GPU; an interruption stops within a few
@@ -54,6 +57,11 @@ struct AugmentOptions {
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).
   TORCH_ARG(bool, classic) = false;
   TORCH_ARG(ClassicAugmentOptions, classic_options);
+
+ public:
+  /// Throws ganaug::Error naming the first option out of range (as its command-line flag), so
+  /// that a run fails before any work rather than after the GAN trained.
+  void validate() const;
 };
 
 /// Hooks for progress display and interruption.
@@ -64,9 +72,13 @@ struct AugmentCallbacks {
   std::function<bool()> should_stop;
 };
 
-/// Runs the job, writes DIR/images, DIR/labels.csv, DIR/gan/ and finally DIR/summary.json
-/// (atomically), and returns the summary. Throws ganaug::Error for a non-empty out_dir without
-/// resume or force, bad data, or a failed stage.
+/// Runs the job, writes DIR/run.json (what made the folder: data, generator, scheme, seed, n,
+/// image shape), DIR/images, DIR/labels.csv, DIR/gan/ and finally DIR/summary.json (atomically),
+/// and returns the summary. Throws ganaug::Error, before any work, for invalid options, a
+/// non-empty out_dir without resume or force, an out_dir that holds or lies inside the data (or
+/// holds the generator, with force), a resume whose settings differ from the folder's run.json
+/// (naming the difference), or too little free space; later for bad data or a failed stage.
+/// With force the folder is emptied only after the data loaded.
 nlohmann::json run_augment(const AugmentOptions& options, const AugmentCallbacks& callbacks = {});
 
 }  // namespace ganaug
