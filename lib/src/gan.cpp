@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "ganaug/diffaugment.hpp"
@@ -22,13 +23,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A checkpoint file is a LibTorch archive. Format v1 held the fields below at its top level.
-// Format v2 wraps them: its top level holds "format", "libtorch_version", "checksum" (hash_hex of
-// the payload) and "payload", the bytes of an archive with the v1 fields (class names as a list
-// rather than newline-joined). LibTorch does not check the CRCs of its zip records, so without
-// the checksum a flipped byte in a weight would load silently.
+// Format v1 is a LibTorch archive (a zip file) holding the fields below. Format v2 is one text
+// line, "ganaug-gan-checkpoint-v2 libtorch=<version> bytes=<n> fnv1a64=<16 hex digits>\n",
+// followed by n bytes: a LibTorch archive with the v1 fields (class names as a list rather than
+// newline-joined). LibTorch does not check the CRCs of its zip records, so without the checksum
+// a flipped byte in a weight would load silently; and its parser crashes on some damaged
+// archives, so only an archive whose checksum holds is given to it.
 constexpr const char* kCheckpointFormatPrefix = "ganaug-gan-checkpoint-v";
 constexpr int64_t kCheckpointVersion = 2;
+const std::string kZipMagic = "PK\x03\x04";
 constexpr int64_t kSamplesPerClass = 8;
 
 std::string checkpoint_format(int64_t version) {
@@ -76,49 +79,71 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
 class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
-    GANAUG_CHECK(fs::is_regular_file(path), "checkpoint not found: ", path);
-    torch::serialize::InputArchive outer;
-    try {
-      outer.load_from(path, device);
-    } catch (const std::exception& e) {
-      GANAUG_FAIL("checkpoint ", path, " is damaged or not a LibTorch archive: ", first_line(e));
+    std::error_code error;
+    GANAUG_CHECK(fs::is_regular_file(path, error), "checkpoint not found: ", path);
+    std::ifstream in(path, std::ios::binary);
+    GANAUG_CHECK(in.good(), "cannot read checkpoint ", path);
+    std::string head(kZipMagic.size(), '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (in.gcount() == static_cast<std::streamsize>(head.size()) && head == kZipMagic) {
+      // Format v1: a plain LibTorch archive, parsed by LibTorch as it is.
+      in.close();
+      try {
+        archive_.load_from(path, device);
+      } catch (const std::exception& e) {
+        GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
+      }
+      c10::IValue format;
+      GANAUG_CHECK(archive_.try_read("format", format) && format.isString() &&
+                       format.toStringRef() == checkpoint_format(1),
+                   "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
+                   checkpoint_format(kCheckpointVersion), ")");
+      version_ = 1;
+      return;
     }
-    c10::IValue format;
-    const bool named = outer.try_read("format", format) && format.isString() &&
-                       format.toStringRef().rfind(kCheckpointFormatPrefix, 0) == 0;
-    GANAUG_CHECK(named, "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
+    // Format v2 and later: a header line, then the payload. Only a payload whose checksum holds
+    // reaches LibTorch's parser, which crashes on some damaged archives instead of throwing.
+    in.seekg(0);
+    std::string header;
+    std::getline(in, header);
+    GANAUG_CHECK(!in.fail() && header.size() < 1024 && header.rfind(kCheckpointFormatPrefix, 0) == 0,
+                 "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
                  checkpoint_format(kCheckpointVersion), ")");
-    const std::string& name = format.toStringRef();
+    std::istringstream fields(header);
+    std::string name;
+    fields >> name;
     const std::string digits = name.substr(std::string(kCheckpointFormatPrefix).size());
     GANAUG_CHECK(!digits.empty() && digits.size() < 9 &&
                      digits.find_first_not_of("0123456789") == std::string::npos,
                  "checkpoint ", path, " has an unknown format '", name, "'");
     version_ = std::stoll(digits);
-    GANAUG_CHECK(version_ >= 1 && version_ <= kCheckpointVersion, "checkpoint ", path,
+    GANAUG_CHECK(version_ >= 2 && version_ <= kCheckpointVersion, "checkpoint ", path,
                  " was written by a newer ganaug (format v", version_, "; this version reads v1 to v",
                  kCheckpointVersion, "); upgrade ganaug to use it");
-    if (version_ == 1) {
-      archive_ = std::move(outer);
-      return;
+    std::map<std::string, std::string> values;
+    for (std::string field; fields >> field;) {
+      const auto equals = field.find('=');
+      if (equals != std::string::npos) values[field.substr(0, equals)] = field.substr(equals + 1);
     }
-    c10::IValue checksum;
-    torch::Tensor payload;
+    const auto& size_text = values["bytes"];
+    GANAUG_CHECK(!size_text.empty() && size_text.size() < 19 &&
+                     size_text.find_first_not_of("0123456789") == std::string::npos &&
+                     values["fnv1a64"].size() == 16,
+                 "checkpoint ", path, " is damaged: its header line is malformed");
+    const auto size = static_cast<size_t>(std::stoull(size_text));
+    const auto offset = static_cast<size_t>(in.tellg());
+    GANAUG_CHECK(fs::file_size(path) == offset + size, "checkpoint ", path,
+                 " is damaged: it holds ", fs::file_size(path) - offset, " bytes of payload but its "
+                 "header says ", size, " (a truncated or appended file)");
+    std::string payload(size, '\0');
+    in.read(payload.data(), static_cast<std::streamsize>(size));
+    GANAUG_CHECK(in.gcount() == static_cast<std::streamsize>(size), "cannot read checkpoint ",
+                 path);
+    GANAUG_CHECK(hash_hex(hash_bytes(payload.data(), size)) == values["fnv1a64"], "checkpoint ",
+                 path, " is damaged: its checksum does not match its contents (a changed or "
+                 "corrupted file); use another copy or train again");
     try {
-      GANAUG_CHECK(outer.try_read("checksum", checksum) && checksum.isString() &&
-                       outer.try_read("payload", payload) && payload.defined() &&
-                       payload.scalar_type() == torch::kUInt8 && payload.dim() == 1,
-                   "checkpoint ", path, " is damaged: it lacks its payload or checksum");
-      payload = payload.to(torch::kCPU).contiguous();
-    } catch (const c10::Error& e) {
-      GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
-    }
-    const auto* bytes = payload.data_ptr<uint8_t>();
-    const auto size = static_cast<size_t>(payload.numel());
-    GANAUG_CHECK(hash_hex(hash_bytes(bytes, size)) == checksum.toStringRef(), "checkpoint ", path,
-                 " is damaged: its checksum does not match its contents (a changed or corrupted "
-                 "file); use another copy or train again");
-    try {
-      archive_.load_from(reinterpret_cast<const char*>(bytes), size, device);
+      archive_.load_from(payload.data(), size, device);
     } catch (const std::exception& e) {
       GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
     }
@@ -485,15 +510,11 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
     });
     return bytes;
   };
-  std::string payload = to_bytes(archive);
-  torch::serialize::OutputArchive outer;
-  outer.write("format", c10::IValue(checkpoint_format(kCheckpointVersion)));
-  outer.write("libtorch_version", c10::IValue(std::string(TORCH_VERSION)));
-  outer.write("checksum", c10::IValue(hash_hex(hash_bytes(payload.data(), payload.size()))));
-  outer.write("payload",
-              torch::from_blob(payload.data(), {static_cast<int64_t>(payload.size())}, torch::kUInt8));
-  const std::string bytes = to_bytes(outer);
-  payload.clear();
+  const std::string payload = to_bytes(archive);
+  const std::string bytes = checkpoint_format(kCheckpointVersion) + " libtorch=" +
+                            std::string(TORCH_VERSION) + " bytes=" +
+                            std::to_string(payload.size()) + " fnv1a64=" +
+                            hash_hex(hash_bytes(payload.data(), payload.size())) + "\n" + payload;
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   try {
