@@ -162,3 +162,29 @@ TEST(Chart, DrawsEverySeriesInItsColourAndWritesPng) {
   chart.series[0].x[0] = 0;
   expect_error([&] { ganaug::draw_line_chart(chart); }, {"cannot be drawn"});
 }
+
+TEST(Image, OnlyPngJpegAndBmpAreDecodedAndHugeHeadersAreRefused) {
+  ganaug::testing::TempDir dir;
+  // A PNG whose header claims 100000 x 100000 pixels: refused before OpenCV allocates.
+  const auto png = ganaug::encode_png(torch::zeros({1, 4, 4}));
+  std::string claimed(png.begin(), png.end());
+  for (int i : {16, 20}) {  // IHDR width and height, big-endian
+    claimed[i] = 0;
+    claimed[i + 1] = 0x01;
+    claimed[i + 2] = static_cast<char>(0x86);
+    claimed[i + 3] = static_cast<char>(0xa0);
+  }
+  ganaug::testing::write_text(dir / "huge.png", claimed);
+  ganaug::testing::expect_error([&] { ganaug::decode_image(dir / "huge.png"); },
+                                {"claims to be 100000 x 100000", "huge.png"});
+  // Another format behind a .png name (OpenCV would pick its decoder by content).
+  ganaug::testing::write_text(dir / "radiance.png", "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n");
+  ganaug::testing::expect_error([&] { ganaug::decode_image(dir / "radiance.png"); },
+                                {"not a PNG, JPEG or BMP", "radiance.png"});
+  // The three formats themselves decode.
+  for (const char* name : {"a.png", "a.jpg", "a.bmp"}) {
+    ASSERT_TRUE(cv::imwrite((dir / name).string(), cv::Mat(6, 5, CV_8UC1, cv::Scalar(40))));
+    const auto image = ganaug::decode_image(dir / name);
+    EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, 6, 5})) << name;
+  }
+}

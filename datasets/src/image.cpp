@@ -66,9 +66,63 @@ cv::Mat conform_image(const cv::Mat& decoded, const ImageOptions& options,
   return converted;
 }
 
+namespace {
+
+// The format a file's first bytes say it is, and the size its header claims (0 when not found).
+struct ImageHeader {
+  const char* format = nullptr;
+  int64_t width = 0, height = 0;
+};
+
+ImageHeader sniff_image(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(256 * 1024, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  const auto byte = [&](size_t i) -> int64_t {
+    return i < head.size() ? static_cast<unsigned char>(head[i]) : 0;
+  };
+  const auto be32 = [&](size_t i) { return byte(i) << 24 | byte(i + 1) << 16 | byte(i + 2) << 8 | byte(i + 3); };
+  const auto le32 = [&](size_t i) {
+    return static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(
+        byte(i) | byte(i + 1) << 8 | byte(i + 2) << 16 | byte(i + 3) << 24)));
+  };
+  ImageHeader out;
+  if (head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    out = {"PNG", be32(16), be32(20)};
+  } else if (head.compare(0, 2, "BM") == 0) {
+    out = {"BMP", std::abs(le32(18)), std::abs(le32(22))};
+  } else if (byte(0) == 0xff && byte(1) == 0xd8 && byte(2) == 0xff) {
+    out.format = "JPEG";
+    // Walk the markers to the frame header (SOF0..SOF15 but DHT, JPG and DAC).
+    for (size_t at = 2; at + 9 < head.size() && byte(at) == 0xff;) {
+      const int64_t marker = byte(at + 1);
+      const auto length = static_cast<size_t>(byte(at + 2) << 8 | byte(at + 3));
+      if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
+        out.height = byte(at + 5) << 8 | byte(at + 6);
+        out.width = byte(at + 7) << 8 | byte(at + 8);
+        break;
+      }
+      at += 2 + length;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& options) {
   std::error_code error;
   GANAUG_CHECK(std::filesystem::is_regular_file(path, error), "image not found: ", path.string());
+  // Only the decoders of the formats ganaug reads are reached (OpenCV picks a decoder by
+  // content, and some of its others leak or allocate what a damaged header claims), and no
+  // image is decoded whose header claims more pixels than any data set here could use.
+  const auto header = sniff_image(path);
+  GANAUG_CHECK(header.format != nullptr, "cannot decode image: it is not a PNG, JPEG or BMP file "
+               "(by its first bytes): ", path.string());
+  GANAUG_CHECK(header.width * header.height <= kMaxDecodedPixels, "image claims to be ",
+               header.width, " x ", header.height, " pixels, more than the ", kMaxDecodedPixels,
+               " ganaug decodes (a damaged header or a far too large image): ", path.string());
   cv::Mat decoded;
   try {
     decoded = cv::imread(path.string(), cv::IMREAD_UNCHANGED);

@@ -17,6 +17,8 @@ namespace ganaug {
 /// The largest image side ganaug resizes to (ImageOptions::image_size): a guard against a typo
 /// such as 100000 that would ask for 10^10 pixels per image.
 constexpr int64_t kMaxImageSide = 4096;
+/// The most pixels an image file may claim to be decoded (8192 x 8192).
+constexpr int64_t kMaxDecodedPixels = int64_t{8192} * 8192;
 
 /// How decoded images are shaped. Defaults keep each file's own size and channel count.
 struct ImageOptions {
@@ -28,8 +30,9 @@ struct ImageOptions {
 };
 
 /// Reads `path` with OpenCV and returns it as an 8-bit H x W x C cv::Mat shaped by `options`
-/// (channels in RGB order; 16-bit images are scaled to 8 bits; alpha is dropped). Throws
-/// ganaug::Error naming the file when it is missing, unreadable or corrupt.
+/// (channels in RGB order; 16-bit images are scaled to 8 bits; alpha is dropped). Reads PNG,
+/// JPEG and BMP files, told by their first bytes. Throws ganaug::Error naming the file when it
+/// is missing, unreadable, corrupt, of another format, or claims more than kMaxDecodedPixels.
 cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& options = {});
 
 /// Converts an already decoded 8-bit image (1, 3 channels in BGR order as OpenCV decodes them,
