@@ -2,7 +2,8 @@
 # ganaug set-up: installs the Debian 12 packages that are missing, configures, builds, then runs
 # one of:
 #   bash setup.sh run    -> augment --scheme smooth --n 5000 on the default dataset (Fashion-MNIST)
-#   bash setup.sh test   -> the whole test suite through ctest
+#   bash setup.sh test   -> the whole test suite through ctest, then the sanitizer suite and the
+#                           fuzzers (.ci/fuzz.sh; FUZZ=0 skips them)
 #   bash setup.sh build  -> only install and build
 # Idempotent: installed packages are skipped, an existing build folder is reused.
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores).
@@ -16,7 +17,10 @@ jobs="${JOBS:-$(nproc)}"
 
 packages=(cmake g++ make pkg-config libtorch-dev libopenblas0-pthread libopencv-dev libtbb-dev
           libboost-program-options-dev libgtest-dev libgloo-dev zlib1g-dev nlohmann-json3-dev
-          dataset-fashion-mnist)
+          dataset-fashion-mnist python3)
+# The test mode also runs the sanitizer suite and the fuzzers (.ci/fuzz.sh): clang, its
+# libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer.
+if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -45,7 +49,8 @@ cmake --build "$build_dir" -j "$jobs"
 case "$mode" in
   build) ;;
   test)
-    (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@") ;;
+    (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
+    if [ "${FUZZ:-1}" != 0 ]; then JOBS="$jobs" bash .ci/fuzz.sh all; fi ;;
   run)
     if [ -x "$build_dir/tools/augment" ]; then
       "$build_dir/tools/augment" --scheme smooth --n 5000 "$@"
