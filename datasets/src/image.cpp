@@ -120,7 +120,10 @@ cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& o
   const auto header = sniff_image(path);
   GANAUG_CHECK(header.format != nullptr, "cannot decode image: it is not a PNG, JPEG or BMP file "
                "(by its first bytes): ", path.string());
-  GANAUG_CHECK(header.width * header.height <= kMaxDecodedPixels, "image claims to be ",
+  // In floating point: each side may be up to 2^32 - 1, and their product overflows int64.
+  GANAUG_CHECK(static_cast<double>(header.width) * static_cast<double>(header.height) <=
+                   static_cast<double>(kMaxDecodedPixels),
+               "image claims to be ",
                header.width, " x ", header.height, " pixels, more than the ", kMaxDecodedPixels,
                " ganaug decodes (a damaged header or a far too large image): ", path.string());
   cv::Mat decoded;

@@ -4,13 +4,16 @@
 #include <ATen/core/DistributionsHelper.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
@@ -76,6 +79,68 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
   put_int("seed", static_cast<int64_t>(o.seed()));
 }
 
+// The bytes of a zip record: stored as they are, or raw-deflated (method 8). Empty optional when
+// the record does not inflate to `expected` bytes.
+std::optional<std::string> record_contents(const unsigned char* data, size_t stored, size_t method,
+                                           size_t expected) {
+  if (method == 0) return std::string(reinterpret_cast<const char*>(data), stored);
+  if (method != 8 || expected > (size_t{1} << 31)) return std::nullopt;
+  std::string out(expected, '\0');
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return std::nullopt;
+  stream.next_in = const_cast<Bytef*>(data);
+  stream.avail_in = static_cast<uInt>(std::min<size_t>(stored, UINT32_MAX));
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(expected);
+  const int status = inflate(&stream, Z_FINISH);
+  const bool whole = status == Z_STREAM_END && stream.total_out == expected;
+  inflateEnd(&stream);
+  if (!whole) return std::nullopt;
+  return out;
+}
+
+// Checks a format-v1 checkpoint (a LibTorch zip archive) before LibTorch parses it: LibTorch does
+// not check its records' CRCs, and its parser crashes or allocates gigabytes on some damaged
+// archives. Returns what is wrong, or "" when every record is whole. A file crafted to pass
+// these checks can still reach LibTorch's parser: v1 files are trusted input.
+std::string check_zip_records(const std::string& bytes) {
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t size = bytes.size();
+  const auto le16 = [&](size_t at) { return static_cast<size_t>(data[at] | data[at + 1] << 8); };
+  const auto le32 = [&](size_t at) {
+    return static_cast<size_t>(static_cast<uint32_t>(data[at]) | static_cast<uint32_t>(data[at + 1]) << 8 |
+                               static_cast<uint32_t>(data[at + 2]) << 16 |
+                               static_cast<uint32_t>(data[at + 3]) << 24);
+  };
+  const size_t eocd = bytes.rfind(std::string("PK\x05\x06", 4));
+  if (eocd == std::string::npos || eocd + 22 > size) return "its zip directory is missing";
+  const size_t entries = le16(eocd + 10);
+  const size_t directory = le32(eocd + 16);
+  if (entries == 0 || directory >= eocd) return "its zip directory is damaged";
+  bool has_version = false;
+  size_t at = directory;
+  for (size_t k = 0; k < entries; ++k) {
+    if (at + 46 > eocd || le32(at) != 0x02014b50) return "its zip directory is damaged";
+    const uint32_t crc = static_cast<uint32_t>(le32(at + 16));
+    const size_t stored = le32(at + 20), name_length = le16(at + 28);
+    const size_t extra = le16(at + 30), comment = le16(at + 32), local = le32(at + 42);
+    const size_t method = le16(at + 10), size_inflated = le32(at + 24);
+    if (at + 46 + name_length > eocd) return "a zip record is damaged";
+    const std::string name(bytes, at + 46, name_length);
+    has_version = has_version || (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0);
+    if (local + 30 > size || le32(local) != 0x04034b50) return "a zip record is damaged";
+    const size_t start = local + 30 + le16(local + 26) + le16(local + 28);
+    if (start > size || stored > size - start) return "a zip record is cut short";
+    const auto contents = record_contents(data + start, stored, method, size_inflated);
+    if (!contents) return "the record '" + name + "' does not unpack";
+    const auto check = ::crc32(0L, reinterpret_cast<const Bytef*>(contents->data()),
+                               static_cast<uInt>(contents->size()));
+    if (check != crc) return "the record '" + name + "' fails its CRC";
+    at += 46 + name_length + extra + comment;
+  }
+  return has_version ? "" : "it lacks the archive's version record";
+}
+
 class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
@@ -86,10 +151,13 @@ class CheckpointReader {
     std::string head(kZipMagic.size(), '\0');
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
     if (in.gcount() == static_cast<std::streamsize>(head.size()) && head == kZipMagic) {
-      // Format v1: a plain LibTorch archive, parsed by LibTorch as it is.
-      in.close();
+      // Format v1: a LibTorch archive, checked record by record first.
+      in.seekg(0);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const auto problem = check_zip_records(bytes);
+      GANAUG_CHECK(problem.empty(), "checkpoint ", path, " is damaged: ", problem);
       try {
-        archive_.load_from(path, device);
+        archive_.load_from(bytes.data(), bytes.size(), device);
       } catch (const std::exception& e) {
         GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
       }
@@ -227,11 +295,35 @@ class CheckpointReader {
     torch::serialize::InputArchive sub;
     GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
                  "'; it is damaged or from another version");
+    // LibTorch swaps in a stored tensor whatever its shape: compare them with what the settings
+    // built, or a wrong shape shows only later, inside a forward pass (or not at all).
+    std::vector<std::pair<std::string, torch::Tensor>> expected;
+    if constexpr (std::is_base_of_v<torch::nn::Module, Loadable>) {
+      for (const auto& item : target.named_parameters()) expected.emplace_back(item.key(), item.value());
+      for (const auto& item : target.named_buffers()) expected.emplace_back(item.key(), item.value());
+    }
+    std::vector<std::pair<std::vector<int64_t>, c10::ScalarType>> shapes;
+    for (const auto& [name, tensor] : expected) {
+      shapes.emplace_back(tensor.sizes().vec(), tensor.scalar_type());
+    }
     try {
       target.load(sub);
     } catch (const std::exception& e) {
       GANAUG_FAIL("checkpoint ", path_, " does not fit the ", key, " (", first_line(e),
                   "); it is damaged or was written for another architecture");
+    }
+    if constexpr (std::is_base_of_v<torch::nn::Module, Loadable>) {
+      size_t i = 0;
+      auto check = [&](const std::string& name, const torch::Tensor& tensor) {
+        GANAUG_CHECK(i < shapes.size() && tensor.sizes().vec() == shapes[i].first &&
+                         tensor.scalar_type() == shapes[i].second,
+                     "checkpoint ", path_, " is damaged: the ", key, " weight '", name, "' is ",
+                     tensor.sizes(), " but its settings make it ",
+                     i < shapes.size() ? c10::IntArrayRef(shapes[i].first) : c10::IntArrayRef{});
+        ++i;
+      };
+      for (const auto& item : target.named_parameters()) check(item.key(), item.value());
+      for (const auto& item : target.named_buffers()) check(item.key(), item.value());
     }
   }
 
