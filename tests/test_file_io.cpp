@@ -105,3 +105,15 @@ TEST(FileIo, TemporaryNamesChecksumsAndContainment) {
   EXPECT_FALSE(ganaug::path_within(dir.path(), dir / "data"));
   EXPECT_FALSE(ganaug::path_within(dir / "data2", dir / "data"));
 }
+
+TEST(FileIo, TemporaryFilesOfKilledWritersAreRemoved) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_text(dir / "gan" / "checkpoint.pt.tmp-4242", "half");
+  ganaug::testing::write_text(dir / "images" / "00000001.png.tmp-7", "half");
+  ganaug::testing::write_text(dir / "keep.tmp-notes", "mine");
+  ganaug::testing::write_text(dir / "labels.csv", "file\n");
+  EXPECT_EQ(ganaug::remove_temporary_files(dir.path()), 2);
+  EXPECT_FALSE(fs::exists(dir / "gan" / "checkpoint.pt.tmp-4242"));
+  EXPECT_TRUE(fs::exists(dir / "keep.tmp-notes"));
+  EXPECT_TRUE(fs::exists(dir / "labels.csv"));
+}

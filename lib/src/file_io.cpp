@@ -85,6 +85,18 @@ bool is_temporary_file_name(const std::string& name) {
   return name.find_first_not_of("0123456789", at + 5) == std::string::npos;
 }
 
+int64_t remove_temporary_files(const fs::path& folder) {
+  int64_t removed = 0;
+  std::error_code error;
+  for (auto it = fs::recursive_directory_iterator(folder, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_regular_file(error) && is_temporary_file_name(it->path().filename().string())) {
+      removed += fs::remove(it->path(), error) ? 1 : 0;
+    }
+  }
+  return removed;
+}
+
 uint64_t hash_bytes(const void* data, size_t size, uint64_t hash) {
   const auto* bytes = static_cast<const unsigned char*>(data);
   for (size_t i = 0; i < size; ++i) {

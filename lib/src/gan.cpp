@@ -141,6 +141,66 @@ std::string check_zip_records(const std::string& bytes) {
   return has_version ? "" : "it lacks the archive's version record";
 }
 
+// Adam's moments keyed by parameter index. LibTorch's own Optimizer::save keys them by tensor
+// address in 1.13 ("0x55...") and by index in 2.x, so its files neither travel between versions
+// nor come out the same twice; this layout does both.
+template <typename StateMap>
+typename StateMap::key_type adam_state_key(const torch::Tensor& parameter) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {  // LibTorch 1.x: the address as text
+    std::ostringstream text;
+    text << static_cast<const void*>(parameter.unsafeGetTensorImpl());
+    return text.str();
+  } else {  // LibTorch 2.x: the address itself
+    return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
+}
+
+void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& optimizer) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  const auto& parameters = optimizer.param_groups().at(0).params();
+  archive.write("count", c10::IValue(static_cast<int64_t>(parameters.size())));
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const auto found = optimizer.state().find(adam_state_key<StateMap>(parameters[i]));
+    if (found == optimizer.state().end()) continue;  // no step taken yet
+    const auto& state = static_cast<const torch::optim::AdamParamState&>(*found->second);
+    const auto index = std::to_string(i);
+    archive.write("step_" + index, c10::IValue(static_cast<int64_t>(state.step())));
+    archive.write("exp_avg_" + index, state.exp_avg());
+    archive.write("exp_avg_sq_" + index, state.exp_avg_sq());
+  }
+}
+
+// Returns what is wrong with the stored moments, or "".
+std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  const auto& parameters = optimizer.param_groups().at(0).params();
+  c10::IValue count;
+  if (!archive.try_read("count", count) || !count.isInt() ||
+      count.toInt() != static_cast<int64_t>(parameters.size())) {
+    return "its optimizer state is for another number of parameters";
+  }
+  optimizer.state().clear();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const auto index = std::to_string(i);
+    c10::IValue step;
+    if (!archive.try_read("step_" + index, step)) continue;
+    torch::Tensor exp_avg, exp_avg_sq;
+    if (!step.isInt() || !archive.try_read("exp_avg_" + index, exp_avg) ||
+        !archive.try_read("exp_avg_sq_" + index, exp_avg_sq) ||
+        !exp_avg.sizes().equals(parameters[i].sizes()) ||
+        !exp_avg_sq.sizes().equals(parameters[i].sizes())) {
+      return "its optimizer state for parameter " + index + " does not fit";
+    }
+    auto state = std::make_unique<torch::optim::AdamParamState>();
+    state->step(step.toInt());
+    state->exp_avg(exp_avg.to(parameters[i].options()));
+    state->exp_avg_sq(exp_avg_sq.to(parameters[i].options()));
+    optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
+  }
+  return "";
+}
+
 class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
@@ -325,6 +385,23 @@ class CheckpointReader {
       for (const auto& item : target.named_parameters()) check(item.key(), item.value());
       for (const auto& item : target.named_buffers()) check(item.key(), item.value());
     }
+  }
+
+  // Loads an optimizer: Adam moments by parameter index (format v2), or LibTorch's own layout
+  // (format v1, keyed by the addresses of the writing process's tensors, which LibTorch 1.13
+  // still matches up by order).
+  void load_optimizer(const char* key, torch::optim::Adam& optimizer) {
+    if (version_ == 1) return load(key, optimizer);
+    torch::serialize::InputArchive sub;
+    GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
+                 "'; it is damaged or from another version");
+    std::string problem;
+    try {
+      problem = load_adam(sub, optimizer);
+    } catch (const std::exception& e) {
+      problem = first_line(e);
+    }
+    GANAUG_CHECK(problem.empty(), "checkpoint ", path_, " is damaged: ", key, ": ", problem);
   }
 
   // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.
@@ -589,8 +666,13 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   add("generator", *s.generator);
   add("discriminator", *s.discriminator);
   add("generator_ema", *s.ema);
-  add("g_optimizer", *s.g_optimizer);
-  add("d_optimizer", *s.d_optimizer);
+  auto add_adam = [&](const char* key, torch::optim::Adam& optimizer) {
+    torch::serialize::OutputArchive sub;
+    save_adam(sub, optimizer);
+    archive.write(key, sub);
+  };
+  add_adam("g_optimizer", *s.g_optimizer);
+  add_adam("d_optimizer", *s.d_optimizer);
   // Serialised in memory: a LibTorch archive that fails to write its file throws from a
   // destructor and aborts the process, so the file is written here, where a full disk is an
   // ordinary error.
@@ -632,8 +714,8 @@ void GanTrainer::resume(const std::string& path) {
   reader.check_finite_weights(*s.generator, "generator");
   reader.check_finite_weights(*s.discriminator, "discriminator");
   reader.check_finite_weights(*s.ema, "generator_ema");
-  reader.load("g_optimizer", *s.g_optimizer);
-  reader.load("d_optimizer", *s.d_optimizer);
+  reader.load_optimizer("g_optimizer", *s.g_optimizer);
+  reader.load_optimizer("d_optimizer", *s.d_optimizer);
   s.iteration = reader.integer("iteration");
 }
 
@@ -664,6 +746,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
   std::string checkpoint_path;
   if (!o.out_dir().empty()) {
     fs::create_directories(o.out_dir());
+    remove_temporary_files(o.out_dir());  // a checkpoint half written by a killed run
     const auto log_path = fs::path(o.out_dir()) / "log.csv";
     const bool fresh = !fs::exists(log_path) || s.iteration == 0;
     log.open(log_path, fresh ? std::ios::trunc : std::ios::app);

@@ -247,6 +247,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   progress("load", 1, 1, train.source);
   const auto record = run_record(o, data);
   detail::make_output_dir(out, o.force());
+  remove_temporary_files(out);  // left by a killed run: a checkpoint or image half written
   settle_run_record(out, record, o.resume());
   check_free_space(out, train, o.n());
 

@@ -2,9 +2,8 @@
 # Kill loop: SIGKILLs `augment` at random moments (loading, GAN training, checkpoint writing,
 # generation, manifest writing, retraining) at least KILLS times on a tiny dataset, resuming each
 # time, and checks that every run's end state equals an uninterrupted run: the same images byte
-# for byte (so the same generator), the same labels.csv and run.json, a summary.json, and no
-# temporary files. (The checkpoint files themselves differ in bytes: LibTorch 1.13 keys Adam's
-# state by tensor addresses.)
+# for byte, the same labels.csv, run.json and GAN checkpoint, a summary.json, and no temporary
+# files.
 #
 # usage: kill_loop.sh AUGMENT_EXE WORK_DIR [KILLS=24] [SEED=1]
 # Prints one line per kill (delay, what the folder held) and a closing verdict; exits 1 on any
@@ -77,6 +76,7 @@ while [ "$done_kills" -lt "$kills" ]; do
   check diff -r -q "$work/reference/images" "$out/images"
   check cmp "$work/reference/labels.csv" "$out/labels.csv"
   check cmp "$work/reference/run.json" "$out/run.json"
+  check cmp "$work/reference/gan/checkpoint.pt" "$out/gan/checkpoint.pt"
   check test -f "$out/summary.json"
   stray=$(find "$out" -name '*.tmp*')
   check test -z "$stray"

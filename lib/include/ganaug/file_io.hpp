@@ -35,6 +35,11 @@ void append_file(const std::filesystem::path& path, const std::string& text,
 /// True when `name` is a temporary file left by write_file_atomic (`*.tmp-<digits>`).
 bool is_temporary_file_name(const std::string& name);
 
+/// Removes the temporary files a killed writer left in `folder` and its subfolders (files named
+/// as is_temporary_file_name() says); returns how many. Call it when a run (re)starts in a
+/// folder no other process writes to.
+int64_t remove_temporary_files(const std::filesystem::path& folder);
+
 /// A 64-bit FNV-1a hash of `size` bytes, continuing from `hash` (start with kHashSeed); used as
 /// a checksum of checkpoints and as the identity of data sets. Not cryptographic.
 constexpr uint64_t kHashSeed = 1469598103934665603ull;
