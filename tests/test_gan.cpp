@@ -56,6 +56,33 @@ class GanTest : public ::testing::Test {
     return true;
   }
 
+  // Flips one byte at `flips` places spread over the checkpoint `path` (XOR `mask`), loads each
+  // damaged copy, and expects it refused or sampling exactly as the original does; returns how
+  // many were refused.
+  int refused_flips(const fs::path& path, size_t flips, size_t offset, char mask) const {
+    const auto classes = torch::tensor({0, 1, 0, 1}, torch::kInt64);
+    auto reference = ganaug::load_generator(path.string(), "cpu");
+    const auto expected = ganaug::generate(reference.generator, classes, 5);
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    int refused = 0;
+    for (size_t k = 0; k < flips; ++k) {
+      std::string damaged = bytes;
+      const size_t at = (k * 7919 + offset) % damaged.size();
+      damaged[at] = static_cast<char>(damaged[at] ^ mask);
+      ganaug::testing::write_text(dir_ / "flipped.pt", damaged);
+      try {
+        auto loaded = ganaug::load_generator((dir_ / "flipped.pt").string(), "cpu");
+        EXPECT_TRUE(torch::equal(ganaug::generate(loaded.generator, classes, 5), expected))
+            << "a flip at byte " << at << " of " << damaged.size() << " changed the images";
+        EXPECT_EQ(loaded.class_names, reference.class_names);
+      } catch (const ganaug::Error&) {
+        ++refused;
+      }
+    }
+    return refused;
+  }
+
   fs::path dir_;
   ganaug::LabeledDataset data_;
 };
@@ -289,28 +316,7 @@ TEST_F(GanTest, FlippedBytesAreRefusedOrChangeNothing) {
   ganaug::GanTrainer trainer(options(1), data_.class_names);
   const auto path = dir_ / "good.pt";
   trainer.save_checkpoint(path.string());
-  auto reference = ganaug::load_generator(path.string(), "cpu");
-  const auto classes = torch::tensor({0, 1, 0, 1}, torch::kInt64);
-  const auto expected = ganaug::generate(reference.generator, classes, 5);
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  int refused = 0;
-  const size_t flips = 60;
-  for (size_t k = 0; k < flips; ++k) {
-    std::string damaged = bytes;
-    const size_t at = (k * 7919 + 13) % damaged.size();
-    damaged[at] = static_cast<char>(damaged[at] ^ 0x5a);
-    ganaug::testing::write_text(dir_ / "flipped.pt", damaged);
-    try {
-      auto loaded = ganaug::load_generator((dir_ / "flipped.pt").string(), "cpu");
-      EXPECT_TRUE(torch::equal(ganaug::generate(loaded.generator, classes, 5), expected))
-          << "a flip at byte " << at << " of " << damaged.size() << " changed the images";
-      EXPECT_EQ(loaded.class_names, data_.class_names);
-    } catch (const ganaug::Error&) {
-      ++refused;
-    }
-  }
-  EXPECT_GT(refused, 0);
+  EXPECT_GT(refused_flips(path, 60, 13, 0x5a), 0);
 }
 
 TEST_F(GanTest, NonFiniteWeightsAndNewerFormatsAreRefused) {
@@ -349,28 +355,11 @@ TEST_F(GanTest, FormatV1CheckpointsAreReadAndCheckedRecordByRecord) {
   auto loaded = ganaug::load_generator(fixture.string(), "cpu");
   EXPECT_EQ(loaded.options.image_size(), 16);
   EXPECT_EQ(loaded.class_names.size(), 2u);
-  const auto classes = torch::tensor({0, 1}, torch::kInt64);
-  const auto expected = ganaug::generate(loaded.generator, classes, 3);
-  EXPECT_TRUE(torch::isfinite(expected).all().item<bool>());
+  const auto images = ganaug::generate(loaded.generator, torch::tensor({0, 1}, torch::kInt64), 3);
+  EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
   // LibTorch checks no CRC and crashes on some damaged archives: ganaug checks each record's CRC
   // first, so a flipped byte is refused or harmless (zip padding, the unchecked directory).
-  std::ifstream in(fixture, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  int refused = 0;
-  for (size_t k = 0; k < 40; ++k) {
-    std::string damaged = bytes;
-    const size_t at = (k * 7919 + 101) % damaged.size();
-    damaged[at] = static_cast<char>(damaged[at] ^ 0x21);
-    ganaug::testing::write_text(dir_ / "flipped.pt", damaged);
-    try {
-      auto other = ganaug::load_generator((dir_ / "flipped.pt").string(), "cpu");
-      EXPECT_TRUE(torch::equal(ganaug::generate(other.generator, classes, 3), expected))
-          << "a flip at byte " << at << " changed the images";
-    } catch (const ganaug::Error&) {
-      ++refused;
-    }
-  }
-  EXPECT_GT(refused, 20);
+  EXPECT_GT(refused_flips(fixture, 40, 101, 0x21), 20);
 }
 
 TEST_F(GanTest, WeightsThatDoNotFitTheSettingsAreRefused) {
