@@ -43,7 +43,8 @@ std::string read_all(const fs::path& path) {
 
 int64_t count_files(const fs::path& folder) {
   int64_t count = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(folder)) count += entry.is_regular_file();
+  for (const auto& entry : fs::recursive_directory_iterator(folder))
+    count += entry.is_regular_file();
   return count;
 }
 
@@ -72,9 +73,8 @@ TEST(AugmentGuards, ForceNeverDeletesTheInput) {
   ASSERT_EQ(run_tool(tiny(data, dir / "first"), &output), 0) << output;
   const auto checkpoint = dir / "first" / "gan" / "checkpoint.pt";
   const auto before = read_all(checkpoint);
-  EXPECT_EQ(run_tool(tiny(data, dir / "first", "--force --generator " + quoted(checkpoint)),
-                     &output),
-            1);
+  EXPECT_EQ(
+      run_tool(tiny(data, dir / "first", "--force --generator " + quoted(checkpoint)), &output), 1);
   expect_has(output, "holds the generator checkpoint");
   EXPECT_EQ(read_all(checkpoint), before);
 
@@ -145,10 +145,11 @@ TEST(AugmentGuards, AFullDiskWhileSavingACheckpointIsAnErrorAndLeavesNoTemporary
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
   std::string output;
-  const int status = ganaug::testing::run_program(
-      "bash", "-c \"trap '' XFSZ; ulimit -f 64; exec " + std::string(GANAUG_AUGMENT_EXE) + " " +
-                  tiny(dir / "data", out) + "\"",
-      &output);
+  const int status = ganaug::testing::run_program("bash",
+                                                  "-c \"trap '' XFSZ; ulimit -f 64; exec " +
+                                                      std::string(GANAUG_AUGMENT_EXE) + " " +
+                                                      tiny(dir / "data", out) + "\"",
+                                                  &output);
   EXPECT_EQ(status, 1) << output;
   expect_has(output, "could not write checkpoint");
   expect_has(output, "File too large");
@@ -199,7 +200,8 @@ TEST(AugmentGuards, NamesThatAreNotUtf8DoNotBreakTheSummary) {
     fs::create_directories(dir / "data" / name);
     for (int i = 0; i < 4; ++i) {
       cv::Mat image(16, 16, CV_8UC1, cv::Scalar(name == "plain" ? 20 : 200));
-      ASSERT_TRUE(cv::imwrite((dir / "data" / name / (std::to_string(i) + ".png")).string(), image));
+      ASSERT_TRUE(
+          cv::imwrite((dir / "data" / name / (std::to_string(i) + ".png")).string(), image));
     }
   }
   const auto out = dir / "out\xff";

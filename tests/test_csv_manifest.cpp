@@ -153,9 +153,9 @@ TEST(CsvManifest, PathsOutsideTheManifestFolderNeedPermission) {
   TempDir dir;
   write_images(dir, {{"a", 10}, {"b", 20}});
   write_text(dir / "sub" / "m.csv", "../img/a.png,cat\n../img/b.png,dog\n");
-  expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "m.csv"); },
-               {"m.csv:1", "'../img/a.png' lies outside the manifest's folder",
-                "--allow-outside-paths"});
+  expect_error(
+      [&] { ganaug::read_csv_manifest(dir / "sub" / "m.csv"); },
+      {"m.csv:1", "'../img/a.png' lies outside the manifest's folder", "--allow-outside-paths"});
   EXPECT_EQ(ganaug::read_csv_manifest(dir / "sub" / "m.csv", {}, true).records.size(), 2u);
   write_text(dir / "sub" / "abs.csv", (dir / "img" / "a.png").string() + ",cat\n");
   expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "abs.csv"); },

@@ -327,9 +327,8 @@ TEST_F(GanTest, NonFiniteWeightsAndNewerFormatsAreRefused) {
         std::numeric_limits<float>::quiet_NaN();
   }
   trainer.save_checkpoint((dir_ / "nan.pt").string());
-  ganaug::testing::expect_error(
-      [&] { ganaug::load_generator((dir_ / "nan.pt").string(), "cpu"); },
-      {"nan.pt", "holds NaN or Inf", "generator_ema"});
+  ganaug::testing::expect_error([&] { ganaug::load_generator((dir_ / "nan.pt").string(), "cpu"); },
+                                {"nan.pt", "holds NaN or Inf", "generator_ema"});
 
   ganaug::testing::write_text(dir_ / "future.pt",
                               "ganaug-gan-checkpoint-v99 bytes=3 fnv1a64=0000000000000000\nabc");
@@ -365,8 +364,9 @@ TEST_F(GanTest, FormatV1CheckpointsAreReadAndCheckedRecordByRecord) {
 TEST_F(GanTest, WeightsThatDoNotFitTheSettingsAreRefused) {
   // Found by fuzzing: LibTorch loads a stored tensor whatever its shape, so a checkpoint whose
   // settings say 3 channels but whose weights make 1 used to load and paint gray as color.
-  for (const char* name : {"weights_shape_channels_3", "weights_shape_image_size_20",
-                           "weights_shape_weights_of_latent_8", "weights_shape_weights_of_width_8"}) {
+  for (const char* name :
+       {"weights_shape_channels_3", "weights_shape_image_size_20",
+        "weights_shape_weights_of_latent_8", "weights_shape_weights_of_width_8"}) {
     const auto path = fs::path(GANAUG_TEST_DATA) / "fuzz_regressions" / "fuzz_checkpoint" / name;
     ganaug::testing::expect_error([&] { ganaug::load_generator(path.string(), "cpu"); },
                                   {"is damaged", "weight"});

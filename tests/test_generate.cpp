@@ -69,8 +69,7 @@ TEST(GeneratePipeline, AFailedWriteLeavesOnlyListedImagesAndTheRunResumes) {
   const auto generator = tiny_generator();
   // A folder where image 30 must go makes its write fail, as a full disk would.
   fs::create_directories(dir / "out" / "images" / "00000030.png");
-  expect_error([&] { generate(generator, dir / "out", 60); },
-               {"cannot write", "00000030.png"});
+  expect_error([&] { generate(generator, dir / "out", 60); }, {"cannot write", "00000030.png"});
   const auto listed = manifest_files(dir / "out" / "labels.csv");
   EXPECT_LE(listed.size(), 30u);
   EXPECT_EQ(listed.size() % 10, 0u);  // whole batches only
@@ -118,6 +117,5 @@ TEST(GeneratePipeline, AListedImageThatIsMissingOrOutOfOrderIsRefused) {
   const auto at = text.find("images/00000001.png");
   text.replace(at, 19, "images/00000007.png");
   ganaug::testing::write_text(dir / "labels.csv", text);
-  expect_error([&] { generate(generator, dir.path(), 20); },
-               {"should list images/00000001.png"});
+  expect_error([&] { generate(generator, dir.path(), 20); }, {"should list images/00000001.png"});
 }

@@ -213,9 +213,9 @@ TEST(Idx, HugeHeaderDimensionsAreReportedWithoutOverflow) {
   auto bytes = file_bytes(dir / "images");
   for (size_t i = 4; i < 16; ++i) bytes[i] = 0xff;
   ganaug::testing::write_text(dir / "images", std::string(bytes.begin(), bytes.end()));
-  expect_error([&] { ganaug::read_idx(dir / "images", dir / "labels"); },
-               {"truncated", "4294967295 x 4294967295 x 4294967295", "only 60",
-                (dir / "images").string()});
+  expect_error(
+      [&] { ganaug::read_idx(dir / "images", dir / "labels"); },
+      {"truncated", "4294967295 x 4294967295 x 4294967295", "only 60", (dir / "images").string()});
 }
 
 TEST(Idx, ExtraBytesInALabelsFileAreRefused) {

@@ -110,8 +110,8 @@ TEST(ImageFolder, CorruptImageIsNamed) {
 
 TEST(ImageFolder, SymbolicLinksAreFollowedOnlyInsideTheFolder) {
   TempDir dir;
-  for (const char* name : {"root/a/1.png", "root/b/2.png", "elsewhere/secret.png",
-                           "elsewhere/c/3.png"}) {
+  for (const char* name :
+       {"root/a/1.png", "root/b/2.png", "elsewhere/secret.png", "elsewhere/c/3.png"}) {
     std::filesystem::create_directories((dir / name).parent_path());
     ASSERT_TRUE(cv::imwrite((dir / name).string(), cv::Mat(4, 4, CV_8UC1, cv::Scalar(9))));
   }
@@ -120,9 +120,9 @@ TEST(ImageFolder, SymbolicLinksAreFollowedOnlyInsideTheFolder) {
   EXPECT_EQ(ganaug::list_image_folder(dir / "root").records.size(), 3u);
   // An image that leads out, and a class folder that does.
   std::filesystem::create_symlink(dir / "elsewhere" / "secret.png", dir / "root" / "a" / "x.png");
-  expect_error([&] { ganaug::list_image_folder(dir / "root"); },
-               {"x.png is a symbolic link to", "secret.png outside the folder",
-                "--allow-outside-paths"});
+  expect_error(
+      [&] { ganaug::list_image_folder(dir / "root"); },
+      {"x.png is a symbolic link to", "secret.png outside the folder", "--allow-outside-paths"});
   EXPECT_EQ(ganaug::list_image_folder(dir / "root", true).records.size(), 4u);
   std::filesystem::remove(dir / "root" / "a" / "x.png");
   std::filesystem::create_directory_symlink(dir / "elsewhere" / "c", dir / "root" / "c");

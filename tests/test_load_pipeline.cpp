@@ -196,7 +196,8 @@ TEST(LoadPipeline, TrainingDataMayNotInventEmptyClasses) {
   auto labels = torch::arange(30, torch::kInt64).remainder(3);
   labels[7] = 200;
   std::filesystem::create_directories(dir / "idx");
-  ganaug::write_idx(dir / "idx" / "train-images-idx3-ubyte", dir / "idx" / "train-labels-idx1-ubyte",
+  ganaug::write_idx(dir / "idx" / "train-images-idx3-ubyte",
+                    dir / "idx" / "train-labels-idx1-ubyte",
                     torch::randint(0, 256, {30, 6, 6}).to(torch::kUInt8), labels);
   for (int64_t per_class : {0, 2}) {
     expect_error(

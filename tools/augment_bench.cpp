@@ -79,9 +79,10 @@ int main(int argc, char** argv) try {
       "multiples", po::value<std::string>()->default_value("5"),
       "synthetic images as multiples of the labeled count, comma-separated")(
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
-      "first-seed", po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
-      "the first seed")(
-      "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
+      "first-seed",
+      po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
+      "the first seed")("gan-iters", po::value<int64_t>()->default_value(1500),
+                        "GAN generator steps at batch 64")(
       "gan-mode-seeking", po::value<double>()->default_value(ganaug::GanOptions(1).mode_seeking()),
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),

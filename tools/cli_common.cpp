@@ -22,8 +22,9 @@ void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*,
 
 std::string without_location(const std::string& message) {
   const auto at = message.rfind(" [");
-  return at != std::string::npos && !message.empty() && message.back() == ']' ? message.substr(0, at)
-                                                                               : message;
+  return at != std::string::npos && !message.empty() && message.back() == ']'
+             ? message.substr(0, at)
+             : message;
 }
 
 void add_dataset_options(po::options_description& description, int64_t default_per_class) {

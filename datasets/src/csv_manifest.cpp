@@ -71,8 +71,8 @@ std::filesystem::path resolve_image(const std::filesystem::path& manifest, const
   std::error_code error;
   GANAUG_CHECK(std::filesystem::is_regular_file(path, error), location, ": image '", row.fields[0],
                "' does not exist (looked for ", path.string(), ")");
-  const auto folder = manifest.parent_path().empty() ? std::filesystem::path(".")
-                                                     : manifest.parent_path();
+  const auto folder =
+      manifest.parent_path().empty() ? std::filesystem::path(".") : manifest.parent_path();
   GANAUG_CHECK(allow_outside_paths || path_within(path, folder), location, ": image '",
                row.fields[0], "' lies outside the manifest's folder ", folder.string(),
                "; pass --allow-outside-paths to read it");
@@ -179,9 +179,9 @@ ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
   if (!given_names.empty()) {
     list.class_names = given_names;
   } else {
-    GANAUG_CHECK(num_targets > 0 || highest < kMaxClasses, manifest.string(), ": label ",
-                 highest, " would make ", highest + 1, " classes; ganaug supports up to ",
-                 kMaxClasses, " (labels number the classes 0..K-1)");
+    GANAUG_CHECK(num_targets > 0 || highest < kMaxClasses, manifest.string(), ": label ", highest,
+                 " would make ", highest + 1, " classes; ganaug supports up to ", kMaxClasses,
+                 " (labels number the classes 0..K-1)");
     list.class_names =
         numbered_class_names(num_targets > 0 ? static_cast<int64_t>(num_targets) : highest + 1);
   }

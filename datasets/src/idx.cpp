@@ -163,8 +163,8 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
                "): ", images_path.string());
   // Each factor is below 2^32; the product is formed only once it is known to fit the file.
   const int64_t present = static_cast<int64_t>(image_bytes.size()) - 16;
-  const bool fits = height <= present && width <= present / height &&
-                    count <= present / (height * width);
+  const bool fits =
+      height <= present && width <= present / height && count <= present / (height * width);
   if (!fits) {
     // The product of three 32-bit sizes can exceed int64: say it in words then.
     const long double product = static_cast<long double>(count) * height * width;
@@ -193,8 +193,8 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
   GANAUG_CHECK(label_present >= label_count, "truncated IDX labels file: its header promises ",
                label_count, " labels but it holds only ", label_present, ": ",
                labels_path.string());
-  GANAUG_CHECK(label_present == label_count, "IDX labels file holds ",
-               label_present - label_count, " bytes more than the ", label_count,
+  GANAUG_CHECK(label_present == label_count, "IDX labels file holds ", label_present - label_count,
+               " bytes more than the ", label_count,
                " labels its header promises: ", labels_path.string());
   GANAUG_CHECK(label_count == count, "labels file has ", label_count,
                " entries but images file has ", count, ": ", labels_path.string());

@@ -82,10 +82,12 @@ ImageHeader sniff_image(const std::filesystem::path& path) {
   const auto byte = [&](size_t i) -> int64_t {
     return i < head.size() ? static_cast<unsigned char>(head[i]) : 0;
   };
-  const auto be32 = [&](size_t i) { return byte(i) << 24 | byte(i + 1) << 16 | byte(i + 2) << 8 | byte(i + 3); };
+  const auto be32 = [&](size_t i) {
+    return byte(i) << 24 | byte(i + 1) << 16 | byte(i + 2) << 8 | byte(i + 3);
+  };
   const auto le32 = [&](size_t i) {
-    return static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(
-        byte(i) | byte(i + 1) << 8 | byte(i + 2) << 16 | byte(i + 3) << 24)));
+    return static_cast<int64_t>(static_cast<int32_t>(
+        static_cast<uint32_t>(byte(i) | byte(i + 1) << 8 | byte(i + 2) << 16 | byte(i + 3) << 24)));
   };
   ImageHeader out;
   if (head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
@@ -118,13 +120,15 @@ cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& o
   // content, and some of its others leak or allocate what a damaged header claims), and no
   // image is decoded whose header claims more pixels than any data set here could use.
   const auto header = sniff_image(path);
-  GANAUG_CHECK(header.format != nullptr, "cannot decode image: it is not a PNG, JPEG or BMP file "
-               "(by its first bytes): ", path.string());
+  GANAUG_CHECK(header.format != nullptr,
+               "cannot decode image: it is not a PNG, JPEG or BMP file "
+               "(by its first bytes): ",
+               path.string());
   // In floating point: each side may be up to 2^32 - 1, and their product overflows int64.
   GANAUG_CHECK(static_cast<double>(header.width) * static_cast<double>(header.height) <=
                    static_cast<double>(kMaxDecodedPixels),
-               "image claims to be ",
-               header.width, " x ", header.height, " pixels, more than the ", kMaxDecodedPixels,
+               "image claims to be ", header.width, " x ", header.height, " pixels, more than the ",
+               kMaxDecodedPixels,
                " ganaug decodes (a damaged header or a far too large image): ", path.string());
   cv::Mat decoded;
   try {

@@ -41,9 +41,9 @@ void sync_folder(const fs::path& folder) {
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, const void* data, size_t size,
-                       Durability durability) {
-  const fs::path temporary = path.string() + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+void write_file_atomic(const fs::path& path, const void* data, size_t size, Durability durability) {
+  const fs::path temporary =
+      path.string() + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   GANAUG_CHECK(fd >= 0, "cannot write ", path.string(), ": ", reason(errno),
                " (creating the temporary file ", temporary.string(), ")");

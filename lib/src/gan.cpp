@@ -108,9 +108,9 @@ std::string check_zip_records(const std::string& bytes) {
   const size_t size = bytes.size();
   const auto le16 = [&](size_t at) { return static_cast<size_t>(data[at] | data[at + 1] << 8); };
   const auto le32 = [&](size_t at) {
-    return static_cast<size_t>(static_cast<uint32_t>(data[at]) | static_cast<uint32_t>(data[at + 1]) << 8 |
-                               static_cast<uint32_t>(data[at + 2]) << 16 |
-                               static_cast<uint32_t>(data[at + 3]) << 24);
+    return static_cast<size_t>(
+        static_cast<uint32_t>(data[at]) | static_cast<uint32_t>(data[at + 1]) << 8 |
+        static_cast<uint32_t>(data[at + 2]) << 16 | static_cast<uint32_t>(data[at + 3]) << 24);
   };
   const size_t eocd = bytes.rfind(std::string("PK\x05\x06", 4));
   if (eocd == std::string::npos || eocd + 22 > size) return "its zip directory is missing";
@@ -127,7 +127,8 @@ std::string check_zip_records(const std::string& bytes) {
     const size_t method = le16(at + 10), size_inflated = le32(at + 24);
     if (at + 46 + name_length > eocd) return "a zip record is damaged";
     const std::string name(bytes, at + 46, name_length);
-    has_version = has_version || (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0);
+    has_version =
+        has_version || (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0);
     if (local + 30 > size || le32(local) != 0x04034b50) return "a zip record is damaged";
     const size_t start = local + 30 + le16(local + 26) + le16(local + 28);
     if (start > size || stored > size - start) return "a zip record is cut short";
@@ -213,7 +214,8 @@ class CheckpointReader {
     if (in.gcount() == static_cast<std::streamsize>(head.size()) && head == kZipMagic) {
       // Format v1: a LibTorch archive, checked record by record first.
       in.seekg(0);
-      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
       const auto problem = check_zip_records(bytes);
       GANAUG_CHECK(problem.empty(), "checkpoint ", path, " is damaged: ", problem);
       try {
@@ -234,9 +236,10 @@ class CheckpointReader {
     in.seekg(0);
     std::string header;
     std::getline(in, header);
-    GANAUG_CHECK(!in.fail() && header.size() < 1024 && header.rfind(kCheckpointFormatPrefix, 0) == 0,
-                 "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-                 checkpoint_format(kCheckpointVersion), ")");
+    GANAUG_CHECK(
+        !in.fail() && header.size() < 1024 && header.rfind(kCheckpointFormatPrefix, 0) == 0,
+        "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
+        checkpoint_format(kCheckpointVersion), ")");
     std::istringstream fields(header);
     std::string name;
     fields >> name;
@@ -246,8 +249,8 @@ class CheckpointReader {
                  "checkpoint ", path, " has an unknown format '", name, "'");
     version_ = std::stoll(digits);
     GANAUG_CHECK(version_ >= 2 && version_ <= kCheckpointVersion, "checkpoint ", path,
-                 " was written by a newer ganaug (format v", version_, "; this version reads v1 to v",
-                 kCheckpointVersion, "); upgrade ganaug to use it");
+                 " was written by a newer ganaug (format v", version_,
+                 "; this version reads v1 to v", kCheckpointVersion, "); upgrade ganaug to use it");
     std::map<std::string, std::string> values;
     for (std::string field; fields >> field;) {
       const auto equals = field.find('=');
@@ -261,14 +264,17 @@ class CheckpointReader {
     const auto size = static_cast<size_t>(std::stoull(size_text));
     const auto offset = static_cast<size_t>(in.tellg());
     GANAUG_CHECK(fs::file_size(path) == offset + size, "checkpoint ", path,
-                 " is damaged: it holds ", fs::file_size(path) - offset, " bytes of payload but its "
-                 "header says ", size, " (a truncated or appended file)");
+                 " is damaged: it holds ", fs::file_size(path) - offset,
+                 " bytes of payload but its "
+                 "header says ",
+                 size, " (a truncated or appended file)");
     std::string payload(size, '\0');
     in.read(payload.data(), static_cast<std::streamsize>(size));
     GANAUG_CHECK(in.gcount() == static_cast<std::streamsize>(size), "cannot read checkpoint ",
                  path);
     GANAUG_CHECK(hash_hex(hash_bytes(payload.data(), size)) == values["fnv1a64"], "checkpoint ",
-                 path, " is damaged: its checksum does not match its contents (a changed or "
+                 path,
+                 " is damaged: its checksum does not match its contents (a changed or "
                  "corrupted file); use another copy or train again");
     try {
       archive_.load_from(payload.data(), size, device);
@@ -282,7 +288,8 @@ class CheckpointReader {
   std::vector<std::string> class_names() {
     const auto names = value("class_names");
     if (names.isString()) return split_lines(names.toStringRef());  // format v1
-    GANAUG_CHECK(names.isList(), "checkpoint ", path_, " is damaged: its class names are not a list");
+    GANAUG_CHECK(names.isList(), "checkpoint ", path_,
+                 " is damaged: its class names are not a list");
     std::vector<std::string> out;
     for (const auto& name : names.toListRef()) {
       GANAUG_CHECK(name.isString(), "checkpoint ", path_, " is damaged: a class name is not text");
@@ -359,8 +366,10 @@ class CheckpointReader {
     // built, or a wrong shape shows only later, inside a forward pass (or not at all).
     std::vector<std::pair<std::string, torch::Tensor>> expected;
     if constexpr (std::is_base_of_v<torch::nn::Module, Loadable>) {
-      for (const auto& item : target.named_parameters()) expected.emplace_back(item.key(), item.value());
-      for (const auto& item : target.named_buffers()) expected.emplace_back(item.key(), item.value());
+      for (const auto& item : target.named_parameters())
+        expected.emplace_back(item.key(), item.value());
+      for (const auto& item : target.named_buffers())
+        expected.emplace_back(item.key(), item.value());
     }
     std::vector<std::pair<std::vector<int64_t>, c10::ScalarType>> shapes;
     for (const auto& [name, tensor] : expected) {
@@ -685,10 +694,10 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
     return bytes;
   };
   const std::string payload = to_bytes(archive);
-  const std::string bytes = checkpoint_format(kCheckpointVersion) + " libtorch=" +
-                            std::string(TORCH_VERSION) + " bytes=" +
-                            std::to_string(payload.size()) + " fnv1a64=" +
-                            hash_hex(hash_bytes(payload.data(), payload.size())) + "\n" + payload;
+  const std::string bytes =
+      checkpoint_format(kCheckpointVersion) + " libtorch=" + std::string(TORCH_VERSION) +
+      " bytes=" + std::to_string(payload.size()) +
+      " fnv1a64=" + hash_hex(hash_bytes(payload.data(), payload.size())) + "\n" + payload;
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   try {

@@ -1,8 +1,7 @@
 #include "ganaug/pipelines/augment.hpp"
 
-#include <torch/torch.h>
-
 #include <sys/statvfs.h>
+#include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
@@ -64,15 +63,15 @@ std::string file_hash(const fs::path& path) {
 // What made an output folder: everything that decides its images and their labels. A resumed
 // run must agree on all of it, or the folder would mix two runs.
 nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
-  nlohmann::json record = {{"format", kRunRecordFormat},
-                           {"scheme", to_string(o.scheme())},
-                           {"seed", o.seed()},
-                           {"n", o.n()},
-                           {"image_shape",
-                            {data.train.channels(), data.train.height(), data.train.width()}},
-                           {"class_names", data.train.class_names},
-                           {"data", data_identity(data.train)},
-                           {"test_data", data_identity(data.test)}};
+  nlohmann::json record = {
+      {"format", kRunRecordFormat},
+      {"scheme", to_string(o.scheme())},
+      {"seed", o.seed()},
+      {"n", o.n()},
+      {"image_shape", {data.train.channels(), data.train.height(), data.train.width()}},
+      {"class_names", data.train.class_names},
+      {"data", data_identity(data.train)},
+      {"test_data", data_identity(data.test)}};
   if (o.generator().empty()) {
     record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
   } else {
@@ -90,10 +89,13 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
 // The first difference between a folder's record and this run's, as an actionable sentence.
 std::string record_difference(const nlohmann::json& was, const nlohmann::json& now) {
   const std::vector<std::pair<const char*, const char*>> fields = {
-      {"scheme", "--scheme"},        {"seed", "--seed"},
-      {"n", "--n"},                  {"generator", "--gan-iters / --generator"},
+      {"scheme", "--scheme"},
+      {"seed", "--seed"},
+      {"n", "--n"},
+      {"generator", "--gan-iters / --generator"},
       {"image_shape", "the image shape (--image-size, --channels)"},
-      {"class_names", "the classes"}, {"data", "--data (its images or labels)"},
+      {"class_names", "the classes"},
+      {"data", "--data (its images or labels)"},
       {"test_data", "--test-data"},
       {"labeller", "--epochs / --lr-schedule / --classic (argmax labeller)"}};
   // Where things were found is informative only: a moved data set or checkpoint with the same
@@ -135,8 +137,8 @@ void settle_run_record(const fs::path& out, const nlohmann::json& raw_record, bo
                   " is damaged (", e.what(), "); use --force or another --out");
     }
     const auto difference = record_difference(was, record);
-    GANAUG_CHECK(difference.empty(), "cannot resume in ", out.string(),
-                 ": it holds another run (", difference,
+    GANAUG_CHECK(difference.empty(), "cannot resume in ", out.string(), ": it holds another run (",
+                 difference,
                  "); rerun with the folder's settings, or use --force or another --out");
     return;
   }
@@ -144,7 +146,8 @@ void settle_run_record(const fs::path& out, const nlohmann::json& raw_record, bo
     // A folder with outputs but no record was not made by this version of augment.
     for (const auto& entry : fs::directory_iterator(out)) {
       GANAUG_CHECK(is_temporary_file_name(entry.path().filename().string()), "cannot resume in ",
-                   out.string(), ": it has no run.json, so it was not made by this version of "
+                   out.string(),
+                   ": it has no run.json, so it was not made by this version of "
                    "augment (or not by augment) and cannot be checked; use --force or another "
                    "--out");
     }
@@ -166,18 +169,20 @@ void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t 
   // A PNG of 8-bit pixels is at most the raw pixels, a filter byte per row and its chunks; each
   // file takes whole blocks; each manifest row about 12 bytes per target.
   const double block = disk.f_frsize > 0 ? static_cast<double>(disk.f_frsize) : 4096.0;
-  const double png = static_cast<double>(train.channels() * train.height() * train.width() +
-                                         train.height() + 200);
+  const double png =
+      static_cast<double>(train.channels() * train.height() * train.width() + train.height() + 200);
   const double per_image = std::ceil(png / block) * block + 40 + 12.0 * (train.num_classes() + 1);
   const double needed = per_image * static_cast<double>(remaining);
   const double available = static_cast<double>(disk.f_bavail) * block;
   GANAUG_CHECK(needed <= available, "not enough free space in ", out.string(), " for ", remaining,
                " images: they need about ", std::ceil(needed / 1e6), " MB but the disk has ",
-               std::floor(available / 1e6), " MB free; free some space, lower --n or choose "
+               std::floor(available / 1e6),
+               " MB free; free some space, lower --n or choose "
                "another --out");
   GANAUG_CHECK(disk.f_files == 0 || static_cast<double>(disk.f_favail) >= remaining + 16.0,
                "not enough free files (inodes) in ", out.string(), " for ", remaining,
-               " images: the disk has ", disk.f_favail, " left; lower --n or choose another "
+               " images: the disk has ", disk.f_favail,
+               " left; lower --n or choose another "
                "--out");
 }
 
@@ -211,9 +216,7 @@ void AugmentOptions::validate() const {
   select_device(device());
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
   const auto total_start = Clock::now();

@@ -5,7 +5,6 @@
 
 #include <tbb/flow_graph.h>
 #include <tbb/task_arena.h>
-
 #include <unistd.h>
 
 #include <cmath>

@@ -63,11 +63,13 @@ int64_t recover_manifest(const fs::path& path, const std::string& header) {
     const std::string expected = image_file_name(rows);
     GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, "manifest ",
                  path.string(), " row ", rows + 2, " should list ", expected, " but reads '",
-                 row.substr(0, 60), "': the folder was changed after the run; use --force or "
+                 row.substr(0, 60),
+                 "': the folder was changed after the run; use --force or "
                  "another --out");
     std::error_code error;
     GANAUG_CHECK(fs::is_regular_file(folder / expected, error), "manifest ", path.string(),
-                 " lists ", expected, " but the file is missing: the folder was changed after "
+                 " lists ", expected,
+                 " but the file is missing: the folder was changed after "
                  "the run; use --force or another --out");
     ++rows;
     begin = end + 1;

@@ -115,7 +115,8 @@ LabeledDataset LoadPipeline::run() {
   const cv::Mat first = decode_image_u8(list_.records[0].path, options_.image());
   resolved_ = options_.image();
   resolved_.channels(first.channels());
-  detail::check_memory(count, first.channels(), first.rows, first.cols, list_.records[0].path.string());
+  detail::check_memory(count, first.channels(), first.rows, first.cols,
+                       list_.records[0].path.string());
   images_ = torch::empty({count, first.channels(), first.rows, first.cols}, torch::kFloat32);
   next_ = 0;
   detail::run_graph_in_arena(
@@ -173,8 +174,8 @@ void check_classes_present(const torch::Tensor& labels, const std::vector<std::s
     if (counts[k] > 0) continue;
     if (++missing_count <= 8) missing += (missing.empty() ? "'" : ", '") + names[k] + "'";
   }
-  GANAUG_CHECK(missing_count == 0, "the training data ", source, " has no image of class ",
-               missing, missing_count > 8 ? ", ..." : "", " (", missing_count, " of ", counts.size(),
+  GANAUG_CHECK(missing_count == 0, "the training data ", source, " has no image of class ", missing,
+               missing_count > 8 ? ", ..." : "", " (", missing_count, " of ", counts.size(),
                " classes): labels must number the classes 0..K-1 with every class present; "
                "labels 1..K or a stray label make empty classes");
 }
