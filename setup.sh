@@ -2,8 +2,9 @@
 # ganaug set-up: installs the Debian 12 packages that are missing, configures, builds, then runs
 # one of:
 #   bash setup.sh run    -> augment --scheme smooth --n 5000 on the default dataset (Fashion-MNIST)
-#   bash setup.sh test   -> the whole test suite through ctest, then the sanitizer suite and the
-#                           fuzzers (.ci/fuzz.sh; FUZZ=0 skips them)
+#   bash setup.sh test   -> the whole test suite through ctest, the installed package with
+#                           examples/embed built against it (.ci/embed.sh), then the sanitizer
+#                           suite and the fuzzers (.ci/fuzz.sh; FUZZ=0 skips them)
 #   bash setup.sh build  -> only install and build
 # Idempotent: installed packages are skipped, an existing build folder is reused.
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores).
@@ -19,8 +20,9 @@ packages=(cmake g++ make pkg-config libtorch-dev libopenblas0-pthread libopencv-
           libboost-program-options-dev libgtest-dev libgloo-dev zlib1g-dev nlohmann-json3-dev
           dataset-fashion-mnist python3)
 # The test mode also runs the sanitizer suite and the fuzzers (.ci/fuzz.sh): clang, its
-# libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer.
-if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14); fi
+# libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer; and
+# checks the Python export against PyTorch (python3-torch).
+if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14 python3-torch); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -50,6 +52,7 @@ case "$mode" in
   build) ;;
   test)
     (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
+    BUILD_DIR="$build_dir" JOBS="$jobs" bash .ci/embed.sh
     if [ "${FUZZ:-1}" != 0 ]; then JOBS="$jobs" bash .ci/fuzz.sh all; fi ;;
   run)
     if [ -x "$build_dir/tools/augment" ]; then

@@ -37,15 +37,7 @@ class GanTest : public ::testing::Test {
   }
 
   ganaug::GanOptions options(int64_t iterations) const {
-    return ganaug::GanOptions(2, 16, 1)
-        .g_width(8)
-        .d_width(8)
-        .latent_dim(8)
-        .batch_size(8)
-        .iterations(iterations)
-        .device("cpu")
-        .seed(11)
-        .log_every(2);
+    return ganaug::testing::tiny_gan_options(2, iterations, 11).log_every(2);
   }
 
   static bool same_weights(torch::nn::Module& a, torch::nn::Module& b) {

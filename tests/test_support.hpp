@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
 
 namespace ganaug::testing {
 
@@ -59,6 +60,18 @@ inline void expect_error(const std::function<void()>& action,
       EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
     }
   }
+}
+
+/// A GAN small enough for tests: K classes of 16x16 gray images, widths 8, batches of 8, CPU.
+inline ganaug::GanOptions tiny_gan_options(int64_t num_classes, int64_t iterations, uint64_t seed) {
+  return ganaug::GanOptions(num_classes, 16, 1)
+      .g_width(8)
+      .d_width(8)
+      .latent_dim(8)
+      .batch_size(8)
+      .iterations(iterations)
+      .device("cpu")
+      .seed(seed);
 }
 
 /// Writes `text` to `path` as it is.

@@ -1,6 +1,5 @@
 #include "ganaug/classifier.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -8,6 +7,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 
@@ -67,7 +67,25 @@ torch::Tensor channels_last(const torch::Tensor& x) {
   return x.contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+// Streams of the classifier's seed: its initial weights and its dropout masks.
+constexpr uint64_t kInitStream = 0xC1A5500000000ULL;
+constexpr uint64_t kDropoutStream = 0xD50000000000ULL;
+
 }  // namespace
+
+SeededDropoutImpl::SeededDropoutImpl(double p) : p_(p), generator_(make_cpu_generator(0)) {
+  GANAUG_CHECK(p >= 0 && p < 1, "the dropout rate must lie in [0, 1), got ", p);
+}
+
+void SeededDropoutImpl::reseed(uint64_t seed) { generator_ = make_cpu_generator(seed); }
+
+torch::Tensor SeededDropoutImpl::forward(const torch::Tensor& x) {
+  if (!is_training() || p_ == 0) return x;
+  // The mask is drawn on the CPU, where the generator lives, and scaled so that the expected
+  // activation stays the same (inverted dropout, as torch::nn::Dropout).
+  const auto keep = torch::empty(x.sizes(), torch::kFloat32).bernoulli_(1 - p_, generator_);
+  return x * keep.div_(1 - p_).to(x.device(), x.scalar_type(), /*non_blocking=*/true);
+}
 
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) {
   options.validate();
@@ -86,7 +104,8 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
     features_->push_back(nn::Flatten());
     head_->push_back(nn::Linear(2 * w * (s / 4) * (s / 4), 128));
     head_->push_back(nn::ReLU());
-    head_->push_back(nn::Dropout(0.3));
+    dropout_ = SeededDropout(0.3);
+    head_->push_back(dropout_);
     output_ = nn::Linear(128, options.num_outputs());
   } else {
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1).bias(false)));
@@ -106,6 +125,11 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
   for (auto& p : parameters()) {
     if (p.dim() == 4) p.set_data(channels_last(p.data()));
   }
+}
+
+void ClassifierImpl::reset_parameters(uint64_t seed) {
+  ganaug::reset_parameters(*this, mix_seed(seed, kInitStream));
+  if (dropout_) dropout_->reseed(mix_seed(seed, kDropoutStream));
 }
 
 torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
@@ -135,10 +159,10 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     GANAUG_CHECK(synthetic->images.sizes().slice(1) == real.images.sizes().slice(1),
                  "synthetic and real images differ in shape");
   }
-  configure_threads(options.threads());
+  if (options.threads() > 0) configure_threads(options.threads());
   const auto device = select_device(options.device());
-  torch::manual_seed(options.seed());
   Classifier model(options);
+  model->reset_parameters(options.seed());
   model->to(device);
   torch::optim::Adam optimizer(
       model->parameters(),
@@ -170,8 +194,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   };
 
   for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
-    auto rng =
-        at::detail::createCPUGenerator(mix_seed(options.seed(), static_cast<uint64_t>(epoch)));
+    auto rng = make_cpu_generator(mix_seed(options.seed(), static_cast<uint64_t>(epoch)));
     double synthetic_weight = options.synthetic_weight();
     bool synthetic_now = use_synthetic;
     if (use_synthetic && options.dynamic_argmax()) {

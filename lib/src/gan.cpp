@@ -36,6 +36,9 @@ constexpr const char* kCheckpointFormatPrefix = "ganaug-gan-checkpoint-v";
 constexpr int64_t kCheckpointVersion = 2;
 const std::string kZipMagic = "PK\x03\x04";
 constexpr int64_t kSamplesPerClass = 8;
+// Seed streams of the initial weights; training iterations use streams 0, 1, 2, ...
+constexpr uint64_t kGeneratorInitStream = 0x6E0000000000ULL;
+constexpr uint64_t kDiscriminatorInitStream = 0xD10000000000ULL;
 
 std::string checkpoint_format(int64_t version) {
   return kCheckpointFormatPrefix + std::to_string(version);
@@ -622,10 +625,12 @@ GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
   s.options.validate();
   GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",
                s.class_names.size(), " class names for ", s.options.num_classes(), " classes");
-  configure_threads(s.options.threads());
-  torch::manual_seed(s.options.seed());
+  if (s.options.threads() > 0) configure_threads(s.options.threads());
+  // Initial weights from the run's seed alone: LibTorch's global generator is not seeded.
   s.generator = Generator(s.options.generator_options());
   s.discriminator = Discriminator(s.options.discriminator_options());
+  reset_parameters(*s.generator, mix_seed(s.options.seed(), kGeneratorInitStream));
+  reset_parameters(*s.discriminator, mix_seed(s.options.seed(), kDiscriminatorInitStream));
   s.ema = Generator(s.options.generator_options());
   copy_state(*s.generator, *s.ema);
   s.generator->to(s.device);

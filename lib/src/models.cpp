@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <set>
+#include <vector>
+
 #include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
 
 namespace ganaug {
 
@@ -33,6 +37,34 @@ void check_model_shape(int64_t num_classes, int64_t image_size, int64_t channels
                image_size,
                " is not supported: use a multiple of 4 from 16 to 64 (resize with --image-size)");
   GANAUG_CHECK(channels == 1 || channels == 3, "images must have 1 or 3 channels, got ", channels);
+}
+
+void reset_parameters(torch::nn::Module& model, uint64_t seed) {
+  auto generator = make_cpu_generator(seed);
+  torch::NoGradGuard no_grad;
+  std::vector<torch::nn::Module*> modules{&model};
+  for (const auto& child : model.modules(/*include_self=*/false)) modules.push_back(child.get());
+  std::set<torch::nn::Module*> constant;  // the scale and shift tables of conditional batch norm
+  for (auto* module : modules) {
+    if (constant.count(module)) continue;
+    if (auto* cbn = dynamic_cast<ConditionalBatchNormImpl*>(module)) {
+      for (const auto& child : cbn->modules(/*include_self=*/false)) constant.insert(child.get());
+    } else if (auto* linear = dynamic_cast<torch::nn::LinearImpl*>(module)) {
+      detail::reset_uniform(linear->weight, linear->bias, generator);
+    } else if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(module)) {
+      detail::reset_uniform(conv->weight, conv->bias, generator);
+    } else if (auto* embedding = dynamic_cast<torch::nn::EmbeddingImpl*>(module)) {
+      embedding->weight.copy_(torch::randn(embedding->weight.sizes(), generator));
+    } else if (auto* sn_linear = dynamic_cast<SNLinearImpl*>(module)) {
+      sn_linear->reset_parameters(generator);
+    } else if (auto* sn_conv = dynamic_cast<SNConv2dImpl*>(module)) {
+      sn_conv->reset_parameters(generator);
+    } else if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(module) == nullptr) {
+      GANAUG_CHECK(module->named_parameters(/*recurse=*/false).is_empty(),
+                   "internal error: reset_parameters does not know the layer ", module->name(),
+                   ", which has parameters");
+    }
+  }
 }
 
 int64_t parameter_count(torch::nn::Module& module) {

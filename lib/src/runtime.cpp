@@ -1,5 +1,6 @@
 #include "ganaug/runtime.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <dlfcn.h>
 #include <sched.h>
 #include <torch/cuda.h>
@@ -12,6 +13,8 @@
 #include "ganaug/error.hpp"
 
 namespace ganaug {
+
+at::Generator make_cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 
 bool cuda_available() { return torch::cuda::is_available(); }
 

@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace ganaug {
 
 namespace detail {
@@ -10,12 +13,30 @@ namespace {
 torch::Tensor l2_normalise(const torch::Tensor& x) { return x / (x.norm() + 1e-12); }
 }  // namespace
 
+void reset_uniform(torch::Tensor& weight, torch::Tensor& bias, at::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  const int64_t fan_in =
+      std::max<int64_t>(1, weight.numel() / std::max<int64_t>(1, weight.size(0)));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  // Drawn in standard layout on the CPU, then copied element by element into the parameter.
+  weight.copy_(torch::empty(weight.sizes(), torch::kFloat32).uniform_(-bound, bound, generator));
+  if (bias.defined())
+    bias.copy_(torch::empty(bias.sizes(), torch::kFloat32).uniform_(-bound, bound, generator));
+}
+
 void SpectralNormState::init(torch::nn::Module& owner, const torch::Tensor& weight) {
   torch::NoGradGuard no_grad;
   const auto matrix = weight.reshape({weight.size(0), -1});
-  // Deterministic given the global seed, like the layer's own weight initialisation.
+  // Provisional: ganaug::reset_parameters draws u again from a generator the caller owns.
   u_ = owner.register_buffer("u", l2_normalise(torch::randn({matrix.size(0)})));
   v_ = owner.register_buffer("v", l2_normalise(torch::mv(matrix.t(), u_)));
+}
+
+void SpectralNormState::reset(const torch::Tensor& weight, at::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  const auto matrix = weight.reshape({weight.size(0), -1});
+  u_.copy_(l2_normalise(torch::randn({matrix.size(0)}, generator)));
+  v_.copy_(l2_normalise(torch::mv(matrix.t(), u_)));
 }
 
 torch::Tensor SpectralNormState::normalise(const torch::Tensor& weight, bool update) {
@@ -49,6 +70,11 @@ torch::Tensor SNLinearImpl::normalised_weight() {
   return state_.normalise(weight_orig, is_training());
 }
 
+void SNLinearImpl::reset_parameters(at::Generator& generator) {
+  detail::reset_uniform(weight_orig, bias, generator);
+  state_.reset(weight_orig, generator);
+}
+
 SNConv2dImpl::SNConv2dImpl(const SNConv2dOptions& options_) : options(options_) {
   torch::nn::Conv2d plain(
       torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(), options.kernel_size())
@@ -65,6 +91,11 @@ torch::Tensor SNConv2dImpl::forward(const torch::Tensor& input) {
 
 torch::Tensor SNConv2dImpl::normalised_weight() {
   return state_.normalise(weight_orig, is_training());
+}
+
+void SNConv2dImpl::reset_parameters(at::Generator& generator) {
+  detail::reset_uniform(weight_orig, bias, generator);
+  state_.reset(weight_orig, generator);
 }
 
 }  // namespace ganaug

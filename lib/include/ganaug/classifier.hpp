@@ -18,13 +18,17 @@
 
 namespace ganaug {
 
-/// Classifier architecture and training schedule.
+/// Classifier architecture and training schedule. Nothing is checked until validate() (which
+/// the Classifier constructor and train_classifier call).
 struct ClassifierOptions {
-  /// `num_outputs` is K, or K + 1 for the newclass scheme.
+  /// `num_outputs` is K, or K + 1 for the newclass scheme; images default to 1 x 28 x 28.
   explicit ClassifierOptions(int64_t num_outputs, int64_t image_size = 28, int64_t channels = 1)
       : num_outputs_(num_outputs), image_size_(image_size), channels_(channels) {}
+  /// Logits per image: K, or K + 1 for newclass; at least 2.
   TORCH_ARG(int64_t, num_outputs);
+  /// Side of the square input images: a multiple of 4, at least 8 (default 28).
   TORCH_ARG(int64_t, image_size);
+  /// 1 (gray, the default) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
   /// "cnn" (2 conv + 2 fully connected layers) or "resnet" (3 residual stages, for color).
   TORCH_ARG(std::string, architecture) = "cnn";
@@ -34,10 +38,12 @@ struct ClassifierOptions {
   TORCH_ARG(int64_t, epochs) = 150;
   /// Real images per batch.
   TORCH_ARG(int64_t, batch_size) = 64;
+  /// Adam's learning rate (the starting rate of the cosine schedule).
   TORCH_ARG(double, lr) = 1e-3;
   /// "cosine" (the rate decays to 0 over the run, step by step: the last epochs average out the
   /// noise of small batches) or "constant".
   TORCH_ARG(std::string, lr_schedule) = "cosine";
+  /// Adam's weight decay (an L2 penalty); 0 = none.
   TORCH_ARG(double, weight_decay) = 0.0;
   /// Weight of the synthetic images' loss relative to the real ones' (LSRO's default is 1).
   TORCH_ARG(double, synthetic_weight) = 1.0;
@@ -54,31 +60,70 @@ struct ClassifierOptions {
   /// The paper's dynamic argmax: relabel the synthetic images every epoch with the classifier
   /// being trained, after `warmup_epochs` on real data only, with weight `dynamic_weight`.
   TORCH_ARG(bool, dynamic_argmax) = false;
+  /// Epochs on the real images alone before dynamic argmax adds the synthetic ones.
   TORCH_ARG(int64_t, warmup_epochs) = 5;
+  /// Weight of the synthetic images' loss under dynamic argmax (replaces synthetic_weight).
   TORCH_ARG(double, dynamic_weight) = 0.1;
+  /// Seeds the initial weights, the dropout masks, the batch order, the synthetic picks and the
+  /// seeds handed to ClassifierHooks::augment. LibTorch's global generator is not used.
   TORCH_ARG(uint64_t, seed) = 0;
+  /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";
+  /// CPU threads for LibTorch: 0 leaves the process-wide setting alone; N > 0 sets it to N.
   TORCH_ARG(int, threads) = 0;
 
  public:
+  /// Throws ganaug::Error naming the first bad value: num_outputs < 2, an image size that is not
+  /// a multiple of 4 from 8, channels other than 1 or 3, an unknown architecture or schedule,
+  /// epochs, batch size or lr not positive, synthetic_share outside [0, 1), a negative weight.
   void validate() const;
 };
 
+/// Inverted dropout whose masks come from a generator the layer owns (seeded with reseed), not
+/// from LibTorch's global generator. Identity in evaluation mode.
+class SeededDropoutImpl : public torch::nn::Module {
+ public:
+  /// `p` is the share of activations zeroed, in [0, 1); throws ganaug::Error otherwise. The
+  /// generator starts seeded 0.
+  explicit SeededDropoutImpl(double p = 0.5);
+  /// Replaces the mask generator with a fresh CPU generator seeded `seed`.
+  void reseed(uint64_t seed);
+  /// In training mode, `x` with a share p of its elements zeroed and the rest scaled by
+  /// 1 / (1 - p); the mask is drawn on the CPU and copied to x's device. Otherwise `x` itself.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  double p_;
+  at::Generator generator_;
+};
+TORCH_MODULE(SeededDropout);
+
 /// A small CNN or ResNet mapping N x C x S x S images to N x num_outputs logits.
+///
+/// The constructor's initial weights are provisional (drawn by LibTorch's layers from its global
+/// generator); train_classifier calls reset_parameters(seed) so that they depend on the seed.
 class ClassifierImpl : public torch::nn::Module {
  public:
+  /// Builds the network on the CPU (convolution weights channels-last). Throws ganaug::Error
+  /// for invalid options (see ClassifierOptions::validate).
   explicit ClassifierImpl(const ClassifierOptions& options);
+  /// Draws the initial weights and seeds the dropout masks from `seed` (see
+  /// ganaug::reset_parameters). Call before moving the model to another device.
+  void reset_parameters(uint64_t seed);
+  /// Logits N x num_outputs for images N x C x S x S on the model's device.
   torch::Tensor forward(const torch::Tensor& images);
   /// The penultimate layer's activations (N x D): what the output layer sees. For the Fréchet
   /// classifier distance.
   torch::Tensor embed(const torch::Tensor& images);
 
+  /// The options it was built with (validated).
   ClassifierOptions options;
 
  private:
   torch::nn::Sequential features_{nullptr};
   torch::nn::Sequential head_{nullptr};
   torch::nn::Linear output_{nullptr};
+  SeededDropout dropout_{nullptr};
 };
 TORCH_MODULE(Classifier);
 
@@ -87,25 +132,41 @@ using BatchAugmenter = std::function<torch::Tensor(const torch::Tensor& images, 
 
 /// Progress of classifier training, once per epoch.
 struct ClassifierProgress {
+  /// Epochs done (1 after the first) and planned.
   int64_t epoch = 0, epochs = 0;
+  /// The epoch's mean batch loss (real and weighted synthetic images).
   double loss = 0;
+  /// Seconds since training started.
   double seconds = 0;
 };
 
 /// Optional hooks into classifier training.
 struct ClassifierHooks {
   /// Applied to the real images of every batch (and the synthetic ones too when
-  /// augment_synthetic is true).
+  /// augment_synthetic is true), before they move to the training device, with a seed derived
+  /// from ClassifierOptions::seed, the epoch and the batch.
   BatchAugmenter augment;
+  /// Also augment the synthetic images of each batch (default off).
   bool augment_synthetic = false;
+  /// Called after every epoch.
   std::function<void(const ClassifierProgress&)> on_epoch;
-  /// Polled every batch; true stops training (throws ganaug::Error "interrupted").
+  /// Polled before every batch; true stops training by throwing a plain ganaug::Error
+  /// ("classifier training interrupted"), not ganaug::Interrupted.
   std::function<bool()> should_stop;
 };
 
 /// Trains a classifier on `real` (hard labels) plus, when `synthetic` is given, its images with
 /// their soft targets (`synthetic->targets`, num_outputs wide). Real labels become one-hot
-/// targets over num_outputs. Deterministic for a seed on the CPU.
+/// targets over num_outputs; real images labelled -1 are skipped. Synthetic images are used only
+/// when `synthetic` is non-null and non-empty and synthetic_share > 0; `synthetic` is only read
+/// during the call. Deterministic for a seed on the CPU.
+///
+/// Trains on options.device() and returns the model there, in evaluation mode (batch norm
+/// recalibrated when asked). Sets LibTorch's process-wide thread count only when
+/// options.threads() > 0. Hooks run on the calling thread. Throws ganaug::Error for invalid
+/// options or data, num_outputs other than K or K + 1, images of another size than the
+/// options', synthetic targets of the wrong width or images of another shape, no labelled real
+/// image, an unavailable device, a non-finite loss (divergence) or should_stop.
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
 
@@ -118,28 +179,38 @@ double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, i
 
 /// Recomputes the running mean and variance of every batch-norm layer of `classifier` from
 /// `images` alone: the average of the per-batch statistics over batches of `batch_size`
-/// (without autograd; one batch gives the images' exact mean). Leaves it in evaluation mode.
+/// (without autograd; one batch gives the images' exact mean; a last batch of one image is
+/// skipped). Runs on the classifier's device and leaves it in evaluation mode. Throws
+/// ganaug::Error when `images` is empty or batch_size is not positive.
 void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
                            int64_t batch_size = 256);
 
 /// Softmax probabilities over the first `num_classes` outputs (the real classes: a newclass
 /// classifier's extra output is dropped before the softmax), N x num_classes on the CPU.
+/// Runs in batches of `batch_size` on the classifier's device without autograd and leaves it in
+/// evaluation mode. Throws ganaug::Error when num_classes exceeds the classifier's outputs.
 torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,
                                     int64_t num_classes, int64_t batch_size = 1000);
 
 /// Test-set figures of a classifier.
 struct Metrics {
+  /// Share of images whose predicted class is the true one, in [0, 1].
   double accuracy = 0;
+  /// Per true class: the share of its images predicted right (recall); 0 for a class with none.
   std::vector<double> per_class_accuracy;
+  /// Mean over the K classes of each class's F1 (0 where precision and recall are both 0).
   double macro_f1 = 0;
   /// confusion[true][predicted]
   std::vector<std::vector<int64_t>> confusion;
 };
 
-/// Evaluates on `test` (hard labels), predicting over its num_classes() real classes.
+/// Evaluates on `test` (hard labels), predicting over its num_classes() real classes, on the
+/// classifier's device; leaves it in evaluation mode. Throws ganaug::Error for invalid data, a
+/// test label outside [0, K) (-1 included), or more classes than the classifier has outputs.
 Metrics evaluate(Classifier& classifier, const LabeledDataset& test);
 
-/// Metrics from true and predicted labels (N int64 each) over K classes.
+/// Metrics from true and predicted labels (N int64 each, any device) over K classes. Throws
+/// ganaug::Error when the counts differ, there are none, or a label lies outside [0, K).
 Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
                         int64_t num_classes);
 

@@ -20,20 +20,25 @@ enum class GanLoss {
   kHinge,  ///< hinge loss (Lim & Ye 2017; SNGAN, BigGAN); the default
   kBce,    ///< non-saturating binary cross-entropy (Goodfellow et al. 2014)
 };
+/// Parses "hinge" or "bce"; throws ganaug::Error naming the valid ones otherwise.
 GanLoss parse_gan_loss(const std::string& name);
+/// The loss's name as parse_gan_loss() reads it.
 std::string to_string(GanLoss loss);
 
 /// Everything that defines a GAN run. Architecture fields must match to resume a checkpoint;
 /// training fields may change between runs.
 struct GanOptions {
+  /// Images default to 1 x 28 x 28. Nothing is checked until validate().
   explicit GanOptions(int64_t num_classes, int64_t image_size = 28, int64_t channels = 1)
       : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
   // -- architecture --
+  /// Number of classes (K), from 1 to 100000.
   TORCH_ARG(int64_t, num_classes);
   /// Side of the square images, a multiple of 4 from 16 to 64.
   TORCH_ARG(int64_t, image_size);
   /// 1 or 3.
   TORCH_ARG(int64_t, channels);
+  /// Length of the noise vector, from 1 to 4096.
   TORCH_ARG(int64_t, latent_dim) = 64;
   /// Generator width (its widest layer has 2 * g_width channels).
   TORCH_ARG(int64_t, g_width) = 32;
@@ -46,13 +51,19 @@ struct GanOptions {
   /// A minibatch standard-deviation feature in the discriminator (see DiscriminatorOptions).
   TORCH_ARG(bool, minibatch_std) = true;
   // -- training --
+  /// The adversarial loss.
   TORCH_ARG(GanLoss, loss) = GanLoss::kHinge;
-  /// Generator steps.
+  /// Generator steps in all (a resumed run counts those already done); 0 trains nothing.
   TORCH_ARG(int64_t, iterations) = 2000;
+  /// Real and fake images per discriminator step; fake images per generator step.
   TORCH_ARG(int64_t, batch_size) = 64;
+  /// The generator's Adam learning rate (fixed when the trainer is built).
   TORCH_ARG(double, g_lr) = 2e-4;
+  /// The discriminator's Adam learning rate (fixed when the trainer is built).
   TORCH_ARG(double, d_lr) = 2e-4;
+  /// Adam's beta1 for both networks, in [0, 1) (fixed when the trainer is built).
   TORCH_ARG(double, beta1) = 0.5;
+  /// Adam's beta2 for both networks, in [0, 1) (fixed when the trainer is built).
   TORCH_ARG(double, beta2) = 0.999;
   /// Discriminator steps per generator step.
   TORCH_ARG(int64_t, d_steps) = 1;
@@ -66,10 +77,14 @@ struct GanOptions {
   /// making their images differ. Fights the conditional GAN's habit of drawing one image per
   /// class. 0 disables it.
   TORCH_ARG(double, mode_seeking) = 0.1;
+  /// Seeds the initial weights and every iteration's draws (batches, noise, classes,
+  /// DiffAugment); LibTorch's global generator is neither read nor seeded for them.
   TORCH_ARG(uint64_t, seed) = 0;
-  /// "auto", "cpu", "cuda" or "cuda:N".
+  /// Where the networks live and train: "auto", "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";
-  /// CPU threads for LibTorch; 0 = one per core.
+  /// CPU threads for LibTorch: 0 leaves LibTorch's process-wide setting as the caller left it
+  /// (Debian's LibTorch starts with 1; see configure_threads); N > 0 sets it to N (process-wide)
+  /// when the trainer is built.
   TORCH_ARG(int, threads) = 0;
   // -- outputs (all optional; empty out_dir writes nothing) --
   /// Folder for log.csv and checkpoint.pt.
@@ -78,13 +93,19 @@ struct GanOptions {
   TORCH_ARG(int64_t, checkpoint_every) = 0;
   /// Call on_samples every this many iterations (0: never).
   TORCH_ARG(int64_t, sample_every) = 0;
-  /// Append a row to log.csv and call on_progress every this many iterations.
+  /// Append a row to log.csv and call on_progress every this many iterations (at least 1).
   TORCH_ARG(int64_t, log_every) = 50;
 
  public:
+  /// The generator's share of the architecture fields.
   GeneratorOptions generator_options() const;
+  /// The discriminator's share of the architecture fields.
   DiscriminatorOptions discriminator_options() const;
-  /// Throws ganaug::Error for values out of range.
+  /// Throws ganaug::Error for values out of range: an unsupported shape (check_model_shape),
+  /// latent_dim or widths outside [1, 4096]; negative iterations; batch size, learning rates,
+  /// d_steps or log_every not positive; a negative or non-finite mode_seeking; betas or
+  /// ema_decay outside [0, 1); an unknown DiffAugment list. The device, threads and the
+  /// checkpoint and sample intervals are not checked here.
   void validate() const;
 };
 
@@ -92,6 +113,7 @@ struct GanOptions {
 struct GanProgress {
   int64_t iteration = 0;   ///< generator steps done
   int64_t iterations = 0;  ///< generator steps planned
+  /// Losses of the last discriminator step and the last generator step.
   double d_loss = 0, g_loss = 0;
   double d_real = 0, d_fake = 0;  ///< mean discriminator scores of the last step
   double seconds = 0;             ///< training time so far in this process
@@ -105,8 +127,14 @@ struct GanProgress {
 /// checkpoint continues exactly as an uninterrupted run would on the same device.
 class GanTrainer {
  public:
+  /// Validates `options` and builds the models on options.device(), their initial weights
+  /// drawn from the seed alone. Sets LibTorch's process-wide thread count when
+  /// options.threads() > 0. Throws ganaug::Error for invalid options, an unavailable device, or
+  /// a class-name count other than num_classes.
   GanTrainer(GanOptions options, std::vector<std::string> class_names);
+  /// Releases the trainer's state; module handles obtained from it stay valid.
   ~GanTrainer();
+  /// Movable, not copyable; a moved-from trainer must not be used.
   GanTrainer(GanTrainer&&) noexcept;
   GanTrainer& operator=(GanTrainer&&) noexcept;
 
@@ -114,30 +142,53 @@ class GanTrainer {
   /// are done, or until should_stop returns true (checked every step; a checkpoint is then
   /// written if out_dir is set). Returns true when all iterations are done. Throws ganaug::Error
   /// on a shape mismatch or when a loss or weight becomes NaN/Inf (the last checkpoint stays).
+  ///
+  /// Only the labelled images are used (-1 is skipped; there must be some); they are copied to
+  /// the device for the call. With an out_dir it creates the folder, removes temporary files
+  /// a killed run left there, starts log.csv afresh at iteration 0 or appends to it, and writes
+  /// checkpoint.pt every checkpoint_every steps and at the end. Callbacks run on the calling
+  /// thread. Throws ganaug::Error also when data is invalid, log.csv cannot be opened or a
+  /// checkpoint cannot be written.
   bool train(const LabeledDataset& data);
 
-  /// Loads the state of a checkpoint written by save_checkpoint into this trainer. Throws
-  /// ganaug::Error naming the file when it is damaged, not a ganaug checkpoint, or was trained
-  /// with a different architecture.
+  /// Loads the state of a checkpoint written by save_checkpoint into this trainer: the weights,
+  /// the moving average, the optimisers' moments and the iteration count. The trainer keeps
+  /// its own training options (iterations, learning rates, ...). Throws ganaug::Error naming the
+  /// file when it is missing, damaged, not a ganaug checkpoint, holds NaN/Inf weights, was
+  /// trained with a different architecture or on other class names.
   void resume(const std::string& path);
-  /// Writes the whole training state atomically (a temporary file, then a rename).
+  /// Writes the whole training state atomically (a temporary file, then a rename), creating the
+  /// parent folders: a header line with a checksum, then a LibTorch archive. Throws
+  /// ganaug::Error when a weight holds NaN/Inf or the file cannot be written (a previous file
+  /// at `path` stays intact).
   void save_checkpoint(const std::string& path) const;
 
-  /// The generator used for sampling: the moving average when enabled. Evaluation mode.
+  /// The generator used for sampling: the moving average when enabled (evaluation mode, no
+  /// gradients); with ema_decay 0 the trained generator itself, in whatever mode training left
+  /// it (generate() switches to evaluation mode). A handle shared with the trainer, not a copy.
   Generator sampling_generator() const;
+  /// The generator and the discriminator being trained (handles shared with the trainer).
   Generator generator() const;
   Discriminator discriminator() const;
+  /// Generator steps done (including those loaded by resume()).
   int64_t iteration() const;
+  /// The options. Changing architecture fields, learning rates, betas, device or threads
+  /// after construction has no effect; the other training and output fields are read by
+  /// the next train().
   const GanOptions& options() const;
   GanOptions& options();
+  /// One name per class, as given to the constructor.
   const std::vector<std::string>& class_names() const;
+  /// The device the models live on.
   torch::Device device() const;
 
-  /// Called every log_every iterations and at the end.
+  /// Called every log_every iterations and at the end, on the thread that called train().
   std::function<void(const GanProgress&)> on_progress;
-  /// Called every sample_every iterations with one row of samples per class (K x n images).
+  /// Called every sample_every iterations with samples of the sampling generator (a fixed seed,
+  /// so calls compare): 8 per class, class by class (K * 8 x C x S x S on the CPU, in [-1, 1]).
   std::function<void(int64_t iteration, const torch::Tensor& samples)> on_samples;
-  /// Polled every iteration; returning true stops training early.
+  /// Polled before every iteration; returning true stops training early (train() writes a
+  /// checkpoint if out_dir is set and returns false).
   std::function<bool()> should_stop;
 
  private:
@@ -148,24 +199,33 @@ class GanTrainer {
 /// A generator loaded from a checkpoint, with what the checkpoint says about it.
 struct GeneratorCheckpoint {
   Generator generator{nullptr};  ///< evaluation mode, the moving average when it was enabled
+  /// The options stored in the checkpoint, with device() set to the one asked for; fields a
+  /// checkpoint does not store (threads, out_dir, the intervals) keep their defaults.
   GanOptions options{1};
+  /// One name per class.
   std::vector<std::string> class_names;
+  /// Generator steps done when the checkpoint was written.
   int64_t iteration = 0;
 };
 
-/// Loads the sampling generator of a checkpoint onto `device`. Throws ganaug::Error naming the
-/// file when it is missing, damaged or not a ganaug GAN checkpoint.
+/// Loads the sampling generator of a checkpoint onto `device` ("auto", "cpu", "cuda" or
+/// "cuda:N"). Throws ganaug::Error naming the file when it is missing, damaged, not a ganaug GAN
+/// checkpoint, or holds NaN/Inf weights; also for an unavailable device.
 GeneratorCheckpoint load_generator(const std::string& path, const std::string& device = "auto");
 
 /// The noise of images [first, first + count) of a generation seeded `seed`: image i's noise
-/// depends only on (seed, i), so shards of a generation reproduce the whole one.
+/// depends only on (seed, i), so shards of a generation reproduce the whole one. Returns
+/// count x latent_dim float32 N(0, 1) values on the CPU.
 torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t latent_dim);
 
 /// Classes for images [first, first + count) balanced over `num_classes`: image i gets i % K.
+/// Returns count int64 on the CPU. Throws ganaug::Error when num_classes < 1.
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes);
 
 /// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
 /// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
+/// Image i's noise is latent_noise(seed, i); runs on the generator's device and leaves it in
+/// evaluation mode. Throws ganaug::Error when batch_size < 1.
 torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
                        int64_t first_index = 0, int64_t batch_size = 500);
 
@@ -176,8 +236,8 @@ using ImageFilter =
 
 /// Generated images that passed a filter, and their classes.
 struct AcceptedImages {
-  torch::Tensor images;   ///< N x C x S x S in [-1, 1], CPU
-  torch::Tensor classes;  ///< N int64
+  torch::Tensor images;   ///< N x C x S x S in [-1, 1], CPU, round by round in index order
+  torch::Tensor classes;  ///< N int64 (N is less than asked when classes end up short)
   int64_t drawn = 0;      ///< images generated to find them
 };
 
@@ -185,6 +245,8 @@ struct AcceptedImages {
 /// with the first images of the generation seeded `seed` (images 0, 1, 2, ...) that `keep`
 /// accepts. Draws rounds of `count` images, at most `max_rounds`; when the generator rarely makes
 /// images `keep` accepts, some classes end up short. Without `keep`: generate(classes, seed).
+/// `keep` runs on the calling thread, once per round. Throws ganaug::Error when count or
+/// max_rounds is below 1, or when `keep` does not return one entry per image.
 AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t seed,
                                  const ImageFilter& keep, int64_t max_rounds = 8);
 

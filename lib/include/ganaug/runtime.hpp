@@ -3,6 +3,7 @@
 
 #include <torch/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace ganaug {
@@ -11,24 +12,35 @@ namespace ganaug {
 /// "cuda:N". Throws ganaug::Error for an unknown name or a CUDA request without CUDA.
 torch::Device select_device(const std::string& request = "auto");
 
-/// Sets LibTorch's intra-op CPU thread count; 0 means one per hardware core. Debian's LibTorch
-/// starts with 1 thread, so every entry point calls this. Returns the count now in effect.
+/// Sets LibTorch's intra-op CPU thread count (process-wide); 0 means one per CPU this process
+/// may use. Debian's LibTorch starts with 1 thread, so the tools call it once at start; the
+/// library's stages call it only when their options name a thread count. Returns the count now
+/// in effect. Not to be called while another thread runs LibTorch operations. Throws
+/// ganaug::Error for a negative count.
 ///
 /// Also keeps OpenBLAS (which LibTorch calls for Linear layers and matrix-vector products) on
-/// one thread unless OPENBLAS_NUM_THREADS is set: its own pthread pool spin-waits against
-/// LibTorch's OpenMP team, and on this project's 2-core reference machine that cost the GAN
-/// training step 40% (371 -> 519 images/s, bench/RESULTS.md).
+/// one thread unless OPENBLAS_NUM_THREADS is set (decided once, at the first call): its own
+/// pthread pool spin-waits against LibTorch's OpenMP team, and on this project's 2-core
+/// reference machine that cost the GAN training step 40% (371 -> 519 images/s,
+/// bench/RESULTS.md).
 int configure_threads(int threads = 0);
 
-/// Sets OpenBLAS's thread count when OpenBLAS is the BLAS in use; returns false when it is not
-/// (another BLAS, or none loaded), in which case nothing changes.
+/// Sets OpenBLAS's (process-wide) thread count when OpenBLAS is the BLAS in use, found by its
+/// openblas_set_num_threads symbol; returns false when it is not (another BLAS, or none
+/// loaded), in which case nothing changes.
 bool set_blas_threads(int threads);
 
 /// The number of CPUs this process may run on (its affinity mask: honours taskset, Slurm's
 /// --cpus-per-task and container cpusets), at least 1.
 int hardware_threads();
 
-/// Whether this build and machine can run CUDA.
+/// A CPU random-number generator of LibTorch's kind (Philox/MT as LibTorch's own CPU generator),
+/// seeded `seed` and owned by the caller: ganaug draws from such generators, never from
+/// LibTorch's global one, so that its results depend only on its seeds and it leaves the
+/// caller's random stream alone.
+at::Generator make_cpu_generator(uint64_t seed);
+
+/// Whether this build and machine can run CUDA (torch::cuda::is_available()).
 bool cuda_available();
 
 /// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.

@@ -1,0 +1,126 @@
+#include "ganaug/synthesize.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
+
+namespace ganaug {
+
+void SynthesizeOptions::validate() const {
+  GANAUG_CHECK(n() >= 0, "the number of synthetic images must be 0 or positive, got ", n());
+  GANAUG_CHECK(gan_iterations() >= 0, "GAN iterations must be 0 or positive, got ",
+               gan_iterations());
+  GANAUG_CHECK(teacher_epochs() >= 1, "teacher epochs must be positive, got ", teacher_epochs());
+  GANAUG_CHECK(batch_size() >= 1, "the generation batch size must be positive, got ", batch_size());
+  GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
+               threads());
+  select_device(device());
+}
+
+LabeledDataset SyntheticSet::dataset() const {
+  LabeledDataset out;
+  out.images = images;
+  const auto k = static_cast<int64_t>(class_names.size());
+  out.labels = labels.defined() ? torch::where(labels < k, labels, torch::full_like(labels, -1))
+                                : torch::Tensor();
+  out.targets = targets;
+  out.class_names = class_names;
+  out.source = "synthetic (" + to_string(scheme) + ")";
+  return out;
+}
+
+SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& options,
+                        const SynthesizeCallbacks& callbacks) {
+  options.validate();
+  data.validate();
+  const int64_t k = data.num_classes();
+  const auto counts = data.class_counts();
+  for (int64_t c = 0; c < k; ++c) {
+    GANAUG_CHECK(counts[static_cast<size_t>(c)] > 0, "class '", data.class_names[c], "' of ",
+                 data.source, " has no labelled images; every class needs some");
+  }
+  if (options.threads() > 0) configure_threads(options.threads());
+  const auto report = [&](const char* stage, int64_t done, int64_t total) {
+    if (callbacks.on_progress) callbacks.on_progress({stage, done, total});
+  };
+  const auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
+
+  SyntheticSet out;
+  out.class_names = data.class_names;
+  out.scheme = options.scheme();
+  Generator generator{nullptr};
+  if (!options.generator().empty()) {
+    auto loaded = load_generator(options.generator(), options.device());
+    GANAUG_CHECK(loaded.class_names == data.class_names, "generator ", options.generator(),
+                 " was trained on other classes than ", data.source);
+    GANAUG_CHECK(loaded.options.image_size() == data.height() &&
+                     loaded.options.image_size() == data.width() &&
+                     loaded.options.channels() == data.channels(),
+                 "generator ", options.generator(), " makes ", loaded.options.channels(), "x",
+                 loaded.options.image_size(), "x", loaded.options.image_size(), " images but ",
+                 data.source, " holds ", data.channels(), "x", data.height(), "x", data.width());
+    generator = loaded.generator;
+    out.gan_iterations = loaded.iteration;
+  } else {
+    GANAUG_CHECK(data.height() == data.width(), "the GAN needs square images; ", data.source,
+                 " holds ", data.height(), "x", data.width());
+    auto gan_options = GanOptions(k, data.height(), data.channels());
+    if (options.configure_gan()) options.configure_gan()(gan_options);
+    gan_options.iterations(options.gan_iterations())
+        .seed(options.seed())
+        .device(options.device())
+        .threads(0)
+        .out_dir(options.gan_dir());
+    GanTrainer trainer(gan_options, data.class_names);
+    trainer.on_progress = [&](const GanProgress& p) { report("gan", p.iteration, p.iterations); };
+    trainer.should_stop = stop_requested;
+    if (!trainer.train(data)) {
+      throw Interrupted("interrupted during GAN training at iteration " +
+                        std::to_string(trainer.iteration()));
+    }
+    generator = trainer.sampling_generator();
+    out.gan_iterations = trainer.iteration();
+  }
+
+  Classifier teacher{nullptr};
+  if (options.scheme() == Scheme::kArgmax) {
+    ClassifierHooks hooks;
+    hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
+    hooks.should_stop = stop_requested;
+    const auto teacher_options = ClassifierOptions(k, data.height(), data.channels())
+                                     .architecture(data.channels() == 3 ? "resnet" : "cnn")
+                                     .epochs(options.teacher_epochs())
+                                     .seed(options.seed())
+                                     .device(options.device());
+    try {
+      teacher = train_classifier(data, nullptr, teacher_options, hooks);
+    } catch (const Error&) {
+      if (stop_requested()) throw Interrupted("interrupted while training the teacher");
+      throw;
+    }
+  }
+
+  const int64_t n = options.n();
+  out.classes = balanced_classes(0, n, k);
+  out.images = torch::empty({n, data.channels(), data.height(), data.width()});
+  out.targets = torch::empty({n, target_width(options.scheme(), k)});
+  for (int64_t first = 0; first < n; first += options.batch_size()) {
+    if (stop_requested()) throw Interrupted("interrupted while generating images");
+    const int64_t last = std::min(n, first + options.batch_size());
+    const auto classes = out.classes.slice(0, first, last);
+    const auto images = generate(generator, classes, options.seed(), first, options.batch_size());
+    const auto probabilities =
+        teacher ? predict_probabilities(teacher, images, k) : torch::Tensor();
+    out.images.slice(0, first, last).copy_(images);
+    out.targets.slice(0, first, last)
+        .copy_(scheme_targets(options.scheme(), classes, k, probabilities));
+    report("generate", last, n);
+  }
+  out.labels = hard_labels(options.scheme(), out.targets);
+  return out;
+}
+
+}  // namespace ganaug
