@@ -26,30 +26,41 @@ struct LabeledDataset {
   /// Where the data came from (a path or a description), for messages and summaries.
   std::string source;
 
+  /// N; 0 while `images` is undefined.
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  /// C, H and W of `images` (which must be defined and 4-D).
   int64_t channels() const { return images.size(1); }
   int64_t height() const { return images.size(2); }
   int64_t width() const { return images.size(3); }
+  /// K, the number of class names.
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   /// Images per class, indexed by class; images labelled -1 are not counted.
   std::vector<int64_t> class_counts() const;
-  /// Throws ganaug::Error when shapes, dtypes, value range or labels are inconsistent.
+  /// Throws ganaug::Error (naming `source`) unless images are N x C x H x W float32, labels N
+  /// int64 in [-1, K), there is at least one class name, and targets, when defined, are N x T.
+  /// Pixel values are not checked.
   void validate() const;
-  /// The images at `indices` (int64 tensor), with their labels and targets.
+  /// The images at `indices` (int64 tensor, moved to each tensor's device), with their labels
+  /// and targets (copies), class names and source.
   LabeledDataset select(const torch::Tensor& indices) const;
 };
 
 /// `per_class` images of every class, chosen at random with `seed`; the result lists them
-/// class by class in their original order within a class. Throws ganaug::Error naming the class
-/// when a class has fewer than `per_class` images.
+/// class by class in their original order within a class, and `source` notes the choice. Images
+/// labelled -1 are never chosen. Throws ganaug::Error when per_class is not positive, and naming
+/// the class when a class has fewer than `per_class` images.
 LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed);
 
-/// A seeded, stratified split: about `test_fraction` of every class goes to the second part.
-/// Throws ganaug::Error when the fraction is outside (0, 1) or a class is too small to split.
+/// A seeded, stratified split: about `test_fraction` of every class goes to the second part,
+/// at least one image of each class to each part. Both parts keep the original order; images
+/// labelled -1 go to neither. Throws ganaug::Error when the fraction is outside (0, 1) or a class
+/// has fewer than 2 images.
 std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset& data,
                                                            double test_fraction, uint64_t seed);
 
-/// Concatenates datasets of one image shape and one class list.
+/// Concatenates datasets of one image shape and one class list, in order; the result takes the
+/// first part's source. Throws ganaug::Error for an empty list, parts whose image shapes or class
+/// lists differ, or a mix of parts with and without soft targets.
 LabeledDataset concatenate(const std::vector<LabeledDataset>& parts);
 
 }  // namespace ganaug

@@ -18,15 +18,19 @@ struct DiffAugmentPolicy {
   /// Random brightness, saturation and contrast (saturation only changes color images).
   bool color = false;
 
+  /// Whether any transform is on.
   bool any() const { return translation || cutout || color; }
-  /// Parses "off", "" or a comma list of translation, cutout, color. Throws ganaug::Error on an
-  /// unknown name.
+  /// Parses "off", "none", "" or a comma list of translation, cutout, color. Throws
+  /// ganaug::Error on an unknown name.
   static DiffAugmentPolicy parse(const std::string& text);
+  /// The comma list parse() reads back, in the order translation, cutout, color; "off" if none.
   std::string to_string() const;
 };
 
-/// Applies `policy` to a batch N x C x H x W; the random draws come from the CPU generator `rng`
-/// so that runs repeat exactly on any device. Differentiable in `images`.
+/// Applies `policy` to a batch N x C x H x W (color, then translation, then cutout), each image
+/// with its own draws, on the images' device; the random draws come from the CPU generator `rng`
+/// (advanced by the call) so that runs repeat exactly on any device. Differentiable in `images`;
+/// returns `images` itself when no transform is on.
 torch::Tensor diff_augment(const torch::Tensor& images, const DiffAugmentPolicy& policy,
                            at::Generator& rng);
 

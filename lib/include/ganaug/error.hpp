@@ -11,6 +11,7 @@ namespace ganaug {
 /// The one exception type of ganaug. what() is a complete, user-facing sentence.
 class Error : public std::runtime_error {
  public:
+  /// `message` becomes what().
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
@@ -22,12 +23,15 @@ class Interrupted : public Error {
 };
 
 namespace detail {
+/// Internal to GANAUG_CHECK: `parts` streamed one after another into one string.
 template <typename... Parts>
 std::string concat(const Parts&... parts) {
   std::ostringstream out;
   (out << ... << parts);
   return out.str();
 }
+/// Internal to GANAUG_CHECK and GANAUG_FAIL: throws ganaug::Error whose what() is `message`
+/// followed by " [<file's base name>:<line>: <condition>]" (no condition when it is null).
 [[noreturn]] void throw_error(const char* file, int line, const char* condition,
                               const std::string& message);
 }  // namespace detail

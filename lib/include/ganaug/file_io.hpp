@@ -19,7 +19,8 @@ enum class Durability {
 /// Writes `size` bytes to `path` atomically (see Durability). On any failure (no space, no
 /// permission, a folder in the way) removes its temporary file, leaves an existing `path`
 /// untouched and throws ganaug::Error naming `path` and the system's reason ("No space left on
-/// device"). The temporary file is `path` + ".tmp-<pid>".
+/// device"). The temporary file is `path` + ".tmp-<pid>" (mode 0644); `path`'s folder must exist.
+/// Two threads of one process must not write the same `path` at once (they share the name).
 void write_file_atomic(const std::filesystem::path& path, const void* data, size_t size,
                        Durability durability = Durability::kDurable);
 /// write_file_atomic() of a text.
@@ -37,18 +38,20 @@ bool is_temporary_file_name(const std::string& name);
 
 /// Removes the temporary files a killed writer left in `folder` and its subfolders (files named
 /// as is_temporary_file_name() says); returns how many. Call it when a run (re)starts in a
-/// folder no other process writes to.
+/// folder no other process writes to. Never throws: a missing or unreadable folder counts 0.
 int64_t remove_temporary_files(const std::filesystem::path& folder);
 
+/// The FNV-1a 64-bit offset basis: the `hash` a new hash_bytes() sequence starts from.
+constexpr uint64_t kHashSeed = 1469598103934665603ull;
 /// A 64-bit FNV-1a hash of `size` bytes, continuing from `hash` (start with kHashSeed); used as
 /// a checksum of checkpoints and as the identity of data sets. Not cryptographic.
-constexpr uint64_t kHashSeed = 1469598103934665603ull;
 uint64_t hash_bytes(const void* data, size_t size, uint64_t hash = kHashSeed);
 /// `hash` as 16 lowercase hex digits.
 std::string hash_hex(uint64_t hash);
 
 /// Whether `inner` is `outer` or lies inside it, comparing canonical paths (symbolic links and
-/// `..` resolved as far as the paths exist).
+/// `..` resolved as far as the paths exist; relative paths from the working directory). False
+/// when either path cannot be resolved. Never throws.
 bool path_within(const std::filesystem::path& inner, const std::filesystem::path& outer);
 
 }  // namespace ganaug

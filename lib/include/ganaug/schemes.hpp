@@ -19,6 +19,7 @@ enum class Scheme {
 
 /// Parses newclass, argmax, smooth or cond; throws ganaug::Error naming the valid ones.
 Scheme parse_scheme(const std::string& name);
+/// The scheme's name as parse_scheme() reads it: newclass, argmax, smooth or cond.
 std::string to_string(Scheme scheme);
 /// All schemes, in the order above.
 std::vector<Scheme> all_schemes();
@@ -28,7 +29,9 @@ int64_t target_width(Scheme scheme, int64_t num_classes);
 
 /// Soft targets (N x target_width, float32, rows summing to 1) for N synthetic images generated
 /// for `conditioned` classes (N int64). `argmax` needs `classifier_probabilities` (N x K, from a
-/// classifier trained on real data); the other schemes ignore it.
+/// classifier trained on real data); the other schemes ignore it. Returns a CPU tensor. Throws
+/// ganaug::Error when num_classes < 1, or for argmax when the probabilities are missing or not
+/// N x K.
 torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, int64_t num_classes,
                              const torch::Tensor& classifier_probabilities = {});
 
@@ -36,18 +39,22 @@ torch::Tensor scheme_targets(Scheme scheme, const torch::Tensor& conditioned, in
 /// label `scheme` gives the image has probability at least `min_confidence` under
 /// `classifier_probabilities` (N x K). For cond that label is the conditioned class, for argmax
 /// the classifier's own choice; smooth and newclass give no real-class label, so every image is
-/// kept. min_confidence 0 keeps everything; it must lie in [0, 1].
+/// kept. min_confidence 0 keeps everything; it must lie in [0, 1]. Returns N bool on the CPU.
+/// Throws ganaug::Error for min_confidence outside [0, 1], or, when it filters, for missing
+/// probabilities or probabilities not N rows long.
 torch::Tensor confident_mask(Scheme scheme, const torch::Tensor& conditioned,
                              const torch::Tensor& classifier_probabilities, double min_confidence);
 
 /// Whether confident_mask can drop images under `scheme` (cond and argmax).
 bool filters_by_confidence(Scheme scheme);
 
-/// The hard label of each target row: its argmax, or -1 where the row is uniform (smooth).
+/// The hard label of each target row (N int64): its argmax (K for newclass), or -1 for every row
+/// under smooth, whose targets are uniform.
 torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets);
 
 /// Soft-target cross-entropy per sample: -sum_k target_k * log softmax(logits)_k. With a
-/// uniform target over K classes this is the LSRO loss -(1/K) sum_k log p_k.
+/// uniform target over K classes this is the LSRO loss -(1/K) sum_k log p_k. Returns N values,
+/// differentiable in `logits`. Throws ganaug::Error when the two shapes differ.
 torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
 
 }  // namespace ganaug

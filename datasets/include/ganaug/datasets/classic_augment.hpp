@@ -38,15 +38,20 @@ struct ClassicAugmentOptions {
   static ClassicAugmentOptions parse(const std::string& spec);
   /// The spec that parse() turns back into these options.
   std::string to_string() const;
+  /// Throws ganaug::Error unless max_shift >= 0, max_rotation lies in [0, 180], max_zoom in
+  /// [1, 4], and border is "constant" or "reflect".
   void validate() const;
 };
 
-/// N x C x H x W float images in [-1, 1] (CPU) transformed as `options` says; image i gets a
-/// transform drawn from mix_seed(seed, i), so a batch is reproducible. Returns a new tensor.
+/// N x C x H x W float32 images in [-1, 1] transformed as `options` says; image i gets a
+/// transform drawn from mix_seed(seed, i), so a batch is reproducible. The warps run on the CPU
+/// with OpenCV; returns a new tensor on the images' device. Throws ganaug::Error for invalid
+/// options or images that are not 4-D float32.
 torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
                               const ClassicAugmentOptions& options = {});
 
-/// classic_augment() bound to `options`, for ClassifierHooks::augment.
+/// classic_augment() bound to a copy of `options`, for ClassifierHooks::augment. Validates the
+/// options now: throws ganaug::Error for invalid ones.
 BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options = {});
 
 }  // namespace ganaug

@@ -16,11 +16,14 @@ namespace ganaug {
 
 /// Reads a manifest. Without `class_names`, the classes are "0".."K-1" (K = largest label + 1)
 /// when every label is an integer, else the sorted distinct labels; for the soft-target form
-/// they are "0".."K-1" for K target columns. With `class_names`, a label must be one of them
-/// or an index into them. Throws ganaug::Error naming the manifest and line for a missing
-/// manifest, a row with a missing or extra column, an unknown label, a malformed number, or an
-/// image path that does not exist, or (unless `allow_outside_paths`) an image path that leads
-/// outside the manifest's folder (`../x.png`, an absolute path elsewhere, a symbolic link out).
+/// they are "0".."K-1" for K target columns (K = largest label + 1 without them). With
+/// `class_names`, a label must be one of them or an index into them. Records keep the row
+/// order; the `cond` column is checked but not kept. Only checks that each image exists: no
+/// image is decoded. Throws ganaug::Error naming the manifest and line for a missing or empty
+/// manifest, a row with a missing or extra column, an unknown label, a malformed number, more
+/// than 100000 classes, or an image path that does not exist, or (unless
+/// `allow_outside_paths`) an image path that leads outside the manifest's folder (`../x.png`,
+/// an absolute path elsewhere, a symbolic link out).
 ImageList read_csv_manifest(const std::filesystem::path& manifest,
                             const std::vector<std::string>& class_names = {},
                             bool allow_outside_paths = false);

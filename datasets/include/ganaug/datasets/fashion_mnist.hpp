@@ -13,7 +13,9 @@ namespace ganaug {
 
 /// The two files of one split of an MNIST-like folder.
 struct IdxSplitFiles {
+  /// The *-images-idx3-ubyte[.gz] file.
   std::filesystem::path images;
+  /// The *-labels-idx1-ubyte[.gz] file.
   std::filesystem::path labels;
 };
 
@@ -30,11 +32,13 @@ std::vector<std::string> fashion_mnist_class_names();
 std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir,
                                             const std::string& split);
 
-/// Whether `dir` holds at least one MNIST-like split.
+/// Whether `dir` holds at least one MNIST-like split (both files of train or of test). Never
+/// throws; a missing folder holds none.
 bool is_idx_dir(const std::filesystem::path& dir);
 
 /// Reads one split of an MNIST-like folder on the calling thread (see read_idx()). Throws
-/// ganaug::Error naming the folder and the file names looked for when the split is absent.
+/// ganaug::Error for a split other than train or test, naming the folder and the file names
+/// looked for when the split is absent, or as read_idx() does.
 LabeledDataset read_idx_dir(const std::filesystem::path& dir, const std::string& split = "train",
                             const std::vector<std::string>& class_names = {});
 
@@ -44,8 +48,8 @@ LabeledDataset read_idx_dir(const std::filesystem::path& dir, const std::string&
 LabeledDataset load_fashion_mnist(const std::filesystem::path& dir = default_fashion_mnist_dir(),
                                   bool train = true);
 
-/// Throws the "Fashion-MNIST not found" ganaug::Error when `dir` lacks the files of `split`;
-/// returns them otherwise.
+/// Throws the "Fashion-MNIST not found" ganaug::Error when `dir` lacks the files of `split`
+/// (ganaug::Error too for a split other than train or test); returns them otherwise.
 IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, const std::string& split);
 
 }  // namespace ganaug

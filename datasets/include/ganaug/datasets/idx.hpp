@@ -29,9 +29,10 @@ struct IdxContents {
 
 /// Reads an IDX image file (magic 0x00000803) and its label file (magic 0x00000801).
 /// Class names default to "0".."K-1" with K = largest label + 1; when `class_names` is given,
-/// every label must index into it. Throws ganaug::Error naming the file for a missing or
-/// unreadable file, a wrong magic number, a truncated file, corrupt gzip data, differing image
-/// and label counts, or a label out of range.
+/// every label must index into it. Reads on the calling thread. Throws ganaug::Error naming the
+/// file for a missing or unreadable file, a wrong magic number, a header with a zero size, a
+/// truncated file or one with extra bytes, corrupt gzip data, differing image and label counts,
+/// or a label out of range.
 IdxContents read_idx_contents(const std::filesystem::path& images_path,
                               const std::filesystem::path& labels_path,
                               const std::vector<std::string>& class_names = {});
@@ -43,8 +44,11 @@ LabeledDataset read_idx(const std::filesystem::path& images_path,
                         const std::vector<std::string>& class_names = {});
 
 /// Writes `pixels` (N x H x W or N x 1 x H x W uint8) and `labels` (N integers in [0, 255]) as
-/// IDX files; a path ending in ".gz" is gzip-compressed. Meant for fixtures and exports.
-/// Throws ganaug::Error for bad shapes or types and for files that cannot be written.
+/// IDX files; a path ending in ".gz" is gzip-compressed. Meant for fixtures and exports: the
+/// files are written in place (not atomically; folders must exist), the images file first, so
+/// a label out of range throws after it is written. Tensors may be on any device. Throws
+/// ganaug::Error for bad shapes or types, labels outside [0, 255], and files that cannot be
+/// written.
 void write_idx(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
                const torch::Tensor& pixels, const torch::Tensor& labels);
 

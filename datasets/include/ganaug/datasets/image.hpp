@@ -32,27 +32,34 @@ struct ImageOptions {
 /// Reads `path` with OpenCV and returns it as an 8-bit H x W x C cv::Mat shaped by `options`
 /// (channels in RGB order; 16-bit images are scaled to 8 bits; alpha is dropped). Reads PNG,
 /// JPEG and BMP files, told by their first bytes. Throws ganaug::Error naming the file when it
-/// is missing, unreadable, corrupt, of another format, or claims more than kMaxDecodedPixels.
+/// is missing, unreadable, corrupt, of another format, or claims more than kMaxDecodedPixels,
+/// and for invalid options (channels other than 0, 1, 3; image_size outside [0, kMaxImageSide]).
 cv::Mat decode_image_u8(const std::filesystem::path& path, const ImageOptions& options = {});
 
 /// Converts an already decoded 8-bit image (1, 3 channels in BGR order as OpenCV decodes them,
 /// or 4 with alpha) to the channels and size in `options`, returning RGB order. `source` names
-/// the image in error messages.
+/// the image in error messages. 16-bit and float images are scaled to 8 bits and gray + alpha
+/// loses its alpha. `decoded` is never modified, but the result shares its pixels when nothing
+/// needs converting (an 8-bit gray image kept gray at its size). Throws ganaug::Error for
+/// invalid options, another pixel depth or channel count.
 cv::Mat conform_image(const cv::Mat& decoded, const ImageOptions& options,
                       const std::string& source);
 
 /// Writes an 8-bit H x W x C image as C x H x W floats x / 127.5 - 1 at `out` (C * H * W
-/// values). Plain loops, no LibTorch calls: safe on any worker thread.
+/// values, owned by the caller). Plain loops, no LibTorch calls: safe on any worker thread.
 void write_chw_normalized(const cv::Mat& image_u8, float* out);
 
-/// decode_image_u8() as a C x H x W float32 tensor in [-1, 1].
+/// decode_image_u8() as a C x H x W float32 CPU tensor in [-1, 1]. Throws as decode_image_u8().
 torch::Tensor decode_image(const std::filesystem::path& path, const ImageOptions& options = {});
 
 /// PNG bytes of a C x H x W (C = 1 or 3, RGB) image with values in [-1, 1]; values outside are
-/// clamped. Throws ganaug::Error for another shape. Uses no LibTorch compute.
+/// clamped and rounded to 8 bits. The tensor may be on any device and of any dtype (it
+/// is copied to CPU float32 first). Throws ganaug::Error for another shape or a failed
+/// encoding.
 std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1);
 /// The same from a contiguous float C x H x W buffer in [-1, 1] (no tensor per image: for
-/// pipelines that encode thousands of small images).
+/// pipelines that encode thousands of small images). No LibTorch calls: safe on any worker
+/// thread. Throws ganaug::Error for channels other than 1 or 3 or a failed encoding.
 std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int height, int width);
 
 /// Writes `bytes` to `path + ".tmp-<pid>"` and renames it over `path`, so readers never see a
@@ -61,8 +68,10 @@ std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int he
 void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes,
                        Durability durability = Durability::kDurable);
 
-/// Writes N x C x H x W images in [-1, 1] as one PNG grid, `nrow` images per row, separated by
-/// `padding` black pixels (atomically, see write_file_atomic()).
+/// Writes N x C x H x W images in [-1, 1] (C = 1 or 3, any device) as one PNG grid, `nrow`
+/// images per row, separated by `padding` black pixels (atomically, see write_file_atomic();
+/// the folder must exist). Throws ganaug::Error for another shape, no images, nrow < 1,
+/// padding < 0, or a file that cannot be written.
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images,
                      int64_t nrow = 8, int64_t padding = 2);
 

@@ -8,12 +8,14 @@
 namespace ganaug {
 
 /// Whether `path` names an image file ganaug reads: .png, .jpg, .jpeg or .bmp, in any case.
+/// Looks at the extension only; the file need not exist.
 bool is_image_file(const std::filesystem::path& path);
 
 /// Lists root/<class>/*.{png,jpg,jpeg,bmp}: the classes are the subfolder names in sorted order,
-/// and each class's files are sorted by name; other files are ignored. Throws ganaug::Error when
-/// `root` is not a folder, holds no class subfolders, or a class subfolder holds no image (the
-/// message names it).
+/// and each class's files are sorted by name; other files, nested folders and hidden folders
+/// (a name starting with '.') are ignored. Nothing is decoded. Throws ganaug::Error when `root`
+/// is missing or not a folder, holds no class subfolders, or a class subfolder holds no image
+/// (the message names it); a folder that cannot be listed throws std::filesystem's error.
 ///
 /// Symbolic links (to class folders or images) are followed only when their target lies inside
 /// `root`; one that leads outside is refused, naming it, unless `allow_outside_paths`.

@@ -21,13 +21,15 @@ struct ImageRecord {
 
 /// Labeled image files with their class names. Holds paths only; nothing is decoded.
 struct ImageList {
+  /// The images, in the order the loading pipeline writes them.
   std::vector<ImageRecord> records;
   /// One name per class; class k is class_names[k].
   std::vector<std::string> class_names;
   /// The folder or manifest the list came from, for messages and summaries.
   std::string source;
 
-  /// Records per class; records labelled -1 are not counted.
+  /// Records per class; records labelled -1 are not counted. Every other label must be below
+  /// class_names.size().
   std::vector<int64_t> class_counts() const {
     std::vector<int64_t> counts(class_names.size(), 0);
     for (const auto& record : records) {

@@ -19,15 +19,19 @@ namespace ganaug {
 
 /// Everything an augment run needs; defaults are the documented command-line defaults.
 struct AugmentOptions {
-  /// Training data; by default Fashion-MNIST, 100 images per class.
+  /// Training data; by default Fashion-MNIST, 100 images per class. Its threads and seed are
+  /// replaced by this struct's.
   TORCH_ARG(DatasetSpec, data) = DatasetSpec().per_class(100);
   /// A test set of its own (any format load_dataset reads); empty: the dataset's test split when
   /// it has one, else a seeded stratified split of `test_fraction` of the data.
   TORCH_ARG(std::string, test_data) = "";
+  /// Share of the data held out as the test set when there is no other, in (0, 1).
   TORCH_ARG(double, test_fraction) = 0.2;
+  /// How the synthetic images are labelled (see schemes.hpp).
   TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
   /// Synthetic images to write.
   TORCH_ARG(int64_t, n) = 5000;
+  /// The output folder (DIR below); must not be empty.
   TORCH_ARG(std::string, out_dir) = "augment-out";
   /// GAN generator steps (ignored with `generator`).
   TORCH_ARG(int64_t, gan_iterations) = 1500;
@@ -41,34 +45,48 @@ struct AugmentOptions {
   TORCH_ARG(int64_t, generate_batch_size) = 250;
   /// Train the baseline and the augmented classifier and report the gain.
   TORCH_ARG(bool, retrain) = true;
+  /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N", for the GAN and the classifiers.
   TORCH_ARG(std::string, device) = "auto";
+  /// Threads for loading, LibTorch and generation; 0 = every CPU this process may use. Set
+  /// process-wide for LibTorch by run_augment.
   TORCH_ARG(int, threads) = 0;
+  /// Seeds everything: the per-class choice and test split, the GAN, the generated images and
+  /// the classifiers.
   TORCH_ARG(uint64_t, seed) = 0;
   /// Continue a run in a non-empty out_dir.
   TORCH_ARG(bool, resume) = false;
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
-  /// The classifiers' schedule and synthetic mix; defaults: ClassifierOptions'.
+  /// Epochs of every classifier (ClassifierOptions::epochs). This field and the next three
+  /// default to ClassifierOptions'.
   TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
+  /// ClassifierOptions::synthetic_share of the retrained classifier, in [0, 1).
   TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
+  /// ClassifierOptions::synthetic_weight of the retrained classifier, finite and >= 0.
   TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).
   TORCH_ARG(bool, classic) = false;
+  /// The classical augmentation used when `classic` is set (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
 
  public:
   /// Throws ganaug::Error naming the first option out of range (as its command-line flag), so
-  /// that a run fails before any work rather than after the GAN trained.
+  /// that a run fails before any work rather than after the GAN trained: also for more threads
+  /// than CPUs, an unavailable device, or an image size the GAN does not support.
   void validate() const;
 };
 
 /// Hooks for progress display and interruption.
+///
+/// Both run on the calling thread, except during generation, where they run on the generation
+/// pipeline's threads (see GeneratePipeline) and may overlap each other.
 struct AugmentCallbacks {
   /// (stage, done, total, detail): stage is load, gan, generate, baseline or retrain.
   std::function<void(const std::string&, double, double, const std::string&)> on_progress;
-  /// Polled often; true stops the run at the next safe point and throws Interrupted.
+  /// Polled often; true stops the run at the next safe point and throws Interrupted. Once true
+  /// it should stay true: a stage that stopped is told from a failure by polling it again.
   std::function<bool()> should_stop;
 };
 
@@ -78,7 +96,9 @@ struct AugmentCallbacks {
 /// non-empty out_dir without resume or force, an out_dir that holds or lies inside the data (or
 /// holds the generator, with force), a resume whose settings differ from the folder's run.json
 /// (naming the difference), or too little free space; later for bad data or a failed stage.
-/// With force the folder is emptied only after the data loaded.
+/// With force the folder is emptied only after the data loaded. Throws ganaug::Interrupted when
+/// should_stop asks; rerunning with resume continues. Sets LibTorch's process-wide thread count
+/// (configure_threads(options.threads())) and leaves it set.
 nlohmann::json run_augment(const AugmentOptions& options, const AugmentCallbacks& callbacks = {});
 
 }  // namespace ganaug

@@ -24,12 +24,14 @@ namespace ganaug {
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
 /// scheme ("cond", "newclass", "argmax", "smooth") or both ("classic+smooth", ...).
 struct ExperimentScheme {
+  /// Classical augmentation of the real images.
   bool classic = false;
   /// The pseudo-label scheme of the synthetic images; none for real data only.
   std::optional<Scheme> synthetic;
 
   /// Parses a name as above; throws ganaug::Error listing the valid names otherwise.
   static ExperimentScheme parse(const std::string& name);
+  /// The name parse() reads back.
   std::string name() const;
 };
 
@@ -38,11 +40,13 @@ std::vector<std::string> default_experiment_schemes();
 
 /// The grid and how each cell is trained. Defaults are augment-bench's documented defaults.
 struct ExperimentOptions {
-  /// Datasets (per_class and seed are set per cell); default Fashion-MNIST.
+  /// Datasets (per_class and seed are set per cell, threads from this struct); default
+  /// Fashion-MNIST.
   TORCH_ARG(std::vector<DatasetSpec>, datasets) = std::vector<DatasetSpec>{DatasetSpec()};
   /// A test set of its own (only with one dataset); empty: the dataset's own test split, else a
   /// stratified split of `test_fraction` seeded with first_seed (one test set for all cells).
   TORCH_ARG(std::string, test_data) = "";
+  /// Share of the data held out as the test set when there is no other, in (0, 1).
   TORCH_ARG(double, test_fraction) = 0.2;
   /// Share of every class of the training data held out first (stratified, seeded with
   /// first_seed); the labeled subsets and the reference classifier come from the rest. 0: none.
@@ -54,46 +58,60 @@ struct ExperimentOptions {
   TORCH_ARG(std::string, evaluate_on) = "test";
   /// Labeled images per class.
   TORCH_ARG(std::vector<int64_t>, sizes) = std::vector<int64_t>{20, 50, 100, 500};
+  /// Grid columns, as ExperimentScheme::parse reads them.
   TORCH_ARG(std::vector<std::string>, schemes) = default_experiment_schemes();
   /// Synthetic images as a multiple of the real (labeled) count.
   TORCH_ARG(std::vector<double>, multiples) = std::vector<double>{5.0};
   /// Seeds first_seed, first_seed + 1, ...: each picks the labeled subset, the GAN's and the
   /// classifier's randomness.
   TORCH_ARG(int64_t, seeds) = 3;
+  /// The first seed; it also seeds the test and validation splits and the reference classifier.
   TORCH_ARG(uint64_t, first_seed) = 0;
+  /// Generator steps of every GAN.
   TORCH_ARG(int64_t, gan_iterations) = 1500;
   /// The GAN's mode-seeking weight and minibatch-std discriminator feature (GanOptions).
   TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
+  /// GanOptions::minibatch_std of every GAN.
   TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
-  /// The classifiers' schedule and synthetic mix; defaults: ClassifierOptions'.
+  /// Epochs of every cell's classifier (ClassifierOptions::epochs). This field and the next
+  /// three default to ClassifierOptions'.
   TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
+  /// ClassifierOptions::synthetic_share of the cells with synthetic images, in (0, 1).
   TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
+  /// ClassifierOptions::synthetic_weight of the cells with synthetic images.
   TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
   /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
   /// labeled subset gives at least this probability (confident_mask), drawing more images until
   /// the synthetic count is reached; 0 keeps every image.
   TORCH_ARG(double, min_confidence) = 0.0;
-  /// ClassifierOptions::separate_synthetic_batches and recalibrate_batchnorm.
+  /// ClassifierOptions::separate_synthetic_batches of every classifier.
   TORCH_ARG(bool, separate_synthetic_batches) = true;
+  /// ClassifierOptions::recalibrate_batchnorm of every classifier.
   TORCH_ARG(bool, recalibrate_batchnorm) = true;
+  /// The classical augmentation of the "classic" columns (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
   TORCH_ARG(int64_t, reference_epochs) = 3;
   /// Generated and real images compared per generator (FCD, faithfulness).
   TORCH_ARG(int64_t, metric_samples) = 2000;
+  /// The output folder.
   TORCH_ARG(std::string, out_dir) = "bench-out";
   /// Keep the finished cells of a previous run in out_dir and run only the others.
   TORCH_ARG(bool, resume) = false;
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
+  /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N", for the GANs and classifiers.
   TORCH_ARG(std::string, device) = "auto";
+  /// Threads for loading and LibTorch; 0 = every CPU this process may use. Set process-wide
+  /// for LibTorch by run_experiment.
   TORCH_ARG(int, threads) = 0;
 
  public:
-  /// Throws ganaug::Error naming the first bad option.
+  /// Throws ganaug::Error naming the first bad option. The device, threads and test_fraction
+  /// are checked only when the run uses them.
   void validate() const;
   /// The options that decide a cell's result (not the grid's extent): a resumed run must match.
   nlohmann::json settings() const;
@@ -101,25 +119,34 @@ struct ExperimentOptions {
 
 /// Hooks for progress lines and interruption.
 struct ExperimentCallbacks {
+  /// One line of text per event (loading, a finished cell, a measured generator), on the
+  /// calling thread.
   std::function<void(const std::string& line)> on_progress;
-  /// Polled often; true stops at the next safe point (finished cells stay written) and throws
-  /// Interrupted (see augment.hpp).
+  /// Polled often, on the calling thread; true stops at the next safe point (finished cells
+  /// stay written) and throws ganaug::Interrupted. Once true it should stay true: a stage that
+  /// stopped is told from a failure by polling it again.
   std::function<bool()> should_stop;
 };
 
 /// Runs the grid, writing into out_dir after every cell: results.json, results.csv, report.md,
-/// accuracy-<dataset>.png, and generators/<dataset>-n<size>-seed<seed>/ (checkpoint, log,
-/// samples.png). Returns results.json's content. Throws ganaug::Error for a non-empty out_dir
-/// without resume or force, a resume with other settings, or bad data.
+/// accuracy-<dataset>.png, reference-<dataset>.pt (the reference classifier, reused on
+/// resume) and generators/<dataset>-n<size>-seed<seed>/ (checkpoint, log, samples.png).
+/// Returns results.json's content. Throws ganaug::Error for invalid options, a non-empty
+/// out_dir without resume or force, an out_dir that holds or lies inside the data, a resume
+/// with other settings, or bad data; ganaug::Interrupted when should_stop asks. Sets
+/// LibTorch's process-wide thread count (configure_threads(options.threads())) and leaves it
+/// set.
 nlohmann::json run_experiment(const ExperimentOptions& options,
                               const ExperimentCallbacks& callbacks = {});
 
 /// Aggregates result cells over seeds: one row per (dataset, size, scheme, multiple) with the
 /// accuracy's mean and standard deviation and the gains over "none" and "classic" as paired 95%
-/// intervals (per-seed differences; only seeds both cells have).
+/// intervals (per-seed differences; only seeds both cells have). `cells` is results.json's
+/// "cells" array; fields are read with nlohmann::json, whose exceptions a malformed cell throws.
 nlohmann::json summarize_cells(const nlohmann::json& cells);
 
-/// report.md for a results object (settings, machine, summary, generators).
+/// report.md for a results object as run_experiment writes it (settings, machine, summary,
+/// generators); a malformed object throws nlohmann::json's exceptions.
 std::string experiment_report(const nlohmann::json& results);
 
 }  // namespace ganaug

@@ -21,8 +21,9 @@ namespace ganaug {
 
 /// What a GeneratePipeline writes and how.
 struct GenerateOptions {
+  /// Writes into `out_dir`; the other fields keep their defaults.
   explicit GenerateOptions(std::string out_dir) : out_dir_(std::move(out_dir)) {}
-  /// Output folder: images/00000000.png ... and labels.csv.
+  /// Output folder: images/00000000.png ... and labels.csv (created by run()).
   TORCH_ARG(std::string, out_dir);
   /// Images in all.
   TORCH_ARG(int64_t, n) = 5000;
@@ -30,7 +31,7 @@ struct GenerateOptions {
   TORCH_ARG(uint64_t, seed) = 0;
   /// Images per generator batch.
   TORCH_ARG(int64_t, batch_size) = 250;
-  /// Worker threads in all, the torch stage included; 0 = one per core.
+  /// Worker threads in all, the torch stage included; 0 = one per CPU this process may use.
   TORCH_ARG(int, threads) = 0;
   /// Batches admitted and not yet listed in the manifest; 0 = 2 x threads.
   TORCH_ARG(int64_t, max_batches_in_flight) = 0;
@@ -41,7 +42,7 @@ struct GenerateResult {
   int64_t already_done = 0;  ///< images found complete in the manifest before this run
   int64_t written = 0;       ///< images written by this run
   bool complete = false;     ///< the manifest lists all n images
-  double seconds = 0;
+  double seconds = 0;        ///< wall time of run()
 };
 
 /// Writes `n` synthetic images with their pseudo-labels.
@@ -52,13 +53,18 @@ struct GenerateResult {
 /// serial function_node (appends the rows to labels.csv and decrements the limiter). Resumes an
 /// interrupted run: rows already in labels.csv are kept and generation continues after them;
 /// image files not listed in the manifest are removed at the end of a run, so the folder holds
-/// exactly the listed images. Keeps handles to the generator and the labeller (shared modules).
+/// exactly the listed images. Keeps handles to the generator and the labeller (shared modules,
+/// kept alive by the pipeline); do not use them elsewhere while run() is in progress.
 class GeneratePipeline {
  public:
-  /// `labeller` (a classifier trained on the real data) is required for Scheme::kArgmax.
+  /// `labeller` (a classifier trained on the real data) is required for Scheme::kArgmax. Writes
+  /// nothing yet. Throws ganaug::Error for a negative n, a batch size below 1, or argmax without
+  /// a labeller.
   GeneratePipeline(Generator generator, Scheme scheme, GenerateOptions options,
                    Classifier labeller = nullptr);
+  /// Waits for any graph task still pending; never throws.
   ~GeneratePipeline();
+  /// Neither copyable nor movable: the graph's nodes point back at this object.
   GeneratePipeline(const GeneratePipeline&) = delete;
   GeneratePipeline& operator=(const GeneratePipeline&) = delete;
 
@@ -66,12 +72,19 @@ class GeneratePipeline {
   /// another run (other header, rows out of order, a listed image missing), or when a file
   /// cannot be written (the disk is full, say); node exceptions reach the caller. Whether it
   /// returns or throws, the folder holds exactly the images its manifest lists, and each
-  /// manifest append is flushed to the disk before the next batch is listed.
+  /// manifest append is flushed to the disk before the next batch is listed. Also throws
+  /// ganaug::Error when the manifest already lists more than n images.
+  ///
+  /// Blocks the calling thread, which joins the pipeline's arena. Puts the generator (and the
+  /// labeller) in evaluation mode and generates on their device. LibTorch's process-wide thread
+  /// count is 1 while the graph runs and is restored afterwards. One run at a time.
   GenerateResult run();
 
-  /// Called from the manifest stage after every batch with (listed so far, n).
+  /// Called from the manifest stage after every batch with (listed so far, n), on one of the
+  /// arena's threads (not necessarily the caller's), one call at a time.
   std::function<void(int64_t listed, int64_t total)> on_progress;
   /// Polled before each batch is generated; true stops after the batches in flight are listed.
+  /// Runs on one of the arena's threads, possibly while on_progress runs on another.
   std::function<bool()> should_stop;
 
  private:
@@ -110,10 +123,12 @@ class GeneratePipeline {
   tbb::flow::function_node<Written, tbb::flow::continue_msg> manifest_writer_;
 };
 
-/// The manifest header for `scheme` over `num_classes` classes: file,cond,label,p0,...
+/// The manifest header for `scheme` over `num_classes` classes: file,cond,label,p0,... with
+/// target_width(scheme, num_classes) probability columns (no newline).
 std::string manifest_header(Scheme scheme, int64_t num_classes);
 
-/// The file name of image `index`: images/00000000.png.
+/// The file name of image `index`, relative to the output folder: images/00000000.png (eight
+/// digits, zero padded).
 std::string image_file_name(int64_t index);
 
 }  // namespace ganaug

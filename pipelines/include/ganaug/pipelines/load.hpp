@@ -23,9 +23,9 @@ struct LoadOptions {
   /// Size and channels of the decoded images. With image_size 0 every image must have the
   /// first image's size; with channels 0 the first image decides.
   TORCH_ARG(ImageOptions, image) = ImageOptions();
-  /// Worker threads, the calling thread included; 0 = one per core.
+  /// Worker threads, the calling thread included; 0 = oneTBB's default (one per core).
   TORCH_ARG(int, threads) = 0;
-  /// Images admitted into the graph and not yet written; 0 = 4 x threads.
+  /// Images admitted into the graph and not yet written (bounds memory); 0 = 4 x threads.
   TORCH_ARG(int64_t, max_in_flight) = 0;
 };
 
@@ -38,8 +38,12 @@ struct LoadOptions {
 /// the thread count. Holds a copy of the list; no references to the caller's data.
 class LoadPipeline {
  public:
+  /// Takes the list by value and wires the graph in its own task_arena of options.threads().
+  /// Throws ganaug::Error for a negative thread count or in-flight limit.
   explicit LoadPipeline(ImageList list, LoadOptions options = {});
+  /// Waits for any graph task still pending; never throws.
   ~LoadPipeline();
+  /// Neither copyable nor movable: the graph's nodes point back at this object.
   LoadPipeline(const LoadPipeline&) = delete;
   LoadPipeline& operator=(const LoadPipeline&) = delete;
 
@@ -47,8 +51,15 @@ class LoadPipeline {
   /// (named), images of different sizes when no image size is set (naming the odd file and
   /// both sizes), or inconsistent soft targets. Node exceptions cancel the graph and reach the
   /// caller; run() may be called again afterwards.
+  ///
+  /// Also throws ganaug::Error for a label outside [-1, K), invalid image options, or images
+  /// that would take more than half the machine's memory as floats. Blocks the calling thread,
+  /// which joins the pipeline's arena; OpenCV's own threading is set to 1 thread (process-wide)
+  /// for the call and restored after. Returns CPU tensors, with `targets` when the records have
+  /// soft targets. One run at a time per pipeline.
   LabeledDataset run();
 
+  /// The list it decodes.
   const ImageList& list() const { return list_; }
 
  private:
@@ -103,21 +114,25 @@ struct DatasetSpec {
   TORCH_ARG(bool, allow_outside_paths) = false;
 };
 
-/// The concrete format `spec` loads as ("fashion-mnist", "idx", "folder" or "csv"). Throws
-/// ganaug::Error for an unknown format or split, a missing path, or a path whose format cannot
-/// be told.
+/// The concrete format `spec` loads as ("fashion-mnist", "idx", "folder" or "csv"). Reads no
+/// data. Throws ganaug::Error for an unknown format or split, image_size, channels, threads or
+/// per_class out of range, a missing path, or a path whose format cannot be told.
 std::string resolve_format(const DatasetSpec& spec);
 
-/// Loads the dataset `spec` describes through a flow graph. Throws ganaug::Error as the readers
-/// and pipelines do, naming the file at fault.
+/// Loads the dataset `spec` describes through a flow graph on spec.threads() threads, choosing
+/// spec.per_class() images per class (before decoding; then every class must have an image).
+/// Returns CPU tensors. Throws ganaug::Error as resolve_format(), the readers and pipelines do,
+/// naming the file at fault, and for split "test" with the folder and csv formats.
 LabeledDataset load_dataset(const DatasetSpec& spec);
 
 /// The test split that goes with `spec` (the t10k files of an IDX folder or Fashion-MNIST), all
-/// of it, shaped as `spec` asks; std::nullopt for formats without one.
+/// of it, shaped as `spec` asks; std::nullopt for formats without one, or when the folder has
+/// no t10k files. Throws ganaug::Error as resolve_format() and load_dataset() do.
 std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec);
 
 /// A training set and the test set it is measured on.
 struct TrainTestData {
+  /// The training data and the test data, with the same classes and image shape.
   LabeledDataset train, test;
   /// Where the test set came from: "source", and "split" {fraction, seed} when it was split off.
   nlohmann::json test_description;
@@ -127,7 +142,8 @@ struct TrainTestData {
 /// dataset `test_data` names (any format, shaped like the training data, same classes) when it
 /// is not empty, else the dataset's own test split, else a seeded stratified split of
 /// `test_fraction` of the data (taken before the per-class choice). Throws ganaug::Error naming
-/// the data at fault.
+/// the data at fault: as load_dataset() does, for a test_fraction outside (0, 1), a training
+/// class without images, or test data with other classes.
 TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_data = "",
                               double test_fraction = 0.2);
 

@@ -13,23 +13,31 @@
 namespace ganaug {
 
 /// Converts N x 1 x H x W uint8 pixels to N x C x S x S float32 in [-1, 1] (x / 127.5 - 1),
-/// resizing and converting channels per image as `image` asks (see conform_image()).
+/// resizing and converting channels per image as `image` asks (see conform_image()); channels 0
+/// keeps 1, image_size 0 keeps H x W.
 ///
 /// Owns a flow graph: input_node (chunks of `images_per_chunk` images) -> parallel
 /// function_node writing each chunk straight into the preallocated output. It keeps a reference
-/// to nothing but its own copy of `pixels` (which shares storage with the caller's tensor).
+/// to nothing but its own copy of `pixels` (which shares storage with the caller's tensor when
+/// that is already a contiguous CPU tensor; the caller must not write to it meanwhile).
 /// Runs on `threads` worker threads (0 = all cores) in its own task_arena; OpenCV's own
-/// threading is turned off for the duration of run().
+/// threading is turned off (process-wide) for the duration of run().
 class NormalizePipeline {
  public:
+  /// Throws ganaug::Error for a negative thread count, images_per_chunk < 1, pixels that are
+  /// not N x 1 x H x W uint8, invalid image options, or an output that would take more than
+  /// half the machine's memory.
   NormalizePipeline(torch::Tensor pixels, ImageOptions image, int threads = 0,
                     int64_t images_per_chunk = 512);
+  /// Waits for any graph task still pending; never throws.
   ~NormalizePipeline();
+  /// Neither copyable nor movable: the graph's nodes point back at this object.
   NormalizePipeline(const NormalizePipeline&) = delete;
   NormalizePipeline& operator=(const NormalizePipeline&) = delete;
 
-  /// Converts all images and returns the float tensor. Exceptions thrown while converting
-  /// (ganaug::Error for bad options) reach the caller; run() may be called again afterwards.
+  /// Converts all images and returns the float tensor (CPU), blocking the calling thread.
+  /// Exceptions thrown while converting reach the caller; run() may be called again afterwards.
+  /// One run at a time per pipeline.
   torch::Tensor run();
 
  private:
