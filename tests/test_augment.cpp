@@ -160,6 +160,16 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
   }
 }
 
+TEST(Augment, ZeroImagesRetrainsOnTheRealDataAlone) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto summary =
+      ganaug::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).n(0));
+  EXPECT_EQ(summary["n"], 0);
+  EXPECT_TRUE(summary.contains("retrained"));
+  EXPECT_EQ(read_rows(dir / "out" / "labels.csv").size(), 1u);  // the header alone
+}
+
 TEST(Augment, ManifestReadsBackAsDataset) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");

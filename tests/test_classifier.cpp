@@ -4,6 +4,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/schemes.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -167,4 +168,14 @@ TEST(Classifier, RejectsBadOptions) {
   EXPECT_THROW(ganaug::ClassifierOptions(3).lr_schedule("step").validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).width(0).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).weight_decay(-1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_epochs(-1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).threads(-2).validate(), ganaug::Error);
+  // Images of another width than the options' size are refused by name, not by LibTorch.
+  const auto wide = blobs(4, 1);
+  auto cropped = wide;
+  cropped.images = wide.images.slice(3, 0, 4).contiguous();
+  ganaug::testing::expect_error([&] { ganaug::train_classifier(cropped, nullptr, small(3)); },
+                                {"1x8x8", "1x8x4", "blobs"});
 }

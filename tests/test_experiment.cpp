@@ -130,6 +130,11 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   // Not empty: refused without --resume or --force.
   ganaug::testing::expect_error([&] { ganaug::run_experiment(tiny_grid(dir / "data", out)); },
                                 {"is not empty", "--resume"});
+  // A bad device with --force is refused before anything is emptied.
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).device("gpu").force(true)); },
+      {"unknown device 'gpu'"});
+  EXPECT_TRUE(fs::exists(out / "results.json"));
   // Other settings: refused on resume.
   ganaug::testing::expect_error(
       [&] {

@@ -180,6 +180,10 @@ TEST_F(GanTest, ModeSeekingTrainsAndIsRecorded) {
   EXPECT_DOUBLE_EQ(ganaug::load_generator((dir_ / "s.pt").string(), "cpu").options.mode_seeking(),
                    2.0);
   EXPECT_THROW(options(1).mode_seeking(-1).validate(), ganaug::Error);
+  EXPECT_THROW(options(1).g_width(3).validate(), ganaug::Error);
+  EXPECT_THROW(options(1).threads(-1).validate(), ganaug::Error);
+  EXPECT_THROW(options(1).checkpoint_every(-5).validate(), ganaug::Error);
+  EXPECT_THROW(options(1).sample_every(-1).validate(), ganaug::Error);
 }
 
 TEST_F(GanTest, CheckpointRecordsShapeAndClasses) {

@@ -197,7 +197,7 @@ TEST(LibraryManners, InitialWeightsDependOnTheSeedAlone) {
   ganaug::reset_parameters(*b, 10);
   EXPECT_FALSE(same(weights(*a), weights(*b)));
   // LibTorch's default ranges: |w| <= 1/sqrt(fan_in) for the projection.
-  const auto& project = a->named_parameters()["project.weight"];
+  const auto project = a->named_parameters()["project.weight"];  // a copy: the dict is a temporary
   EXPECT_LE(project.abs().max().item<double>(), 1.0 / std::sqrt(project.size(1)) + 1e-6);
   // Conditional batch norm keeps its constant start: scale 1, shift 0.
   EXPECT_TRUE(torch::equal(a->named_parameters()["norm0.scale.weight"],

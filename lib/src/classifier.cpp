@@ -29,6 +29,13 @@ void ClassifierOptions::validate() const {
                "the synthetic share of a batch must lie in [0, 1), got ", synthetic_share());
   GANAUG_CHECK(synthetic_weight() >= 0 && dynamic_weight() >= 0,
                "synthetic loss weights must not be negative");
+  GANAUG_CHECK(width() >= 1 && width() <= 4096, "the classifier width must lie in [1, 4096], got ",
+               width());
+  GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()),
+               "weight decay must be 0 or positive, got ", weight_decay());
+  GANAUG_CHECK(warmup_epochs() >= 0, "warm-up epochs must not be negative, got ", warmup_epochs());
+  GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
+               threads());
 }
 
 namespace {
@@ -149,9 +156,11 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   const int64_t k = real.num_classes();
   GANAUG_CHECK(outputs == k || outputs == k + 1, "a classifier for ", k, " classes needs ", k,
                " or ", k + 1, " outputs, not ", outputs);
-  GANAUG_CHECK(real.channels() == options.channels() && real.height() == options.image_size(),
-               "the classifier was set up for ", options.channels(), "x", options.image_size(),
-               " images but ", real.source, " holds ", real.channels(), "x", real.height());
+  GANAUG_CHECK(real.channels() == options.channels() && real.height() == options.image_size() &&
+                   real.width() == options.image_size(),
+               "the classifier was set up for ", options.channels(), "x", options.image_size(), "x",
+               options.image_size(), " images but ", real.source, " holds ", real.channels(), "x",
+               real.height(), "x", real.width());
   const bool use_synthetic = synthetic && synthetic->size() > 0 && options.synthetic_share() > 0;
   if (use_synthetic) {
     GANAUG_CHECK(synthetic->targets.defined() && synthetic->targets.size(1) == outputs,

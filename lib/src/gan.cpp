@@ -506,8 +506,13 @@ void GanOptions::validate() const {
   check_model_shape(num_classes(), image_size(), channels());
   GANAUG_CHECK(latent_dim() >= 1 && latent_dim() <= 4096,
                "the latent dimension must lie in [1, 4096], got ", latent_dim());
-  GANAUG_CHECK(g_width() >= 1 && g_width() <= 4096 && d_width() >= 1 && d_width() <= 4096,
-               "network widths must lie in [1, 4096], got ", g_width(), " and ", d_width());
+  GANAUG_CHECK(g_width() >= 4 && g_width() <= 4096 && d_width() >= 4 && d_width() <= 4096,
+               "network widths must lie in [4, 4096], got ", g_width(), " and ", d_width());
+  GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
+               threads());
+  GANAUG_CHECK(checkpoint_every() >= 0 && sample_every() >= 0,
+               "checkpoint and sample intervals must be 0 (off) or positive, got ",
+               checkpoint_every(), " and ", sample_every());
   GANAUG_CHECK(iterations() >= 0, "GAN iterations must not be negative, got ", iterations());
   GANAUG_CHECK(batch_size() >= 1, "GAN batch size must be positive, got ", batch_size());
   GANAUG_CHECK(g_lr() > 0 && d_lr() > 0, "GAN learning rates must be positive");

@@ -379,10 +379,15 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   start = Clock::now();
   if (o.retrain()) {
     // Read the images back from the written output: what is trained on is what users get.
-    auto list = read_csv_manifest(out / "labels.csv");
-    auto synthetic = LoadPipeline(list, LoadOptions().threads(o.threads())).run();
-    configure_threads(o.threads());
-    synthetic.class_names = train.class_names;
+    // With --n 0 there is nothing to read: the retrained classifier sees the real data alone.
+    LabeledDataset synthetic;
+    if (o.n() > 0) {
+      synthetic =
+          LoadPipeline(read_csv_manifest(out / "labels.csv"), LoadOptions().threads(o.threads()))
+              .run();
+      configure_threads(o.threads());
+      synthetic.class_names = train.class_names;
+    }
     const int64_t outputs = target_width(o.scheme(), k);
     Classifier retrained{nullptr};
     try {

@@ -86,7 +86,14 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(min_confidence() >= 0 && min_confidence() < 1,
                "the minimum confidence must lie in [0, 1), got ", min_confidence());
   GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
+  GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,
+               "the test fraction must lie strictly between 0 and 1, got ", test_fraction());
+  GANAUG_CHECK(threads() >= 0 && threads() <= hardware_threads(), "--threads ", threads(),
+               " is not between 0 (all) and the ", hardware_threads(),
+               " CPUs this process may use");
   classic_options().validate();
+  // Before --force empties anything: a device typo must not cost the previous results.
+  select_device(device());
 }
 
 nlohmann::json ExperimentOptions::settings() const {

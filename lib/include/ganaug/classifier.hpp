@@ -75,7 +75,8 @@ struct ClassifierOptions {
  public:
   /// Throws ganaug::Error naming the first bad value: num_outputs < 2, an image size that is not
   /// a multiple of 4 from 8, channels other than 1 or 3, an unknown architecture or schedule,
-  /// epochs, batch size or lr not positive, synthetic_share outside [0, 1), a negative weight.
+  /// epochs, batch size or lr not positive, synthetic_share outside [0, 1), a negative weight,
+  /// weight decay, warm-up or thread count, a width outside [1, 4096].
   void validate() const;
 };
 

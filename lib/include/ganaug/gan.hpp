@@ -102,10 +102,10 @@ struct GanOptions {
   /// The discriminator's share of the architecture fields.
   DiscriminatorOptions discriminator_options() const;
   /// Throws ganaug::Error for values out of range: an unsupported shape (check_model_shape),
-  /// latent_dim or widths outside [1, 4096]; negative iterations; batch size, learning rates,
-  /// d_steps or log_every not positive; a negative or non-finite mode_seeking; betas or
-  /// ema_decay outside [0, 1); an unknown DiffAugment list. The device, threads and the
-  /// checkpoint and sample intervals are not checked here.
+  /// latent_dim outside [1, 4096] or widths outside [4, 4096]; negative iterations, threads,
+  /// checkpoint or sample intervals; batch size, learning rates, d_steps or log_every not
+  /// positive; a negative or non-finite mode_seeking; betas or ema_decay outside [0, 1); an
+  /// unknown DiffAugment list. The device is checked when the trainer is built.
   void validate() const;
 };
 

@@ -110,8 +110,8 @@ struct ExperimentOptions {
   TORCH_ARG(int, threads) = 0;
 
  public:
-  /// Throws ganaug::Error naming the first bad option. The device, threads and test_fraction
-  /// are checked only when the run uses them.
+  /// Throws ganaug::Error naming the first bad option, the device included (so that a typo
+  /// fails before --force empties the output folder).
   void validate() const;
   /// The options that decide a cell's result (not the grid's extent): a resumed run must match.
   nlohmann::json settings() const;
