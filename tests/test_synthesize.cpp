@@ -142,6 +142,15 @@ TEST(Synthesize, ReportsProgressStopsOnRequestAndWritesOnlyWhenAsked) {
   const auto reused = ganaug::synthesize(
       data, tiny(ganaug::Scheme::kCond, 3).generator((gan_dir / "checkpoint.pt").string()));
   EXPECT_TRUE(torch::equal(trained.images, reused.images));
+  auto renamed = data;
+  renamed.class_names[1] = "centre";
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::synthesize(
+            renamed,
+            tiny(ganaug::Scheme::kCond, 3).generator((gan_dir / "checkpoint.pt").string()));
+      },
+      {"checkpoint.pt", "other classes", "bars"});
 
   int polls = 0;
   callbacks.should_stop = [&] { return ++polls > 2; };

@@ -927,4 +927,14 @@ GeneratorCheckpoint load_generator(const std::string& path, const std::string& d
   return out;
 }
 
+void check_generator_fits(const GeneratorCheckpoint& loaded, const LabeledDataset& data,
+                          const std::string& path) {
+  GANAUG_CHECK(loaded.class_names == data.class_names, "generator ", path,
+               " was trained on other classes than ", data.source);
+  const int64_t size = loaded.options.image_size(), channels = loaded.options.channels();
+  GANAUG_CHECK(size == data.height() && size == data.width() && channels == data.channels(),
+               "generator ", path, " makes ", channels, "x", size, "x", size, " images but ",
+               data.source, " holds ", data.channels(), "x", data.height(), "x", data.width());
+}
+
 }  // namespace ganaug

@@ -54,14 +54,7 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   Generator generator{nullptr};
   if (!options.generator().empty()) {
     auto loaded = load_generator(options.generator(), options.device());
-    GANAUG_CHECK(loaded.class_names == data.class_names, "generator ", options.generator(),
-                 " was trained on other classes than ", data.source);
-    GANAUG_CHECK(loaded.options.image_size() == data.height() &&
-                     loaded.options.image_size() == data.width() &&
-                     loaded.options.channels() == data.channels(),
-                 "generator ", options.generator(), " makes ", loaded.options.channels(), "x",
-                 loaded.options.image_size(), "x", loaded.options.image_size(), " images but ",
-                 data.source, " holds ", data.channels(), "x", data.height(), "x", data.width());
+    check_generator_fits(loaded, data, options.generator());
     generator = loaded.generator;
     out.gan_iterations = loaded.iteration;
   } else {

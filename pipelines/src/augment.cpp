@@ -260,13 +260,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   double gan_rate = 0;
   if (!o.generator().empty()) {
     auto loaded = load_generator(o.generator(), o.device());
-    GANAUG_CHECK(loaded.class_names == train.class_names, "generator ", o.generator(),
-                 " was trained on other classes than ", train.source);
-    GANAUG_CHECK(loaded.options.image_size() == train.height() &&
-                     loaded.options.channels() == train.channels(),
-                 "generator ", o.generator(), " makes ", loaded.options.channels(), "x",
-                 loaded.options.image_size(), " images but ", train.source, " holds ",
-                 train.channels(), "x", train.height());
+    check_generator_fits(loaded, train, o.generator());
     generator = loaded.generator;
   } else {
     GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,

@@ -213,6 +213,11 @@ struct GeneratorCheckpoint {
 /// checkpoint, or holds NaN/Inf weights; also for an unavailable device.
 GeneratorCheckpoint load_generator(const std::string& path, const std::string& device = "auto");
 
+/// Throws ganaug::Error naming `path` unless the loaded generator was trained on `data`'s class
+/// names and makes images of its shape (channels x height x width).
+void check_generator_fits(const GeneratorCheckpoint& loaded, const LabeledDataset& data,
+                          const std::string& path);
+
 /// The noise of images [first, first + count) of a generation seeded `seed`: image i's noise
 /// depends only on (seed, i), so shards of a generation reproduce the whole one. Returns
 /// count x latent_dim float32 N(0, 1) values on the CPU.
