@@ -369,6 +369,15 @@ TEST_F(GanTest, WeightsThatDoNotFitTheSettingsAreRefused) {
   }
 }
 
+TEST_F(GanTest, AZipRecordWhoseSizeCannotBeTrueIsRefusedBeforeAnyAllocation) {
+  // Found by fuzzing in CI: one byte of a deflated record's declared size, changed to say 2 GB,
+  // made the record check allocate 2 GB before inflating. Deflate expands at most 1032-fold.
+  const auto path = fs::path(GANAUG_TEST_DATA) / "fuzz_regressions" / "fuzz_checkpoint" /
+                    "oom_2gb_alloc_in_zip_check_inflated_size";
+  ganaug::testing::expect_error([&] { ganaug::load_generator(path.string(), "cpu"); },
+                                {"is damaged", "does not unpack"});
+}
+
 TEST_F(GanTest, CheckpointsAreTheSameBytesForTheSameTrainingAndResumeByParameterIndex) {
   // Adam's moments are stored by parameter index, not by tensor address (LibTorch 1.13's own
   // layout), so two identical runs write identical files and a resumed run whose tensors live

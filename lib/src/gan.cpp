@@ -82,12 +82,20 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
   put_int("seed", static_cast<int64_t>(o.seed()));
 }
 
+// Deflate expands at most 1032-fold (RFC 1951 block limits); a larger declared size is damage.
+constexpr size_t kMaxDeflateRatio = 1032;
+
 // The bytes of a zip record: stored as they are, or raw-deflated (method 8). Empty optional when
-// the record does not inflate to `expected` bytes.
+// the record does not inflate to `expected` bytes. The declared size is checked against what
+// `stored` bytes can inflate to before anything is allocated: a damaged size field would
+// otherwise ask for gigabytes.
 std::optional<std::string> record_contents(const unsigned char* data, size_t stored, size_t method,
                                            size_t expected) {
-  if (method == 0) return std::string(reinterpret_cast<const char*>(data), stored);
-  if (method != 8 || expected > (size_t{1} << 31)) return std::nullopt;
+  if (method == 0) {
+    if (expected != stored) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(data), stored);
+  }
+  if (method != 8 || expected > stored * kMaxDeflateRatio + 64) return std::nullopt;
   std::string out(expected, '\0');
   z_stream stream{};
   if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return std::nullopt;
