@@ -193,12 +193,16 @@ TEST(AugmentCli, RunsAndReportsJson) {
                              (dir / "out").string();
   ASSERT_EQ(run_tool(common + " --scheme newclass", &output), 0) << output;
   EXPECT_NE(output.find("\"scheme\": \"newclass\""), std::string::npos) << output;
+  EXPECT_NE(output.find("\"deterministic\": false"), std::string::npos) << output;
   // A non-empty output folder is refused, then replaced with --force.
   EXPECT_EQ(run_tool(common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
   EXPECT_EQ(run_tool(common + " --force --quiet", &output), 0) << output;
   // Classical augmentation with a spec is applied and recorded.
-  ASSERT_EQ(run_tool(common + " --force --classic shift=1,flip=0", &output), 0) << output;
+  // --deterministic (LibTorch's deterministic algorithms) runs on the CPU and is recorded.
+  ASSERT_EQ(run_tool(common + " --force --classic shift=1,flip=0 --deterministic", &output), 0)
+      << output;
+  EXPECT_NE(output.find("\"deterministic\": true"), std::string::npos) << output;
   EXPECT_NE(output.find("\"classic\": \"shift=1,rotate=0,zoom=1,flip=0,border=constant\""),
             std::string::npos)
       << output;

@@ -3,6 +3,7 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"
 
@@ -178,4 +179,24 @@ TEST(Classifier, RejectsBadOptions) {
   cropped.images = wide.images.slice(3, 0, 4).contiguous();
   ganaug::testing::expect_error([&] { ganaug::train_classifier(cropped, nullptr, small(3)); },
                                 {"1x8x8", "1x8x4", "blobs"});
+}
+
+TEST(Classifier, TrainsOnCudaWithSyntheticImagesAndAHostAugmentation_CUDA) {
+  if (!ganaug::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const auto train = blobs(30, 1), test = blobs(20, 2);
+  ganaug::LabeledDataset synthetic = blobs(10, 3);
+  synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kSmooth, synthetic.labels, 3);
+  auto on_cuda = small(3).device("cuda").dynamic_argmax(true).warmup_epochs(2);
+  auto model = ganaug::train_classifier(train, &synthetic, on_cuda);
+  EXPECT_TRUE(model->parameters().front().is_cuda());
+  EXPECT_GT(ganaug::evaluate(model, test).accuracy, 0.9);
+  // An augmentation hook runs on the host: its batches are copied to the device after it.
+  ganaug::ClassifierHooks hooks;
+  hooks.augment = [](const torch::Tensor& images, uint64_t) {
+    EXPECT_TRUE(images.device().is_cpu());
+    return images.flip({3});
+  };
+  hooks.augment_synthetic = true;
+  auto augmented = ganaug::train_classifier(train, &synthetic, small(3).device("cuda"), hooks);
+  EXPECT_TRUE(augmented->parameters().front().is_cuda());
 }

@@ -78,7 +78,7 @@ TEST(Dataset, SplitIsStratifiedDisjointAndSeeded) {
   for (auto count : train.class_counts()) EXPECT_GE(count, 1);
   auto all =
       torch::cat({train.images.flatten(1).select(1, 0), test.images.flatten(1).select(1, 0)});
-  EXPECT_EQ(std::get<0>(at::_unique(all)).numel(), data.size());
+  EXPECT_EQ(std::get<0>(torch::unique_dim(all, 0)).numel(), data.size());
   auto again = ganaug::split_train_test(data, 0.34, 3);
   EXPECT_TRUE(torch::equal(again.second.images, test.images));
   EXPECT_THROW(ganaug::split_train_test(data, 1.5, 3), ganaug::Error);

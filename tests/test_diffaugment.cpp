@@ -1,9 +1,9 @@
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/runtime.hpp"
 
 TEST(DiffAugment, ParsesPolicies) {
   EXPECT_FALSE(ganaug::DiffAugmentPolicy::parse("off").any());
@@ -19,7 +19,7 @@ TEST(DiffAugment, ParsesPolicies) {
 }
 
 TEST(DiffAugment, TranslationShiftsContentAndPadsWithZero) {
-  auto rng = at::detail::createCPUGenerator(3);
+  auto rng = ganaug::make_cpu_generator(3);
   const auto x = torch::rand({16, 1, 16, 16}) + 1;  // all values >= 1, so zeros are padding
   const auto y = ganaug::diff_augment(x, ganaug::DiffAugmentPolicy::parse("translation"), rng);
   EXPECT_EQ(y.sizes(), x.sizes());
@@ -29,7 +29,7 @@ TEST(DiffAugment, TranslationShiftsContentAndPadsWithZero) {
 }
 
 TEST(DiffAugment, CutoutZerosAQuarterAtMost) {
-  auto rng = at::detail::createCPUGenerator(4);
+  auto rng = ganaug::make_cpu_generator(4);
   const auto x = torch::ones({8, 3, 16, 16});
   const auto y = ganaug::diff_augment(x, ganaug::DiffAugmentPolicy::parse("cutout"), rng);
   const auto zeros = y.eq(0).view({8, -1}).sum(1);
@@ -40,7 +40,7 @@ TEST(DiffAugment, CutoutZerosAQuarterAtMost) {
 TEST(DiffAugment, IsDifferentiableAndSeeded) {
   const auto policy = ganaug::DiffAugmentPolicy::parse("translation,cutout,color");
   auto x = torch::randn({4, 3, 16, 16}, torch::requires_grad());
-  auto rng1 = at::detail::createCPUGenerator(5), rng2 = at::detail::createCPUGenerator(5);
+  auto rng1 = ganaug::make_cpu_generator(5), rng2 = ganaug::make_cpu_generator(5);
   const auto a = ganaug::diff_augment(x, policy, rng1);
   const auto b = ganaug::diff_augment(x, policy, rng2);
   EXPECT_TRUE(torch::equal(a, b));

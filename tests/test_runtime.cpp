@@ -38,3 +38,36 @@ TEST(Runtime, DeviceSelection) {
     EXPECT_THROW(ganaug::select_device("cuda"), ganaug::Error);
   }
 }
+
+TEST(Runtime, DeviceGeneratorsAreOwnedAndSeeded) {
+  const auto before = at::globalContext().defaultGenerator(torch::kCPU).current_seed();
+  auto a = ganaug::make_generator(torch::kCPU, 7), b = ganaug::make_cpu_generator(7);
+  auto c = ganaug::make_generator(torch::kCPU, 8);
+  const auto x = torch::randn({64}, a), y = torch::randn({64}, b), z = torch::randn({64}, c);
+  EXPECT_TRUE(torch::equal(x, y)) << "on the CPU the same stream as make_cpu_generator";
+  EXPECT_FALSE(torch::equal(x, z));
+  EXPECT_EQ(at::globalContext().defaultGenerator(torch::kCPU).current_seed(), before);
+}
+
+TEST(Runtime, DeviceGeneratorsAreOwnedAndSeeded_CUDA) {
+  if (!ganaug::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA);
+  const auto before = at::globalContext().defaultGenerator(cuda).current_seed();
+  auto a = ganaug::make_generator(cuda, 7), b = ganaug::make_generator(cuda, 7);
+  const auto options = torch::TensorOptions().device(cuda);
+  const auto x = torch::randn({64}, a, options), y = torch::randn({64}, b, options);
+  EXPECT_TRUE(x.is_cuda());
+  EXPECT_TRUE(torch::equal(x, y));
+  EXPECT_EQ(at::globalContext().defaultGenerator(cuda).current_seed(), before);
+}
+
+TEST(Runtime, DeterministicModeIsSwitchedOnAndOff) {
+  const bool was = ganaug::deterministic_algorithms();
+  ganaug::use_deterministic_algorithms(true);
+  EXPECT_TRUE(ganaug::deterministic_algorithms());
+  EXPECT_TRUE(at::globalContext().deterministicCuDNN());
+  ASSERT_NE(std::getenv("CUBLAS_WORKSPACE_CONFIG"), nullptr);
+  ganaug::use_deterministic_algorithms(false);
+  EXPECT_FALSE(ganaug::deterministic_algorithms());
+  ganaug::use_deterministic_algorithms(was);
+}

@@ -78,11 +78,11 @@ int main(int argc, char** argv) try {
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
       "zoom=1.1 add small rotations and crops)")("no-retrain", po::bool_switch(),
                                                  "only write the images; skip the classifiers")(
-      "device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")(
       "resume", po::bool_switch(), "continue an interrupted run in --out")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
       "quiet,q", po::bool_switch(), "print only errors")(
       "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
+  ganaug::cli::add_device_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (values.count("help")) {
     std::cout << description << "\n";
@@ -126,6 +126,7 @@ int main(int argc, char** argv) try {
     throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
 
+  ganaug::cli::apply_device_options(values);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   const bool json = values["json"].as<bool>();

@@ -116,9 +116,9 @@ int main(int argc, char** argv) try {
       "out", po::value<std::string>()->default_value("bench-out"), "output folder")(
       "resume", po::bool_switch(), "keep the finished cells in --out and run the others")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
-      "device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")(
       "threads", po::value<int>()->default_value(0), "CPU threads; 0 = one per core")(
       "quiet,q", po::bool_switch(), "print only errors");
+  ganaug::cli::add_device_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (values.count("help")) {
     std::cout << description << "\n";
@@ -169,6 +169,7 @@ int main(int argc, char** argv) try {
     throw ganaug::cli::UsageError(e.what());
   }
 
+  ganaug::cli::apply_device_options(values);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   const bool quiet = values["quiet"].as<bool>();

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <iomanip>
 
+#include "ganaug/runtime.hpp"
+
 namespace ganaug::cli {
 
 namespace po = boost::program_options;
@@ -25,6 +27,20 @@ std::string without_location(const std::string& message) {
   return at != std::string::npos && !message.empty() && message.back() == ']'
              ? message.substr(0, at)
              : message;
+}
+
+void add_device_options(po::options_description& description) {
+  // clang-format off
+  description.add_options()
+      ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
+      ("deterministic", po::bool_switch(),
+       "deterministic algorithms only (cuDNN, cuBLAS): bit-exact repeats on CUDA; CPU runs "
+       "repeat bit for bit without it");
+  // clang-format on
+}
+
+void apply_device_options(const po::variables_map& values) {
+  if (values["deterministic"].as<bool>()) use_deterministic_algorithms(true);
 }
 
 void add_dataset_options(po::options_description& description, int64_t default_per_class) {

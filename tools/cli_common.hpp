@@ -37,6 +37,13 @@ std::string without_location(const std::string& message);
 void add_dataset_options(boost::program_options::options_description& description,
                          int64_t default_per_class = 0);
 
+/// Adds --device and --deterministic.
+void add_device_options(boost::program_options::options_description& description);
+
+/// Turns on LibTorch's deterministic mode (ganaug::use_deterministic_algorithms) when
+/// --deterministic is set; call before any work on a device.
+void apply_device_options(const boost::program_options::variables_map& values);
+
 /// The DatasetSpec the dataset options in `values` describe. Throws UsageError for a value out of
 /// range (unknown format or split, negative size, channels other than 0, 1 or 3).
 DatasetSpec dataset_spec_from(const boost::program_options::variables_map& values);

@@ -84,14 +84,19 @@ SeededDropoutImpl::SeededDropoutImpl(double p) : p_(p), generator_(make_cpu_gene
   GANAUG_CHECK(p >= 0 && p < 1, "the dropout rate must lie in [0, 1), got ", p);
 }
 
-void SeededDropoutImpl::reseed(uint64_t seed) { generator_ = make_cpu_generator(seed); }
+void SeededDropoutImpl::reseed(uint64_t seed) {
+  seed_ = seed;
+  generator_ = make_cpu_generator(seed);
+}
 
 torch::Tensor SeededDropoutImpl::forward(const torch::Tensor& x) {
   if (!is_training() || p_ == 0) return x;
-  // The mask is drawn on the CPU, where the generator lives, and scaled so that the expected
-  // activation stays the same (inverted dropout, as torch::nn::Dropout).
-  const auto keep = torch::empty(x.sizes(), torch::kFloat32).bernoulli_(1 - p_, generator_);
-  return x * keep.div_(1 - p_).to(x.device(), x.scalar_type(), /*non_blocking=*/true);
+  if (generator_.device() != x.device()) generator_ = make_generator(x.device(), seed_);
+  // The mask is drawn where x lives and scaled so that the expected activation stays the same
+  // (inverted dropout, as torch::nn::Dropout).
+  const auto keep =
+      torch::empty(x.sizes(), x.options().dtype(torch::kFloat32)).bernoulli_(1 - p_, generator_);
+  return x * keep.div_(1 - p_).to(x.scalar_type());
 }
 
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) {
@@ -177,22 +182,31 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       model->parameters(),
       torch::optim::AdamOptions(options.lr()).weight_decay(options.weight_decay()));
 
+  // The data stay where the batches are made: on the training device, so that a step copies
+  // nothing from the host; on the CPU only where an augmentation hook (OpenCV) needs them there,
+  // and then each batch is copied once, after augmentation.
+  const torch::Device host(torch::kCPU);
+  const auto real_device = hooks.augment ? host : device;
+  const auto synthetic_device = hooks.augment && hooks.augment_synthetic ? host : device;
   const auto labelled = torch::nonzero(real.labels >= 0).flatten();
-  const auto real_images = real.images.index_select(0, labelled);
+  const auto real_images = real.images.index_select(0, labelled).to(real_device);
   const auto real_targets =
       torch::nn::functional::one_hot(real.labels.index_select(0, labelled), outputs)
-          .to(torch::kFloat32);
+          .to(real_device, torch::kFloat32);
   const int64_t n_real = real_images.size(0);
   GANAUG_CHECK(n_real > 0, "no labelled images to train the classifier on in ", real.source);
-  torch::Tensor synthetic_targets;
-  if (use_synthetic)
-    synthetic_targets = synthetic->targets.to(torch::kCPU, torch::kFloat32).clone();
+  torch::Tensor synthetic_images, synthetic_targets;
+  if (use_synthetic) {
+    synthetic_images = synthetic->images.to(synthetic_device);
+    synthetic_targets = synthetic->targets.to(synthetic_device, torch::kFloat32).clone();
+  }
   const int64_t batch = options.batch_size();
   const int64_t synthetic_per_batch =
       use_synthetic ? std::max<int64_t>(1, std::llround(batch * options.synthetic_share() /
                                                         (1 - options.synthetic_share())))
                     : 0;
-  const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
+  const auto long_type = torch::TensorOptions().dtype(torch::kInt64);
+  const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const auto start = std::chrono::steady_clock::now();
   const int64_t total_steps = (n_real + batch - 1) / batch * options.epochs();
   int64_t step = 0;
@@ -203,7 +217,12 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   };
 
   for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
-    auto rng = make_cpu_generator(mix_seed(options.seed(), static_cast<uint64_t>(epoch)));
+    // The epoch's order and synthetic picks come from generators seeded by (seed, epoch), on
+    // the devices their data live on.
+    const uint64_t epoch_seed = mix_seed(options.seed(), static_cast<uint64_t>(epoch));
+    auto rng = make_generator(real_device, epoch_seed);
+    auto synthetic_rng =
+        synthetic_device == real_device ? rng : make_generator(synthetic_device, ~epoch_seed);
     double synthetic_weight = options.synthetic_weight();
     bool synthetic_now = use_synthetic;
     if (use_synthetic && options.dynamic_argmax()) {
@@ -211,15 +230,17 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       synthetic_now = epoch >= options.warmup_epochs();
       if (synthetic_now) {
         // Relabel with the classifier being trained, over the real classes only.
-        const auto probabilities = predict_probabilities(model, synthetic->images, k);
-        synthetic_targets = torch::zeros({synthetic->size(), outputs});
-        synthetic_targets.scatter_(1, probabilities.argmax(1, true), 1.0);
+        const auto probabilities = predict_probabilities(model, synthetic_images, k);
+        synthetic_targets =
+            torch::zeros({synthetic->size(), outputs}, synthetic_targets.options())
+                .scatter_(1, probabilities.argmax(1, true).to(synthetic_device), 1.0);
         model->train();
       }
     }
     model->train();
-    const auto order = torch::randperm(n_real, rng, long_cpu);
-    double loss_sum = 0;
+    const auto order = torch::randperm(n_real, rng, long_type.device(real_device));
+    // Summed on the device and read once per epoch.
+    auto loss_sum = torch::zeros({}, float_on_device.dtype(torch::kFloat64));
     int64_t batches = 0;
     for (int64_t first = 0; first < n_real; first += batch) {
       if (hooks.should_stop && hooks.should_stop()) GANAUG_FAIL("classifier training interrupted");
@@ -227,45 +248,47 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       auto images = real_images.index_select(0, index);
       const uint64_t batch_seed =
           mix_seed(options.seed(), static_cast<uint64_t>(epoch * 100003 + first));
-      if (hooks.augment) images = hooks.augment(images, batch_seed);
-      auto targets = real_targets.index_select(0, index);
+      if (hooks.augment) images = hooks.augment(images, batch_seed).to(device);
+      auto targets = real_targets.index_select(0, index).to(device);
       const int64_t n_batch_real = images.size(0);
-      torch::Tensor weights = torch::ones({n_batch_real});
+      torch::Tensor weights = torch::ones({n_batch_real}, float_on_device);
       if (synthetic_now) {
-        const auto pick = torch::randint(synthetic->size(), {synthetic_per_batch}, rng, long_cpu);
-        auto extra = synthetic->images.index_select(0, pick);
+        const auto pick = torch::randint(synthetic->size(), {synthetic_per_batch}, synthetic_rng,
+                                         long_type.device(synthetic_device));
+        auto extra = synthetic_images.index_select(0, pick);
         if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, batch_seed + 1);
-        images = torch::cat({images, extra});
-        targets = torch::cat({targets, synthetic_targets.index_select(0, pick)});
-        weights = torch::cat({weights, torch::full({synthetic_per_batch}, synthetic_weight)});
+        images = torch::cat({images, extra.to(device)});
+        targets = torch::cat({targets, synthetic_targets.index_select(0, pick).to(device)});
+        weights = torch::cat(
+            {weights, torch::full({synthetic_per_batch}, synthetic_weight, float_on_device)});
       }
       torch::Tensor logits;
       // Batch statistics of a single image mean little: such a part goes through with the other.
       if (synthetic_now && options.separate_synthetic_batches() && n_batch_real >= 2 &&
           synthetic_per_batch >= 2) {
-        const auto on_device = images.to(device);
         logits = torch::cat(
-            {model(on_device.slice(0, 0, n_batch_real)), model(on_device.slice(0, n_batch_real))});
+            {model(images.slice(0, 0, n_batch_real)), model(images.slice(0, n_batch_real))});
       } else {
-        logits = model(images.to(device));
+        logits = model(images);
       }
-      const auto losses = soft_cross_entropy(logits, targets.to(device));
-      const auto loss = (losses * weights.to(device)).sum() / static_cast<double>(images.size(0));
+      const auto losses = soft_cross_entropy(logits, targets);
+      const auto loss = (losses * weights).sum() / static_cast<double>(images.size(0));
       optimizer.zero_grad();
       loss.backward();
       set_learning_rate();
       optimizer.step();
       ++step;
-      loss_sum += loss.item<double>();
+      loss_sum.add_(loss.detach());
       ++batches;
     }
-    GANAUG_CHECK(std::isfinite(loss_sum), "classifier training diverged in epoch ", epoch + 1,
+    const double epoch_loss = loss_sum.item<double>();
+    GANAUG_CHECK(std::isfinite(epoch_loss), "classifier training diverged in epoch ", epoch + 1,
                  "; lower the learning rate");
     if (hooks.on_epoch) {
       ClassifierProgress progress;
       progress.epoch = epoch + 1;
       progress.epochs = options.epochs();
-      progress.loss = loss_sum / std::max<int64_t>(1, batches);
+      progress.loss = epoch_loss / std::max<int64_t>(1, batches);
       progress.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       hooks.on_epoch(progress);
@@ -280,12 +303,14 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
                            int64_t batch_size) {
   GANAUG_CHECK(images.size(0) > 0 && batch_size > 0,
                "batch-norm recalibration needs images and a positive batch size");
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> layers;
+  // c10::optional in LibTorch 1.x, std::optional in 2.x.
+  using Momentum = std::decay_t<decltype(std::declval<torch::nn::BatchNormOptions>().momentum())>;
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, Momentum>> layers;
   for (auto& module : classifier->modules(/*include_self=*/false)) {
     if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
       layers.emplace_back(bn, bn->options.momentum());
       bn->reset_running_stats();
-      bn->options.momentum(c10::nullopt);  // a cumulative average over the batches below
+      bn->options.momentum(Momentum());  // a cumulative average over the batches below
     }
   }
   torch::NoGradGuard no_grad;

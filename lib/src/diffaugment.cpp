@@ -39,8 +39,9 @@ std::string DiffAugmentPolicy::to_string() const {
 
 namespace {
 
+// Every draw is made on the images' device, with `rng` (a generator of that device).
 torch::Tensor uniform(at::Generator& rng, int64_t n, const torch::Tensor& like) {
-  return torch::rand({n, 1, 1, 1}, rng, torch::kFloat32).to(like.device(), like.scalar_type());
+  return torch::rand({n, 1, 1, 1}, rng, like.options());
 }
 
 torch::Tensor color(const torch::Tensor& x, at::Generator& rng) {
@@ -58,10 +59,9 @@ torch::Tensor translation(const torch::Tensor& x, at::Generator& rng, double rat
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const int64_t sh = static_cast<int64_t>(h * ratio + 0.5),
                 sw = static_cast<int64_t>(w * ratio + 0.5);
-  const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
-  const auto shift_y = torch::randint(-sh, sh + 1, {n, 1, 1}, rng, cpu_long).to(x.device());
-  const auto shift_x = torch::randint(-sw, sw + 1, {n, 1, 1}, rng, cpu_long).to(x.device());
   const auto long_on_device = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
+  const auto shift_y = torch::randint(-sh, sh + 1, {n, 1, 1}, rng, long_on_device);
+  const auto shift_x = torch::randint(-sw, sw + 1, {n, 1, 1}, rng, long_on_device);
   // Source pixel of every output pixel in the image padded by one zero pixel on each side; the
   // clamp makes every pixel shifted in from outside read the zero border.
   const auto rows =
@@ -77,12 +77,9 @@ torch::Tensor cutout(const torch::Tensor& x, at::Generator& rng, double ratio = 
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   const int64_t ch = static_cast<int64_t>(h * ratio + 0.5),
                 cw = static_cast<int64_t>(w * ratio + 0.5);
-  const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
-  const auto top =
-      torch::randint(0, h + (1 - ch % 2), {n, 1, 1}, rng, cpu_long).to(x.device()) - ch / 2;
-  const auto left =
-      torch::randint(0, w + (1 - cw % 2), {n, 1, 1}, rng, cpu_long).to(x.device()) - cw / 2;
   const auto long_on_device = torch::TensorOptions().dtype(torch::kInt64).device(x.device());
+  const auto top = torch::randint(0, h + (1 - ch % 2), {n, 1, 1}, rng, long_on_device) - ch / 2;
+  const auto left = torch::randint(0, w + (1 - cw % 2), {n, 1, 1}, rng, long_on_device) - cw / 2;
   const auto rows = torch::arange(h, long_on_device).view({1, h, 1});
   const auto cols = torch::arange(w, long_on_device).view({1, 1, w});
   const auto inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw);

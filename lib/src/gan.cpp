@@ -1,7 +1,5 @@
 #include "ganaug/gan.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/core/DistributionsHelper.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <zlib.h>
@@ -469,10 +467,15 @@ std::string architecture_differences(const GanOptions& file, const GanOptions& r
 
 void check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
   torch::NoGradGuard no_grad;
-  for (const auto& item : module.named_parameters()) {
-    GANAUG_CHECK(torch::isfinite(item.value()).all().item<bool>(),
-                 "training diverged at iteration ", iteration, ": the ", what, " weight '",
-                 item.key(),
+  const auto parameters = module.named_parameters();
+  std::vector<torch::Tensor> finite;
+  for (const auto& item : parameters) finite.push_back(torch::isfinite(item.value()).all());
+  if (finite.empty()) return;
+  // One read from the device for all weights.
+  const auto flags = torch::stack(finite).to(torch::kCPU).contiguous();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    GANAUG_CHECK(flags.data_ptr<bool>()[i], "training diverged by iteration ", iteration, ": the ",
+                 what, " weight '", parameters[i].key(),
                  "' holds NaN or Inf; the last checkpoint is left intact. Lower the learning "
                  "rates or change the seed");
   }
@@ -542,15 +545,11 @@ uint64_t mix_seed(uint64_t seed, uint64_t stream) {
 }
 
 torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t latent_dim) {
-  // One small generator per image, drawn from directly: per-image tensor ops (a select and a
-  // normal_ each) cost more than the numbers themselves.
+  // One small generator per image, so that an image's noise does not depend on its batch.
   auto noise = torch::empty({count, latent_dim});
-  float* out = noise.data_ptr<float>();
   for (int64_t i = 0; i < count; ++i) {
-    at::CPUGeneratorImpl rng(mix_seed(seed, static_cast<uint64_t>(first + i)));
-    at::normal_distribution<double> normal(0.0, 1.0);
-    for (int64_t j = 0; j < latent_dim; ++j)
-      out[i * latent_dim + j] = static_cast<float>(normal(&rng));
+    noise[i].normal_(0.0, 1.0,
+                     make_cpu_generator(mix_seed(seed, static_cast<uint64_t>(first + i))));
   }
   return noise;
 }
@@ -785,12 +784,34 @@ bool GanTrainer::train(const LabeledDataset& data) {
   const int64_t batch = o.batch_size();
   const int64_t k = o.num_classes();
   const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
+  const auto long_on_device = long_cpu.device(s.device);
+  const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(s.device);
+  // The last step's losses and mean scores, kept on the device: they are read (and checked for
+  // NaN/Inf) only every log_every iterations, so that a CUDA step never waits for the host.
+  torch::Tensor last_d_losses, last_g_loss;
   const auto start_time = std::chrono::steady_clock::now();
   const int64_t first_iteration = s.iteration;
   GanProgress progress;
   progress.iterations = o.iterations();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  };
+  auto read_losses = [&] {
+    if (!last_d_losses.defined() || !last_g_loss.defined()) return;
+    const auto values = torch::cat({last_d_losses, last_g_loss.reshape({1})})
+                            .to(torch::kCPU, torch::kFloat64)
+                            .contiguous();
+    const double* v = values.data_ptr<double>();
+    progress.d_loss = v[0];
+    progress.d_real = v[1];
+    progress.d_fake = v[2];
+    progress.g_loss = v[3];
+    GANAUG_CHECK(std::isfinite(progress.d_loss) && std::isfinite(progress.g_loss),
+                 "training diverged by iteration ", s.iteration, " (losses are checked every ",
+                 o.log_every(), "): discriminator loss ", progress.d_loss, ", generator loss ",
+                 progress.g_loss,
+                 "; the last checkpoint is left intact. Lower the learning rates or change the "
+                 "seed");
   };
   auto report = [&] {
     progress.iteration = s.iteration;
@@ -820,13 +841,13 @@ bool GanTrainer::train(const LabeledDataset& data) {
       if (!checkpoint_path.empty()) save_checkpoint(checkpoint_path);
       return false;
     }
-    // Every random draw of this iteration comes from a generator seeded by (seed, iteration).
-    auto rng =
-        at::detail::createCPUGenerator(mix_seed(o.seed(), static_cast<uint64_t>(s.iteration)));
+    // Every random draw of this iteration comes from a generator seeded by (seed, iteration),
+    // on the training device: no step copies anything from the host.
+    auto rng = make_generator(s.device, mix_seed(o.seed(), static_cast<uint64_t>(s.iteration)));
     for (int64_t step = 0; step < o.d_steps(); ++step) {
-      const auto index = torch::randint(n, {batch}, rng, long_cpu).to(s.device);
-      const auto noise = torch::randn({batch, o.latent_dim()}, rng).to(s.device);
-      const auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+      const auto index = torch::randint(n, {batch}, rng, long_on_device);
+      const auto noise = torch::randn({batch, o.latent_dim()}, rng, float_on_device);
+      const auto fake_classes = torch::randint(k, {batch}, rng, long_on_device);
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
@@ -845,14 +866,13 @@ bool GanTrainer::train(const LabeledDataset& data) {
       s.d_optimizer->zero_grad();
       d_loss.backward();
       s.d_optimizer->step();
-      progress.d_loss = d_loss.item<double>();
-      progress.d_real = real_scores.mean().item<double>();
-      progress.d_fake = fake_scores.mean().item<double>();
+      last_d_losses =
+          torch::stack({d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
     }
     // Generator step; the discriminator's weights need no gradient here.
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
-    const auto noise = torch::randn({batch, o.latent_dim()}, rng).to(s.device);
-    auto fake_classes = torch::randint(k, {batch}, rng, long_cpu).to(s.device);
+    const auto noise = torch::randn({batch, o.latent_dim()}, rng, float_on_device);
+    auto fake_classes = torch::randint(k, {batch}, rng, long_on_device);
     const int64_t half = batch / 2;
     const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
     if (mode_seeking) {
@@ -878,14 +898,8 @@ bool GanTrainer::train(const LabeledDataset& data) {
     g_loss.backward();
     s.g_optimizer->step();
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
-    progress.g_loss = g_loss.item<double>();
+    last_g_loss = g_loss.detach();
     ++s.iteration;
-
-    GANAUG_CHECK(std::isfinite(progress.d_loss) && std::isfinite(progress.g_loss),
-                 "training diverged at iteration ", s.iteration, ": discriminator loss ",
-                 progress.d_loss, ", generator loss ", progress.g_loss,
-                 "; the last checkpoint is left intact. Lower the learning rates or change the "
-                 "seed");
     if (o.ema_decay() > 0) {
       // Warm-up: a short run should not average in its random initial weights.
       const double decay = std::min(o.ema_decay(), (1.0 + s.iteration) / (10.0 + s.iteration));
@@ -896,6 +910,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
       for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
     }
     if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
+      read_losses();
       check_finite(*s.generator, "generator", s.iteration);
       check_finite(*s.discriminator, "discriminator", s.iteration);
       report();

@@ -57,7 +57,8 @@ double within_class_spread(const torch::Tensor& images, const torch::Tensor& lab
                "within_class_spread needs one label per image");
   const auto flat = images.detach().to(torch::kCPU, torch::kFloat64).reshape({images.size(0), -1});
   const auto cpu_labels = labels.to(torch::kCPU, torch::kInt64);
-  const auto classes = std::get<0>(at::_unique(cpu_labels));
+  // The labels present (at::_unique, which LibTorch 2.x removed, is not needed for this).
+  const auto classes = torch::nonzero(torch::bincount(cpu_labels)).flatten();
   double sum = 0;
   int64_t counted = 0;
   for (int64_t i = 0; i < classes.numel(); ++i) {

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "ganaug/error.hpp"
@@ -15,6 +16,30 @@
 namespace ganaug {
 
 at::Generator make_cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
+at::Generator make_generator(const torch::Device& device, uint64_t seed) {
+  if (device.is_cpu()) return make_cpu_generator(seed);
+  // Public API only (the same in LibTorch 1.13 and 2.x): a copy of the device's default
+  // generator, taken under its lock and reseeded, so that no CUDA header is needed here.
+  at::Generator default_generator = at::globalContext().defaultGenerator(device);  // a handle
+  at::Generator out;
+  {
+    std::lock_guard<std::mutex> lock(default_generator.mutex());
+    out = default_generator.clone();
+  }
+  out.set_current_seed(seed);
+  return out;
+}
+
+void use_deterministic_algorithms(bool on) {
+  if (on) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  auto& context = at::globalContext();
+  context.setDeterministicAlgorithms(on, /*warn_only=*/false);
+  context.setDeterministicCuDNN(on);
+  if (on) context.setBenchmarkCuDNN(false);
+}
+
+bool deterministic_algorithms() { return at::globalContext().deterministicAlgorithms(); }
 
 bool cuda_available() { return torch::cuda::is_available(); }
 

@@ -365,6 +365,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   summary["image_shape"] = {train.channels(), train.height(), train.width()};
   summary["device"] = select_device(o.device()).str();
   summary["threads"] = threads;
+  summary["deterministic"] = deterministic_algorithms();
   summary["gan_images_per_s"] = gan_rate;
   summary["classic"] = o.classic() ? nlohmann::json(o.classic_options().to_string()) : nullptr;
   summary["generated"] = {{"resumed_from", generated.already_done}, {"written", generated.written}};

@@ -1,6 +1,5 @@
 #include "ganaug/pipelines/experiment.hpp"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -214,7 +213,8 @@ class Experiment {
                 {"machine",
                  {{"cpu", cpu_model()},
                   {"hardware_threads", hardware_threads()},
-                  {"device", select_device(o_.device()).str()}}},
+                  {"device", select_device(o_.device()).str()},
+                  {"deterministic", deterministic_algorithms()}}},
                 {"started", now_utc()},
                 {"references", nlohmann::json::object()},
                 {"generators", nlohmann::json::array()},
@@ -360,7 +360,7 @@ class Experiment {
     // The real-vs-real floor of the Fréchet classifier distance at this sample count.
     const int64_t m = std::min({o_.metric_samples(), test.size(), full.size()});
     auto pick = [&](int64_t n, int64_t count, uint64_t stream) {
-      auto rng = at::detail::createCPUGenerator(mix_seed(o_.first_seed(), stream));
+      auto rng = make_cpu_generator(mix_seed(o_.first_seed(), stream));
       return torch::randperm(n, rng, torch::TensorOptions().dtype(torch::kInt64))
           .slice(0, 0, count);
     };

@@ -87,14 +87,16 @@ class SeededDropoutImpl : public torch::nn::Module {
   /// `p` is the share of activations zeroed, in [0, 1); throws ganaug::Error otherwise. The
   /// generator starts seeded 0.
   explicit SeededDropoutImpl(double p = 0.5);
-  /// Replaces the mask generator with a fresh CPU generator seeded `seed`.
+  /// Replaces the mask generator with a fresh one seeded `seed`.
   void reseed(uint64_t seed);
   /// In training mode, `x` with a share p of its elements zeroed and the rest scaled by
-  /// 1 / (1 - p); the mask is drawn on the CPU and copied to x's device. Otherwise `x` itself.
+  /// 1 / (1 - p); the mask is drawn on x's device, from a generator of that device seeded as
+  /// the layer was (made on the first call on a new device). Otherwise `x` itself.
   torch::Tensor forward(const torch::Tensor& x);
 
  private:
   double p_;
+  uint64_t seed_ = 0;
   at::Generator generator_;
 };
 TORCH_MODULE(SeededDropout);

@@ -28,9 +28,9 @@ struct DiffAugmentPolicy {
 };
 
 /// Applies `policy` to a batch N x C x H x W (color, then translation, then cutout), each image
-/// with its own draws, on the images' device; the random draws come from the CPU generator `rng`
-/// (advanced by the call) so that runs repeat exactly on any device. Differentiable in `images`;
-/// returns `images` itself when no transform is on.
+/// with its own draws, on the images' device; the random draws come from `rng` (advanced by the
+/// call), which must be a generator of that device (make_generator), so that nothing is copied
+/// from the host. Differentiable in `images`; returns `images` itself when no transform is on.
 torch::Tensor diff_augment(const torch::Tensor& images, const DiffAugmentPolicy& policy,
                            at::Generator& rng);
 

@@ -40,6 +40,24 @@ int hardware_threads();
 /// caller's random stream alone.
 at::Generator make_cpu_generator(uint64_t seed);
 
+/// A random-number generator on `device`, seeded `seed` and owned by the caller: on the CPU the
+/// same as make_cpu_generator(seed); on CUDA a Philox generator of that device (a clone of its
+/// default generator, reseeded; the default itself is not touched). ganaug draws a training
+/// step's noise, classes, indices and augmentation parameters on the device the step runs on,
+/// so that nothing is copied from the host per step. CPU and CUDA generators make different
+/// numbers from the same seed: a run repeats bit for bit on the same kind of device only.
+at::Generator make_generator(const torch::Device& device, uint64_t seed);
+
+/// Turns LibTorch's deterministic mode on or off, process-wide: deterministic algorithms (an op
+/// with no deterministic implementation throws), deterministic cuDNN without its autotuner, and
+/// for cuBLAS the CUBLAS_WORKSPACE_CONFIG=:4096:8 setting (left as it is when already set). Call
+/// it before any CUDA work, as cuBLAS reads that variable once. On the CPU ganaug repeats bit
+/// for bit without it; on CUDA only with it. The tools' --deterministic calls this.
+void use_deterministic_algorithms(bool on);
+
+/// Whether deterministic mode is on (LibTorch's deterministic-algorithms flag).
+bool deterministic_algorithms();
+
 /// Whether this build and machine can run CUDA (torch::cuda::is_available()).
 bool cuda_available();
 
