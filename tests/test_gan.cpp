@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include "ganaug/error.hpp"
@@ -407,6 +408,82 @@ TEST_F(GanTest, WeightsThatDoNotFitTheSettingsAreRefused) {
     ganaug::testing::expect_error([&] { ganaug::load_generator(path.string(), "cpu"); },
                                   {"is damaged", "weight"});
   }
+}
+
+namespace {
+
+// The LibTorch archive inside a format-v2 checkpoint (the bytes after its header line).
+torch::serialize::InputArchive checkpoint_payload(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string header;
+  std::getline(in, header);
+  const std::string payload((std::istreambuf_iterator<char>(in)), {});
+  torch::serialize::InputArchive archive;
+  archive.load_from(payload.data(), payload.size());
+  return archive;
+}
+
+}  // namespace
+
+TEST_F(GanTest, FormatV1OptimizerStateIsReadByParameterOrder) {
+  // Format v1 stored Adam's moments in LibTorch 1.13's own layout, keyed by the writing
+  // process's tensor addresses as hexadecimal text, which LibTorch 2.x's Adam::load would parse
+  // as decimal (every key 0, then a crash). ganaug reads that layout itself, by order.
+  ganaug::GanTrainer trainer(options(2), data_.class_names);
+  ASSERT_TRUE(trainer.train(data_));
+  trainer.save_checkpoint((dir_ / "v2.pt").string());
+  auto v2 = checkpoint_payload(dir_ / "v2.pt");
+  torch::serialize::OutputArchive v1;
+  const std::set<std::string> modules{"generator", "discriminator", "generator_ema", "g_optimizer",
+                                      "d_optimizer"};
+  for (const auto& key : v2.keys()) {
+    if (modules.count(key)) continue;
+    c10::IValue value;
+    v2.read(key, value);
+    v1.write(key, value);
+  }
+  v1.write("format", c10::IValue(std::string("ganaug-gan-checkpoint-v1")));
+  auto write_module = [&](const char* key, torch::nn::Module& module) {
+    torch::serialize::OutputArchive sub;
+    module.save(sub);
+    v1.write(key, sub);
+  };
+  write_module("generator", *trainer.generator());
+  write_module("discriminator", *trainer.discriminator());
+  write_module("generator_ema", *trainer.sampling_generator());
+  // One Adam step (learning rate 0) on gradients of ones: moments 0.1 and 0.001 everywhere.
+  auto write_adam = [&](const char* key, torch::nn::Module& module) {
+    torch::optim::Adam adam(module.parameters(), torch::optim::AdamOptions(0.0));
+    for (auto& p : module.parameters()) p.mutable_grad() = torch::ones_like(p);
+    adam.step();
+    torch::serialize::OutputArchive sub;
+    adam.save(sub);
+    v1.write(key, sub);
+  };
+  write_adam("g_optimizer", *trainer.generator());
+  write_adam("d_optimizer", *trainer.discriminator());
+  v1.save_to((dir_ / "v1.pt").string());
+
+  ganaug::GanTrainer resumed(options(4), data_.class_names);
+  resumed.resume((dir_ / "v1.pt").string());
+  resumed.save_checkpoint((dir_ / "again.pt").string());
+  auto again = checkpoint_payload(dir_ / "again.pt");
+  for (const char* key : {"g_optimizer", "d_optimizer"}) {
+    torch::serialize::InputArchive sub;
+    ASSERT_TRUE(again.try_read(key, sub));
+    const auto count = (std::string(key) == "g_optimizer" ? trainer.generator()->parameters()
+                                                          : trainer.discriminator()->parameters())
+                           .size();
+    for (size_t i = 0; i < count; ++i) {
+      torch::Tensor exp_avg, exp_avg_sq;
+      ASSERT_TRUE(sub.try_read("exp_avg_" + std::to_string(i), exp_avg)) << key << " " << i;
+      ASSERT_TRUE(sub.try_read("exp_avg_sq_" + std::to_string(i), exp_avg_sq));
+      EXPECT_TRUE(torch::allclose(exp_avg, torch::full_like(exp_avg, 0.1))) << key << " " << i;
+      EXPECT_TRUE(torch::allclose(exp_avg_sq, torch::full_like(exp_avg_sq, 0.001)));
+    }
+  }
+  EXPECT_TRUE(resumed.train(data_));
+  EXPECT_EQ(resumed.iteration(), 4);
 }
 
 TEST_F(GanTest, AZipRecordWhoseSizeCannotBeTrueIsRefusedBeforeAnyAllocation) {

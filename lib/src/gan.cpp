@@ -152,8 +152,9 @@ std::string check_zip_records(const std::string& bytes) {
 }
 
 // Adam's moments keyed by parameter index. LibTorch's own Optimizer::save keys them by tensor
-// address in 1.13 ("0x55...") and by index in 2.x, so its files neither travel between versions
-// nor come out the same twice; this layout does both.
+// address: as hexadecimal text in 1.13 ("0x55..."), as decimal text in 2.x (which also parses
+// keys as decimal), so its files neither travel between versions nor come out the same twice;
+// this layout does both.
 template <typename StateMap>
 typename StateMap::key_type adam_state_key(const torch::Tensor& parameter) {
   using Key = typename StateMap::key_type;
@@ -181,9 +182,31 @@ void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& opt
   }
 }
 
-// Returns what is wrong with the stored moments, or "".
-std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
+// Reads parameter i's moments from `archive` (keys step, exp_avg, exp_avg_sq, each followed by
+// `suffix`) into the optimizer. Returns what is wrong, or "".
+std::string read_adam_state(torch::serialize::InputArchive& archive, const std::string& suffix,
+                            size_t i, torch::optim::Adam& optimizer) {
   using StateMap = std::decay_t<decltype(optimizer.state())>;
+  const auto& parameters = optimizer.param_groups().at(0).params();
+  c10::IValue step;
+  torch::Tensor exp_avg, exp_avg_sq;
+  if (!archive.try_read("step" + suffix, step) || !step.isInt() ||
+      !archive.try_read("exp_avg" + suffix, exp_avg) ||
+      !archive.try_read("exp_avg_sq" + suffix, exp_avg_sq) ||
+      !exp_avg.sizes().equals(parameters[i].sizes()) ||
+      !exp_avg_sq.sizes().equals(parameters[i].sizes())) {
+    return "its optimizer state for parameter " + std::to_string(i) + " does not fit";
+  }
+  auto state = std::make_unique<torch::optim::AdamParamState>();
+  state->step(step.toInt());
+  state->exp_avg(exp_avg.to(parameters[i].options()));
+  state->exp_avg_sq(exp_avg_sq.to(parameters[i].options()));
+  optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
+  return "";
+}
+
+// Returns what is wrong with the stored moments (format v2: keyed by parameter index), or "".
+std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
   const auto& parameters = optimizer.param_groups().at(0).params();
   c10::IValue count;
   if (!archive.try_read("count", count) || !count.isInt() ||
@@ -192,21 +215,37 @@ std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Ada
   }
   optimizer.state().clear();
   for (size_t i = 0; i < parameters.size(); ++i) {
-    const auto index = std::to_string(i);
     c10::IValue step;
-    if (!archive.try_read("step_" + index, step)) continue;
-    torch::Tensor exp_avg, exp_avg_sq;
-    if (!step.isInt() || !archive.try_read("exp_avg_" + index, exp_avg) ||
-        !archive.try_read("exp_avg_sq_" + index, exp_avg_sq) ||
-        !exp_avg.sizes().equals(parameters[i].sizes()) ||
-        !exp_avg_sq.sizes().equals(parameters[i].sizes())) {
-      return "its optimizer state for parameter " + index + " does not fit";
+    if (!archive.try_read("step_" + std::to_string(i), step)) continue;  // no step taken yet
+    const auto problem = read_adam_state(archive, "_" + std::to_string(i), i, optimizer);
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
+// The same from LibTorch 1.13's own Optimizer::save layout (format v1): "param_groups" lists
+// each parameter's key (the writing process's tensor address, as text) and "state" holds the
+// moments under those keys. Read by hand rather than with Adam::load: LibTorch 2.x parses those
+// keys as decimal numbers, so every "0x..." key would become 0 and the first step would crash.
+std::string load_adam_v1(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
+  const auto& parameters = optimizer.param_groups().at(0).params();
+  torch::serialize::InputArchive groups, group, states;
+  torch::Tensor size;
+  if (!archive.try_read("param_groups", groups) || !groups.try_read("param_groups/0", group) ||
+      !archive.try_read("state", states) || !group.try_read("params/size", size) ||
+      size.numel() != 1 || size.item<int64_t>() != static_cast<int64_t>(parameters.size())) {
+    return "its optimizer state is missing or for another number of parameters";
+  }
+  optimizer.state().clear();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    c10::IValue key;
+    if (!group.try_read("params/" + std::to_string(i), key) || !key.isString()) {
+      return "its optimizer state lacks parameter " + std::to_string(i);
     }
-    auto state = std::make_unique<torch::optim::AdamParamState>();
-    state->step(step.toInt());
-    state->exp_avg(exp_avg.to(parameters[i].options()));
-    state->exp_avg_sq(exp_avg_sq.to(parameters[i].options()));
-    optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
+    torch::serialize::InputArchive state;
+    if (!states.try_read(key.toStringRef(), state)) continue;  // no step taken yet
+    const auto problem = read_adam_state(state, "", i, optimizer);
+    if (!problem.empty()) return problem;
   }
   return "";
 }
@@ -405,17 +444,16 @@ class CheckpointReader {
     }
   }
 
-  // Loads an optimizer: Adam moments by parameter index (format v2), or LibTorch's own layout
-  // (format v1, keyed by the addresses of the writing process's tensors, which LibTorch 1.13
-  // still matches up by order).
+  // Loads an optimizer: Adam moments by parameter index (format v2), or LibTorch 1.13's own
+  // layout (format v1, keyed by the addresses of the writing process's tensors, matched up by
+  // order).
   void load_optimizer(const char* key, torch::optim::Adam& optimizer) {
-    if (version_ == 1) return load(key, optimizer);
     torch::serialize::InputArchive sub;
     GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
                  "'; it is damaged or from another version");
     std::string problem;
     try {
-      problem = load_adam(sub, optimizer);
+      problem = version_ == 1 ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
     } catch (const std::exception& e) {
       problem = first_line(e);
     }
