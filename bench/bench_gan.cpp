@@ -9,6 +9,7 @@
 #include <iostream>
 #include <string>
 
+#include "bench_support.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/runtime.hpp"
 
@@ -16,23 +17,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// The machine's matrix-product speed with every core on it (BLAS threads = hardware threads;
-// the library itself keeps OpenBLAS on one thread, see configure_threads).
-double matmul_gflops() {
-  torch::NoGradGuard no_grad;
-  ganaug::set_blas_threads(ganaug::hardware_threads());
-  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
-  torch::mm(a, b);
-  double best = 1e9;
-  for (int r = 0; r < 5; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    torch::mm(a, b);
-    best = std::min(best, seconds_since(start));
-  }
-  ganaug::set_blas_threads(1);
-  return 2.0 * 1024 * 1024 * 1024 / best / 1e9;
 }
 
 }  // namespace
@@ -103,7 +87,7 @@ int main(int argc, char** argv) try {
   // Per generator-step image: D step = G forward + D forward/backward on a real and a fake
   // image (backward ~2x forward); G step = G forward/backward + D forward/backward to the input.
   const double train_flops_per_image = 4.0 * g_flops + 8.0 * d_flops;
-  const double mm = matmul_gflops();
+  const double mm = ganaug::bench::matmul_gflops();
   const double achieved = train_rate * train_flops_per_image / 1e9;
   std::cout << "machine: " << ganaug::cpu_model() << ", " << ganaug::hardware_threads()
             << " hardware threads, LibTorch threads " << used_threads << ", device "

@@ -1,5 +1,8 @@
 #pragma once
-// Helpers shared by the benchmarks: interleaved best-of-N wall times and the machine's load.
+// Helpers shared by the benchmarks: interleaved best-of-N wall times, the machine's load and its
+// matrix-product speed.
+
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -7,6 +10,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "ganaug/runtime.hpp"
 
 namespace ganaug::bench {
 
@@ -34,6 +39,24 @@ inline std::string load_average() {
   std::string one, five;
   in >> one >> five;
   return one + " (1 min), " + five + " (5 min)";
+}
+
+// The machine's matrix-product speed with every core on it (BLAS threads = hardware threads;
+// the library itself keeps OpenBLAS on one thread, see configure_threads).
+inline double matmul_gflops() {
+  torch::NoGradGuard no_grad;
+  ganaug::set_blas_threads(ganaug::hardware_threads());
+  auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+  torch::mm(a, b);
+  double best = 1e9;
+  for (int r = 0; r < 5; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::mm(a, b);
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  ganaug::set_blas_threads(1);
+  return 2.0 * 1024 * 1024 * 1024 / best / 1e9;
 }
 
 }  // namespace ganaug::bench

@@ -105,15 +105,20 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
   features_ = nn::Sequential();
   head_ = nn::Sequential();
   if (options.architecture() == "cnn") {
+    // Pooling before the ReLU (the two commute) runs the ReLU on a quarter of the values. The
+    // features are flattened in the channels-last order they are stored in (a view, not a copy;
+    // the gradient comes back channels-last, which LibTorch's pooling backward needs to avoid
+    // two copies per call).
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1)));
     features_->push_back(nn::BatchNorm2d(w));
-    features_->push_back(nn::ReLU());
     features_->push_back(nn::MaxPool2d(2));
+    features_->push_back(nn::ReLU());
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 3).padding(1)));
     features_->push_back(nn::BatchNorm2d(2 * w));
-    features_->push_back(nn::ReLU());
     features_->push_back(nn::MaxPool2d(2));
-    features_->push_back(nn::Flatten());
+    features_->push_back(nn::ReLU());
+    features_->push_back(nn::Functional(
+        [](const torch::Tensor& x) { return x.permute({0, 2, 3, 1}).flatten(1); }));
     head_->push_back(nn::Linear(2 * w * (s / 4) * (s / 4), 128));
     head_->push_back(nn::ReLU());
     dropout_ = SeededDropout(0.3);
