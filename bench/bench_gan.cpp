@@ -1,6 +1,8 @@
 // GAN speed: training images/s at batch 64, generation images/s, parameter count, FLOPs per image,
 // and achieved GFLOP/s next to a 1024x1024 matrix-product GFLOP/s measured in the same run.
 // Usage: bench_gan [--iterations N] [--image-size S] [--channels C] [--threads T] [--device D]
+//                  [--trace FILE]   (FILE: a Chrome trace of 10 training iterations; then exits)
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -26,6 +28,7 @@ int main(int argc, char** argv) try {
   std::string diffaugment = "auto";
   int threads = 0;
   std::string device = "cpu";
+  std::string trace;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--iterations")
@@ -44,6 +47,8 @@ int main(int argc, char** argv) try {
       d_width = std::stoll(value);
     else if (flag == "--diffaugment")
       diffaugment = value;
+    else if (flag == "--trace")
+      trace = value;
     else
       throw std::runtime_error("unknown flag " + flag);
   }
@@ -65,6 +70,13 @@ int main(int argc, char** argv) try {
   if (d_width > 0) options.d_width(d_width);
   ganaug::GanTrainer trainer(options, data.class_names);
   trainer.train(data);  // warm-up: allocator, BLAS threads
+  if (!trace.empty()) {
+    trainer.options().iterations(20);
+    torch::autograd::profiler::RecordProfile guard(trace);
+    trainer.train(data);
+    std::cout << "trace of 10 training iterations: " << trace << "\n";
+    return 0;
+  }
   trainer.options().iterations(10 + iterations);
   const auto start = std::chrono::steady_clock::now();
   trainer.train(data);

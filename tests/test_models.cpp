@@ -36,6 +36,15 @@ TEST(Models, MinibatchStdKeepsRealAndFakeHalvesApart) {
   EXPECT_GT(spread.slice(0, 8, 16).min().item<float>(), 0.3f);
   // Odd batches fall back to groups of one.
   EXPECT_EQ(layer(torch::randn({5, 2, 3, 3})).size(1), 3);
+  // The feature is the population std over each group of 4, averaged over features, whatever
+  // the input's memory format.
+  const auto x = torch::randn({8, 6, 5, 5});
+  const auto expected = (x.reshape({2, 4, -1}).var(1, /*unbiased=*/false) + 1e-8).sqrt().mean(1);
+  for (const auto& input : {x, x.contiguous(torch::MemoryFormat::ChannelsLast)}) {
+    const auto feature = layer(input).select(1, 6);
+    EXPECT_TRUE(torch::allclose(feature.amax({1, 2}), expected.repeat_interleave(4), 1e-5, 1e-6));
+    EXPECT_TRUE(torch::allclose(feature.amin({1, 2}), expected.repeat_interleave(4), 1e-5, 1e-6));
+  }
 }
 
 TEST(Models, DiscriminatorWithoutProjectionOrSpectralNorm) {

@@ -21,7 +21,14 @@ std::atomic<bool> stop_requested{false};
 extern "C" void request_stop(int) { stop_requested = true; }
 
 void print_human_summary(const nlohmann::json& s) {
-  std::cout << "wrote " << s["n"] << " images with '" << s["scheme"].get<std::string>()
+  const auto written =
+      s.contains("shard") ? s["shard"]["images"].get<int64_t>() : s["n"].get<int64_t>();
+  if (s.contains("shard")) {
+    std::cout << "shard " << s["shard"]["index"] << " of " << s["shard"]["count"] << ": images "
+              << s["shard"]["first"] << " to " << s["shard"]["first"].get<int64_t>() + written - 1
+              << " of " << s["n"] << "\n";
+  }
+  std::cout << "wrote " << written << " images with '" << s["scheme"].get<std::string>()
             << "' labels to " << s["out_dir"].get<std::string>()
             << "/ (labels.csv, summary.json)\n";
   if (s.contains("baseline")) {
@@ -83,6 +90,7 @@ int main(int argc, char** argv) try {
       "quiet,q", po::bool_switch(), "print only errors")(
       "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
   ganaug::cli::add_device_options(description);
+  ganaug::cli::add_shard_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (values.count("help")) {
     std::cout << description << "\n";
@@ -107,6 +115,11 @@ int main(int argc, char** argv) try {
       .seed(values["seed"].as<ganaug::cli::Unsigned>().value)
       .resume(values["resume"].as<bool>())
       .force(values["force"].as<bool>());
+  // A Slurm job array shards only runs that can be sharded (sampling a given generator), so
+  // that an array of whole runs (one seed per task, say) is not split by accident.
+  const auto shard =
+      ganaug::cli::shard_from(values, !options.generator().empty() && !options.retrain());
+  options.shard(shard.index).num_shards(shard.count);
   try {
     options.scheme(ganaug::parse_scheme(values["scheme"].as<std::string>()));
   } catch (const ganaug::Error& e) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <iomanip>
 
 #include "ganaug/runtime.hpp"
@@ -41,6 +43,52 @@ void add_device_options(po::options_description& description) {
 
 void apply_device_options(const po::variables_map& values) {
   if (values["deterministic"].as<bool>()) use_deterministic_algorithms(true);
+}
+
+void add_shard_options(po::options_description& description) {
+  // clang-format off
+  description.add_options()
+      ("shard", po::value<int64_t>(),
+       "this process's shard, 0 to --num-shards - 1 (in a Slurm job array, when neither flag is "
+       "given: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN)")
+      ("num-shards", po::value<int64_t>(),
+       "processes sharing the work (in a Slurm job array: SLURM_ARRAY_TASK_COUNT)");
+  // clang-format on
+}
+
+namespace {
+
+int64_t slurm_number(const char* name, const char* text) {
+  int64_t value = 0;
+  const auto end = text + std::strlen(text);
+  const auto [at, error] = std::from_chars(text, end, value);
+  if (error != std::errc() || at != end || value < 0) {
+    throw UsageError(std::string(name) + "='" + text +
+                     "' is not a whole number; set --shard and --num-shards instead");
+  }
+  return value;
+}
+
+}  // namespace
+
+ShardChoice shard_from(const po::variables_map& values, bool slurm_fallback) {
+  ShardChoice choice;
+  if (values.count("num-shards")) {
+    choice.count = values["num-shards"].as<int64_t>();
+    choice.index = values.count("shard") ? values["shard"].as<int64_t>() : 0;
+    choice.from = "flags";
+    return choice;
+  }
+  if (values.count("shard")) throw UsageError("--shard needs --num-shards");
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!slurm_fallback || id == nullptr || count == nullptr) return choice;
+  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  choice.index = slurm_number("SLURM_ARRAY_TASK_ID", id) -
+                 (min ? slurm_number("SLURM_ARRAY_TASK_MIN", min) : 0);
+  choice.count = slurm_number("SLURM_ARRAY_TASK_COUNT", count);
+  choice.from = "slurm";
+  return choice;
 }
 
 void add_dataset_options(po::options_description& description, int64_t default_per_class) {

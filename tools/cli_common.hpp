@@ -44,6 +44,22 @@ void add_device_options(boost::program_options::options_description& description
 /// --deterministic is set; call before any work on a device.
 void apply_device_options(const boost::program_options::variables_map& values);
 
+/// Adds --shard and --num-shards.
+void add_shard_options(boost::program_options::options_description& description);
+
+/// A process's share of sharded work: shard `index` of `count` (0-based).
+struct ShardChoice {
+  int64_t index = 0;
+  int64_t count = 1;
+  std::string from;  ///< "flags", "slurm" or "" (not sharded)
+};
+
+/// --shard / --num-shards when given (both, or --num-shards alone for shard 0); otherwise, when
+/// `slurm_fallback` and the process runs in a Slurm job array, SLURM_ARRAY_TASK_ID minus
+/// SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT; otherwise shard 0 of 1. Throws UsageError
+/// for --shard without --num-shards or a malformed Slurm variable.
+ShardChoice shard_from(const boost::program_options::variables_map& values, bool slurm_fallback);
+
 /// The DatasetSpec the dataset options in `values` describe. Throws UsageError for a value out of
 /// range (unknown format or split, negative size, channels other than 0, 1 or 3).
 DatasetSpec dataset_spec_from(const boost::program_options::variables_map& values);

@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -78,6 +79,14 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
     record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
                            {"hash", file_hash(o.generator())}};
   }
+  if (o.num_shards() > 1) {
+    const auto range = shard_range(o.n(), o.generate_batch_size(), o.shard(), o.num_shards());
+    record["shard"] = {{"index", o.shard()},
+                       {"count", o.num_shards()},
+                       {"first", range.first},
+                       {"images", range.count},
+                       {"gen_batch", o.generate_batch_size()}};
+  }
   if (o.scheme() == Scheme::kArgmax) {  // the labeller is a classifier trained here
     record["labeller"] = {{"epochs", o.classifier_epochs()},
                           {"lr_schedule", o.lr_schedule()},
@@ -93,6 +102,7 @@ std::string record_difference(const nlohmann::json& was, const nlohmann::json& n
       {"seed", "--seed"},
       {"n", "--n"},
       {"generator", "--gan-iters / --generator"},
+      {"shard", "--shard / --num-shards / --gen-batch"},
       {"image_shape", "the image shape (--image-size, --channels)"},
       {"class_names", "the classes"},
       {"data", "--data (its images or labels)"},
@@ -188,8 +198,31 @@ void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t 
 
 }  // namespace
 
+ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num_shards) {
+  GANAUG_CHECK(n >= 0 && batch_size >= 1, "shard_range needs n >= 0 and a positive batch size");
+  GANAUG_CHECK(num_shards >= 1 && shard >= 0 && shard < num_shards, "shard ", shard, " of ",
+               num_shards, " does not exist: shards are numbered 0 to num_shards - 1");
+  const int64_t batches = (n + batch_size - 1) / batch_size;
+  const int64_t begin = batches * shard / num_shards, end = batches * (shard + 1) / num_shards;
+  ShardRange range;
+  range.first = std::min(n, begin * batch_size);
+  range.count = std::min(n, end * batch_size) - range.first;
+  return range;
+}
+
 void AugmentOptions::validate() const {
   GANAUG_CHECK(n() >= 0, "--n must be 0 or positive, got ", n());
+  GANAUG_CHECK(num_shards() >= 1, "--num-shards must be positive, got ", num_shards());
+  GANAUG_CHECK(shard() >= 0 && shard() < num_shards(), "--shard ", shard(),
+               " is not between 0 and --num-shards - 1 (", num_shards() - 1, ")");
+  if (num_shards() > 1) {
+    GANAUG_CHECK(!generator().empty(),
+                 "--num-shards needs --generator: every shard samples the same trained "
+                 "generator (train it once with augment --n 0 --no-retrain, or take a run's "
+                 "gan/checkpoint.pt)");
+    GANAUG_CHECK(!retrain(),
+                 "--num-shards needs --no-retrain: join the shards with augment-merge first");
+  }
   GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
   GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
                gan_checkpoint_every());
@@ -252,7 +285,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   detail::make_output_dir(out, o.force());
   remove_temporary_files(out);  // left by a killed run: a checkpoint or image half written
   settle_run_record(out, record, o.resume());
-  check_free_space(out, train, o.n());
+  const auto range = shard_range(o.n(), o.generate_batch_size(), o.shard(), o.num_shards());
+  check_free_space(out, train, range.count);
 
   // -- GAN --
   start = Clock::now();
@@ -335,7 +369,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   start = Clock::now();
   GeneratePipeline pipeline(generator, o.scheme(),
                             GenerateOptions(out.string())
-                                .n(o.n())
+                                .n(range.count)
+                                .first(range.first)
                                 .seed(o.seed())
                                 .threads(o.threads())
                                 .batch_size(o.generate_batch_size()),
@@ -349,7 +384,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   if (!generated.complete) {
     throw Interrupted("interrupted after " +
                       std::to_string(generated.already_done + generated.written) + " of " +
-                      std::to_string(o.n()) + " images; rerun with --resume to finish");
+                      std::to_string(range.count) + " images; rerun with --resume to finish");
   }
   timings["generate_s"] = seconds_since(start);
 
@@ -358,6 +393,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   summary["class_names"] = train.class_names;
   summary["n"] = o.n();
   summary["seed"] = o.seed();
+  if (o.num_shards() > 1) summary["shard"] = record["shard"];
   summary["train"] = {
       {"source", train.source}, {"images", train.size()}, {"class_counts", train.class_counts()}};
   summary["test"] = test_description;

@@ -39,8 +39,8 @@ int resolve_threads(int threads) { return threads == 0 ? hardware_threads() : th
 // Complete rows of an existing manifest (a torn last line from a killed run is dropped and
 // truncated away; an empty file, from a run killed before its header was durable, counts as
 // none). Throws when the header belongs to another scheme or class count, when the rows are not
-// images 0, 1, 2, ... in order, or when a listed image is missing.
-int64_t recover_manifest(const fs::path& path, const std::string& header) {
+// images first, first + 1, ... in order, or when a listed image is missing.
+int64_t recover_manifest(const fs::path& path, const std::string& header, int64_t first) {
   std::ifstream in(path, std::ios::binary);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   in.close();
@@ -60,7 +60,7 @@ int64_t recover_manifest(const fs::path& path, const std::string& header) {
   for (size_t begin = header.size() + 1; begin < content.size();) {
     const size_t end = content.find('\n', begin);
     const std::string row = content.substr(begin, end - begin);
-    const std::string expected = image_file_name(rows);
+    const std::string expected = image_file_name(first + rows);
     GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, "manifest ",
                  path.string(), " row ", rows + 2, " should list ", expected, " but reads '",
                  row.substr(0, 60),
@@ -92,15 +92,16 @@ GeneratePipeline::GeneratePipeline(Generator generator, Scheme scheme, GenerateO
       arena_(resolve_threads(options_.threads())),
       source_(graph_,
               [this](tbb::flow_control& control) -> Batch {
-                if (next_first_ >= options_.n() || (should_stop && should_stop())) {
-                  stopped_ = next_first_ < options_.n();
+                const int64_t end = options_.first() + options_.n();
+                if (next_first_ >= end || (should_stop && should_stop())) {
+                  stopped_ = next_first_ < end;
                   control.stop();
                   return {};
                 }
                 Batch batch;
                 batch.sequence = next_sequence_++;
                 batch.first = next_first_;
-                next_first_ = std::min(options_.n(), next_first_ + options_.batch_size());
+                next_first_ = std::min(end, next_first_ + options_.batch_size());
                 batch.conditions =
                     balanced_classes(batch.first, next_first_ - batch.first, num_classes_);
                 return batch;
@@ -118,6 +119,7 @@ GeneratePipeline::GeneratePipeline(Generator generator, Scheme scheme, GenerateO
         return flow::continue_msg();
       }) {
   GANAUG_CHECK(options_.n() >= 0, "the number of images must not be negative");
+  GANAUG_CHECK(options_.first() >= 0, "the first image index must not be negative");
   GANAUG_CHECK(options_.batch_size() >= 1, "the generation batch size must be positive");
   GANAUG_CHECK(scheme_ != Scheme::kArgmax || labeller_,
                "the argmax scheme needs a classifier trained on the real data");
@@ -192,7 +194,7 @@ void GeneratePipeline::list(const Written& written) {
   // Durable before the next batch is admitted: a listed image is never lost to a crash.
   append_file(manifest_path_, rows, Durability::kDurable);
   listed_ = written.first + static_cast<int64_t>(written.rows.size());
-  if (on_progress) on_progress(listed_, options_.n());
+  if (on_progress) on_progress(listed_ - options_.first(), options_.n());
 }
 
 void GeneratePipeline::remove_unlisted() const {
@@ -204,7 +206,9 @@ void GeneratePipeline::remove_unlisted() const {
     const bool numbered = entry.path().extension() == ".png" && !stem.empty() &&
                           stem.size() <= 18 &&
                           stem.find_first_not_of("0123456789") == std::string::npos;
-    if ((numbered && std::stoll(stem) >= listed_) || is_temporary_file_name(name)) {
+    const auto index = numbered ? std::stoll(stem) : int64_t{-1};
+    if ((numbered && (index >= listed_ || index < options_.first())) ||
+        is_temporary_file_name(name)) {
       fs::remove(entry.path(), error);
     }
   }
@@ -216,14 +220,14 @@ GenerateResult GeneratePipeline::run() {
   const auto header = manifest_header(scheme_, num_classes_);
   GenerateResult result;
   if (fs::exists(manifest_path_)) {
-    result.already_done = recover_manifest(manifest_path_, header);
+    result.already_done = recover_manifest(manifest_path_, header, options_.first());
   } else {
     write_text_atomic(manifest_path_, header + "\n");
   }
   GANAUG_CHECK(result.already_done <= options_.n(), "manifest ", manifest_path_.string(),
                " already lists ", result.already_done, " images, more than the ", options_.n(),
                " asked for");
-  next_first_ = listed_ = result.already_done;
+  next_first_ = listed_ = options_.first() + result.already_done;
   next_sequence_ = 0;
   stopped_ = false;
   generator_->eval();
@@ -237,8 +241,8 @@ GenerateResult GeneratePipeline::run() {
       });
   torch::set_num_threads(saved_threads);
   remove_unlisted();
-  result.written = listed_ - result.already_done;
-  result.complete = listed_ == options_.n();
+  result.written = listed_ - options_.first() - result.already_done;
+  result.complete = listed_ == options_.first() + options_.n();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

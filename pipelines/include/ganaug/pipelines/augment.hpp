@@ -45,6 +45,13 @@ struct AugmentOptions {
   TORCH_ARG(int64_t, generate_batch_size) = 250;
   /// Train the baseline and the augmented classifier and report the gain.
   TORCH_ARG(bool, retrain) = true;
+  /// This process's shard (0-based) when the n images are split over `num_shards` processes.
+  TORCH_ARG(int64_t, shard) = 0;
+  /// Processes sharing the n images (a Slurm job array, say): each writes only its slice (see
+  /// shard_range), with the images' global indices and seeds, so that merge_shards joins the
+  /// folders into exactly the folder one process would write. Above 1 only with `generator` set
+  /// and `retrain` off.
+  TORCH_ARG(int64_t, num_shards) = 1;
   /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N", for the GAN and the classifiers.
   TORCH_ARG(std::string, device) = "auto";
   /// Threads for loading, LibTorch and generation; 0 = every CPU this process may use. Set
@@ -77,6 +84,17 @@ struct AugmentOptions {
   /// than CPUs, an unavailable device, or an image size the GAN does not support.
   void validate() const;
 };
+
+/// A shard's slice of the images: global indices first, ..., first + count - 1.
+struct ShardRange {
+  int64_t first = 0;  ///< global index of the shard's first image
+  int64_t count = 0;  ///< images in the shard (0 when there are more shards than batches)
+};
+
+/// Shard `shard` of `num_shards` of n images generated in batches of `batch_size`: whole
+/// batches, split as evenly as batches allow, in order, so that each batch is the one a single
+/// process would generate (the same bytes). Throws ganaug::Error for values out of range.
+ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num_shards);
 
 /// Hooks for progress display and interruption.
 ///

@@ -25,8 +25,12 @@ struct GenerateOptions {
   explicit GenerateOptions(std::string out_dir) : out_dir_(std::move(out_dir)) {}
   /// Output folder: images/00000000.png ... and labels.csv (created by run()).
   TORCH_ARG(std::string, out_dir);
-  /// Images in all.
+  /// Images this pipeline writes: images first, first + 1, ..., first + n - 1.
   TORCH_ARG(int64_t, n) = 5000;
+  /// The global index of the first image (a shard of a larger set starts past 0). Batches are
+  /// [first, first + batch_size), ...: a shard whose first is a multiple of batch_size makes
+  /// the same batches, hence the same bytes, as one pipeline writing the whole set.
+  TORCH_ARG(int64_t, first) = 0;
   /// Image i has noise seeded by (seed, i) and class i % K.
   TORCH_ARG(uint64_t, seed) = 0;
   /// Images per generator batch.
@@ -80,8 +84,9 @@ class GeneratePipeline {
   /// count is 1 while the graph runs and is restored afterwards. One run at a time.
   GenerateResult run();
 
-  /// Called from the manifest stage after every batch with (listed so far, n), on one of the
-  /// arena's threads (not necessarily the caller's), one call at a time.
+  /// Called from the manifest stage after every batch with (listed so far of this pipeline's n
+  /// images, n), on one of the arena's threads (not necessarily the caller's), one call at a
+  /// time.
   std::function<void(int64_t listed, int64_t total)> on_progress;
   /// Polled before each batch is generated; true stops after the batches in flight are listed.
   /// Runs on one of the arena's threads, possibly while on_progress runs on another.

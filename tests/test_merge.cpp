@@ -1,0 +1,207 @@
+// Sharded generation (augment --shard K --num-shards S) and joining the shards (merge_shards,
+// augment-merge): the merged folder is the single-process folder, byte for byte, and shards that
+// are missing or belong to another run are refused by name.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "ganaug/gan.hpp"
+#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/pipelines/generate.hpp"
+#include "ganaug/pipelines/merge.hpp"
+#include "test_support.hpp"
+#include "tiny_data.hpp"
+
+namespace fs = std::filesystem;
+using ganaug::testing::expect_error;
+
+namespace {
+
+std::string bytes_of(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Every file under `a` and `b`, relative path -> contents.
+std::map<std::string, std::string> tree(const fs::path& root, const std::set<std::string>& skip) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    const auto name = fs::relative(entry.path(), root).string();
+    if (!skip.count(name)) out[name] = bytes_of(entry.path());
+  }
+  return out;
+}
+
+class ShardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ganaug::testing::write_tiny_idx(dir_ / "data");
+    // A tiny trained generator for 16x16 gray images of the tiny data's 3 classes.
+    ganaug::GanTrainer trainer(ganaug::testing::tiny_gan_options(3, 2, 5), {"0", "1", "2"});
+    ganaug::LabeledDataset data;
+    data.images = torch::rand({24, 1, 16, 16}) * 2 - 1;
+    data.labels = torch::arange(24, torch::kInt64).remainder(3);
+    data.class_names = {"0", "1", "2"};
+    data.source = "random";
+    ASSERT_TRUE(trainer.train(data));
+    trainer.save_checkpoint(checkpoint().string());
+  }
+
+  fs::path checkpoint() const { return dir_ / "g.pt"; }
+
+  ganaug::AugmentOptions options(const fs::path& out, int64_t shard = 0, int64_t shards = 1) const {
+    return ganaug::AugmentOptions()
+        .data(ganaug::DatasetSpec().path((dir_ / "data").string()).per_class(0))
+        .scheme(ganaug::Scheme::kArgmax)
+        .n(23)
+        .generate_batch_size(4)
+        .generator(checkpoint().string())
+        .retrain(false)
+        .classifier_epochs(1)
+        .out_dir(out.string())
+        .device("cpu")
+        .threads(2)
+        .shard(shard)
+        .num_shards(shards);
+  }
+
+  std::vector<std::string> run_shards(int64_t shards, const std::string& prefix) {
+    std::vector<std::string> dirs;
+    for (int64_t k = 0; k < shards; ++k) {
+      dirs.push_back((dir_ / (prefix + std::to_string(k))).string());
+      ganaug::run_augment(options(dirs.back(), k, shards));
+    }
+    return dirs;
+  }
+
+  ganaug::testing::TempDir dir_;
+};
+
+}  // namespace
+
+TEST(ShardRange, WholeBatchesInOrderCoveringEveryImageOnce) {
+  for (const int64_t n : {0, 1, 7, 23, 24, 25, 1000}) {
+    for (const int64_t shards : {1, 2, 3, 7, 40}) {
+      int64_t next = 0;
+      for (int64_t k = 0; k < shards; ++k) {
+        const auto range = ganaug::shard_range(n, 4, k, shards);
+        EXPECT_EQ(range.first, next) << n << " " << shards << " " << k;
+        EXPECT_GE(range.count, 0);
+        if (range.first + range.count < n) {
+          EXPECT_EQ(range.count % 4, 0);
+        }
+        next = range.first + range.count;
+      }
+      EXPECT_EQ(next, n);
+    }
+  }
+  EXPECT_THROW(ganaug::shard_range(10, 4, 3, 3), ganaug::Error);
+  EXPECT_THROW(ganaug::shard_range(10, 0, 0, 1), ganaug::Error);
+}
+
+TEST_F(ShardTest, MergedShardsAreTheSingleRunByteForByte) {
+  const auto single = dir_ / "single";
+  ganaug::run_augment(options(single));
+  auto dirs = run_shards(3, "shard");
+  // Each shard holds only its own slice.
+  const auto middle = ganaug::shard_range(23, 4, 1, 3);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(fs::path(dirs[1]) / "images"), fs::directory_iterator{}),
+      middle.count);
+  std::reverse(dirs.begin(), dirs.end());  // any order
+  const auto summary = ganaug::merge_shards((dir_ / "merged").string(), dirs);
+  EXPECT_EQ(summary["merged"]["shards"], 3);
+  EXPECT_EQ(summary["merged"]["images"], 23);
+  EXPECT_EQ(summary["merged"]["from"].size(), 3u);
+  EXPECT_EQ(tree(dir_ / "merged", {"summary.json"}), tree(single, {"summary.json"}));
+}
+
+TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
+  const auto dirs = run_shards(3, "s");
+  const auto out = (dir_ / "out").string();
+  expect_error([&] { ganaug::merge_shards(out, {dirs[0], dirs[2]}); }, {"shard 1 of 3 is missing"});
+  expect_error(
+      [&] {
+        ganaug::merge_shards(out, {dirs[0], dirs[1], dirs[2], dirs[1]});
+      },
+      {"are both shard 1 of 3", dirs[1]});
+  // A shard of another run: another seed.
+  const auto foreign = (dir_ / "foreign").string();
+  ganaug::run_augment(options(foreign, 1, 3).seed(9));
+  expect_error(
+      [&] {
+        ganaug::merge_shards(out, {dirs[0], foreign, dirs[2]});
+      },
+      {foreign, "belongs to another run", "'seed'"});
+  // Split differently.
+  const auto other_split = (dir_ / "other_split").string();
+  ganaug::run_augment(options(other_split, 1, 2));
+  expect_error(
+      [&] {
+        ganaug::merge_shards(out, {dirs[0], other_split});
+      },
+      {other_split, "split differently"});
+  // Not finished, or not a shard.
+  fs::remove(fs::path(dirs[2]) / "summary.json");
+  expect_error([&] { ganaug::merge_shards(out, dirs); }, {dirs[2], "has not finished"});
+  const auto whole = (dir_ / "whole").string();
+  ganaug::run_augment(options(whole));
+  expect_error([&] { ganaug::merge_shards(out, {whole}); }, {whole, "not written as a shard"});
+  // A listed image that went missing.
+  fs::remove(fs::path(dirs[0]) / ganaug::image_file_name(0));
+  expect_error([&] { ganaug::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});
+  EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
+}
+
+TEST_F(ShardTest, ShardsNeedAGeneratorAndNoRetraining) {
+  expect_error([&] { options(dir_ / "x", 0, 2).generator("").validate(); }, {"--generator"});
+  expect_error([&] { options(dir_ / "x", 0, 2).retrain(true).validate(); }, {"--no-retrain"});
+  expect_error([&] { options(dir_ / "x", 2, 2).validate(); }, {"--shard 2"});
+}
+
+TEST_F(ShardTest, TheToolsShardFromSlurmArrayVariablesAndMerge) {
+  const std::string common = "--data " + (dir_ / "data").string() +
+                             " --per-class 0 --n 23 --gen-batch 4 --scheme cond --no-retrain "
+                             "--device cpu --quiet --generator " +
+                             checkpoint().string();
+  std::string output;
+  // A Slurm job array of 2 tasks numbered from 1.
+  setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+  std::vector<std::string> dirs;
+  for (const char* id : {"1", "2"}) {
+    setenv("SLURM_ARRAY_TASK_ID", id, 1);
+    dirs.push_back((dir_ / ("task" + std::string(id))).string());
+    ASSERT_EQ(
+        ganaug::testing::run_program(GANAUG_AUGMENT_EXE, common + " --out " + dirs.back(), &output),
+        0)
+        << output;
+  }
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_MIN");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  EXPECT_NE(bytes_of(fs::path(dirs[1]) / "summary.json").find("\"index\": 1"), std::string::npos);
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         common + " --out " + (dir_ / "single").string(), &output),
+            0)
+      << output;
+  const auto merged = (dir_ / "merged").string();
+  ASSERT_EQ(ganaug::testing::run_program(
+                GANAUG_MERGE_EXE, "--out " + merged + " " + dirs[0] + " " + dirs[1], &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("merged 2 shards, 23 images"), std::string::npos) << output;
+  EXPECT_EQ(bytes_of(fs::path(merged) / "labels.csv"), bytes_of(dir_ / "single" / "labels.csv"));
+  // A missing shard: exit 1 and the message; no arguments: usage, exit 2.
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_MERGE_EXE,
+                                         "--force --out " + merged + " " + dirs[1], &output),
+            1);
+  EXPECT_NE(output.find("shard 0 of 2 is missing"), std::string::npos) << output;
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_MERGE_EXE, "--out " + merged, &output), 2);
+}
