@@ -284,3 +284,29 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--data /nonexistent/folder --out /tmp/ganaug-never", &output), 1);
   EXPECT_NE(output.find("/nonexistent/folder"), std::string::npos) << output;
 }
+
+TEST(AugmentCli, AMultiProcessRunWhoseOtherRankNeverComesFailsWithinTheTimeout) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  // torchrun's variables for rank 0 of 2; rank 1 is never started.
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("RANK", "0", 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", "29613", 1);
+  std::string output;
+  const auto start = std::chrono::steady_clock::now();
+  const int code = run_tool("--data " + (dir / "data").string() +
+                                " --per-class 0 --gan-iters 2 --epochs 1 --n 5 --device cpu"
+                                " --dist-timeout 2 --out " +
+                                (dir / "out").string(),
+                            &output);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"}) unsetenv(name);
+  EXPECT_EQ(code, 1) << output;
+  for (const char* part : {"rank 0 of 2", "rendezvous", "rank 1 did not arrive", "within 2 s"}) {
+    EXPECT_NE(output.find(part), std::string::npos) << part << "\n" << output;
+  }
+  EXPECT_LT(seconds, 60);
+  EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
+}

@@ -10,6 +10,7 @@
 
 #include "cli_common.hpp"
 #include "ganaug/classifier.hpp"
+#include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
 #include "progress.hpp"
 
@@ -85,7 +86,10 @@ int main(int argc, char** argv) try {
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
       "zoom=1.1 add small rotations and crops)")("no-retrain", po::bool_switch(),
                                                  "only write the images; skip the classifiers")(
-      "resume", po::bool_switch(), "continue an interrupted run in --out")(
+      "dist-timeout", po::value<double>()->default_value(300),
+      "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
+      "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "
+      "failing")("resume", po::bool_switch(), "continue an interrupted run in --out")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
       "quiet,q", po::bool_switch(), "print only errors")(
       "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
@@ -121,6 +125,12 @@ int main(int argc, char** argv) try {
       ganaug::cli::shard_from(values, !options.generator().empty() && !options.retrain());
   options.shard(shard.index).num_shards(shard.count);
   try {
+    options.distributed(ganaug::distributed_from_environment().timeout_seconds(
+        values["dist-timeout"].as<double>()));
+  } catch (const ganaug::Error& e) {
+    throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
+  }
+  try {
     options.scheme(ganaug::parse_scheme(values["scheme"].as<std::string>()));
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError("--scheme: " + std::string(e.what()));
@@ -155,6 +165,10 @@ int main(int argc, char** argv) try {
     progress.finish();
     if (json) {
       std::cout << summary.dump(2) << "\n";
+    } else if (summary.contains("role")) {
+      if (!values["quiet"].as<bool>())
+        std::cout << "rank " << summary["rank"] << " of " << summary["world_size"] << ": "
+                  << summary["role"].get<std::string>() << "\n";
     } else if (!values["quiet"].as<bool>()) {
       print_human_summary(summary);
     }

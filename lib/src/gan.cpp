@@ -667,6 +667,7 @@ struct GanTrainer::State {
   Discriminator discriminator{nullptr};
   std::unique_ptr<torch::optim::Adam> g_optimizer, d_optimizer;
   int64_t iteration = 0;
+  std::shared_ptr<ProcessGroup> group;  // data-parallel training when set
 };
 
 GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
@@ -700,6 +701,10 @@ GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
 GanTrainer::~GanTrainer() = default;
 GanTrainer::GanTrainer(GanTrainer&&) noexcept = default;
 GanTrainer& GanTrainer::operator=(GanTrainer&&) noexcept = default;
+
+void GanTrainer::distribute(std::shared_ptr<ProcessGroup> group) {
+  state_->group = std::move(group);
+}
 
 Generator GanTrainer::sampling_generator() const {
   return state_->options.ema_decay() > 0 ? state_->ema : state_->generator;
@@ -806,9 +811,30 @@ bool GanTrainer::train(const LabeledDataset& data) {
                           : "off")
           : DiffAugmentPolicy::parse(o.diffaugment());
 
+  ProcessGroup* group = s.group.get();
+  const int64_t world = group ? group->world_size() : 1, rank = group ? group->rank() : 0;
+  GANAUG_CHECK(o.batch_size() % world == 0, "the batch size ", o.batch_size(),
+               " does not split evenly over ", world, " processes");
+  const int64_t local = o.batch_size() / world;  // this rank's share of every global batch
+  // Module state kept equal on every rank: rank 0's at the start, its buffers every iteration.
+  auto module_state = [](std::vector<torch::nn::Module*> modules, bool with_parameters) {
+    std::vector<torch::Tensor> out;
+    for (auto* m : modules) {
+      if (with_parameters)
+        for (const auto& p : m->parameters()) out.push_back(p);
+      for (const auto& b : m->buffers()) out.push_back(b);
+    }
+    return out;
+  };
+  const std::vector<torch::nn::Module*> modules{s.generator.get(), s.discriminator.get(),
+                                                s.ema.get()};
+  if (group && world > 1) {
+    group->broadcast(module_state(modules, true), "copying rank 0's weights before training");
+  }
+
   std::ofstream log;
   std::string checkpoint_path;
-  if (!o.out_dir().empty()) {
+  if (rank == 0 && !o.out_dir().empty()) {
     fs::create_directories(o.out_dir());
     remove_temporary_files(o.out_dir());  // a checkpoint half written by a killed run
     const auto log_path = fs::path(o.out_dir()) / "log.csv";
@@ -882,10 +908,19 @@ bool GanTrainer::train(const LabeledDataset& data) {
     // Every random draw of this iteration comes from a generator seeded by (seed, iteration),
     // on the training device: no step copies anything from the host.
     auto rng = make_generator(s.device, mix_seed(o.seed(), static_cast<uint64_t>(s.iteration)));
+    // With several ranks, each takes its slice of the global draws, and augments with a
+    // generator of its own.
+    auto mine = [&](const torch::Tensor& global) {
+      return world > 1 ? global.slice(0, rank * local, (rank + 1) * local) : global;
+    };
+    auto augment_rng =
+        world > 1 ? make_generator(s.device, mix_seed(mix_seed(o.seed(), s.iteration), 7 + rank))
+                  : rng;
+    const std::string at = " at iteration " + std::to_string(s.iteration + 1);
     for (int64_t step = 0; step < o.d_steps(); ++step) {
-      const auto index = torch::randint(n, {batch}, rng, long_on_device);
-      const auto noise = torch::randn({batch, o.latent_dim()}, rng, float_on_device);
-      const auto fake_classes = torch::randint(k, {batch}, rng, long_on_device);
+      const auto index = mine(torch::randint(n, {batch}, rng, long_on_device));
+      const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
+      const auto fake_classes = mine(torch::randint(k, {batch}, rng, long_on_device));
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
@@ -893,25 +928,28 @@ bool GanTrainer::train(const LabeledDataset& data) {
       }
       // Real and fake in one batch: one discriminator pass instead of two.
       auto both = torch::cat({images.index_select(0, index), fake});
-      if (policy.any()) both = diff_augment(both, policy, rng);
+      if (policy.any()) both = diff_augment(both, policy, augment_rng);
       const auto scores =
           s.discriminator(both, torch::cat({labels.index_select(0, index), fake_classes}));
-      const auto real_scores = scores.slice(0, 0, batch), fake_scores = scores.slice(0, batch);
+      const auto real_scores = scores.slice(0, 0, local), fake_scores = scores.slice(0, local);
       const auto d_loss =
           o.loss() == GanLoss::kHinge
               ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
               : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
       s.d_optimizer->zero_grad();
       d_loss.backward();
+      if (group && world > 1)
+        group->average_gradients(s.discriminator->parameters(),
+                                 "averaging the discriminator's gradients" + at);
       s.d_optimizer->step();
       last_d_losses =
           torch::stack({d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
     }
     // Generator step; the discriminator's weights need no gradient here.
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
-    const auto noise = torch::randn({batch, o.latent_dim()}, rng, float_on_device);
-    auto fake_classes = torch::randint(k, {batch}, rng, long_on_device);
-    const int64_t half = batch / 2;
+    const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
+    auto fake_classes = mine(torch::randint(k, {batch}, rng, long_on_device));
+    const int64_t half = local / 2;
     const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
     if (mode_seeking) {
       // Image i and image half + i share a class and differ in noise.
@@ -928,15 +966,22 @@ bool GanTrainer::train(const LabeledDataset& data) {
           (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
       seeking = 1.0 / (image_distance / noise_distance + 1e-5);
     }
-    if (policy.any()) fake = diff_augment(fake, policy, rng);
+    if (policy.any()) fake = diff_augment(fake, policy, augment_rng);
     const auto scores = s.discriminator(fake, fake_classes);
     auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
     if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
     s.g_optimizer->zero_grad();
     g_loss.backward();
+    if (group && world > 1)
+      group->average_gradients(s.generator->parameters(),
+                               "averaging the generator's gradients" + at);
     s.g_optimizer->step();
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
     last_g_loss = g_loss.detach();
+    if (group && world > 1) {
+      group->broadcast(module_state({s.generator.get(), s.discriminator.get()}, false),
+                       "copying rank 0's batch-norm statistics" + at);
+    }
     ++s.iteration;
     if (o.ema_decay() > 0) {
       // Warm-up: a short run should not average in its random initial weights.

@@ -196,6 +196,48 @@ void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t 
                "--out");
 }
 
+GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train,
+                       const std::string& device) {
+  GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,
+               " holds ", train.height(), "x", train.width(), " (set --image-size)");
+  return GanOptions(train.num_classes(), train.height(), train.channels())
+      .iterations(o.gan_iterations())
+      .seed(o.seed())
+      .device(device)
+      .threads(o.threads())
+      .checkpoint_every(o.gan_checkpoint_every())
+      .log_every(25);
+}
+
+// A rank other than 0 of a multi-process run: loads the same data and trains the GAN together
+// with rank 0, which alone writes the output folder.
+nlohmann::json train_gan_as_follower(const AugmentOptions& o, const std::string& device,
+                                     const AugmentCallbacks& callbacks) {
+  configure_threads(o.threads());
+  auto spec = o.data();
+  spec.threads(o.threads()).seed(o.seed());
+  const auto data = load_train_test(spec, o.test_data(), o.test_fraction());
+  GanTrainer trainer(gan_options(o, data.train, device), data.train.class_names);
+  const auto checkpoint = fs::path(o.out_dir()) / "gan" / "checkpoint.pt";
+  if (o.resume() && fs::exists(checkpoint)) trainer.resume(checkpoint.string());
+  auto group = std::make_shared<ProcessGroup>(o.distributed());
+  trainer.distribute(group);
+  trainer.should_stop = [&] { return callbacks.should_stop && callbacks.should_stop(); };
+  trainer.on_progress = [&](const GanProgress& p) {
+    if (callbacks.on_progress)
+      callbacks.on_progress("gan", static_cast<double>(p.iteration),
+                            static_cast<double>(p.iterations), "");
+  };
+  if (!trainer.train(data.train)) {
+    throw Interrupted("interrupted during GAN training at iteration " +
+                      std::to_string(trainer.iteration()));
+  }
+  return {{"rank", o.distributed().rank()},
+          {"world_size", o.distributed().world_size()},
+          {"role", "trained the GAN with rank 0, which writes the output"},
+          {"gan_iterations", trainer.iteration()}};
+}
+
 }  // namespace
 
 ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num_shards) {
@@ -222,6 +264,15 @@ void AugmentOptions::validate() const {
                  "gan/checkpoint.pt)");
     GANAUG_CHECK(!retrain(),
                  "--num-shards needs --no-retrain: join the shards with augment-merge first");
+  }
+  distributed().validate();
+  if (distributed().world_size() > 1) {
+    GANAUG_CHECK(generator().empty(), "several processes (WORLD_SIZE ", distributed().world_size(),
+                 ") only train a GAN; with --generator run one process, or shard the "
+                 "generation with --num-shards");
+    GANAUG_CHECK(GanOptions(2, 28, 1).batch_size() % distributed().world_size() == 0,
+                 "the GAN's batch of ", GanOptions(2, 28, 1).batch_size(),
+                 " images does not split evenly over ", distributed().world_size(), " processes");
   }
   GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
   GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
@@ -259,6 +310,14 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
     if (callbacks.on_progress) callbacks.on_progress(stage, done, total, detail);
   };
   auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
+  const auto& dist = o.distributed();
+  const bool distributed = dist.world_size() > 1;
+  // A CUDA rank trains on its node's GPU number local_rank.
+  const std::string device = distributed && o.device() != "cpu" && cuda_available() &&
+                                     o.device().find(':') == std::string::npos
+                                 ? "cuda:" + std::to_string(dist.local_rank())
+                                 : o.device();
+  if (distributed && dist.rank() != 0) return train_gan_as_follower(o, device, callbacks);
   const fs::path out(o.out_dir());
   // Checked before loading, changed only after: a run that fails to load loses nothing.
   detail::check_output_dir(out, o.resume(), o.force(), "continue the run in it",
@@ -293,23 +352,15 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   Generator generator{nullptr};
   double gan_rate = 0;
   if (!o.generator().empty()) {
-    auto loaded = load_generator(o.generator(), o.device());
+    auto loaded = load_generator(o.generator(), device);
     check_generator_fits(loaded, train, o.generator());
     generator = loaded.generator;
   } else {
-    GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,
-                 " holds ", train.height(), "x", train.width(), " (set --image-size)");
-    auto gan_options = GanOptions(k, train.height(), train.channels())
-                           .iterations(o.gan_iterations())
-                           .seed(o.seed())
-                           .device(o.device())
-                           .threads(o.threads())
-                           .out_dir((out / "gan").string())
-                           .checkpoint_every(o.gan_checkpoint_every())
-                           .log_every(25);
-    GanTrainer trainer(gan_options, train.class_names);
+    GanTrainer trainer(gan_options(o, train, device).out_dir((out / "gan").string()),
+                       train.class_names);
     const auto checkpoint = out / "gan" / "checkpoint.pt";
     if (o.resume() && fs::exists(checkpoint)) trainer.resume(checkpoint.string());
+    if (distributed) trainer.distribute(std::make_shared<ProcessGroup>(dist));
     trainer.on_progress = [&](const GanProgress& p) {
       gan_rate = p.images_per_second;
       progress("gan", static_cast<double>(p.iteration), static_cast<double>(p.iterations),
@@ -335,7 +386,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
         .epochs(o.classifier_epochs())
         .lr_schedule(o.lr_schedule())
         .seed(o.seed())
-        .device(o.device())
+        .device(device)
         .threads(o.threads())
         .synthetic_share(o.synthetic_share())
         .synthetic_weight(o.synthetic_weight());
@@ -399,7 +450,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   summary["test"] = test_description;
   summary["test"]["images"] = test.size();
   summary["image_shape"] = {train.channels(), train.height(), train.width()};
-  summary["device"] = select_device(o.device()).str();
+  summary["device"] = select_device(device).str();
+  if (distributed) summary["distributed"] = {{"world_size", dist.world_size()}};
   summary["threads"] = threads;
   summary["deterministic"] = deterministic_algorithms();
   summary["gan_images_per_s"] = gan_rate;

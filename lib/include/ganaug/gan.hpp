@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ganaug/dataset.hpp"
+#include "ganaug/distributed.hpp"
 #include "ganaug/models.hpp"
 
 namespace ganaug {
@@ -162,6 +163,18 @@ class GanTrainer {
   /// ganaug::Error when a weight holds NaN/Inf or the file cannot be written (a previous file
   /// at `path` stays intact).
   void save_checkpoint(const std::string& path) const;
+
+  /// Trains data-parallel over `group` (see distributed.hpp), one trainer per process, each
+  /// with the same options and data: train() first copies rank 0's weights and buffers to
+  /// every rank; every iteration each rank takes its share (batch_size / world size, which must
+  /// divide evenly) of one global batch drawn from (seed, iteration), the gradients of both
+  /// networks are averaged over the ranks after each backward pass, and rank 0's batch-norm
+  /// statistics are copied to all (as DistributedDataParallel does; batch statistics are per
+  /// rank, there is no synchronised batch norm). Only rank 0 writes out_dir (log, checkpoints).
+  /// Every rank must call train() the same number of times; a stop request must reach all of
+  /// them (a rank that stops alone makes the others fail after the group's timeout). nullptr:
+  /// single process again.
+  void distribute(std::shared_ptr<ProcessGroup> group);
 
   /// The generator used for sampling: the moving average when enabled (evaluation mode, no
   /// gradients); with ema_decay 0 the trained generator itself, in whatever mode training left

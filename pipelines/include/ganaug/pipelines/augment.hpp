@@ -11,6 +11,7 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
+#include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
@@ -52,6 +53,12 @@ struct AugmentOptions {
   /// folders into exactly the folder one process would write. Above 1 only with `generator` set
   /// and `retrain` off.
   TORCH_ARG(int64_t, num_shards) = 1;
+  /// Data-parallel GAN training over several processes (world_size > 1; see distributed.hpp,
+  /// distributed_from_environment()). Every rank runs run_augment with the same options; rank 0
+  /// does the whole job and alone writes out_dir; the others train the GAN with it and return
+  /// (reading out_dir/gan/checkpoint.pt on a resume, so out_dir must be on a shared file
+  /// system). CUDA ranks use cuda:local_rank.
+  TORCH_ARG(DistributedOptions, distributed);
   /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N", for the GAN and the classifiers.
   TORCH_ARG(std::string, device) = "auto";
   /// Threads for loading, LibTorch and generation; 0 = every CPU this process may use. Set

@@ -1,0 +1,228 @@
+// Built with USE_C10D_GLOO and GANAUG_WITH_GLOO (set for this file by lib/CMakeLists.txt when
+// Gloo's headers are there): LibTorch declares ProcessGroupGloo only under USE_C10D_GLOO.
+#include "ganaug/distributed.hpp"
+
+#include <torch/torch.h>
+#ifdef GANAUG_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+namespace {
+
+int64_t environment_number(const char* name, int64_t fallback) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const long long value = std::strtoll(text, &end, 10);
+  GANAUG_CHECK(end != text && *end == '\0' && value >= 0, "environment variable ", name, "='", text,
+               "' is not a whole number");
+  return value;
+}
+
+std::string environment_text(const char* name, const std::string& fallback) {
+  const char* text = std::getenv(name);
+  return text == nullptr || *text == '\0' ? fallback : text;
+}
+
+std::string first_line(const std::exception& e) {
+  std::string text = e.what();
+  return text.substr(0, text.find('\n'));
+}
+
+}  // namespace
+
+void DistributedOptions::validate() const {
+  GANAUG_CHECK(world_size() >= 1 && rank() >= 0 && rank() < world_size(), "rank ", rank(),
+               " does not exist in a world of ", world_size(), " processes");
+  GANAUG_CHECK(master_port() >= 1 && master_port() <= 65535, "master port ", master_port(),
+               " is not a port number (1-65535)");
+  GANAUG_CHECK(timeout_seconds() > 0, "the distributed timeout must be positive, got ",
+               timeout_seconds());
+}
+
+std::string first_slurm_host(const std::string& nodelist) {
+  // "a[01-03,7],b" -> "a01"; "a,b" -> "a".
+  const auto comma = nodelist.find(',');
+  const auto bracket = nodelist.find('[');
+  if (bracket == std::string::npos || (comma != std::string::npos && comma < bracket))
+    return nodelist.substr(0, comma);
+  const auto close = nodelist.find(']', bracket);
+  std::string range = nodelist.substr(bracket + 1, close - bracket - 1);
+  range = range.substr(0, range.find(','));
+  return nodelist.substr(0, bracket) + range.substr(0, range.find('-'));
+}
+
+DistributedOptions distributed_from_environment() {
+  DistributedOptions options;
+  options.master_port(environment_number("MASTER_PORT", 29500));
+  if (std::getenv("WORLD_SIZE") != nullptr) {  // torchrun
+    options.world_size(environment_number("WORLD_SIZE", 1))
+        .rank(environment_number("RANK", 0))
+        .local_rank(environment_number("LOCAL_RANK", 0))
+        .master_addr(environment_text("MASTER_ADDR", "127.0.0.1"));
+  } else if (std::getenv("SLURM_NTASKS") != nullptr && std::getenv("SLURM_PROCID") != nullptr) {
+    options.world_size(environment_number("SLURM_NTASKS", 1))
+        .rank(environment_number("SLURM_PROCID", 0))
+        .local_rank(environment_number("SLURM_LOCALID", 0))
+        .master_addr(environment_text(
+            "MASTER_ADDR", first_slurm_host(environment_text("SLURM_JOB_NODELIST", "127.0.0.1"))));
+  }
+  GANAUG_CHECK(options.world_size() >= 1, "WORLD_SIZE must be at least 1");
+  options.validate();
+  return options;
+}
+
+#ifdef GANAUG_WITH_GLOO
+struct ProcessGroup::Impl {
+  DistributedOptions options;
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+
+  std::string where(const std::string& phase) const {
+    return "rank " + std::to_string(options.rank()) + " of " +
+           std::to_string(options.world_size()) + ", " + phase;
+  }
+
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& phase) {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      GANAUG_FAIL(where(phase), ": ", first_line(e),
+                  "; another rank died, stopped or did not answer within the timeout (",
+                  options.timeout_seconds(), " s)");
+    }
+  }
+};
+
+ProcessGroup::ProcessGroup(const DistributedOptions& options) : impl_(std::make_unique<Impl>()) {
+  options.validate();
+  auto& s = *impl_;
+  s.options = options;
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(std::ceil(options.timeout_seconds() * 1000)));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  c10d::TCPStoreOptions store_options;
+  store_options.port = static_cast<std::uint16_t>(options.master_port());
+  store_options.isServer = options.rank() == 0;
+  store_options.numWorkers = static_cast<std::size_t>(options.world_size());
+  store_options.waitWorkers = false;
+  store_options.timeout = timeout;
+  const std::string at = options.master_addr() + ":" + std::to_string(options.master_port());
+  try {
+    s.store = c10::make_intrusive<c10d::TCPStore>(options.master_addr(), store_options);
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(s.where("rendezvous"), ": cannot reach rank 0's store at ", at, " (", first_line(e),
+                ")");
+  }
+  // Every rank says it arrived; rank 0 names the ranks that did not.
+  s.store->set("ganaug/arrived/" + std::to_string(options.rank()), std::vector<uint8_t>{1});
+  while (true) {
+    std::vector<std::string> missing;
+    for (int64_t r = 0; r < options.world_size(); ++r) {
+      if (!s.store->check({"ganaug/arrived/" + std::to_string(r)}))
+        missing.push_back(std::to_string(r));
+    }
+    if (missing.empty()) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string list;
+      for (const auto& r : missing) list += (list.empty() ? "" : ", ") + r;
+      GANAUG_FAIL(s.where("rendezvous"), ": rank", missing.size() > 1 ? "s " : " ", list,
+                  " did not arrive at ", at, " within ", options.timeout_seconds(),
+                  " s (--dist-timeout)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  try {
+    auto group_options = c10d::ProcessGroupGloo::Options::create(timeout);
+    group_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    s.group = c10::make_intrusive<c10d::ProcessGroupGloo>(s.store, static_cast<int>(options.rank()),
+                                                          static_cast<int>(options.world_size()),
+                                                          group_options);
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(s.where("connecting the process group"), ": ", first_line(e));
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+int64_t ProcessGroup::rank() const { return impl_->options.rank(); }
+int64_t ProcessGroup::world_size() const { return impl_->options.world_size(); }
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, const std::string& phase) {
+  if (tensors.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat{torch::cat([&] {
+    std::vector<torch::Tensor> parts;
+    for (const auto& t : tensors)
+      parts.push_back(t.detach().reshape({-1}).to(torch::kCPU, torch::kFloat64));
+    return parts;
+  }())};
+  impl_->wait(impl_->group->broadcast(flat), phase);
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.detach().copy_(flat[0].slice(0, offset, offset + n).view(t.sizes()));
+    offset += n;
+  }
+}
+
+void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& parameters,
+                                     const std::string& phase) {
+  if (parameters.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : parameters) {
+    parts.push_back(p.grad().defined() ? p.grad().reshape({-1}).to(torch::kCPU, torch::kFloat32)
+                                       : torch::zeros({p.numel()}));
+  }
+  std::vector<torch::Tensor> flat{torch::cat(parts)};
+  impl_->wait(impl_->group->allreduce(flat), phase);
+  flat[0].div_(static_cast<double>(world_size()));
+  int64_t offset = 0;
+  for (const auto& p : parameters) {
+    const int64_t n = p.numel();
+    auto averaged = flat[0].slice(0, offset, offset + n).view(p.sizes()).to(p.options());
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(averaged);
+    } else {
+      p.mutable_grad() = averaged.clone();
+    }
+    offset += n;
+  }
+}
+
+void ProcessGroup::barrier(const std::string& phase) {
+  impl_->wait(impl_->group->barrier(), phase);
+}
+#else
+struct ProcessGroup::Impl {
+  DistributedOptions options;
+};
+
+ProcessGroup::ProcessGroup(const DistributedOptions& options) : impl_(std::make_unique<Impl>()) {
+  options.validate();
+  impl_->options = options;
+  GANAUG_CHECK(options.world_size() == 1,
+               "this ganaug was built without Gloo (install libgloo-dev and rebuild), so it "
+               "cannot train with ",
+               options.world_size(), " processes");
+}
+ProcessGroup::~ProcessGroup() = default;
+int64_t ProcessGroup::rank() const { return 0; }
+int64_t ProcessGroup::world_size() const { return 1; }
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>&, const std::string&) {}
+void ProcessGroup::average_gradients(const std::vector<torch::Tensor>&, const std::string&) {}
+void ProcessGroup::barrier(const std::string&) {}
+#endif
+
+}  // namespace ganaug

@@ -1,0 +1,63 @@
+// One rank of a multi-process test run (started by test_distributed.cpp).
+// Usage: dist_worker train|grads RANK WORLD PORT TIMEOUT_SECONDS OUT_DIR
+//   train: trains the tiny GAN data-parallel for 4 iterations, saves the generator's and the
+//          discriminator's weights to OUT_DIR/weights<RANK>.pt
+//   grads: one backward pass of a seeded discriminator on this rank's share of a fixed batch;
+//          saves the local gradients (local<RANK>.pt) and the averaged ones (averaged<RANK>.pt)
+// Exit 0 on success, 1 with the error on stderr.
+#include <torch/torch.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "dist_support.hpp"
+#include "ganaug/distributed.hpp"
+
+namespace {
+
+std::vector<torch::Tensor> gradients(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : module.parameters()) out.push_back(p.grad().clone());
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  if (argc != 7) {
+    std::cerr << "usage: dist_worker train|grads RANK WORLD PORT TIMEOUT OUT_DIR\n";
+    return 2;
+  }
+  const std::string mode = argv[1], out = argv[6];
+  const auto options = ganaug::DistributedOptions()
+                           .rank(std::stoll(argv[2]))
+                           .world_size(std::stoll(argv[3]))
+                           .master_port(std::stoll(argv[4]))
+                           .timeout_seconds(std::stod(argv[5]));
+  auto group = std::make_shared<ganaug::ProcessGroup>(options);
+  if (mode == "train") {
+    const auto data = ganaug::testing::dist_blobs();
+    ganaug::GanTrainer trainer(ganaug::testing::dist_gan_options(4), data.class_names);
+    trainer.distribute(group);
+    if (!trainer.train(data)) return 1;
+    std::vector<torch::Tensor> weights;
+    for (const auto& p : trainer.generator()->parameters()) weights.push_back(p.detach());
+    for (const auto& p : trainer.discriminator()->parameters()) weights.push_back(p.detach());
+    torch::save(weights, out + "/weights" + argv[2] + ".pt");
+  } else if (mode == "grads") {
+    auto d = ganaug::testing::dist_discriminator();
+    ganaug::testing::dist_discriminator_loss(d, options.rank(), options.world_size()).backward();
+    torch::save(gradients(*d), out + "/local" + argv[2] + ".pt");
+    group->average_gradients(d->parameters(), "the gradient test");
+    torch::save(gradients(*d), out + "/averaged" + argv[2] + ".pt");
+  } else {
+    std::cerr << "unknown mode " << mode << "\n";
+    return 2;
+  }
+  group->barrier("the end of the test");
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "dist_worker: " << e.what() << "\n";
+  return 1;
+}

@@ -1,0 +1,159 @@
+// Data-parallel training over c10d Gloo: processes started on 127.0.0.1 (tests/dist_worker.cpp).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+
+#include "dist_support.hpp"
+#include "ganaug/distributed.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A TCP port free on 127.0.0.1 right now.
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+struct Ranks {
+  std::vector<int> codes;
+  std::vector<std::string> outputs;
+};
+
+// Starts `ranks` of a world of `world` processes at once and waits for them.
+Ranks run_ranks(const std::string& mode, std::vector<int> ranks, int world, double timeout,
+                const fs::path& out) {
+  const int port = free_port();
+  std::vector<std::future<std::pair<int, std::string>>> running;
+  for (int rank : ranks) {
+    running.push_back(std::async(std::launch::async, [=] {
+      std::string output;
+      const std::string arguments = mode + " " + std::to_string(rank) + " " +
+                                    std::to_string(world) + " " + std::to_string(port) + " " +
+                                    std::to_string(timeout) + " " + out.string();
+      const int code = ganaug::testing::run_program(GANAUG_DIST_WORKER_EXE, arguments, &output);
+      return std::make_pair(code, output);
+    }));
+  }
+  Ranks result;
+  for (auto& r : running) {
+    auto [code, output] = r.get();
+    result.codes.push_back(code);
+    result.outputs.push_back(output);
+  }
+  return result;
+}
+
+std::vector<torch::Tensor> load(const fs::path& path) {
+  std::vector<torch::Tensor> tensors;
+  torch::load(tensors, path.string());
+  return tensors;
+}
+
+}  // namespace
+
+TEST(Distributed, TwoRanksEndWithTheSameWeights) {
+  ganaug::testing::TempDir dir;
+  const auto ranks = run_ranks("train", {0, 1}, 2, 60, dir.path());
+  ASSERT_EQ(ranks.codes, (std::vector<int>{0, 0})) << ranks.outputs[0] << ranks.outputs[1];
+  const auto a = load(dir / "weights0.pt"), b = load(dir / "weights1.pt");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  // They trained (not the initial weights), and not as one process would: each rank saw its
+  // half of every batch, with augmentations of its own, and the gradients were averaged.
+  ganaug::GanTrainer fresh(ganaug::testing::dist_gan_options(4), {"left", "right"});
+  EXPECT_FALSE(torch::equal(a[0], fresh.generator()->parameters()[0]));
+  ASSERT_TRUE(fresh.train(ganaug::testing::dist_blobs()));
+  EXPECT_FALSE(torch::equal(a[0], fresh.generator()->parameters()[0]));
+}
+
+TEST(Distributed, AveragedGradientsAreTheMeanOfTheRanksLocalGradients) {
+  ganaug::testing::TempDir dir;
+  const auto ranks = run_ranks("grads", {0, 1}, 2, 60, dir.path());
+  ASSERT_EQ(ranks.codes, (std::vector<int>{0, 0})) << ranks.outputs[0] << ranks.outputs[1];
+  // Recomputed here, in one process, on the same data.
+  std::vector<std::vector<torch::Tensor>> local;
+  for (int rank = 0; rank < 2; ++rank) {
+    auto d = ganaug::testing::dist_discriminator();
+    ganaug::testing::dist_discriminator_loss(d, rank, 2).backward();
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : d->parameters()) grads.push_back(p.grad().clone());
+    local.push_back(grads);
+    const auto saved = load(dir / ("local" + std::to_string(rank) + ".pt"));
+    for (size_t i = 0; i < grads.size(); ++i) EXPECT_TRUE(torch::allclose(saved[i], grads[i]));
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto averaged = load(dir / ("averaged" + std::to_string(rank) + ".pt"));
+    ASSERT_EQ(averaged.size(), local[0].size());
+    for (size_t i = 0; i < averaged.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(averaged[i], (local[0][i] + local[1][i]) / 2, 1e-5, 1e-7))
+          << "rank " << rank << " tensor " << i;
+    }
+  }
+}
+
+TEST(Distributed, ARankThatNeverArrivesEndsTheOthersWithinTheTimeout) {
+  ganaug::testing::TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  const auto ranks = run_ranks("train", {0}, 2, 2, dir.path());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(ranks.codes[0], 1);
+  for (const char* part : {"rank 0 of 2", "rendezvous", "rank 1 did not arrive", "within 2 s"}) {
+    EXPECT_NE(ranks.outputs[0].find(part), std::string::npos) << part << "\n" << ranks.outputs[0];
+  }
+  EXPECT_LT(seconds, 30);
+}
+
+TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
+  EXPECT_EQ(ganaug::first_slurm_host("node[03-05,7],gpu1"), "node03");
+  EXPECT_EQ(ganaug::first_slurm_host("a,b"), "a");
+  EXPECT_EQ(ganaug::first_slurm_host("single"), "single");
+  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+                           "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_JOB_NODELIST"})
+    unsetenv(name);
+  EXPECT_EQ(ganaug::distributed_from_environment().world_size(), 1);
+  setenv("SLURM_NTASKS", "4", 1);
+  setenv("SLURM_PROCID", "3", 1);
+  setenv("SLURM_LOCALID", "1", 1);
+  setenv("SLURM_JOB_NODELIST", "gpu[12-13]", 1);
+  auto slurm = ganaug::distributed_from_environment();
+  EXPECT_EQ(slurm.world_size(), 4);
+  EXPECT_EQ(slurm.rank(), 3);
+  EXPECT_EQ(slurm.local_rank(), 1);
+  EXPECT_EQ(slurm.master_addr(), "gpu12");
+  EXPECT_EQ(slurm.master_port(), 29500);
+  // torchrun's variables come first.
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("RANK", "1", 1);
+  setenv("MASTER_ADDR", "10.0.0.1", 1);
+  setenv("MASTER_PORT", "1234", 1);
+  auto torchrun = ganaug::distributed_from_environment();
+  EXPECT_EQ(torchrun.world_size(), 2);
+  EXPECT_EQ(torchrun.master_addr(), "10.0.0.1");
+  EXPECT_EQ(torchrun.master_port(), 1234);
+  setenv("RANK", "2", 1);
+  EXPECT_THROW(ganaug::distributed_from_environment(), ganaug::Error);
+  setenv("RANK", "x", 1);
+  EXPECT_THROW(ganaug::distributed_from_environment(), ganaug::Error);
+  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_NTASKS",
+                           "SLURM_PROCID", "SLURM_LOCALID", "SLURM_JOB_NODELIST"})
+    unsetenv(name);
+}
