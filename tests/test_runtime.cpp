@@ -10,7 +10,7 @@
 TEST(Runtime, ConfigureThreadsSetsTheCount) {
   EXPECT_EQ(ganaug::configure_threads(1), 1);
   EXPECT_EQ(torch::get_num_threads(), 1);
-  EXPECT_EQ(ganaug::configure_threads(0), ganaug::hardware_threads());
+  EXPECT_EQ(ganaug::configure_threads(0), ganaug::default_threads());
   EXPECT_THROW(ganaug::configure_threads(-1), ganaug::Error);
 }
 
@@ -70,4 +70,22 @@ TEST(Runtime, DeterministicModeIsSwitchedOnAndOff) {
   ganaug::use_deterministic_algorithms(false);
   EXPECT_FALSE(ganaug::deterministic_algorithms());
   ganaug::use_deterministic_algorithms(was);
+}
+
+TEST(Runtime, TheDefaultThreadCountFollowsOmpNumThreadsElseTheAffinityMask) {
+  const char* saved = std::getenv("OMP_NUM_THREADS");
+  const std::string was = saved ? saved : "";
+  unsetenv("OMP_NUM_THREADS");
+  EXPECT_EQ(ganaug::default_threads(), ganaug::hardware_threads());
+  setenv("OMP_NUM_THREADS", "3", 1);
+  EXPECT_EQ(ganaug::default_threads(), 3);
+  EXPECT_EQ(ganaug::configure_threads(0), 3);
+  setenv("OMP_NUM_THREADS", "lots", 1);
+  EXPECT_EQ(ganaug::default_threads(), ganaug::hardware_threads());
+  if (saved) {
+    setenv("OMP_NUM_THREADS", was.c_str(), 1);
+  } else {
+    unsetenv("OMP_NUM_THREADS");
+  }
+  ganaug::configure_threads(1);
 }

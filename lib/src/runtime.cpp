@@ -56,9 +56,20 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
+int default_threads() {
+  // OMP_NUM_THREADS, as the job's launcher (srun, torchrun, a container) set it, when it is a
+  // positive number; else every CPU of the affinity mask.
+  if (const char* text = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (end != text && *end == '\0' && value > 0) return static_cast<int>(value);
+  }
+  return hardware_threads();
+}
+
 int configure_threads(int threads) {
   GANAUG_CHECK(threads >= 0, "the thread count must be 0 (all cores) or positive, got ", threads);
-  const int wanted = threads == 0 ? hardware_threads() : threads;
+  const int wanted = threads == 0 ? default_threads() : threads;
   if (torch::get_num_threads() != wanted) torch::set_num_threads(wanted);
   static const bool blas_configured = [] {
     return std::getenv("OPENBLAS_NUM_THREADS") == nullptr && set_blas_threads(1);

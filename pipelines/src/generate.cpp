@@ -34,7 +34,7 @@ std::string image_file_name(int64_t index) {
 
 namespace {
 
-int resolve_threads(int threads) { return threads == 0 ? hardware_threads() : threads; }
+int resolve_threads(int threads) { return threads == 0 ? default_threads() : threads; }
 
 // Complete rows of an existing manifest (a torn last line from a killed run is dropped and
 // truncated away; an empty file, from a run killed before its header was durable, counts as

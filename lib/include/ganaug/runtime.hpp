@@ -12,11 +12,11 @@ namespace ganaug {
 /// "cuda:N". Throws ganaug::Error for an unknown name or a CUDA request without CUDA.
 torch::Device select_device(const std::string& request = "auto");
 
-/// Sets LibTorch's intra-op CPU thread count (process-wide); 0 means one per CPU this process
-/// may use. Debian's LibTorch starts with 1 thread, so the tools call it once at start; the
-/// library's stages call it only when their options name a thread count. Returns the count now
-/// in effect. Not to be called while another thread runs LibTorch operations. Throws
-/// ganaug::Error for a negative count.
+/// Sets LibTorch's intra-op CPU thread count (process-wide); 0 means default_threads()
+/// (OMP_NUM_THREADS when set, else one per CPU this process may use). Debian's LibTorch starts with
+/// 1 thread, so the tools call it once at start; the library's stages call it only when their
+/// options name a thread count. Returns the count now in effect. Not to be called while another
+/// thread runs LibTorch operations. Throws ganaug::Error for a negative count.
 ///
 /// Also keeps OpenBLAS (which LibTorch calls for Linear layers and matrix-vector products) on
 /// one thread unless OPENBLAS_NUM_THREADS is set (decided once, at the first call): its own
@@ -29,6 +29,10 @@ int configure_threads(int threads = 0);
 /// openblas_set_num_threads symbol; returns false when it is not (another BLAS, or none
 /// loaded), in which case nothing changes.
 bool set_blas_threads(int threads);
+
+/// The thread count "0 = all" stands for: OMP_NUM_THREADS when it is set to a positive number
+/// (srun, torchrun and container launchers set it per process), else hardware_threads().
+int default_threads();
 
 /// The number of CPUs this process may run on (its affinity mask: honours taskset, Slurm's
 /// --cpus-per-task and container cpusets), at least 1.
