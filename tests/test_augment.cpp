@@ -14,6 +14,7 @@
 
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/pipelines/augment.hpp"
+#include "ganaug/version.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
@@ -168,6 +169,27 @@ TEST(Augment, ZeroImagesRetrainsOnTheRealDataAlone) {
   EXPECT_EQ(summary["n"], 0);
   EXPECT_TRUE(summary.contains("retrained"));
   EXPECT_EQ(read_rows(dir / "out" / "labels.csv").size(), 1u);  // the header alone
+}
+
+TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
+  // A folder from a ganaug that drew its images differently (run.json without this revision)
+  // would mix two kinds of images on a resume: refused, saying why.
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto out = dir / "out";
+  ganaug::run_augment(tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false));
+  std::ifstream in(out / "run.json");
+  auto record = nlohmann::json::parse(in);
+  in.close();
+  EXPECT_EQ(record["revision"], ganaug::kOutputRevision);
+  record.erase("revision");
+  std::ofstream(out / "run.json") << record.dump(2) << "\n";
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::run_augment(
+            tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false).resume(true));
+      },
+      {"cannot resume", "revision"});
 }
 
 TEST(Augment, ManifestReadsBackAsDataset) {

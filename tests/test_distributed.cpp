@@ -126,14 +126,21 @@ TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
   EXPECT_EQ(ganaug::first_slurm_host("node[03-05,7],gpu1"), "node03");
   EXPECT_EQ(ganaug::first_slurm_host("a,b"), "a");
   EXPECT_EQ(ganaug::first_slurm_host("single"), "single");
-  for (const char* name : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
-                           "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_JOB_NODELIST"})
-    unsetenv(name);
+  const std::vector<std::pair<const char*, const char*>> slurm_variables{
+      {"SLURM_NTASKS", "4"},
+      {"SLURM_PROCID", "3"},
+      {"SLURM_LOCALID", "1"},
+      {"SLURM_JOB_NODELIST", "gpu[12-13]"}},
+      torchrun_variables{
+          {"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_ADDR", "10.0.0.1"}, {"MASTER_PORT", "1234"}};
+  auto unset_all = [&] {
+    unsetenv("LOCAL_RANK");
+    for (const auto& list : {slurm_variables, torchrun_variables})
+      for (const auto& [name, value] : list) unsetenv(name);
+  };
+  unset_all();
   EXPECT_EQ(ganaug::distributed_from_environment().world_size(), 1);
-  setenv("SLURM_NTASKS", "4", 1);
-  setenv("SLURM_PROCID", "3", 1);
-  setenv("SLURM_LOCALID", "1", 1);
-  setenv("SLURM_JOB_NODELIST", "gpu[12-13]", 1);
+  for (const auto& [name, value] : slurm_variables) setenv(name, value, 1);
   auto slurm = ganaug::distributed_from_environment();
   EXPECT_EQ(slurm.world_size(), 4);
   EXPECT_EQ(slurm.rank(), 3);
@@ -141,10 +148,7 @@ TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
   EXPECT_EQ(slurm.master_addr(), "gpu12");
   EXPECT_EQ(slurm.master_port(), 29500);
   // torchrun's variables come first.
-  setenv("WORLD_SIZE", "2", 1);
-  setenv("RANK", "1", 1);
-  setenv("MASTER_ADDR", "10.0.0.1", 1);
-  setenv("MASTER_PORT", "1234", 1);
+  for (const auto& [name, value] : torchrun_variables) setenv(name, value, 1);
   auto torchrun = ganaug::distributed_from_environment();
   EXPECT_EQ(torchrun.world_size(), 2);
   EXPECT_EQ(torchrun.master_addr(), "10.0.0.1");
@@ -153,7 +157,5 @@ TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
   EXPECT_THROW(ganaug::distributed_from_environment(), ganaug::Error);
   setenv("RANK", "x", 1);
   EXPECT_THROW(ganaug::distributed_from_environment(), ganaug::Error);
-  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_NTASKS",
-                           "SLURM_PROCID", "SLURM_LOCALID", "SLURM_JOB_NODELIST"})
-    unsetenv(name);
+  unset_all();
 }

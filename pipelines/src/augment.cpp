@@ -16,6 +16,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/runtime.hpp"
+#include "ganaug/version.hpp"
 #include "output_dir.hpp"
 
 namespace ganaug {
@@ -66,6 +67,7 @@ std::string file_hash(const fs::path& path) {
 nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
   nlohmann::json record = {
       {"format", kRunRecordFormat},
+      {"revision", kOutputRevision},
       {"scheme", to_string(o.scheme())},
       {"seed", o.seed()},
       {"n", o.n()},
@@ -98,6 +100,7 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
 // The first difference between a folder's record and this run's, as an actionable sentence.
 std::string record_difference(const nlohmann::json& was, const nlohmann::json& now) {
   const std::vector<std::pair<const char*, const char*>> fields = {
+      {"revision", "the ganaug revision that made it (another version draws other images)"},
       {"scheme", "--scheme"},
       {"seed", "--seed"},
       {"n", "--n"},

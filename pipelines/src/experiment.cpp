@@ -20,6 +20,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/runtime.hpp"
+#include "ganaug/version.hpp"
 #include "output_dir.hpp"
 
 namespace ganaug {
@@ -96,7 +97,8 @@ void ExperimentOptions::validate() const {
 }
 
 nlohmann::json ExperimentOptions::settings() const {
-  return {{"test_data", test_data()},
+  return {{"revision", kOutputRevision},
+          {"test_data", test_data()},
           {"test_fraction", test_fraction()},
           {"first_seed", first_seed()},
           {"validation_fraction", validation_fraction()},
