@@ -1,7 +1,9 @@
 // One rank of a multi-process test run (started by test_distributed.cpp).
-// Usage: dist_worker train|grads RANK WORLD PORT TIMEOUT_SECONDS OUT_DIR
+// Usage: dist_worker train|resume|grads RANK WORLD PORT TIMEOUT_SECONDS OUT_DIR
 //   train: trains the tiny GAN data-parallel for 4 iterations, saves the generator's and the
 //          discriminator's weights to OUT_DIR/weights<RANK>.pt
+//   resume: the same from OUT_DIR/start.pt (a checkpoint of any world size), to 6 iterations;
+//          rank 0 writes its checkpoint to OUT_DIR/gan/checkpoint.pt
 //   grads: one backward pass of a seeded discriminator on this rank's share of a fixed batch;
 //          saves the local gradients (local<RANK>.pt) and the averaged ones (averaged<RANK>.pt)
 // Exit 0 on success, 1 with the error on stderr.
@@ -26,7 +28,7 @@ std::vector<torch::Tensor> gradients(torch::nn::Module& module) {
 
 int main(int argc, char** argv) try {
   if (argc != 7) {
-    std::cerr << "usage: dist_worker train|grads RANK WORLD PORT TIMEOUT OUT_DIR\n";
+    std::cerr << "usage: dist_worker train|resume|grads RANK WORLD PORT TIMEOUT OUT_DIR\n";
     return 2;
   }
   const std::string mode = argv[1], out = argv[6];
@@ -36,9 +38,13 @@ int main(int argc, char** argv) try {
                            .master_port(std::stoll(argv[4]))
                            .timeout_seconds(std::stod(argv[5]));
   auto group = std::make_shared<ganaug::ProcessGroup>(options);
-  if (mode == "train") {
+  if (mode == "train" || mode == "resume") {
     const auto data = ganaug::testing::dist_blobs();
-    ganaug::GanTrainer trainer(ganaug::testing::dist_gan_options(4), data.class_names);
+    const bool resume = mode == "resume";
+    auto options = ganaug::testing::dist_gan_options(resume ? 6 : 4);
+    if (resume) options.out_dir(out + "/gan");
+    ganaug::GanTrainer trainer(options, data.class_names);
+    if (resume) trainer.resume(out + "/start.pt");
     trainer.distribute(group);
     if (!trainer.train(data)) return 1;
     std::vector<torch::Tensor> weights;

@@ -84,6 +84,29 @@ TEST(Distributed, TwoRanksEndWithTheSameWeights) {
   EXPECT_FALSE(torch::equal(a[0], fresh.generator()->parameters()[0]));
 }
 
+TEST(Distributed, ACheckpointOfOneProcessResumesOnTwoAndBack) {
+  // Checkpoints do not depend on the world size: one process writes, two resume and train on
+  // (only rank 0 writes), and one process resumes from theirs.
+  ganaug::testing::TempDir dir;
+  const auto data = ganaug::testing::dist_blobs();
+  ganaug::GanTrainer single(ganaug::testing::dist_gan_options(2), data.class_names);
+  ASSERT_TRUE(single.train(data));
+  single.save_checkpoint((dir / "start.pt").string());
+  const auto ranks = run_ranks("resume", {0, 1}, 2, 60, dir.path());
+  ASSERT_EQ(ranks.codes, (std::vector<int>{0, 0})) << ranks.outputs[0] << ranks.outputs[1];
+  const auto a = load(dir / "weights0.pt"), b = load(dir / "weights1.pt");
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  const auto written = ganaug::load_generator((dir / "gan" / "checkpoint.pt").string(), "cpu");
+  EXPECT_EQ(written.iteration, 6);
+  ganaug::GanTrainer back(ganaug::testing::dist_gan_options(8), data.class_names);
+  back.resume((dir / "gan" / "checkpoint.pt").string());
+  EXPECT_EQ(back.iteration(), 6);
+  const auto params = back.generator()->parameters();
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i], a[i]));
+  ASSERT_TRUE(back.train(data));
+  EXPECT_EQ(back.iteration(), 8);
+}
+
 TEST(Distributed, AveragedGradientsAreTheMeanOfTheRanksLocalGradients) {
   ganaug::testing::TempDir dir;
   const auto ranks = run_ranks("grads", {0, 1}, 2, 60, dir.path());

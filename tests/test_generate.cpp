@@ -8,6 +8,7 @@
 
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/generate.hpp"
+#include "ganaug/runtime.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -118,4 +119,19 @@ TEST(GeneratePipeline, AListedImageThatIsMissingOrOutOfOrderIsRefused) {
   text.replace(at, 19, "images/00000007.png");
   ganaug::testing::write_text(dir / "labels.csv", text);
   expect_error([&] { generate(generator, dir.path(), 20); }, {"should list images/00000001.png"});
+}
+
+TEST(GeneratePipeline, GeneratesFromAGeneratorOnCudaAsOnTheCpu_CUDA) {
+  if (!ganaug::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  ganaug::testing::TempDir dir;
+  const auto on_cpu = tiny_generator();
+  auto on_cuda = tiny_generator();
+  on_cuda->to(torch::kCUDA);
+  const auto cpu_run = generate(on_cpu, dir / "cpu", 25);
+  const auto cuda_run = generate(on_cuda, dir / "cuda", 25);
+  EXPECT_TRUE(cpu_run.complete && cuda_run.complete);
+  expect_folder_matches_manifest(dir / "cuda");
+  // The same images listed in the same order (pixels may differ by rounding between devices).
+  const auto a = manifest_files(dir / "cpu" / "labels.csv");
+  EXPECT_EQ(a, manifest_files(dir / "cuda" / "labels.csv"));
 }
