@@ -117,8 +117,9 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
     features_->push_back(nn::BatchNorm2d(2 * w));
     features_->push_back(nn::MaxPool2d(2));
     features_->push_back(nn::ReLU());
-    features_->push_back(nn::Functional(
-        [](const torch::Tensor& x) { return x.permute({0, 2, 3, 1}).flatten(1); }));
+    features_->push_back(nn::Functional([](const torch::Tensor& x) {
+      return x.permute({0, 2, 3, 1}).flatten(1);
+    }));
     head_->push_back(nn::Linear(2 * w * (s / 4) * (s / 4), 128));
     head_->push_back(nn::ReLU());
     dropout_ = SeededDropout(0.3);
