@@ -34,11 +34,6 @@ std::string environment_text(const char* name, const std::string& fallback) {
   return text == nullptr || *text == '\0' ? fallback : text;
 }
 
-std::string first_line(const std::exception& e) {
-  std::string text = e.what();
-  return text.substr(0, text.find('\n'));
-}
-
 }  // namespace
 
 void DistributedOptions::validate() const {

@@ -1,6 +1,18 @@
 #include "ganaug/error.hpp"
 
+#include <c10/util/Exception.h>
+
 #include <cstring>
+
+namespace ganaug {
+
+std::string first_line(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  std::string text = torch_error ? torch_error->what_without_backtrace() : e.what();
+  return text.substr(0, text.find('\n'));
+}
+
+}  // namespace ganaug
 
 namespace ganaug::detail {
 

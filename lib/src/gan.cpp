@@ -474,12 +474,6 @@ class CheckpointReader {
   }
 
  private:
-  static std::string first_line(const std::exception& e) {
-    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
-    std::string text = torch_error ? torch_error->what_without_backtrace() : e.what();
-    return text.substr(0, text.find('\n'));
-  }
-
   std::string path_;
   int64_t version_ = 0;
   torch::serialize::InputArchive archive_;

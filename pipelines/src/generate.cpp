@@ -13,6 +13,7 @@
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
+#include "manifest_rows.hpp"
 
 namespace ganaug {
 
@@ -57,20 +58,13 @@ int64_t recover_manifest(const fs::path& path, const std::string& header, int64_
   content.resize(complete + 1);
   int64_t rows = 0;
   const fs::path folder = path.parent_path();
+  const std::string where = "manifest " + path.string();
   for (size_t begin = header.size() + 1; begin < content.size();) {
     const size_t end = content.find('\n', begin);
     const std::string row = content.substr(begin, end - begin);
-    const std::string expected = image_file_name(first + rows);
-    GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, "manifest ",
-                 path.string(), " row ", rows + 2, " should list ", expected, " but reads '",
-                 row.substr(0, 60),
-                 "': the folder was changed after the run; use --force or "
-                 "another --out");
-    std::error_code error;
-    GANAUG_CHECK(fs::is_regular_file(folder / expected, error), "manifest ", path.string(),
-                 " lists ", expected,
-                 " but the file is missing: the folder was changed after "
-                 "the run; use --force or another --out");
+    detail::check_manifest_row(folder, where, row, rows + 2, first + rows,
+                               ": the folder was changed after the run; use --force or "
+                               "another --out");
     ++rows;
     begin = end + 1;
   }

@@ -8,6 +8,7 @@
 #include "ganaug/file_io.hpp"
 #include "ganaug/pipelines/augment.hpp"
 #include "ganaug/pipelines/generate.hpp"
+#include "manifest_rows.hpp"
 #include "output_dir.hpp"
 
 namespace ganaug {
@@ -90,13 +91,10 @@ Shard read_shard(const fs::path& dir) {
   GANAUG_CHECK(in.good(), "shard ", dir.string(), " has no labels.csv");
   GANAUG_CHECK(static_cast<bool>(std::getline(in, shard.header)), "shard ", dir.string(),
                ": its labels.csv is empty");
+  const std::string where = "shard " + dir.string() + ": labels.csv";
   for (std::string row; std::getline(in, row);) {
-    const auto expected = image_file_name(shard.first + static_cast<int64_t>(shard.rows.size()));
-    GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, "shard ", dir.string(),
-                 ": labels.csv row ", shard.rows.size() + 2, " should list ", expected,
-                 " but reads '", row.substr(0, 60), "'");
-    GANAUG_CHECK(fs::is_regular_file(dir / expected, error), "shard ", dir.string(),
-                 ": labels.csv lists ", expected, " but the file is missing");
+    detail::check_manifest_row(dir, where, row, static_cast<int64_t>(shard.rows.size()) + 2,
+                               shard.first + static_cast<int64_t>(shard.rows.size()), "");
     shard.rows.push_back(row);
   }
   GANAUG_CHECK(static_cast<int64_t>(shard.rows.size()) == shard.images, "shard ", dir.string(),

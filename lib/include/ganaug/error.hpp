@@ -22,6 +22,10 @@ class Interrupted : public Error {
   using Error::Error;
 };
 
+/// The first line of `e`'s message, for quoting another library's error inside a ganaug one
+/// (LibTorch's errors without their C++ backtrace).
+std::string first_line(const std::exception& e);
+
 namespace detail {
 /// Internal to GANAUG_CHECK: `parts` streamed one after another into one string.
 template <typename... Parts>
