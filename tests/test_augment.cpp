@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ganaug/datasets/idx.hpp"
+#include "ganaug/distributed.hpp"
 #include "ganaug/pipelines/augment.hpp"
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
@@ -303,11 +304,18 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--help", &output), 0);
   EXPECT_NE(output.find("--scheme"), std::string::npos);
   EXPECT_NE(output.find("(=smooth)"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--version", &output), 0);
+  EXPECT_NE(output.find("ganaug " GANAUG_VERSION_STRING), std::string::npos) << output;
+  EXPECT_NE(output.find("LibTorch"), std::string::npos) << output;
+  EXPECT_NE(output.find(ganaug::ProcessGroup::supported() ? "yes, c10d Gloo" : "without Gloo"),
+            std::string::npos)
+      << output;
   EXPECT_EQ(run_tool("--data /nonexistent/folder --out /tmp/ganaug-never", &output), 1);
   EXPECT_NE(output.find("/nonexistent/folder"), std::string::npos) << output;
 }
 
 TEST(AugmentCli, AMultiProcessRunWhoseOtherRankNeverComesFailsWithinTheTimeout) {
+  if (!ganaug::ProcessGroup::supported()) GTEST_SKIP() << "built without Gloo";
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   // torchrun's variables for rank 0 of 2; rank 1 is never started.

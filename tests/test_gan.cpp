@@ -337,8 +337,14 @@ TEST_F(GanTest, RepeatsAndMovesCheckpointsBetweenDevices_CUDA) {
   auto on_cpu = ganaug::load_generator(checkpoint, "cpu");
   const auto classes = ganaug::balanced_classes(0, 6, 2);
   auto sampler = first.sampling_generator();
-  EXPECT_TRUE(torch::allclose(ganaug::generate(on_cpu.generator, classes, 3),
-                              ganaug::generate(sampler, classes, 3), 1e-4, 1e-4));
+  // The same images up to rounding: cuDNN runs float convolutions in TF32 on Ampere and later
+  // GPUs (LibTorch's default), about three significant digits.
+  const float difference =
+      (ganaug::generate(on_cpu.generator, classes, 3) - ganaug::generate(sampler, classes, 3))
+          .abs()
+          .max()
+          .item<float>();
+  EXPECT_LT(difference, 2e-2) << "largest pixel difference between the CPU and CUDA images";
   ganaug::GanTrainer resumed(options(6).out_dir((dir_ / "cpu").string()), data_.class_names);
   resumed.resume(checkpoint);
   ASSERT_TRUE(resumed.train(data_));

@@ -6,6 +6,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
+#include "test_support.hpp"
 
 TEST(Runtime, ConfigureThreadsSetsTheCount) {
   EXPECT_EQ(ganaug::configure_threads(1), 1);
@@ -51,6 +52,12 @@ TEST(Runtime, DeviceGeneratorsAreOwnedAndSeeded) {
 
 TEST(Runtime, DeviceGeneratorsAreOwnedAndSeeded_CUDA) {
   if (!ganaug::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  // A GPU number past the last is refused by name, not by a CUDA error later.
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  EXPECT_EQ(ganaug::select_device("cuda:" + std::to_string(count - 1)).index(), count - 1);
+  ganaug::testing::expect_error(
+      [&] { ganaug::select_device("cuda:" + std::to_string(count)); },
+      {"cuda:" + std::to_string(count), "this machine has " + std::to_string(count) + " CUDA"});
   const torch::Device cuda(torch::kCUDA);
   const auto before = at::globalContext().defaultGenerator(cuda).current_seed();
   auto a = ganaug::make_generator(cuda, 7), b = ganaug::make_generator(cuda, 7);

@@ -100,6 +100,10 @@ int main(int argc, char** argv) try {
     std::cout << description << "\n";
     return 0;
   }
+  if (values.count("version")) {
+    std::cout << ganaug::cli::version_text();
+    return 0;
+  }
   ganaug::AugmentOptions options;
   options.data(ganaug::cli::dataset_spec_from(values))
       .test_data(values["test-data"].as<std::string>())

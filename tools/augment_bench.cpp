@@ -124,6 +124,10 @@ int main(int argc, char** argv) try {
     std::cout << description << "\n";
     return 0;
   }
+  if (values.count("version")) {
+    std::cout << ganaug::cli::version_text();
+    return 0;
+  }
   ganaug::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()

@@ -1,12 +1,18 @@
 #include "cli_common.hpp"
 
+#include <torch/cuda.h>
+#include <torch/version.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <sstream>
 
+#include "ganaug/distributed.hpp"
 #include "ganaug/runtime.hpp"
+#include "ganaug/version.hpp"
 
 namespace ganaug::cli {
 
@@ -37,8 +43,24 @@ void add_device_options(po::options_description& description) {
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
       ("deterministic", po::bool_switch(),
        "deterministic algorithms only (cuDNN, cuBLAS): bit-exact repeats on CUDA; CPU runs "
-       "repeat bit for bit without it");
+       "repeat bit for bit without it")
+      ("version", "print the versions and what this build can use (CUDA, several processes)");
   // clang-format on
+}
+
+std::string version_text() {
+  std::ostringstream out;
+  out << "ganaug " << version() << " (output revision " << kOutputRevision << "), LibTorch "
+      << TORCH_VERSION << "\nCUDA: ";
+  if (cuda_available())
+    out << torch::cuda::device_count() << " device(s)";
+  else
+    out << "none (this build or machine has no CUDA)";
+  out << "\nseveral processes (WORLD_SIZE > 1): "
+      << (ProcessGroup::supported() ? "yes, c10d Gloo"
+                                    : "no, built without Gloo's headers (libgloo-dev)")
+      << "\n";
+  return out.str();
 }
 
 void apply_device_options(const po::variables_map& values) {

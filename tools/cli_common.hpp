@@ -44,6 +44,10 @@ void add_device_options(boost::program_options::options_description& description
 /// --deterministic is set; call before any work on a device.
 void apply_device_options(const boost::program_options::variables_map& values);
 
+/// What --version prints: ganaug's and LibTorch's versions, the CUDA devices, and whether this
+/// build can train with several processes.
+std::string version_text();
+
 /// Adds --shard and --num-shards.
 void add_shard_options(boost::program_options::options_description& description);
 

@@ -77,6 +77,14 @@ DistributedOptions distributed_from_environment() {
   return options;
 }
 
+bool ProcessGroup::supported() {
+#ifdef GANAUG_WITH_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
 #ifdef GANAUG_WITH_GLOO
 struct ProcessGroup::Impl {
   DistributedOptions options;

@@ -1,6 +1,5 @@
 #include "ganaug/metrics.hpp"
 
-#include <torch/linalg.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -28,7 +27,8 @@ namespace {
 
 // The symmetric positive semi-definite square root, through an eigendecomposition.
 torch::Tensor psd_sqrt(const torch::Tensor& s) {
-  auto [values, vectors] = torch::linalg::eigh(s, "L");
+  // torch::linalg_eigh (the ATen function): <torch/linalg.h> is gone from LibTorch 2.x.
+  auto [values, vectors] = torch::linalg_eigh(s, "L");
   return vectors.matmul(torch::diag(values.clamp_min(0).sqrt())).matmul(vectors.t());
 }
 

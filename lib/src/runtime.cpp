@@ -94,11 +94,17 @@ torch::Device select_device(const std::string& request) {
   if (request.rfind("cuda", 0) == 0) {
     GANAUG_CHECK(cuda_available(), "device '", request,
                  "' was asked for but this build or machine has no CUDA; use --device cpu");
+    torch::Device device(torch::kCPU);
     try {
-      return torch::Device(request);
+      device = torch::Device(request);
     } catch (const c10::Error&) {
       GANAUG_FAIL("unknown device '", request, "'; use auto, cpu, cuda or cuda:N");
     }
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    GANAUG_CHECK(!device.has_index() || device.index() < count, "device '", request,
+                 "' was asked for but this machine has ", count, " CUDA device",
+                 count == 1 ? " (cuda:0)" : "s (cuda:0 to cuda:" + std::to_string(count - 1) + ")");
+    return device;
   }
   GANAUG_FAIL("unknown device '", request, "'; use auto, cpu, cuda or cuda:N");
 }

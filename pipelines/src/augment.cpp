@@ -315,11 +315,14 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
   const auto& dist = o.distributed();
   const bool distributed = dist.world_size() > 1;
-  // A CUDA rank trains on its node's GPU number local_rank.
-  const std::string device = distributed && o.device() != "cpu" && cuda_available() &&
-                                     o.device().find(':') == std::string::npos
-                                 ? "cuda:" + std::to_string(dist.local_rank())
-                                 : o.device();
+  // A CUDA rank trains on its node's GPU number local_rank, modulo the GPUs it sees: with one
+  // GPU per task (Slurm's --gpus-per-task sets CUDA_VISIBLE_DEVICES) every rank sees cuda:0.
+  const std::string device =
+      distributed && o.device() != "cpu" && cuda_available() &&
+              o.device().find(':') == std::string::npos
+          ? "cuda:" + std::to_string(dist.local_rank() %
+                                     static_cast<int64_t>(torch::cuda::device_count()))
+          : o.device();
   if (distributed && dist.rank() != 0) return train_gan_as_follower(o, device, callbacks);
   const fs::path out(o.out_dir());
   // Checked before loading, changed only after: a run that fails to load loses nothing.

@@ -51,6 +51,9 @@ class ProcessGroup {
   /// Rendezvous at master_addr:master_port (rank 0 serves the store). Throws ganaug::Error on
   /// timeout or a connection failure.
   explicit ProcessGroup(const DistributedOptions& options);
+  /// Whether this build can join several processes (built with Gloo's headers; LibTorch
+  /// wheels ship none, Debian has libgloo-dev). Without it only a world size of 1 is accepted.
+  static bool supported();
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
