@@ -1,10 +1,15 @@
 // GAN speed: training images/s at batch 64, generation images/s, parameter count, FLOPs per image,
 // and achieved GFLOP/s next to a 1024x1024 matrix-product GFLOP/s measured in the same run.
 // Usage: bench_gan [--iterations N] [--image-size S] [--channels C] [--threads T] [--device D]
+//                  [--batch-size B] [--gen-batch B] [--json FILE]
 //                  [--trace FILE]   (FILE: a Chrome trace of 10 training iterations; then exits)
+// On CUDA the clocks stop after torch::cuda::synchronize(), and the matrix product is skipped (it
+// measures the CPU).
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -25,6 +30,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) try {
   int64_t iterations = 60, image_size = 28, channels = 1, g_width = 0, d_width = 0;
+  int64_t batch_size = 64;
+  // Batches of 500 on the CPU: measured here, 28x28 generation ran at about 6,200 images/s in
+  // batches of 250-500 and 4,400 in batches of 1,000 (the activations of 1,000 images leave the
+  // cache).
+  int64_t gen_batch = 500;
+  std::string json;
   std::string diffaugment = "auto";
   int threads = 0;
   std::string device = "cpu";
@@ -49,6 +60,12 @@ int main(int argc, char** argv) try {
       diffaugment = value;
     else if (flag == "--trace")
       trace = value;
+    else if (flag == "--batch-size")
+      batch_size = std::stoll(value);
+    else if (flag == "--gen-batch")
+      gen_batch = std::stoll(value);
+    else if (flag == "--json")
+      json = value;
     else
       throw std::runtime_error("unknown flag " + flag);
   }
@@ -65,11 +82,17 @@ int main(int argc, char** argv) try {
                      .device(device)
                      .threads(threads)
                      .diffaugment(diffaugment)
-                     .log_every(1000);
+                     .batch_size(batch_size)
+                     .log_every(1000000);
   if (g_width > 0) options.g_width(g_width);
   if (d_width > 0) options.d_width(d_width);
   ganaug::GanTrainer trainer(options, data.class_names);
-  trainer.train(data);  // warm-up: allocator, BLAS threads
+  const bool cuda = trainer.device().is_cuda();
+  const auto sync = [&] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  trainer.train(data);  // warm-up: allocator, BLAS threads, cuDNN algorithm choice
+  sync();
   if (!trace.empty()) {
     trainer.options().iterations(20);
     torch::autograd::profiler::RecordProfile guard(trace);
@@ -80,18 +103,18 @@ int main(int argc, char** argv) try {
   trainer.options().iterations(10 + iterations);
   const auto start = std::chrono::steady_clock::now();
   trainer.train(data);
+  sync();
   const double train_s = seconds_since(start);
   const double train_rate = iterations * options.batch_size() / train_s;
 
   auto generator = trainer.sampling_generator();
-  const int64_t gen_n = 10000;
+  const int64_t gen_n = std::max<int64_t>(10000, 20 * gen_batch);
   const auto classes = ganaug::balanced_classes(0, gen_n, k);
-  // Batches of 500: measured here, 28x28 generation ran at about 6,200 images/s in batches of
-  // 250-500 and 4,400 in batches of 1,000 (the activations of 1,000 images leave the cache).
-  const int64_t gen_batch = 500;
-  ganaug::generate(generator, classes.slice(0, 0, 1000), 1, 0, gen_batch);
+  ganaug::generate(generator, classes.slice(0, 0, std::min<int64_t>(gen_n, 2 * gen_batch)), 1, 0,
+                   gen_batch);
+  sync();
   const auto gen_start = std::chrono::steady_clock::now();
-  ganaug::generate(generator, classes, 1, 0, gen_batch);
+  ganaug::generate(generator, classes, 1, 0, gen_batch);  // returns images on the CPU
   const double gen_rate = gen_n / seconds_since(gen_start);
 
   const int64_t g_flops = ganaug::forward_flops(options.generator_options());
@@ -99,7 +122,7 @@ int main(int argc, char** argv) try {
   // Per generator-step image: D step = G forward + D forward/backward on a real and a fake
   // image (backward ~2x forward); G step = G forward/backward + D forward/backward to the input.
   const double train_flops_per_image = 4.0 * g_flops + 8.0 * d_flops;
-  const double mm = ganaug::bench::matmul_gflops();
+  const double mm = cuda ? 0.0 : ganaug::bench::matmul_gflops();
   const double achieved = train_rate * train_flops_per_image / 1e9;
   std::cout << "machine: " << ganaug::cpu_model() << ", " << ganaug::hardware_threads()
             << " hardware threads, LibTorch threads " << used_threads << ", device "
@@ -111,13 +134,24 @@ int main(int argc, char** argv) try {
             << "forward MFLOP/image: generator " << g_flops / 1e6 << ", discriminator "
             << d_flops / 1e6 << "; training MFLOP/image " << train_flops_per_image / 1e6 << "\n"
             << "training (batch " << options.batch_size() << ", " << iterations
-            << " iterations): " << train_rate << " images/s, " << achieved << " GFLOP/s\n"
-            << "matrix product 1024x1024: " << mm << " GFLOP/s (training reaches "
-            << achieved / mm * 100 << "% of it)\n"
-            << "generation (batch " << gen_batch << ", " << gen_n << " images): " << gen_rate
-            << " images/s\n"
-            << "ratio to the PyTorch-eager reference (240 images/s, FACTS.md): "
-            << train_rate / 240.0 << "x\n";
+            << " iterations): " << train_rate << " images/s, " << achieved << " GFLOP/s\n";
+  if (!cuda)
+    std::cout << "matrix product 1024x1024: " << mm << " GFLOP/s (training reaches "
+              << achieved / mm * 100 << "% of it)\n";
+  std::cout << "generation (batch " << gen_batch << ", " << gen_n << " images): " << gen_rate
+            << " images/s\n";
+  if (!cuda)
+    std::cout << "ratio to the PyTorch-eager reference (240 images/s, FACTS.md): "
+              << train_rate / 240.0 << "x\n";
+  if (!json.empty()) {
+    std::ofstream out(json);
+    out << "{\"device\": \"" << trainer.device() << "\", \"image_size\": " << image_size
+        << ", \"channels\": " << channels << ", \"batch_size\": " << options.batch_size()
+        << ", \"iterations\": " << iterations << ", \"train_images_per_s\": " << train_rate
+        << ", \"train_gflops\": " << achieved << ", \"matmul_gflops\": " << mm
+        << ", \"gen_batch\": " << gen_batch << ", \"gen_images_per_s\": " << gen_rate << "}\n";
+    if (!out) throw std::runtime_error("cannot write " + json);
+  }
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "bench_gan: " << e.what() << "\n";
