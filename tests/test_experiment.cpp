@@ -281,3 +281,133 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, "--help", &output), 0);
   EXPECT_NE(output.find("(=20,50,100,500)"), std::string::npos) << output;
 }
+
+namespace {
+
+// results.csv without its seconds column (the only one that depends on the machine's speed).
+std::vector<std::string> csv_rows_without_seconds(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
+}  // namespace
+
+TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto grid = [&](const fs::path& out) {
+    return tiny_grid(dir / "data", out).schemes({"none", "cond", "classic+argmax"}).seeds(3);
+  };
+  ganaug::run_experiment(grid(dir / "whole"));
+  // 2 sizes x 3 seeds = 6 units over 2 shards: units 0, 2, 4 and 1, 3, 5.
+  for (int64_t k : {0, 1}) {
+    const auto part =
+        ganaug::run_experiment(grid(dir / ("shard" + std::to_string(k))).shard(k).num_shards(2));
+    EXPECT_EQ(part["cells"].size(), 9u);
+    EXPECT_EQ(part["shard"]["index"], k);
+  }
+  const auto merged = ganaug::merge_experiments(
+      (dir / "merged").string(), {(dir / "shard1").string(), (dir / "shard0").string()});
+  EXPECT_EQ(csv_rows_without_seconds(dir / "merged" / "results.csv"),
+            csv_rows_without_seconds(dir / "whole" / "results.csv"));
+  EXPECT_EQ(merged["cells"].size(), 18u);
+  EXPECT_EQ(merged["generators"].size(), 6u);
+  EXPECT_FALSE(merged.contains("shard"));
+  ASSERT_EQ(merged["merged_from"].size(), 2u);
+  EXPECT_EQ(merged["merged_from"][0]["shard"], 0);
+  EXPECT_EQ(read_json(dir / "merged" / "results.json"), merged);
+  for (const auto& g : merged["generators"])
+    EXPECT_TRUE(fs::exists(dir / "merged" / g["samples"].get<std::string>()));
+  EXPECT_TRUE(fs::exists(dir / "merged" / "report.md"));
+  EXPECT_TRUE(fs::exists(dir / "merged" / "accuracy-data.png"));
+  EXPECT_TRUE(fs::exists(dir / "merged" / "reference-data.pt"));
+
+  // Refused, naming the folder: a missing shard, a doubled one, a whole grid, other settings,
+  // an unfinished shard, and a non-empty --out.
+  const auto s0 = (dir / "shard0").string(), s1 = (dir / "shard1").string();
+  using ganaug::testing::expect_error;
+  expect_error([&] { ganaug::merge_experiments((dir / "m1").string(), {s0}); },
+               {"shard 1 of 2 is missing"});
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "m2").string(), {s0, s1, s0});
+      },
+      {"are both shard 0 of 2"});
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "m3").string(), {s0, (dir / "whole").string()});
+      },
+      {"whole", "holds a whole grid, not a shard"});
+  ganaug::run_experiment(grid(dir / "other").gan_iterations(4).shard(1).num_shards(2));
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "m4").string(), {s0, (dir / "other").string()});
+      },
+      {"other", "other settings", "gan_iterations: 3 against 4"});
+  auto unfinished = read_json(dir / "shard1" / "results.json");
+  unfinished["cells"].erase(unfinished["cells"].size() - 1);
+  fs::create_directories(dir / "cut");
+  std::ofstream(dir / "cut" / "results.json") << unfinished.dump();
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "m5").string(), {s0, (dir / "cut").string()});
+      },
+      {"cut", "unfinished", "8 of its 9 cells", "--resume"});
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "merged").string(), {s0, s1});
+      },
+      {"is not empty", "--force"});
+  EXPECT_FALSE(fs::exists(dir / "m1"));
+  // A shard folder resumes only as the same shard.
+  expect_error([&] { ganaug::run_experiment(grid(dir / "shard0").resume(true)); },
+               {"shard 0 of 2 of a grid", "a whole grid", "--shard"});
+}
+
+TEST(ExperimentCli, RunsAShardFromTheSlurmArrayAndMerges) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  std::string output;
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --sizes 3 --seeds 2 --schemes none --multiples 1"
+                             " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
+                             " --device cpu --out ";
+  // The job array's variables give the shard when no flag does (tasks numbered from 1).
+  for (int task : {1, 2}) {
+    setenv("SLURM_ARRAY_TASK_ID", std::to_string(task).c_str(), 1);
+    setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
+    setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+    ASSERT_EQ(
+        ganaug::testing::run_program(
+            GANAUG_BENCH_EXE, common + (dir / ("s" + std::to_string(task))).string(), &output),
+        0)
+        << output;
+    EXPECT_NE(output.find("shard " + std::to_string(task - 1) + " of 2 (from the Slurm"),
+              std::string::npos)
+        << output;
+  }
+  for (const char* name : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"})
+    unsetenv(name);
+  EXPECT_EQ(read_json(dir / "s2" / "results.json")["shard"]["index"], 1);
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE,
+                                         "--merge " + (dir / "s1").string() + " " +
+                                             (dir / "s2").string() + " --out " +
+                                             (dir / "merged").string(),
+                                         &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("merged 2 shards, 2 cells"), std::string::npos) << output;
+  EXPECT_EQ(count_lines(dir / "merged" / "results.csv"), 3);
+  EXPECT_EQ(ganaug::testing::run_program(
+                GANAUG_BENCH_EXE,
+                "--merge " + (dir / "s1").string() + " --out " + (dir / "m").string(), &output),
+            1);
+  EXPECT_NE(output.find("shard 1 of 2 is missing"), std::string::npos) << output;
+  for (const char* bad : {"--shard 2 --num-shards 2", "--shard 1"}) {
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
+    EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
+  }
+}

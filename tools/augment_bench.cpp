@@ -117,7 +117,11 @@ int main(int argc, char** argv) try {
       "resume", po::bool_switch(), "keep the finished cells in --out and run the others")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
       "threads", po::value<int>()->default_value(0), "CPU threads; 0 = one per core")(
-      "quiet,q", po::bool_switch(), "print only errors");
+      "quiet,q", po::bool_switch(), "print only errors")(
+      "merge", po::value<std::vector<std::string>>()->multitoken(),
+      "join the --out folders of a grid run as shards (--shard/--num-shards) into --out: one "
+      "results.json, results.csv, report.md and charts; the grid options are not needed");
+  ganaug::cli::add_shard_options(description);
   ganaug::cli::add_device_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (values.count("help")) {
@@ -128,6 +132,17 @@ int main(int argc, char** argv) try {
     std::cout << ganaug::cli::version_text();
     return 0;
   }
+  const bool quiet = values["quiet"].as<bool>();
+  if (values.count("merge")) {
+    const auto out = values["out"].as<std::string>();
+    const auto merged = ganaug::merge_experiments(
+        out, values["merge"].as<std::vector<std::string>>(), values["force"].as<bool>());
+    if (!quiet)
+      std::cout << "merged " << merged["merged_from"].size() << " shards, "
+                << merged["cells"].size() << " cells; report: " << out << "/report.md\n";
+    return 0;
+  }
+  const auto shard = ganaug::cli::shard_from(values, /*slurm_fallback=*/true);
   ganaug::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
@@ -164,7 +179,9 @@ int main(int argc, char** argv) try {
       .resume(values["resume"].as<bool>())
       .force(values["force"].as<bool>())
       .device(values["device"].as<std::string>())
-      .threads(values["threads"].as<int>());
+      .threads(values["threads"].as<int>())
+      .shard(shard.index)
+      .num_shards(shard.count);
   try {
     options.classic_options(
         ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
@@ -176,7 +193,9 @@ int main(int argc, char** argv) try {
   ganaug::cli::apply_device_options(values);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  const bool quiet = values["quiet"].as<bool>();
+  if (!quiet && shard.count > 1)
+    std::cerr << "augment-bench: shard " << shard.index << " of " << shard.count
+              << (shard.from == "slurm" ? " (from the Slurm job array)" : "") << "\n";
   ganaug::ExperimentCallbacks callbacks;
   callbacks.on_progress = [quiet](const std::string& line) {
     if (!quiet) std::cerr << "augment-bench: " << line << std::endl;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -13,8 +12,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "experiment_outputs.hpp"
 #include "ganaug/classifier.hpp"
-#include "ganaug/datasets/chart.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
@@ -86,6 +85,8 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(min_confidence() >= 0 && min_confidence() < 1,
                "the minimum confidence must lie in [0, 1), got ", min_confidence());
   GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
+  GANAUG_CHECK(num_shards() >= 1 && shard() >= 0 && shard() < num_shards(), "shard ", shard(),
+               " of ", num_shards(), " does not exist: shards are numbered 0 to num_shards - 1");
   GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,
                "the test fraction must lie strictly between 0 and 1, got ", test_fraction());
   GANAUG_CHECK(threads() >= 0 && threads() <= hardware_threads(), "--threads ", threads(),
@@ -120,16 +121,11 @@ nlohmann::json ExperimentOptions::settings() const {
 
 namespace {
 
+using detail::fixed;
+using detail::now_utc;
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  std::ostringstream s;
-  s << std::put_time(std::gmtime(&t), "%Y-%m-%d %H:%M UTC");
-  return s.str();
 }
 
 std::string dataset_label(const DatasetSpec& spec) {
@@ -137,12 +133,6 @@ std::string dataset_label(const DatasetSpec& spec) {
   fs::path p = fs::path(spec.path()).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return p.has_extension() ? p.stem().string() : p.filename().string();
-}
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
 }
 
 // "+1.23 [+0.40, +2.06]" in points, bold when the interval excludes zero.
@@ -166,10 +156,6 @@ nlohmann::json interval_json(const Interval& i) {
           {"n", i.n}};
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  write_file_atomic(path, std::vector<uchar>(text.begin(), text.end()));
-}
-
 // Images as the PNG files users get hold them: 8-bit levels.
 torch::Tensor quantize(const torch::Tensor& images) {
   return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
@@ -183,7 +169,7 @@ class Experiment {
     o_.validate();
     prepare();
     configure_threads(o_.threads());
-    for (const auto& spec : o_.datasets()) run_dataset(spec);
+    for (size_t d = 0; d < o_.datasets().size(); ++d) run_dataset(o_.datasets()[d], d);
     write_outputs();
     return results_;
   }
@@ -208,7 +194,8 @@ class Experiment {
     results_ = {{"format", "ganaug-bench-v1"},
                 {"settings", o_.settings()},
                 {"grid",
-                 {{"sizes", o_.sizes()},
+                 {{"datasets", dataset_labels()},
+                  {"sizes", o_.sizes()},
                   {"schemes", o_.schemes()},
                   {"multiples", o_.multiples()},
                   {"seeds", o_.seeds()}}},
@@ -221,6 +208,8 @@ class Experiment {
                 {"references", nlohmann::json::object()},
                 {"generators", nlohmann::json::array()},
                 {"cells", nlohmann::json::array()}};
+    if (o_.num_shards() > 1)
+      results_["shard"] = {{"index", o_.shard()}, {"count", o_.num_shards()}};
     const auto previous_path = out / "results.json";
     if (o_.resume() && fs::exists(previous_path)) {
       nlohmann::json previous;
@@ -242,6 +231,16 @@ class Experiment {
                     "); resume with the same settings, or use "
                     "--force or another --out");
       }
+      const auto shard_text = [](const nlohmann::json& r) {
+        return r.contains("shard") ? "shard " + r["shard"]["index"].dump() + " of " +
+                                         r["shard"]["count"].dump() + " of a grid"
+                                   : std::string("a whole grid");
+      };
+      GANAUG_CHECK(
+          previous.value("shard", nlohmann::json()) == results_.value("shard", nlohmann::json()),
+          "the results in ", out.string(), " are ", shard_text(previous), ", and this run is ",
+          shard_text(results_),
+          "; resume with the same --shard and --num-shards, or use another --out");
       for (const auto& key : {"references", "generators", "cells"}) results_[key] = previous[key];
       results_["started"] = previous["started"];
       say("resuming: " + std::to_string(results_["cells"].size()) + " cells already finished");
@@ -332,7 +331,26 @@ class Experiment {
     return model;
   }
 
-  void run_dataset(DatasetSpec spec) {
+  std::vector<std::string> dataset_labels() const {
+    std::vector<std::string> labels;
+    for (const auto& spec : o_.datasets()) labels.push_back(dataset_label(spec));
+    return labels;
+  }
+
+  // Units of the grid: (dataset, size, seed) in run order; shard K of S runs units K, K+S, ...
+  int64_t unit(size_t dataset, size_t size_index, int64_t seed_index) const {
+    return (static_cast<int64_t>(dataset) * static_cast<int64_t>(o_.sizes().size()) +
+            static_cast<int64_t>(size_index)) *
+               o_.seeds() +
+           seed_index;
+  }
+  bool mine(int64_t unit) const { return unit % o_.num_shards() == o_.shard(); }
+
+  void run_dataset(DatasetSpec spec, size_t d) {
+    bool any = false;
+    for (size_t s = 0; s < o_.sizes().size(); ++s)
+      for (int64_t i = 0; i < o_.seeds(); ++i) any = any || mine(unit(d, s, i));
+    if (!any) return;  // another shard's dataset: no reference classifier to train here
     spec.threads(o_.threads()).seed(o_.first_seed()).per_class(0);
     const auto ds = dataset_label(spec);
     say(ds + ": loading");
@@ -376,10 +394,11 @@ class Experiment {
 
     std::vector<ExperimentScheme> schemes;
     for (const auto& name : o_.schemes()) schemes.push_back(ExperimentScheme::parse(name));
-    for (int64_t size : o_.sizes()) {
+    for (size_t s = 0; s < o_.sizes().size(); ++s) {
       for (int64_t i = 0; i < o_.seeds(); ++i) {
+        if (!mine(unit(d, s, i))) continue;
         const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
-        run_group(ds, full, test, reference, test_features, schemes, size, seed, k);
+        run_group(ds, full, test, reference, test_features, schemes, o_.sizes()[s], seed, k);
       }
     }
   }
@@ -562,49 +581,7 @@ class Experiment {
     write_outputs();
   }
 
-  void write_outputs() {
-    results_["updated"] = now_utc();
-    results_["summary"] = summarize_cells(results_["cells"]);
-    const fs::path out(o_.out_dir());
-    write_text(out / "results.json", results_.dump(2) + "\n");
-    std::ostringstream csv;
-    csv << "dataset,size,seed,scheme,multiple,synthetic_images,accuracy,macro_f1,seconds\n";
-    for (const auto& c : results_["cells"]) {
-      csv << c["dataset"].get<std::string>() << "," << c["size"] << "," << c["seed"] << ","
-          << c["scheme"].get<std::string>() << "," << c["multiple"] << "," << c["synthetic_images"]
-          << "," << fixed(c["accuracy"].get<double>(), 6) << ","
-          << fixed(c["macro_f1"].get<double>(), 6) << "," << fixed(c["seconds"].get<double>(), 1)
-          << "\n";
-    }
-    write_text(out / "results.csv", csv.str());
-    write_text(out / "report.md", experiment_report(results_));
-    write_charts();
-  }
-
-  void write_charts() {
-    std::map<std::string, LineChart> charts;
-    std::map<std::pair<std::string, std::string>, size_t> series_index;
-    const bool several = o_.multiples().size() > 1;
-    for (const auto& row : results_["summary"]) {
-      const auto ds = row["dataset"].get<std::string>();
-      auto& chart = charts[ds];
-      chart.title = ds + ": test accuracy (%) against labeled images per class";
-      chart.x_label = "labeled images per class";
-      chart.y_label = "accuracy %, bars: 1 sd over seeds";
-      chart.log_x = true;
-      const double mult = row["multiple"].get<double>();
-      const auto name =
-          row["scheme"].get<std::string>() + (several && mult > 0 ? " x" + fixed(mult, 1) : "");
-      auto [it, fresh] = series_index.try_emplace({ds, name}, chart.series.size());
-      if (fresh) chart.series.push_back({name, {}, {}, {}});
-      auto& s = chart.series[it->second];
-      s.x.push_back(row["size"].get<double>());
-      s.y.push_back(100 * row["accuracy"]["mean"].get<double>());
-      s.error.push_back(100 * row["accuracy"]["stddev"].get<double>());
-    }
-    for (const auto& [ds, chart] : charts)
-      save_line_chart(fs::path(o_.out_dir()) / ("accuracy-" + ds + ".png"), chart);
-  }
+  void write_outputs() { detail::write_experiment_outputs(o_.out_dir(), results_); }
 
   ExperimentOptions o_;
   ExperimentCallbacks c_;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Slurm examples of examples/cluster/ here, without Slurm: the variables Slurm would set
 # are set by hand, and a stand-in `srun` starts SLURM_NTASKS local copies of its command. Checks
-# that the sharded array plus its merge give the single-process folder byte for byte, and that
-# the multi-node training script trains one generator with two ranks.
+# that the sharded array plus its merge give the single-process folder byte for byte, that the
+# multi-node training script trains one generator with two ranks, and that the bench grid as an
+# array plus its merge gives the rows of one run.
 # Usage: cluster_examples.sh TOOLS_DIR WORK_DIR
 set -euo pipefail
 tools="$(cd "$1" && pwd)"
@@ -46,4 +47,15 @@ augment --data "$DATA" --generator "$GENERATOR" --no-retrain --scheme smooth --n
   --gen-batch 500 --out "$work/single" --quiet $AUGMENT_ARGS
 cmp "$work/gen/merged/labels.csv" "$work/single/labels.csv"
 diff -r "$work/gen/merged/images" "$work/single/images"
+echo "== bench_grid.sbatch as a 2-task array, then merge_bench.sbatch"
+export OUT="$work/bench" BENCH_ARGS="--data $DATA --sizes 3 --seeds 2 --schemes none,cond --multiples 1
+  --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12 --threads 1 --quiet"
+for task in 0 1; do
+  SLURM_ARRAY_TASK_ID=$task SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=2 \
+    bash "$examples/bench_grid.sbatch"
+done
+bash "$examples/merge_bench.sbatch" >/dev/null
+augment-bench $BENCH_ARGS --out "$work/bench-single"
+diff <(cut -d, -f1-8 "$work/bench/merged/results.csv") <(cut -d, -f1-8 "$work/bench-single/results.csv")
+test -f "$work/bench/merged/report.md"
 echo "cluster examples: ok"

@@ -108,6 +108,11 @@ struct ExperimentOptions {
   /// Threads for loading and LibTorch; 0 = every CPU this process may use. Set process-wide
   /// for LibTorch by run_experiment.
   TORCH_ARG(int, threads) = 0;
+  /// This process's share of the grid: (dataset, size, seed) units shard, shard + num_shards,
+  /// ... in run order (a cluster job array; merge the shards' folders with merge_experiments).
+  /// Not part of settings(): shards of one grid share their settings.
+  TORCH_ARG(int64_t, shard) = 0;
+  TORCH_ARG(int64_t, num_shards) = 1;
 
  public:
   /// Throws ganaug::Error naming the first bad option, the device included (so that a typo
@@ -138,6 +143,16 @@ struct ExperimentCallbacks {
 /// set.
 nlohmann::json run_experiment(const ExperimentOptions& options,
                               const ExperimentCallbacks& callbacks = {});
+
+/// Joins the folders of the shards of one grid (run with num_shards S, shards 0 to S-1) into
+/// `out_dir`: results.json (cells in the order one process would have run them, "merged_from"
+/// naming each shard's folder and machine), results.csv, report.md and the charts, plus the
+/// shards' generators/ folders and reference classifiers. Throws ganaug::Error naming the
+/// folder for a missing, doubled, unfinished or unreadable shard, a folder that is no shard, or
+/// shards run with other settings or another grid; and for an out_dir that is not empty
+/// (without `force`) or that holds or lies inside a shard. Returns results.json's content.
+nlohmann::json merge_experiments(const std::string& out_dir,
+                                 const std::vector<std::string>& shard_dirs, bool force = false);
 
 /// Aggregates result cells over seeds: one row per (dataset, size, scheme, multiple) with the
 /// accuracy's mean and standard deviation and the gains over "none" and "classic" as paired 95%

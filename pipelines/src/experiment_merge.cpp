@@ -1,0 +1,184 @@
+// merge_experiments: the folders of an augment-bench grid run as shards (--shard K
+// --num-shards S, a Slurm job array) joined into the one folder a single process would write.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "experiment_outputs.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/pipelines/experiment.hpp"
+#include "output_dir.hpp"
+
+namespace ganaug {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Shard {
+  std::string dir;
+  nlohmann::json results;
+  int64_t index = 0;
+  int64_t count = 1;
+};
+
+Shard read_shard(const std::string& dir) {
+  const auto path = fs::path(dir) / "results.json";
+  Shard shard{dir, {}, 0, 1};
+  std::ifstream in(path);
+  GANAUG_CHECK(in.good(), "shard folder ", dir,
+               " has no results.json: is it an augment-bench --out folder?");
+  try {
+    shard.results = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(path.string(), " cannot be read (", first_line(e), ")");
+  }
+  const auto& r = shard.results;
+  GANAUG_CHECK(r.is_object() && r.value("format", "") == "ganaug-bench-v1", path.string(),
+               " is not an augment-bench results file");
+  GANAUG_CHECK(r.contains("shard"), dir,
+               " holds a whole grid, not a shard (run with --shard and --num-shards)");
+  try {
+    shard.index = r["shard"]["index"].get<int64_t>();
+    shard.count = r["shard"]["count"].get<int64_t>();
+    for (const auto& key : {"settings", "grid", "cells", "generators", "references"})
+      GANAUG_CHECK(r.contains(key), "no \"", key, "\"");
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(path.string(), " is damaged (", first_line(e), ")");
+  }
+  return shard;
+}
+
+// The first key of `a` whose value differs in `b`, as "key: a-value against b-value".
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  for (const auto& [key, value] : a.items())
+    if (!b.contains(key) || b[key] != value)
+      return key + ": " + value.dump() + " against " + (b.contains(key) ? b[key].dump() : "none");
+  for (const auto& [key, value] : b.items())
+    if (!a.contains(key)) return key + ": none against " + value.dump();
+  return "";
+}
+
+// The cell keys shard `index` of `count` must hold when finished.
+std::set<std::string> expected_cells(const nlohmann::json& results, int64_t index, int64_t count) {
+  const auto& grid = results["grid"];
+  std::set<std::string> keys;
+  int64_t unit = 0;
+  for (const auto& ds : grid["datasets"]) {
+    for (const auto& size : grid["sizes"]) {
+      for (int64_t i = 0; i < grid["seeds"].get<int64_t>(); ++i, ++unit) {
+        if (unit % count != index) continue;
+        const auto seed = results["settings"]["first_seed"].get<uint64_t>() + i;
+        for (const auto& name : grid["schemes"]) {
+          const auto scheme = ExperimentScheme::parse(name.get<std::string>());
+          std::vector<double> multiples{0.0};
+          if (scheme.synthetic) multiples = grid["multiples"].get<std::vector<double>>();
+          for (double m : multiples)
+            keys.insert(ds.get<std::string>() + "|" + size.dump() + "|" + std::to_string(seed) +
+                        "|" + scheme.name() + "|" + detail::fixed(m, 3));
+        }
+      }
+    }
+  }
+  return keys;
+}
+
+}  // namespace
+
+nlohmann::json merge_experiments(const std::string& out_dir,
+                                 const std::vector<std::string>& shard_dirs, bool force) {
+  GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
+  std::vector<Shard> shards;
+  for (const auto& dir : shard_dirs) shards.push_back(read_shard(dir));
+  const auto& first = shards.front();
+  std::map<int64_t, const Shard*> by_index;
+  for (const auto& s : shards) {
+    GANAUG_CHECK(s.count == first.count, s.dir, " is shard ", s.index, " of ", s.count, ", but ",
+                 first.dir, " is shard ", first.index, " of ", first.count,
+                 ": merge the shards of one grid");
+    for (const auto& key : {"settings", "grid"}) {
+      const auto difference = first_difference(first.results[key], s.results[key]);
+      GANAUG_CHECK(difference.empty(), s.dir, " was run with other ",
+                   std::string(key) == "grid" ? "grid" : "settings", " than ", first.dir, " (",
+                   difference, "): merge the shards of one grid");
+    }
+    GANAUG_CHECK(s.index >= 0 && s.index < s.count, s.dir, " claims shard ", s.index, " of ",
+                 s.count);
+    const auto [it, fresh] = by_index.emplace(s.index, &s);
+    GANAUG_CHECK(fresh, s.dir, " and ", it->second->dir, " are both shard ", s.index, " of ",
+                 s.count);
+  }
+  for (int64_t i = 0; i < first.count; ++i)
+    GANAUG_CHECK(by_index.count(i), "shard ", i, " of ", first.count,
+                 " is missing: give the folders of all ", first.count, " shards");
+  for (const auto& s : shards) {
+    std::set<std::string> have;
+    for (const auto& c : s.results["cells"]) have.insert(c["key"].get<std::string>());
+    const auto want = expected_cells(first.results, s.index, s.count);
+    const auto done = std::count_if(want.begin(), want.end(),
+                                    [&](const std::string& k) { return have.count(k) > 0; });
+    GANAUG_CHECK(done == static_cast<std::ptrdiff_t>(want.size()) && have.size() == want.size(),
+                 s.dir, " (shard ", s.index, " of ", s.count, ") is unfinished or foreign: ", done,
+                 " of its ", want.size(), " cells (and ",
+                 static_cast<std::ptrdiff_t>(have.size()) - done,
+                 " others); finish it with --resume first");
+  }
+
+  // Checked before anything is written; the folder is emptied only with force.
+  const fs::path out(out_dir);
+  std::vector<detail::RunInput> inputs;
+  for (const auto& s : shards) inputs.push_back({"shard folder", s.dir});
+  std::error_code error;
+  GANAUG_CHECK(force || !fs::exists(out, error) || fs::is_empty(out, error), "output folder ",
+               out_dir, " is not empty: --force replaces its contents, or choose another --out");
+  detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
+  detail::make_output_dir(out, force);
+
+  auto merged = first.results;
+  merged.erase("shard");
+  merged["cells"] = nlohmann::json::array();
+  merged["generators"] = nlohmann::json::array();
+  merged["references"] = nlohmann::json::object();
+  merged["merged_from"] = nlohmann::json::array();
+  for (const auto& [index, s] : by_index) {
+    const auto& r = s->results;
+    for (const auto& c : r["cells"]) merged["cells"].push_back(c);
+    for (const auto& g : r["generators"]) merged["generators"].push_back(g);
+    for (const auto& [ds, ref] : r["references"].items())
+      if (!merged["references"].contains(ds)) merged["references"][ds] = ref;
+    merged["started"] = std::min(merged["started"].get<std::string>(),
+                                 r.value("started", merged["started"].get<std::string>()));
+    merged["merged_from"].push_back({{"folder", fs::absolute(s->dir).lexically_normal().string()},
+                                     {"shard", index},
+                                     {"machine", r["machine"]},
+                                     {"cells", r["cells"].size()}});
+    // The generators' folders (checkpoints, logs, samples) and the reference classifiers.
+    const fs::path dir(s->dir);
+    if (fs::is_directory(dir / "generators"))
+      fs::copy(dir / "generators", out / "generators",
+               fs::copy_options::recursive | fs::copy_options::skip_existing);
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind("reference-", 0) == 0 && entry.path().extension() == ".pt" &&
+          !fs::exists(out / name))
+        fs::copy_file(entry.path(), out / name);
+    }
+  }
+  // One process's order: units in run order, each unit's cells as its shard ran them.
+  for (const auto* list : {"cells", "generators"}) {
+    auto& items = merged[list];
+    std::vector<nlohmann::json> sorted(items.begin(), items.end());
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
+      return detail::experiment_unit(merged, a) < detail::experiment_unit(merged, b);
+    });
+    items = sorted;
+  }
+  detail::write_experiment_outputs(out, merged);
+  return merged;
+}
+
+}  // namespace ganaug

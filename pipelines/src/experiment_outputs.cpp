@@ -1,0 +1,99 @@
+#include "experiment_outputs.hpp"
+
+#include <ctime>
+#include <iomanip>
+#include <map>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "ganaug/datasets/chart.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/pipelines/experiment.hpp"
+
+namespace ganaug::detail {
+
+namespace fs = std::filesystem;
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  std::ostringstream s;
+  s << std::put_time(std::gmtime(&t), "%Y-%m-%d %H:%M UTC");
+  return s.str();
+}
+
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+  write_file_atomic(path, std::vector<uchar>(text.begin(), text.end()));
+}
+
+void write_charts(const fs::path& out, const nlohmann::json& results) {
+  std::map<std::string, LineChart> charts;
+  std::map<std::pair<std::string, std::string>, size_t> series_index;
+  const bool several = results["grid"]["multiples"].size() > 1;
+  for (const auto& row : results["summary"]) {
+    const auto ds = row["dataset"].get<std::string>();
+    auto& chart = charts[ds];
+    chart.title = ds + ": test accuracy (%) against labeled images per class";
+    chart.x_label = "labeled images per class";
+    chart.y_label = "accuracy %, bars: 1 sd over seeds";
+    chart.log_x = true;
+    const double mult = row["multiple"].get<double>();
+    const auto name =
+        row["scheme"].get<std::string>() + (several && mult > 0 ? " x" + fixed(mult, 1) : "");
+    auto [it, fresh] = series_index.try_emplace({ds, name}, chart.series.size());
+    if (fresh) chart.series.push_back({name, {}, {}, {}});
+    auto& s = chart.series[it->second];
+    s.x.push_back(row["size"].get<double>());
+    s.y.push_back(100 * row["accuracy"]["mean"].get<double>());
+    s.error.push_back(100 * row["accuracy"]["stddev"].get<double>());
+  }
+  for (const auto& [ds, chart] : charts) save_line_chart(out / ("accuracy-" + ds + ".png"), chart);
+}
+
+int64_t position(const nlohmann::json& list, const nlohmann::json& value, const char* what) {
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list[i] == value) return static_cast<int64_t>(i);
+  GANAUG_FAIL("the grid has no ", what, " ", value.dump());
+}
+
+}  // namespace
+
+void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
+  results["updated"] = now_utc();
+  results["summary"] = summarize_cells(results["cells"]);
+  write_text(out / "results.json", results.dump(2) + "\n");
+  std::ostringstream csv;
+  csv << "dataset,size,seed,scheme,multiple,synthetic_images,accuracy,macro_f1,seconds\n";
+  for (const auto& c : results["cells"]) {
+    csv << c["dataset"].get<std::string>() << "," << c["size"] << "," << c["seed"] << ","
+        << c["scheme"].get<std::string>() << "," << c["multiple"] << "," << c["synthetic_images"]
+        << "," << fixed(c["accuracy"].get<double>(), 6) << ","
+        << fixed(c["macro_f1"].get<double>(), 6) << "," << fixed(c["seconds"].get<double>(), 1)
+        << "\n";
+  }
+  write_text(out / "results.csv", csv.str());
+  write_text(out / "report.md", experiment_report(results));
+  write_charts(out, results);
+}
+
+int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cell) {
+  const auto& grid = results["grid"];
+  const int64_t d = position(grid["datasets"], cell["dataset"], "dataset");
+  const int64_t s = position(grid["sizes"], cell["size"], "size");
+  const auto seeds = grid["seeds"].get<int64_t>();
+  const auto seed = static_cast<int64_t>(cell["seed"].get<uint64_t>() -
+                                         results["settings"]["first_seed"].get<uint64_t>());
+  GANAUG_CHECK(seed >= 0 && seed < seeds, "the grid has no seed ", cell["seed"].dump());
+  return (d * static_cast<int64_t>(grid["sizes"].size()) + s) * seeds + seed;
+}
+
+}  // namespace ganaug::detail
