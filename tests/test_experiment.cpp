@@ -7,6 +7,7 @@
 #include <set>
 
 #include "ganaug/gan.hpp"
+#include "ganaug/metrics.hpp"
 #include "ganaug/pipelines/experiment.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -82,7 +83,9 @@ TEST(Experiment, SummaryPairsSeedsAndGivesIntervals) {
   const auto& g = cond["gain_vs_none"];
   EXPECT_NEAR(g["mean"].get<double>(), 0.02, 1e-12);
   EXPECT_NEAR(g["stddev"].get<double>(), 0.01, 1e-12);
-  EXPECT_NEAR(g["low"].get<double>(), 0.02 - 4.303 * 0.01 / std::sqrt(3.0), 1e-9);
+  EXPECT_NEAR(g["low"].get<double>(), 0.02 - ganaug::student_t_975(2) * 0.01 / std::sqrt(3.0),
+              1e-12);
+  EXPECT_NEAR(ganaug::student_t_975(2), 4.303, 1e-3);
   EXPECT_EQ(g["n"], 3);
   // Against classic only seed 0 pairs: a single difference has no interval.
   EXPECT_EQ(cond["gain_vs_classic"]["n"], 1);

@@ -59,20 +59,22 @@ TEST(Metrics, FrechetDistanceRejectsBadShapes) {
 }
 
 TEST(Metrics, IntervalOverSeeds) {
-  // Hand-computed: mean 2, sd 1, t(2) = 4.303, half-width 4.303 / sqrt(3).
+  // Hand-computed: mean 2, sd 1, t(2) = 4.302653, half-width 4.302653 / sqrt(3).
   const auto i = ganaug::mean_interval_95({1.0, 2.0, 3.0});
   EXPECT_DOUBLE_EQ(i.mean, 2.0);
   EXPECT_DOUBLE_EQ(i.stddev, 1.0);
-  EXPECT_NEAR(i.low, 2.0 - 4.303 / std::sqrt(3.0), 1e-9);
-  EXPECT_NEAR(i.high, 2.0 + 4.303 / std::sqrt(3.0), 1e-9);
+  EXPECT_NEAR(i.low, 2.0 - 4.302653 / std::sqrt(3.0), 1e-6);
+  EXPECT_NEAR(i.high, 2.0 + 4.302653 / std::sqrt(3.0), 1e-6);
   EXPECT_EQ(i.n, 3);
   const auto one = ganaug::mean_interval_95({0.5});
   EXPECT_DOUBLE_EQ(one.mean, 0.5);
   EXPECT_TRUE(std::isnan(one.low) && std::isnan(one.high));
-  EXPECT_NEAR(ganaug::student_t_975(1), 12.706, 1e-9);
-  // Past the table the expansion continues smoothly towards 1.96.
-  EXPECT_NEAR(ganaug::student_t_975(31), 2.040, 2e-3);
-  EXPECT_NEAR(ganaug::student_t_975(1000), 1.962, 2e-3);
+  // Closed forms for 1 and 2 degrees of freedom (tan(0.475 pi); 0.95 sqrt(2 / (4 p (1 - p)))
+  // with p = 0.975), R's qt(0.975, df) beyond.
+  EXPECT_NEAR(ganaug::student_t_975(1), std::tan(0.475 * M_PI), 1e-9);
+  EXPECT_NEAR(ganaug::student_t_975(2), 4.302652729749, 1e-9);
+  EXPECT_NEAR(ganaug::student_t_975(31), 2.039513446396, 1e-9);
+  EXPECT_NEAR(ganaug::student_t_975(1000), 1.962339, 1e-6);
   ganaug::testing::expect_error([] { ganaug::mean_interval_95({}); }, {"at least one value"});
 }
 

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 
@@ -73,15 +74,8 @@ double within_class_spread(const torch::Tensor& images, const torch::Tensor& lab
 
 double student_t_975(int64_t degrees_of_freedom) {
   GANAUG_CHECK(degrees_of_freedom >= 1, "Student's t needs at least 1 degree of freedom");
-  static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
-                                 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-                                 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-                                 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
-  if (degrees_of_freedom <= 30) return table[degrees_of_freedom - 1];
-  // Beyond the table: the Cornish-Fisher expansion around the normal quantile.
-  const double z = 1.959964, v = static_cast<double>(degrees_of_freedom);
-  return z + (z * z * z + z) / (4 * v) +
-         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v);
+  return boost::math::quantile(
+      boost::math::students_t_distribution<double>(static_cast<double>(degrees_of_freedom)), 0.975);
 }
 
 Interval mean_interval_95(const std::vector<double>& values) {

@@ -40,8 +40,8 @@ struct Interval {
   int64_t n = 0;
 };
 
-/// The 97.5% quantile of Student's t with `degrees_of_freedom` (>= 1): tabulated to 30, a
-/// Cornish-Fisher expansion beyond. Throws ganaug::Error for fewer than 1.
+/// The 97.5% quantile of Student's t with `degrees_of_freedom` (>= 1), from Boost.Math.
+/// Throws ganaug::Error for fewer than 1.
 double student_t_975(int64_t degrees_of_freedom);
 
 /// Mean, sample standard deviation and 95% t-interval of the mean of `values`. For a gain over
