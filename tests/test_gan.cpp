@@ -527,3 +527,35 @@ TEST_F(GanTest, CheckpointsAreTheSameBytesForTheSameTrainingAndResumeByParameter
   EXPECT_TRUE(same_weights(*straight.generator(), *resumed.generator()));
   EXPECT_TRUE(same_weights(*straight.discriminator(), *resumed.discriminator()));
 }
+
+TEST(GanClasses, FakeClassesFollowTheDataClassFrequencies) {
+  auto rng = ganaug::make_cpu_generator(5);
+  const int64_t n = 20000;
+  const auto drawn = ganaug::draw_fake_classes(torch::tensor({900, 100, 0}, torch::kInt64), n, rng);
+  const auto counts = torch::bincount(drawn, {}, 3).to(torch::kFloat64) / n;
+  EXPECT_NEAR(counts[0].item<double>(), 0.9, 0.01);
+  EXPECT_NEAR(counts[1].item<double>(), 0.1, 0.01);
+  EXPECT_EQ(counts[2].item<double>(), 0.0) << "a class without images is never drawn";
+  // Balanced data: the uniform draw of output revision 2, number for number.
+  auto a = ganaug::make_cpu_generator(6), b = ganaug::make_cpu_generator(6);
+  EXPECT_TRUE(torch::equal(ganaug::draw_fake_classes(torch::full({4}, 7, torch::kInt64), 64, a),
+                           torch::randint(4, {64}, b, torch::kInt64)));
+  ganaug::testing::expect_error(
+      [&] { ganaug::draw_fake_classes(torch::zeros({3}, torch::kInt64), 8, rng); },
+      {"at least one image"});
+}
+
+TEST_F(GanTest, TrainsOnImbalancedClasses) {
+  // Every image of one class and 3 of the other: the fake classes follow the same imbalance,
+  // and a run still repeats bit for bit.
+  ganaug::LabeledDataset skewed = data_;
+  const auto keep = torch::cat({torch::nonzero(data_.labels == 0).flatten(),
+                                torch::nonzero(data_.labels == 1).flatten().slice(0, 0, 3)});
+  skewed.images = data_.images.index_select(0, keep);
+  skewed.labels = data_.labels.index_select(0, keep);
+  ganaug::GanTrainer trainer(options(3), skewed.class_names);
+  EXPECT_TRUE(trainer.train(skewed));
+  ganaug::GanTrainer again(options(3), skewed.class_names);
+  EXPECT_TRUE(again.train(skewed));
+  EXPECT_TRUE(same_weights(*trainer.generator(), *again.generator()));
+}

@@ -240,6 +240,14 @@ torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t 
 /// Returns count int64 on the CPU. Throws ganaug::Error when num_classes < 1.
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes);
 
+/// The classes of `count` fake images in a training step: drawn with the data's class
+/// frequencies (`class_counts`, K int64 counts) so that a rare class is as rare among the fakes
+/// as among the real images (drawn uniformly, a rare class would be mostly fake, and the
+/// discriminator could learn "rare class means fake"); uniform draws when every class has the
+/// same count. Draws from `rng`, on its device. Throws ganaug::Error when every count is 0.
+torch::Tensor draw_fake_classes(const torch::Tensor& class_counts, int64_t count,
+                                const at::Generator& rng);
+
 /// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
 /// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
 /// Image i's noise is latent_noise(seed, i); runs on the generator's device and leaves it in
