@@ -92,6 +92,40 @@ TEST(ClassicAugment, ParseRoundTripAndErrors) {
   expect_error([] { ClassicAugmentOptions::parse("shift=1.5"); }, {"whole pixels"});
   expect_error([] { ClassicAugmentOptions::parse("zoom=0.5"); }, {"zoom must lie in [1, 4]"});
   expect_error([] { ClassicAugmentOptions::parse("flip"); }, {"not key=value"});
+  // Random erasing: in the spec only when on, so that older specs read the same.
+  EXPECT_EQ(ClassicAugmentOptions().to_string().find("erase"), std::string::npos);
+  const auto erasing = ClassicAugmentOptions::parse("erase=0.5");
+  EXPECT_DOUBLE_EQ(erasing.erase(), 0.5);
+  EXPECT_EQ(ClassicAugmentOptions::parse(erasing.to_string()).erase(), 0.5);
+  expect_error([] { ClassicAugmentOptions::parse("erase=2"); }, {"erase is a probability"});
+}
+
+TEST(ClassicAugment, RandomErasingFillsOneRectangleOfTheStatedSize) {
+  const int64_t n = 400;
+  const auto x = pattern(n);
+  const auto plain = ganaug::classic_augment(x, 5, nothing());
+  // Every other draw is unchanged: where nothing is erased, the image is the plain one.
+  const auto erased = ganaug::classic_augment(x, 5, nothing().erase(1.0));
+  int64_t touched = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto changed = erased[i].ne(plain[i]).any(0);  // H x W
+    const auto rows = torch::nonzero(changed.any(1)).flatten();
+    const auto cols = torch::nonzero(changed.any(0)).flatten();
+    if (rows.numel() == 0) continue;
+    ++touched;
+    const int64_t h = rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1;
+    const int64_t w = cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1;
+    // One rectangle (random values may equal the old ones here and there, never outside it),
+    // with 2-40% of the 144 pixels give or take the rounding of its sides.
+    EXPECT_LE(h * w, static_cast<int64_t>(0.4 * 144 * 1.3) + 1) << i;
+    EXPECT_GE(h * w, 1) << i;
+    EXPECT_TRUE(torch::all(erased[i].le(1) & erased[i].ge(-1)).item<bool>());
+  }
+  EXPECT_GE(touched, n * 95 / 100) << "probability 1 erases (nearly) every image";
+  // Probability 0.5: about half of them.
+  const auto half = ganaug::classic_augment(x, 5, nothing().erase(0.5));
+  const auto hit = half.ne(plain).flatten(1).any(1).sum().item<int64_t>();
+  EXPECT_NEAR(static_cast<double>(hit) / n, 0.5, 0.1);
 }
 
 TEST(ClassicAugment, DrivesClassifierTraining) {

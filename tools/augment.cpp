@@ -84,8 +84,8 @@ int main(int argc, char** argv) try {
       "classic", po::value<std::string>()->implicit_value("default"),
       "classical augmentation of the real images in both classifiers; optional spec "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
-      "zoom=1.1 add small rotations and crops)")("no-retrain", po::bool_switch(),
-                                                 "only write the images; skip the classifiers")(
+      "zoom=1.1 add small rotations and crops; erase=0.5 random erasing)")(
+      "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
       "dist-timeout", po::value<double>()->default_value(300),
       "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
       "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "

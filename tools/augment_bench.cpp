@@ -98,10 +98,10 @@ int main(int argc, char** argv) try {
       "share of each classifier batch that is synthetic, in (0, 1)")(
       "synthetic-weight",
       po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_weight()),
-      "weight of the synthetic images' loss")("classic",
-                                              po::value<std::string>()->default_value("default"),
-                                              "classical augmentation spec (as augment --classic): "
-                                              "shift=2,rotate=0,zoom=1,flip=1,border=constant")(
+      "weight of the synthetic images' loss")(
+      "classic", po::value<std::string>()->default_value("default"),
+      "classical augmentation spec (as augment --classic): "
+      "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
       "min-confidence", po::value<double>()->default_value(0.0),
       "cond and argmax: keep only synthetic images whose label the real-data classifier gives "
       "at least this probability (more are drawn to keep the count); 0 keeps all")(

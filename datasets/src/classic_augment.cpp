@@ -22,6 +22,28 @@ double parse_number(const std::string& key, const std::string& value) {
   GANAUG_FAIL("classical augmentation: '", key, "' needs a number, got '", value, "'");
 }
 
+// Random erasing (Zhong et al.): with probability p, one rectangle of 2-40% of the area and
+// aspect ratio 0.3-3.3 (up to 10 tries to fit it) gets uniform random values in [-1, 1].
+void erase_rectangle(torch::Tensor image, std::mt19937_64& rng, double p) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0), value(-1.0, 1.0);
+  if (unit(rng) >= p) return;
+  const int64_t c = image.size(0), h = image.size(1), w = image.size(2);
+  auto pixels = image.accessor<float, 3>();
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double area = (0.02 + 0.38 * unit(rng)) * static_cast<double>(h * w);
+    const double ratio = std::exp(std::log(0.3) + 2 * std::log(1 / 0.3) * unit(rng));
+    const auto eh = static_cast<int64_t>(std::llround(std::sqrt(area * ratio)));
+    const auto ew = static_cast<int64_t>(std::llround(std::sqrt(area / ratio)));
+    if (eh < 1 || ew < 1 || eh >= h || ew >= w) continue;
+    std::uniform_int_distribution<int64_t> top(0, h - eh), left(0, w - ew);
+    const int64_t y = top(rng), x = left(rng);
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t yy = y; yy < y + eh; ++yy)
+        for (int64_t xx = x; xx < x + ew; ++xx) pixels[ch][yy][xx] = static_cast<float>(value(rng));
+    return;
+  }
+}
+
 }  // namespace
 
 ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
@@ -32,7 +54,7 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
   while (std::getline(items, item, ',')) {
     const auto eq = item.find('=');
     GANAUG_CHECK(eq != std::string::npos, "classical augmentation: '", item,
-                 "' is not key=value (keys: shift, rotate, zoom, flip, border)");
+                 "' is not key=value (keys: shift, rotate, zoom, flip, border, erase)");
     const auto key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "shift") {
       const double shift = parse_number(key, value);
@@ -49,9 +71,11 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
       o.horizontal_flip(value == "1");
     } else if (key == "border") {
       o.border(value);
+    } else if (key == "erase") {
+      o.erase(parse_number(key, value));
     } else {
       GANAUG_FAIL("classical augmentation: unknown key '", key,
-                  "' (keys: shift, rotate, zoom, flip, border)");
+                  "' (keys: shift, rotate, zoom, flip, border, erase)");
     }
   }
   o.validate();
@@ -62,6 +86,7 @@ std::string ClassicAugmentOptions::to_string() const {
   std::ostringstream s;
   s << "shift=" << max_shift() << ",rotate=" << max_rotation() << ",zoom=" << max_zoom()
     << ",flip=" << (horizontal_flip() ? 1 : 0) << ",border=" << border();
+  if (erase() > 0) s << ",erase=" << erase();  // absent when off: older specs read the same
   return s.str();
 }
 
@@ -72,6 +97,8 @@ void ClassicAugmentOptions::validate() const {
                "classical augmentation: zoom must lie in [1, 4], got ", max_zoom());
   GANAUG_CHECK(border() == "constant" || border() == "reflect",
                "classical augmentation: border is constant or reflect, got '", border(), "'");
+  GANAUG_CHECK(erase() >= 0 && erase() <= 1,
+               "classical augmentation: erase is a probability in [0, 1], got ", erase());
 }
 
 torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
@@ -111,6 +138,8 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
       cv::Mat dst(static_cast<int>(h), static_cast<int>(w), CV_32F, out[i][ch].data_ptr<float>());
       cv::warpAffine(src, dst, m, dst.size(), interpolation, border, cv::Scalar(-1.0));
     }
+    // Drawn after the warp's numbers, so that erase=0 leaves every other draw as it was.
+    if (options.erase() > 0) erase_rectangle(out[i], rng, options.erase());
   }
   return out.to(images.device());
 }

@@ -31,15 +31,19 @@ struct ClassicAugmentOptions {
   TORCH_ARG(bool, horizontal_flip) = true;
   /// Pixels moved in from outside the image: "constant" (value -1, black) or "reflect".
   TORCH_ARG(std::string, border) = "constant";
+  /// Random erasing (Zhong et al., AAAI 2020; "cutout" with random values): with this
+  /// probability an image, after the warp, gets one rectangle of 2-40% of its area (aspect ratio
+  /// 0.3 to 3.3) filled with uniform random values in [-1, 1]. 0 disables it.
+  TORCH_ARG(double, erase) = 0.0;
 
  public:
-  /// Parses "shift=2,rotate=10,zoom=1.1,flip=1,border=constant" (any subset, any order;
+  /// Parses "shift=2,rotate=10,zoom=1.1,flip=1,border=constant,erase=0.5" (any subset, any order;
   /// "default" or "" keeps the defaults). Throws ganaug::Error naming the bad key or value.
   static ClassicAugmentOptions parse(const std::string& spec);
   /// The spec that parse() turns back into these options.
   std::string to_string() const;
   /// Throws ganaug::Error unless max_shift >= 0, max_rotation lies in [0, 180], max_zoom in
-  /// [1, 4], and border is "constant" or "reflect".
+  /// [1, 4], border is "constant" or "reflect", and erase lies in [0, 1].
   void validate() const;
 };
 
