@@ -74,6 +74,38 @@ TEST(Classifier, NewClassPredictsOverFirstK) {
   EXPECT_GT(ganaug::evaluate(model, blobs(10, 5)).accuracy, 0.8);
 }
 
+TEST(Classifier, DynamicArgmaxRelabelsEveryBatchAfterTheWarmUp) {
+  // 60 real images in batches of 16: 4 steps an epoch, 32 in all; a warm-up of half of them.
+  const auto train = blobs(20, 1);
+  auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
+  synthetic.targets =
+      ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
+  std::vector<int64_t> steps;
+  int64_t relabelled = 0, own_targets = 0;
+  ganaug::ClassifierHooks hooks;
+  hooks.on_synthetic_batch = [&](int64_t step, const torch::Tensor& logits,
+                                 const torch::Tensor& targets) {
+    steps.push_back(step);
+    const auto own = torch::nn::functional::one_hot(logits.argmax(1), 3).to(torch::kFloat32);
+    relabelled += torch::equal(targets, own) ? 1 : 0;
+    own_targets += targets.select(1, 2).eq(1).all().item<bool>() ? 1 : 0;
+  };
+  ganaug::train_classifier(train, &synthetic,
+                           small(3).dynamic_argmax(true).warmup_share(0.5).synthetic_share(0.5),
+                           hooks);
+  ASSERT_EQ(steps.size(), 16u) << "synthetic images in every step after the warm-up, none before";
+  EXPECT_EQ(steps.front(), 16);
+  EXPECT_EQ(steps.back(), 31);
+  EXPECT_EQ(relabelled, 16) << "each batch's targets are that batch's own predictions";
+  // Without dynamic argmax the synthetic set's targets (class 2) are used from the first step.
+  steps.clear();
+  relabelled = own_targets = 0;
+  ganaug::train_classifier(train, &synthetic, small(3).synthetic_share(0.5), hooks);
+  ASSERT_EQ(steps.size(), 32u);
+  EXPECT_EQ(steps.front(), 0);
+  EXPECT_EQ(own_targets, 32);
+}
+
 TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
   const auto train = blobs(20, 1);
   // Synthetic images that look like class 0 but carry the wrong (class 2) target: dynamic
@@ -86,7 +118,7 @@ TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
   hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) { losses.push_back(p.loss); };
   auto dynamic = ganaug::train_classifier(
       train, &synthetic,
-      small(3).dynamic_argmax(true).warmup_epochs(3).dynamic_weight(1.0).synthetic_share(0.5),
+      small(3).dynamic_argmax(true).warmup_share(0.375).dynamic_weight(1.0).synthetic_share(0.5),
       hooks);
   auto fixed = ganaug::train_classifier(train, &synthetic,
                                         small(3).synthetic_share(0.5).synthetic_weight(1.0));
@@ -171,7 +203,8 @@ TEST(Classifier, RejectsBadOptions) {
   EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).width(0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).weight_decay(-1).validate(), ganaug::Error);
-  EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_epochs(-1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_share(-0.1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).threads(-2).validate(), ganaug::Error);
   // Images of another width than the options' size are refused by name, not by LibTorch.
   const auto wide = blobs(4, 1);
@@ -186,7 +219,7 @@ TEST(Classifier, TrainsOnCudaWithSyntheticImagesAndAHostAugmentation_CUDA) {
   const auto train = blobs(30, 1), test = blobs(20, 2);
   ganaug::LabeledDataset synthetic = blobs(10, 3);
   synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kSmooth, synthetic.labels, 3);
-  auto on_cuda = small(3).device("cuda").dynamic_argmax(true).warmup_epochs(2);
+  auto on_cuda = small(3).device("cuda").dynamic_argmax(true).warmup_share(0.25);
   auto model = ganaug::train_classifier(train, &synthetic, on_cuda);
   EXPECT_TRUE(model->parameters().front().is_cuda());
   EXPECT_GT(ganaug::evaluate(model, test).accuracy, 0.9);

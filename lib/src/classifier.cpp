@@ -33,7 +33,8 @@ void ClassifierOptions::validate() const {
                width());
   GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()),
                "weight decay must be 0 or positive, got ", weight_decay());
-  GANAUG_CHECK(warmup_epochs() >= 0, "warm-up epochs must not be negative, got ", warmup_epochs());
+  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1,
+               "the dynamic argmax warm-up share must lie in [0, 1), got ", warmup_share());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
 }
@@ -215,6 +216,11 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const auto start = std::chrono::steady_clock::now();
   const int64_t total_steps = (n_real + batch - 1) / batch * options.epochs();
+  const bool dynamic = use_synthetic && options.dynamic_argmax();
+  const double synthetic_weight = dynamic ? options.dynamic_weight() : options.synthetic_weight();
+  // Dynamic argmax trains on the real images alone for the first warmup_share of the steps.
+  const auto warmup_steps =
+      static_cast<int64_t>(std::ceil(options.warmup_share() * static_cast<double>(total_steps)));
   int64_t step = 0;
   const auto set_learning_rate = [&] {
     const double rate = scheduled_learning_rate(options, step, total_steps);
@@ -229,20 +235,6 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     auto rng = make_generator(real_device, epoch_seed);
     auto synthetic_rng =
         synthetic_device == real_device ? rng : make_generator(synthetic_device, ~epoch_seed);
-    double synthetic_weight = options.synthetic_weight();
-    bool synthetic_now = use_synthetic;
-    if (use_synthetic && options.dynamic_argmax()) {
-      synthetic_weight = options.dynamic_weight();
-      synthetic_now = epoch >= options.warmup_epochs();
-      if (synthetic_now) {
-        // Relabel with the classifier being trained, over the real classes only.
-        const auto probabilities = predict_probabilities(model, synthetic_images, k);
-        synthetic_targets =
-            torch::zeros({synthetic->size(), outputs}, synthetic_targets.options())
-                .scatter_(1, probabilities.argmax(1, true).to(synthetic_device), 1.0);
-        model->train();
-      }
-    }
     model->train();
     const auto order = torch::randperm(n_real, rng, long_type.device(real_device));
     // Summed on the device and read once per epoch.
@@ -258,6 +250,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       auto targets = real_targets.index_select(0, index).to(device);
       const int64_t n_batch_real = images.size(0);
       torch::Tensor weights = torch::ones({n_batch_real}, float_on_device);
+      const bool synthetic_now = use_synthetic && (!dynamic || step >= warmup_steps);
       if (synthetic_now) {
         const auto pick = torch::randint(synthetic->size(), {synthetic_per_batch}, synthetic_rng,
                                          long_type.device(synthetic_device));
@@ -277,6 +270,16 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       } else {
         logits = model(images);
       }
+      if (synthetic_now && dynamic) {
+        // The paper's dynamic argmax: each synthetic image is trained towards the network's own
+        // current prediction over the real classes, from this very forward pass (detached).
+        const auto own = logits.slice(0, n_batch_real).detach().slice(1, 0, k).argmax(1);
+        targets = torch::cat({targets.slice(0, 0, n_batch_real),
+                              torch::nn::functional::one_hot(own, outputs).to(torch::kFloat32)});
+      }
+      if (synthetic_now && hooks.on_synthetic_batch)
+        hooks.on_synthetic_batch(step, logits.slice(0, n_batch_real).detach(),
+                                 targets.slice(0, n_batch_real));
       const auto losses = soft_cross_entropy(logits, targets);
       const auto loss = (losses * weights).sum() / static_cast<double>(images.size(0));
       optimizer.zero_grad();

@@ -57,11 +57,14 @@ struct ClassifierOptions {
   /// training images alone (un-augmented), the distribution the test images come from. Applied
   /// to every classifier, with or without synthetic images, so comparisons stay fair.
   TORCH_ARG(bool, recalibrate_batchnorm) = true;
-  /// The paper's dynamic argmax: relabel the synthetic images every epoch with the classifier
-  /// being trained, after `warmup_epochs` on real data only, with weight `dynamic_weight`.
+  /// The paper's dynamic argmax (Zheng et al.'s official code): every synthetic image of a batch
+  /// is trained towards the one-hot argmax, over the real classes, of the network's own output
+  /// for it in that same forward pass (detached), after a warm-up on the real images alone,
+  /// with weight `dynamic_weight`. The synthetic set's own targets are not used then.
   TORCH_ARG(bool, dynamic_argmax) = false;
-  /// Epochs on the real images alone before dynamic argmax adds the synthetic ones.
-  TORCH_ARG(int64_t, warmup_epochs) = 5;
+  /// Share of the training steps, in [0, 1), on the real images alone before dynamic argmax
+  /// adds the synthetic ones.
+  TORCH_ARG(double, warmup_share) = 0.25;
   /// Weight of the synthetic images' loss under dynamic argmax (replaces synthetic_weight).
   TORCH_ARG(double, dynamic_weight) = 0.1;
   /// Seeds the initial weights, the dropout masks, the batch order, the synthetic picks and the
@@ -153,6 +156,11 @@ struct ClassifierHooks {
   bool augment_synthetic = false;
   /// Called after every epoch.
   std::function<void(const ClassifierProgress&)> on_epoch;
+  /// Called after the forward pass of every step that trains on synthetic images, with the step
+  /// (from 0), the synthetic images' logits (detached) and the targets they are trained towards
+  /// (for diagnostics and tests).
+  std::function<void(int64_t step, const torch::Tensor& logits, const torch::Tensor& targets)>
+      on_synthetic_batch;
   /// Polled before every batch; true stops training by throwing a plain ganaug::Error
   /// ("classifier training interrupted"), not ganaug::Interrupted.
   std::function<bool()> should_stop;
