@@ -217,6 +217,11 @@ TEST(AugmentCli, RunsAndReportsJson) {
   ASSERT_EQ(run_tool(common + " --scheme newclass", &output), 0) << output;
   EXPECT_NE(output.find("\"scheme\": \"newclass\""), std::string::npos) << output;
   EXPECT_NE(output.find("\"deterministic\": false"), std::string::npos) << output;
+  // The paper's dynamic argmax: argmax labels written, retrained with dynamic relabelling.
+  ASSERT_EQ(run_tool(common + " --scheme argmax-dynamic --force", &output), 0) << output;
+  EXPECT_NE(output.find("\"scheme\": \"argmax-dynamic\""), std::string::npos) << output;
+  EXPECT_NE(output.find("\"retrained\""), std::string::npos) << output;
+  EXPECT_EQ(run_tool(common + " --scheme smooth-dynamic --force", &output), 2) << output;
   // A non-empty output folder is refused, then replaced with --force.
   EXPECT_EQ(run_tool(common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;

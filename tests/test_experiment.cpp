@@ -59,6 +59,27 @@ TEST(Experiment, SchemeNames) {
   ganaug::testing::expect_error([] { ganaug::ExperimentScheme::parse("mixup"); },
                                 {"unknown experiment scheme 'mixup'"});
   EXPECT_EQ(ganaug::default_experiment_schemes().size(), 10u);
+  // The paper's dynamic argmax: argmax labels, retrained with dynamic relabelling.
+  const auto dynamic = ganaug::ExperimentScheme::parse("classic+argmax-dynamic");
+  EXPECT_TRUE(dynamic.classic && dynamic.dynamic);
+  EXPECT_EQ(*dynamic.synthetic, ganaug::Scheme::kArgmax);
+  EXPECT_EQ(dynamic.name(), "classic+argmax-dynamic");
+  EXPECT_FALSE(ganaug::ExperimentScheme::parse("argmax").dynamic);
+  ganaug::testing::expect_error([] { ganaug::ExperimentScheme::parse("smooth-dynamic"); },
+                                {"unknown experiment scheme 'smooth-dynamic'", "argmax-dynamic"});
+}
+
+TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto results = ganaug::run_experiment(tiny_grid(dir / "data", dir / "out")
+                                                  .sizes({3})
+                                                  .seeds(1)
+                                                  .schemes({"argmax", "argmax-dynamic"}));
+  ASSERT_EQ(results["cells"].size(), 2u);
+  EXPECT_EQ(results["cells"][1]["scheme"], "argmax-dynamic");
+  EXPECT_EQ(results["cells"][1]["synthetic_images"], results["cells"][0]["synthetic_images"]);
+  EXPECT_GT(results["cells"][1]["synthetic_images"].get<int64_t>(), 0);
 }
 
 TEST(Experiment, SummaryPairsSeedsAndGivesIntervals) {

@@ -60,8 +60,10 @@ int main(int argc, char** argv) try {
       "a seeded 20% stratified split when it has none")(
       "scheme", po::value<std::string>()->default_value("smooth"),
       "pseudo-labels: smooth (uniform 1/K, LSRO), cond (the generator's class), argmax (a "
-      "real-data classifier's prediction) or newclass (one extra class K)")(
-      "n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
+      "real-data classifier's prediction), argmax-dynamic (argmax, retrained with the paper's "
+      "dynamic argmax: each batch relabelled by the classifier being trained) or newclass (one "
+      "extra class K)")("n", po::value<int64_t>()->default_value(5000),
+                        "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
       "checkpoint-every", po::value<int64_t>()->default_value(250),
@@ -135,7 +137,9 @@ int main(int argc, char** argv) try {
     throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
   try {
-    options.scheme(ganaug::parse_scheme(values["scheme"].as<std::string>()));
+    const auto scheme = values["scheme"].as<std::string>();
+    const bool dynamic = scheme == "argmax-dynamic";
+    options.scheme(ganaug::parse_scheme(dynamic ? "argmax" : scheme)).dynamic_argmax(dynamic);
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError("--scheme: " + std::string(e.what()));
   }

@@ -75,9 +75,9 @@ int main(int argc, char** argv) try {
                                   "labeled images per class, comma-separated")(
       "schemes",
       po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
-      "none, classic, cond, newclass, argmax, smooth, classic+<scheme>, comma-separated")(
-      "multiples", po::value<std::string>()->default_value("5"),
-      "synthetic images as multiples of the labeled count, comma-separated")(
+      "none, classic, cond, newclass, argmax, argmax-dynamic, smooth, classic+<scheme>, "
+      "comma-separated")("multiples", po::value<std::string>()->default_value("5"),
+                         "synthetic images as multiples of the labeled count, comma-separated")(
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
       "first-seed",
       po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),

@@ -62,13 +62,18 @@ std::string file_hash(const fs::path& path) {
   return hash_hex(hash);
 }
 
+// "argmax-dynamic" for argmax retrained with dynamic argmax, else the scheme's name.
+std::string scheme_name(const AugmentOptions& o) {
+  return to_string(o.scheme()) + (o.dynamic_argmax() ? "-dynamic" : "");
+}
+
 // What made an output folder: everything that decides its images and their labels. A resumed
 // run must agree on all of it, or the folder would mix two runs.
 nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
   nlohmann::json record = {
       {"format", kRunRecordFormat},
       {"revision", kOutputRevision},
-      {"scheme", to_string(o.scheme())},
+      {"scheme", scheme_name(o)},
       {"seed", o.seed()},
       {"n", o.n()},
       {"image_shape", {data.train.channels(), data.train.height(), data.train.width()}},
@@ -257,6 +262,8 @@ ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num
 
 void AugmentOptions::validate() const {
   GANAUG_CHECK(n() >= 0, "--n must be 0 or positive, got ", n());
+  GANAUG_CHECK(!dynamic_argmax() || scheme() == Scheme::kArgmax,
+               "dynamic argmax relabels argmax labels: it goes with the argmax scheme only");
   GANAUG_CHECK(num_shards() >= 1, "--num-shards must be positive, got ", num_shards());
   GANAUG_CHECK(shard() >= 0 && shard() < num_shards(), "--shard ", shard(),
                " is not between 0 and --num-shards - 1 (", num_shards() - 1, ")");
@@ -445,7 +452,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   }
   timings["generate_s"] = seconds_since(start);
 
-  summary["scheme"] = to_string(o.scheme());
+  summary["scheme"] = scheme_name(o);
   summary["num_classes"] = k;
   summary["class_names"] = train.class_names;
   summary["n"] = o.n();
@@ -481,7 +488,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
     Classifier retrained{nullptr};
     try {
       retrained = train_classifier(train, o.n() > 0 ? &synthetic : nullptr,
-                                   classifier_options(outputs), classifier_hooks("retrain"));
+                                   classifier_options(outputs).dynamic_argmax(o.dynamic_argmax()),
+                                   classifier_hooks("retrain"));
     } catch (const Error&) {
       if (stop_requested())
         throw Interrupted("interrupted while retraining the classifier; rerun with --resume");

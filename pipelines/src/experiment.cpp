@@ -38,18 +38,23 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
     s.classic = true;
     rest = rest.substr(8);
   }
+  if (rest == "argmax-dynamic") {
+    s.dynamic = true;
+    rest = "argmax";
+  }
   try {
     s.synthetic = parse_scheme(rest);
   } catch (const Error&) {
     GANAUG_FAIL("unknown experiment scheme '", name,
-                "': use none, classic, cond, newclass, argmax, smooth or classic+<scheme>");
+                "': use none, classic, cond, newclass, argmax, argmax-dynamic, smooth or "
+                "classic+<scheme>");
   }
   return s;
 }
 
 std::string ExperimentScheme::name() const {
   if (!synthetic) return classic ? "classic" : "none";
-  return (classic ? "classic+" : "") + to_string(*synthetic);
+  return (classic ? "classic+" : "") + to_string(*synthetic) + (dynamic ? "-dynamic" : "");
 }
 
 std::vector<std::string> default_experiment_schemes() {
@@ -479,7 +484,8 @@ class Experiment {
         synthetic.targets = scheme_targets(*scheme.synthetic, images.labels, k, probabilities);
         synthetic_count = synthetic.size();
         model = fit(train, &synthetic,
-                    classifier_options(target_width(*scheme.synthetic, k), train, seed),
+                    classifier_options(target_width(*scheme.synthetic, k), train, seed)
+                        .dynamic_argmax(scheme.dynamic),
                     scheme.classic);
       }
       const auto metrics = evaluate(model, test);

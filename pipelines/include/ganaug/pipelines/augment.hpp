@@ -30,6 +30,10 @@ struct AugmentOptions {
   TORCH_ARG(double, test_fraction) = 0.2;
   /// How the synthetic images are labelled (see schemes.hpp).
   TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
+  /// With Scheme::kArgmax: retrain with the paper's dynamic argmax (ClassifierOptions::
+  /// dynamic_argmax), each synthetic batch relabelled by the classifier being trained; the
+  /// written labels are the baseline classifier's, as for argmax ("argmax-dynamic" in the tools).
+  TORCH_ARG(bool, dynamic_argmax) = false;
   /// Synthetic images to write.
   TORCH_ARG(int64_t, n) = 5000;
   /// The output folder (DIR below); must not be empty.

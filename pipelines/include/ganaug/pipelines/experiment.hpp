@@ -22,12 +22,15 @@
 namespace ganaug {
 
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
-/// scheme ("cond", "newclass", "argmax", "smooth") or both ("classic+smooth", ...).
+/// scheme ("cond", "newclass", "argmax", "smooth"; "argmax-dynamic": argmax retrained with the
+/// paper's dynamic argmax) or both ("classic+smooth", ...).
 struct ExperimentScheme {
   /// Classical augmentation of the real images.
   bool classic = false;
   /// The pseudo-label scheme of the synthetic images; none for real data only.
   std::optional<Scheme> synthetic;
+  /// With argmax: retrain with dynamic argmax (ClassifierOptions::dynamic_argmax).
+  bool dynamic = false;
 
   /// Parses a name as above; throws ganaug::Error listing the valid names otherwise.
   static ExperimentScheme parse(const std::string& name);
