@@ -30,6 +30,14 @@ ganaug::ClassifierOptions small(int64_t outputs) {
   return ganaug::ClassifierOptions(outputs, 8, 1).width(4).epochs(8).batch_size(16).device("cpu");
 }
 
+// 20 synthetic images that look like class 0 but carry the target of class 2.
+ganaug::LabeledDataset class0_labelled_2() {
+  auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
+  synthetic.targets =
+      ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
+  return synthetic;
+}
+
 }  // namespace
 
 TEST(Classifier, LearnsSeparableClasses) {
@@ -77,9 +85,7 @@ TEST(Classifier, NewClassPredictsOverFirstK) {
 TEST(Classifier, DynamicArgmaxRelabelsEveryBatchAfterTheWarmUp) {
   // 60 real images in batches of 16: 4 steps an epoch, 32 in all; a warm-up of half of them.
   const auto train = blobs(20, 1);
-  auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
-  synthetic.targets =
-      ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
+  const auto synthetic = class0_labelled_2();
   std::vector<int64_t> steps;
   int64_t relabelled = 0, own_targets = 0;
   ganaug::ClassifierHooks hooks;
@@ -110,9 +116,7 @@ TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
   const auto train = blobs(20, 1);
   // Synthetic images that look like class 0 but carry the wrong (class 2) target: dynamic
   // argmax replaces the target with the model's own prediction after the warm-up.
-  auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
-  synthetic.targets =
-      ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
+  const auto synthetic = class0_labelled_2();
   std::vector<double> losses;
   ganaug::ClassifierHooks hooks;
   hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) { losses.push_back(p.loss); };
