@@ -559,3 +559,51 @@ TEST_F(GanTest, TrainsOnImbalancedClasses) {
   EXPECT_TRUE(again.train(skewed));
   EXPECT_TRUE(same_weights(*trainer.generator(), *again.generator()));
 }
+
+TEST_F(GanTest, TheEmaGeneratorsBatchNormStatisticsComeFromItsOwnSamples) {
+  ganaug::GanTrainer trainer(options(20), data_.class_names);
+  ASSERT_TRUE(trainer.train(data_));
+  auto sampler = trainer.sampling_generator();
+  std::vector<torch::nn::BatchNorm2dImpl*> layers;
+  std::vector<torch::Tensor> means, variances;
+  for (auto& module : sampler->modules(false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      layers.push_back(bn);
+      means.push_back(bn->running_mean.clone());
+      variances.push_back(bn->running_var.clone());
+    }
+  }
+  ASSERT_FALSE(layers.empty());
+  // Not the raw generator's statistics, which training copies into it every step.
+  int64_t i = 0, differ = 0;
+  for (auto& module : trainer.generator()->modules(false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>())
+      differ += torch::equal(bn->running_mean, means[i++]) ? 0 : 1;
+  }
+  EXPECT_GT(differ, 0);
+  // Asking again gives the same statistics, and a checkpoint holds them.
+  trainer.sampling_generator();
+  for (size_t l = 0; l < layers.size(); ++l)
+    EXPECT_TRUE(torch::equal(layers[l]->running_mean, means[l]));
+  trainer.save_checkpoint((dir_ / "ema.pt").string());
+  auto loaded = ganaug::load_generator((dir_ / "ema.pt").string(), "cpu");
+  i = 0;
+  for (auto& module : loaded.generator->modules(false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      EXPECT_TRUE(torch::equal(bn->running_var, variances[i++]));
+    }
+  }
+  // They describe the EMA generator's own activations: one large fresh batch in training mode
+  // (momentum 1: its statistics replace the running ones) gives about the same.
+  for (auto* bn : layers) bn->options.momentum(1.0);
+  sampler->train();
+  {
+    torch::NoGradGuard no_grad;
+    const int64_t n = 4096;
+    sampler(torch::randn({n, 8}), ganaug::balanced_classes(0, n, 2));
+  }
+  for (size_t l = 0; l < layers.size(); ++l) {
+    EXPECT_TRUE(torch::allclose(layers[l]->running_mean, means[l], 0.05, 0.05)) << l;
+    EXPECT_TRUE(torch::allclose(layers[l]->running_var, variances[l], 0.1, 0.05)) << l;
+  }
+}

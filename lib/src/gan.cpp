@@ -37,6 +37,9 @@ constexpr int64_t kSamplesPerClass = 8;
 // Seed streams of the initial weights; training iterations use streams 0, 1, 2, ...
 constexpr uint64_t kGeneratorInitStream = 0x6E0000000000ULL;
 constexpr uint64_t kDiscriminatorInitStream = 0xD10000000000ULL;
+constexpr uint64_t kEmaStatisticsStream = 0xE3A000000000ULL;
+// Batches of the EMA generator's own samples its batch-norm statistics are recomputed from.
+constexpr int64_t kEmaStatisticsBatches = 16;
 
 std::string checkpoint_format(int64_t version) {
   return kCheckpointFormatPrefix + std::to_string(version);
@@ -660,6 +663,36 @@ AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t s
   return out;
 }
 
+// The EMA generator's batch-norm statistics, recomputed from its own samples (balanced classes,
+// noise seeded by the run's seed and iteration): its weights are an average over the run, so
+// the raw generator's statistics, copied every step, do not describe its activations. Depends
+// only on the weights, the seed and the iteration: repeated calls give the same statistics.
+void recompute_batchnorm_statistics(Generator& generator, const GanOptions& o, int64_t iteration,
+                                    const torch::Device& device) {
+  using Momentum = std::decay_t<decltype(std::declval<torch::nn::BatchNormOptions>().momentum())>;
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, Momentum>> layers;
+  for (auto& module : generator->modules(/*include_self=*/false)) {
+    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+      layers.emplace_back(bn, bn->options.momentum());
+      bn->reset_running_stats();
+      bn->options.momentum(Momentum());  // a cumulative average over the batches below
+    }
+  }
+  if (layers.empty()) return;
+  torch::NoGradGuard no_grad;
+  generator->train();
+  auto rng = make_generator(
+      device, mix_seed(mix_seed(o.seed(), kEmaStatisticsStream), static_cast<uint64_t>(iteration)));
+  const int64_t batch = std::max<int64_t>(2, o.batch_size());
+  for (int64_t b = 0; b < kEmaStatisticsBatches; ++b) {
+    const auto noise = torch::randn({batch, o.latent_dim()}, rng,
+                                    torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    generator(noise, balanced_classes(b * batch, batch, o.num_classes()).to(device));
+  }
+  for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
+  generator->eval();
+}
+
 struct GanTrainer::State {
   State(GanOptions options_, std::vector<std::string> names)
       : options(std::move(options_)),
@@ -713,7 +746,10 @@ void GanTrainer::distribute(std::shared_ptr<ProcessGroup> group) {
 }
 
 Generator GanTrainer::sampling_generator() const {
-  return state_->options.ema_decay() > 0 ? state_->ema : state_->generator;
+  auto& s = *state_;
+  if (s.options.ema_decay() == 0) return s.generator;
+  recompute_batchnorm_statistics(s.ema, s.options, s.iteration, s.device);
+  return s.ema;
 }
 Generator GanTrainer::generator() const { return state_->generator; }
 Discriminator GanTrainer::discriminator() const { return state_->discriminator; }
@@ -724,7 +760,11 @@ const std::vector<std::string>& GanTrainer::class_names() const { return state_-
 torch::Device GanTrainer::device() const { return state_->device; }
 
 void GanTrainer::save_checkpoint(const std::string& path) const {
-  const auto& s = *state_;
+  auto& s = *state_;
+  // The EMA generator is saved as it samples. Training copies the raw generator's statistics
+  // into it again at its next step, so this changes nothing for a run that goes on.
+  if (s.options.ema_decay() > 0)
+    recompute_batchnorm_statistics(s.ema, s.options, s.iteration, s.device);
   check_finite(*s.generator, "generator", s.iteration);
   check_finite(*s.discriminator, "discriminator", s.iteration);
   torch::serialize::OutputArchive archive;

@@ -177,8 +177,10 @@ class GanTrainer {
   void distribute(std::shared_ptr<ProcessGroup> group);
 
   /// The generator used for sampling: the moving average when enabled (evaluation mode, no
-  /// gradients); with ema_decay 0 the trained generator itself, in whatever mode training left
-  /// it (generate() switches to evaluation mode). A handle shared with the trainer, not a copy.
+  /// gradients), its batch-norm statistics recomputed from its own samples first (a few batches
+  /// of forward passes; checkpoints save them too); with ema_decay 0 the trained generator
+  /// itself, in whatever mode training left it (generate() switches to evaluation mode). A
+  /// handle shared with the trainer, not a copy.
   Generator sampling_generator() const;
   /// The generator and the discriminator being trained (handles shared with the trainer).
   Generator generator() const;
