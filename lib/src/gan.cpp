@@ -589,16 +589,21 @@ torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t 
   return noise;
 }
 
-torch::Tensor draw_fake_classes(const torch::Tensor& class_counts, int64_t count,
-                                const at::Generator& rng) {
-  GANAUG_CHECK(class_counts.dim() == 1 && class_counts.size(0) >= 1 &&
-                   class_counts.sum().item<int64_t>() > 0,
+FakeClasses::FakeClasses(const torch::Tensor& class_counts, const torch::Device& device)
+    : device_(device) {
+  const auto counts = class_counts.to(torch::kCPU, torch::kInt64);
+  GANAUG_CHECK(counts.dim() == 1 && counts.size(0) >= 1 && counts.sum().item<int64_t>() > 0,
                "fake classes need class counts with at least one image");
-  const auto options = torch::TensorOptions().dtype(torch::kInt64).device(rng.device());
-  if (class_counts.eq(class_counts[0]).all().item<bool>())
-    return torch::randint(class_counts.size(0), {count}, rng, options);
-  const auto weights = class_counts.to(rng.device(), torch::kFloat64);
-  return torch::multinomial(weights, count, /*replacement=*/true, rng);
+  num_classes_ = counts.size(0);
+  balanced_ = counts.eq(counts[0]).all().item<bool>();
+  if (!balanced_) weights_ = counts.to(device, torch::kFloat64);
+}
+
+torch::Tensor FakeClasses::draw(int64_t count, const at::Generator& rng) const {
+  if (balanced_)
+    return torch::randint(num_classes_, {count}, rng,
+                          torch::TensorOptions().dtype(torch::kInt64).device(device_));
+  return torch::multinomial(weights_, count, /*replacement=*/true, rng);
 }
 
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes) {
@@ -850,8 +855,8 @@ bool GanTrainer::train(const LabeledDataset& data) {
   const auto images = data.images.index_select(0, labelled).to(s.device);
   const auto labels = data.labels.index_select(0, labelled).to(s.device);
   const int64_t n = images.size(0);
-  const auto class_counts =
-      torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes());
+  const FakeClasses fake_class_sampler(
+      torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes()), s.device);
   const auto policy =
       o.diffaugment() == "auto"
           ? DiffAugmentPolicy::parse(
@@ -968,7 +973,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
     for (int64_t step = 0; step < o.d_steps(); ++step) {
       const auto index = mine(torch::randint(n, {batch}, rng, long_on_device));
       const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
-      const auto fake_classes = mine(draw_fake_classes(class_counts, batch, rng));
+      const auto fake_classes = mine(fake_class_sampler.draw(batch, rng));
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
@@ -996,7 +1001,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
     // Generator step; the discriminator's weights need no gradient here.
     for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
     const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
-    auto fake_classes = mine(draw_fake_classes(class_counts, batch, rng));
+    auto fake_classes = mine(fake_class_sampler.draw(batch, rng));
     const int64_t half = local / 2;
     const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
     if (mode_seeking) {

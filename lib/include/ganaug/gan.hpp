@@ -242,13 +242,25 @@ torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t 
 /// Returns count int64 on the CPU. Throws ganaug::Error when num_classes < 1.
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes);
 
-/// The classes of `count` fake images in a training step: drawn with the data's class
-/// frequencies (`class_counts`, K int64 counts) so that a rare class is as rare among the fakes
-/// as among the real images (drawn uniformly, a rare class would be mostly fake, and the
-/// discriminator could learn "rare class means fake"); uniform draws when every class has the
-/// same count. Draws from `rng`, on its device. Throws ganaug::Error when every count is 0.
-torch::Tensor draw_fake_classes(const torch::Tensor& class_counts, int64_t count,
-                                const at::Generator& rng);
+/// The classes of fake images in training steps, drawn with the data's class frequencies so
+/// that a rare class is as rare among the fakes as among the real images (drawn uniformly, a
+/// rare class would be mostly fake, and the discriminator could learn "rare class means fake");
+/// uniform draws when every class has the same count. The counts are read once, here; a draw
+/// copies nothing between host and device.
+class FakeClasses {
+ public:
+  /// From the K class counts of the training data (int64). Throws ganaug::Error when there are
+  /// none or every count is 0.
+  FakeClasses(const torch::Tensor& class_counts, const torch::Device& device);
+  /// `count` classes on the device, drawn from `rng` (a generator of that device).
+  torch::Tensor draw(int64_t count, const at::Generator& rng) const;
+
+ private:
+  int64_t num_classes_ = 0;
+  bool balanced_ = true;
+  torch::Tensor weights_;  // float64 counts on the device, when not balanced
+  torch::Device device_;
+};
 
 /// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
 /// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
