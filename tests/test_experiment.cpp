@@ -80,6 +80,9 @@ TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
   EXPECT_EQ(results["cells"][1]["scheme"], "argmax-dynamic");
   EXPECT_EQ(results["cells"][1]["synthetic_images"], results["cells"][0]["synthetic_images"]);
   EXPECT_GT(results["cells"][1]["synthetic_images"].get<int64_t>(), 0);
+  // The same images and labels, trained otherwise: the classifiers differ.
+  EXPECT_NE(results["cells"][1]["macro_f1"].get<double>(),
+            results["cells"][0]["macro_f1"].get<double>());
 }
 
 TEST(Experiment, SummaryPairsSeedsAndGivesIntervals) {
@@ -386,6 +389,17 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
       },
       {"is not empty", "--force"});
   EXPECT_FALSE(fs::exists(dir / "m1"));
+  // A shard written by an older augment-bench (no datasets in its grid) is named, not read.
+  auto old = read_json(dir / "shard1" / "results.json");
+  old["grid"].erase("datasets");
+  fs::create_directories(dir / "old");
+  std::ofstream(dir / "old" / "results.json") << old.dump();
+  expect_error(
+      [&] {
+        ganaug::merge_experiments((dir / "m6").string(), {s0, (dir / "old").string()});
+      },
+      {"old", "is damaged or from an older augment-bench", "datasets"});
+  EXPECT_FALSE(fs::exists(dir / "m6"));
   // A shard folder resumes only as the same shard.
   expect_error([&] { ganaug::run_experiment(grid(dir / "shard0").resume(true)); },
                {"shard 0 of 2 of a grid", "a whole grid", "--shard"});
@@ -430,6 +444,15 @@ TEST(ExperimentCli, RunsAShardFromTheSlurmArrayAndMerges) {
                 "--merge " + (dir / "s1").string() + " --out " + (dir / "m").string(), &output),
             1);
   EXPECT_NE(output.find("shard 1 of 2 is missing"), std::string::npos) << output;
+  // A sparse array (--array=1,5) gives no shard number: refused, saying what to do.
+  setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+  setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common + (dir / "s5").string(), &output),
+            2);
+  EXPECT_NE(output.find("evenly spaced array"), std::string::npos) << output;
+  for (const char* name : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"})
+    unsetenv(name);
   for (const char* bad : {"--shard 2 --num-shards 2", "--shard 1"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;

@@ -106,10 +106,21 @@ ShardChoice shard_from(const po::variables_map& values, bool slurm_fallback) {
   const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
   if (!slurm_fallback || id == nullptr || count == nullptr) return choice;
   const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
-  choice.index = slurm_number("SLURM_ARRAY_TASK_ID", id) -
-                 (min ? slurm_number("SLURM_ARRAY_TASK_MIN", min) : 0);
+  const char* step = std::getenv("SLURM_ARRAY_TASK_STEP");
+  const int64_t stride =
+      step ? std::max<int64_t>(1, slurm_number("SLURM_ARRAY_TASK_STEP", step)) : 1;
+  const int64_t offset = slurm_number("SLURM_ARRAY_TASK_ID", id) -
+                         (min ? slurm_number("SLURM_ARRAY_TASK_MIN", min) : 0);
+  choice.index = offset / stride;
   choice.count = slurm_number("SLURM_ARRAY_TASK_COUNT", count);
   choice.from = "slurm";
+  if (offset % stride != 0 || choice.index < 0 || choice.index >= choice.count) {
+    throw UsageError("the Slurm job array's task " + std::string(id) + " (of " +
+                     std::string(count) +
+                     " tasks) does not give a shard between 0 and the task count - 1: use an "
+                     "evenly spaced array (--array=0-N or 0-N:S), or pass --shard and "
+                     "--num-shards");
+  }
   return choice;
 }
 

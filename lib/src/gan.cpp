@@ -692,7 +692,11 @@ void recompute_batchnorm_statistics(Generator& generator, const GanOptions& o, i
   for (int64_t b = 0; b < kEmaStatisticsBatches; ++b) {
     const auto noise = torch::randn({batch, o.latent_dim()}, rng,
                                     torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    generator(noise, balanced_classes(b * batch, batch, o.num_classes()).to(device));
+    // balanced_classes(b * batch, batch, K), made on the device.
+    const auto classes = torch::arange(b * batch, (b + 1) * batch,
+                                       torch::TensorOptions().dtype(torch::kInt64).device(device))
+                             .remainder(o.num_classes());
+    generator(noise, classes);
   }
   for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
   generator->eval();

@@ -43,12 +43,19 @@ Shard read_shard(const std::string& dir) {
   GANAUG_CHECK(r.contains("shard"), dir,
                " holds a whole grid, not a shard (run with --shard and --num-shards)");
   try {
-    shard.index = r["shard"]["index"].get<int64_t>();
-    shard.count = r["shard"]["count"].get<int64_t>();
-    for (const auto& key : {"settings", "grid", "cells", "generators", "references"})
+    shard.index = r.at("shard").at("index").get<int64_t>();
+    shard.count = r.at("shard").at("count").get<int64_t>();
+    for (const auto& key : {"settings", "grid", "cells", "generators", "references", "machine"})
       GANAUG_CHECK(r.contains(key), "no \"", key, "\"");
+    // Written by this version of augment-bench: the grid names its datasets.
+    for (const auto& key : {"datasets", "sizes", "schemes", "multiples", "seeds"})
+      GANAUG_CHECK(r.at("grid").contains(key), "no \"grid\": \"", key, "\"");
+    r.at("grid").at("datasets").get<std::vector<std::string>>();
+    r.at("settings").at("first_seed").get<uint64_t>();
+    for (const auto& c : r.at("cells")) c.at("key").get<std::string>();
   } catch (const std::exception& e) {
-    GANAUG_FAIL(path.string(), " is damaged (", first_line(e), ")");
+    GANAUG_FAIL(path.string(), " is damaged or from an older augment-bench (", first_line(e),
+                "); rerun that shard");
   }
   return shard;
 }
@@ -128,16 +135,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
                  " others); finish it with --resume first");
   }
 
-  // Checked before anything is written; the folder is emptied only with force.
-  const fs::path out(out_dir);
-  std::vector<detail::RunInput> inputs;
-  for (const auto& s : shards) inputs.push_back({"shard folder", s.dir});
-  std::error_code error;
-  GANAUG_CHECK(force || !fs::exists(out, error) || fs::is_empty(out, error), "output folder ",
-               out_dir, " is not empty: --force replaces its contents, or choose another --out");
-  detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
-  detail::make_output_dir(out, force);
-
+  // The merged results, all read and ordered before anything is written.
   auto merged = first.results;
   merged.erase("shard");
   merged["cells"] = nlohmann::json::array();
@@ -155,7 +153,34 @@ nlohmann::json merge_experiments(const std::string& out_dir,
     merged["merged_from"].push_back({{"folder", fs::absolute(s->dir).lexically_normal().string()},
                                      {"shard", index},
                                      {"machine", r["machine"]},
+                                     {"references", r["references"]},
                                      {"cells", r["cells"].size()}});
+  }
+  try {
+    // One process's order: units in run order, each unit's cells as its shard ran them.
+    for (const auto* list : {"cells", "generators"}) {
+      auto& items = merged[list];
+      std::vector<nlohmann::json> sorted(items.begin(), items.end());
+      std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
+        return detail::experiment_unit(merged, a) < detail::experiment_unit(merged, b);
+      });
+      items = sorted;
+    }
+  } catch (const std::exception& e) {
+    GANAUG_FAIL("the shards' results do not fit their grid (", first_line(e), ")");
+  }
+
+  // Checked before anything is written; the folder is emptied only with force.
+  const fs::path out(out_dir);
+  std::vector<detail::RunInput> inputs;
+  for (const auto& s : shards) inputs.push_back({"shard folder", s.dir});
+  std::error_code error;
+  GANAUG_CHECK(force || !fs::exists(out, error) || fs::is_empty(out, error), "output folder ",
+               out_dir, " is not empty: --force replaces its contents, or choose another --out");
+  detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
+  detail::make_output_dir(out, force);
+
+  for (const auto& [index, s] : by_index) {
     // The generators' folders (checkpoints, logs, samples) and the reference classifiers.
     const fs::path dir(s->dir);
     if (fs::is_directory(dir / "generators"))
@@ -167,15 +192,6 @@ nlohmann::json merge_experiments(const std::string& out_dir,
           !fs::exists(out / name))
         fs::copy_file(entry.path(), out / name);
     }
-  }
-  // One process's order: units in run order, each unit's cells as its shard ran them.
-  for (const auto* list : {"cells", "generators"}) {
-    auto& items = merged[list];
-    std::vector<nlohmann::json> sorted(items.begin(), items.end());
-    std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
-      return detail::experiment_unit(merged, a) < detail::experiment_unit(merged, b);
-    });
-    items = sorted;
   }
   detail::write_experiment_outputs(out, merged);
   return merged;
