@@ -1,5 +1,6 @@
 #include "ganaug/datasets/classic_augment.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <random>
@@ -149,6 +150,15 @@ BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options) {
   return [options](const torch::Tensor& images, uint64_t seed) {
     return classic_augment(images, seed, options);
   };
+}
+
+ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak) {
+  auto strong = weak;
+  strong.max_shift(std::max<int64_t>(weak.max_shift(), 4))
+      .max_rotation(std::max(weak.max_rotation(), 15.0))
+      .max_zoom(std::max(weak.max_zoom(), 1.2))
+      .erase(1.0);
+  return strong;
 }
 
 }  // namespace ganaug

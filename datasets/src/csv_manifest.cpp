@@ -250,4 +250,40 @@ ImageList read_csv_manifest(const std::filesystem::path& manifest,
   return read_plain(manifest, rows, class_names, allow_outside_paths);
 }
 
+ImageList read_image_paths(const std::filesystem::path& manifest,
+                           const std::vector<std::string>& class_names, bool allow_outside_paths) {
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_regular_file(manifest, error),
+               "manifest not found: ", manifest.string());
+  std::ifstream in(manifest);
+  GANAUG_CHECK(in.good(), "cannot open ", manifest.string(), " for reading");
+  std::vector<Row> rows;
+  std::string line;
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    if (trim(line).empty()) continue;
+    rows.push_back({number, split_csv_line(line)});
+  }
+  GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds no rows");
+  // A header names the column; without one the paths are the first column.
+  size_t column = 0;
+  const auto& first = rows.front().fields;
+  const auto named = std::find_if(first.begin(), first.end(),
+                                  [](const std::string& f) { return f == "path" || f == "file"; });
+  if (named != first.end()) {
+    column = static_cast<size_t>(named - first.begin());
+    rows.erase(rows.begin());
+    GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds a header but no rows");
+  }
+  ImageList list;
+  list.class_names = class_names;
+  list.source = manifest.string();
+  for (const auto& row : rows) {
+    GANAUG_CHECK(row.fields.size() > column, manifest.string(), ":", row.line,
+                 ": no path in column ", column + 1);
+    const Row path_only{row.line, {row.fields[column]}};
+    list.records.push_back({resolve_image(manifest, path_only, allow_outside_paths), -1, {}});
+  }
+  return list;
+}
+
 }  // namespace ganaug

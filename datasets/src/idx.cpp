@@ -143,9 +143,7 @@ std::vector<uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
   return bytes;
 }
 
-IdxContents read_idx_contents(const std::filesystem::path& images_path,
-                              const std::filesystem::path& labels_path,
-                              const std::vector<std::string>& class_names) {
+torch::Tensor read_idx_pixels(const std::filesystem::path& images_path) {
   const auto image_bytes = read_maybe_gzipped(images_path);
   GANAUG_CHECK(image_bytes.size() >= 4, "not an IDX images file: it holds only ",
                image_bytes.size(), " bytes: ", images_path.string());
@@ -179,6 +177,17 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
                " bytes more than its header (", count, " x ", height, " x ", width,
                ") promises: ", images_path.string());
 
+  auto pixels = torch::empty({count, 1, height, width}, torch::kUInt8);
+  std::memcpy(pixels.data_ptr<uint8_t>(), image_bytes.data() + 16, static_cast<size_t>(promised));
+  return pixels;
+}
+
+IdxContents read_idx_contents(const std::filesystem::path& images_path,
+                              const std::filesystem::path& labels_path,
+                              const std::vector<std::string>& class_names) {
+  IdxContents out;
+  out.pixels = read_idx_pixels(images_path);
+  const int64_t count = out.pixels.size(0);
   const auto label_bytes = read_maybe_gzipped(labels_path);
   GANAUG_CHECK(label_bytes.size() >= 4, "not an IDX labels file: it holds only ",
                label_bytes.size(), " bytes: ", labels_path.string());
@@ -199,10 +208,6 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
   GANAUG_CHECK(label_count == count, "labels file has ", label_count,
                " entries but images file has ", count, ": ", labels_path.string());
 
-  IdxContents out;
-  out.pixels = torch::empty({count, 1, height, width}, torch::kUInt8);
-  std::memcpy(out.pixels.data_ptr<uint8_t>(), image_bytes.data() + 16,
-              static_cast<size_t>(promised));
   out.labels = torch::empty({count}, torch::kInt64);
   int64_t* label = out.labels.data_ptr<int64_t>();
   std::vector<int64_t> images_per_label(256, 0);

@@ -70,4 +70,34 @@ ImageList list_image_folder(const std::filesystem::path& root, bool allow_outsid
   return list;
 }
 
+ImageList list_images_under(const std::filesystem::path& root,
+                            const std::vector<std::string>& class_names, bool allow_outside_paths) {
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_directory(root, error),
+               "image folder not found: ", root.string());
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  const auto options = allow_outside_paths ? fs::directory_options::follow_directory_symlink
+                                           : fs::directory_options::none;
+  for (auto it = fs::recursive_directory_iterator(root, options);
+       it != fs::recursive_directory_iterator(); ++it) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory() && !name.empty() && name[0] == '.') {
+      it.disable_recursion_pending();  // hidden folders (.git) hold no data
+      continue;
+    }
+    if (it->is_regular_file() && is_image_file(it->path())) {
+      check_link(*it, root, allow_outside_paths);
+      files.push_back(it->path());
+    }
+  }
+  GANAUG_CHECK(!files.empty(), "no .png, .jpg, .jpeg or .bmp image under ", root.string());
+  std::sort(files.begin(), files.end());
+  ImageList list;
+  list.class_names = class_names;
+  list.source = root.string();
+  for (auto& file : files) list.records.push_back({std::move(file), -1, {}});
+  return list;
+}
+
 }  // namespace ganaug

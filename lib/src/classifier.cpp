@@ -37,6 +37,17 @@ void ClassifierOptions::validate() const {
                "the dynamic argmax warm-up share must lie in [0, 1), got ", warmup_share());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
+  GANAUG_CHECK(pool_weight() >= 0 && std::isfinite(pool_weight()),
+               "the unlabeled pool's weight must be 0 or positive, got ", pool_weight());
+  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
+               "the unlabeled pool's confidence threshold must lie in (0, 1], got ",
+               pool_threshold());
+  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64,
+               "the unlabeled pool's images per step must be a multiple in (0, 64] of the batch, "
+               "got ",
+               pool_ratio());
+  GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1,
+               "the unlabeled pool's ramp share must lie in [0, 1), got ", pool_ramp_share());
 }
 
 namespace {
@@ -180,6 +191,11 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     GANAUG_CHECK(synthetic->images.sizes().slice(1) == real.images.sizes().slice(1),
                  "synthetic and real images differ in shape");
   }
+  // The unlabeled pool: images labelled -1, kept on the host for the augmenters.
+  const auto pool_index = torch::nonzero(real.labels < 0).flatten();
+  const bool use_pool = options.pool_weight() > 0 && pool_index.numel() > 0;
+  GANAUG_CHECK(!use_pool || hooks.strong_augment,
+               "consistency training on an unlabeled pool needs ClassifierHooks::strong_augment");
   if (options.threads() > 0) configure_threads(options.threads());
   const auto device = select_device(options.device());
   Classifier model(options);
@@ -208,6 +224,10 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     synthetic_targets = synthetic->targets.to(synthetic_device, torch::kFloat32).clone();
   }
   const int64_t batch = options.batch_size();
+  const auto pool_images =
+      use_pool ? real.images.index_select(0, pool_index).to(host) : torch::Tensor();
+  const int64_t pool_per_batch =
+      use_pool ? std::max<int64_t>(1, std::llround(batch * options.pool_ratio())) : 0;
   const int64_t synthetic_per_batch =
       use_synthetic ? std::max<int64_t>(1, std::llround(batch * options.synthetic_share() /
                                                         (1 - options.synthetic_share())))
@@ -221,6 +241,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   // Dynamic argmax trains on the real images alone for the first warmup_share of the steps.
   const auto warmup_steps =
       static_cast<int64_t>(std::ceil(options.warmup_share() * static_cast<double>(total_steps)));
+  const double ramp_steps = options.pool_ramp_share() * static_cast<double>(total_steps);
   int64_t step = 0;
   const auto set_learning_rate = [&] {
     const double rate = scheduled_learning_rate(options, step, total_steps);
@@ -239,6 +260,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     const auto order = torch::randperm(n_real, rng, long_type.device(real_device));
     // Summed on the device and read once per epoch.
     auto loss_sum = torch::zeros({}, float_on_device.dtype(torch::kFloat64));
+    auto confident_sum = torch::zeros({}, float_on_device.dtype(torch::kFloat64));
+    auto pool_rng = make_generator(host, mix_seed(epoch_seed, 0x706f6f6c));
     int64_t batches = 0;
     for (int64_t first = 0; first < n_real; first += batch) {
       if (hooks.should_stop && hooks.should_stop()) GANAUG_FAIL("classifier training interrupted");
@@ -281,7 +304,30 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
         hooks.on_synthetic_batch(step, logits.slice(0, n_batch_real).detach(),
                                  targets.slice(0, n_batch_real));
       const auto losses = soft_cross_entropy(logits, targets);
-      const auto loss = (losses * weights).sum() / static_cast<double>(images.size(0));
+      auto loss = (losses * weights).sum() / static_cast<double>(images.size(0));
+      if (use_pool) {
+        // FixMatch: the weak view's confident prediction is the strong view's hard target.
+        const auto pick =
+            torch::randint(pool_images.size(0), {pool_per_batch}, pool_rng, long_type.device(host));
+        const auto unlabeled = pool_images.index_select(0, pick);
+        const auto weak =
+            (hooks.augment ? hooks.augment(unlabeled, batch_seed + 2) : unlabeled).to(device);
+        const auto strong = hooks.strong_augment(unlabeled, batch_seed + 3).to(device);
+        torch::Tensor guess;
+        {
+          torch::NoGradGuard no_grad;
+          guess = torch::softmax(model(weak).slice(1, 0, k), 1);
+        }
+        const auto [confidence, predicted] = guess.max(1);
+        const auto mask = confidence.ge(options.pool_threshold()).to(torch::kFloat32);
+        const auto pool_targets =
+            torch::nn::functional::one_hot(predicted, outputs).to(torch::kFloat32);
+        const double ramp =
+            ramp_steps > 0 ? std::min(1.0, static_cast<double>(step) / ramp_steps) : 1.0;
+        loss = loss + options.pool_weight() * ramp *
+                          (soft_cross_entropy(model(strong), pool_targets) * mask).mean();
+        confident_sum.add_(mask.mean());
+      }
       optimizer.zero_grad();
       loss.backward();
       set_learning_rate();
@@ -300,6 +346,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       progress.loss = epoch_loss / std::max<int64_t>(1, batches);
       progress.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (use_pool)
+        progress.pool_confident = confident_sum.item<double>() / std::max<int64_t>(1, batches);
       hooks.on_epoch(progress);
     }
   }

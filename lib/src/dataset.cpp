@@ -70,7 +70,11 @@ LabeledDataset LabeledDataset::select(const torch::Tensor& indices) const {
   return out;
 }
 
-LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed) {
+namespace {
+
+// The indices subset_per_class chooses, class by class, sorted within a class.
+std::vector<int64_t> per_class_choice(const LabeledDataset& data, int64_t per_class,
+                                      uint64_t seed) {
   GANAUG_CHECK(per_class > 0, "images per class must be positive, got ", per_class);
   std::mt19937_64 rng(seed);
   std::vector<int64_t> chosen;
@@ -85,9 +89,42 @@ LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, u
     std::sort(members.begin(), members.end());
     chosen.insert(chosen.end(), members.begin(), members.end());
   }
-  auto out = data.select(to_index_tensor(chosen));
+  return chosen;
+}
+
+}  // namespace
+
+LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed) {
+  auto out = data.select(to_index_tensor(per_class_choice(data, per_class, seed)));
   out.source = detail::concat(data.source, " (", per_class, " per class, seed ", seed, ")");
   return out;
+}
+
+LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uint64_t seed,
+                              int64_t size, uint64_t pool_seed) {
+  auto chosen = per_class_choice(data, per_class, seed);
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<int64_t> rest;
+  for (int64_t i = 0, c = 0; i < data.size(); ++i) {
+    while (c < static_cast<int64_t>(chosen.size()) && chosen[static_cast<size_t>(c)] < i) ++c;
+    if (c < static_cast<int64_t>(chosen.size()) && chosen[static_cast<size_t>(c)] == i) continue;
+    rest.push_back(i);
+  }
+  GANAUG_CHECK(size >= 0 && size <= static_cast<int64_t>(rest.size()), "an unlabeled pool of ",
+               size, " images was asked for, but ", data.source, " has ", rest.size(),
+               " images besides the ", chosen.size(), " labeled ones");
+  std::mt19937_64 rng(pool_seed);
+  std::shuffle(rest.begin(), rest.end(), rng);
+  rest.resize(static_cast<size_t>(size));
+  std::sort(rest.begin(), rest.end());
+  LabeledDataset pool;
+  pool.images = data.images.index_select(0, to_index_tensor(rest).to(data.images.device()));
+  pool.labels = torch::full({size}, -1, torch::TensorOptions().dtype(torch::kInt64));
+  pool.class_names = data.class_names;
+  pool.source =
+      detail::concat("an unlabeled pool of ", size, " images (seed ", pool_seed, ") from ",
+                     data.source, " outside ", per_class, " per class (seed ", seed, ")");
+  return pool;
 }
 
 std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset& data,

@@ -343,4 +343,30 @@ TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_d
   return out;
 }
 
+LabeledDataset load_unlabeled_pool(const UnlabeledSpec& spec,
+                                   const std::vector<std::string>& class_names) {
+  const std::filesystem::path path = spec.path();
+  std::error_code error;
+  GANAUG_CHECK(!spec.path().empty() && std::filesystem::exists(path, error),
+               "unlabeled pool not found: ", spec.path().empty() ? "(no path)" : spec.path());
+  const auto image = ImageOptions().image_size(spec.image_size()).channels(spec.channels());
+  LabeledDataset pool;
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::filesystem::is_directory(path, error) || extension == ".csv") {
+    auto list = std::filesystem::is_directory(path, error)
+                    ? list_images_under(path, class_names, spec.allow_outside_paths())
+                    : read_image_paths(path, class_names, spec.allow_outside_paths());
+    pool = LoadPipeline(std::move(list), LoadOptions().image(image).threads(spec.threads())).run();
+  } else {
+    NormalizePipeline normalize(read_idx_pixels(path), image, spec.threads());
+    pool.images = normalize.run();
+    pool.labels = torch::full({pool.images.size(0)}, -1, torch::kInt64);
+    pool.class_names = class_names;
+  }
+  pool.source = "unlabeled pool " + spec.path();
+  return pool;
+}
+
 }  // namespace ganaug

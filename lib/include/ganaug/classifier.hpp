@@ -67,6 +67,21 @@ struct ClassifierOptions {
   TORCH_ARG(double, warmup_share) = 0.25;
   /// Weight of the synthetic images' loss under dynamic argmax (replaces synthetic_weight).
   TORCH_ARG(double, dynamic_weight) = 0.1;
+  /// Consistency training on the images of the real set labelled -1 (an unlabeled pool), as in
+  /// FixMatch (Sohn et al., NeurIPS 2020): every step draws pool_ratio x batch_size pool images;
+  /// the network's prediction for a weakly augmented view of each (ClassifierHooks::augment, or
+  /// the image itself), without gradient, becomes the hard target of a strongly augmented view
+  /// (ClassifierHooks::strong_augment) where its top probability over the real classes reaches
+  /// pool_threshold. This weight (ramped up linearly over the first pool_ramp_share of the steps)
+  /// scales that loss, averaged over all the step's pool images; 0 ignores the pool.
+  TORCH_ARG(double, pool_weight) = 0.0;
+  /// Confidence a weak view's prediction needs to become a target, in (0, 1].
+  TORCH_ARG(double, pool_threshold) = 0.95;
+  /// Pool images per step as a multiple of batch_size (FixMatch uses 7; 1 keeps a CPU step
+  /// about twice the plain one).
+  TORCH_ARG(double, pool_ratio) = 1.0;
+  /// Share of the steps, in [0, 1), over which pool_weight ramps up from 0.
+  TORCH_ARG(double, pool_ramp_share) = 0.1;
   /// Seeds the initial weights, the dropout masks, the batch order, the synthetic picks and the
   /// seeds handed to ClassifierHooks::augment. LibTorch's global generator is not used.
   TORCH_ARG(uint64_t, seed) = 0;
@@ -79,7 +94,8 @@ struct ClassifierOptions {
   /// Throws ganaug::Error naming the first bad value: num_outputs < 2, an image size that is not
   /// a multiple of 4 from 8, channels other than 1 or 3, an unknown architecture or schedule,
   /// epochs, batch size or lr not positive, synthetic_share outside [0, 1), a negative weight,
-  /// weight decay, warm-up or thread count, a width outside [1, 4096].
+  /// weight decay, warm-up or thread count, a width outside [1, 4096], pool settings outside
+  /// their ranges.
   void validate() const;
 };
 
@@ -144,6 +160,9 @@ struct ClassifierProgress {
   double loss = 0;
   /// Seconds since training started.
   double seconds = 0;
+  /// With an unlabeled pool (pool_weight > 0): the epoch's share of pool images whose weak view
+  /// gave a confident prediction (a target); 0 before the pool is used.
+  double pool_confident = 0;
 };
 
 /// Optional hooks into classifier training.
@@ -154,6 +173,9 @@ struct ClassifierHooks {
   BatchAugmenter augment;
   /// Also augment the synthetic images of each batch (default off).
   bool augment_synthetic = false;
+  /// The strong view of an unlabeled pool image under consistency training
+  /// (ClassifierOptions::pool_weight > 0); required then.
+  BatchAugmenter strong_augment;
   /// Called after every epoch.
   std::function<void(const ClassifierProgress&)> on_epoch;
   /// Called after the forward pass of every step that trains on synthetic images, with the step
@@ -168,9 +190,10 @@ struct ClassifierHooks {
 
 /// Trains a classifier on `real` (hard labels) plus, when `synthetic` is given, its images with
 /// their soft targets (`synthetic->targets`, num_outputs wide). Real labels become one-hot
-/// targets over num_outputs; real images labelled -1 are skipped. Synthetic images are used only
-/// when `synthetic` is non-null and non-empty and synthetic_share > 0; `synthetic` is only read
-/// during the call. Deterministic for a seed on the CPU.
+/// targets over num_outputs; real images labelled -1 are skipped, or with pool_weight > 0 are
+/// the unlabeled pool of consistency training (their labels are never read). Synthetic images are
+/// used only when `synthetic` is non-null and non-empty and synthetic_share > 0; `synthetic` is
+/// only read during the call. Deterministic for a seed on the CPU.
 ///
 /// Trains on options.device() and returns the model there, in evaluation mode (batch norm
 /// recalibrated when asked). Sets LibTorch's process-wide thread count only when

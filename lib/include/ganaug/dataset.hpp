@@ -51,6 +51,15 @@ struct LabeledDataset {
 /// the class when a class has fewer than `per_class` images.
 LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed);
 
+/// An unlabeled pool beside the labeled subset subset_per_class(data, per_class, seed): `size`
+/// images drawn at random with `pool_seed` from the others (those that subset leaves out,
+/// images labelled -1 included), in their original order, every label set to -1 and no soft
+/// targets. Only the subset's choice reads labels; the pool's draw does not, and the pool
+/// carries none. Throws ganaug::Error as subset_per_class does, and when size is negative or
+/// larger than the images left.
+LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uint64_t seed,
+                              int64_t size, uint64_t pool_seed);
+
 /// A seeded, stratified split: about `test_fraction` of every class goes to the second part,
 /// at least one image of each class to each part. Both parts keep the original order; images
 /// labelled -1 go to neither. Throws ganaug::Error when the fraction is outside (0, 1) or a class

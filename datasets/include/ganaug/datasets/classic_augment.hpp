@@ -58,4 +58,10 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
 /// options now: throws ganaug::Error for invalid ones.
 BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options = {});
 
+/// The strong view of consistency training on an unlabeled pool (FixMatch's strong
+/// augmentation, geometric and erasing): `weak` made stronger, shifts of at least 4 pixels,
+/// rotations of at least 15 degrees, zoom-ins of at least 1.2 and random erasing on every
+/// image; the flip and the border stay `weak`'s.
+ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak = {});
+
 }  // namespace ganaug

@@ -28,6 +28,16 @@ ImageList read_csv_manifest(const std::filesystem::path& manifest,
                             const std::vector<std::string>& class_names = {},
                             bool allow_outside_paths = false);
 
+/// The image paths of a manifest as an unlabeled list (every label -1, `class_names` kept): the
+/// column named "path" or "file" in a header row, else the first column; other columns (a label
+/// among them) are not read. Paths are resolved and checked as read_csv_manifest() does. Throws
+/// ganaug::Error naming the manifest and line for a missing or empty manifest, a row without
+/// that column, or an image that does not exist or (unless `allow_outside_paths`) lies outside
+/// the manifest's folder.
+ImageList read_image_paths(const std::filesystem::path& manifest,
+                           const std::vector<std::string>& class_names = {},
+                           bool allow_outside_paths = false);
+
 /// Splits one CSV line into fields; double-quoted fields may hold commas and "" for a quote.
 /// Surrounding spaces and a trailing carriage return are dropped.
 std::vector<std::string> split_csv_line(const std::string& line);

@@ -27,6 +27,11 @@ struct IdxContents {
   std::string source;
 };
 
+/// The pixels of an IDX image file (magic 0x00000803, gzipped or not) as N x 1 x H x W uint8,
+/// without labels. Throws ganaug::Error naming the file for a missing, unreadable, truncated or
+/// oversized file, a wrong magic number or a header with a zero size.
+torch::Tensor read_idx_pixels(const std::filesystem::path& images_path);
+
 /// Reads an IDX image file (magic 0x00000803) and its label file (magic 0x00000801).
 /// Class names default to "0".."K-1" with K = largest label + 1; when `class_names` is given,
 /// every label must index into it. Reads on the calling thread. Throws ganaug::Error naming the

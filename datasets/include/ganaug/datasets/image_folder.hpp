@@ -21,4 +21,12 @@ bool is_image_file(const std::filesystem::path& path);
 /// `root`; one that leads outside is refused, naming it, unless `allow_outside_paths`.
 ImageList list_image_folder(const std::filesystem::path& root, bool allow_outside_paths = false);
 
+/// Every image file (as is_image_file()) under `root` at any depth, sorted by path, as an
+/// unlabeled list (every label -1, `class_names` kept): folder names are not read as classes.
+/// Hidden folders are skipped; symbolic links are handled as list_image_folder() does. Throws
+/// ganaug::Error when `root` is not a folder or holds no image.
+ImageList list_images_under(const std::filesystem::path& root,
+                            const std::vector<std::string>& class_names = {},
+                            bool allow_outside_paths = false);
+
 }  // namespace ganaug

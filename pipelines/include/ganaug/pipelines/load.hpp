@@ -147,4 +147,26 @@ struct TrainTestData {
 TrainTestData load_train_test(const DatasetSpec& spec, const std::string& test_data = "",
                               double test_fraction = 0.2);
 
+/// Where an unlabeled pool comes from and how its images are shaped.
+struct UnlabeledSpec {
+  /// An image folder (every image under it, at any depth: class folders are not read as
+  /// labels), an IDX images file (*-idx3-ubyte[.gz]) or a CSV manifest with a "path" (or
+  /// "file") column, or paths in its first column without a header; other columns are ignored.
+  TORCH_ARG(std::string, path) = "";
+  /// Square side and channels of the decoded images (those of the labeled data they join).
+  TORCH_ARG(int64_t, image_size) = 28;
+  TORCH_ARG(int64_t, channels) = 1;
+  /// Loading threads; 0 = one per core.
+  TORCH_ARG(int, threads) = 0;
+  /// As DatasetSpec::allow_outside_paths.
+  TORCH_ARG(bool, allow_outside_paths) = false;
+};
+
+/// Loads an unlabeled pool: its images, every label -1, the given class names (those of the
+/// labeled data). A folder is told by being one, a manifest by its .csv extension, anything else
+/// is read as an IDX images file. Throws ganaug::Error naming the path for a missing path, a
+/// folder without images, a bad manifest or IDX file, or an image that cannot be decoded.
+LabeledDataset load_unlabeled_pool(const UnlabeledSpec& spec,
+                                   const std::vector<std::string>& class_names);
+
 }  // namespace ganaug
