@@ -32,10 +32,20 @@ void print_human_summary(const nlohmann::json& s) {
   std::cout << "wrote " << written << " images with '" << s["scheme"].get<std::string>()
             << "' labels to " << s["out_dir"].get<std::string>()
             << "/ (labels.csv, summary.json)\n";
+  if (s.contains("unlabeled")) {
+    const auto& u = s["unlabeled"];
+    std::cout << "unlabeled pool: " << u["images"] << " images";
+    if (u.contains("gan"))
+      std::cout << ", " << u["gan"]["kept"] << " of them pseudo-labelled for the GAN";
+    if (u["pseudo"].get<bool>()) std::cout << ", all used in retraining (consistency)";
+    std::cout << "\n";
+  }
   if (s.contains("baseline")) {
     std::cout << std::fixed << std::setprecision(2) << "test accuracy: baseline "
-              << 100 * s["baseline"]["accuracy"].get<double>() << "%, with synthetic images "
-              << 100 * s["retrained"]["accuracy"].get<double>() << "%, gain " << std::showpos
+              << 100 * s["baseline"]["accuracy"].get<double>() << "%, with synthetic images"
+              << (s.contains("unlabeled") && s["unlabeled"]["pseudo"].get<bool>() ? " and the pool"
+                                                                                  : "")
+              << " " << 100 * s["retrained"]["accuracy"].get<double>() << "%, gain " << std::showpos
               << 100 * s["gain"].get<double>() << std::noshowpos
               << " points (one seed: differences of about a point are noise)\n";
   }
@@ -87,6 +97,16 @@ int main(int argc, char** argv) try {
       "classical augmentation of the real images in both classifiers; optional spec "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
       "zoom=1.1 add small rotations and crops; erase=0.5 random erasing)")(
+      "unlabeled", po::value<std::string>()->default_value(""),
+      "unlabeled images of the same kind (a folder, searched at any depth with its folder names "
+      "ignored; an IDX images file; or a CSV with a path column): the baseline classifier labels "
+      "them and those it is confident of train the GAN too")(
+      "pool-confidence",
+      po::value<double>()->default_value(ganaug::AugmentOptions().pool_confidence()),
+      "the baseline's probability an --unlabeled image needs to train the GAN, in (0, 1]")(
+      "pseudo", po::bool_switch(),
+      "also retrain on the --unlabeled images by consistency training (FixMatch: a confident "
+      "prediction on a weak view is the target of a strong view)")(
       "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
       "dist-timeout", po::value<double>()->default_value(300),
       "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
@@ -120,6 +140,9 @@ int main(int argc, char** argv) try {
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
       .retrain(!values["no-retrain"].as<bool>())
+      .unlabeled(values["unlabeled"].as<std::string>())
+      .pool_confidence(values["pool-confidence"].as<double>())
+      .pseudo(values["pseudo"].as<bool>())
       .device(values["device"].as<std::string>())
       .threads(values["threads"].as<int>())
       .seed(values["seed"].as<ganaug::cli::Unsigned>().value)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
@@ -69,7 +70,8 @@ std::string scheme_name(const AugmentOptions& o) {
 
 // What made an output folder: everything that decides its images and their labels. A resumed
 // run must agree on all of it, or the folder would mix two runs.
-nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
+nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
+                          const LabeledDataset* pool) {
   nlohmann::json record = {
       {"format", kRunRecordFormat},
       {"revision", kOutputRevision},
@@ -94,6 +96,14 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data) {
                        {"images", range.count},
                        {"gen_batch", o.generate_batch_size()}};
   }
+  if (pool && o.generator().empty()) {  // the pool's pseudo-labels train the GAN
+    record["unlabeled"] = data_identity(*pool);
+    record["unlabeled"]["confidence"] = o.pool_confidence();
+    record["unlabeled"]["teacher"] = {
+        {"epochs", o.classifier_epochs()},
+        {"lr_schedule", o.lr_schedule()},
+        {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
+  }
   if (o.scheme() == Scheme::kArgmax) {  // the labeller is a classifier trained here
     record["labeller"] = {{"epochs", o.classifier_epochs()},
                           {"lr_schedule", o.lr_schedule()},
@@ -115,7 +125,10 @@ std::string record_difference(const nlohmann::json& was, const nlohmann::json& n
       {"class_names", "the classes"},
       {"data", "--data (its images or labels)"},
       {"test_data", "--test-data"},
-      {"labeller", "--epochs / --lr-schedule / --classic (argmax labeller)"}};
+      {"labeller", "--epochs / --lr-schedule / --classic (argmax labeller)"},
+      {"unlabeled",
+       "--unlabeled / --pool-confidence / the teacher's --epochs, --lr-schedule, "
+       "--classic"}};
   // Where things were found is informative only: a moved data set or checkpoint with the same
   // contents is the same input.
   auto identity = [](const nlohmann::json& record, const char* key) {
@@ -307,6 +320,12 @@ void AugmentOptions::validate() const {
     GANAUG_CHECK(size >= 16 && size <= 64 && size % 4 == 0, "--image-size ", size,
                  " is not supported by the GAN: use a multiple of 4 from 16 to 64");
   }
+  GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
+               "--pool-confidence must lie in (0, 1], got ", pool_confidence());
+  GANAUG_CHECK(!pseudo() || !unlabeled().empty(), "--pseudo needs an unlabeled pool (--unlabeled)");
+  GANAUG_CHECK(unlabeled().empty() || distributed().world_size() == 1,
+               "--unlabeled runs in one process (WORLD_SIZE ", distributed().world_size(),
+               "): the pool's pseudo-labels come from a classifier trained by one process");
   select_device(device());
 }
 
@@ -336,6 +355,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   detail::check_output_dir(out, o.resume(), o.force(), "continue the run in it",
                            {{"training data", o.data().path()},
                             {"test data", o.test_data()},
+                            {"unlabeled pool", o.unlabeled()},
                             {"generator checkpoint", o.generator(), true}});
   const int threads = configure_threads(o.threads());
   nlohmann::json summary;
@@ -351,14 +371,86 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   const auto& test = data.test;
   const auto& test_description = data.test_description;
   const int64_t k = train.num_classes();
+  std::optional<LabeledDataset> pool;
+  if (!o.unlabeled().empty()) {
+    pool = load_unlabeled_pool(UnlabeledSpec()
+                                   .path(o.unlabeled())
+                                   .image_size(train.height())
+                                   .channels(train.channels())
+                                   .threads(o.threads())
+                                   .allow_outside_paths(o.data().allow_outside_paths()),
+                               train.class_names);
+  }
   timings["load_s"] = seconds_since(start);
   progress("load", 1, 1, train.source);
-  const auto record = run_record(o, data);
+  const auto record = run_record(o, data, pool ? &*pool : nullptr);
   detail::make_output_dir(out, o.force());
   remove_temporary_files(out);  // left by a killed run: a checkpoint or image half written
   settle_run_record(out, record, o.resume());
   const auto range = shard_range(o.n(), o.generate_batch_size(), o.shard(), o.num_shards());
   check_free_space(out, train, range.count);
+
+  // How both classifiers train.
+  const auto classifier_options = [&](int64_t outputs) {
+    return ClassifierOptions(outputs, train.height(), train.channels())
+        .architecture(train.channels() == 3 ? "resnet" : "cnn")
+        .epochs(o.classifier_epochs())
+        .lr_schedule(o.lr_schedule())
+        .seed(o.seed())
+        .device(device)
+        .threads(o.threads())
+        .synthetic_share(o.synthetic_share())
+        .synthetic_weight(o.synthetic_weight());
+  };
+  auto classifier_hooks = [&](const std::string& stage) {
+    ClassifierHooks hooks;
+    hooks.on_epoch = [&, stage](const ClassifierProgress& p) {
+      progress(stage, static_cast<double>(p.epoch), static_cast<double>(p.epochs),
+               "loss " + std::to_string(p.loss).substr(0, 6));
+    };
+    hooks.should_stop = stop_requested;
+    if (o.classic()) hooks.augment = classic_augmenter(o.classic_options());
+    hooks.strong_augment = classic_augmenter(
+        strong_augment_options(o.classic() ? o.classic_options() : ClassicAugmentOptions()));
+    return hooks;
+  };
+  // -- baseline classifier (also the labeller of the argmax scheme and of the pool) --
+  Classifier baseline{nullptr};
+  double baseline_seconds = 0;
+  const auto train_baseline = [&] {
+    const auto baseline_start = Clock::now();
+    try {
+      baseline =
+          train_classifier(train, nullptr, classifier_options(k), classifier_hooks("baseline"));
+    } catch (const Error&) {
+      if (stop_requested())
+        throw Interrupted(
+            "interrupted while training the baseline classifier; rerun with --resume");
+      throw;
+    }
+    baseline_seconds = seconds_since(baseline_start);
+  };
+
+  // -- the pool's pseudo-labels for the GAN: the images the baseline is confident of --
+  auto gan_data = train;
+  nlohmann::json pool_summary;
+  if (pool) {
+    pool_summary = {{"source", o.unlabeled()}, {"images", pool->size()}, {"pseudo", o.pseudo()}};
+  }
+  if (pool && o.generator().empty()) {
+    train_baseline();
+    const auto [confidence, predicted] = predict_probabilities(baseline, pool->images, k).max(1);
+    const auto keep = torch::nonzero(confidence >= o.pool_confidence()).flatten();
+    auto kept = pool->select(keep);
+    kept.labels = predicted.index_select(0, keep);
+    if (kept.size() > 0) gan_data = concatenate({train, kept});
+    pool_summary["gan"] = {{"confidence", o.pool_confidence()},
+                           {"kept", kept.size()},
+                           {"class_counts", kept.class_counts()},
+                           {"labels",
+                            "the baseline classifier's class, where its probability "
+                            "reaches the confidence"}};
+  }
 
   // -- GAN --
   start = Clock::now();
@@ -381,7 +473,7 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
                    std::to_string(p.g_loss).substr(0, 5));
     };
     trainer.should_stop = stop_requested;
-    if (!trainer.train(train)) {
+    if (!trainer.train(gan_data)) {
       throw Interrupted("interrupted during GAN training at iteration " +
                         std::to_string(trainer.iteration()) + "; rerun with --resume to continue");
     }
@@ -392,42 +484,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   }
   timings["gan_train_s"] = seconds_since(start);
 
-  // -- baseline classifier (also the labeller of the argmax scheme) --
-  const auto classifier_options = [&](int64_t outputs) {
-    return ClassifierOptions(outputs, train.height(), train.channels())
-        .architecture(train.channels() == 3 ? "resnet" : "cnn")
-        .epochs(o.classifier_epochs())
-        .lr_schedule(o.lr_schedule())
-        .seed(o.seed())
-        .device(device)
-        .threads(o.threads())
-        .synthetic_share(o.synthetic_share())
-        .synthetic_weight(o.synthetic_weight());
-  };
-  auto classifier_hooks = [&](const std::string& stage) {
-    ClassifierHooks hooks;
-    hooks.on_epoch = [&, stage](const ClassifierProgress& p) {
-      progress(stage, static_cast<double>(p.epoch), static_cast<double>(p.epochs),
-               "loss " + std::to_string(p.loss).substr(0, 6));
-    };
-    hooks.should_stop = stop_requested;
-    if (o.classic()) hooks.augment = classic_augmenter(o.classic_options());
-    return hooks;
-  };
-  Classifier baseline{nullptr};
-  start = Clock::now();
-  if (o.retrain() || o.scheme() == Scheme::kArgmax) {
-    try {
-      baseline =
-          train_classifier(train, nullptr, classifier_options(k), classifier_hooks("baseline"));
-    } catch (const Error&) {
-      if (stop_requested())
-        throw Interrupted(
-            "interrupted while training the baseline classifier; rerun with --resume");
-      throw;
-    }
-  }
-  timings["baseline_s"] = seconds_since(start);
+  if (!baseline && (o.retrain() || o.scheme() == Scheme::kArgmax)) train_baseline();
+  timings["baseline_s"] = baseline_seconds;
 
   // -- generate and label --
   start = Clock::now();
@@ -487,8 +545,12 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
     const int64_t outputs = target_width(o.scheme(), k);
     Classifier retrained{nullptr};
     try {
-      retrained = train_classifier(train, o.n() > 0 ? &synthetic : nullptr,
-                                   classifier_options(outputs).dynamic_argmax(o.dynamic_argmax()),
+      // --pseudo: the pool joins as images labelled -1, trained on by consistency.
+      retrained = train_classifier(o.pseudo() ? concatenate({train, *pool}) : train,
+                                   o.n() > 0 ? &synthetic : nullptr,
+                                   classifier_options(outputs)
+                                       .dynamic_argmax(o.dynamic_argmax())
+                                       .pool_weight(o.pseudo() ? 1.0 : 0.0),
                                    classifier_hooks("retrain"));
     } catch (const Error&) {
       if (stop_requested())
@@ -500,7 +562,20 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
     summary["baseline"] = to_json(base_metrics);
     summary["retrained"] = to_json(new_metrics);
     summary["gain"] = new_metrics.accuracy - base_metrics.accuracy;
+    if (o.pseudo()) {
+      // What the retrained classifier makes of the pool: its confident labels.
+      const double threshold = ClassifierOptions(2).pool_threshold();
+      const auto [confidence, predicted] = predict_probabilities(retrained, pool->images, k).max(1);
+      const auto labels = predicted.masked_select(confidence >= threshold);
+      const auto counts = torch::bincount(labels, {}, k);
+      pool_summary["retrained"] = {
+          {"confidence", threshold},
+          {"confident", labels.numel()},
+          {"class_counts",
+           std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + k)}};
+    }
   }
+  if (pool) summary["unlabeled"] = pool_summary;
   timings["retrain_s"] = seconds_since(start);
   timings["total_s"] = seconds_since(total_start);
   summary["timings"] = timings;

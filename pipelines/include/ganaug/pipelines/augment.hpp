@@ -88,6 +88,17 @@ struct AugmentOptions {
   TORCH_ARG(bool, classic) = false;
   /// The classical augmentation used when `classic` is set (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
+  /// An unlabeled pool (UnlabeledSpec::path: a folder, an IDX images file or a CSV of paths);
+  /// empty = none. Its images are shaped like the labeled data's. The baseline classifier is
+  /// then trained first and labels the pool: the images it gives a class with at least
+  /// `pool_confidence` join the GAN's training data with that class (a semi-supervised
+  /// conditional GAN).
+  TORCH_ARG(std::string, unlabeled) = "";
+  /// Teacher confidence a pool image needs to train the GAN, in (0, 1].
+  TORCH_ARG(double, pool_confidence) = 0.9;
+  /// Also retrain on the pool by consistency training (FixMatch, ClassifierOptions::pool_weight
+  /// 1): the "pseudo" use of the pool. Needs `unlabeled`.
+  TORCH_ARG(bool, pseudo) = false;
 
  public:
   /// Throws ganaug::Error naming the first option out of range (as its command-line flag), so
