@@ -31,13 +31,15 @@ std::vector<std::string> split_list(const std::string& option, const std::string
 }
 
 template <typename T>
-std::vector<T> parse_list(const std::string& option, const std::string& text) {
+std::vector<T> parse_list(const std::string& option, const std::string& text,
+                          bool zero_allowed = false) {
   std::vector<T> values;
   for (const auto& item : split_list(option, text)) {
     std::istringstream in(item);
     T value{};
-    if (!(in >> value) || !in.eof() || !(value > 0))
-      throw ganaug::cli::UsageError("--" + option + ": '" + item + "' is not a positive number");
+    if (!(in >> value) || !in.eof() || !(value > 0 || (zero_allowed && value == 0)))
+      throw ganaug::cli::UsageError("--" + option + ": '" + item + "' is not a " +
+                                    (zero_allowed ? "number of 0 or more" : "positive number"));
     values.push_back(value);
   }
   return values;
@@ -75,9 +77,10 @@ int main(int argc, char** argv) try {
                                   "labeled images per class, comma-separated")(
       "schemes",
       po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
-      "none, classic, cond, newclass, argmax, argmax-dynamic, smooth, classic+<scheme>, "
-      "comma-separated")("multiples", po::value<std::string>()->default_value("5"),
-                         "synthetic images as multiples of the labeled count, comma-separated")(
+      "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
+      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled)")(
+      "multiples", po::value<std::string>()->default_value("5"),
+      "synthetic images as multiples of the labeled count, comma-separated")(
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
       "first-seed",
       po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
@@ -105,6 +108,19 @@ int main(int argc, char** argv) try {
       "min-confidence", po::value<double>()->default_value(0.0),
       "cond and argmax: keep only synthetic images whose label the real-data classifier gives "
       "at least this probability (more are drawn to keep the count); 0 keeps all")(
+      "unlabeled", po::value<std::string>()->default_value("0"),
+      "unlabeled pool sizes, comma-separated: N images drawn (seeded) from the training data "
+      "outside the labeled subset and the validation split, their labels dropped; the GAN "
+      "schemes train their GAN with the pool's confident pseudo-labels too, and the pseudo "
+      "schemes train on it by consistency; 0 = no pool")(
+      "pool-confidence",
+      po::value<double>()->default_value(ganaug::ExperimentOptions().pool_confidence()),
+      "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
+      "pool-weight", po::value<double>()->default_value(ganaug::ExperimentOptions().pool_weight()),
+      "weight of the pseudo schemes' consistency loss")(
+      "pool-threshold",
+      po::value<double>()->default_value(ganaug::ExperimentOptions().pool_threshold()),
+      "confidence a weak view's prediction needs to become a target in the pseudo schemes")(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
       "recalibrate-bn", po::value<bool>()->default_value(true),
@@ -171,6 +187,10 @@ int main(int argc, char** argv) try {
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>())
       .min_confidence(values["min-confidence"].as<double>())
+      .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
+      .pool_confidence(values["pool-confidence"].as<double>())
+      .pool_weight(values["pool-weight"].as<double>())
+      .pool_threshold(values["pool-threshold"].as<double>())
       .separate_synthetic_batches(values["separate-batches"].as<bool>())
       .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -30,14 +31,18 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   ExperimentScheme s;
   std::string rest = name;
   if (rest == "none") return s;
-  if (rest == "classic") {
-    s.classic = true;
-    return s;
-  }
-  if (rest.rfind("classic+", 0) == 0) {
-    s.classic = true;
-    rest = rest.substr(8);
-  }
+  const auto take = [&rest](const std::string& part) {
+    if (rest == part) {
+      rest.clear();
+      return true;
+    }
+    if (rest.rfind(part + "+", 0) != 0) return false;
+    rest = rest.substr(part.size() + 1);
+    return true;
+  };
+  s.classic = take("classic");
+  s.pseudo = take("pseudo");
+  if (rest.empty()) return s;
   if (rest == "argmax-dynamic") {
     s.dynamic = true;
     rest = "argmax";
@@ -46,15 +51,18 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
     s.synthetic = parse_scheme(rest);
   } catch (const Error&) {
     GANAUG_FAIL("unknown experiment scheme '", name,
-                "': use none, classic, cond, newclass, argmax, argmax-dynamic, smooth or "
-                "classic+<scheme>");
+                "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
+                "or them joined in the order classic+pseudo+<scheme>");
   }
   return s;
 }
 
 std::string ExperimentScheme::name() const {
-  if (!synthetic) return classic ? "classic" : "none";
-  return (classic ? "classic+" : "") + to_string(*synthetic) + (dynamic ? "-dynamic" : "");
+  std::string out = classic ? "classic" : "";
+  if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
+  if (synthetic)
+    out += (out.empty() ? "" : "+") + to_string(*synthetic) + (dynamic ? "-dynamic" : "");
+  return out.empty() ? "none" : out;
 }
 
 std::vector<std::string> default_experiment_schemes() {
@@ -79,7 +87,21 @@ void ExperimentOptions::validate() const {
   for (auto size : sizes()) GANAUG_CHECK(size >= 1, "labeled sizes must be positive, got ", size);
   for (double m : multiples())
     GANAUG_CHECK(m > 0 && std::isfinite(m), "synthetic multiples must be positive, got ", m);
-  for (const auto& name : schemes()) ExperimentScheme::parse(name);
+  GANAUG_CHECK(!unlabeled().empty(), "the unlabeled pool sizes need at least one value (0 = none)");
+  for (auto n : unlabeled())
+    GANAUG_CHECK(n >= 0, "unlabeled pool sizes must be 0 or positive, got ", n);
+  const bool any_pool =
+      std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
+  for (const auto& name : schemes()) {
+    GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
+                 "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
+  }
+  GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
+               "the pool confidence must lie in (0, 1], got ", pool_confidence());
+  GANAUG_CHECK(pool_weight() > 0 && std::isfinite(pool_weight()),
+               "the pool weight must be positive, got ", pool_weight());
+  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
+               "the pool threshold must lie in (0, 1], got ", pool_threshold());
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
   GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
                "GAN iterations and classifier epochs must be positive");
@@ -121,7 +143,10 @@ nlohmann::json ExperimentOptions::settings() const {
           {"recalibrate_batchnorm", recalibrate_batchnorm()},
           {"classic", classic_options().to_string()},
           {"reference_epochs", reference_epochs()},
-          {"metric_samples", metric_samples()}};
+          {"metric_samples", metric_samples()},
+          {"pool_confidence", pool_confidence()},
+          {"pool_weight", pool_weight()},
+          {"pool_threshold", pool_threshold()}};
 }
 
 namespace {
@@ -138,27 +163,6 @@ std::string dataset_label(const DatasetSpec& spec) {
   fs::path p = fs::path(spec.path()).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return p.has_extension() ? p.stem().string() : p.filename().string();
-}
-
-// "+1.23 [+0.40, +2.06]" in points, bold when the interval excludes zero.
-std::string gain_text(const nlohmann::json& g) {
-  if (g.is_null()) return "";
-  const double mean = g["mean"].get<double>() * 100;
-  std::ostringstream s;
-  s << std::showpos << std::fixed << std::setprecision(2) << mean;
-  if (g["n"].get<int64_t>() < 2) return s.str() + " (1 seed)";
-  const double low = g["low"].get<double>() * 100, high = g["high"].get<double>() * 100;
-  s << " [" << low << ", " << high << "]";
-  return low > 0 || high < 0 ? "**" + s.str() + "**" : s.str();
-}
-
-nlohmann::json interval_json(const Interval& i) {
-  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-  return {{"mean", i.mean},
-          {"stddev", i.stddev},
-          {"low", number(i.low)},
-          {"high", number(i.high)},
-          {"n", i.n}};
 }
 
 // Images as the PNG files users get hold them: 8-bit levels.
@@ -203,6 +207,7 @@ class Experiment {
                   {"sizes", o_.sizes()},
                   {"schemes", o_.schemes()},
                   {"multiples", o_.multiples()},
+                  {"unlabeled", o_.unlabeled()},
                   {"seeds", o_.seeds()}}},
                 {"machine",
                  {{"cpu", cpu_model()},
@@ -230,6 +235,10 @@ class Experiment {
       // Settings recorded since; results from before had their neutral value.
       if (!previous["settings"].contains("min_confidence"))
         previous["settings"]["min_confidence"] = 0.0;
+      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold"}) {
+        if (!previous["settings"].contains(key))
+          previous["settings"][key] = results_["settings"][key];
+      }
       if (previous["settings"] != results_["settings"]) {
         GANAUG_FAIL("the results in ", out.string(), " were made with other settings (",
                     previous["settings"].dump(),
@@ -252,11 +261,6 @@ class Experiment {
     }
   }
 
-  static std::string cell_key(const std::string& ds, int64_t size, uint64_t seed,
-                              const std::string& scheme, double multiple) {
-    return ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + scheme + "|" +
-           fixed(multiple, 3);
-  }
   bool has_cell(const std::string& key) const {
     for (const auto& c : results_["cells"])
       if (c["key"] == key) return true;
@@ -287,6 +291,8 @@ class Experiment {
     ClassifierHooks h;
     h.should_stop = [this] { return stop_requested(); };
     if (classic) h.augment = classic_augmenter(o_.classic_options());
+    h.strong_augment = classic_augmenter(
+        strong_augment_options(classic ? o_.classic_options() : ClassicAugmentOptions()));
     return h;
   }
 
@@ -397,70 +403,109 @@ class Experiment {
         frechet_distance(train_features, test_features);
     results_["references"][ds]["fcd_samples"] = m;
 
-    std::vector<ExperimentScheme> schemes;
-    for (const auto& name : o_.schemes()) schemes.push_back(ExperimentScheme::parse(name));
+    const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
     for (size_t s = 0; s < o_.sizes().size(); ++s) {
       for (int64_t i = 0; i < o_.seeds(); ++i) {
         if (!mine(unit(d, s, i))) continue;
         const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
-        run_group(ds, full, test, reference, test_features, schemes, o_.sizes()[s], seed, k);
+        run_group(ds, full, test, reference, test_features, cells, o_.sizes()[s], seed, k);
       }
     }
   }
 
-  // Every cell of one (dataset, size, seed): one labeled subset, one generator.
+  // Every cell of one (dataset, size, seed): one labeled subset; one generator per pool size.
   void run_group(const std::string& ds, const LabeledDataset& full, const LabeledDataset& test,
                  Classifier& reference, const torch::Tensor& test_features,
-                 const std::vector<ExperimentScheme>& schemes, int64_t size, uint64_t seed,
+                 const std::vector<detail::CellSpec>& cells, int64_t size, uint64_t seed,
                  int64_t k) {
     const auto train = subset_per_class(full, size, seed);
     const auto group = ds + "-n" + std::to_string(size) + "-seed" + std::to_string(seed);
-    const auto gen_key = group;
-    const fs::path gen_dir = fs::path(o_.out_dir()) / "generators" / group;
+    const auto gen_key = [&](int64_t pool) {
+      return group + (pool > 0 ? "-u" + std::to_string(pool) : "");
+    };
+    const auto key = [&](const detail::CellSpec& c) {
+      return detail::cell_key(ds, size, seed, c.scheme.name(), c.multiple, c.pool);
+    };
 
-    // Which cells are still to run.
-    std::vector<std::pair<ExperimentScheme, double>> todo;
-    bool needs_generator = find_generator(gen_key) == nullptr;
-    for (const auto& s : schemes) {
-      if (!s.synthetic) {
-        if (!has_cell(cell_key(ds, size, seed, s.name(), 0))) todo.emplace_back(s, 0.0);
-        continue;
-      }
-      for (double mult : o_.multiples()) {
-        if (!has_cell(cell_key(ds, size, seed, s.name(), mult))) {
-          todo.emplace_back(s, mult);
-          needs_generator = true;
-        }
+    // Which cells and generators are still to make.
+    std::vector<detail::CellSpec> todo;
+    std::set<int64_t> generators_needed;
+    for (const auto& c : cells) {
+      if (c.scheme.synthetic && find_generator(gen_key(c.pool)) == nullptr)
+        generators_needed.insert(c.pool);
+      if (!has_cell(key(c))) {
+        todo.push_back(c);
+        if (c.scheme.synthetic) generators_needed.insert(c.pool);
       }
     }
-    if (todo.empty() && !needs_generator) return;
-    const bool any_synthetic = std::any_of(schemes.begin(), schemes.end(),
-                                           [](const auto& s) { return s.synthetic.has_value(); });
+    if (todo.empty() && generators_needed.empty()) return;
 
-    Generator generator{nullptr};
-    if (any_synthetic && needs_generator) generator = obtain_generator(train, gen_dir, seed, group);
-    if (generator && find_generator(gen_key) == nullptr)
-      measure_generator(train, test, reference, test_features, generator, gen_dir, gen_key, ds,
-                        size, seed, k);
+    // The pools (labels dropped) and the teacher that labels them for a GAN: the "classic"
+    // classifier of this labeled subset.
+    std::map<int64_t, LabeledDataset> pools;
+    const auto pool_of = [&](int64_t n) -> const LabeledDataset& {
+      auto& pool = pools[n];
+      if (!pool.images.defined())
+        pool = unlabeled_pool(full, size, seed, n, mix_seed(seed, 0x706f6f6c));
+      return pool;
+    };
+    Classifier teacher{nullptr};
+    std::map<int64_t, Generator> generators;
+    for (int64_t pool : generators_needed) {
+      const fs::path dir = fs::path(o_.out_dir()) / "generators" / gen_key(pool);
+      auto gan_data = train;
+      nlohmann::json pool_record;
+      if (pool > 0) {
+        if (!teacher) teacher = fit(train, nullptr, classifier_options(k, train, seed), true);
+        const auto& unlabeled = pool_of(pool);
+        const auto [confidence, predicted] =
+            predict_probabilities(teacher, unlabeled.images, k).max(1);
+        const auto keep = torch::nonzero(confidence >= o_.pool_confidence()).flatten();
+        auto kept = unlabeled.select(keep);
+        kept.labels = predicted.index_select(0, keep);
+        if (kept.size() > 0) gan_data = concatenate({train, kept});
+        pool_record = {{"images", pool}, {"kept", kept.size()}};
+      }
+      auto& generator =
+          generators.emplace(pool, obtain_generator(gan_data, dir, seed, gen_key(pool)))
+              .first->second;
+      if (find_generator(gen_key(pool)) == nullptr)
+        measure_generator(train, test, reference, test_features, generator, dir, gen_key(pool), ds,
+                          size, seed, k, pool_record);
+    }
 
     Classifier real_only{nullptr};  // the argmax labeller: the "none" classifier of this group
-    std::map<std::pair<double, std::string>, LabeledDataset> synthetic_sets;
-    for (const auto& [scheme, multiple] : todo) {
+    // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
+    std::map<std::tuple<int64_t, double, std::string>, LabeledDataset> synthetic_sets;
+    for (const auto& cell : todo) {
       check_stop();
+      const auto& scheme = cell.scheme;
+      const double multiple = cell.multiple;
       const auto start = Clock::now();
+      // The pseudo columns train on the labeled images and the pool (labelled -1).
+      const auto real = scheme.pseudo ? concatenate({train, pool_of(cell.pool)}) : train;
+      const double pool_weight = scheme.pseudo ? o_.pool_weight() : 0.0;
       Classifier model{nullptr};
       int64_t synthetic_count = 0;
-      if (!scheme.synthetic) {
-        model = fit(train, nullptr, classifier_options(k, train, seed), scheme.classic);
-        if (!scheme.classic) real_only = model;
+      if (!scheme.synthetic && scheme.classic && !scheme.pseudo && teacher) {
+        model = teacher;  // the same classifier, trained above to label the pool
+      } else if (!scheme.synthetic) {
+        model = fit(real, nullptr,
+                    classifier_options(k, train, seed)
+                        .pool_weight(pool_weight)
+                        .pool_threshold(o_.pool_threshold()),
+                    scheme.classic);
+        if (!scheme.classic && !scheme.pseudo) real_only = model;
+        if (scheme.classic && !scheme.pseudo && !teacher) teacher = model;
       } else {
         const Scheme labels = *scheme.synthetic;
         const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
         const bool needs_labeller = labels == Scheme::kArgmax || filtered;
         if (needs_labeller && !real_only)
           real_only = fit(train, nullptr, classifier_options(k, train, seed), false);
-        // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
-        auto& images = synthetic_sets[{multiple, filtered ? to_string(labels) : ""}];
+        auto& generator = generators.at(cell.pool);
+        auto& images =
+            synthetic_sets[{cell.pool, multiple, filtered ? to_string(labels) : std::string()}];
         if (!images.images.defined()) {
           const int64_t n = std::max<int64_t>(1, std::llround(multiple * train.size()));
           ImageFilter keep;
@@ -475,7 +520,7 @@ class Experiment {
           images.images = quantize(accepted.images);
           images.labels = accepted.classes;
           images.class_names = train.class_names;
-          images.source = "generator " + group;
+          images.source = "generator " + gen_key(cell.pool);
         }
         torch::Tensor probabilities;
         if (labels == Scheme::kArgmax)
@@ -483,24 +528,28 @@ class Experiment {
         LabeledDataset synthetic = images;
         synthetic.targets = scheme_targets(*scheme.synthetic, images.labels, k, probabilities);
         synthetic_count = synthetic.size();
-        model = fit(train, &synthetic,
+        model = fit(real, &synthetic,
                     classifier_options(target_width(*scheme.synthetic, k), train, seed)
-                        .dynamic_argmax(scheme.dynamic),
+                        .dynamic_argmax(scheme.dynamic)
+                        .pool_weight(pool_weight)
+                        .pool_threshold(o_.pool_threshold()),
                     scheme.classic);
       }
       const auto metrics = evaluate(model, test);
       const double seconds = seconds_since(start);
-      results_["cells"].push_back({{"key", cell_key(ds, size, seed, scheme.name(), multiple)},
+      results_["cells"].push_back({{"key", key(cell)},
                                    {"dataset", ds},
                                    {"size", size},
                                    {"seed", seed},
                                    {"scheme", scheme.name()},
                                    {"multiple", multiple},
+                                   {"unlabeled", cell.pool},
                                    {"synthetic_images", synthetic_count},
                                    {"accuracy", metrics.accuracy},
                                    {"macro_f1", metrics.macro_f1},
                                    {"seconds", seconds}});
-      say(group + " " + scheme.name() + (multiple > 0 ? " x" + fixed(multiple, 1) : "") + ": " +
+      say(group + " " + scheme.name() + (multiple > 0 ? " x" + fixed(multiple, 1) : "") +
+          (cell.pool > 0 ? " pool " + std::to_string(cell.pool) : "") + ": " +
           fixed(100 * metrics.accuracy, 2) + "% (" + fixed(seconds, 0) + " s)");
       write_outputs();
     }
@@ -543,7 +592,8 @@ class Experiment {
   void measure_generator(const LabeledDataset& train, const LabeledDataset& test,
                          Classifier& reference, const torch::Tensor& test_features,
                          Generator& generator, const fs::path& dir, const std::string& key,
-                         const std::string& ds, int64_t size, uint64_t seed, int64_t k) {
+                         const std::string& ds, int64_t size, uint64_t seed, int64_t k,
+                         const nlohmann::json& pool_record) {
     const auto grid_classes = torch::arange(k, torch::kInt64).repeat_interleave(8);
     save_image_grid(dir / "samples.png", generate(generator, grid_classes, mix_seed(seed, 80)), 8);
     // Fréchet classifier distance and class faithfulness on balanced samples.
@@ -581,6 +631,7 @@ class Experiment {
          {"cas", cas},
          {"cas_images", synthetic.size()},
          {"samples", fs::relative(dir / "samples.png", o_.out_dir()).string()}});
+    if (!pool_record.is_null()) results_["generators"].back()["unlabeled"] = pool_record;
     say(key + ": FCD " + fixed(fcd, 2) + ", class faithfulness " + fixed(100 * faithful, 1) +
         "%, diversity " + fixed(diversity, 2) + ", CAS " + fixed(100 * cas, 2) + "%");
     gan_seconds_ = gan_rate_ = 0;
@@ -596,142 +647,6 @@ class Experiment {
 };
 
 }  // namespace
-
-nlohmann::json summarize_cells(const nlohmann::json& cells) {
-  // (dataset, size, scheme, multiple) -> seed -> accuracy, in first-seen order.
-  using Group = std::tuple<std::string, int64_t, std::string, double>;
-  std::vector<Group> order;
-  std::map<Group, std::map<uint64_t, double>> accuracy;
-  for (const auto& c : cells) {
-    Group g{c["dataset"].get<std::string>(), c["size"].get<int64_t>(),
-            c["scheme"].get<std::string>(), c["multiple"].get<double>()};
-    if (!accuracy.count(g)) order.push_back(g);
-    accuracy[g][c["seed"].get<uint64_t>()] = c["accuracy"].get<double>();
-  }
-  auto paired_gain = [&](const Group& g, const std::string& baseline) -> nlohmann::json {
-    const Group b{std::get<0>(g), std::get<1>(g), baseline, 0.0};
-    if (std::get<2>(g) == baseline || !accuracy.count(b)) return nullptr;
-    std::vector<double> differences;
-    for (const auto& [seed, value] : accuracy[g]) {
-      auto it = accuracy[b].find(seed);
-      if (it != accuracy[b].end()) differences.push_back(value - it->second);
-    }
-    if (differences.empty()) return nullptr;
-    return interval_json(mean_interval_95(differences));
-  };
-  std::stable_sort(order.begin(), order.end(), [](const Group& a, const Group& b) {
-    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
-  });
-  auto rows = nlohmann::json::array();
-  for (const auto& g : order) {
-    std::vector<double> values;
-    for (const auto& [seed, value] : accuracy[g]) values.push_back(value);
-    rows.push_back({{"dataset", std::get<0>(g)},
-                    {"size", std::get<1>(g)},
-                    {"scheme", std::get<2>(g)},
-                    {"multiple", std::get<3>(g)},
-                    {"accuracy", interval_json(mean_interval_95(values))},
-                    {"gain_vs_none", paired_gain(g, "none")},
-                    {"gain_vs_classic", paired_gain(g, "classic")}});
-  }
-  return rows;
-}
-
-std::string experiment_report(const nlohmann::json& r) {
-  std::ostringstream md;
-  const auto& s = r["settings"];
-  const auto& grid = r["grid"];
-  md << "# augment-bench report\n\n"
-     << "Machine: " << r["machine"]["cpu"].get<std::string>() << ", "
-     << r["machine"]["hardware_threads"] << " hardware threads, device "
-     << r["machine"]["device"].get<std::string>() << ". Started " << r["started"].get<std::string>()
-     << ", updated " << r.value("updated", std::string("-")) << ".\n\n"
-     << "Settings: GAN " << s["gan_iterations"] << " iterations at batch 64; classifier "
-     << s["classifier_epochs"] << " epochs over the real images ("
-     << s.value("lr_schedule", std::string("constant")) << " learning rate), synthetic share "
-     << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
-     << (s.value("min_confidence", 0.0) > 0
-             ? ", cond and argmax images kept when the real-data classifier gives their label at "
-               "least " +
-                   fixed(s["min_confidence"].get<double>(), 2)
-             : std::string())
-     << "; classical augmentation `" << s["classic"].get<std::string>() << "`; seeds "
-     << s["first_seed"] << ".." << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
-     << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"
-     << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "
-        "paired by seed (same labeled subset), with a 95% Student-t interval; **bold** where the "
-        "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
-  for (const auto& [ds, ref] : r["references"].items()) {
-    md << "\n## " << ds << "\n\n"
-       << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
-                                                                       : "Test set: ")
-       << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
-       << " images). Reference classifier (all " << ref["images"] << " training images, "
-       << ref["epochs"] << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
-       << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
-          "and judges class faithfulness. FCD of real training vs real test images at "
-       << ref["fcd_samples"]
-       << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
-    int64_t current_size = -1;
-    for (const auto& row : r["summary"]) {
-      if (row["dataset"] != ds) continue;
-      const int64_t size = row["size"].get<int64_t>();
-      if (size != current_size) {
-        current_size = size;
-        md << "\n### " << size << " labeled images per class\n\n"
-           << "| scheme | synthetic | seeds | accuracy % | gain vs none | gain vs classic |\n"
-           << "| --- | --- | --- | --- | --- | --- |\n";
-      }
-      const double mult = row["multiple"].get<double>();
-      const auto& a = row["accuracy"];
-      md << "| " << row["scheme"].get<std::string>() << " | "
-         << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
-         << fixed(100 * a["mean"].get<double>(), 2) << " ± "
-         << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
-         << " | " << gain_text(row["gain_vs_classic"]) << " |\n";
-    }
-    // Plain words: which schemes help or hurt, by the intervals.
-    md << "\n";
-    for (const auto& row : r["summary"]) {
-      if (row["dataset"] != ds || row["gain_vs_none"].is_null()) continue;
-      const auto& g = row["gain_vs_none"];
-      if (g["low"].is_null()) continue;
-      const bool helps = g["low"].get<double>() > 0, hurts = g["high"].get<double>() < 0;
-      if (helps || hurts) {
-        md << "- " << row["size"] << "/class: `" << row["scheme"].get<std::string>() << "` "
-           << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
-      }
-    }
-    md << "- Every other cell: no difference from `none` that the seeds run can tell apart from "
-          "noise (cells with one seed have no interval).\n\n"
-       << "![accuracy](accuracy-" << ds << ".png)\n\n"
-       << "### Generators\n\n"
-       << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
-          "samples |\n"
-       << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
-    for (const auto& g : r["generators"]) {
-      if (g["dataset"] != ds) continue;
-      md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
-         << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
-         << (g.contains("diversity") ? fixed(g["diversity"].get<double>(), 2) : std::string("-"))
-         << " | " << fixed(100 * g["cas"].get<double>(), 2) << "% | "
-         << fixed(g["gan_seconds"].get<double>(), 0) << " | "
-         << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
-         << g["samples"].get<std::string>() << ") |\n";
-    }
-    md << "\nFCD: " << s["metric_samples"]
-       << " generated vs as many real test images (fewer when the test set is smaller), "
-          "reference-classifier features. Class faithfulness: share of generated images the "
-          "reference classifier assigns to the class they were generated for. Diversity: the "
-          "samples' within-class per-pixel spread over the real test images' (1 = as varied as "
-          "real data, near 0 = one image per class). CAS "
-          "(classification accuracy score): test accuracy of a classifier trained only on as "
-          "many synthetic images as there are labeled real ones, with their conditioned "
-          "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "
-          "run.\n";
-  }
-  return md.str();
-}
 
 nlohmann::json run_experiment(const ExperimentOptions& options,
                               const ExperimentCallbacks& callbacks) {

@@ -80,14 +80,12 @@ std::set<std::string> expected_cells(const nlohmann::json& results, int64_t inde
       for (int64_t i = 0; i < grid["seeds"].get<int64_t>(); ++i, ++unit) {
         if (unit % count != index) continue;
         const auto seed = results["settings"]["first_seed"].get<uint64_t>() + i;
-        for (const auto& name : grid["schemes"]) {
-          const auto scheme = ExperimentScheme::parse(name.get<std::string>());
-          std::vector<double> multiples{0.0};
-          if (scheme.synthetic) multiples = grid["multiples"].get<std::vector<double>>();
-          for (double m : multiples)
-            keys.insert(ds.get<std::string>() + "|" + size.dump() + "|" + std::to_string(seed) +
-                        "|" + scheme.name() + "|" + detail::fixed(m, 3));
-        }
+        const auto pools = grid.value("unlabeled", std::vector<int64_t>{0});
+        for (const auto& cell :
+             detail::unit_cells(grid["schemes"].get<std::vector<std::string>>(),
+                                grid["multiples"].get<std::vector<double>>(), pools))
+          keys.insert(detail::cell_key(ds.get<std::string>(), size.get<int64_t>(), seed,
+                                       cell.scheme.name(), cell.multiple, cell.pool));
       }
     }
   }

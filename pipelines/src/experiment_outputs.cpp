@@ -96,4 +96,29 @@ int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cel
   return (d * static_cast<int64_t>(grid["sizes"].size()) + s) * seeds + seed;
 }
 
+std::vector<CellSpec> unit_cells(const std::vector<std::string>& schemes,
+                                 const std::vector<double>& multiples,
+                                 const std::vector<int64_t>& pools) {
+  std::vector<CellSpec> cells;
+  for (const auto& name : schemes) {
+    const auto scheme = ExperimentScheme::parse(name);
+    std::vector<int64_t> cell_pools{0};
+    if (scheme.pseudo || scheme.synthetic) {
+      cell_pools.clear();
+      for (auto p : pools)
+        if (p > 0 || !scheme.pseudo) cell_pools.push_back(p);
+    }
+    const auto cell_multiples = scheme.synthetic ? multiples : std::vector<double>{0.0};
+    for (auto p : cell_pools)
+      for (double m : cell_multiples) cells.push_back({scheme, m, p});
+  }
+  return cells;
+}
+
+std::string cell_key(const std::string& dataset, int64_t size, uint64_t seed,
+                     const std::string& scheme, double multiple, int64_t pool) {
+  return dataset + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + scheme + "|" +
+         fixed(multiple, 3) + (pool > 0 ? "|u" + std::to_string(pool) : "");
+}
+
 }  // namespace ganaug::detail

@@ -7,8 +7,30 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "ganaug/pipelines/experiment.hpp"
 
 namespace ganaug::detail {
+
+/// One cell of a (dataset, size, seed) unit: a column, its synthetic multiple (0 without
+/// synthetic images) and its unlabeled pool size (0 without a pool).
+struct CellSpec {
+  ExperimentScheme scheme;
+  double multiple = 0;
+  int64_t pool = 0;
+};
+
+/// The cells of one unit in run order, scheme by scheme: a column without synthetic images or
+/// pool runs once (pool 0); a pseudo column once per pool size above 0; a GAN column once per
+/// multiple and pool size (pool sizes above 0 only with pseudo).
+std::vector<CellSpec> unit_cells(const std::vector<std::string>& schemes,
+                                 const std::vector<double>& multiples,
+                                 const std::vector<int64_t>& pools);
+
+/// A cell's key in results.json: "ds|size|seed|scheme|multiple", then "|u<pool>" with a pool.
+std::string cell_key(const std::string& dataset, int64_t size, uint64_t seed,
+                     const std::string& scheme, double multiple, int64_t pool);
 
 /// `v` with `digits` digits after the point.
 std::string fixed(double v, int digits);

@@ -23,10 +23,13 @@ namespace ganaug {
 
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
 /// scheme ("cond", "newclass", "argmax", "smooth"; "argmax-dynamic": argmax retrained with the
-/// paper's dynamic argmax) or both ("classic+smooth", ...).
+/// paper's dynamic argmax), the unlabeled pool by consistency training ("pseudo") or a mix, in
+/// the order classic+pseudo+<scheme> ("classic+smooth", "pseudo+cond", "classic+pseudo", ...).
 struct ExperimentScheme {
   /// Classical augmentation of the real images.
   bool classic = false;
+  /// Consistency training on the unlabeled pool (ClassifierOptions::pool_weight).
+  bool pseudo = false;
   /// The pseudo-label scheme of the synthetic images; none for real data only.
   std::optional<Scheme> synthetic;
   /// With argmax: retrain with dynamic argmax (ClassifierOptions::dynamic_argmax).
@@ -95,6 +98,19 @@ struct ExperimentOptions {
   TORCH_ARG(bool, recalibrate_batchnorm) = true;
   /// The classical augmentation of the "classic" columns (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
+  /// Unlabeled pool sizes, a grid axis: for each labeled subset, N images drawn (seeded) from
+  /// the training data outside it and outside the validation split, their labels dropped
+  /// (unlabeled_pool). With N > 0 the GAN schemes train their GAN on the labeled images plus the
+  /// pool images the "classic" classifier labels with at least pool_confidence, and the pseudo
+  /// columns train on the pool; 0 = no pool (GANs on the labeled images only). Columns that use
+  /// neither run once.
+  TORCH_ARG(std::vector<int64_t>, unlabeled) = std::vector<int64_t>{0};
+  /// Teacher confidence a pool image needs to train a GAN, in (0, 1].
+  TORCH_ARG(double, pool_confidence) = 0.9;
+  /// ClassifierOptions::pool_weight of the pseudo columns.
+  TORCH_ARG(double, pool_weight) = 1.0;
+  /// ClassifierOptions::pool_threshold of the pseudo columns.
+  TORCH_ARG(double, pool_threshold) = ClassifierOptions(2).pool_threshold();
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
   TORCH_ARG(int64_t, reference_epochs) = 3;

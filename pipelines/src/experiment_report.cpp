@@ -1,0 +1,232 @@
+// augment-bench's summary of its cells (paired intervals) and its Markdown report.
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "experiment_outputs.hpp"
+#include "ganaug/metrics.hpp"
+#include "ganaug/pipelines/experiment.hpp"
+
+namespace ganaug {
+
+namespace {
+
+using detail::fixed;
+
+// "+1.23 [+0.40, +2.06]" in points, bold when the interval excludes zero.
+std::string gain_text(const nlohmann::json& g) {
+  if (g.is_null()) return "";
+  const double mean = g["mean"].get<double>() * 100;
+  std::ostringstream s;
+  s << std::showpos << std::fixed << std::setprecision(2) << mean;
+  if (g["n"].get<int64_t>() < 2) return s.str() + " (1 seed)";
+  const double low = g["low"].get<double>() * 100, high = g["high"].get<double>() * 100;
+  s << " [" << low << ", " << high << "]";
+  return low > 0 || high < 0 ? "**" + s.str() + "**" : s.str();
+}
+
+nlohmann::json interval_json(const Interval& i) {
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  return {{"mean", i.mean},
+          {"stddev", i.stddev},
+          {"low", number(i.low)},
+          {"high", number(i.high)},
+          {"n", i.n}};
+}
+
+// The first table of a grid with an unlabeled pool: what the pool gives without a GAN, what a
+// GAN adds on top of it, and what a GAN adds from the labeled images only (paired intervals).
+std::string pool_questions(const nlohmann::json& summary, const std::string& ds) {
+  std::ostringstream md;
+  md << "\n### The unlabeled pool and the GAN\n\n"
+     << "| question | size | pool | compared | gain (points, 95%) |\n"
+     << "| --- | --- | --- | --- | --- |\n";
+  const auto line = [&](const char* question, const nlohmann::json& row, const std::string& what,
+                        const nlohmann::json& gain) {
+    if (gain.is_null()) return;
+    const int64_t pool = row.value("unlabeled", int64_t{0});
+    const double mult = row["multiple"].get<double>();
+    md << "| " << question << " | " << row["size"] << " | "
+       << (pool > 0 ? std::to_string(pool) : "-") << " | `" << row["scheme"].get<std::string>()
+       << "`" << (mult > 0 ? " x" + fixed(mult, 1) : "") << " vs `" << what << "` | "
+       << gain_text(gain) << " |\n";
+  };
+  for (const auto& row : summary) {
+    if (row["dataset"] != ds) continue;
+    const auto scheme = ExperimentScheme::parse(row["scheme"].get<std::string>());
+    const int64_t pool = row.value("unlabeled", int64_t{0});
+    if (!scheme.classic) continue;
+    if (scheme.pseudo && !scheme.synthetic)
+      line("the pool without a GAN", row, "classic", row["gain_vs_classic"]);
+    else if (scheme.pseudo)
+      line("a GAN on top of the pool", row, "classic+pseudo",
+           row.value("gain_vs_classic_pseudo", nlohmann::json()));
+    else if (scheme.synthetic && pool > 0)
+      line("a GAN trained with the pool", row, "classic", row["gain_vs_classic"]);
+    else if (scheme.synthetic)
+      line("a GAN from the labeled images only", row, "classic", row["gain_vs_classic"]);
+  }
+  return md.str();
+}
+
+}  // namespace
+
+nlohmann::json summarize_cells(const nlohmann::json& cells) {
+  // (dataset, size, scheme, multiple, pool) -> seed -> accuracy, in first-seen order.
+  using Group = std::tuple<std::string, int64_t, std::string, double, int64_t>;
+  std::vector<Group> order;
+  std::map<Group, std::map<uint64_t, double>> accuracy;
+  for (const auto& c : cells) {
+    Group g{c["dataset"].get<std::string>(), c["size"].get<int64_t>(),
+            c["scheme"].get<std::string>(), c["multiple"].get<double>(),
+            c.value("unlabeled", int64_t{0})};
+    if (!accuracy.count(g)) order.push_back(g);
+    accuracy[g][c["seed"].get<uint64_t>()] = c["accuracy"].get<double>();
+  }
+  auto paired_gain = [&](const Group& g, const std::string& baseline,
+                         int64_t pool) -> nlohmann::json {
+    const Group b{std::get<0>(g), std::get<1>(g), baseline, 0.0, pool};
+    if (b == g || !accuracy.count(b)) return nullptr;
+    std::vector<double> differences;
+    for (const auto& [seed, value] : accuracy[g]) {
+      auto it = accuracy[b].find(seed);
+      if (it != accuracy[b].end()) differences.push_back(value - it->second);
+    }
+    if (differences.empty()) return nullptr;
+    return interval_json(mean_interval_95(differences));
+  };
+  std::stable_sort(order.begin(), order.end(), [](const Group& a, const Group& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  auto rows = nlohmann::json::array();
+  for (const auto& g : order) {
+    std::vector<double> values;
+    for (const auto& [seed, value] : accuracy[g]) values.push_back(value);
+    const int64_t pool = std::get<4>(g);
+    rows.push_back({{"dataset", std::get<0>(g)},
+                    {"size", std::get<1>(g)},
+                    {"scheme", std::get<2>(g)},
+                    {"multiple", std::get<3>(g)},
+                    {"unlabeled", pool},
+                    {"accuracy", interval_json(mean_interval_95(values))},
+                    {"gain_vs_none", paired_gain(g, "none", 0)},
+                    {"gain_vs_classic", paired_gain(g, "classic", 0)},
+                    {"gain_vs_classic_pseudo",
+                     pool > 0 ? paired_gain(g, "classic+pseudo", pool) : nlohmann::json()}});
+  }
+  return rows;
+}
+
+std::string experiment_report(const nlohmann::json& r) {
+  std::ostringstream md;
+  const auto& s = r["settings"];
+  const auto& grid = r["grid"];
+  md << "# augment-bench report\n\n"
+     << "Machine: " << r["machine"]["cpu"].get<std::string>() << ", "
+     << r["machine"]["hardware_threads"] << " hardware threads, device "
+     << r["machine"]["device"].get<std::string>() << ". Started " << r["started"].get<std::string>()
+     << ", updated " << r.value("updated", std::string("-")) << ".\n\n"
+     << "Settings: GAN " << s["gan_iterations"] << " iterations at batch 64; classifier "
+     << s["classifier_epochs"] << " epochs over the real images ("
+     << s.value("lr_schedule", std::string("constant")) << " learning rate), synthetic share "
+     << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
+     << (s.value("min_confidence", 0.0) > 0
+             ? ", cond and argmax images kept when the real-data classifier gives their label at "
+               "least " +
+                   fixed(s["min_confidence"].get<double>(), 2)
+             : std::string())
+     << "; classical augmentation `" << s["classic"].get<std::string>() << "`; seeds "
+     << s["first_seed"] << ".." << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
+     << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"
+     << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "
+        "paired by seed (same labeled subset), with a 95% Student-t interval; **bold** where the "
+        "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
+  for (const auto& [ds, ref] : r["references"].items()) {
+    md << "\n## " << ds << "\n\n"
+       << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
+                                                                       : "Test set: ")
+       << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
+       << " images). Reference classifier (all " << ref["images"] << " training images, "
+       << ref["epochs"] << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
+       << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
+          "and judges class faithfulness. FCD of real training vs real test images at "
+       << ref["fcd_samples"]
+       << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+    const bool pools = std::any_of(r["summary"].begin(), r["summary"].end(), [&](const auto& row) {
+      return row["dataset"] == ds && row.value("unlabeled", int64_t{0}) > 0;
+    });
+    if (pools) md << pool_questions(r["summary"], ds);
+    int64_t current_size = -1;
+    for (const auto& row : r["summary"]) {
+      if (row["dataset"] != ds) continue;
+      const int64_t size = row["size"].get<int64_t>();
+      if (size != current_size) {
+        current_size = size;
+        md << "\n### " << size << " labeled images per class\n\n"
+           << "| scheme | " << (pools ? "pool | " : "")
+           << "synthetic | seeds | accuracy % | gain vs none | gain vs classic |"
+           << (pools ? " gain vs classic+pseudo |" : "") << "\n"
+           << "| --- | --- | --- | --- | --- | --- |" << (pools ? " --- | --- |" : "") << "\n";
+      }
+      const double mult = row["multiple"].get<double>();
+      const int64_t pool = row.value("unlabeled", int64_t{0});
+      const auto& a = row["accuracy"];
+      md << "| " << row["scheme"].get<std::string>() << " | ";
+      if (pools) md << (pool > 0 ? std::to_string(pool) : "-") << " | ";
+      md << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
+         << fixed(100 * a["mean"].get<double>(), 2) << " ± "
+         << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
+         << " | " << gain_text(row["gain_vs_classic"]) << " |";
+      if (pools)
+        md << " " << gain_text(row.value("gain_vs_classic_pseudo", nlohmann::json())) << " |";
+      md << "\n";
+    }
+    // Plain words: which schemes help or hurt, by the intervals.
+    md << "\n";
+    for (const auto& row : r["summary"]) {
+      if (row["dataset"] != ds || row["gain_vs_none"].is_null()) continue;
+      const auto& g = row["gain_vs_none"];
+      if (g["low"].is_null()) continue;
+      const bool helps = g["low"].get<double>() > 0, hurts = g["high"].get<double>() < 0;
+      if (helps || hurts) {
+        md << "- " << row["size"] << "/class: `" << row["scheme"].get<std::string>() << "` "
+           << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
+      }
+    }
+    md << "- Every other cell: no difference from `none` that the seeds run can tell apart from "
+          "noise (cells with one seed have no interval).\n\n"
+       << "![accuracy](accuracy-" << ds << ".png)\n\n"
+       << "### Generators\n\n"
+       << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
+          "samples |\n"
+       << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto& g : r["generators"]) {
+      if (g["dataset"] != ds) continue;
+      md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
+         << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
+         << (g.contains("diversity") ? fixed(g["diversity"].get<double>(), 2) : std::string("-"))
+         << " | " << fixed(100 * g["cas"].get<double>(), 2) << "% | "
+         << fixed(g["gan_seconds"].get<double>(), 0) << " | "
+         << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
+         << g["samples"].get<std::string>() << ") |\n";
+    }
+    md << "\nFCD: " << s["metric_samples"]
+       << " generated vs as many real test images (fewer when the test set is smaller), "
+          "reference-classifier features. Class faithfulness: share of generated images the "
+          "reference classifier assigns to the class they were generated for. Diversity: the "
+          "samples' within-class per-pixel spread over the real test images' (1 = as varied as "
+          "real data, near 0 = one image per class). CAS "
+          "(classification accuracy score): test accuracy of a classifier trained only on as "
+          "many synthetic images as there are labeled real ones, with their conditioned "
+          "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "
+          "run.\n";
+  }
+  return md.str();
+}
+
+}  // namespace ganaug
