@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "ganaug/classifier.hpp"
+#include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
@@ -201,7 +202,52 @@ TEST(Classifier, CosineScheduleDecaysToZero) {
                                ganaug::predict_probabilities(b, train.images, 3)));
 }
 
+TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
+  const auto train = blobs(5, 1), test = blobs(20, 2);
+  auto pool = blobs(40, 7);
+  pool.labels.fill_(-1);
+  const auto real = ganaug::concatenate({train, pool});
+  // At weight 0 (the default) the pool's images are skipped: training is unchanged.
+  auto plain = ganaug::train_classifier(train, nullptr, small(3).seed(2));
+  auto ignored = ganaug::train_classifier(real, nullptr, small(3).seed(2));
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(plain, test.images, 3),
+                           ganaug::predict_probabilities(ignored, test.images, 3)));
+  // With a weight it needs a strong view.
+  ganaug::testing::expect_error(
+      [&] { ganaug::train_classifier(real, nullptr, small(3).pool_weight(1)); },
+      {"unlabeled pool", "strong_augment"});
+  // Weak view: the image; strong view: the image with noise. The share of confident weak views
+  // is reported per epoch and grows as the network learns the blobs.
+  ganaug::ClassifierHooks hooks;
+  hooks.strong_augment = [](const torch::Tensor& x, uint64_t seed) {
+    auto rng = ganaug::make_cpu_generator(seed);
+    return (x + 0.3 * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
+  };
+  std::vector<double> confident;
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
+    confident.push_back(p.pool_confident);
+  };
+  const auto options =
+      small(3).epochs(40).seed(2).pool_weight(1).pool_threshold(0.7).pool_ramp_share(0);
+  auto model = ganaug::train_classifier(real, nullptr, options, hooks);
+  ASSERT_EQ(confident.size(), 40u);
+  for (double c : confident) EXPECT_TRUE(c >= 0 && c <= 1) << c;
+  EXPECT_GT(confident.back(), confident.front());
+  EXPECT_GT(confident.back(), 0.5);
+  EXPECT_FALSE(torch::equal(ganaug::predict_probabilities(plain, test.images, 3),
+                            ganaug::predict_probabilities(model, test.images, 3)));
+  EXPECT_GT(ganaug::evaluate(model, test).accuracy, 0.9);
+  // Repeatable for a seed.
+  auto again = ganaug::train_classifier(real, nullptr, options, hooks);
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(model, test.images, 3),
+                           ganaug::predict_probabilities(again, test.images, 3)));
+}
+
 TEST(Classifier, RejectsBadOptions) {
+  EXPECT_THROW(ganaug::ClassifierOptions(3).pool_weight(-1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).pool_threshold(0).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).pool_ratio(0).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).pool_ramp_share(1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).lr_schedule("step").validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);

@@ -67,6 +67,80 @@ TEST(Experiment, SchemeNames) {
   EXPECT_FALSE(ganaug::ExperimentScheme::parse("argmax").dynamic);
   ganaug::testing::expect_error([] { ganaug::ExperimentScheme::parse("smooth-dynamic"); },
                                 {"unknown experiment scheme 'smooth-dynamic'", "argmax-dynamic"});
+  // The unlabeled pool's columns, in the order classic+pseudo+<scheme>.
+  for (const char* name : {"pseudo", "classic+pseudo", "pseudo+cond", "classic+pseudo+smooth"}) {
+    const auto p = ganaug::ExperimentScheme::parse(name);
+    EXPECT_TRUE(p.pseudo) << name;
+    EXPECT_EQ(p.name(), name);
+  }
+  EXPECT_FALSE(ganaug::ExperimentScheme::parse("pseudo").synthetic.has_value());
+  EXPECT_TRUE(ganaug::ExperimentScheme::parse("classic+pseudo+smooth").classic);
+  EXPECT_FALSE(ganaug::ExperimentScheme::parse("classic+smooth").pseudo);
+  for (const char* bad : {"pseudo+classic", "smooth+pseudo", "classic+classic"}) {
+    ganaug::testing::expect_error([&] { ganaug::ExperimentScheme::parse(bad); },
+                                  {"unknown experiment scheme", "classic+pseudo+<scheme>"});
+  }
+}
+
+TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto options =
+      tiny_grid(dir / "data", dir / "out")
+          .sizes({3})
+          .schemes({"none", "classic", "classic+pseudo", "classic+smooth", "classic+pseudo+smooth"})
+          .unlabeled({0, 10})
+          .pool_confidence(0.34);
+  const auto results = ganaug::run_experiment(options);
+  // Per seed: none, classic, classic+pseudo (pool), classic+smooth (no pool, pool), and
+  // classic+pseudo+smooth (pool).
+  ASSERT_EQ(results["cells"].size(), 12u);
+  std::set<std::string> keys;
+  for (const auto& c : results["cells"]) keys.insert(c["key"].get<std::string>());
+  EXPECT_EQ(keys.count("data|3|0|classic+pseudo|0.000|u10"), 1u);
+  EXPECT_EQ(keys.count("data|3|0|classic+smooth|2.000"), 1u);
+  EXPECT_EQ(keys.count("data|3|0|classic+smooth|2.000|u10"), 1u);
+  EXPECT_EQ(keys.count("data|3|1|classic+pseudo+smooth|2.000|u10"), 1u);
+  EXPECT_EQ(keys.count("data|3|0|classic|0.000"), 1u);
+  // One GAN on the labeled images, one with the pool's confident pseudo-labels, per seed.
+  ASSERT_EQ(results["generators"].size(), 4u);
+  for (const auto& g : results["generators"]) {
+    const bool pool = g["key"].get<std::string>().find("-u10") != std::string::npos;
+    EXPECT_EQ(g.contains("unlabeled"), pool) << g.dump();
+    if (pool) {
+      EXPECT_EQ(g["unlabeled"]["images"], 10);
+      EXPECT_GT(g["unlabeled"]["kept"].get<int64_t>(), 0);
+    }
+  }
+  // The three questions: pool vs classic, a GAN on top of the pool, a GAN without it.
+  bool on_top = false, pool_alone = false;
+  for (const auto& row : results["summary"]) {
+    if (row["scheme"] == "classic+pseudo") {
+      pool_alone = !row["gain_vs_classic"].is_null();
+      EXPECT_EQ(row["unlabeled"], 10);
+    }
+    if (row["scheme"] == "classic+pseudo+smooth") on_top = !row["gain_vs_classic_pseudo"].is_null();
+  }
+  EXPECT_TRUE(pool_alone && on_top) << results["summary"].dump();
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)),
+                           std::istreambuf_iterator<char>());
+  for (const char* text : {"The unlabeled pool and the GAN", "the pool without a GAN",
+                           "a GAN on top of the pool", "a GAN from the labeled images only",
+                           "a GAN trained with the pool", "gain vs classic+pseudo"})
+    EXPECT_NE(report.find(text), std::string::npos) << text;
+  // Resumed: nothing left to run.
+  const auto again = ganaug::run_experiment(ExperimentOptions(options).resume(true));
+  EXPECT_EQ(again["cells"], results["cells"]);
+  // A pseudo column needs a pool; pool sizes are not negative.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::run_experiment(
+            ExperimentOptions(options).unlabeled({0}).out_dir((dir / "o2").string()));
+      },
+      {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
+  ganaug::testing::expect_error([&] { ExperimentOptions(options).unlabeled({-1}).validate(); },
+                                {"pool sizes must be 0 or positive"});
 }
 
 TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
@@ -301,7 +375,8 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   for (const char* bad :
        {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
         "--classic spin=1", "--resume --force", "--bogus", "--evaluate-on validation",
-        "--validation 1.5", "--lr-schedule step", "--min-confidence -0.1"}) {
+        "--validation 1.5", "--lr-schedule step", "--min-confidence -0.1", "--unlabeled -3",
+        "--unlabeled x", "--schemes classic,pseudo", "--pool-confidence 0"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }

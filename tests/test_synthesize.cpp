@@ -131,7 +131,8 @@ TEST(Synthesize, ReportsProgressStopsOnRequestAndWritesOnlyWhenAsked) {
   fs::current_path(dir.path());
   ganaug::synthesize(data, tiny(ganaug::Scheme::kArgmax, 2), callbacks);
   fs::current_path(cwd);
-  EXPECT_EQ(stages, (std::vector<std::string>{"gan", "teacher", "generate"}));
+  // The teacher comes first: it also labels an unlabeled pool for the GAN.
+  EXPECT_EQ(stages, (std::vector<std::string>{"teacher", "gan", "generate"}));
   EXPECT_TRUE(fs::is_empty(dir.path())) << "synthesize wrote files without being asked";
 
   // Asked: the GAN's log and checkpoint, and the checkpoint serves a later call.
@@ -156,6 +157,25 @@ TEST(Synthesize, ReportsProgressStopsOnRequestAndWritesOnlyWhenAsked) {
   callbacks.should_stop = [&] { return ++polls > 2; };
   EXPECT_THROW(ganaug::synthesize(data, tiny(ganaug::Scheme::kSmooth, 2), callbacks),
                ganaug::Interrupted);
+}
+
+TEST(Synthesize, AnUnlabeledPoolInTheDataTrainsTheGanWithTheTeachersLabels) {
+  // 4 labelled images per class and a pool of 30 more, labelled -1.
+  auto data = ganaug::concatenate({bars(4), bars(10)});
+  data.labels.slice(0, 12).fill_(-1);
+  // Above a third, on three classes: every pool image the teacher is that sure of trains the GAN.
+  const auto with_pool =
+      ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(0.34));
+  EXPECT_GT(with_pool.pool_images_used, 0);
+  EXPECT_LE(with_pool.pool_images_used, 30);
+  // Confidence 0 leaves the pool out: the same images as the labelled data alone.
+  const auto without = ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(0));
+  const auto labelled_only = ganaug::synthesize(bars(4), tiny(ganaug::Scheme::kCond, 3));
+  EXPECT_EQ(without.pool_images_used, 0);
+  EXPECT_TRUE(torch::equal(without.images, labelled_only.images));
+  EXPECT_FALSE(torch::equal(with_pool.images, labelled_only.images));
+  EXPECT_THROW(ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(1.5)),
+               ganaug::Error);
 }
 
 TEST(Synthesize, RefusesBadOptionsAndData) {

@@ -17,6 +17,8 @@ void SynthesizeOptions::validate() const {
   GANAUG_CHECK(batch_size() >= 1, "the generation batch size must be positive, got ", batch_size());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
+  GANAUG_CHECK(pool_confidence() >= 0 && pool_confidence() <= 1,
+               "the pool confidence must lie in [0, 1], got ", pool_confidence());
   select_device(device());
 }
 
@@ -51,6 +53,38 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   SyntheticSet out;
   out.class_names = data.class_names;
   out.scheme = options.scheme();
+  Classifier teacher{nullptr};
+  const auto pool_index = torch::nonzero(data.labels < 0).flatten();
+  const bool use_pool =
+      pool_index.numel() > 0 && options.pool_confidence() > 0 && options.generator().empty();
+  if (options.scheme() == Scheme::kArgmax || use_pool) {
+    ClassifierHooks hooks;
+    hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
+    hooks.should_stop = stop_requested;
+    const auto teacher_options = ClassifierOptions(k, data.height(), data.channels())
+                                     .architecture(data.channels() == 3 ? "resnet" : "cnn")
+                                     .epochs(options.teacher_epochs())
+                                     .seed(options.seed())
+                                     .device(options.device());
+    try {
+      teacher = train_classifier(data, nullptr, teacher_options, hooks);
+    } catch (const Error&) {
+      if (stop_requested()) throw Interrupted("interrupted while training the teacher");
+      throw;
+    }
+  }
+
+  // The pool's confident images join the GAN's data with the teacher's class.
+  auto gan_data = data;
+  if (use_pool) {
+    const auto [confidence, predicted] =
+        predict_probabilities(teacher, data.images.index_select(0, pool_index), k).max(1);
+    const auto keep = confidence >= options.pool_confidence();
+    gan_data.labels = data.labels.clone();
+    gan_data.labels.index_put_({pool_index.masked_select(keep)}, predicted.masked_select(keep));
+    out.pool_images_used = keep.sum().item<int64_t>();
+  }
+
   Generator generator{nullptr};
   if (!options.generator().empty()) {
     auto loaded = load_generator(options.generator(), options.device());
@@ -70,30 +104,12 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
     GanTrainer trainer(gan_options, data.class_names);
     trainer.on_progress = [&](const GanProgress& p) { report("gan", p.iteration, p.iterations); };
     trainer.should_stop = stop_requested;
-    if (!trainer.train(data)) {
+    if (!trainer.train(gan_data)) {
       throw Interrupted("interrupted during GAN training at iteration " +
                         std::to_string(trainer.iteration()));
     }
     generator = trainer.sampling_generator();
     out.gan_iterations = trainer.iteration();
-  }
-
-  Classifier teacher{nullptr};
-  if (options.scheme() == Scheme::kArgmax) {
-    ClassifierHooks hooks;
-    hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
-    hooks.should_stop = stop_requested;
-    const auto teacher_options = ClassifierOptions(k, data.height(), data.channels())
-                                     .architecture(data.channels() == 3 ? "resnet" : "cnn")
-                                     .epochs(options.teacher_epochs())
-                                     .seed(options.seed())
-                                     .device(options.device());
-    try {
-      teacher = train_classifier(data, nullptr, teacher_options, hooks);
-    } catch (const Error&) {
-      if (stop_requested()) throw Interrupted("interrupted while training the teacher");
-      throw;
-    }
   }
 
   const int64_t n = options.n();

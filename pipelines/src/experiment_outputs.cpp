@@ -47,8 +47,10 @@ void write_charts(const fs::path& out, const nlohmann::json& results) {
     chart.y_label = "accuracy %, bars: 1 sd over seeds";
     chart.log_x = true;
     const double mult = row["multiple"].get<double>();
-    const auto name =
-        row["scheme"].get<std::string>() + (several && mult > 0 ? " x" + fixed(mult, 1) : "");
+    const int64_t pool = row.value("unlabeled", int64_t{0});
+    const auto name = row["scheme"].get<std::string>() +
+                      (several && mult > 0 ? " x" + fixed(mult, 1) : "") +
+                      (pool > 0 ? " pool " + std::to_string(pool) : "");
     auto [it, fresh] = series_index.try_emplace({ds, name}, chart.series.size());
     if (fresh) chart.series.push_back({name, {}, {}, {}});
     auto& s = chart.series[it->second];
@@ -72,13 +74,14 @@ void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
   results["summary"] = summarize_cells(results["cells"]);
   write_text(out / "results.json", results.dump(2) + "\n");
   std::ostringstream csv;
-  csv << "dataset,size,seed,scheme,multiple,synthetic_images,accuracy,macro_f1,seconds\n";
+  csv << "dataset,size,seed,scheme,multiple,unlabeled,synthetic_images,accuracy,macro_f1,"
+         "seconds\n";
   for (const auto& c : results["cells"]) {
     csv << c["dataset"].get<std::string>() << "," << c["size"] << "," << c["seed"] << ","
-        << c["scheme"].get<std::string>() << "," << c["multiple"] << "," << c["synthetic_images"]
-        << "," << fixed(c["accuracy"].get<double>(), 6) << ","
-        << fixed(c["macro_f1"].get<double>(), 6) << "," << fixed(c["seconds"].get<double>(), 1)
-        << "\n";
+        << c["scheme"].get<std::string>() << "," << c["multiple"] << ","
+        << c.value("unlabeled", int64_t{0}) << "," << c["synthetic_images"] << ","
+        << fixed(c["accuracy"].get<double>(), 6) << "," << fixed(c["macro_f1"].get<double>(), 6)
+        << "," << fixed(c["seconds"].get<double>(), 1) << "\n";
   }
   write_text(out / "results.csv", csv.str());
   write_text(out / "report.md", experiment_report(results));

@@ -40,8 +40,13 @@ struct SynthesizeOptions {
   TORCH_ARG(std::string, generator) = "";
   /// A folder for the GAN's log.csv and checkpoint.pt; empty (the default) writes nothing.
   TORCH_ARG(std::string, gan_dir) = "";
-  /// Epochs of the labelling classifier the argmax scheme trains on the real data.
+  /// Epochs of the labelling classifier (the teacher) trained on the labelled images for the
+  /// argmax scheme and for an unlabeled pool.
   TORCH_ARG(int64_t, teacher_epochs) = ClassifierOptions(2).epochs();
+  /// Images of the data labelled -1 are an unlabeled pool: the teacher labels them, and those it
+  /// gives a class with at least this probability train the GAN with that class (a
+  /// semi-supervised conditional GAN). In [0, 1]; 0 leaves the pool out.
+  TORCH_ARG(double, pool_confidence) = 0.9;
   /// Images per generation batch.
   TORCH_ARG(int64_t, batch_size) = 250;
   /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
@@ -85,6 +90,8 @@ struct SyntheticSet {
   Scheme scheme = Scheme::kSmooth;
   /// Generator steps behind the images (trained now, or read from the checkpoint).
   int64_t gan_iterations = 0;
+  /// Unlabeled pool images that trained the GAN with the teacher's labels (0 without a pool).
+  int64_t pool_images_used = 0;
 
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
   /// As a LabeledDataset for train_classifier's `synthetic` argument: the images, the targets,
@@ -93,8 +100,9 @@ struct SyntheticSet {
 };
 
 /// Trains a conditional GAN on `data` (or loads options.generator()), generates options.n()
-/// images balanced over the classes and labels them under options.scheme(); for argmax it first
-/// trains a classifier on `data` (with ClassifierOptions' defaults and teacher_epochs).
+/// images balanced over the classes and labels them under options.scheme(); for argmax, and
+/// when `data` holds an unlabeled pool (images labelled -1, see pool_confidence), it first
+/// trains a classifier on the labelled images (ClassifierOptions' defaults, teacher_epochs).
 ///
 /// Deterministic for a seed on the CPU with a fixed thread count. Does not seed LibTorch's
 /// global generator, prints nothing, writes nothing unless gan_dir is set, and changes the

@@ -1,0 +1,210 @@
+// Unlabeled pools: drawn beside a labeled subset, read from folders, IDX files and CSVs, and
+// used end to end by augment (--unlabeled, --pseudo) without a label ever being read.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <set>
+
+#include "ganaug/dataset.hpp"
+#include "ganaug/datasets/idx.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/pipelines/load.hpp"
+#include "test_support.hpp"
+#include "tiny_data.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// 4 classes x 10 images; image i is filled with a value that names it.
+ganaug::LabeledDataset numbered(int64_t per_class = 10) {
+  ganaug::LabeledDataset data;
+  const int64_t n = 4 * per_class;
+  data.images =
+      torch::arange(n, torch::kFloat32).div(n).view({n, 1, 1, 1}).expand({n, 1, 8, 8}).contiguous();
+  data.labels = torch::arange(n, torch::kInt64).remainder(4);
+  data.class_names = {"a", "b", "c", "d"};
+  data.source = "numbered";
+  return data;
+}
+
+std::set<int64_t> ids(const ganaug::LabeledDataset& data, int64_t n) {
+  std::set<int64_t> out;
+  for (int64_t i = 0; i < data.size(); ++i)
+    out.insert(std::llround(data.images[i][0][0][0].item<double>() * n));
+  return out;
+}
+
+// Writes the training images of a tiny IDX dataset as PNGs: flat, and again nested, each in a
+// folder named after the wrong class (class k's images in "class<k + 1>"), in the same order.
+void write_pool_folders(const fs::path& data, const fs::path& flat, const fs::path& nested) {
+  const auto pool =
+      ganaug::read_idx(data / "train-images-idx3-ubyte", data / "train-labels-idx1-ubyte");
+  for (int64_t i = 0; i < pool.size(); ++i) {
+    const auto png = ganaug::encode_png(pool.images[i]);
+    const std::string name = "img" + std::to_string(1000 + i) + ".png";
+    const int64_t wrong = (pool.labels[i].item<int64_t>() + 1) % 3;
+    fs::create_directories(flat);
+    ganaug::write_file_atomic(flat / name, png);
+    const auto dir = nested / ("n" + std::to_string(1000 + i)) / ("class" + std::to_string(wrong));
+    fs::create_directories(dir);
+    ganaug::write_file_atomic(dir / name, png);
+  }
+}
+
+}  // namespace
+
+TEST(UnlabeledPool, LiesOutsideTheLabeledSubsetAndCarriesNoLabels) {
+  const auto data = numbered();
+  const auto labeled = ganaug::subset_per_class(data, 3, 5);
+  const auto pool = ganaug::unlabeled_pool(data, 3, 5, 20, 9);
+  EXPECT_EQ(pool.size(), 20);
+  EXPECT_TRUE(pool.labels.eq(-1).all().item<bool>());
+  EXPECT_FALSE(pool.targets.defined());
+  EXPECT_EQ(pool.class_names, data.class_names);
+  const auto in_pool = ids(pool, 40), in_subset = ids(labeled, 40);
+  EXPECT_EQ(in_pool.size(), 20u);  // no image twice
+  for (auto id : in_pool) EXPECT_EQ(in_subset.count(id), 0u) << id;
+  // Seeded: the same pool again, another with another pool seed.
+  EXPECT_TRUE(torch::equal(ganaug::unlabeled_pool(data, 3, 5, 20, 9).images, pool.images));
+  EXPECT_NE(ids(ganaug::unlabeled_pool(data, 3, 5, 20, 10), 40), in_pool);
+  // Everything outside the subset.
+  EXPECT_EQ(ganaug::unlabeled_pool(data, 3, 5, 28, 9).size(), 28);
+  ganaug::testing::expect_error([&] { ganaug::unlabeled_pool(data, 3, 5, 29, 9); },
+                                {"pool of 29 images", "has 28 images besides the 12 labeled"});
+  // Beside a validation split: drawn from the rest, the pool holds no validation image.
+  auto [rest, validation] = ganaug::split_train_test(data, 0.25, 3);
+  const auto validation_ids = ids(validation, 40);
+  for (auto id : ids(ganaug::unlabeled_pool(rest, 2, 5, 20, 9), 40))
+    EXPECT_EQ(validation_ids.count(id), 0u) << id;
+}
+
+TEST(UnlabeledPool, ReadsFoldersAtAnyDepthIdxFilesAndCsvPathsWithoutLabels) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  write_pool_folders(dir / "data", dir / "flat", dir / "nested");
+  const std::vector<std::string> names{"x", "y", "z"};
+  auto spec = ganaug::UnlabeledSpec().image_size(16).channels(1).threads(2);
+  const auto flat = ganaug::load_unlabeled_pool(spec.path((dir / "flat").string()), names);
+  const auto nested = ganaug::load_unlabeled_pool(spec.path((dir / "nested").string()), names);
+  const auto idx = ganaug::load_unlabeled_pool(
+      spec.path((dir / "data" / "train-images-idx3-ubyte").string()), names);
+  ASSERT_EQ(flat.size(), 36);
+  EXPECT_EQ(flat.class_names, names);
+  EXPECT_TRUE(flat.labels.eq(-1).all().item<bool>());
+  // Folder names are not classes: the same images in the same (path) order.
+  EXPECT_TRUE(torch::equal(nested.images, flat.images));
+  EXPECT_TRUE(nested.labels.eq(-1).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(idx.images, flat.images, 0, 1e-6));
+  EXPECT_TRUE(idx.labels.eq(-1).all().item<bool>());
+  // A CSV: the path column by name (a label column is not read), or the first column.
+  ganaug::testing::write_text(dir / "flat" / "pool.csv",
+                              "label,path\n9,img1000.png\nnot-a-class,img1001.png\n");
+  ganaug::testing::write_text(dir / "flat" / "bare.csv", "img1000.png\nimg1001.png\n");
+  for (const char* manifest : {"pool.csv", "bare.csv"}) {
+    const auto csv =
+        ganaug::load_unlabeled_pool(spec.path((dir / "flat" / manifest).string()), names);
+    ASSERT_EQ(csv.size(), 2) << manifest;
+    EXPECT_TRUE(torch::equal(csv.images, flat.images.slice(0, 0, 2))) << manifest;
+    EXPECT_TRUE(csv.labels.eq(-1).all().item<bool>());
+  }
+  // Errors name the path and the problem.
+  fs::create_directories(dir / "empty" / "sub");
+  ganaug::testing::expect_error(
+      [&] { ganaug::load_unlabeled_pool(spec.path((dir / "empty").string()), names); },
+      {"no .png, .jpg, .jpeg or .bmp image under", "empty"});
+  ganaug::testing::expect_error(
+      [&] { ganaug::load_unlabeled_pool(spec.path((dir / "missing").string()), names); },
+      {"unlabeled pool not found", "missing"});
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::load_unlabeled_pool(spec.path((dir / "data" / "train-labels-idx1-ubyte").string()),
+                                    names);
+      },
+      {"wrong magic number", "train-labels-idx1-ubyte"});
+  ganaug::testing::write_text(dir / "flat" / "gone.csv", "path\nnowhere.png\n");
+  ganaug::testing::expect_error(
+      [&] { ganaug::load_unlabeled_pool(spec.path((dir / "flat" / "gone.csv").string()), names); },
+      {"gone.csv:2", "nowhere.png", "does not exist"});
+}
+
+TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  write_pool_folders(dir / "data", dir / "flat", dir / "nested");
+  const auto options = [&](const fs::path& pool, const char* out) {
+    return ganaug::AugmentOptions()
+        .data(ganaug::DatasetSpec().path((dir / "data").string()).per_class(4))
+        .n(12)
+        .out_dir((dir / out).string())
+        .gan_iterations(3)
+        .classifier_epochs(2)
+        .device("cpu")
+        .threads(2)
+        .unlabeled(pool.string())
+        .pool_confidence(0.34)
+        .pseudo(true);
+  };
+  const auto flat = ganaug::run_augment(options(dir / "flat", "a"));
+  ASSERT_TRUE(flat.contains("unlabeled")) << flat.dump();
+  const auto& u = flat["unlabeled"];
+  EXPECT_EQ(u["images"], 36);
+  EXPECT_TRUE(u["pseudo"].get<bool>());
+  const int64_t kept = u["gan"]["kept"].get<int64_t>();
+  EXPECT_GT(kept, 0) << u.dump();  // above a third on 3 classes: some images always qualify
+  int64_t counted = 0;
+  for (const auto& c : u["gan"]["class_counts"]) counted += c.get<int64_t>();
+  EXPECT_EQ(counted, kept);
+  EXPECT_TRUE(u["retrained"].contains("confident"));
+  // The same images under class folders that all name the wrong class: the same run.
+  const auto nested = ganaug::run_augment(options(dir / "nested", "b"));
+  EXPECT_EQ(nested["unlabeled"]["gan"], u["gan"]);
+  EXPECT_EQ(nested["retrained"]["accuracy"], flat["retrained"]["accuracy"]);
+  EXPECT_EQ(nested["baseline"]["accuracy"], flat["baseline"]["accuracy"]);
+  // Another pool cannot resume this folder.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::run_augment(options(dir / "data" / "t10k-images-idx3-ubyte", "a").resume(true));
+      },
+      {"--unlabeled", "differs"});
+  // --pseudo needs a pool.
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_augment(options(dir / "flat", "c").unlabeled("")); },
+      {"--pseudo needs an unlabeled pool"});
+}
+
+TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --per-class 3 --gan-iters 2 --epochs 1 --n 6 --device cpu --json";
+  std::string output;
+  EXPECT_EQ(ganaug::testing::run_program(
+                GANAUG_AUGMENT_EXE, common + " --pseudo --out " + (dir / "x").string(), &output),
+            2);
+  EXPECT_NE(output.find("--pseudo needs an unlabeled pool"), std::string::npos) << output;
+  EXPECT_EQ(
+      ganaug::testing::run_program(
+          GANAUG_AUGMENT_EXE,
+          common + " --unlabeled " + (dir / "data").string() + " --pool-confidence 1.5", &output),
+      2);
+  EXPECT_NE(output.find("--pool-confidence must lie in (0, 1]"), std::string::npos) << output;
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         common + " --unlabeled " + (dir / "nowhere").string() +
+                                             " --out " + (dir / "y").string(),
+                                         &output),
+            1);
+  EXPECT_NE(output.find("unlabeled pool not found"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(dir / "y" / "summary.json"));
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         common + " --unlabeled " +
+                                             (dir / "data" / "t10k-images-idx3-ubyte").string() +
+                                             " --pseudo --out " + (dir / "z").string(),
+                                         &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("\"unlabeled\""), std::string::npos) << output;
+  EXPECT_NE(output.find("\"images\": 12"), std::string::npos) << output;
+}
