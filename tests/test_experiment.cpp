@@ -376,7 +376,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
        {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
         "--classic spin=1", "--resume --force", "--bogus", "--evaluate-on validation",
         "--validation 1.5", "--lr-schedule step", "--min-confidence -0.1", "--unlabeled -3",
-        "--unlabeled x", "--schemes classic,pseudo", "--pool-confidence 0"}) {
+        "--unlabeled x", "--schemes classic,pseudo", "--pool-confidence 0", "--pool-ratio 0"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }

@@ -121,6 +121,8 @@ int main(int argc, char** argv) try {
       "pool-threshold",
       po::value<double>()->default_value(ganaug::ExperimentOptions().pool_threshold()),
       "confidence a weak view's prediction needs to become a target in the pseudo schemes")(
+      "pool-ratio", po::value<double>()->default_value(ganaug::ExperimentOptions().pool_ratio()),
+      "pool images per classifier step in the pseudo schemes, as a multiple of the batch")(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
       "recalibrate-bn", po::value<bool>()->default_value(true),
@@ -191,6 +193,7 @@ int main(int argc, char** argv) try {
       .pool_confidence(values["pool-confidence"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
       .pool_threshold(values["pool-threshold"].as<double>())
+      .pool_ratio(values["pool-ratio"].as<double>())
       .separate_synthetic_batches(values["separate-batches"].as<bool>())
       .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())

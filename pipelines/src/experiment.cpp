@@ -102,6 +102,8 @@ void ExperimentOptions::validate() const {
                "the pool weight must be positive, got ", pool_weight());
   GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
                "the pool threshold must lie in (0, 1], got ", pool_threshold());
+  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64, "the pool ratio must lie in (0, 64], got ",
+               pool_ratio());
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
   GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
                "GAN iterations and classifier epochs must be positive");
@@ -146,7 +148,8 @@ nlohmann::json ExperimentOptions::settings() const {
           {"metric_samples", metric_samples()},
           {"pool_confidence", pool_confidence()},
           {"pool_weight", pool_weight()},
-          {"pool_threshold", pool_threshold()}};
+          {"pool_threshold", pool_threshold()},
+          {"pool_ratio", pool_ratio()}};
 }
 
 namespace {
@@ -235,7 +238,7 @@ class Experiment {
       // Settings recorded since; results from before had their neutral value.
       if (!previous["settings"].contains("min_confidence"))
         previous["settings"]["min_confidence"] = 0.0;
-      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold"}) {
+      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio"}) {
         if (!previous["settings"].contains(key))
           previous["settings"][key] = results_["settings"][key];
       }
@@ -493,7 +496,8 @@ class Experiment {
         model = fit(real, nullptr,
                     classifier_options(k, train, seed)
                         .pool_weight(pool_weight)
-                        .pool_threshold(o_.pool_threshold()),
+                        .pool_threshold(o_.pool_threshold())
+                        .pool_ratio(o_.pool_ratio()),
                     scheme.classic);
         if (!scheme.classic && !scheme.pseudo) real_only = model;
         if (scheme.classic && !scheme.pseudo && !teacher) teacher = model;
@@ -532,7 +536,8 @@ class Experiment {
                     classifier_options(target_width(*scheme.synthetic, k), train, seed)
                         .dynamic_argmax(scheme.dynamic)
                         .pool_weight(pool_weight)
-                        .pool_threshold(o_.pool_threshold()),
+                        .pool_threshold(o_.pool_threshold())
+                        .pool_ratio(o_.pool_ratio()),
                     scheme.classic);
       }
       const auto metrics = evaluate(model, test);

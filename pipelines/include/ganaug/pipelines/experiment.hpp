@@ -111,6 +111,8 @@ struct ExperimentOptions {
   TORCH_ARG(double, pool_weight) = 1.0;
   /// ClassifierOptions::pool_threshold of the pseudo columns.
   TORCH_ARG(double, pool_threshold) = ClassifierOptions(2).pool_threshold();
+  /// ClassifierOptions::pool_ratio of the pseudo columns.
+  TORCH_ARG(double, pool_ratio) = ClassifierOptions(2).pool_ratio();
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
   TORCH_ARG(int64_t, reference_epochs) = 3;
