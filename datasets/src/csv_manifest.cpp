@@ -223,8 +223,10 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return fields;
 }
 
-ImageList read_csv_manifest(const std::filesystem::path& manifest,
-                            const std::vector<std::string>& class_names, bool allow_outside_paths) {
+namespace {
+
+// The non-blank rows of a manifest, split into fields, with their line numbers.
+std::vector<Row> read_rows(const std::filesystem::path& manifest) {
   std::error_code error;
   GANAUG_CHECK(std::filesystem::is_regular_file(manifest, error),
                "manifest not found: ", manifest.string());
@@ -237,6 +239,14 @@ ImageList read_csv_manifest(const std::filesystem::path& manifest,
     rows.push_back({number, split_csv_line(line)});
   }
   GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds no rows");
+  return rows;
+}
+
+}  // namespace
+
+ImageList read_csv_manifest(const std::filesystem::path& manifest,
+                            const std::vector<std::string>& class_names, bool allow_outside_paths) {
+  auto rows = read_rows(manifest);
 
   const auto& first = rows.front().fields;
   if (first.size() >= 3 && first[0] == "file" && first[1] == "cond" && first[2] == "label") {
@@ -252,18 +262,7 @@ ImageList read_csv_manifest(const std::filesystem::path& manifest,
 
 ImageList read_image_paths(const std::filesystem::path& manifest,
                            const std::vector<std::string>& class_names, bool allow_outside_paths) {
-  std::error_code error;
-  GANAUG_CHECK(std::filesystem::is_regular_file(manifest, error),
-               "manifest not found: ", manifest.string());
-  std::ifstream in(manifest);
-  GANAUG_CHECK(in.good(), "cannot open ", manifest.string(), " for reading");
-  std::vector<Row> rows;
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (trim(line).empty()) continue;
-    rows.push_back({number, split_csv_line(line)});
-  }
-  GANAUG_CHECK(!rows.empty(), "manifest ", manifest.string(), " holds no rows");
+  auto rows = read_rows(manifest);
   // A header names the column; without one the paths are the first column.
   size_t column = 0;
   const auto& first = rows.front().fields;
