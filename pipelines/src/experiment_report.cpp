@@ -157,9 +157,11 @@ std::string experiment_report(const nlohmann::json& r) {
           "and judges class faithfulness. FCD of real training vs real test images at "
        << ref["fcd_samples"]
        << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
-    const bool pools = std::any_of(r["summary"].begin(), r["summary"].end(), [&](const auto& row) {
-      return row["dataset"] == ds && row.value("unlabeled", int64_t{0}) > 0;
-    });
+    const std::string dataset = ds;  // a structured binding cannot be captured in C++17
+    const bool pools =
+        std::any_of(r["summary"].begin(), r["summary"].end(), [&dataset](const auto& row) {
+          return row["dataset"] == dataset && row.value("unlabeled", int64_t{0}) > 0;
+        });
     if (pools) md << pool_questions(r["summary"], ds);
     int64_t current_size = -1;
     for (const auto& row : r["summary"]) {
