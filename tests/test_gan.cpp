@@ -562,6 +562,41 @@ TEST_F(GanTest, TrainsOnImbalancedClasses) {
   EXPECT_TRUE(same_weights(*trainer.generator(), *again.generator()));
 }
 
+TEST_F(GanTest, UnlabeledImagesTrainTheDiscriminatorWithoutAClassOnlyWhenAsked) {
+  // The blobs plus a pool labelled -1 of other images (the blobs mirrored top to bottom).
+  ganaug::LabeledDataset pooled = data_;
+  pooled.images = torch::cat({data_.images, data_.images.flip({2})});
+  pooled.labels = torch::cat({data_.labels, torch::full({32}, -1, torch::kInt64)});
+  const auto train = [&](const ganaug::LabeledDataset& data, double share) {
+    ganaug::GanTrainer trainer(options(3).unlabeled_share(share), data.class_names);
+    EXPECT_TRUE(trainer.train(data));
+    return trainer;
+  };
+  // Share 0: the pool is left out, as if it were not there.
+  auto labelled_only = train(data_, 0.0);
+  auto ignored = train(pooled, 0.0);
+  EXPECT_TRUE(same_weights(*labelled_only.discriminator(), *ignored.discriminator()));
+  // Share above 0: the pool trains the discriminator, and which pool it is matters.
+  auto used = train(pooled, 0.5);
+  EXPECT_FALSE(same_weights(*labelled_only.discriminator(), *used.discriminator()));
+  ganaug::LabeledDataset other_pool = pooled;
+  other_pool.images = pooled.images.clone();
+  other_pool.images.slice(0, 32).neg_();
+  auto other = train(other_pool, 0.5);
+  EXPECT_FALSE(same_weights(*used.discriminator(), *other.discriminator()));
+  // Repeatable, and the share is kept in the checkpoint.
+  auto again = train(pooled, 0.5);
+  EXPECT_TRUE(same_weights(*used.generator(), *again.generator()));
+  used.save_checkpoint((dir_ / "pooled.pt").string());
+  EXPECT_DOUBLE_EQ(
+      ganaug::load_generator((dir_ / "pooled.pt").string(), "cpu").options.unlabeled_share(), 0.5);
+  // A share of the data with no image labelled -1 changes nothing.
+  auto no_pool = train(data_, 0.5);
+  EXPECT_TRUE(same_weights(*labelled_only.generator(), *no_pool.generator()));
+  ganaug::testing::expect_error([&] { options(3).unlabeled_share(1.0).validate(); },
+                                {"unlabeled share", "[0, 1)"});
+}
+
 TEST_F(GanTest, TheEmaGeneratorsBatchNormStatisticsComeFromItsOwnSamples) {
   ganaug::GanTrainer trainer(options(20), data_.class_names);
   ASSERT_TRUE(trainer.train(data_));

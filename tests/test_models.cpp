@@ -76,6 +76,39 @@ TEST(Models, ProjectionMakesScoreDependOnClass) {
   EXPECT_NE(a, b);
 }
 
+TEST(Models, ClassMinusOneScoresWithoutAClass) {
+  torch::manual_seed(2);
+  const auto images = torch::randn({4, 1, 16, 16});
+  const auto unknown = torch::full({4}, -1, torch::kInt64);
+  for (const bool projection : {true, false}) {
+    // Without minibatch std, so that rows of a batch do not see each other.
+    ganaug::Discriminator d(ganaug::DiscriminatorOptions(3, 16, 1)
+                                .width(8)
+                                .projection(projection)
+                                .spectral_norm(false)
+                                .minibatch_std(false));
+    d->eval();
+    const auto none = d(images, unknown);
+    ASSERT_TRUE(torch::isfinite(none).all().item<bool>());
+    EXPECT_FALSE(torch::allclose(none, d(images, torch::zeros({4}, torch::kInt64))));
+    // With the class input silenced (projection: the embedding; otherwise the class channels'
+    // weights), every class scores as no class: -1 is exactly the unconditional term.
+    torch::NoGradGuard no_grad;
+    for (const auto& item : d->named_parameters()) {
+      if (projection && item.key().find("embedding") != std::string::npos) item.value().zero_();
+      if (!projection && item.value().dim() == 4 && item.value().size(1) == 1 + 3)
+        item.value().slice(1, 1).zero_();
+    }
+    for (int64_t c = 0; c < 3; ++c)
+      EXPECT_TRUE(torch::allclose(none, d(images, torch::full({4}, c, torch::kInt64)), 1e-5, 1e-6))
+          << "projection " << projection << ", class " << c;
+    // Mixed batches score each row on its own.
+    const auto mixed = torch::tensor({-1, 0, -1, 2}, torch::kInt64);
+    EXPECT_TRUE(torch::allclose(d(images, mixed).index_select(0, torch::tensor({0, 2})),
+                                none.index_select(0, torch::tensor({0, 2}))));
+  }
+}
+
 TEST(Models, ConditionalBatchNormSamplingMatchesTheUnfusedFormula) {
   // In evaluation mode the layer folds the running statistics into the per-class scale and
   // shift; the result must equal normalise-then-scale-and-shift.

@@ -80,6 +80,7 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
   put_int("d_steps", o.d_steps());
   put_string("diffaugment", o.diffaugment());
   put_double("ema_decay", o.ema_decay());
+  put_double("unlabeled_share", o.unlabeled_share());
   put_int("seed", static_cast<int64_t>(o.seed()));
 }
 
@@ -403,6 +404,7 @@ class CheckpointReader {
         .d_steps(integer("d_steps"))
         .diffaugment(text("diffaugment"))
         .ema_decay(real("ema_decay"))
+        .unlabeled_share(real_or("unlabeled_share", 0.0))
         .seed(static_cast<uint64_t>(integer("seed")));
     return o;
   }
@@ -568,6 +570,9 @@ void GanOptions::validate() const {
                "Adam betas must lie in [0, 1)");
   GANAUG_CHECK(d_steps() >= 1, "discriminator steps per generator step must be at least 1");
   GANAUG_CHECK(ema_decay() >= 0 && ema_decay() < 1, "EMA decay must lie in [0, 1)");
+  GANAUG_CHECK(unlabeled_share() >= 0 && unlabeled_share() < 1,
+               "the unlabeled share of the real batches must lie in [0, 1), got ",
+               unlabeled_share());
   GANAUG_CHECK(log_every() >= 1, "log_every must be positive");
   if (diffaugment() != "auto") DiffAugmentPolicy::parse(diffaugment());
 }
@@ -856,9 +861,20 @@ bool GanTrainer::train(const LabeledDataset& data) {
                " classes but ", data.source, " has ", data.num_classes());
   const auto labelled = torch::nonzero(data.labels >= 0).flatten();
   GANAUG_CHECK(labelled.numel() > 0, "no labelled images to train the GAN on in ", data.source);
-  const auto images = data.images.index_select(0, labelled).to(s.device);
-  const auto labels = data.labels.index_select(0, labelled).to(s.device);
-  const int64_t n = images.size(0);
+  const int64_t n = labelled.numel();
+  // With unlabeled_share, the images labelled -1 follow the labelled ones (labels kept at -1).
+  const auto unlabelled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
+                                                  : torch::empty({0}, torch::kInt64);
+  const int64_t pool_n = unlabelled.numel();
+  const auto rows = pool_n > 0 ? torch::cat({labelled, unlabelled}) : labelled;
+  const auto images = data.images.index_select(0, rows).to(s.device);
+  const auto labels = data.labels.index_select(0, rows).to(s.device);
+  // Real rows per global batch drawn from the pool, the last of the batch (and as many fakes).
+  const int64_t pool_rows =
+      pool_n > 0 ? std::min(o.batch_size() - 1,
+                            std::max<int64_t>(1, std::llround(o.unlabeled_share() *
+                                                              static_cast<double>(o.batch_size()))))
+                 : 0;
   const FakeClasses fake_class_sampler(
       torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes()), s.device);
   const auto policy =
@@ -975,19 +991,31 @@ bool GanTrainer::train(const LabeledDataset& data) {
                   : rng;
     const std::string at = " at iteration " + std::to_string(s.iteration + 1);
     for (int64_t step = 0; step < o.d_steps(); ++step) {
-      const auto index = mine(torch::randint(n, {batch}, rng, long_on_device));
+      auto global_index = torch::randint(n, {batch - pool_rows}, rng, long_on_device);
+      if (pool_rows > 0)
+        global_index = torch::cat(
+            {global_index, torch::randint(n, n + pool_n, {pool_rows}, rng, long_on_device)});
+      const auto index = mine(global_index);
       const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
-      const auto fake_classes = mine(fake_class_sampler.draw(batch, rng));
+      const auto global_fake_classes = fake_class_sampler.draw(batch, rng);
+      const auto fake_classes = mine(global_fake_classes);
       torch::Tensor fake;
       {
         torch::NoGradGuard no_grad;
         fake = s.generator(noise, fake_classes);
       }
+      // As many fakes as pool images are scored without their class.
+      auto scored_fake_classes = fake_classes;
+      if (pool_rows > 0) {
+        scored_fake_classes = global_fake_classes.clone();
+        scored_fake_classes.slice(0, batch - pool_rows).fill_(-1);
+        scored_fake_classes = mine(scored_fake_classes);
+      }
       // Real and fake in one batch: one discriminator pass instead of two.
       auto both = torch::cat({images.index_select(0, index), fake});
       if (policy.any()) both = diff_augment(both, policy, augment_rng);
       const auto scores =
-          s.discriminator(both, torch::cat({labels.index_select(0, index), fake_classes}));
+          s.discriminator(both, torch::cat({labels.index_select(0, index), scored_fake_classes}));
       const auto real_scores = scores.slice(0, 0, local), fake_scores = scores.slice(0, local);
       const auto d_loss =
           o.loss() == GanLoss::kHinge

@@ -216,8 +216,12 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& images,
                                          const torch::Tensor& classes) {
   const int64_t k = options.num_classes();
   torch::Tensor x = channels_last(images);
+  // Class -1: scored without a class (an unlabeled image in a semi-supervised GAN).
+  const auto known = classes.ge(0);
+  const auto indices = classes.clamp_min(0);
   if (!options.projection()) {
-    const auto one_hot = F::one_hot(classes, k).to(images.dtype());
+    const auto one_hot =
+        F::one_hot(indices, k).to(images.dtype()) * known.unsqueeze(1).to(images.dtype());
     x = torch::cat(
         {images, one_hot.view({-1, k, 1, 1}).expand({-1, k, images.size(2), images.size(3)})}, 1);
   }
@@ -228,8 +232,8 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& images,
   if (options.projection()) {
     // <embed(y), h>: the embedding is the (normalised) weight of a bias-free K -> C linear map.
     const auto weight = sn_head_ ? sn_embedding_->normalised_weight() : plain_embedding_->weight;
-    const auto embedding = weight.t().index_select(0, classes);
-    score = score + (embedding * h).sum(1);
+    const auto embedding = weight.t().index_select(0, indices);
+    score = score + (embedding * h).sum(1) * known.to(h.dtype());
   }
   return score;
 }

@@ -78,6 +78,13 @@ struct GanOptions {
   /// making their images differ. Fights the conditional GAN's habit of drawing one image per
   /// class. 0 disables it.
   TORCH_ARG(double, mode_seeking) = 0.1;
+  /// Images of the training data labelled -1 (an unlabeled pool) take part when above 0: this
+  /// share of every real batch is drawn from them and scored by the discriminator without a
+  /// class (the projection discriminator's unconditional term), against as many fakes also
+  /// scored without their class (the generator still draws them conditioned). A semi-supervised
+  /// conditional GAN whose pool images need no pseudo-labels. In [0, 1); 0 ignores images
+  /// labelled -1.
+  TORCH_ARG(double, unlabeled_share) = 0.0;
   /// Seeds the initial weights and every iteration's draws (batches, noise, classes,
   /// DiffAugment); LibTorch's global generator is neither read nor seeded for them.
   TORCH_ARG(uint64_t, seed) = 0;

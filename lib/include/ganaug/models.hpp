@@ -119,8 +119,10 @@ class DiscriminatorImpl : public torch::nn::Module {
   /// come from LibTorch's global generator until ganaug::reset_parameters draws them again.
   /// Throws ganaug::Error for an unsupported shape (check_model_shape) or width < 4.
   explicit DiscriminatorImpl(const DiscriminatorOptions& options);
-  /// Scores for `images` and their `classes` (int64 in [0, num_classes)), both on the model's
-  /// device. With spectral normalisation, training mode advances the power iteration.
+  /// Scores for `images` and their `classes` (int64 in [0, num_classes), or -1 for an image
+  /// scored without a class: the projection term left out, or an all-zero class input without
+  /// projection), both on the model's device. With spectral normalisation, training mode
+  /// advances the power iteration.
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& classes);
 
   /// The options it was built with.

@@ -45,7 +45,9 @@ struct SynthesizeOptions {
   TORCH_ARG(int64_t, teacher_epochs) = ClassifierOptions(2).epochs();
   /// Images of the data labelled -1 are an unlabeled pool: the teacher labels them, and those it
   /// gives a class with at least this probability train the GAN with that class (a
-  /// semi-supervised conditional GAN). In [0, 1]; 0 leaves the pool out.
+  /// semi-supervised conditional GAN). In [0, 1]; 0 gives no pool image a class. The others
+  /// stay labelled -1: set GanOptions::unlabeled_share (through configure_gan) to train the GAN
+  /// on them too, by the discriminator's unconditional term.
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// Images per generation batch.
   TORCH_ARG(int64_t, batch_size) = 250;
