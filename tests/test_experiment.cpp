@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "ganaug/gan.hpp"
@@ -141,6 +142,121 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
       {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).unlabeled({-1}).validate(); },
                                 {"pool sizes must be 0 or positive"});
+}
+
+TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto options = tiny_grid(dir / "data", dir / "out")
+                           .sizes({3})
+                           .seeds(1)
+                           .schemes({"classic", "classic+smooth"})
+                           .unlabeled({10})
+                           .pool_gan("unconditional")
+                           .gan_unlabeled_share(0.25);
+  const auto results = ganaug::run_experiment(options);
+  ASSERT_EQ(results["generators"].size(), 1u);
+  const auto& g = results["generators"][0];
+  EXPECT_EQ(g["unlabeled"]["gan"], "unconditional");
+  EXPECT_EQ(g["unlabeled"]["kept"], 0) << "no pool image gets the teacher's class";
+  const auto loaded = ganaug::load_generator(
+      (dir / "out" / "generators" / "data-n3-seed0-u10" / "checkpoint.pt").string(), "cpu");
+  EXPECT_DOUBLE_EQ(loaded.options.unlabeled_share(), 0.25);
+  EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
+  // "both": the confident images with their class, the others without one.
+  const auto both = ganaug::run_experiment(
+      ExperimentOptions(options).pool_gan("both").pool_confidence(0.5).out_dir(
+          (dir / "both").string()));
+  const auto kept_in_both = both["generators"][0]["unlabeled"]["kept"].get<int64_t>();
+  EXPECT_GT(kept_in_both, 0);
+  // The unconditional share applies only while some pool image is left without a class.
+  EXPECT_DOUBLE_EQ(
+      ganaug::load_generator(
+          (dir / "both" / "generators" / "data-n3-seed0-u10" / "checkpoint.pt").string(), "cpu")
+          .options.unlabeled_share(),
+      kept_in_both < 10 ? 0.25 : 0.0)
+      << kept_in_both << " of 10 pool images kept";
+  // A teacher-only GAN keeps no image without a class, so it has no unconditional share.
+  const auto teacher = ganaug::run_experiment(
+      ExperimentOptions(options).pool_gan("teacher").pool_confidence(0.34).out_dir(
+          (dir / "teacher").string()));
+  EXPECT_DOUBLE_EQ(
+      ganaug::load_generator(
+          (dir / "teacher" / "generators" / "data-n3-seed0-u10" / "checkpoint.pt").string(), "cpu")
+          .options.unlabeled_share(),
+      0.0);
+  // Another way of using the pool cannot resume these results.
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true)); },
+      {"other settings"});
+  ganaug::testing::expect_error([&] { ExperimentOptions(options).pool_gan("labels").validate(); },
+                                {"'labels'", "teacher, unconditional or both"});
+  ganaug::testing::expect_error(
+      [&] { ExperimentOptions(options).gan_unlabeled_share(1).validate(); },
+      {"unlabeled share must lie in (0, 1)"});
+}
+
+TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const std::vector<ganaug::ClassicAugmentOptions> choices{
+      ganaug::ClassicAugmentOptions::parse("default"),
+      ganaug::ClassicAugmentOptions::parse("shift=0,flip=0,erase=1"),
+      ganaug::ClassicAugmentOptions::parse("rotate=30,zoom=1.5")};
+  const auto options = tiny_grid(dir / "data", dir / "out")
+                           .sizes({3})
+                           .seeds(2)
+                           .schemes({"none", "classic"})
+                           .validation_fraction(0.25)
+                           .classic_choices(choices);
+  std::vector<std::string> lines;
+  ganaug::ExperimentCallbacks callbacks;
+  callbacks.on_progress = [&](const std::string& line) { lines.push_back(line); };
+  const auto results = ganaug::run_experiment(options, callbacks);
+  const auto& choice = results["classic_choice"];
+  ASSERT_EQ(choice["cells"].size(), 6u) << "three settings x two seeds";
+  // The chosen setting has the best mean validation accuracy (the first of equals).
+  std::map<std::string, double> sums;
+  for (const auto& c : choice["cells"]) {
+    EXPECT_EQ(c["size"], 3);
+    sums[c["classic"].get<std::string>()] += c["accuracy"].get<double>();
+  }
+  std::string best;
+  for (const auto& o : choices) {
+    const auto spec = o.to_string();
+    if (best.empty() || sums[spec] > sums[best]) best = spec;
+  }
+  ASSERT_TRUE(choice["chosen"].contains("data-n3"));
+  EXPECT_EQ(choice["chosen"]["data-n3"]["classic"], best);
+  EXPECT_NEAR(choice["chosen"]["data-n3"]["validation_accuracy"].get<double>(), sums[best] / 2,
+              1e-12);
+  // Scored on the validation split while the cells are scored on the test set.
+  EXPECT_EQ(results["references"]["data"]["test"]["images"], 12);
+  for (const auto& c : results["cells"]) {
+    if (c["scheme"] == "classic")
+      EXPECT_EQ(c["classic"], best);
+    else
+      EXPECT_FALSE(c.contains("classic"));
+  }
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("The classical setting, chosen on the validation split"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("`shift=0,"), std::string::npos) << report;
+  EXPECT_NE(report.find("**yes**"), std::string::npos) << report;
+  // A resumed run trains none of them again.
+  const auto again = ganaug::run_experiment(ExperimentOptions(options).resume(true));
+  EXPECT_EQ(again["classic_choice"]["cells"], choice["cells"]);
+  EXPECT_EQ(again["cells"], results["cells"]);
+  // Choosing needs two settings, the validation split and every seed in one process.
+  ganaug::testing::expect_error(
+      [&] { ExperimentOptions(options).classic_choices({choices[0]}).validate(); },
+      {"at least two settings"});
+  ganaug::testing::expect_error(
+      [&] { ExperimentOptions(options).validation_fraction(0).validate(); },
+      {"validation split", "--validation"});
+  ganaug::testing::expect_error([&] { ExperimentOptions(options).num_shards(2).validate(); },
+                                {"every seed of the grid in one process"});
 }
 
 TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
@@ -372,16 +488,47 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_TRUE(fs::exists(dir / "out" / "report.md"));
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common, &output), 1);
   EXPECT_NE(output.find("is not empty"), std::string::npos) << output;
-  for (const char* bad :
-       {"--sizes 0,50", "--sizes 20,,50", "--schemes none,mixup", "--multiples x",
-        "--classic spin=1", "--resume --force", "--bogus", "--evaluate-on validation",
-        "--validation 1.5", "--lr-schedule step", "--min-confidence -0.1", "--unlabeled -3",
-        "--unlabeled x", "--schemes classic,pseudo", "--pool-confidence 0", "--pool-ratio 0"}) {
+  for (const char* bad : {"--sizes 0,50",
+                          "--sizes 20,,50",
+                          "--schemes none,mixup",
+                          "--multiples x",
+                          "--classic spin=1",
+                          "--resume --force",
+                          "--bogus",
+                          "--evaluate-on validation",
+                          "--validation 1.5",
+                          "--lr-schedule step",
+                          "--min-confidence -0.1",
+                          "--unlabeled -3",
+                          "--unlabeled x",
+                          "--schemes classic,pseudo",
+                          "--pool-confidence 0",
+                          "--pool-ratio 0",
+                          "--pool-gan labels",
+                          "--gan-unlabeled-share 1",
+                          "--classic-choices default",
+                          "--classic-choices 'default;spin=1' --validation 0.1",
+                          "--classic-choices 'default;erase=1'"}) {
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bad, &output), 2) << bad;
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, "--help", &output), 0);
   EXPECT_NE(output.find("(=20,50,100,500)"), std::string::npos) << output;
+  // The classical setting chosen on the validation split; the pool's GAN without classes.
+  const std::string chosen = "--data " + (dir / "data").string() +
+                             " --sizes 3 --seeds 1 --schemes classic,classic+cond --multiples 1"
+                             " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
+                             " --device cpu --validation 0.25 --classic-choices 'default;erase=0.5'"
+                             " --unlabeled 6 --pool-gan unconditional --gan-unlabeled-share 0.3"
+                             " --out " +
+                             (dir / "out2").string();
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, chosen, &output), 0) << output;
+  EXPECT_NE(output.find("classical setting chosen on the validation split"), std::string::npos)
+      << output;
+  const auto results = read_json(dir / "out2" / "results.json");
+  EXPECT_EQ(results["settings"]["classic_choices"].size(), 2u);
+  EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
+  EXPECT_DOUBLE_EQ(results["settings"]["gan_unlabeled_share"].get<double>(), 0.3);
 }
 
 namespace {

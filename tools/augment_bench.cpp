@@ -105,6 +105,10 @@ int main(int argc, char** argv) try {
       "classic", po::value<std::string>()->default_value("default"),
       "classical augmentation spec (as augment --classic): "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
+      "classic-choices", po::value<std::string>()->default_value(""),
+      "classical settings to choose from, separated by ';' (e.g. "
+      "\"default;erase=0.5;rotate=10,zoom=1.1\"): each size takes the one with the best mean "
+      "accuracy on the validation split (needs --validation) as its classic setting")(
       "min-confidence", po::value<double>()->default_value(0.0),
       "cond and argmax: keep only synthetic images whose label the real-data classifier gives "
       "at least this probability (more are drawn to keep the count); 0 keeps all")(
@@ -116,6 +120,14 @@ int main(int argc, char** argv) try {
       "pool-confidence",
       po::value<double>()->default_value(ganaug::ExperimentOptions().pool_confidence()),
       "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
+      "pool-gan", po::value<std::string>()->default_value(ganaug::ExperimentOptions().pool_gan()),
+      "how pool images train a GAN: teacher (the confident ones, with the classic classifier's "
+      "label), unconditional (all, without a class, by the discriminator's unconditional term) "
+      "or both")(
+      "gan-unlabeled-share",
+      po::value<double>()->default_value(ganaug::ExperimentOptions().gan_unlabeled_share()),
+      "share of a GAN's real batches drawn from pool images without a class (--pool-gan "
+      "unconditional or both), in (0, 1)")(
       "pool-weight", po::value<double>()->default_value(ganaug::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss")(
       "pool-threshold",
@@ -191,6 +203,8 @@ int main(int argc, char** argv) try {
       .min_confidence(values["min-confidence"].as<double>())
       .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
       .pool_confidence(values["pool-confidence"].as<double>())
+      .pool_gan(values["pool-gan"].as<std::string>())
+      .gan_unlabeled_share(values["gan-unlabeled-share"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
       .pool_threshold(values["pool-threshold"].as<double>())
       .pool_ratio(values["pool-ratio"].as<double>())
@@ -208,6 +222,11 @@ int main(int argc, char** argv) try {
   try {
     options.classic_options(
         ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
+    std::vector<ganaug::ClassicAugmentOptions> choices;
+    std::stringstream specs(values["classic-choices"].as<std::string>());
+    for (std::string spec; std::getline(specs, spec, ';');)
+      choices.push_back(ganaug::ClassicAugmentOptions::parse(spec));
+    options.classic_choices(choices);
     options.validate();
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError(e.what());

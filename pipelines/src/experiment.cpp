@@ -96,6 +96,11 @@ void ExperimentOptions::validate() const {
     GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
   }
+  GANAUG_CHECK(pool_gan() == "teacher" || pool_gan() == "unconditional" || pool_gan() == "both",
+               "cannot train a GAN on the pool by '", pool_gan(),
+               "': use teacher, unconditional or both");
+  GANAUG_CHECK(gan_unlabeled_share() > 0 && gan_unlabeled_share() < 1,
+               "the GAN's unlabeled share must lie in (0, 1), got ", gan_unlabeled_share());
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "the pool confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(pool_weight() > 0 && std::isfinite(pool_weight()),
@@ -122,9 +127,27 @@ void ExperimentOptions::validate() const {
                " is not between 0 (all) and the ", hardware_threads(),
                " CPUs this process may use");
   classic_options().validate();
+  GANAUG_CHECK(classic_choices().size() != 1,
+               "choosing the classical setting needs at least two settings to compare; give one "
+               "as the classical setting instead");
+  for (const auto& choice : classic_choices()) choice.validate();
+  GANAUG_CHECK(classic_choices().empty() || validation_fraction() > 0,
+               "choosing the classical setting scores the settings on the validation split: give "
+               "a validation fraction above 0 (--validation 0.1)");
+  GANAUG_CHECK(classic_choices().empty() || num_shards() == 1,
+               "choosing the classical setting needs every seed of the grid in one process; choose "
+               "it in a run of its own and give the chosen setting to the shards");
   // Before --force empties anything: a device typo must not cost the previous results.
   select_device(device());
 }
+
+namespace {
+std::vector<std::string> choice_specs(const std::vector<ClassicAugmentOptions>& choices) {
+  std::vector<std::string> specs;
+  for (const auto& choice : choices) specs.push_back(choice.to_string());
+  return specs;
+}
+}  // namespace
 
 nlohmann::json ExperimentOptions::settings() const {
   return {{"revision", kOutputRevision},
@@ -144,8 +167,11 @@ nlohmann::json ExperimentOptions::settings() const {
           {"separate_synthetic_batches", separate_synthetic_batches()},
           {"recalibrate_batchnorm", recalibrate_batchnorm()},
           {"classic", classic_options().to_string()},
+          {"classic_choices", choice_specs(classic_choices())},
           {"reference_epochs", reference_epochs()},
           {"metric_samples", metric_samples()},
+          {"pool_gan", pool_gan()},
+          {"gan_unlabeled_share", gan_unlabeled_share()},
           {"pool_confidence", pool_confidence()},
           {"pool_weight", pool_weight()},
           {"pool_threshold", pool_threshold()},
@@ -175,7 +201,8 @@ torch::Tensor quantize(const torch::Tensor& images) {
 
 class Experiment {
  public:
-  Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c) : o_(o), c_(c) {}
+  Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c)
+      : o_(o), c_(c), classic_(o.classic_options()) {}
 
   nlohmann::json run() {
     o_.validate();
@@ -238,7 +265,10 @@ class Experiment {
       // Settings recorded since; results from before had their neutral value.
       if (!previous["settings"].contains("min_confidence"))
         previous["settings"]["min_confidence"] = 0.0;
-      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio"}) {
+      if (!previous["settings"].contains("classic_choices"))
+        previous["settings"]["classic_choices"] = nlohmann::json::array();
+      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio",
+                              "pool_gan", "gan_unlabeled_share"}) {
         if (!previous["settings"].contains(key))
           previous["settings"][key] = results_["settings"][key];
       }
@@ -259,6 +289,8 @@ class Experiment {
           shard_text(results_),
           "; resume with the same --shard and --num-shards, or use another --out");
       for (const auto& key : {"references", "generators", "cells"}) results_[key] = previous[key];
+      if (previous.contains("classic_choice"))
+        results_["classic_choice"] = previous["classic_choice"];
       results_["started"] = previous["started"];
       say("resuming: " + std::to_string(results_["cells"].size()) + " cells already finished");
     }
@@ -290,19 +322,83 @@ class Experiment {
         .recalibrate_batchnorm(o_.recalibrate_batchnorm());
   }
 
-  ClassifierHooks hooks(bool classic) const {
+  // With `classic`, the real images are augmented by `setting`, by default this size's
+  // classical setting.
+  ClassifierHooks hooks(bool classic, const ClassicAugmentOptions* setting = nullptr) const {
+    const auto& weak = setting ? *setting : classic_;
     ClassifierHooks h;
     h.should_stop = [this] { return stop_requested(); };
-    if (classic) h.augment = classic_augmenter(o_.classic_options());
-    h.strong_augment = classic_augmenter(
-        strong_augment_options(classic ? o_.classic_options() : ClassicAugmentOptions()));
+    if (classic) h.augment = classic_augmenter(weak);
+    h.strong_augment =
+        classic_augmenter(strong_augment_options(classic ? weak : ClassicAugmentOptions()));
     return h;
   }
 
+  // The classical setting of one (dataset, size): classic_options, or the best of
+  // classic_choices on the validation split, each scored on every seed's labeled subset.
+  ClassicAugmentOptions choose_classic(const std::string& ds, const LabeledDataset& full,
+                                       const LabeledDataset& validation, int64_t size, int64_t k) {
+    const auto& choices = o_.classic_choices();
+    if (choices.empty()) return o_.classic_options();
+    auto& record = results_["classic_choice"];
+    if (!record.is_object())
+      record = {{"cells", nlohmann::json::array()}, {"chosen", nlohmann::json::object()}};
+    const auto group = ds + "-n" + std::to_string(size);
+    double best_mean = -1;
+    size_t best = 0;
+    for (size_t c = 0; c < choices.size(); ++c) {
+      const auto spec = choices[c].to_string();
+      double sum = 0;
+      for (int64_t i = 0; i < o_.seeds(); ++i) {
+        const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
+        const auto key = ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + spec;
+        const nlohmann::json* found = nullptr;
+        for (const auto& cell : record["cells"])
+          if (cell["key"] == key) found = &cell;
+        if (found) {
+          sum += (*found)["accuracy"].get<double>();
+          continue;
+        }
+        check_stop();
+        const auto start = Clock::now();
+        const auto train = subset_per_class(full, size, seed);
+        auto model = fit(train, nullptr, classifier_options(k, train, seed), true, &choices[c]);
+        const double accuracy = evaluate(model, validation).accuracy;
+        const double seconds = seconds_since(start);
+        record["cells"].push_back({{"key", key},
+                                   {"dataset", ds},
+                                   {"size", size},
+                                   {"seed", seed},
+                                   {"classic", spec},
+                                   {"accuracy", accuracy},
+                                   {"seconds", seconds}});
+        say(group + "-seed" + std::to_string(seed) + " classic " + spec + ": " +
+            fixed(100 * accuracy, 2) + "% on the validation split (" + fixed(seconds, 0) + " s)");
+        write_outputs();
+        sum += accuracy;
+      }
+      const double mean = sum / static_cast<double>(o_.seeds());
+      if (mean > best_mean) {
+        best_mean = mean;
+        best = c;
+      }
+    }
+    record["chosen"][group] = {{"dataset", ds},
+                               {"size", size},
+                               {"classic", choices[best].to_string()},
+                               {"validation_accuracy", best_mean},
+                               {"seeds", o_.seeds()}};
+    say(group + ": classical setting chosen on the validation split: " + choices[best].to_string() +
+        " (" + fixed(100 * best_mean, 2) + "%)");
+    write_outputs();
+    return choices[best];
+  }
+
   Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,
-                 const ClassifierOptions& options, bool classic) const {
+                 const ClassifierOptions& options, bool classic,
+                 const ClassicAugmentOptions* setting = nullptr) const {
     try {
-      return train_classifier(real, synthetic, options, hooks(classic));
+      return train_classifier(real, synthetic, options, hooks(classic, setting));
     } catch (const Error&) {
       check_stop();
       throw;
@@ -369,6 +465,7 @@ class Experiment {
     const auto ds = dataset_label(spec);
     say(ds + ": loading");
     auto data = load_train_test(spec, o_.test_data(), o_.test_fraction());
+    LabeledDataset validation_set;
     if (o_.validation_fraction() > 0) {
       const uint64_t split_seed = mix_seed(o_.first_seed(), 0x76616c);
       auto [rest, validation] = split_train_test(data.train, o_.validation_fraction(), split_seed);
@@ -376,6 +473,7 @@ class Experiment {
           " training images held out for validation; cells are scored on the " + o_.evaluate_on() +
           " set");
       data.train = std::move(rest);
+      validation_set = validation;
       if (o_.evaluate_on() == "validation") {
         data.test = std::move(validation);
         data.test_description = {
@@ -408,6 +506,7 @@ class Experiment {
 
     const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
     for (size_t s = 0; s < o_.sizes().size(); ++s) {
+      classic_ = choose_classic(ds, full, validation_set, o_.sizes()[s], k);
       for (int64_t i = 0; i < o_.seeds(); ++i) {
         if (!mine(unit(d, s, i))) continue;
         const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
@@ -459,15 +558,21 @@ class Experiment {
       auto gan_data = train;
       nlohmann::json pool_record;
       if (pool > 0) {
-        if (!teacher) teacher = fit(train, nullptr, classifier_options(k, train, seed), true);
         const auto& unlabeled = pool_of(pool);
-        const auto [confidence, predicted] =
-            predict_probabilities(teacher, unlabeled.images, k).max(1);
-        const auto keep = torch::nonzero(confidence >= o_.pool_confidence()).flatten();
-        auto kept = unlabeled.select(keep);
-        kept.labels = predicted.index_select(0, keep);
-        if (kept.size() > 0) gan_data = concatenate({train, kept});
-        pool_record = {{"images", pool}, {"kept", kept.size()}};
+        auto labelled_pool = unlabeled;  // labels -1: trained on without a class
+        int64_t kept = 0;
+        if (o_.pool_gan() != "unconditional") {
+          if (!teacher) teacher = fit(train, nullptr, classifier_options(k, train, seed), true);
+          const auto [confidence, predicted] =
+              predict_probabilities(teacher, unlabeled.images, k).max(1);
+          const auto keep = confidence >= o_.pool_confidence();
+          kept = keep.sum().item<int64_t>();
+          labelled_pool.labels = torch::where(keep, predicted, unlabeled.labels);
+          if (o_.pool_gan() == "teacher")
+            labelled_pool = labelled_pool.select(torch::nonzero(keep).flatten());
+        }
+        if (labelled_pool.size() > 0) gan_data = concatenate({train, labelled_pool});
+        pool_record = {{"images", pool}, {"kept", kept}, {"gan", o_.pool_gan()}};
       }
       auto& generator =
           generators.emplace(pool, obtain_generator(gan_data, dir, seed, gen_key(pool)))
@@ -553,6 +658,7 @@ class Experiment {
                                    {"accuracy", metrics.accuracy},
                                    {"macro_f1", metrics.macro_f1},
                                    {"seconds", seconds}});
+      if (scheme.classic) results_["cells"].back()["classic"] = classic_.to_string();
       say(group + " " + scheme.name() + (multiple > 0 ? " x" + fixed(multiple, 1) : "") +
           (cell.pool > 0 ? " pool " + std::to_string(cell.pool) : "") + ": " +
           fixed(100 * metrics.accuracy, 2) + "% (" + fixed(seconds, 0) + " s)");
@@ -563,13 +669,18 @@ class Experiment {
   Generator obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
                              const std::string& group) {
     const auto checkpoint = dir / "checkpoint.pt";
+    // Images labelled -1 (pool images without the teacher's class) train by the unconditional
+    // term.
+    const bool has_unlabeled = (train.labels < 0).any().item<bool>();
+    const double unlabeled_share = has_unlabeled ? o_.gan_unlabeled_share() : 0.0;
     bool resumable = false;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
       // Reused (or resumed) only when it was trained the way this run would train it; another
       // generator in this folder is trained anew over it.
       resumable = loaded.options.mode_seeking() == o_.gan_mode_seeking() &&
-                  loaded.options.minibatch_std() == o_.gan_minibatch_std();
+                  loaded.options.minibatch_std() == o_.gan_minibatch_std() &&
+                  loaded.options.unlabeled_share() == unlabeled_share;
       if (resumable && loaded.iteration >= o_.gan_iterations()) return loaded.generator;
     }
     check_stop();
@@ -577,6 +688,7 @@ class Experiment {
                        .iterations(o_.gan_iterations())
                        .mode_seeking(o_.gan_mode_seeking())
                        .minibatch_std(o_.gan_minibatch_std())
+                       .unlabeled_share(unlabeled_share)
                        .seed(seed)
                        .device(o_.device())
                        .threads(o_.threads())
@@ -649,6 +761,7 @@ class Experiment {
   ExperimentCallbacks c_;
   nlohmann::json results_;
   double gan_seconds_ = 0, gan_rate_ = 0;
+  ClassicAugmentOptions classic_;  // the classical setting of the size being run
 };
 
 }  // namespace

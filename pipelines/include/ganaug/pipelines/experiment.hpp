@@ -98,6 +98,12 @@ struct ExperimentOptions {
   TORCH_ARG(bool, recalibrate_batchnorm) = true;
   /// The classical augmentation of the "classic" columns (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
+  /// Classical settings to choose from, none or at least two: for each (dataset, size), the
+  /// bench trains a classifier with each on the labeled subset of every seed and scores it on
+  /// the validation split (never the test set); the setting with the best mean accuracy
+  /// (the first of equals) replaces classic_options in that size's "classic" columns and
+  /// teachers. Needs validation_fraction > 0 and one process (num_shards 1).
+  TORCH_ARG(std::vector<ClassicAugmentOptions>, classic_choices) = {};
   /// Unlabeled pool sizes, a grid axis: for each labeled subset, N images drawn (seeded) from
   /// the training data outside it and outside the validation split, their labels dropped
   /// (unlabeled_pool). With N > 0 the GAN schemes train their GAN on the labeled images plus the
@@ -105,7 +111,14 @@ struct ExperimentOptions {
   /// columns train on the pool; 0 = no pool (GANs on the labeled images only). Columns that use
   /// neither run once.
   TORCH_ARG(std::vector<int64_t>, unlabeled) = std::vector<int64_t>{0};
-  /// Teacher confidence a pool image needs to train a GAN, in (0, 1].
+  /// How pool images train a GAN: "teacher" (those the "classic" classifier labels with at
+  /// least pool_confidence, with its label), "unconditional" (every pool image, without a
+  /// class, by the discriminator's unconditional term; GanOptions::unlabeled_share) or "both"
+  /// (the confident ones with the teacher's label, the others without a class).
+  TORCH_ARG(std::string, pool_gan) = "teacher";
+  /// GanOptions::unlabeled_share of the GANs with pool images trained without a class, in (0, 1).
+  TORCH_ARG(double, gan_unlabeled_share) = 0.5;
+  /// Teacher confidence a pool image needs to train a GAN with a class, in (0, 1].
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// ClassifierOptions::pool_weight of the pseudo columns.
   TORCH_ARG(double, pool_weight) = 1.0;
@@ -154,7 +167,8 @@ struct ExperimentCallbacks {
   std::function<bool()> should_stop;
 };
 
-/// Runs the grid, writing into out_dir after every cell: results.json, results.csv, report.md,
+/// Runs the grid, writing into out_dir after every cell: results.json (its "classic_choice"
+/// holds the classic_choices cells and the setting chosen per size), results.csv, report.md,
 /// accuracy-<dataset>.png, reference-<dataset>.pt (the reference classifier, reused on
 /// resume) and generators/<dataset>-n<size>-seed<seed>/ (checkpoint, log, samples.png).
 /// Returns results.json's content. Throws ganaug::Error for invalid options, a non-empty
