@@ -1,18 +1,14 @@
 #include "ganaug/gan.hpp"
 
 #include <torch/torch.h>
-#include <torch/version.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <optional>
 #include <sstream>
-#include <type_traits>
 
+#include "gan_checkpoint.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
@@ -24,15 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Format v1 is a LibTorch archive (a zip file) holding the fields below. Format v2 is one text
-// line, "ganaug-gan-checkpoint-v2 libtorch=<version> bytes=<n> fnv1a64=<16 hex digits>\n",
-// followed by n bytes: a LibTorch archive with the v1 fields (class names as a list rather than
-// newline-joined). LibTorch does not check the CRCs of its zip records, so without the checksum
-// a flipped byte in a weight would load silently; and its parser crashes on some damaged
-// archives, so only an archive whose checksum holds is given to it.
-constexpr const char* kCheckpointFormatPrefix = "ganaug-gan-checkpoint-v";
-constexpr int64_t kCheckpointVersion = 2;
-const std::string kZipMagic = "PK\x03\x04";
 constexpr int64_t kSamplesPerClass = 8;
 // Seed streams of the initial weights; training iterations use streams 0, 1, 2, ...
 constexpr uint64_t kGeneratorInitStream = 0x6E0000000000ULL;
@@ -40,449 +27,6 @@ constexpr uint64_t kDiscriminatorInitStream = 0xD10000000000ULL;
 constexpr uint64_t kEmaStatisticsStream = 0xE3A000000000ULL;
 // Batches of the EMA generator's own samples its batch-norm statistics are recomputed from.
 constexpr int64_t kEmaStatisticsBatches = 16;
-
-std::string checkpoint_format(int64_t version) {
-  return kCheckpointFormatPrefix + std::to_string(version);
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream stream(text);
-  std::string line;
-  while (std::getline(stream, line)) out.push_back(line);
-  return out;
-}
-
-// Every option, keyed as in the checkpoint file.
-void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o) {
-  auto put_int = [&](const char* key, int64_t value) { archive.write(key, c10::IValue(value)); };
-  auto put_double = [&](const char* key, double value) { archive.write(key, c10::IValue(value)); };
-  auto put_string = [&](const char* key, const std::string& value) {
-    archive.write(key, c10::IValue(value));
-  };
-  put_int("num_classes", o.num_classes());
-  put_int("image_size", o.image_size());
-  put_int("channels", o.channels());
-  put_int("latent_dim", o.latent_dim());
-  put_int("g_width", o.g_width());
-  put_int("d_width", o.d_width());
-  put_int("spectral_norm", o.spectral_norm());
-  put_int("projection", o.projection());
-  put_int("minibatch_std", o.minibatch_std());
-  put_double("mode_seeking", o.mode_seeking());
-  put_string("loss", to_string(o.loss()));
-  put_int("iterations", o.iterations());
-  put_int("batch_size", o.batch_size());
-  put_double("g_lr", o.g_lr());
-  put_double("d_lr", o.d_lr());
-  put_double("beta1", o.beta1());
-  put_double("beta2", o.beta2());
-  put_int("d_steps", o.d_steps());
-  put_string("diffaugment", o.diffaugment());
-  put_double("ema_decay", o.ema_decay());
-  put_double("unlabeled_share", o.unlabeled_share());
-  put_int("seed", static_cast<int64_t>(o.seed()));
-}
-
-// Deflate expands at most 1032-fold (RFC 1951 block limits); a larger declared size is damage.
-constexpr size_t kMaxDeflateRatio = 1032;
-
-// The bytes of a zip record: stored as they are, or raw-deflated (method 8). Empty optional when
-// the record does not inflate to `expected` bytes. The declared size is checked against what
-// `stored` bytes can inflate to before anything is allocated: a damaged size field would
-// otherwise ask for gigabytes.
-std::optional<std::string> record_contents(const unsigned char* data, size_t stored, size_t method,
-                                           size_t expected) {
-  if (method == 0) {
-    if (expected != stored) return std::nullopt;
-    return std::string(reinterpret_cast<const char*>(data), stored);
-  }
-  if (method != 8 || expected > stored * kMaxDeflateRatio + 64) return std::nullopt;
-  std::string out(expected, '\0');
-  z_stream stream{};
-  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return std::nullopt;
-  stream.next_in = const_cast<Bytef*>(data);
-  stream.avail_in = static_cast<uInt>(std::min<size_t>(stored, UINT32_MAX));
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(expected);
-  const int status = inflate(&stream, Z_FINISH);
-  const bool whole = status == Z_STREAM_END && stream.total_out == expected;
-  inflateEnd(&stream);
-  if (!whole) return std::nullopt;
-  return out;
-}
-
-// Checks a format-v1 checkpoint (a LibTorch zip archive) before LibTorch parses it: LibTorch does
-// not check its records' CRCs, and its parser crashes or allocates gigabytes on some damaged
-// archives. Returns what is wrong, or "" when every record is whole. A file crafted to pass
-// these checks can still reach LibTorch's parser: v1 files are trusted input.
-std::string check_zip_records(const std::string& bytes) {
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  const size_t size = bytes.size();
-  const auto le16 = [&](size_t at) { return static_cast<size_t>(data[at] | data[at + 1] << 8); };
-  const auto le32 = [&](size_t at) {
-    return static_cast<size_t>(
-        static_cast<uint32_t>(data[at]) | static_cast<uint32_t>(data[at + 1]) << 8 |
-        static_cast<uint32_t>(data[at + 2]) << 16 | static_cast<uint32_t>(data[at + 3]) << 24);
-  };
-  const size_t eocd = bytes.rfind(std::string("PK\x05\x06", 4));
-  if (eocd == std::string::npos || eocd + 22 > size) return "its zip directory is missing";
-  const size_t entries = le16(eocd + 10);
-  const size_t directory = le32(eocd + 16);
-  if (entries == 0 || directory >= eocd) return "its zip directory is damaged";
-  bool has_version = false;
-  size_t at = directory;
-  for (size_t k = 0; k < entries; ++k) {
-    if (at + 46 > eocd || le32(at) != 0x02014b50) return "its zip directory is damaged";
-    const uint32_t crc = static_cast<uint32_t>(le32(at + 16));
-    const size_t stored = le32(at + 20), name_length = le16(at + 28);
-    const size_t extra = le16(at + 30), comment = le16(at + 32), local = le32(at + 42);
-    const size_t method = le16(at + 10), size_inflated = le32(at + 24);
-    if (at + 46 + name_length > eocd) return "a zip record is damaged";
-    const std::string name(bytes, at + 46, name_length);
-    has_version =
-        has_version || (name.size() >= 8 && name.compare(name.size() - 8, 8, "/version") == 0);
-    if (local + 30 > size || le32(local) != 0x04034b50) return "a zip record is damaged";
-    const size_t start = local + 30 + le16(local + 26) + le16(local + 28);
-    if (start > size || stored > size - start) return "a zip record is cut short";
-    const auto contents = record_contents(data + start, stored, method, size_inflated);
-    if (!contents) return "the record '" + name + "' does not unpack";
-    const auto check = ::crc32(0L, reinterpret_cast<const Bytef*>(contents->data()),
-                               static_cast<uInt>(contents->size()));
-    if (check != crc) return "the record '" + name + "' fails its CRC";
-    at += 46 + name_length + extra + comment;
-  }
-  return has_version ? "" : "it lacks the archive's version record";
-}
-
-// Adam's moments keyed by parameter index. LibTorch's own Optimizer::save keys them by tensor
-// address: as hexadecimal text in 1.13 ("0x55..."), as decimal text in 2.x (which also parses
-// keys as decimal), so its files neither travel between versions nor come out the same twice;
-// this layout does both.
-template <typename StateMap>
-typename StateMap::key_type adam_state_key(const torch::Tensor& parameter) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {  // LibTorch 1.x: the address as text
-    std::ostringstream text;
-    text << static_cast<const void*>(parameter.unsafeGetTensorImpl());
-    return text.str();
-  } else {  // LibTorch 2.x: the address itself
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
-
-void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& optimizer) {
-  using StateMap = std::decay_t<decltype(optimizer.state())>;
-  const auto& parameters = optimizer.param_groups().at(0).params();
-  archive.write("count", c10::IValue(static_cast<int64_t>(parameters.size())));
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const auto found = optimizer.state().find(adam_state_key<StateMap>(parameters[i]));
-    if (found == optimizer.state().end()) continue;  // no step taken yet
-    const auto& state = static_cast<const torch::optim::AdamParamState&>(*found->second);
-    const auto index = std::to_string(i);
-    archive.write("step_" + index, c10::IValue(static_cast<int64_t>(state.step())));
-    archive.write("exp_avg_" + index, state.exp_avg());
-    archive.write("exp_avg_sq_" + index, state.exp_avg_sq());
-  }
-}
-
-// Reads parameter i's moments from `archive` (keys step, exp_avg, exp_avg_sq, each followed by
-// `suffix`) into the optimizer. Returns what is wrong, or "".
-std::string read_adam_state(torch::serialize::InputArchive& archive, const std::string& suffix,
-                            size_t i, torch::optim::Adam& optimizer) {
-  using StateMap = std::decay_t<decltype(optimizer.state())>;
-  const auto& parameters = optimizer.param_groups().at(0).params();
-  c10::IValue step;
-  torch::Tensor exp_avg, exp_avg_sq;
-  if (!archive.try_read("step" + suffix, step) || !step.isInt() ||
-      !archive.try_read("exp_avg" + suffix, exp_avg) ||
-      !archive.try_read("exp_avg_sq" + suffix, exp_avg_sq) ||
-      !exp_avg.sizes().equals(parameters[i].sizes()) ||
-      !exp_avg_sq.sizes().equals(parameters[i].sizes())) {
-    return "its optimizer state for parameter " + std::to_string(i) + " does not fit";
-  }
-  auto state = std::make_unique<torch::optim::AdamParamState>();
-  state->step(step.toInt());
-  state->exp_avg(exp_avg.to(parameters[i].options()));
-  state->exp_avg_sq(exp_avg_sq.to(parameters[i].options()));
-  optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
-  return "";
-}
-
-// Returns what is wrong with the stored moments (format v2: keyed by parameter index), or "".
-std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
-  const auto& parameters = optimizer.param_groups().at(0).params();
-  c10::IValue count;
-  if (!archive.try_read("count", count) || !count.isInt() ||
-      count.toInt() != static_cast<int64_t>(parameters.size())) {
-    return "its optimizer state is for another number of parameters";
-  }
-  optimizer.state().clear();
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    c10::IValue step;
-    if (!archive.try_read("step_" + std::to_string(i), step)) continue;  // no step taken yet
-    const auto problem = read_adam_state(archive, "_" + std::to_string(i), i, optimizer);
-    if (!problem.empty()) return problem;
-  }
-  return "";
-}
-
-// The same from LibTorch 1.13's own Optimizer::save layout (format v1): "param_groups" lists
-// each parameter's key (the writing process's tensor address, as text) and "state" holds the
-// moments under those keys. Read by hand rather than with Adam::load: LibTorch 2.x parses those
-// keys as decimal numbers, so every "0x..." key would become 0 and the first step would crash.
-std::string load_adam_v1(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
-  const auto& parameters = optimizer.param_groups().at(0).params();
-  torch::serialize::InputArchive groups, group, states;
-  torch::Tensor size;
-  if (!archive.try_read("param_groups", groups) || !groups.try_read("param_groups/0", group) ||
-      !archive.try_read("state", states) || !group.try_read("params/size", size) ||
-      size.numel() != 1 || size.item<int64_t>() != static_cast<int64_t>(parameters.size())) {
-    return "its optimizer state is missing or for another number of parameters";
-  }
-  optimizer.state().clear();
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    c10::IValue key;
-    if (!group.try_read("params/" + std::to_string(i), key) || !key.isString()) {
-      return "its optimizer state lacks parameter " + std::to_string(i);
-    }
-    torch::serialize::InputArchive state;
-    if (!states.try_read(key.toStringRef(), state)) continue;  // no step taken yet
-    const auto problem = read_adam_state(state, "", i, optimizer);
-    if (!problem.empty()) return problem;
-  }
-  return "";
-}
-
-class CheckpointReader {
- public:
-  CheckpointReader(const std::string& path, const torch::Device& device) : path_(path) {
-    std::error_code error;
-    GANAUG_CHECK(fs::is_regular_file(path, error), "checkpoint not found: ", path);
-    std::ifstream in(path, std::ios::binary);
-    GANAUG_CHECK(in.good(), "cannot read checkpoint ", path);
-    std::string head(kZipMagic.size(), '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    if (in.gcount() == static_cast<std::streamsize>(head.size()) && head == kZipMagic) {
-      // Format v1: a LibTorch archive, checked record by record first.
-      in.seekg(0);
-      const std::string bytes((std::istreambuf_iterator<char>(in)),
-                              std::istreambuf_iterator<char>());
-      const auto problem = check_zip_records(bytes);
-      GANAUG_CHECK(problem.empty(), "checkpoint ", path, " is damaged: ", problem);
-      try {
-        archive_.load_from(bytes.data(), bytes.size(), device);
-      } catch (const std::exception& e) {
-        GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
-      }
-      c10::IValue format;
-      GANAUG_CHECK(archive_.try_read("format", format) && format.isString() &&
-                       format.toStringRef() == checkpoint_format(1),
-                   "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-                   checkpoint_format(kCheckpointVersion), ")");
-      version_ = 1;
-      return;
-    }
-    // Format v2 and later: a header line, then the payload. Only a payload whose checksum holds
-    // reaches LibTorch's parser, which crashes on some damaged archives instead of throwing.
-    in.seekg(0);
-    std::string header;
-    std::getline(in, header);
-    GANAUG_CHECK(
-        !in.fail() && header.size() < 1024 && header.rfind(kCheckpointFormatPrefix, 0) == 0,
-        "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-        checkpoint_format(kCheckpointVersion), ")");
-    std::istringstream fields(header);
-    std::string name;
-    fields >> name;
-    const std::string digits = name.substr(std::string(kCheckpointFormatPrefix).size());
-    GANAUG_CHECK(!digits.empty() && digits.size() < 9 &&
-                     digits.find_first_not_of("0123456789") == std::string::npos,
-                 "checkpoint ", path, " has an unknown format '", name, "'");
-    version_ = std::stoll(digits);
-    GANAUG_CHECK(version_ >= 2 && version_ <= kCheckpointVersion, "checkpoint ", path,
-                 " was written by a newer ganaug (format v", version_,
-                 "; this version reads v1 to v", kCheckpointVersion, "); upgrade ganaug to use it");
-    std::map<std::string, std::string> values;
-    for (std::string field; fields >> field;) {
-      const auto equals = field.find('=');
-      if (equals != std::string::npos) values[field.substr(0, equals)] = field.substr(equals + 1);
-    }
-    const auto& size_text = values["bytes"];
-    GANAUG_CHECK(!size_text.empty() && size_text.size() < 19 &&
-                     size_text.find_first_not_of("0123456789") == std::string::npos &&
-                     values["fnv1a64"].size() == 16,
-                 "checkpoint ", path, " is damaged: its header line is malformed");
-    const auto size = static_cast<size_t>(std::stoull(size_text));
-    const auto offset = static_cast<size_t>(in.tellg());
-    GANAUG_CHECK(fs::file_size(path) == offset + size, "checkpoint ", path,
-                 " is damaged: it holds ", fs::file_size(path) - offset,
-                 " bytes of payload but its "
-                 "header says ",
-                 size, " (a truncated or appended file)");
-    std::string payload(size, '\0');
-    in.read(payload.data(), static_cast<std::streamsize>(size));
-    GANAUG_CHECK(in.gcount() == static_cast<std::streamsize>(size), "cannot read checkpoint ",
-                 path);
-    GANAUG_CHECK(hash_hex(hash_bytes(payload.data(), size)) == values["fnv1a64"], "checkpoint ",
-                 path,
-                 " is damaged: its checksum does not match its contents (a changed or "
-                 "corrupted file); use another copy or train again");
-    try {
-      archive_.load_from(payload.data(), size, device);
-    } catch (const std::exception& e) {
-      GANAUG_FAIL("checkpoint ", path, " is damaged: ", first_line(e));
-    }
-  }
-
-  int64_t version() const { return version_; }
-
-  std::vector<std::string> class_names() {
-    const auto names = value("class_names");
-    if (names.isString()) return split_lines(names.toStringRef());  // format v1
-    GANAUG_CHECK(names.isList(), "checkpoint ", path_,
-                 " is damaged: its class names are not a list");
-    std::vector<std::string> out;
-    for (const auto& name : names.toListRef()) {
-      GANAUG_CHECK(name.isString(), "checkpoint ", path_, " is damaged: a class name is not text");
-      out.push_back(name.toStringRef());
-    }
-    return out;
-  }
-
-  c10::IValue value(const char* key) {
-    c10::IValue value;
-    GANAUG_CHECK(archive_.try_read(key, value), "checkpoint ", path_, " lacks the field '", key,
-                 "'; it is damaged or from another version");
-    return value;
-  }
-  int64_t integer(const char* key) {
-    const auto v = value(key);
-    GANAUG_CHECK(v.isInt(), "checkpoint ", path_, " is damaged: '", key, "' is not an integer");
-    return v.toInt();
-  }
-  // For fields added after the first checkpoint format: their value before they existed.
-  int64_t integer_or(const char* key, int64_t fallback) {
-    c10::IValue v;
-    if (!archive_.try_read(key, v)) return fallback;
-    GANAUG_CHECK(v.isInt(), "checkpoint ", path_, " is damaged: '", key, "' is not an integer");
-    return v.toInt();
-  }
-  double real_or(const char* key, double fallback) {
-    c10::IValue v;
-    if (!archive_.try_read(key, v)) return fallback;
-    GANAUG_CHECK(v.isDouble(), "checkpoint ", path_, " is damaged: '", key, "' is not a number");
-    return v.toDouble();
-  }
-  double real(const char* key) {
-    const auto v = value(key);
-    GANAUG_CHECK(v.isDouble(), "checkpoint ", path_, " is damaged: '", key, "' is not a number");
-    return v.toDouble();
-  }
-  std::string text(const char* key) {
-    const auto v = value(key);
-    GANAUG_CHECK(v.isString(), "checkpoint ", path_, " is damaged: '", key, "' is not text");
-    return v.toStringRef();
-  }
-
-  GanOptions options() {
-    GanOptions o(integer("num_classes"), integer("image_size"), integer("channels"));
-    o.latent_dim(integer("latent_dim"))
-        .g_width(integer("g_width"))
-        .d_width(integer("d_width"))
-        .spectral_norm(integer("spectral_norm") != 0)
-        .projection(integer("projection") != 0)
-        .minibatch_std(integer_or("minibatch_std", 0) != 0)
-        .mode_seeking(real_or("mode_seeking", 0.0))
-        .loss(parse_gan_loss(text("loss")))
-        .iterations(integer("iterations"))
-        .batch_size(integer("batch_size"))
-        .g_lr(real("g_lr"))
-        .d_lr(real("d_lr"))
-        .beta1(real("beta1"))
-        .beta2(real("beta2"))
-        .d_steps(integer("d_steps"))
-        .diffaugment(text("diffaugment"))
-        .ema_decay(real("ema_decay"))
-        .unlabeled_share(real_or("unlabeled_share", 0.0))
-        .seed(static_cast<uint64_t>(integer("seed")));
-    return o;
-  }
-
-  // Loads a module or optimiser stored under `key`.
-  template <typename Loadable>
-  void load(const char* key, Loadable& target) {
-    torch::serialize::InputArchive sub;
-    GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
-                 "'; it is damaged or from another version");
-    // LibTorch swaps in a stored tensor whatever its shape: compare them with what the settings
-    // built, or a wrong shape shows only later, inside a forward pass (or not at all).
-    std::vector<std::pair<std::string, torch::Tensor>> expected;
-    if constexpr (std::is_base_of_v<torch::nn::Module, Loadable>) {
-      for (const auto& item : target.named_parameters())
-        expected.emplace_back(item.key(), item.value());
-      for (const auto& item : target.named_buffers())
-        expected.emplace_back(item.key(), item.value());
-    }
-    std::vector<std::pair<std::vector<int64_t>, c10::ScalarType>> shapes;
-    for (const auto& [name, tensor] : expected) {
-      shapes.emplace_back(tensor.sizes().vec(), tensor.scalar_type());
-    }
-    try {
-      target.load(sub);
-    } catch (const std::exception& e) {
-      GANAUG_FAIL("checkpoint ", path_, " does not fit the ", key, " (", first_line(e),
-                  "); it is damaged or was written for another architecture");
-    }
-    if constexpr (std::is_base_of_v<torch::nn::Module, Loadable>) {
-      size_t i = 0;
-      auto check = [&](const std::string& name, const torch::Tensor& tensor) {
-        GANAUG_CHECK(i < shapes.size() && tensor.sizes().vec() == shapes[i].first &&
-                         tensor.scalar_type() == shapes[i].second,
-                     "checkpoint ", path_, " is damaged: the ", key, " weight '", name, "' is ",
-                     tensor.sizes(), " but its settings make it ",
-                     i < shapes.size() ? c10::IntArrayRef(shapes[i].first) : c10::IntArrayRef{});
-        ++i;
-      };
-      for (const auto& item : target.named_parameters()) check(item.key(), item.value());
-      for (const auto& item : target.named_buffers()) check(item.key(), item.value());
-    }
-  }
-
-  // Loads an optimizer: Adam moments by parameter index (format v2), or LibTorch 1.13's own
-  // layout (format v1, keyed by the addresses of the writing process's tensors, matched up by
-  // order).
-  void load_optimizer(const char* key, torch::optim::Adam& optimizer) {
-    torch::serialize::InputArchive sub;
-    GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
-                 "'; it is damaged or from another version");
-    std::string problem;
-    try {
-      problem = version_ == 1 ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
-    } catch (const std::exception& e) {
-      problem = first_line(e);
-    }
-    GANAUG_CHECK(problem.empty(), "checkpoint ", path_, " is damaged: ", key, ": ", problem);
-  }
-
-  // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.
-  void check_finite_weights(const torch::nn::Module& module, const char* key) const {
-    torch::NoGradGuard no_grad;
-    auto check = [&](const std::string& name, const torch::Tensor& tensor) {
-      if (!tensor.is_floating_point()) return;
-      GANAUG_CHECK(torch::isfinite(tensor).all().item<bool>(), "checkpoint ", path_,
-                   " holds NaN or Inf in the ", key, " weight '", name,
-                   "'; it is damaged or came from a diverged run");
-    };
-    for (const auto& item : module.named_parameters()) check(item.key(), item.value());
-    for (const auto& item : module.named_buffers()) check(item.key(), item.value());
-  }
-
- private:
-  std::string path_;
-  int64_t version_ = 0;
-  torch::serialize::InputArchive archive_;
-};
 
 // Architecture differences between two option sets, as "width 64 vs 32" phrases.
 std::string architecture_differences(const GanOptions& file, const GanOptions& run) {
@@ -782,7 +326,7 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   check_finite(*s.generator, "generator", s.iteration);
   check_finite(*s.discriminator, "discriminator", s.iteration);
   torch::serialize::OutputArchive archive;
-  write_options(archive, s.options);
+  detail::write_options(archive, s.options);
   archive.write("iteration", c10::IValue(s.iteration));
   c10::List<std::string> names;
   for (const auto& name : s.class_names) names.push_back(name);
@@ -797,7 +341,7 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   add("generator_ema", *s.ema);
   auto add_adam = [&](const char* key, torch::optim::Adam& optimizer) {
     torch::serialize::OutputArchive sub;
-    save_adam(sub, optimizer);
+    detail::save_adam(sub, optimizer);
     archive.write(key, sub);
   };
   add_adam("g_optimizer", *s.g_optimizer);
@@ -814,10 +358,7 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
     return bytes;
   };
   const std::string payload = to_bytes(archive);
-  const std::string bytes =
-      checkpoint_format(kCheckpointVersion) + " libtorch=" + std::string(TORCH_VERSION) +
-      " bytes=" + std::to_string(payload.size()) +
-      " fnv1a64=" + hash_hex(hash_bytes(payload.data(), payload.size())) + "\n" + payload;
+  const std::string bytes = detail::checkpoint_file_bytes(payload);
   const fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   try {
@@ -830,7 +371,7 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
 
 void GanTrainer::resume(const std::string& path) {
   auto& s = *state_;
-  CheckpointReader reader(path, s.device);
+  detail::CheckpointReader reader(path, s.device);
   const auto differences = architecture_differences(reader.options(), s.options);
   GANAUG_CHECK(differences.empty(), "checkpoint ", path, " was trained with another architecture (",
                differences, " in this run); use the same model options or start a new run");
@@ -1095,7 +636,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
 
 GeneratorCheckpoint load_generator(const std::string& path, const std::string& device) {
   const auto target_device = select_device(device);
-  CheckpointReader reader(path, target_device);
+  detail::CheckpointReader reader(path, target_device);
   GeneratorCheckpoint out;
   out.options = reader.options();
   out.options.device(device);
