@@ -193,6 +193,33 @@ TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
       {"cannot resume", "revision"});
 }
 
+TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto out = dir / "out";
+  const auto options =
+      tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false).gan_batch_size(16);
+  ganaug::run_augment(options);
+  EXPECT_EQ(
+      ganaug::load_generator((out / "gan" / "checkpoint.pt").string(), "cpu").options.batch_size(),
+      16);
+  std::ifstream in(out / "run.json");
+  EXPECT_EQ(nlohmann::json::parse(in)["generator"]["gan_batch"], 16);
+  // A folder trained at another batch holds another run.
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_augment(ganaug::AugmentOptions(options).gan_batch_size(32).resume(true)); },
+      {"cannot resume", "gan_batch"});
+  // The batch must split evenly over the processes of a multi-process run.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::AugmentOptions(options)
+            .gan_batch_size(30)
+            .distributed(ganaug::DistributedOptions().world_size(4).rank(0))
+            .validate();
+      },
+      {"batch of 30 images (--gan-batch)", "4 processes"});
+}
+
 TEST(Augment, ManifestReadsBackAsDataset) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
@@ -302,6 +329,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--resume --force", &output), 2);
   EXPECT_EQ(run_tool("--gen-batch 0", &output), 2);
   EXPECT_NE(output.find("--gen-batch must be positive"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--gan-batch 0", &output), 2);
+  EXPECT_NE(output.find("--gan-batch must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--lr-schedule step", &output), 2);
   EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);

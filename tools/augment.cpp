@@ -75,7 +75,9 @@ int main(int argc, char** argv) try {
       "extra class K)")("n", po::value<int64_t>()->default_value(5000),
                         "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
-      "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps at batch 64")(
+      "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps")(
+      "gan-batch", po::value<int64_t>()->default_value(ganaug::AugmentOptions().gan_batch_size()),
+      "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "checkpoint-every", po::value<int64_t>()->default_value(250),
       "write the GAN checkpoint every this many steps (an interrupted run resumes from it)")(
       "generator", po::value<std::string>()->default_value(""),
@@ -132,6 +134,7 @@ int main(int argc, char** argv) try {
       .n(values["n"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())
       .gan_iterations(values["gan-iters"].as<int64_t>())
+      .gan_batch_size(values["gan-batch"].as<int64_t>())
       .gan_checkpoint_every(values["checkpoint-every"].as<int64_t>())
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())

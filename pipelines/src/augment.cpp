@@ -84,6 +84,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
       {"test_data", data_identity(data.test)}};
   if (o.generator().empty()) {
     record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
+    // Recorded only when not the default, so that folders from before the option still resume.
+    if (o.gan_batch_size() != AugmentOptions().gan_batch_size())
+      record["generator"]["gan_batch"] = o.gan_batch_size();
   } else {
     record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
                            {"hash", file_hash(o.generator())}};
@@ -223,6 +226,7 @@ GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train,
                " holds ", train.height(), "x", train.width(), " (set --image-size)");
   return GanOptions(train.num_classes(), train.height(), train.channels())
       .iterations(o.gan_iterations())
+      .batch_size(o.gan_batch_size())
       .seed(o.seed())
       .device(device)
       .threads(o.threads())
@@ -293,10 +297,11 @@ void AugmentOptions::validate() const {
     GANAUG_CHECK(generator().empty(), "several processes (WORLD_SIZE ", distributed().world_size(),
                  ") only train a GAN; with --generator run one process, or shard the "
                  "generation with --num-shards");
-    GANAUG_CHECK(GanOptions(2, 28, 1).batch_size() % distributed().world_size() == 0,
-                 "the GAN's batch of ", GanOptions(2, 28, 1).batch_size(),
-                 " images does not split evenly over ", distributed().world_size(), " processes");
+    GANAUG_CHECK(gan_batch_size() % distributed().world_size() == 0, "the GAN's batch of ",
+                 gan_batch_size(), " images (--gan-batch) does not split evenly over ",
+                 distributed().world_size(), " processes");
   }
+  GANAUG_CHECK(gan_batch_size() >= 1, "--gan-batch must be positive, got ", gan_batch_size());
   GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
   GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
                gan_checkpoint_every());

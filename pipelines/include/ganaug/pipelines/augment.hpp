@@ -40,6 +40,9 @@ struct AugmentOptions {
   TORCH_ARG(std::string, out_dir) = "augment-out";
   /// GAN generator steps (ignored with `generator`).
   TORCH_ARG(int64_t, gan_iterations) = 1500;
+  /// Real images per GAN step (and as many fakes), split over the processes of a multi-process
+  /// run (it must divide evenly). Larger batches suit a GPU; the default suits a CPU.
+  TORCH_ARG(int64_t, gan_batch_size) = 64;
   /// Write the GAN's checkpoint (DIR/gan/checkpoint.pt) every this many steps, so that an
   /// interrupted run resumes from there; it is always written at the end.
   TORCH_ARG(int64_t, gan_checkpoint_every) = 250;
