@@ -128,6 +128,22 @@ TEST(ClassicAugment, RandomErasingFillsOneRectangleOfTheStatedSize) {
   EXPECT_NEAR(static_cast<double>(hit) / n, 0.5, 0.1);
 }
 
+TEST(ClassicAugment, WeakAndStrongViewsOfConsistencyTraining) {
+  const auto classic = ganaug::ClassicAugmentOptions::parse("shift=3,rotate=5,flip=0,erase=0.5");
+  // The weak view: the same setting without erasing.
+  EXPECT_EQ(ganaug::weak_augment_options(classic).to_string(),
+            "shift=3,rotate=5,zoom=1,flip=0,border=constant");
+  EXPECT_EQ(ganaug::weak_augment_options().to_string(),
+            ganaug::ClassicAugmentOptions().to_string());
+  // The strong view: at least shift 4, rotation 15, zoom 1.2, and erasing on every image.
+  EXPECT_EQ(ganaug::strong_augment_options(classic).to_string(),
+            "shift=4,rotate=15,zoom=1.2,flip=0,border=constant,erase=1");
+  EXPECT_EQ(
+      ganaug::strong_augment_options(ganaug::ClassicAugmentOptions::parse("shift=6,rotate=20"))
+          .to_string(),
+      "shift=6,rotate=20,zoom=1.2,flip=1,border=constant,erase=1");
+}
+
 TEST(ClassicAugment, DrivesClassifierTraining) {
   ganaug::LabeledDataset data;
   data.images = torch::rand({40, 1, 12, 12}) * 2 - 1;

@@ -241,6 +241,30 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
   auto again = ganaug::train_classifier(real, nullptr, options, hooks);
   EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(model, test.images, 3),
                            ganaug::predict_probabilities(again, test.images, 3)));
+  // The weak view comes from weak_augment when set, else from augment; never both.
+  int64_t augment_calls = 0, weak_calls = 0;
+  const auto counting = [](int64_t& calls) {
+    return [&calls](const torch::Tensor& x, uint64_t) {
+      ++calls;
+      return x;
+    };
+  };
+  auto viewed = hooks;
+  viewed.augment = counting(augment_calls);
+  const auto short_options = ganaug::ClassifierOptions(options).epochs(2);
+  ganaug::train_classifier(real, nullptr, short_options, viewed);
+  const int64_t both_from_augment = augment_calls;
+  augment_calls = 0;
+  viewed.weak_augment = counting(weak_calls);
+  auto weak_model = ganaug::train_classifier(real, nullptr, short_options, viewed);
+  EXPECT_GT(weak_calls, 0);
+  EXPECT_EQ(augment_calls + weak_calls, both_from_augment)
+      << "every step's pool batch takes its weak view from weak_augment instead";
+  // An identity weak_augment is the same as an identity augment for the pool.
+  viewed.weak_augment = nullptr;
+  auto identity_model = ganaug::train_classifier(real, nullptr, short_options, viewed);
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(weak_model, test.images, 3),
+                           ganaug::predict_probabilities(identity_model, test.images, 3)));
 }
 
 TEST(Classifier, RejectsBadOptions) {

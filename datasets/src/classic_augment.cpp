@@ -161,4 +161,10 @@ ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak) 
   return strong;
 }
 
+ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic) {
+  auto weak = classic;
+  weak.erase(0);
+  return weak;
+}
+
 }  // namespace ganaug

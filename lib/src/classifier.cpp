@@ -310,8 +310,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
         const auto pick =
             torch::randint(pool_images.size(0), {pool_per_batch}, pool_rng, long_type.device(host));
         const auto unlabeled = pool_images.index_select(0, pick);
-        const auto weak =
-            (hooks.augment ? hooks.augment(unlabeled, batch_seed + 2) : unlabeled).to(device);
+        const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
+        const auto weak = (weak_view ? weak_view(unlabeled, batch_seed + 2) : unlabeled).to(device);
         const auto strong = hooks.strong_augment(unlabeled, batch_seed + 3).to(device);
         torch::Tensor guess;
         {

@@ -414,7 +414,10 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
                "loss " + std::to_string(p.loss).substr(0, 6));
     };
     hooks.should_stop = stop_requested;
-    if (o.classic()) hooks.augment = classic_augmenter(o.classic_options());
+    if (o.classic()) {
+      hooks.augment = classic_augmenter(o.classic_options());
+      hooks.weak_augment = classic_augmenter(weak_augment_options(o.classic_options()));
+    }
     hooks.strong_augment = classic_augmenter(
         strong_augment_options(o.classic() ? o.classic_options() : ClassicAugmentOptions()));
     return hooks;

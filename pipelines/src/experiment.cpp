@@ -328,7 +328,10 @@ class Experiment {
     const auto& weak = setting ? *setting : classic_;
     ClassifierHooks h;
     h.should_stop = [this] { return stop_requested(); };
-    if (classic) h.augment = classic_augmenter(weak);
+    if (classic) {
+      h.augment = classic_augmenter(weak);
+      h.weak_augment = classic_augmenter(weak_augment_options(weak));
+    }
     h.strong_augment =
         classic_augmenter(strong_augment_options(classic ? weak : ClassicAugmentOptions()));
     return h;

@@ -176,6 +176,9 @@ struct ClassifierHooks {
   /// The strong view of an unlabeled pool image under consistency training
   /// (ClassifierOptions::pool_weight > 0); required then.
   BatchAugmenter strong_augment;
+  /// The weak view of an unlabeled pool image, whose confident prediction becomes the strong
+  /// view's target; when empty, `augment` (or the image itself when that is empty too).
+  BatchAugmenter weak_augment;
   /// Called after every epoch.
   std::function<void(const ClassifierProgress&)> on_epoch;
   /// Called after the forward pass of every step that trains on synthetic images, with the step

@@ -64,4 +64,9 @@ BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options = {});
 /// image; the flip and the border stay `weak`'s.
 ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak = {});
 
+/// The weak view of consistency training on an unlabeled pool (FixMatch's weak augmentation):
+/// `classic` without random erasing, whose rectangle would hide the evidence the pool image's
+/// target is read from. Shifts, rotations, zoom, flip and border stay `classic`'s.
+ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic = {});
+
 }  // namespace ganaug
