@@ -163,6 +163,11 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
       (dir / "out" / "generators" / "data-n3-seed0-u10" / "checkpoint.pt").string(), "cpu");
   EXPECT_DOUBLE_EQ(loaded.options.unlabeled_share(), 0.25);
   EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
+  // Without the `none` column the report claims nothing against it.
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("a GAN trained with the pool"), std::string::npos) << report;
+  EXPECT_EQ(report.find("no difference from `none`"), std::string::npos) << report;
   // "both": the confident images with their class, the others without one.
   const auto both = ganaug::run_experiment(
       ExperimentOptions(options).pool_gan("both").pool_confidence(0.5).out_dir(
@@ -339,7 +344,8 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   std::ifstream report_in(out / "report.md");
   const std::string report((std::istreambuf_iterator<char>(report_in)), {});
   for (const char* part : {"### 3 labeled images per class", "### 6 labeled images per class",
-                           "| classic+argmax | x2.0 | 2 |", "### Generators", "accuracy-data.png"})
+                           "| classic+argmax | x2.0 | 2 |", "### Generators", "accuracy-data.png",
+                           "no difference from `none`"})
     EXPECT_NE(report.find(part), std::string::npos) << part << "\n" << report;
   ASSERT_EQ(results["summary"].size(), 12u);
   EXPECT_EQ(results["summary"][2]["gain_vs_none"]["n"], 2);
@@ -528,6 +534,11 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   const auto results = read_json(dir / "out2" / "results.json");
   EXPECT_EQ(results["settings"]["classic_choices"].size(), 2u);
   EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
+  // Without the `none` column the report claims nothing against it.
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("a GAN trained with the pool"), std::string::npos) << report;
+  EXPECT_EQ(report.find("no difference from `none`"), std::string::npos) << report;
   EXPECT_DOUBLE_EQ(results["settings"]["gan_unlabeled_share"].get<double>(), 0.3);
 }
 
