@@ -65,6 +65,36 @@ TEST(Classifier, DeterministicForSeed) {
                            ganaug::predict_probabilities(b, train.images, 3)));
 }
 
+TEST(Classifier, GrayImagesRunChannelsLastWithTheSameResults) {
+  // A 1-channel tensor counts as channels-last whatever its strides, so LibTorch would pick NCHW
+  // kernels for the first stage unless the weights carry explicit NHWC strides.
+  const auto options = small(3).width(8);
+  ganaug::Classifier fast(options), plain(options);
+  fast->reset_parameters(3);
+  plain->reset_parameters(3);
+  torch::NoGradGuard no_grad;
+  for (auto& p : fast->parameters())
+    if (p.dim() == 4) EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  // The same weights in NCHW strides: the old, slow path.
+  for (auto& p : plain->parameters())
+    if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
+  ASSERT_EQ(plain->parameters().front().suggest_memory_format(), at::MemoryFormat::Contiguous);
+  const auto images = blobs(4, 9).images;
+  for (bool training : {true, false}) {
+    fast->train(training);
+    plain->train(training);
+    EXPECT_TRUE(torch::allclose(fast(images), plain(images), 1e-4, 1e-5)) << training;
+  }
+  torch::GradMode::set_enabled(true);
+  fast->train();
+  plain->train();
+  fast(images).square().sum().backward();
+  plain(images).square().sum().backward();
+  const auto a = fast->parameters(), b = plain->parameters();
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-3, 1e-4)) << "parameter " << i;
+}
+
 TEST(Classifier, NewClassPredictsOverFirstK) {
   const auto train = blobs(20, 1);
   // Synthetic images: pure noise, all labelled as the extra class 3.

@@ -22,6 +22,26 @@ TEST(Models, GeneratorAndDiscriminatorShapes) {
   }
 }
 
+TEST(Models, GrayDiscriminatorRunsChannelsLastWithTheSameScores) {
+  torch::manual_seed(0);
+  const auto options = ganaug::DiscriminatorOptions(4, 16, 1).width(8);
+  ganaug::Discriminator fast(options), plain(options);
+  plain->eval();
+  fast->eval();  // spectral norm leaves its vectors alone
+  torch::NoGradGuard no_grad;
+  auto plain_parameters = plain->named_parameters();
+  for (const auto& p : fast->named_parameters()) plain_parameters[p.key()].copy_(p.value());
+  auto plain_buffers = plain->named_buffers();
+  for (const auto& b : fast->named_buffers()) plain_buffers[b.key()].copy_(b.value());
+  for (auto& p : fast->parameters())
+    if (p.dim() == 4) EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  for (auto& p : plain->parameters())
+    if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
+  const auto images = torch::rand({6, 1, 16, 16}) * 2 - 1;
+  const auto classes = torch::tensor({0, 1, 2, 3, -1, 2}, torch::kInt64);
+  EXPECT_TRUE(torch::allclose(fast(images, classes), plain(images, classes), 1e-4, 1e-5));
+}
+
 TEST(Models, MinibatchStdKeepsRealAndFakeHalvesApart) {
   // 8 identical images then 8 varied ones: the first half's groups see no spread at all, the
   // second half's do, and no group mixes the two.

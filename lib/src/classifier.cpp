@@ -10,6 +10,7 @@
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
+#include "memory_format.hpp"
 
 namespace ganaug {
 
@@ -82,9 +83,7 @@ class ResidualBlockImpl : public nn::Module {
 };
 TORCH_MODULE(ResidualBlock);
 
-torch::Tensor channels_last(const torch::Tensor& x) {
-  return x.contiguous(at::MemoryFormat::ChannelsLast);
-}
+using detail::channels_last;
 
 // Streams of the classifier's seed: its initial weights and its dropout masks.
 constexpr uint64_t kInitStream = 0xC1A5500000000ULL;
@@ -151,10 +150,7 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
   register_module("features", features_);
   register_module("head", head_);
   register_module("output", output_);
-  torch::NoGradGuard no_grad;
-  for (auto& p : parameters()) {
-    if (p.dim() == 4) p.set_data(channels_last(p.data()));
-  }
+  detail::use_channels_last(*this);
 }
 
 void ClassifierImpl::reset_parameters(uint64_t seed) {
