@@ -72,20 +72,24 @@ TEST(Classifier, GrayImagesRunChannelsLastWithTheSameResults) {
   ganaug::Classifier fast(options), plain(options);
   fast->reset_parameters(3);
   plain->reset_parameters(3);
-  torch::NoGradGuard no_grad;
-  for (auto& p : fast->parameters())
-    if (p.dim() == 4) EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
-  // The same weights in NCHW strides: the old, slow path.
-  for (auto& p : plain->parameters())
-    if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
-  ASSERT_EQ(plain->parameters().front().suggest_memory_format(), at::MemoryFormat::Contiguous);
   const auto images = blobs(4, 9).images;
-  for (bool training : {true, false}) {
-    fast->train(training);
-    plain->train(training);
-    EXPECT_TRUE(torch::allclose(fast(images), plain(images), 1e-4, 1e-5)) << training;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : fast->parameters()) {
+      if (p.dim() == 4) {
+        EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+      }
+    }
+    // The same weights in NCHW strides: the old, slow path.
+    for (auto& p : plain->parameters())
+      if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
+    ASSERT_EQ(plain->parameters().front().suggest_memory_format(), at::MemoryFormat::Contiguous);
+    for (bool training : {true, false}) {
+      fast->train(training);
+      plain->train(training);
+      EXPECT_TRUE(torch::allclose(fast(images), plain(images), 1e-4, 1e-5)) << training;
+    }
   }
-  torch::GradMode::set_enabled(true);
   fast->train();
   plain->train();
   fast(images).square().sum().backward();

@@ -33,8 +33,11 @@ TEST(Models, GrayDiscriminatorRunsChannelsLastWithTheSameScores) {
   for (const auto& p : fast->named_parameters()) plain_parameters[p.key()].copy_(p.value());
   auto plain_buffers = plain->named_buffers();
   for (const auto& b : fast->named_buffers()) plain_buffers[b.key()].copy_(b.value());
-  for (auto& p : fast->parameters())
-    if (p.dim() == 4) EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  for (auto& p : fast->parameters()) {
+    if (p.dim() == 4) {
+      EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+    }
+  }
   for (auto& p : plain->parameters())
     if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
   const auto images = torch::rand({6, 1, 16, 16}) * 2 - 1;
