@@ -10,6 +10,7 @@
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
+#include "batchnorm_pool.hpp"
 #include "memory_format.hpp"
 
 namespace ganaug {
@@ -159,7 +160,8 @@ void ClassifierImpl::reset_parameters(uint64_t seed) {
 }
 
 torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
-  auto x = features_->forward(channels_last(images));
+  // In training on the CPU, batch norm, pooling and ReLU run as one pass (the same arithmetic).
+  auto x = detail::forward_fusing_batchnorm_pool_relu(features_, channels_last(images));
   return head_->is_empty() ? x : head_->forward(x);
 }
 
