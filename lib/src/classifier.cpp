@@ -11,6 +11,7 @@
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "batchnorm_pool.hpp"
+#include "flat_adam.hpp"
 #include "memory_format.hpp"
 
 namespace ganaug {
@@ -199,9 +200,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   Classifier model(options);
   model->reset_parameters(options.seed());
   model->to(device);
-  torch::optim::Adam optimizer(
-      model->parameters(),
-      torch::optim::AdamOptions(options.lr()).weight_decay(options.weight_decay()));
+  detail::FlatAdam optimizer(model->parameters(), options.weight_decay());
 
   // The data stay where the batches are made: on the training device, so that a step copies
   // nothing from the host; on the CPU only where an augmentation hook (OpenCV) needs them there,
@@ -241,12 +240,6 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       static_cast<int64_t>(std::ceil(options.warmup_share() * static_cast<double>(total_steps)));
   const double ramp_steps = options.pool_ramp_share() * static_cast<double>(total_steps);
   int64_t step = 0;
-  const auto set_learning_rate = [&] {
-    const double rate = scheduled_learning_rate(options, step, total_steps);
-    for (auto& group : optimizer.param_groups())
-      static_cast<torch::optim::AdamOptions&>(group.options()).lr(rate);
-  };
-
   for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
     // The epoch's order and synthetic picks come from generators seeded by (seed, epoch), on
     // the devices their data live on.
@@ -328,8 +321,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       }
       optimizer.zero_grad();
       loss.backward();
-      set_learning_rate();
-      optimizer.step();
+      optimizer.step(scheduled_learning_rate(options, step, total_steps));
       ++step;
       loss_sum.add_(loss.detach());
       ++batches;
@@ -349,6 +341,7 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       hooks.on_epoch(progress);
     }
   }
+  optimizer.release();
   if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, real_images);
   model->eval();
   return model;
