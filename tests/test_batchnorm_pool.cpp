@@ -29,7 +29,9 @@ nn::Sequential stock_stage(int64_t channels, uint64_t seed) {
   return stage;
 }
 
-nn::BatchNorm2dImpl& norm_of(nn::Sequential& stage) { return *stage->ptr(0)->as<nn::BatchNorm2d>(); }
+nn::BatchNorm2dImpl& norm_of(nn::Sequential& stage) {
+  return *stage->ptr(0)->as<nn::BatchNorm2d>();
+}
 
 struct Pass {
   torch::Tensor output, grad_input, grad_weight, grad_bias;
@@ -133,8 +135,8 @@ TEST(BatchNormPool, OtherCasesRunTheStockLayers) {
   stage->eval();
   EXPECT_FALSE(can_fuse_batchnorm_pool_relu(bn, images));
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::allclose(forward_fusing_batchnorm_pool_relu(stage, images),
-                              stage->forward(images)));
+  EXPECT_TRUE(
+      torch::allclose(forward_fusing_batchnorm_pool_relu(stage, images), stage->forward(images)));
   // An odd size goes through the stock layers, which drop the last row.
   stage->train();
   auto copy = stock_stage(3, 6);

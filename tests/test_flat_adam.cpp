@@ -28,7 +28,8 @@ torch::Tensor loss_of(nn::Sequential& net, int step) {
 TEST(FlatAdam, TheSameStepsAsLibTorchsAdam) {
   auto flat_net = network(), stock_net = network();
   ganaug::detail::FlatAdam flat(flat_net->parameters(), 5e-4);
-  torch::optim::Adam stock(stock_net->parameters(), torch::optim::AdamOptions(1e-2).weight_decay(5e-4));
+  torch::optim::Adam stock(stock_net->parameters(),
+                           torch::optim::AdamOptions(1e-2).weight_decay(5e-4));
   for (const auto& p : flat_net->parameters()) {
     ASSERT_TRUE(p.grad().defined());
     if (p.dim() == 4) {
@@ -63,8 +64,9 @@ TEST(FlatAdam, TheSameStepsAsLibTorchsAdam) {
 }
 
 TEST(FlatAdam, RefusesParametersOfMixedTypes) {
-  std::vector<torch::Tensor> mixed{torch::zeros({2}, torch::requires_grad()),
-                                   torch::zeros({2}, torch::dtype(torch::kFloat64).requires_grad(true))};
+  std::vector<torch::Tensor> mixed{
+      torch::zeros({2}, torch::requires_grad()),
+      torch::zeros({2}, torch::dtype(torch::kFloat64).requires_grad(true))};
   EXPECT_THROW(ganaug::detail::FlatAdam(mixed, 0), std::exception);
 }
 

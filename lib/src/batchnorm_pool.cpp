@@ -124,9 +124,9 @@ class BatchNormPoolRelu : public torch::autograd::Function<BatchNormPoolRelu> {
     const float* pgamma = gamma.data_ptr<float>();
     const float* pbeta = beta.data_ptr<float>();
     auto selected =
-        torch::empty({shape.n, c, ho, wo},
-                     torch::TensorOptions().dtype(torch::kFloat32).memory_format(
-                         torch::MemoryFormat::ChannelsLast));
+        torch::empty({shape.n, c, ho, wo}, torch::TensorOptions()
+                                               .dtype(torch::kFloat32)
+                                               .memory_format(torch::MemoryFormat::ChannelsLast));
     float* psel = selected.data_ptr<float>();
     // Each window's maximum of a x + b is at x's maximum where a > 0, at its minimum where
     // a < 0 (the first such value in the window, as max pooling picks; all values are equal
@@ -250,7 +250,8 @@ class BatchNormPoolRelu : public torch::autograd::Function<BatchNormPoolRelu> {
               const Choice<V> chosen(v0, v1, v2, v3, load<V>(psign + k));
               const V dy = blend(load<V>(pout + o + k) > zero,
                                  load<V>(pscale + k) * load<V>(pgrad + o + k), zero);
-              const V upper_dy = blend(chosen.lower, zero, dy), lower_dy = blend(chosen.lower, dy, zero);
+              const V upper_dy = blend(chosen.lower, zero, dy),
+                      lower_dy = blend(chosen.lower, dy, zero);
               const V m = load<V>(mean + k), b = load<V>(pconstant + k), a = load<V>(pslope + k);
               store(dx00 + k, b + a * (v0 - m) + blend(chosen.second, zero, upper_dy));
               store(dx01 + k, b + a * (v1 - m) + blend(chosen.second, upper_dy, zero));

@@ -18,9 +18,9 @@ bool can_fuse_batchnorm_pool_relu(const torch::nn::BatchNorm2dImpl& bn, const to
 /// reads `x` once (statistics and window selection together) and writes a quarter-size output,
 /// and a backward pass reads `x` once and writes its gradient once. Batch norm is a per-channel
 /// affine map `a x + b` with `a = gamma / std`: its maximum over a window is that of `x` where
-/// gamma > 0 and the minimum of `x` where gamma < 0 (the first value where gamma = 0), so the window is chosen on `x` directly.
-/// Sums run over fixed blocks of images: the result does not depend on the thread count.
-/// Requires can_fuse_batchnorm_pool_relu(bn, x).
+/// gamma > 0 and the minimum of `x` where gamma < 0 (the first value where gamma = 0), so the
+/// window is chosen on `x` directly. Sums run over fixed blocks of images: the result does not
+/// depend on the thread count. Requires can_fuse_batchnorm_pool_relu(bn, x).
 torch::Tensor batchnorm_pool_relu(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x);
 
 /// `sequential`'s forward pass, each run of BatchNorm2d, MaxPool2d(2) (stride 2, no padding)

@@ -5,13 +5,13 @@
 #include <chrono>
 #include <cmath>
 
+#include "batchnorm_pool.hpp"
+#include "flat_adam.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
-#include "batchnorm_pool.hpp"
-#include "flat_adam.hpp"
 #include "memory_format.hpp"
 
 namespace ganaug {

@@ -16,9 +16,9 @@ FlatAdam::FlatAdam(std::vector<torch::Tensor> parameters, double weight_decay, d
   GANAUG_CHECK(!parameters_.empty(), "an optimizer needs parameters");
   int64_t total = 0;
   for (const auto& p : parameters_) {
-    GANAUG_CHECK(p.is_non_overlapping_and_dense() &&
-                     p.options().type_equal(parameters_.front().options()),
-                 "the parameters of one flat buffer must be dense and of one type and device");
+    GANAUG_CHECK(
+        p.is_non_overlapping_and_dense() && p.options().type_equal(parameters_.front().options()),
+        "the parameters of one flat buffer must be dense and of one type and device");
     total += p.numel();
   }
   const auto options = parameters_.front().options();
