@@ -107,6 +107,14 @@ struct Choice {
   decltype(V{} > V{}) lower, second, fourth;
 };
 
+// The `sign` of Choice per channel: 1 where gamma > 0 (the window's maximum), -1 where
+// gamma < 0 (its minimum), 0 where gamma = 0 (all values equal after batch norm: the first).
+std::vector<float> window_signs(const float* gamma, int64_t c) {
+  std::vector<float> sign(static_cast<size_t>(c));
+  for (int64_t k = 0; k < c; ++k) sign[k] = gamma[k] < 0 ? -1.0f : gamma[k] > 0 ? 1.0f : 0.0f;
+  return sign;
+}
+
 torch::Tensor float_vector(const std::vector<float>& values) {
   return torch::tensor(values, torch::kFloat32);
 }
@@ -132,8 +140,8 @@ class BatchNormPoolRelu : public torch::autograd::Function<BatchNormPoolRelu> {
     // a < 0 (the first such value in the window, as max pooling picks; all values are equal
     // where a = 0, and it picks the first). The sums are taken around the first image's first
     // values (no cancellation when the mean is large).
-    std::vector<float> sign(static_cast<size_t>(c)), pivot(px, px + c);
-    for (int64_t k = 0; k < c; ++k) sign[k] = pgamma[k] < 0 ? -1.0f : pgamma[k] > 0 ? 1.0f : 0.0f;
+    const auto sign = window_signs(pgamma, c);
+    const std::vector<float> pivot(px, px + c);
     const float* psign = sign.data();
     const float* ppivot = pivot.data();
     const auto sums = blocked_sums(shape, [&](int64_t first, int64_t last, float* s, float* q) {
@@ -217,8 +225,8 @@ class BatchNormPoolRelu : public torch::autograd::Function<BatchNormPoolRelu> {
     float* pgrad_bias = grad_bias.data_ptr<float>();
     // dx = a (dy - mean(dy) - xhat mean(dy xhat)) with a = gamma invstd, xhat = (x - mean) invstd:
     // constant + slope (x - mean) everywhere, plus a dy at the chosen positions.
-    std::vector<float> scale(static_cast<size_t>(c)), constant(scale.size()), slope(scale.size()),
-        sign(scale.size());
+    std::vector<float> scale(static_cast<size_t>(c)), constant(scale.size()), slope(scale.size());
+    const auto sign = window_signs(pgamma, c);
     for (int64_t k = 0; k < c; ++k) {
       const double dy_xhat = sums[1][k] * invstd[k];
       pgrad_bias[k] = static_cast<float>(sums[0][k]);
@@ -226,7 +234,6 @@ class BatchNormPoolRelu : public torch::autograd::Function<BatchNormPoolRelu> {
       scale[k] = pgamma[k] * invstd[k];
       constant[k] = static_cast<float>(-scale[k] * sums[0][k] / count);
       slope[k] = static_cast<float>(-scale[k] * invstd[k] * dy_xhat / count);
-      sign[k] = pgamma[k] < 0 ? -1.0f : pgamma[k] > 0 ? 1.0f : 0.0f;
     }
     auto grad_input = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
     float* pdx = grad_input.data_ptr<float>();
