@@ -1,9 +1,12 @@
-// Classifier speed: milliseconds per training step of ganaug's default classifier (the "cnn"
-// architecture, width 32, 28x28 gray, batch 64), real images only and with a synthetic share,
-// next to a reference measured in the same run: the same network and step written the plain
-// way with LibTorch's stock modules (NCHW tensors, torch::nn::Dropout, the batch gathered on
-// the CPU and copied, the synthetic images in the same batch-norm pass).
-// Usage: bench_classifier [--epochs E] [--threads T] [--images N] [--trace FILE]
+// Classifier speed: milliseconds per training step of ganaug's default classifier for gray
+// images (the "cnn" network at width 24 since ganaug 0.3; 28x28, batch 64) and of its earlier
+// default (cnn at width 32), real images only and with a synthetic share, next to a reference
+// measured in the same run: the cnn network at width 32 and its step written the plain way with
+// LibTorch's stock modules (NCHW tensors, torch::nn::Dropout, the batch gathered on the CPU and
+// copied, the synthetic images in the same batch-norm pass) -- the classifier step as it was
+// before any speed work.
+// Usage: bench_classifier [--epochs E] [--threads T] [--images N] [--width W] [--trace FILE]
+//   --width W     the first configuration at width W instead of the default
 //   --trace FILE  writes a Chrome trace of E ganaug epochs after one untraced warm-up epoch
 //                 (LibTorch's profiler) and exits.
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -13,6 +16,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench_support.hpp"
 #include "ganaug/classifier.hpp"
@@ -23,7 +27,7 @@ namespace {
 
 namespace nn = torch::nn;
 
-// The reference: the network of ClassifierImpl ("cnn") in stock modules, trained the plain way.
+// The reference: the "cnn" network of ClassifierImpl in stock modules, trained the plain way.
 struct PlainNetImpl : nn::Module {
   explicit PlainNetImpl(int64_t outputs)
       : features(nn::Conv2d(nn::Conv2dOptions(1, 32, 3).padding(1)), nn::BatchNorm2d(32),
@@ -69,7 +73,7 @@ double plain_epoch(PlainNet& net, torch::optim::Adam& optimizer, const torch::Te
 }  // namespace
 
 int main(int argc, char** argv) try {
-  int64_t epochs = 6, n = 1000;
+  int64_t epochs = 6, n = 1000, width = 0;
   int threads = 0;
   std::string trace;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -78,6 +82,8 @@ int main(int argc, char** argv) try {
       epochs = std::stoll(value);
     else if (flag == "--threads")
       threads = std::stoi(value);
+    else if (flag == "--width")
+      width = std::stoll(value);
     else if (flag == "--images")
       n = std::stoll(value);
     else if (flag == "--trace")
@@ -98,7 +104,7 @@ int main(int argc, char** argv) try {
   synthetic.labels = torch::arange(5000, torch::kInt64).remainder(k);
   synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kSmooth, synthetic.labels, k);
   const auto options =
-      ganaug::ClassifierOptions(k, 28, 1).device("cpu").recalibrate_batchnorm(false);
+      ganaug::ClassifierOptions(k, 28, 1).width(width).device("cpu").recalibrate_batchnorm(false);
   const int64_t steps_per_epoch = (n + 63) / 64;
 
   if (!trace.empty()) {
@@ -110,13 +116,21 @@ int main(int argc, char** argv) try {
     return 0;
   }
 
-  auto ganaug_step = [&](const ganaug::LabeledDataset* extra) {
+  // ganaug's default network and its default before ganaug 0.3 (cnn at width 32: the
+  // reference's network).
+  const std::vector<ganaug::ClassifierOptions> networks = {
+      options, ganaug::ClassifierOptions(options).architecture("cnn").width(32)};
+  auto ganaug_step = [&](const ganaug::LabeledDataset* extra, size_t net) {
     return ganaug::bench::seconds_of([&] {
              ganaug::train_classifier(real, extra,
-                                      ganaug::ClassifierOptions(options).epochs(epochs));
+                                      ganaug::ClassifierOptions(networks[net]).epochs(epochs));
            }) /
            (epochs * steps_per_epoch);
   };
+  auto name = [&](size_t net) {
+    return networks[net].network() + " width " + std::to_string(networks[net].network_width());
+  };
+
   PlainNet plain(k), plain_mixed(k);
   torch::optim::Adam plain_optimizer(plain->parameters(), 1e-3),
       mixed_optimizer(plain_mixed->parameters(), 1e-3);
@@ -133,32 +147,50 @@ int main(int argc, char** argv) try {
     }
     return best;
   };
-  ganaug_step(nullptr);  // warm-up
+  ganaug_step(nullptr, 0);  // warm-up
+  ganaug_step(nullptr, 1);
   plain_step(false);
   const std::string load = ganaug::bench::load_average();
-  double best[4] = {1e9, 1e9, 1e9, 1e9};
+  // [0] the reference, [1 + i] ganaug with networks[i]; real only, then with synthetic images.
+  double best[2][3] = {{1e9, 1e9, 1e9}, {1e9, 1e9, 1e9}};
   for (int round = 0; round < 5; ++round) {  // interleaved: the same background load for all
-    best[0] = std::min(best[0], plain_step(false));
-    best[1] = std::min(best[1], ganaug_step(nullptr));
-    best[2] = std::min(best[2], plain_step(true));
-    best[3] = std::min(best[3], ganaug_step(&synthetic));
+    for (int mixed = 0; mixed < 2; ++mixed) {
+      const auto* extra = mixed ? &synthetic : nullptr;
+      best[mixed][0] = std::min(best[mixed][0], plain_step(mixed));
+      for (size_t net = 0; net < networks.size(); ++net)
+        best[mixed][1 + net] = std::min(best[mixed][1 + net], ganaug_step(extra, net));
+    }
   }
-  // Forward FLOPs per image of the cnn at width 32 (convolutions and linear layers; the rest is
-  // memory traffic); training is about 3x (backward twice the forward).
-  const double forward_flops =
-      2.0 * (28 * 28 * 32 * 9 * 1 + 14 * 14 * 64 * 32 * 9) + 2.0 * (64 * 7 * 7 * 128 + 128 * k);
-  const double step_flops = 3 * forward_flops * 64;
+  // Forward FLOPs per image (convolutions and linear layers; the rest is memory traffic);
+  // training is about 3x (backward twice the forward).
+  auto step_flops = [&](size_t net) {
+    const double w = static_cast<double>(networks[net].network_width());
+    const double second = networks[net].network() == "cnn" ? 14 * 14 : 7 * 7;  // conv2 outputs
+    return 3 * 64 *
+           (2.0 * (28 * 28 * w * 9 * 1 + second * 2 * w * w * 9) +
+            2.0 * (2 * w * 7 * 7 * 128 + 128 * k));
+  };
   const double mm = ganaug::bench::matmul_gflops();
   std::cout << "machine: " << ganaug::cpu_model() << ", " << ganaug::hardware_threads()
             << " hardware threads, LibTorch threads " << used_threads << ", load " << load << "\n"
-            << "classifier cnn width 32, 28x28x1, batch 64, " << n << " real images, " << epochs
-            << " epochs per measurement, best of 5 interleaved rounds\n"
-            << "real only:        reference " << best[0] * 1e3 << " ms/step, ganaug "
-            << best[1] * 1e3 << " ms/step (" << best[0] / best[1] << "x); ganaug "
-            << step_flops / best[1] / 1e9 << " GFLOP/s = " << 100 * step_flops / best[1] / 1e9 / mm
-            << "% of the 1024x1024 matrix product (" << mm << " GFLOP/s)\n"
-            << "with synthetic (64 + 21): reference " << best[2] * 1e3 << " ms/step, ganaug "
-            << best[3] * 1e3 << " ms/step (" << best[2] / best[3] << "x)\n";
+            << "classifier 28x28x1, batch 64, " << n << " real images, " << epochs
+            << " epochs per measurement, best of 5 interleaved rounds; reference = cnn width 32 "
+               "in stock modules\n";
+  for (int mixed = 0; mixed < 2; ++mixed) {
+    const double* b = best[mixed];
+    std::cout << (mixed ? "with synthetic (64 + 21): reference " : "real only: reference ")
+              << b[0] * 1e3 << " ms/step";
+    for (size_t net = 0; net < networks.size(); ++net)
+      std::cout << "; ganaug " << name(net) << " " << b[1 + net] * 1e3 << " ms/step ("
+                << b[0] / b[1 + net] << "x)";
+    std::cout << "\n";
+  }
+  for (size_t net = 0; net < networks.size(); ++net) {
+    const double gflops = step_flops(net) / best[0][1 + net] / 1e9;
+    std::cout << "ganaug " << name(net) << " real only: " << step_flops(net) / 1e9
+              << " GFLOP per step, " << gflops << " GFLOP/s = " << 100 * gflops / mm
+              << "% of the 1024x1024 matrix product (" << mm << " GFLOP/s)\n";
+  }
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "bench_classifier: " << e.what() << "\n";

@@ -193,6 +193,41 @@ TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
       {"cannot resume", "revision"});
 }
 
+TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
+  // The argmax labels come from a classifier trained here: another network labels otherwise.
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto out = dir / "out";
+  const auto options = tiny(dir / "data", out, ganaug::Scheme::kArgmax).retrain(false);
+  ganaug::run_augment(options);
+  std::ifstream in(out / "run.json");
+  auto record = nlohmann::json::parse(in);
+  in.close();
+  EXPECT_EQ(record["labeller"]["network"], "cnn");
+  EXPECT_EQ(record["labeller"]["width"], 24);
+  for (const auto& other : {ganaug::AugmentOptions(options).classifier("cnn-strided"),
+                            ganaug::AugmentOptions(options).classifier_width(32)}) {
+    ganaug::testing::expect_error(
+        [&] { ganaug::run_augment(ganaug::AugmentOptions(other).resume(true)); },
+        {"cannot resume", "--classifier"});
+  }
+  // A folder from before the network was recorded was labelled by the defaults of then (cnn at
+  // width 32): it resumes with those only.
+  for (const char* key : {"network", "width"}) record["labeller"].erase(key);
+  std::ofstream(out / "run.json") << record.dump(2) << "\n";
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_augment(ganaug::AugmentOptions(options).resume(true)); },
+      {"cannot resume", "--classifier", "\"width\":32"});
+  EXPECT_NO_THROW(
+      ganaug::run_augment(ganaug::AugmentOptions(options).classifier_width(32).resume(true)));
+  // An unknown network or a bad width is refused before anything runs.
+  ganaug::testing::expect_error(
+      [&] { ganaug::AugmentOptions(options).classifier("vgg").validate(); }, {"'vgg'"});
+  ganaug::testing::expect_error(
+      [&] { ganaug::AugmentOptions(options).classifier_width(-1).validate(); },
+      {"--classifier-width", "got -1"});
+}
+
 TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");

@@ -57,6 +57,46 @@ TEST(Classifier, ResnetOptionRuns) {
             (std::vector<int64_t>{30, 3}));
 }
 
+TEST(Classifier, AutoPicksTheNetworkAndWidthAndTheStridedOneSkipsAPooling) {
+  EXPECT_EQ(ganaug::ClassifierOptions(3).architecture(), "auto");
+  EXPECT_EQ(ganaug::ClassifierOptions(3).network(), "cnn");
+  EXPECT_EQ(ganaug::ClassifierOptions(3, 28, 3).network(), "resnet");
+  EXPECT_EQ(ganaug::ClassifierOptions(3, 28, 3).architecture("cnn-strided").network(),
+            "cnn-strided");
+  ganaug::Classifier strided(ganaug::ClassifierOptions(3).architecture("cnn-strided")),
+      pooled(ganaug::ClassifierOptions(3));
+  EXPECT_EQ(pooled->options.architecture(), "cnn");  // resolved
+  EXPECT_EQ(pooled->options.width(), 24);
+  EXPECT_EQ(ganaug::ClassifierOptions(3, 28, 3).network_width(), 32);
+  EXPECT_EQ(ganaug::ClassifierOptions(3).width(16).network_width(), 16);
+  // The same parameters (shapes), the same 7x7 grid before the fully connected layers: the second
+  // convolution has stride 2 in place of the second 2x2 max pooling.
+  const auto a = strided->named_parameters(), b = pooled->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key(), b[i].key());
+    EXPECT_EQ(a[i].value().sizes(), b[i].value().sizes()) << a[i].key();
+  }
+  auto count_pooling = [](ganaug::Classifier& model) {
+    int n = 0;
+    for (const auto& m : model->modules()) n += m->as<torch::nn::MaxPool2d>() != nullptr;
+    return n;
+  };
+  EXPECT_EQ(count_pooling(strided), 1);
+  EXPECT_EQ(count_pooling(pooled), 2);
+  const auto stride =
+      strided->named_modules()["features.4"]->as<torch::nn::Conv2d>()->options.stride();
+  EXPECT_EQ(stride->at(0), 2);
+  EXPECT_EQ(stride->at(1), 2);
+  const auto images = torch::rand({5, 1, 28, 28});
+  for (auto* model : {&strided, &pooled}) {
+    EXPECT_EQ((*model)(images).sizes(), (std::vector<int64_t>{5, 3}));
+    EXPECT_EQ((*model)->embed(images).sizes(), (std::vector<int64_t>{5, 128}));
+  }
+  ganaug::testing::expect_error([] { ganaug::ClassifierOptions(3).architecture("vgg").validate(); },
+                                {"'vgg'", "auto, cnn-strided, cnn or resnet"});
+}
+
 TEST(Classifier, DeterministicForSeed) {
   const auto train = blobs(10, 1);
   auto a = ganaug::train_classifier(train, nullptr, small(3).epochs(2).seed(4));
@@ -68,35 +108,38 @@ TEST(Classifier, DeterministicForSeed) {
 TEST(Classifier, GrayImagesRunChannelsLastWithTheSameResults) {
   // A 1-channel tensor counts as channels-last whatever its strides, so LibTorch would pick NCHW
   // kernels for the first stage unless the weights carry explicit NHWC strides.
-  const auto options = small(3).width(8);
-  ganaug::Classifier fast(options), plain(options);
-  fast->reset_parameters(3);
-  plain->reset_parameters(3);
-  const auto images = blobs(4, 9).images;
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : fast->parameters()) {
-      if (p.dim() == 4) {
-        EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  for (const char* network : {"cnn-strided", "cnn"}) {
+    SCOPED_TRACE(network);
+    const auto options = small(3).width(8).architecture(network);
+    ganaug::Classifier fast(options), plain(options);
+    fast->reset_parameters(3);
+    plain->reset_parameters(3);
+    const auto images = blobs(4, 9).images;
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : fast->parameters()) {
+        if (p.dim() == 4) {
+          EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+        }
+      }
+      // The same weights in NCHW strides: the old, slow path.
+      for (auto& p : plain->parameters())
+        if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
+      ASSERT_EQ(plain->parameters().front().suggest_memory_format(), at::MemoryFormat::Contiguous);
+      for (bool training : {true, false}) {
+        fast->train(training);
+        plain->train(training);
+        EXPECT_TRUE(torch::allclose(fast(images), plain(images), 1e-4, 1e-5)) << training;
       }
     }
-    // The same weights in NCHW strides: the old, slow path.
-    for (auto& p : plain->parameters())
-      if (p.dim() == 4 && p.size(1) == 1) p.set_data(torch::empty(p.sizes()).copy_(p.data()));
-    ASSERT_EQ(plain->parameters().front().suggest_memory_format(), at::MemoryFormat::Contiguous);
-    for (bool training : {true, false}) {
-      fast->train(training);
-      plain->train(training);
-      EXPECT_TRUE(torch::allclose(fast(images), plain(images), 1e-4, 1e-5)) << training;
-    }
+    fast->train();
+    plain->train();
+    fast(images).square().sum().backward();
+    plain(images).square().sum().backward();
+    const auto a = fast->parameters(), b = plain->parameters();
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-3, 1e-4)) << "parameter " << i;
   }
-  fast->train();
-  plain->train();
-  fast(images).square().sum().backward();
-  plain(images).square().sum().backward();
-  const auto a = fast->parameters(), b = plain->parameters();
-  for (size_t i = 0; i < a.size(); ++i)
-    EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-3, 1e-4)) << "parameter " << i;
 }
 
 TEST(Classifier, NewClassPredictsOverFirstK) {
@@ -309,7 +352,7 @@ TEST(Classifier, RejectsBadOptions) {
   EXPECT_THROW(ganaug::ClassifierOptions(3).lr_schedule("step").validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::Classifier(ganaug::ClassifierOptions(3).architecture("vgg")), ganaug::Error);
-  EXPECT_THROW(ganaug::ClassifierOptions(3).width(0).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).width(-1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).weight_decay(-1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_share(-0.1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).warmup_share(1.0).validate(), ganaug::Error);

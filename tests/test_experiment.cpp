@@ -372,6 +372,43 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   EXPECT_EQ(more["generators"].size(), 6u);
   for (size_t i = 0; i < 24; ++i) EXPECT_EQ(more["cells"][i], results["cells"][i]);
   EXPECT_EQ(fs::last_write_time(checkpoint), written);
+
+  // The classifier's network and width are settings, and each dataset records the network and
+  // width they resolved to: others are refused on resume ...
+  EXPECT_EQ(more["settings"]["classifier"], "auto");
+  EXPECT_EQ(more["settings"]["classifier_width"], 0);
+  EXPECT_EQ(more["references"]["data"]["network"], "cnn");
+  EXPECT_EQ(more["references"]["data"]["width"], 24);
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::run_experiment(
+            tiny_grid(dir / "data", out).seeds(3).classifier("cnn-strided").resume(true));
+      },
+      {"other settings", "\"classifier\":\"auto\""});
+  // ... and results from before they were recorded were made with the defaults of then (cnn at
+  // width 32): they resume with those, and not with the defaults of now.
+  auto old = read_json(out / "results.json");
+  for (const char* key : {"classifier", "classifier_width"}) old["settings"].erase(key);
+  for (const char* key : {"network", "width"}) old["references"]["data"].erase(key);
+  std::ofstream(out / "results.json") << old.dump(2) << "\n";
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
+      {"results of data", "made with the classifier network cnn at width 32", "before ganaug 0.3",
+       "this run's is cnn at width 24", "--classifier cnn --classifier-width 32"});
+  // (Such a folder's reference classifier would be a width-32 one: this one is trained again.)
+  fs::remove(out / "reference-data.pt");
+  const auto resumed = ganaug::run_experiment(
+      tiny_grid(dir / "data", out).seeds(3).classifier_width(32).resume(true));
+  EXPECT_EQ(resumed["cells"], more["cells"]);
+  EXPECT_EQ(resumed["references"]["data"]["width"], 32);
+  // A reference classifier file that does not fit the network is refused by name.
+  auto mismatched = resumed;
+  mismatched["settings"]["classifier_width"] = 0;
+  mismatched["references"]["data"]["width"] = 24;
+  std::ofstream(out / "results.json") << mismatched.dump(2) << "\n";
+  ganaug::testing::expect_error(
+      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
+      {"reference-data.pt", "cannot be read into a cnn network", "delete it"});
 }
 
 TEST(Experiment, InterruptedGridKeepsFinishedCellsAndResumes) {

@@ -53,7 +53,7 @@ inline void expect_error(const std::function<void()>& action,
                          const std::vector<std::string>& parts) {
   try {
     action();
-    ADD_FAILURE() << "expected ganaug::Error";
+    ADD_FAILURE() << "expected ganaug::Error with '" << (parts.empty() ? "" : parts.front()) << "'";
   } catch (const ganaug::Error& e) {
     const std::string message = e.what();
     for (const auto& part : parts) {

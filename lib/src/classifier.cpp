@@ -23,8 +23,7 @@ void ClassifierOptions::validate() const {
   GANAUG_CHECK(image_size() >= 8 && image_size() % 4 == 0, "classifier image size ", image_size(),
                " must be a multiple of 4, at least 8");
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
-  GANAUG_CHECK(architecture() == "cnn" || architecture() == "resnet", "unknown classifier '",
-               architecture(), "': use cnn or resnet");
+  check_architecture(architecture());
   check_lr_schedule(lr_schedule());
   GANAUG_CHECK(epochs() >= 1 && batch_size() >= 1 && lr() > 0,
                "classifier epochs, batch size and learning rate must be positive");
@@ -32,7 +31,8 @@ void ClassifierOptions::validate() const {
                "the synthetic share of a batch must lie in [0, 1), got ", synthetic_share());
   GANAUG_CHECK(synthetic_weight() >= 0 && dynamic_weight() >= 0,
                "synthetic loss weights must not be negative");
-  GANAUG_CHECK(width() >= 1 && width() <= 4096, "the classifier width must lie in [1, 4096], got ",
+  GANAUG_CHECK(width() >= 0 && width() <= 4096,
+               "the classifier width must lie in [1, 4096] (or be 0: the network's own), got ",
                width());
   GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()),
                "weight decay must be 0 or positive, got ", weight_decay());
@@ -51,6 +51,16 @@ void ClassifierOptions::validate() const {
                pool_ratio());
   GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1,
                "the unlabeled pool's ramp share must lie in [0, 1), got ", pool_ramp_share());
+}
+
+std::string ClassifierOptions::network() const {
+  if (architecture() != "auto") return architecture();
+  return channels() == 3 ? "resnet" : "cnn";
+}
+
+int64_t ClassifierOptions::network_width() const {
+  if (width() > 0) return width();
+  return network() == "resnet" ? 32 : 24;
 }
 
 namespace {
@@ -114,21 +124,25 @@ torch::Tensor SeededDropoutImpl::forward(const torch::Tensor& x) {
 
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) {
   options.validate();
+  options.architecture(options.network()).width(options.network_width());
   const int64_t w = options.width(), c = options.channels(), s = options.image_size();
   features_ = nn::Sequential();
   head_ = nn::Sequential();
-  if (options.architecture() == "cnn") {
+  if (options.architecture() == "cnn" || options.architecture() == "cnn-strided") {
     // Pooling before the ReLU (the two commute) runs the ReLU on a quarter of the values. The
     // features are flattened in the channels-last order they are stored in (a view, not a copy;
     // the gradient comes back channels-last, which LibTorch's pooling backward needs to avoid
-    // two copies per call).
+    // two copies per call). "cnn-strided" reaches the same 7x7 grid with a quarter of the
+    // second convolution's arithmetic (its outputs on every other row and column).
+    const bool strided = options.architecture() == "cnn-strided";
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1)));
     features_->push_back(nn::BatchNorm2d(w));
     features_->push_back(nn::MaxPool2d(2));
     features_->push_back(nn::ReLU());
-    features_->push_back(nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 3).padding(1)));
+    features_->push_back(
+        nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 3).stride(strided ? 2 : 1).padding(1)));
     features_->push_back(nn::BatchNorm2d(2 * w));
-    features_->push_back(nn::MaxPool2d(2));
+    if (!strided) features_->push_back(nn::MaxPool2d(2));
     features_->push_back(nn::ReLU());
     features_->push_back(nn::Functional([](const torch::Tensor& x) {
       return x.permute({0, 2, 3, 1}).flatten(1);
@@ -371,6 +385,12 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
   }
   for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
   classifier->eval();
+}
+
+void check_architecture(const std::string& architecture) {
+  GANAUG_CHECK(architecture == "auto" || architecture == "cnn-strided" || architecture == "cnn" ||
+                   architecture == "resnet",
+               "unknown classifier '", architecture, "': use auto, cnn-strided, cnn or resnet");
 }
 
 void check_lr_schedule(const std::string& schedule) {

@@ -62,7 +62,6 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
     hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
     hooks.should_stop = stop_requested;
     const auto teacher_options = ClassifierOptions(k, data.height(), data.channels())
-                                     .architecture(data.channels() == 3 ? "resnet" : "cnn")
                                      .epochs(options.teacher_epochs())
                                      .seed(options.seed())
                                      .device(options.device());

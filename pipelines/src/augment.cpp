@@ -99,24 +99,27 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
                        {"images", range.count},
                        {"gen_batch", o.generate_batch_size()}};
   }
+  // The baseline classifier labels the pool and the argmax images.
+  const auto network = ClassifierOptions(2, 28, data.train.channels())
+                           .architecture(o.classifier())
+                           .width(o.classifier_width());
+  const nlohmann::json labeller = {
+      {"epochs", o.classifier_epochs()},
+      {"lr_schedule", o.lr_schedule()},
+      {"classic", o.classic() ? o.classic_options().to_string() : "off"},
+      {"network", network.network()},
+      {"width", network.network_width()}};
   if (pool && o.generator().empty()) {  // the pool's pseudo-labels train the GAN
     record["unlabeled"] = data_identity(*pool);
     record["unlabeled"]["confidence"] = o.pool_confidence();
-    record["unlabeled"]["teacher"] = {
-        {"epochs", o.classifier_epochs()},
-        {"lr_schedule", o.lr_schedule()},
-        {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
+    record["unlabeled"]["teacher"] = labeller;
   }
-  if (o.scheme() == Scheme::kArgmax) {  // the labeller is a classifier trained here
-    record["labeller"] = {{"epochs", o.classifier_epochs()},
-                          {"lr_schedule", o.lr_schedule()},
-                          {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
-  }
+  if (o.scheme() == Scheme::kArgmax) record["labeller"] = labeller;
   return record;
 }
 
 // The first difference between a folder's record and this run's, as an actionable sentence.
-std::string record_difference(const nlohmann::json& was, const nlohmann::json& now) {
+std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
   const std::vector<std::pair<const char*, const char*>> fields = {
       {"revision", "the ganaug revision that made it (another version draws other images)"},
       {"scheme", "--scheme"},
@@ -128,10 +131,12 @@ std::string record_difference(const nlohmann::json& was, const nlohmann::json& n
       {"class_names", "the classes"},
       {"data", "--data (its images or labels)"},
       {"test_data", "--test-data"},
-      {"labeller", "--epochs / --lr-schedule / --classic (argmax labeller)"},
+      {"labeller",
+       "--epochs / --lr-schedule / --classic / --classifier / --classifier-width (argmax "
+       "labeller)"},
       {"unlabeled",
        "--unlabeled / --pool-confidence / the teacher's --epochs, --lr-schedule, "
-       "--classic"}};
+       "--classic, --classifier, --classifier-width"}};
   // Where things were found is informative only: a moved data set or checkpoint with the same
   // contents is the same input.
   auto identity = [](const nlohmann::json& record, const char* key) {
@@ -142,6 +147,17 @@ std::string record_difference(const nlohmann::json& was, const nlohmann::json& n
     }
     return value;
   };
+  // Folders from before the network was recorded were labelled by the network then the default.
+  const bool color = was.value("image_shape", nlohmann::json::array({1}))[0] == 3;
+  for (auto* labeller : {was.contains("labeller") ? &was["labeller"] : nullptr,
+                         was.contains("unlabeled") && was["unlabeled"].contains("teacher")
+                             ? &was["unlabeled"]["teacher"]
+                             : nullptr}) {
+    if (labeller && labeller->is_object() && !labeller->contains("network")) {
+      (*labeller)["network"] = color ? "resnet" : "cnn";
+      (*labeller)["width"] = 32;
+    }
+  }
   for (const auto& [key, flag] : fields) {
     const auto a = identity(was, key);
     const auto b = identity(now, key);
@@ -309,6 +325,10 @@ void AugmentOptions::validate() const {
                generate_batch_size());
   GANAUG_CHECK(classifier_epochs() >= 1, "--epochs must be positive, got ", classifier_epochs());
   check_lr_schedule(lr_schedule());
+  check_architecture(classifier());
+  GANAUG_CHECK(classifier_width() >= 0 && classifier_width() <= 4096,
+               "--classifier-width must lie in [1, 4096] (or be 0: the network's own), got ",
+               classifier_width());
   GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
                "--synthetic-share must lie in [0, 1), got ", synthetic_share());
   GANAUG_CHECK(synthetic_weight() >= 0 && std::isfinite(synthetic_weight()),
@@ -398,7 +418,8 @@ nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& call
   // How both classifiers train.
   const auto classifier_options = [&](int64_t outputs) {
     return ClassifierOptions(outputs, train.height(), train.channels())
-        .architecture(train.channels() == 3 ? "resnet" : "cnn")
+        .architecture(o.classifier())
+        .width(o.classifier_width())
         .epochs(o.classifier_epochs())
         .lr_schedule(o.lr_schedule())
         .seed(o.seed())

@@ -27,157 +27,6 @@ namespace ganaug {
 
 namespace fs = std::filesystem;
 
-ExperimentScheme ExperimentScheme::parse(const std::string& name) {
-  ExperimentScheme s;
-  std::string rest = name;
-  if (rest == "none") return s;
-  const auto take = [&rest](const std::string& part) {
-    if (rest == part) {
-      rest.clear();
-      return true;
-    }
-    if (rest.rfind(part + "+", 0) != 0) return false;
-    rest = rest.substr(part.size() + 1);
-    return true;
-  };
-  s.classic = take("classic");
-  s.pseudo = take("pseudo");
-  if (rest.empty()) return s;
-  if (rest == "argmax-dynamic") {
-    s.dynamic = true;
-    rest = "argmax";
-  }
-  try {
-    s.synthetic = parse_scheme(rest);
-  } catch (const Error&) {
-    GANAUG_FAIL("unknown experiment scheme '", name,
-                "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
-                "or them joined in the order classic+pseudo+<scheme>");
-  }
-  return s;
-}
-
-std::string ExperimentScheme::name() const {
-  std::string out = classic ? "classic" : "";
-  if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
-  if (synthetic)
-    out += (out.empty() ? "" : "+") + to_string(*synthetic) + (dynamic ? "-dynamic" : "");
-  return out.empty() ? "none" : out;
-}
-
-std::vector<std::string> default_experiment_schemes() {
-  std::vector<std::string> names{"none", "classic"};
-  for (auto s : all_schemes()) names.push_back(to_string(s));
-  for (auto s : all_schemes()) names.push_back("classic+" + to_string(s));
-  return names;
-}
-
-void ExperimentOptions::validate() const {
-  GANAUG_CHECK(!datasets().empty(), "the experiment needs at least one dataset");
-  GANAUG_CHECK(test_data().empty() || datasets().size() == 1,
-               "a test set of its own (--test-data) goes with exactly one dataset");
-  GANAUG_CHECK(validation_fraction() >= 0 && validation_fraction() < 1,
-               "the validation fraction must lie in [0, 1), got ", validation_fraction());
-  GANAUG_CHECK(evaluate_on() == "test" || evaluate_on() == "validation", "cannot evaluate on '",
-               evaluate_on(), "': use test or validation");
-  GANAUG_CHECK(evaluate_on() == "test" || validation_fraction() > 0,
-               "evaluating on the validation split needs a validation fraction above 0");
-  GANAUG_CHECK(!sizes().empty() && !schemes().empty() && !multiples().empty(),
-               "the experiment grid needs sizes, schemes and multiples");
-  for (auto size : sizes()) GANAUG_CHECK(size >= 1, "labeled sizes must be positive, got ", size);
-  for (double m : multiples())
-    GANAUG_CHECK(m > 0 && std::isfinite(m), "synthetic multiples must be positive, got ", m);
-  GANAUG_CHECK(!unlabeled().empty(), "the unlabeled pool sizes need at least one value (0 = none)");
-  for (auto n : unlabeled())
-    GANAUG_CHECK(n >= 0, "unlabeled pool sizes must be 0 or positive, got ", n);
-  const bool any_pool =
-      std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
-  for (const auto& name : schemes()) {
-    GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
-                 "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
-  }
-  GANAUG_CHECK(pool_gan() == "teacher" || pool_gan() == "unconditional" || pool_gan() == "both",
-               "cannot train a GAN on the pool by '", pool_gan(),
-               "': use teacher, unconditional or both");
-  GANAUG_CHECK(gan_unlabeled_share() > 0 && gan_unlabeled_share() < 1,
-               "the GAN's unlabeled share must lie in (0, 1), got ", gan_unlabeled_share());
-  GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
-               "the pool confidence must lie in (0, 1], got ", pool_confidence());
-  GANAUG_CHECK(pool_weight() > 0 && std::isfinite(pool_weight()),
-               "the pool weight must be positive, got ", pool_weight());
-  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
-               "the pool threshold must lie in (0, 1], got ", pool_threshold());
-  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64, "the pool ratio must lie in (0, 64], got ",
-               pool_ratio());
-  GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
-  GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
-               "GAN iterations and classifier epochs must be positive");
-  check_lr_schedule(lr_schedule());
-  GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
-  GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
-               "the synthetic share must lie in (0, 1), got ", synthetic_share());
-  GANAUG_CHECK(min_confidence() >= 0 && min_confidence() < 1,
-               "the minimum confidence must lie in [0, 1), got ", min_confidence());
-  GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
-  GANAUG_CHECK(num_shards() >= 1 && shard() >= 0 && shard() < num_shards(), "shard ", shard(),
-               " of ", num_shards(), " does not exist: shards are numbered 0 to num_shards - 1");
-  GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,
-               "the test fraction must lie strictly between 0 and 1, got ", test_fraction());
-  GANAUG_CHECK(threads() >= 0 && threads() <= hardware_threads(), "--threads ", threads(),
-               " is not between 0 (all) and the ", hardware_threads(),
-               " CPUs this process may use");
-  classic_options().validate();
-  GANAUG_CHECK(classic_choices().size() != 1,
-               "choosing the classical setting needs at least two settings to compare; give one "
-               "as the classical setting instead");
-  for (const auto& choice : classic_choices()) choice.validate();
-  GANAUG_CHECK(classic_choices().empty() || validation_fraction() > 0,
-               "choosing the classical setting scores the settings on the validation split: give "
-               "a validation fraction above 0 (--validation 0.1)");
-  GANAUG_CHECK(classic_choices().empty() || num_shards() == 1,
-               "choosing the classical setting needs every seed of the grid in one process; choose "
-               "it in a run of its own and give the chosen setting to the shards");
-  // Before --force empties anything: a device typo must not cost the previous results.
-  select_device(device());
-}
-
-namespace {
-std::vector<std::string> choice_specs(const std::vector<ClassicAugmentOptions>& choices) {
-  std::vector<std::string> specs;
-  for (const auto& choice : choices) specs.push_back(choice.to_string());
-  return specs;
-}
-}  // namespace
-
-nlohmann::json ExperimentOptions::settings() const {
-  return {{"revision", kOutputRevision},
-          {"test_data", test_data()},
-          {"test_fraction", test_fraction()},
-          {"first_seed", first_seed()},
-          {"validation_fraction", validation_fraction()},
-          {"evaluate_on", evaluate_on()},
-          {"gan_iterations", gan_iterations()},
-          {"gan_mode_seeking", gan_mode_seeking()},
-          {"gan_minibatch_std", gan_minibatch_std()},
-          {"classifier_epochs", classifier_epochs()},
-          {"lr_schedule", lr_schedule()},
-          {"synthetic_share", synthetic_share()},
-          {"synthetic_weight", synthetic_weight()},
-          {"min_confidence", min_confidence()},
-          {"separate_synthetic_batches", separate_synthetic_batches()},
-          {"recalibrate_batchnorm", recalibrate_batchnorm()},
-          {"classic", classic_options().to_string()},
-          {"classic_choices", choice_specs(classic_choices())},
-          {"reference_epochs", reference_epochs()},
-          {"metric_samples", metric_samples()},
-          {"pool_gan", pool_gan()},
-          {"gan_unlabeled_share", gan_unlabeled_share()},
-          {"pool_confidence", pool_confidence()},
-          {"pool_weight", pool_weight()},
-          {"pool_threshold", pool_threshold()},
-          {"pool_ratio", pool_ratio()}};
-}
-
 namespace {
 
 using detail::fixed;
@@ -267,8 +116,10 @@ class Experiment {
         previous["settings"]["min_confidence"] = 0.0;
       if (!previous["settings"].contains("classic_choices"))
         previous["settings"]["classic_choices"] = nlohmann::json::array();
-      for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio",
-                              "pool_gan", "gan_unlabeled_share"}) {
+      // (The classifier's network is checked per dataset: see check_network.)
+      for (const auto& key :
+           {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio", "pool_gan",
+            "gan_unlabeled_share", "classifier", "classifier_width"}) {
         if (!previous["settings"].contains(key))
           previous["settings"][key] = results_["settings"][key];
       }
@@ -310,7 +161,8 @@ class Experiment {
   ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train,
                                        uint64_t seed) const {
     return ClassifierOptions(outputs, train.height(), train.channels())
-        .architecture(train.channels() == 3 ? "resnet" : "cnn")
+        .architecture(o_.classifier())
+        .width(o_.classifier_width())
         .epochs(o_.classifier_epochs())
         .lr_schedule(o_.lr_schedule())
         .seed(seed)
@@ -408,6 +260,37 @@ class Experiment {
     }
   }
 
+  // The network of `ds`'s classifiers and its width, after checking that the finished results
+  // of `ds` (its reference classifier and cells, from an earlier run in this folder) were made
+  // with them.
+  nlohmann::json check_network(const std::string& ds, int64_t channels) const {
+    const auto options = ClassifierOptions(2, 28, channels)
+                             .architecture(o_.classifier())
+                             .width(o_.classifier_width());
+    const nlohmann::json network = {{"network", options.network()},
+                                    {"width", options.network_width()}};
+    if (results_["references"].contains(ds)) {
+      // Results from before these were recorded were made with the defaults of then.
+      const auto& reference = results_["references"][ds];
+      const nlohmann::json was = {
+          {"network", reference.value("network", channels == 3 ? "resnet" : "cnn")},
+          {"width", reference.value("width", int64_t{32})}};
+      const auto describe = [](const nlohmann::json& n) {
+        return n["network"].get<std::string>() + " at width " + n["width"].dump();
+      };
+      GANAUG_CHECK(was == network, "the results of ", ds, " in ", o_.out_dir(),
+                   " were made with the classifier network ", describe(was),
+                   reference.contains("network") ? ""
+                                                 : " (results from before ganaug 0.3 do not "
+                                                   "record it: cnn for gray images, resnet for "
+                                                   "color, width 32)",
+                   " and this run's is ", describe(network), "; resume with --classifier ",
+                   was["network"].get<std::string>(), " --classifier-width ", was["width"].dump(),
+                   ", or use --force or another --out");
+    }
+    return network;
+  }
+
   // The reference classifier of a dataset, trained on all its training images (cached).
   Classifier reference_classifier(const std::string& ds, const LabeledDataset& full,
                                   const LabeledDataset& test) {
@@ -417,7 +300,26 @@ class Experiment {
     Classifier model(options);
     if (fs::exists(path)) {
       // Saved by an earlier run in this folder with the same settings (resume checks them).
-      torch::load(model, path.string());
+      // torch::load replaces a parameter of another shape rather than refusing it: compare.
+      const auto shapes = [&model] {
+        std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+        for (const auto& t : model->named_parameters()) out.emplace_back(t.key(), t->sizes().vec());
+        for (const auto& t : model->named_buffers()) out.emplace_back(t.key(), t->sizes().vec());
+        return out;
+      };
+      const auto built = shapes();
+      std::string problem;
+      try {
+        torch::load(model, path.string());
+        const auto read = shapes();
+        for (size_t i = 0; i < built.size() && problem.empty(); ++i)
+          if (read[i] != built[i]) problem = built[i].first + " has another shape";
+      } catch (const c10::Error& e) {
+        problem = e.what_without_backtrace();
+      }
+      GANAUG_CHECK(problem.empty(), "the reference classifier ", path.string(),
+                   " cannot be read into a ", model->options.architecture(), " network at width ",
+                   model->options.width(), " (", problem, "); delete it to train it again");
       model->to(select_device(o_.device()));
       model->eval();
       if (!results_["references"].contains(ds)) {
@@ -488,7 +390,10 @@ class Experiment {
     const auto& full = data.train;
     const auto& test = data.test;
     const int64_t k = full.num_classes();
+    const auto network = check_network(ds, full.channels());
     auto reference = reference_classifier(ds, full, test);
+    results_["references"][ds]["network"] = network["network"];
+    results_["references"][ds]["width"] = network["width"];
     results_["references"][ds]["test"] = data.test_description;
     results_["references"][ds]["test"]["images"] = test.size();
 

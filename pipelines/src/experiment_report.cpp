@@ -202,8 +202,9 @@ std::string experiment_report(const nlohmann::json& r) {
        << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
                                                                        : "Test set: ")
        << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
-       << " images). Reference classifier (all " << ref["images"] << " training images, "
-       << ref["epochs"] << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
+       << " images). Classifier network: " << ref.value("network", std::string("?"))
+       << ". Reference classifier (all " << ref["images"] << " training images, " << ref["epochs"]
+       << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
        << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
           "and judges class faithfulness. FCD of real training vs real test images at "
        << ref["fcd_samples"]

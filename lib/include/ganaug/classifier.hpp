@@ -30,10 +30,16 @@ struct ClassifierOptions {
   TORCH_ARG(int64_t, image_size);
   /// 1 (gray, the default) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
-  /// "cnn" (2 conv + 2 fully connected layers) or "resnet" (3 residual stages, for color).
-  TORCH_ARG(std::string, architecture) = "cnn";
-  /// Channels of the first convolution.
-  TORCH_ARG(int64_t, width) = 32;
+  /// The network: "auto" (the default: "resnet" for 3 channels, else "cnn"), "cnn" (two
+  /// stages of 3x3 convolution, batch norm, 2x2 max pooling and ReLU, then two fully connected
+  /// layers), "cnn-strided" (the second convolution with stride 2 in place of the second
+  /// pooling: 0.36x the arithmetic, about 1.3 points lower accuracy on Fashion-MNIST at 100
+  /// images per class, bench/RESULTS.md) or "resnet" (3 residual stages).
+  TORCH_ARG(std::string, architecture) = "auto";
+  /// Channels of the first convolution; 0 (the default) takes the network's own: 24 for "cnn"
+  /// and "cnn-strided" (32 before ganaug 0.3: 1.7x the arithmetic, the same accuracy on
+  /// Fashion-MNIST at 100 images per class, bench/RESULTS.md), 32 for "resnet".
+  TORCH_ARG(int64_t, width) = 0;
   /// Passes over the real images.
   TORCH_ARG(int64_t, epochs) = 150;
   /// Real images per batch.
@@ -97,6 +103,10 @@ struct ClassifierOptions {
   /// weight decay, warm-up or thread count, a width outside [1, 4096], pool settings outside
   /// their ranges.
   void validate() const;
+  /// The network built: architecture() with "auto" resolved for channels().
+  std::string network() const;
+  /// The width built: width(), or the network's own when 0.
+  int64_t network_width() const;
 };
 
 /// Inverted dropout whose masks come from a generator the layer owns (seeded with reseed), not
@@ -138,7 +148,8 @@ class ClassifierImpl : public torch::nn::Module {
   /// classifier distance.
   torch::Tensor embed(const torch::Tensor& images);
 
-  /// The options it was built with (validated).
+  /// The options it was built with (validated; architecture() and width() resolved: network()
+  /// and network_width()).
   ClassifierOptions options;
 
  private:
@@ -209,6 +220,10 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
 
 /// Throws ganaug::Error naming `schedule` unless it is "cosine" or "constant".
 void check_lr_schedule(const std::string& schedule);
+
+/// Throws ganaug::Error naming `architecture` unless it is one ClassifierOptions::architecture
+/// takes: "auto", "cnn-strided", "cnn" or "resnet".
+void check_architecture(const std::string& architecture);
 
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under
 /// options.lr_schedule(): constant lr, or cosine from lr at step 0 down to 0 after the last step.

@@ -84,6 +84,12 @@ struct ExperimentOptions {
   TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
   /// The classifiers' learning-rate schedule: cosine or constant.
   TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
+  /// The classifiers' network (ClassifierOptions::architecture): auto, cnn-strided, cnn or
+  /// resnet.
+  TORCH_ARG(std::string, classifier) = ClassifierOptions(2).architecture();
+  /// The classifiers' width (ClassifierOptions::width: channels of the first convolution; 0
+  /// takes the network's own).
+  TORCH_ARG(int64_t, classifier_width) = ClassifierOptions(2).width();
   /// ClassifierOptions::synthetic_share of the cells with synthetic images, in (0, 1).
   TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
   /// ClassifierOptions::synthetic_weight of the cells with synthetic images.
