@@ -541,6 +541,8 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--evaluate-on validation",
                           "--validation 1.5",
                           "--lr-schedule step",
+                          "--classifier vgg",
+                          "--classifier-width -1",
                           "--min-confidence -0.1",
                           "--unlabeled -3",
                           "--unlabeled x",

@@ -96,13 +96,6 @@ int main(int argc, char** argv) try {
       "lr-schedule",
       po::value<std::string>()->default_value(ganaug::ExperimentOptions().lr_schedule()),
       "classifier learning rate: cosine (decays to 0 over the run) or constant")(
-      "classifier",
-      po::value<std::string>()->default_value(ganaug::ClassifierOptions(2).architecture()),
-      "classifier network: auto (resnet for RGB, else cnn), cnn, cnn-strided (0.36x the "
-      "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST) or resnet")(
-      "classifier-width", po::value<int64_t>()->default_value(ganaug::ClassifierOptions(2).width()),
-      "classifier width: channels of the first convolution (the second has twice as many); 0 "
-      "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)")(
       "synthetic-share",
       po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_share()),
       "share of each classifier batch that is synthetic, in (0, 1)")(
@@ -158,6 +151,7 @@ int main(int argc, char** argv) try {
       "merge", po::value<std::vector<std::string>>()->multitoken(),
       "join the --out folders of a grid run as shards (--shard/--num-shards) into --out: one "
       "results.json, results.csv, report.md and charts; the grid options are not needed");
+  ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_shard_options(description);
   ganaug::cli::add_device_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);

@@ -37,6 +37,9 @@ std::string without_location(const std::string& message);
 void add_dataset_options(boost::program_options::options_description& description,
                          int64_t default_per_class = 0);
 
+/// Adds --classifier and --classifier-width (the classifiers' network and width).
+void add_classifier_options(boost::program_options::options_description& description);
+
 /// Adds --device and --deterministic.
 void add_device_options(boost::program_options::options_description& description);
 
