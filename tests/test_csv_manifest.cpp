@@ -139,6 +139,10 @@ TEST(CsvManifest, LabelsThatWouldInventManyClassesAreRefused) {
   write_text(dir / "huge.csv", "img/a.png,0\nimg/b.png,99999999999\n");
   expect_error([&] { ganaug::read_csv_manifest(dir / "huge.csv"); },
                {"huge.csv:2", "label 99999999999 would make 100000000000 classes"});
+  // The largest label there is (found by fuzz_csv: counting its classes overflowed).
+  write_text(dir / "largest.csv", "img/a.png,0\nimg/b.png,9223372036854775807\n");
+  expect_error([&] { ganaug::read_csv_manifest(dir / "largest.csv"); },
+               {"largest.csv:2", "would make 9223372036854775808 classes"});
   // -1 is not a class.
   write_text(dir / "negative.csv", "img/a.png,cat\nimg/b.png,-1\n");
   expect_error([&] { ganaug::read_csv_manifest(dir / "negative.csv"); },

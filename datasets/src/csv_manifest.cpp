@@ -109,7 +109,8 @@ ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Ro
       // Every number up to the highest is a class: a typo such as 99999999999 would otherwise
       // build that many class names. (Classes without images are refused where data trains.)
       GANAUG_CHECK(highest < kMaxClasses, manifest.string(), ":", line, ": label ", highest,
-                   " would make ", highest + 1, " classes; ganaug supports up to ", kMaxClasses,
+                   " would make ", static_cast<uint64_t>(highest) + 1,  // INT64_MAX: no overflow
+                   " classes; ganaug supports up to ", kMaxClasses,
                    " (labels number the classes 0..K-1)");
       list.class_names = numbered_class_names(highest + 1);
     } else {
