@@ -177,6 +177,15 @@ TEST(Image, OnlyPngJpegAndBmpAreDecodedAndHugeHeadersAreRefused) {
   ganaug::testing::write_text(dir / "huge.png", claimed);
   ganaug::testing::expect_error([&] { ganaug::decode_image(dir / "huge.png"); },
                                 {"claims to be 100000 x 100000", "huge.png"});
+  // A JPEG whose frame header (65288 x 15112) follows bytes that are not a marker: libjpeg skips
+  // them with a warning and would allocate 2.96 GB (found by fuzz_image).
+  std::string jpeg = "\xff\xd8\xff\xe0";
+  jpeg += std::string("\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00", 16);
+  jpeg += std::string(121, '\x07');  // extraneous bytes
+  jpeg += std::string("\xff\xc0\x00\x0b\x08\xff\x08\x3b\x08\x01\x01\x11\x00", 13);
+  ganaug::testing::write_text(dir / "huge.jpg", jpeg);
+  ganaug::testing::expect_error([&] { ganaug::decode_image(dir / "huge.jpg"); },
+                                {"claims to be 15112 x 65288", "huge.jpg"});
   // Another format behind a .png name (OpenCV would pick its decoder by content).
   ganaug::testing::write_text(dir / "radiance.png", "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n");
   ganaug::testing::expect_error([&] { ganaug::decode_image(dir / "radiance.png"); },

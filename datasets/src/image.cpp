@@ -96,9 +96,19 @@ ImageHeader sniff_image(const std::filesystem::path& path) {
     out = {"BMP", std::abs(le32(18)), std::abs(le32(22))};
   } else if (byte(0) == 0xff && byte(1) == 0xd8 && byte(2) == 0xff) {
     out.format = "JPEG";
-    // Walk the markers to the frame header (SOF0..SOF15 but DHT, JPG and DAC).
-    for (size_t at = 2; at + 9 < head.size() && byte(at) == 0xff;) {
+    // Walk the markers to the frame header (SOF0..SOF15 but DHT, JPG and DAC). Bytes that are
+    // not a marker, and 0xff fill bytes, are skipped as libjpeg skips them (it only warns of
+    // "extraneous bytes"), so a frame header after them is sized too.
+    for (size_t at = 2; at + 9 < head.size();) {
+      if (byte(at) != 0xff || byte(at + 1) == 0xff) {
+        ++at;
+        continue;
+      }
       const int64_t marker = byte(at + 1);
+      if (marker == 0x00 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+        at += 2;  // stuffed byte, TEM, RSTn, SOI: no length field
+        continue;
+      }
       const auto length = static_cast<size_t>(byte(at + 2) << 8 | byte(at + 3));
       if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
         out.height = byte(at + 5) << 8 | byte(at + 6);
