@@ -14,7 +14,7 @@
 
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/distributed.hpp"
-#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/jobs/augment.hpp"
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -23,14 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ganaug::AugmentOptions tiny(const fs::path& data, const fs::path& out, ganaug::Scheme scheme) {
-  return ganaug::AugmentOptions()
+ganaug::jobs::AugmentOptions tiny(const fs::path& data, const fs::path& out, ganaug::Scheme scheme) {
+  return ganaug::jobs::AugmentOptions()
       .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
       .scheme(scheme)
       .n(23)
       .out_dir(out.string())
       .gan_iterations(3)
-      .classifier_epochs(1)
+      .classifier(ganaug::ClassifierOptions(2).epochs(1))
       .device("cpu")
       .threads(2);
 }
@@ -60,7 +60,7 @@ TEST(Augment, OutputContractForEveryScheme) {
   ganaug::testing::write_tiny_idx(dir / "data");
   for (auto scheme : ganaug::all_schemes()) {
     const auto out = dir / ("out-" + ganaug::to_string(scheme));
-    const auto summary = ganaug::run_augment(tiny(dir / "data", out, scheme));
+    const auto summary = ganaug::jobs::run_augment(tiny(dir / "data", out, scheme));
     const int64_t width = ganaug::target_width(scheme, 3);
     const auto rows = read_rows(out / "labels.csv");
     ASSERT_EQ(rows.size(), 24u) << ganaug::to_string(scheme);
@@ -124,13 +124,13 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
                      .n(600)
                      .generate_batch_size(20)
                      .retrain(false);
-  ganaug::AugmentCallbacks callbacks;
+  ganaug::jobs::AugmentCallbacks callbacks;
   std::atomic<bool> stop{false};
   callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
     if (stage == "generate" && done >= 100) stop = true;
   };
   callbacks.should_stop = [&] { return stop.load(); };
-  EXPECT_THROW(ganaug::run_augment(options, callbacks), ganaug::Interrupted);
+  EXPECT_THROW(ganaug::jobs::run_augment(options, callbacks), ganaug::Interrupted);
   const auto partial = read_rows(dir / "out" / "labels.csv");
   const auto files =
       std::distance(fs::directory_iterator(dir / "out" / "images"), fs::directory_iterator());
@@ -140,9 +140,9 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
   EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
 
   // Without --resume the folder is refused; with it the run completes.
-  ganaug::testing::expect_error([&] { ganaug::run_augment(options); },
+  ganaug::testing::expect_error([&] { ganaug::jobs::run_augment(options); },
                                 {"is not empty", "--resume"});
-  ganaug::run_augment(options.resume(true));
+  ganaug::jobs::run_augment(options.resume(true));
   const auto rows = read_rows(dir / "out" / "labels.csv");
   ASSERT_EQ(rows.size(), 601u);
   std::set<std::string> names;
@@ -152,7 +152,7 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
 
   // The resumed images equal those of an uninterrupted run (per-image seeds).
   auto straight = options.resume(false).out_dir((dir / "straight").string());
-  ganaug::run_augment(straight);
+  ganaug::jobs::run_augment(straight);
   for (const char* name : {"images/00000000.png", "images/00000300.png", "images/00000599.png"}) {
     std::ifstream a(dir / "out" / name, std::ios::binary),
         b(dir / "straight" / name, std::ios::binary);
@@ -166,7 +166,7 @@ TEST(Augment, ZeroImagesRetrainsOnTheRealDataAlone) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto summary =
-      ganaug::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).n(0));
+      ganaug::jobs::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).n(0));
   EXPECT_EQ(summary["n"], 0);
   EXPECT_TRUE(summary.contains("retrained"));
   EXPECT_EQ(read_rows(dir / "out" / "labels.csv").size(), 1u);  // the header alone
@@ -178,7 +178,7 @@ TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
-  ganaug::run_augment(tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false));
+  ganaug::jobs::run_augment(tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false));
   std::ifstream in(out / "run.json");
   auto record = nlohmann::json::parse(in);
   in.close();
@@ -187,7 +187,7 @@ TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
   std::ofstream(out / "run.json") << record.dump(2) << "\n";
   ganaug::testing::expect_error(
       [&] {
-        ganaug::run_augment(
+        ganaug::jobs::run_augment(
             tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false).resume(true));
       },
       {"cannot resume", "revision"});
@@ -199,16 +199,21 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
   const auto options = tiny(dir / "data", out, ganaug::Scheme::kArgmax).retrain(false);
-  ganaug::run_augment(options);
+  ganaug::jobs::run_augment(options);
   std::ifstream in(out / "run.json");
   auto record = nlohmann::json::parse(in);
   in.close();
   EXPECT_EQ(record["labeller"]["network"], "cnn");
   EXPECT_EQ(record["labeller"]["width"], 24);
-  for (const auto& other : {ganaug::AugmentOptions(options).classifier("cnn-strided"),
-                            ganaug::AugmentOptions(options).classifier_width(32)}) {
+  const auto with = [&](const ganaug::ClassifierOptions& classifier) {
+    return ganaug::jobs::AugmentOptions(options).classifier(classifier);
+  };
+  const auto classifier = options.classifier();
+  for (const auto& other : {with(ganaug::ClassifierOptions(classifier).architecture("cnn-strided")),
+                            with(ganaug::ClassifierOptions(classifier).width(32)),
+                            with(ganaug::ClassifierOptions(classifier).lr(0.01))}) {
     ganaug::testing::expect_error(
-        [&] { ganaug::run_augment(ganaug::AugmentOptions(other).resume(true)); },
+        [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(other).resume(true)); },
         {"cannot resume", "--classifier"});
   }
   // A folder from before the network was recorded was labelled by the defaults of then (cnn at
@@ -216,15 +221,15 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
   for (const char* key : {"network", "width"}) record["labeller"].erase(key);
   std::ofstream(out / "run.json") << record.dump(2) << "\n";
   ganaug::testing::expect_error(
-      [&] { ganaug::run_augment(ganaug::AugmentOptions(options).resume(true)); },
+      [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).resume(true)); },
       {"cannot resume", "--classifier", "\"width\":32"});
   EXPECT_NO_THROW(
-      ganaug::run_augment(ganaug::AugmentOptions(options).classifier_width(32).resume(true)));
+      ganaug::jobs::run_augment(with(ganaug::ClassifierOptions(classifier).width(32)).resume(true)));
   // An unknown network or a bad width is refused before anything runs.
   ganaug::testing::expect_error(
-      [&] { ganaug::AugmentOptions(options).classifier("vgg").validate(); }, {"'vgg'"});
+      [&] { with(ganaug::ClassifierOptions(classifier).architecture("vgg")).validate(); }, {"'vgg'"});
   ganaug::testing::expect_error(
-      [&] { ganaug::AugmentOptions(options).classifier_width(-1).validate(); },
+      [&] { with(ganaug::ClassifierOptions(classifier).width(-1)).validate(); },
       {"--classifier-width", "got -1"});
 }
 
@@ -234,7 +239,7 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
   const auto out = dir / "out";
   const auto options =
       tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false).gan_batch_size(16);
-  ganaug::run_augment(options);
+  ganaug::jobs::run_augment(options);
   EXPECT_EQ(
       ganaug::load_generator((out / "gan" / "checkpoint.pt").string(), "cpu").options.batch_size(),
       16);
@@ -242,12 +247,12 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
   EXPECT_EQ(nlohmann::json::parse(in)["generator"]["gan_batch"], 16);
   // A folder trained at another batch holds another run.
   ganaug::testing::expect_error(
-      [&] { ganaug::run_augment(ganaug::AugmentOptions(options).gan_batch_size(32).resume(true)); },
+      [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).gan_batch_size(32).resume(true)); },
       {"cannot resume", "gan_batch"});
   // The batch must split evenly over the processes of a multi-process run.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::AugmentOptions(options)
+        ganaug::jobs::AugmentOptions(options)
             .gan_batch_size(30)
             .distributed(ganaug::DistributedOptions().world_size(4).rank(0))
             .validate();
@@ -258,7 +263,7 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
 TEST(Augment, ManifestReadsBackAsDataset) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  ganaug::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
+  ganaug::jobs::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
   const auto back =
       ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "out" / "labels.csv").string()));
   EXPECT_EQ(back.size(), 23);

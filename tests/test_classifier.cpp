@@ -4,6 +4,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/metrics.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"

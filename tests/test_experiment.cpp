@@ -9,12 +9,12 @@
 
 #include "ganaug/gan.hpp"
 #include "ganaug/metrics.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
 namespace fs = std::filesystem;
-using ganaug::ExperimentOptions;
+using ganaug::jobs::ExperimentOptions;
 
 namespace {
 
@@ -26,7 +26,7 @@ ExperimentOptions tiny_grid(const fs::path& data, const fs::path& out) {
       .multiples({2})
       .seeds(2)
       .gan_iterations(3)
-      .classifier_epochs(1)
+      .classifier(ganaug::ClassifierOptions(2).epochs(1))
       .reference_epochs(1)
       .metric_samples(12)
       .out_dir(out.string())
@@ -50,35 +50,35 @@ int count_lines(const fs::path& path) {
 }  // namespace
 
 TEST(Experiment, SchemeNames) {
-  const auto s = ganaug::ExperimentScheme::parse("classic+smooth");
+  const auto s = ganaug::jobs::ExperimentScheme::parse("classic+smooth");
   EXPECT_TRUE(s.classic);
   ASSERT_TRUE(s.synthetic.has_value());
   EXPECT_EQ(*s.synthetic, ganaug::Scheme::kSmooth);
   EXPECT_EQ(s.name(), "classic+smooth");
-  EXPECT_FALSE(ganaug::ExperimentScheme::parse("none").synthetic.has_value());
-  EXPECT_TRUE(ganaug::ExperimentScheme::parse("classic").classic);
-  ganaug::testing::expect_error([] { ganaug::ExperimentScheme::parse("mixup"); },
+  EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("none").synthetic.has_value());
+  EXPECT_TRUE(ganaug::jobs::ExperimentScheme::parse("classic").classic);
+  ganaug::testing::expect_error([] { ganaug::jobs::ExperimentScheme::parse("mixup"); },
                                 {"unknown experiment scheme 'mixup'"});
-  EXPECT_EQ(ganaug::default_experiment_schemes().size(), 10u);
+  EXPECT_EQ(ganaug::jobs::default_experiment_schemes().size(), 10u);
   // The paper's dynamic argmax: argmax labels, retrained with dynamic relabelling.
-  const auto dynamic = ganaug::ExperimentScheme::parse("classic+argmax-dynamic");
+  const auto dynamic = ganaug::jobs::ExperimentScheme::parse("classic+argmax-dynamic");
   EXPECT_TRUE(dynamic.classic && dynamic.dynamic);
   EXPECT_EQ(*dynamic.synthetic, ganaug::Scheme::kArgmax);
   EXPECT_EQ(dynamic.name(), "classic+argmax-dynamic");
-  EXPECT_FALSE(ganaug::ExperimentScheme::parse("argmax").dynamic);
-  ganaug::testing::expect_error([] { ganaug::ExperimentScheme::parse("smooth-dynamic"); },
+  EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("argmax").dynamic);
+  ganaug::testing::expect_error([] { ganaug::jobs::ExperimentScheme::parse("smooth-dynamic"); },
                                 {"unknown experiment scheme 'smooth-dynamic'", "argmax-dynamic"});
   // The unlabeled pool's columns, in the order classic+pseudo+<scheme>.
   for (const char* name : {"pseudo", "classic+pseudo", "pseudo+cond", "classic+pseudo+smooth"}) {
-    const auto p = ganaug::ExperimentScheme::parse(name);
+    const auto p = ganaug::jobs::ExperimentScheme::parse(name);
     EXPECT_TRUE(p.pseudo) << name;
     EXPECT_EQ(p.name(), name);
   }
-  EXPECT_FALSE(ganaug::ExperimentScheme::parse("pseudo").synthetic.has_value());
-  EXPECT_TRUE(ganaug::ExperimentScheme::parse("classic+pseudo+smooth").classic);
-  EXPECT_FALSE(ganaug::ExperimentScheme::parse("classic+smooth").pseudo);
+  EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("pseudo").synthetic.has_value());
+  EXPECT_TRUE(ganaug::jobs::ExperimentScheme::parse("classic+pseudo+smooth").classic);
+  EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("classic+smooth").pseudo);
   for (const char* bad : {"pseudo+classic", "smooth+pseudo", "classic+classic"}) {
-    ganaug::testing::expect_error([&] { ganaug::ExperimentScheme::parse(bad); },
+    ganaug::testing::expect_error([&] { ganaug::jobs::ExperimentScheme::parse(bad); },
                                   {"unknown experiment scheme", "classic+pseudo+<scheme>"});
   }
 }
@@ -92,7 +92,7 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
           .schemes({"none", "classic", "classic+pseudo", "classic+smooth", "classic+pseudo+smooth"})
           .unlabeled({0, 10})
           .pool_confidence(0.34);
-  const auto results = ganaug::run_experiment(options);
+  const auto results = ganaug::jobs::run_experiment(options);
   // Per seed: none, classic, classic+pseudo (pool), classic+smooth (no pool, pool), and
   // classic+pseudo+smooth (pool).
   ASSERT_EQ(results["cells"].size(), 12u);
@@ -131,12 +131,12 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
                            "a GAN trained with the pool", "gain vs classic+pseudo"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
   // Resumed: nothing left to run.
-  const auto again = ganaug::run_experiment(ExperimentOptions(options).resume(true));
+  const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
   EXPECT_EQ(again["cells"], results["cells"]);
   // A pseudo column needs a pool; pool sizes are not negative.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::run_experiment(
+        ganaug::jobs::run_experiment(
             ExperimentOptions(options).unlabeled({0}).out_dir((dir / "o2").string()));
       },
       {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
@@ -154,7 +154,7 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
                            .unlabeled({10})
                            .pool_gan("unconditional")
                            .gan_unlabeled_share(0.25);
-  const auto results = ganaug::run_experiment(options);
+  const auto results = ganaug::jobs::run_experiment(options);
   ASSERT_EQ(results["generators"].size(), 1u);
   const auto& g = results["generators"][0];
   EXPECT_EQ(g["unlabeled"]["gan"], "unconditional");
@@ -169,7 +169,7 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
   EXPECT_NE(report.find("a GAN trained with the pool"), std::string::npos) << report;
   EXPECT_EQ(report.find("no difference from `none`"), std::string::npos) << report;
   // "both": the confident images with their class, the others without one.
-  const auto both = ganaug::run_experiment(
+  const auto both = ganaug::jobs::run_experiment(
       ExperimentOptions(options).pool_gan("both").pool_confidence(0.5).out_dir(
           (dir / "both").string()));
   const auto kept_in_both = both["generators"][0]["unlabeled"]["kept"].get<int64_t>();
@@ -182,7 +182,7 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
       kept_in_both < 10 ? 0.25 : 0.0)
       << kept_in_both << " of 10 pool images kept";
   // A teacher-only GAN keeps no image without a class, so it has no unconditional share.
-  const auto teacher = ganaug::run_experiment(
+  const auto teacher = ganaug::jobs::run_experiment(
       ExperimentOptions(options).pool_gan("teacher").pool_confidence(0.34).out_dir(
           (dir / "teacher").string()));
   EXPECT_DOUBLE_EQ(
@@ -192,7 +192,7 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
       0.0);
   // Another way of using the pool cannot resume these results.
   ganaug::testing::expect_error(
-      [&] { ganaug::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true)); },
+      [&] { ganaug::jobs::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true)); },
       {"other settings"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).pool_gan("labels").validate(); },
                                 {"'labels'", "teacher, unconditional or both"});
@@ -215,9 +215,9 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
                            .validation_fraction(0.25)
                            .classic_choices(choices);
   std::vector<std::string> lines;
-  ganaug::ExperimentCallbacks callbacks;
+  ganaug::jobs::ExperimentCallbacks callbacks;
   callbacks.on_progress = [&](const std::string& line) { lines.push_back(line); };
-  const auto results = ganaug::run_experiment(options, callbacks);
+  const auto results = ganaug::jobs::run_experiment(options, callbacks);
   const auto& choice = results["classic_choice"];
   ASSERT_EQ(choice["cells"].size(), 6u) << "three settings x two seeds";
   // The chosen setting has the best mean validation accuracy (the first of equals).
@@ -250,7 +250,7 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
   EXPECT_NE(report.find("`shift=0,"), std::string::npos) << report;
   EXPECT_NE(report.find("**yes**"), std::string::npos) << report;
   // A resumed run trains none of them again.
-  const auto again = ganaug::run_experiment(ExperimentOptions(options).resume(true));
+  const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
   EXPECT_EQ(again["classic_choice"]["cells"], choice["cells"]);
   EXPECT_EQ(again["cells"], results["cells"]);
   // Choosing needs two settings, the validation split and every seed in one process.
@@ -267,7 +267,7 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
 TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto results = ganaug::run_experiment(tiny_grid(dir / "data", dir / "out")
+  const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
                                                   .sizes({3})
                                                   .seeds(1)
                                                   .schemes({"argmax", "argmax-dynamic"}));
@@ -293,7 +293,7 @@ TEST(Experiment, SummaryPairsSeedsAndGivesIntervals) {
   add("none", 0, 0, 0.80), add("none", 0, 1, 0.82), add("none", 0, 2, 0.81);
   add("cond", 5, 0, 0.82), add("cond", 5, 1, 0.83), add("cond", 5, 2, 0.84);
   add("classic", 0, 0, 0.85);  // one seed only
-  const auto rows = ganaug::summarize_cells(cells);
+  const auto rows = ganaug::jobs::summarize_cells(cells);
   ASSERT_EQ(rows.size(), 3u);
   const auto& cond = rows[1];
   ASSERT_EQ(cond["scheme"], "cond");
@@ -317,9 +317,9 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "bench";
   std::vector<std::string> lines;
-  ganaug::ExperimentCallbacks callbacks;
+  ganaug::jobs::ExperimentCallbacks callbacks;
   callbacks.on_progress = [&](const std::string& line) { lines.push_back(line); };
-  const auto results = ganaug::run_experiment(tiny_grid(dir / "data", out), callbacks);
+  const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", out), callbacks);
   // 2 sizes x 2 seeds x (none, classic + 4 synthetic schemes x 1 multiple).
   ASSERT_EQ(results["cells"].size(), 24u);
   ASSERT_EQ(results["generators"].size(), 4u);
@@ -351,23 +351,23 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   EXPECT_EQ(results["summary"][2]["gain_vs_none"]["n"], 2);
 
   // Not empty: refused without --resume or --force.
-  ganaug::testing::expect_error([&] { ganaug::run_experiment(tiny_grid(dir / "data", out)); },
+  ganaug::testing::expect_error([&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", out)); },
                                 {"is not empty", "--resume"});
   // A bad device with --force is refused before anything is emptied.
   ganaug::testing::expect_error(
-      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).device("gpu").force(true)); },
+      [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).device("gpu").force(true)); },
       {"unknown device 'gpu'"});
   EXPECT_TRUE(fs::exists(out / "results.json"));
   // Other settings: refused on resume.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::run_experiment(tiny_grid(dir / "data", out).classifier_epochs(2).resume(true));
+        ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).classifier(ganaug::ClassifierOptions(2).epochs(2)).resume(true));
       },
       {"other settings"});
   // A third seed: only its cells run; the finished ones are kept as they were.
   const auto checkpoint = out / "generators" / "data-n3-seed0" / "checkpoint.pt";
   const auto written = fs::last_write_time(checkpoint);
-  const auto more = ganaug::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true));
+  const auto more = ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true));
   ASSERT_EQ(more["cells"].size(), 36u);
   EXPECT_EQ(more["generators"].size(), 6u);
   for (size_t i = 0; i < 24; ++i) EXPECT_EQ(more["cells"][i], results["cells"][i]);
@@ -381,8 +381,11 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   EXPECT_EQ(more["references"]["data"]["width"], 24);
   ganaug::testing::expect_error(
       [&] {
-        ganaug::run_experiment(
-            tiny_grid(dir / "data", out).seeds(3).classifier("cnn-strided").resume(true));
+        ganaug::jobs::run_experiment(
+            tiny_grid(dir / "data", out)
+                .seeds(3)
+                .classifier(ganaug::ClassifierOptions(2).epochs(1).architecture("cnn-strided"))
+                .resume(true));
       },
       {"other settings", "\"classifier\":\"auto\""});
   // ... and results from before they were recorded were made with the defaults of then (cnn at
@@ -392,13 +395,16 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   for (const char* key : {"network", "width"}) old["references"]["data"].erase(key);
   std::ofstream(out / "results.json") << old.dump(2) << "\n";
   ganaug::testing::expect_error(
-      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
+      [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
       {"results of data", "made with the classifier network cnn at width 32", "before ganaug 0.3",
        "this run's is cnn at width 24", "--classifier cnn --classifier-width 32"});
   // (Such a folder's reference classifier would be a width-32 one: this one is trained again.)
   fs::remove(out / "reference-data.pt");
-  const auto resumed = ganaug::run_experiment(
-      tiny_grid(dir / "data", out).seeds(3).classifier_width(32).resume(true));
+  const auto resumed = ganaug::jobs::run_experiment(
+      tiny_grid(dir / "data", out)
+          .seeds(3)
+          .classifier(ganaug::ClassifierOptions(2).epochs(1).width(32))
+          .resume(true));
   EXPECT_EQ(resumed["cells"], more["cells"]);
   EXPECT_EQ(resumed["references"]["data"]["width"], 32);
   // A reference classifier file that does not fit the network is refused by name.
@@ -407,7 +413,7 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   mismatched["references"]["data"]["width"] = 24;
   std::ofstream(out / "results.json") << mismatched.dump(2) << "\n";
   ganaug::testing::expect_error(
-      [&] { ganaug::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
+      [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
       {"reference-data.pt", "cannot be read into a cnn network", "delete it"});
 }
 
@@ -416,17 +422,17 @@ TEST(Experiment, InterruptedGridKeepsFinishedCellsAndResumes) {
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "bench";
   int finished = 0;
-  ganaug::ExperimentCallbacks callbacks;
+  ganaug::jobs::ExperimentCallbacks callbacks;
   callbacks.on_progress = [&](const std::string& line) {
     if (line.find("%") != std::string::npos && line.find(" (") != std::string::npos) ++finished;
   };
   callbacks.should_stop = [&] { return finished >= 5; };
   auto options = tiny_grid(dir / "data", out).sizes({3});
-  EXPECT_THROW(ganaug::run_experiment(options, callbacks), ganaug::Interrupted);
+  EXPECT_THROW(ganaug::jobs::run_experiment(options, callbacks), ganaug::Interrupted);
   const auto partial = read_json(out / "results.json");
   EXPECT_GT(partial["cells"].size(), 0u);
   EXPECT_LT(partial["cells"].size(), 12u);
-  const auto done = ganaug::run_experiment(options.resume(true));
+  const auto done = ganaug::jobs::run_experiment(options.resume(true));
   EXPECT_EQ(done["cells"].size(), 12u);
   std::set<std::string> keys;
   for (const auto& c : done["cells"]) keys.insert(c["key"].get<std::string>());
@@ -441,7 +447,7 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                         .seeds(1)
                         .schemes({"none", "cond"})
                         .validation_fraction(0.25);
-  const auto tuned = ganaug::run_experiment(
+  const auto tuned = ganaug::jobs::run_experiment(
       ExperimentOptions(base).evaluate_on("validation").out_dir((dir / "tune").string()));
   const auto& tuned_ref = tuned["references"]["data"];
   EXPECT_EQ(tuned_ref["images"], 27) << "the reference classifier never sees the held-out images";
@@ -453,7 +459,7 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
 
   // The final run on the test set draws the same labeled subsets from the same remainder.
   const auto final_run =
-      ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "test").string()));
+      ganaug::jobs::run_experiment(ExperimentOptions(base).out_dir((dir / "test").string()));
   EXPECT_EQ(final_run["references"]["data"]["images"], 27);
   EXPECT_EQ(final_run["references"]["data"]["test"]["images"], 12);
   EXPECT_EQ(final_run["settings"]["evaluate_on"], "test");
@@ -467,24 +473,37 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                                 {"validation fraction must lie in [0, 1)"});
 }
 
+TEST(Experiment, SettingsRecordClassifierFieldsNoFlagSetsOnlyWhenChanged) {
+  const auto defaults = ExperimentOptions().settings();
+  EXPECT_FALSE(defaults.contains("classifier_tuning"));
+  const auto tuned =
+      ExperimentOptions().classifier(ganaug::ClassifierOptions(2).lr(0.01).batch_size(32));
+  const auto settings = tuned.settings();
+  ASSERT_TRUE(settings.contains("classifier_tuning"));
+  EXPECT_DOUBLE_EQ(settings["classifier_tuning"]["lr"].get<double>(), 0.01);
+  EXPECT_EQ(settings["classifier_tuning"]["batch_size"].get<int64_t>(), 32);
+  EXPECT_EQ(settings["classifier_tuning"].size(), 2u);
+  EXPECT_NE(settings, defaults);  // so a results.json of other settings is not resumed
+}
+
 TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto base =
       tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes({"none", "cond"});
-  ganaug::run_experiment(base);
+  ganaug::jobs::run_experiment(base);
   const auto copy_generators = [&](const fs::path& to) {
     fs::create_directories(to);
     fs::copy(dir / "first" / "generators", to / "generators", fs::copy_options::recursive);
   };
   // Same settings in another folder: the copied generator is reused, not trained again.
   copy_generators(dir / "same");
-  const auto same =
-      ganaug::run_experiment(ExperimentOptions(base).out_dir((dir / "same").string()).resume(true));
+  const auto same = ganaug::jobs::run_experiment(
+      ExperimentOptions(base).out_dir((dir / "same").string()).resume(true));
   EXPECT_EQ(same["generators"][0]["gan_seconds"].get<double>(), 0.0);
   // Another mode-seeking weight: the copied generator does not fit and is trained anew.
   copy_generators(dir / "other");
-  const auto other = ganaug::run_experiment(
+  const auto other = ganaug::jobs::run_experiment(
       ExperimentOptions(base).gan_mode_seeking(0.5).out_dir((dir / "other").string()).resume(true));
   EXPECT_GT(other["generators"][0]["gan_seconds"].get<double>(), 0.0);
   const auto retrained = ganaug::load_generator(
@@ -497,7 +516,7 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
   ganaug::testing::write_tiny_idx(dir / "data");
   // A one-epoch classifier on 3 images per class is rarely 99% sure of anything: cond and argmax
   // keep few of the images drawn, smooth keeps all of them.
-  const auto results = ganaug::run_experiment(tiny_grid(dir / "data", dir / "out")
+  const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
                                                   .sizes({3})
                                                   .seeds(1)
                                                   .schemes({"none", "cond", "argmax", "smooth"})
@@ -513,7 +532,7 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
     }
   }
   ganaug::testing::expect_error(
-      [&] { ganaug::run_experiment(tiny_grid(dir / "data", dir / "other").min_confidence(1.0)); },
+      [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "other").min_confidence(1.0)); },
       {"minimum confidence", "[0, 1)"});
 }
 
@@ -595,15 +614,15 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   const auto grid = [&](const fs::path& out) {
     return tiny_grid(dir / "data", out).schemes({"none", "cond", "classic+argmax"}).seeds(3);
   };
-  ganaug::run_experiment(grid(dir / "whole"));
+  ganaug::jobs::run_experiment(grid(dir / "whole"));
   // 2 sizes x 3 seeds = 6 units over 2 shards: units 0, 2, 4 and 1, 3, 5.
   for (int64_t k : {0, 1}) {
     const auto part =
-        ganaug::run_experiment(grid(dir / ("shard" + std::to_string(k))).shard(k).num_shards(2));
+        ganaug::jobs::run_experiment(grid(dir / ("shard" + std::to_string(k))).shard(k).num_shards(2));
     EXPECT_EQ(part["cells"].size(), 9u);
     EXPECT_EQ(part["shard"]["index"], k);
   }
-  const auto merged = ganaug::merge_experiments(
+  const auto merged = ganaug::jobs::merge_experiments(
       (dir / "merged").string(), {(dir / "shard1").string(), (dir / "shard0").string()});
   EXPECT_EQ(csv_rows_without_seconds(dir / "merged" / "results.csv"),
             csv_rows_without_seconds(dir / "whole" / "results.csv"));
@@ -623,22 +642,22 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   // an unfinished shard, and a non-empty --out.
   const auto s0 = (dir / "shard0").string(), s1 = (dir / "shard1").string();
   using ganaug::testing::expect_error;
-  expect_error([&] { ganaug::merge_experiments((dir / "m1").string(), {s0}); },
+  expect_error([&] { ganaug::jobs::merge_experiments((dir / "m1").string(), {s0}); },
                {"shard 1 of 2 is missing"});
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "m2").string(), {s0, s1, s0});
+        ganaug::jobs::merge_experiments((dir / "m2").string(), {s0, s1, s0});
       },
       {"are both shard 0 of 2"});
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "m3").string(), {s0, (dir / "whole").string()});
+        ganaug::jobs::merge_experiments((dir / "m3").string(), {s0, (dir / "whole").string()});
       },
       {"whole", "holds a whole grid, not a shard"});
-  ganaug::run_experiment(grid(dir / "other").gan_iterations(4).shard(1).num_shards(2));
+  ganaug::jobs::run_experiment(grid(dir / "other").gan_iterations(4).shard(1).num_shards(2));
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "m4").string(), {s0, (dir / "other").string()});
+        ganaug::jobs::merge_experiments((dir / "m4").string(), {s0, (dir / "other").string()});
       },
       {"other", "other settings", "gan_iterations: 3 against 4"});
   auto unfinished = read_json(dir / "shard1" / "results.json");
@@ -647,12 +666,12 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   std::ofstream(dir / "cut" / "results.json") << unfinished.dump();
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "m5").string(), {s0, (dir / "cut").string()});
+        ganaug::jobs::merge_experiments((dir / "m5").string(), {s0, (dir / "cut").string()});
       },
       {"cut", "unfinished", "8 of its 9 cells", "--resume"});
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "merged").string(), {s0, s1});
+        ganaug::jobs::merge_experiments((dir / "merged").string(), {s0, s1});
       },
       {"is not empty", "--force"});
   EXPECT_FALSE(fs::exists(dir / "m1"));
@@ -663,12 +682,12 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   std::ofstream(dir / "old" / "results.json") << old.dump();
   expect_error(
       [&] {
-        ganaug::merge_experiments((dir / "m6").string(), {s0, (dir / "old").string()});
+        ganaug::jobs::merge_experiments((dir / "m6").string(), {s0, (dir / "old").string()});
       },
       {"old", "is damaged or from an older augment-bench", "datasets"});
   EXPECT_FALSE(fs::exists(dir / "m6"));
   // A shard folder resumes only as the same shard.
-  expect_error([&] { ganaug::run_experiment(grid(dir / "shard0").resume(true)); },
+  expect_error([&] { ganaug::jobs::run_experiment(grid(dir / "shard0").resume(true)); },
                {"shard 0 of 2 of a grid", "a whole grid", "--shard"});
 }
 

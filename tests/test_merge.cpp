@@ -11,9 +11,9 @@
 #include <set>
 
 #include "ganaug/gan.hpp"
-#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/jobs/augment.hpp"
 #include "ganaug/pipelines/generate.hpp"
-#include "ganaug/pipelines/merge.hpp"
+#include "ganaug/jobs/merge.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
@@ -55,15 +55,15 @@ class ShardTest : public ::testing::Test {
 
   fs::path checkpoint() const { return dir_ / "g.pt"; }
 
-  ganaug::AugmentOptions options(const fs::path& out, int64_t shard = 0, int64_t shards = 1) const {
-    return ganaug::AugmentOptions()
+  ganaug::jobs::AugmentOptions options(const fs::path& out, int64_t shard = 0, int64_t shards = 1) const {
+    return ganaug::jobs::AugmentOptions()
         .data(ganaug::DatasetSpec().path((dir_ / "data").string()).per_class(0))
         .scheme(ganaug::Scheme::kArgmax)
         .n(23)
         .generate_batch_size(4)
         .generator(checkpoint().string())
         .retrain(false)
-        .classifier_epochs(1)
+        .classifier(ganaug::ClassifierOptions(2).epochs(1))
         .out_dir(out.string())
         .device("cpu")
         .threads(2)
@@ -75,7 +75,7 @@ class ShardTest : public ::testing::Test {
     std::vector<std::string> dirs;
     for (int64_t k = 0; k < shards; ++k) {
       dirs.push_back((dir_ / (prefix + std::to_string(k))).string());
-      ganaug::run_augment(options(dirs.back(), k, shards));
+      ganaug::jobs::run_augment(options(dirs.back(), k, shards));
     }
     return dirs;
   }
@@ -90,7 +90,7 @@ TEST(ShardRange, WholeBatchesInOrderCoveringEveryImageOnce) {
     for (const int64_t shards : {1, 2, 3, 7, 40}) {
       int64_t next = 0;
       for (int64_t k = 0; k < shards; ++k) {
-        const auto range = ganaug::shard_range(n, 4, k, shards);
+        const auto range = ganaug::jobs::shard_range(n, 4, k, shards);
         EXPECT_EQ(range.first, next) << n << " " << shards << " " << k;
         EXPECT_GE(range.count, 0);
         if (range.first + range.count < n) {
@@ -101,21 +101,21 @@ TEST(ShardRange, WholeBatchesInOrderCoveringEveryImageOnce) {
       EXPECT_EQ(next, n);
     }
   }
-  EXPECT_THROW(ganaug::shard_range(10, 4, 3, 3), ganaug::Error);
-  EXPECT_THROW(ganaug::shard_range(10, 0, 0, 1), ganaug::Error);
+  EXPECT_THROW(ganaug::jobs::shard_range(10, 4, 3, 3), ganaug::Error);
+  EXPECT_THROW(ganaug::jobs::shard_range(10, 0, 0, 1), ganaug::Error);
 }
 
 TEST_F(ShardTest, MergedShardsAreTheSingleRunByteForByte) {
   const auto single = dir_ / "single";
-  ganaug::run_augment(options(single));
+  ganaug::jobs::run_augment(options(single));
   auto dirs = run_shards(3, "shard");
   // Each shard holds only its own slice.
-  const auto middle = ganaug::shard_range(23, 4, 1, 3);
+  const auto middle = ganaug::jobs::shard_range(23, 4, 1, 3);
   EXPECT_EQ(
       std::distance(fs::directory_iterator(fs::path(dirs[1]) / "images"), fs::directory_iterator{}),
       middle.count);
   std::reverse(dirs.begin(), dirs.end());  // any order
-  const auto summary = ganaug::merge_shards((dir_ / "merged").string(), dirs);
+  const auto summary = ganaug::jobs::merge_shards((dir_ / "merged").string(), dirs);
   EXPECT_EQ(summary["merged"]["shards"], 3);
   EXPECT_EQ(summary["merged"]["images"], 23);
   EXPECT_EQ(summary["merged"]["from"].size(), 3u);
@@ -125,37 +125,37 @@ TEST_F(ShardTest, MergedShardsAreTheSingleRunByteForByte) {
 TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
   const auto dirs = run_shards(3, "s");
   const auto out = (dir_ / "out").string();
-  expect_error([&] { ganaug::merge_shards(out, {dirs[0], dirs[2]}); }, {"shard 1 of 3 is missing"});
+  expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0], dirs[2]}); }, {"shard 1 of 3 is missing"});
   expect_error(
       [&] {
-        ganaug::merge_shards(out, {dirs[0], dirs[1], dirs[2], dirs[1]});
+        ganaug::jobs::merge_shards(out, {dirs[0], dirs[1], dirs[2], dirs[1]});
       },
       {"are both shard 1 of 3", dirs[1]});
   // A shard of another run: another seed.
   const auto foreign = (dir_ / "foreign").string();
-  ganaug::run_augment(options(foreign, 1, 3).seed(9));
+  ganaug::jobs::run_augment(options(foreign, 1, 3).seed(9));
   expect_error(
       [&] {
-        ganaug::merge_shards(out, {dirs[0], foreign, dirs[2]});
+        ganaug::jobs::merge_shards(out, {dirs[0], foreign, dirs[2]});
       },
       {foreign, "belongs to another run", "'seed'"});
   // Split differently.
   const auto other_split = (dir_ / "other_split").string();
-  ganaug::run_augment(options(other_split, 1, 2));
+  ganaug::jobs::run_augment(options(other_split, 1, 2));
   expect_error(
       [&] {
-        ganaug::merge_shards(out, {dirs[0], other_split});
+        ganaug::jobs::merge_shards(out, {dirs[0], other_split});
       },
       {other_split, "split differently"});
   // Not finished, or not a shard.
   fs::remove(fs::path(dirs[2]) / "summary.json");
-  expect_error([&] { ganaug::merge_shards(out, dirs); }, {dirs[2], "has not finished"});
+  expect_error([&] { ganaug::jobs::merge_shards(out, dirs); }, {dirs[2], "has not finished"});
   const auto whole = (dir_ / "whole").string();
-  ganaug::run_augment(options(whole));
-  expect_error([&] { ganaug::merge_shards(out, {whole}); }, {whole, "not written as a shard"});
+  ganaug::jobs::run_augment(options(whole));
+  expect_error([&] { ganaug::jobs::merge_shards(out, {whole}); }, {whole, "not written as a shard"});
   // A listed image that went missing.
   fs::remove(fs::path(dirs[0]) / ganaug::image_file_name(0));
-  expect_error([&] { ganaug::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});
+  expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});
   EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
 }
 

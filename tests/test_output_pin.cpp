@@ -20,8 +20,8 @@
 
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/file_io.hpp"
-#include "ganaug/pipelines/augment.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/augment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
@@ -130,13 +130,13 @@ std::string hash_bench_output(const fs::path& out) {
   return ganaug::hash_hex(hash);
 }
 
-ganaug::AugmentOptions pinned_augment(const fs::path& data, const fs::path& out) {
-  return ganaug::AugmentOptions()
+ganaug::jobs::AugmentOptions pinned_augment(const fs::path& data, const fs::path& out) {
+  return ganaug::jobs::AugmentOptions()
       .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
       .n(23)
       .out_dir(out.string())
       .gan_iterations(6)
-      .classifier_epochs(2)
+      .classifier(ganaug::ClassifierOptions(2).epochs(2))
       .generate_batch_size(10)
       .device("cpu")
       .threads(1);
@@ -156,14 +156,14 @@ void expect_pinned(const std::string& name, const std::string& hash) {
 TEST(OutputPin, AugmentSmooth) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  ganaug::run_augment(pinned_augment(dir / "data", dir / "out").scheme(ganaug::Scheme::kSmooth));
+  ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out").scheme(ganaug::Scheme::kSmooth));
   expect_pinned("augment-smooth", hash_augment_output(dir / "out"));
 }
 
 TEST(OutputPin, AugmentArgmaxDynamic) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  ganaug::run_augment(pinned_augment(dir / "data", dir / "out")
+  ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out")
                           .scheme(ganaug::Scheme::kArgmax)
                           .dynamic_argmax(true));
   expect_pinned("augment-argmax-dynamic", hash_augment_output(dir / "out"));
@@ -172,7 +172,7 @@ TEST(OutputPin, AugmentArgmaxDynamic) {
 TEST(OutputPin, AugmentPoolPseudoClassic) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  ganaug::run_augment(pinned_augment(dir / "data", dir / "out")
+  ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out")
                           .scheme(ganaug::Scheme::kCond)
                           .unlabeled((dir / "data" / "pool" / "pool-images-idx3-ubyte").string())
                           .pool_confidence(0.4)
@@ -184,7 +184,7 @@ TEST(OutputPin, AugmentPoolPseudoClassic) {
 TEST(OutputPin, BenchGridWithAndWithoutPool) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  const auto options = ganaug::ExperimentOptions()
+  const auto options = ganaug::jobs::ExperimentOptions()
                            .datasets({ganaug::DatasetSpec().path((dir / "data").string())})
                            .sizes({3, 6})
                            .schemes({"none", "classic", "smooth", "classic+argmax",
@@ -194,12 +194,12 @@ TEST(OutputPin, BenchGridWithAndWithoutPool) {
                            .multiples({2})
                            .seeds(2)
                            .gan_iterations(4)
-                           .classifier_epochs(1)
+                           .classifier(ganaug::ClassifierOptions(2).epochs(1))
                            .reference_epochs(1)
                            .metric_samples(12)
                            .out_dir((dir / "bench").string())
                            .device("cpu")
                            .threads(1);
-  ganaug::run_experiment(options);
+  ganaug::jobs::run_experiment(options);
   expect_pinned("bench", hash_bench_output(dir / "bench"));
 }

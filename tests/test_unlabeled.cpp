@@ -9,7 +9,7 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/datasets/image.hpp"
-#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/jobs/augment.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -135,19 +135,19 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
   ganaug::testing::write_tiny_idx(dir / "data");
   write_pool_folders(dir / "data", dir / "flat", dir / "nested");
   const auto options = [&](const fs::path& pool, const char* out) {
-    return ganaug::AugmentOptions()
+    return ganaug::jobs::AugmentOptions()
         .data(ganaug::DatasetSpec().path((dir / "data").string()).per_class(4))
         .n(12)
         .out_dir((dir / out).string())
         .gan_iterations(3)
-        .classifier_epochs(2)
+        .classifier(ganaug::ClassifierOptions(2).epochs(2))
         .device("cpu")
         .threads(2)
         .unlabeled(pool.string())
         .pool_confidence(0.34)
         .pseudo(true);
   };
-  const auto flat = ganaug::run_augment(options(dir / "flat", "a"));
+  const auto flat = ganaug::jobs::run_augment(options(dir / "flat", "a"));
   ASSERT_TRUE(flat.contains("unlabeled")) << flat.dump();
   const auto& u = flat["unlabeled"];
   EXPECT_EQ(u["images"], 36);
@@ -159,19 +159,19 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
   EXPECT_EQ(counted, kept);
   EXPECT_TRUE(u["retrained"].contains("confident"));
   // The same images under class folders that all name the wrong class: the same run.
-  const auto nested = ganaug::run_augment(options(dir / "nested", "b"));
+  const auto nested = ganaug::jobs::run_augment(options(dir / "nested", "b"));
   EXPECT_EQ(nested["unlabeled"]["gan"], u["gan"]);
   EXPECT_EQ(nested["retrained"]["accuracy"], flat["retrained"]["accuracy"]);
   EXPECT_EQ(nested["baseline"]["accuracy"], flat["baseline"]["accuracy"]);
   // Another pool cannot resume this folder.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::run_augment(options(dir / "data" / "t10k-images-idx3-ubyte", "a").resume(true));
+        ganaug::jobs::run_augment(options(dir / "data" / "t10k-images-idx3-ubyte", "a").resume(true));
       },
       {"--unlabeled", "differs"});
   // --pseudo needs a pool.
   ganaug::testing::expect_error(
-      [&] { ganaug::run_augment(options(dir / "flat", "c").unlabeled("")); },
+      [&] { ganaug::jobs::run_augment(options(dir / "flat", "c").unlabeled("")); },
       {"--pseudo needs an unlabeled pool"});
 }
 

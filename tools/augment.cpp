@@ -1,7 +1,7 @@
 // augment: make a small labeled dataset bigger with a conditional GAN and measure whether the
 // synthetic images help a classifier.
 
-#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/jobs/augment.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -55,9 +55,7 @@ void print_human_summary(const nlohmann::json& s) {
             << s["gan_images_per_s"].get<double>() << " images/s)\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) try {
+po::options_description describe_options() {
   po::options_description description(
       "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
       "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
@@ -76,7 +74,7 @@ int main(int argc, char** argv) try {
                         "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps")(
-      "gan-batch", po::value<int64_t>()->default_value(ganaug::AugmentOptions().gan_batch_size()),
+      "gan-batch", po::value<int64_t>()->default_value(ganaug::jobs::AugmentOptions().gan_batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "checkpoint-every", po::value<int64_t>()->default_value(250),
       "write the GAN checkpoint every this many steps (an interrupted run resumes from it)")(
@@ -84,17 +82,6 @@ int main(int argc, char** argv) try {
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
       "images per generation batch (larger suits a GPU)")(
-      "epochs", po::value<int64_t>()->default_value(ganaug::AugmentOptions().classifier_epochs()),
-      "classifier epochs over the real images")(
-      "lr-schedule",
-      po::value<std::string>()->default_value(ganaug::AugmentOptions().lr_schedule()),
-      "classifier learning rate: cosine (decays to 0 over the run) or constant")(
-      "synthetic-share",
-      po::value<double>()->default_value(ganaug::AugmentOptions().synthetic_share()),
-      "share of each classifier batch that is synthetic, in [0, 1)")(
-      "synthetic-weight",
-      po::value<double>()->default_value(ganaug::AugmentOptions().synthetic_weight()),
-      "weight of the synthetic images' loss")(
       "classic", po::value<std::string>()->implicit_value("default"),
       "classical augmentation of the real images in both classifiers; optional spec "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
@@ -104,7 +91,7 @@ int main(int argc, char** argv) try {
       "ignored; an IDX images file; or a CSV with a path column): the baseline classifier labels "
       "them and those it is confident of train the GAN too")(
       "pool-confidence",
-      po::value<double>()->default_value(ganaug::AugmentOptions().pool_confidence()),
+      po::value<double>()->default_value(ganaug::jobs::AugmentOptions().pool_confidence()),
       "the baseline's probability an --unlabeled image needs to train the GAN, in (0, 1]")(
       "pseudo", po::bool_switch(),
       "also retrain on the --unlabeled images by consistency training (FixMatch: a confident "
@@ -120,16 +107,12 @@ int main(int argc, char** argv) try {
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_device_options(description);
   ganaug::cli::add_shard_options(description);
-  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
-  if (values.count("help")) {
-    std::cout << description << "\n";
-    return 0;
-  }
-  if (values.count("version")) {
-    std::cout << ganaug::cli::version_text();
-    return 0;
-  }
-  ganaug::AugmentOptions options;
+  return description;
+}
+
+// The options the command line asks for; throws ganaug::cli::UsageError for bad ones.
+ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
+  ganaug::jobs::AugmentOptions options;
   options.data(ganaug::cli::dataset_spec_from(values))
       .test_data(values["test-data"].as<std::string>())
       .n(values["n"].as<int64_t>())
@@ -139,12 +122,7 @@ int main(int argc, char** argv) try {
       .gan_checkpoint_every(values["checkpoint-every"].as<int64_t>())
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())
-      .classifier_epochs(values["epochs"].as<int64_t>())
-      .lr_schedule(values["lr-schedule"].as<std::string>())
-      .classifier(values["classifier"].as<std::string>())
-      .classifier_width(values["classifier-width"].as<int64_t>())
-      .synthetic_share(values["synthetic-share"].as<double>())
-      .synthetic_weight(values["synthetic-weight"].as<double>())
+      .classifier(ganaug::cli::classifier_options_from(values))
       .retrain(!values["no-retrain"].as<bool>())
       .unlabeled(values["unlabeled"].as<std::string>())
       .pool_confidence(values["pool-confidence"].as<double>())
@@ -166,9 +144,8 @@ int main(int argc, char** argv) try {
     throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
   try {
-    const auto scheme = values["scheme"].as<std::string>();
-    const bool dynamic = scheme == "argmax-dynamic";
-    options.scheme(ganaug::parse_scheme(dynamic ? "argmax" : scheme)).dynamic_argmax(dynamic);
+    const auto choice = ganaug::SchemeChoice::parse(values["scheme"].as<std::string>());
+    options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError("--scheme: " + std::string(e.what()));
   }
@@ -185,20 +162,29 @@ int main(int argc, char** argv) try {
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
+  return options;
+}
 
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const auto description = describe_options();
+  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
+  if (ganaug::cli::print_help_or_version(values, description)) return 0;
+  const auto options = options_from(values);
   ganaug::cli::apply_device_options(values);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   const bool json = values["json"].as<bool>();
   ganaug::cli::Progress progress(stderr, values["quiet"].as<bool>());
-  ganaug::AugmentCallbacks callbacks;
+  ganaug::jobs::AugmentCallbacks callbacks;
   callbacks.on_progress = [&](const std::string& stage, double done, double total,
                               const std::string& detail) {
     progress.update(stage, done, total, detail);
   };
   callbacks.should_stop = [] { return stop_requested.load(); };
   try {
-    const auto summary = ganaug::run_augment(options, callbacks);
+    const auto summary = ganaug::jobs::run_augment(options, callbacks);
     progress.finish();
     if (json) {
       std::cout << summary.dump(2) << "\n";

@@ -8,7 +8,7 @@
 
 #include "cli_common.hpp"
 #include "ganaug/error.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 
 namespace po = boost::program_options;
 
@@ -51,9 +51,7 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) try {
+po::options_description describe_options() {
   po::options_description description(
       "augment-bench: measure whether GAN-made images help a classifier. For every dataset,\n"
       "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
@@ -76,7 +74,7 @@ int main(int argc, char** argv) try {
       "looking at the test set)")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
                                   "labeled images per class, comma-separated")(
       "schemes",
-      po::value<std::string>()->default_value(join(ganaug::default_experiment_schemes())),
+      po::value<std::string>()->default_value(join(ganaug::jobs::default_experiment_schemes())),
       "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
       "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled)")(
       "multiples", po::value<std::string>()->default_value("5"),
@@ -90,18 +88,6 @@ int main(int argc, char** argv) try {
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),
       "minibatch standard-deviation feature in the discriminator (1 or 0)")(
-      "epochs",
-      po::value<int64_t>()->default_value(ganaug::ExperimentOptions().classifier_epochs()),
-      "classifier epochs over the real images")(
-      "lr-schedule",
-      po::value<std::string>()->default_value(ganaug::ExperimentOptions().lr_schedule()),
-      "classifier learning rate: cosine (decays to 0 over the run) or constant")(
-      "synthetic-share",
-      po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_share()),
-      "share of each classifier batch that is synthetic, in (0, 1)")(
-      "synthetic-weight",
-      po::value<double>()->default_value(ganaug::ExperimentOptions().synthetic_weight()),
-      "weight of the synthetic images' loss")(
       "classic", po::value<std::string>()->default_value("default"),
       "classical augmentation spec (as augment --classic): "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
@@ -118,22 +104,22 @@ int main(int argc, char** argv) try {
       "schemes train their GAN with the pool's confident pseudo-labels too, and the pseudo "
       "schemes train on it by consistency; 0 = no pool")(
       "pool-confidence",
-      po::value<double>()->default_value(ganaug::ExperimentOptions().pool_confidence()),
+      po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_confidence()),
       "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
-      "pool-gan", po::value<std::string>()->default_value(ganaug::ExperimentOptions().pool_gan()),
+      "pool-gan", po::value<std::string>()->default_value(ganaug::jobs::ExperimentOptions().pool_gan()),
       "how pool images train a GAN: teacher (the confident ones, with the classic classifier's "
       "label), unconditional (all, without a class, by the discriminator's unconditional term) "
       "or both")(
       "gan-unlabeled-share",
-      po::value<double>()->default_value(ganaug::ExperimentOptions().gan_unlabeled_share()),
+      po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().gan_unlabeled_share()),
       "share of a GAN's real batches drawn from pool images without a class (--pool-gan "
       "unconditional or both), in (0, 1)")(
-      "pool-weight", po::value<double>()->default_value(ganaug::ExperimentOptions().pool_weight()),
+      "pool-weight", po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss")(
       "pool-threshold",
-      po::value<double>()->default_value(ganaug::ExperimentOptions().pool_threshold()),
+      po::value<double>()->default_value(ganaug::ClassifierOptions(2).pool_threshold()),
       "confidence a weak view's prediction needs to become a target in the pseudo schemes")(
-      "pool-ratio", po::value<double>()->default_value(ganaug::ExperimentOptions().pool_ratio()),
+      "pool-ratio", po::value<double>()->default_value(ganaug::ClassifierOptions(2).pool_ratio()),
       "pool images per classifier step in the pseudo schemes, as a multiple of the batch")(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
@@ -154,27 +140,13 @@ int main(int argc, char** argv) try {
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_shard_options(description);
   ganaug::cli::add_device_options(description);
-  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
-  if (values.count("help")) {
-    std::cout << description << "\n";
-    return 0;
-  }
-  if (values.count("version")) {
-    std::cout << ganaug::cli::version_text();
-    return 0;
-  }
-  const bool quiet = values["quiet"].as<bool>();
-  if (values.count("merge")) {
-    const auto out = values["out"].as<std::string>();
-    const auto merged = ganaug::merge_experiments(
-        out, values["merge"].as<std::vector<std::string>>(), values["force"].as<bool>());
-    if (!quiet)
-      std::cout << "merged " << merged["merged_from"].size() << " shards, "
-                << merged["cells"].size() << " cells; report: " << out << "/report.md\n";
-    return 0;
-  }
-  const auto shard = ganaug::cli::shard_from(values, /*slurm_fallback=*/true);
-  ganaug::ExperimentOptions options;
+  return description;
+}
+
+// The grid the command line asks for; throws ganaug::cli::UsageError for bad options.
+ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
+                                       const ganaug::cli::ShardChoice& shard) {
+  ganaug::jobs::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
                                           : std::vector<std::string>{""};
@@ -197,22 +169,17 @@ int main(int argc, char** argv) try {
       .gan_iterations(values["gan-iters"].as<int64_t>())
       .gan_mode_seeking(values["gan-mode-seeking"].as<double>())
       .gan_minibatch_std(values["gan-mbstd"].as<bool>())
-      .classifier_epochs(values["epochs"].as<int64_t>())
-      .lr_schedule(values["lr-schedule"].as<std::string>())
-      .classifier(values["classifier"].as<std::string>())
-      .classifier_width(values["classifier-width"].as<int64_t>())
-      .synthetic_share(values["synthetic-share"].as<double>())
-      .synthetic_weight(values["synthetic-weight"].as<double>())
+      .classifier(ganaug::cli::classifier_options_from(values)
+                      .pool_threshold(values["pool-threshold"].as<double>())
+                      .pool_ratio(values["pool-ratio"].as<double>())
+                      .separate_synthetic_batches(values["separate-batches"].as<bool>())
+                      .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>()))
       .min_confidence(values["min-confidence"].as<double>())
       .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
       .pool_confidence(values["pool-confidence"].as<double>())
       .pool_gan(values["pool-gan"].as<std::string>())
       .gan_unlabeled_share(values["gan-unlabeled-share"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
-      .pool_threshold(values["pool-threshold"].as<double>())
-      .pool_ratio(values["pool-ratio"].as<double>())
-      .separate_synthetic_batches(values["separate-batches"].as<bool>())
-      .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())
       .metric_samples(values["metric-samples"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())
@@ -234,20 +201,40 @@ int main(int argc, char** argv) try {
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError(e.what());
   }
+  return options;
+}
 
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const auto description = describe_options();
+  const auto values = ganaug::cli::parse_command_line(argc, argv, description);
+  if (ganaug::cli::print_help_or_version(values, description)) return 0;
+  const bool quiet = values["quiet"].as<bool>();
+  if (values.count("merge")) {
+    const auto out = values["out"].as<std::string>();
+    const auto merged = ganaug::jobs::merge_experiments(
+        out, values["merge"].as<std::vector<std::string>>(), values["force"].as<bool>());
+    if (!quiet)
+      std::cout << "merged " << merged["merged_from"].size() << " shards, "
+                << merged["cells"].size() << " cells; report: " << out << "/report.md\n";
+    return 0;
+  }
+  const auto shard = ganaug::cli::shard_from(values, /*slurm_fallback=*/true);
+  const auto options = options_from(values, shard);
   ganaug::cli::apply_device_options(values);
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   if (!quiet && shard.count > 1)
     std::cerr << "augment-bench: shard " << shard.index << " of " << shard.count
               << (shard.from == "slurm" ? " (from the Slurm job array)" : "") << "\n";
-  ganaug::ExperimentCallbacks callbacks;
+  ganaug::jobs::ExperimentCallbacks callbacks;
   callbacks.on_progress = [quiet](const std::string& line) {
     if (!quiet) std::cerr << "augment-bench: " << line << std::endl;
   };
   callbacks.should_stop = [] { return stop_requested.load(); };
   try {
-    ganaug::run_experiment(options, callbacks);
+    ganaug::jobs::run_experiment(options, callbacks);
   } catch (const ganaug::Interrupted& e) {
     std::cerr << "augment-bench: " << e.what() << "\n";
     return 130;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <iostream>
 #include <sstream>
 
 #include "ganaug/classifier.hpp"
@@ -47,8 +48,26 @@ void add_classifier_options(po::options_description& description) {
        "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST) or resnet")
       ("classifier-width", po::value<int64_t>()->default_value(defaults.width()),
        "classifier width: channels of the first convolution (the second has twice as many); 0 "
-       "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)");
+       "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)")
+      ("epochs", po::value<int64_t>()->default_value(defaults.epochs()),
+       "classifier epochs over the real images")
+      ("lr-schedule", po::value<std::string>()->default_value(defaults.lr_schedule()),
+       "classifier learning rate: cosine (decays to 0 over the run) or constant")
+      ("synthetic-share", po::value<double>()->default_value(defaults.synthetic_share()),
+       "share of each classifier batch that is synthetic, in [0, 1) (augment-bench: above 0)")
+      ("synthetic-weight", po::value<double>()->default_value(defaults.synthetic_weight()),
+       "weight of the synthetic images' loss");
   // clang-format on
+}
+
+ClassifierOptions classifier_options_from(const po::variables_map& values) {
+  return ClassifierOptions(2)
+      .architecture(values["classifier"].as<std::string>())
+      .width(values["classifier-width"].as<int64_t>())
+      .epochs(values["epochs"].as<int64_t>())
+      .lr_schedule(values["lr-schedule"].as<std::string>())
+      .synthetic_share(values["synthetic-share"].as<double>())
+      .synthetic_weight(values["synthetic-weight"].as<double>());
 }
 
 void add_device_options(po::options_description& description) {
@@ -209,6 +228,19 @@ po::variables_map parse_command_line(int argc, const char* const argv[],
     throw UsageError(e.what());
   }
   return values;
+}
+
+bool print_help_or_version(const po::variables_map& values,
+                           const po::options_description& description) {
+  if (values.count("help")) {
+    std::cout << description << "\n";
+    return true;
+  }
+  if (values.count("version")) {
+    std::cout << version_text();
+    return true;
+  }
+  return false;
 }
 
 void print_dataset_summary(std::ostream& out, const LabeledDataset& data, const std::string& format,

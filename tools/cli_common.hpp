@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/pipelines/load.hpp"
 
@@ -37,8 +38,13 @@ std::string without_location(const std::string& message);
 void add_dataset_options(boost::program_options::options_description& description,
                          int64_t default_per_class = 0);
 
-/// Adds --classifier and --classifier-width (the classifiers' network and width).
+/// Adds --classifier, --classifier-width (the classifiers' network and width), --epochs,
+/// --lr-schedule, --synthetic-share and --synthetic-weight.
 void add_classifier_options(boost::program_options::options_description& description);
+
+/// The ClassifierOptions those flags ask for (the rest at their defaults); checked later, by
+/// the job's options.
+ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values);
 
 /// Adds --device and --deterministic.
 void add_device_options(boost::program_options::options_description& description);
@@ -76,6 +82,11 @@ DatasetSpec dataset_spec_from(const boost::program_options::variables_map& value
 boost::program_options::variables_map parse_command_line(
     int argc, const char* const argv[],
     const boost::program_options::options_description& description);
+
+/// Prints `description` for --help, or version_text() for --version where the table has it, to
+/// stdout: true when it printed one and main has nothing more to do.
+bool print_help_or_version(const boost::program_options::variables_map& values,
+                           const boost::program_options::options_description& description);
 
 /// Writes a human-readable summary: source, format, image count, size, channels and the count
 /// of every class with its name.

@@ -24,10 +24,7 @@ int main(int argc, char** argv) try {
       "out", po::value<std::string>(), "the file to write")("force", po::bool_switch(),
                                                             "overwrite --out when it exists");
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
-  if (values.count("help")) {
-    std::cout << description << "\n";
-    return 0;
-  }
+  if (ganaug::cli::print_help_or_version(values, description)) return 0;
   if (!values.count("generator") || !values.count("out"))
     throw ganaug::cli::UsageError("--generator and --out are required");
   const auto checkpoint = values["generator"].as<std::string>();

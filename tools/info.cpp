@@ -15,10 +15,7 @@ int main(int argc, char** argv) try {
   description.add_options()("help,h", "show this help");
   ganaug::cli::add_dataset_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
-  if (values.count("help")) {
-    std::cout << description << "\n";
-    return 0;
-  }
+  if (ganaug::cli::print_help_or_version(values, description)) return 0;
   const auto spec = ganaug::cli::dataset_spec_from(values);
   const std::string format = ganaug::resolve_format(spec);
   const auto start = std::chrono::steady_clock::now();

@@ -1,7 +1,7 @@
 // augment-merge: join the folders of a sharded augment run into the folder one process would
 // have written.
 
-#include "ganaug/pipelines/merge.hpp"
+#include "ganaug/jobs/merge.hpp"
 
 #include <iostream>
 
@@ -36,13 +36,10 @@ int main(int argc, char** argv) try {
   } catch (const po::error& e) {
     throw ganaug::cli::UsageError(e.what());
   }
-  if (values.count("help")) {
-    std::cout << description << "\n";
-    return 0;
-  }
+  if (ganaug::cli::print_help_or_version(values, description)) return 0;
   if (!values.count("out")) throw ganaug::cli::UsageError("--out is required");
   if (!values.count("shards")) throw ganaug::cli::UsageError("give the shard folders to merge");
-  const auto summary = ganaug::merge_shards(values["out"].as<std::string>(),
+  const auto summary = ganaug::jobs::merge_shards(values["out"].as<std::string>(),
                                             values["shards"].as<std::vector<std::string>>(),
                                             values["force"].as<bool>());
   if (!values["quiet"].as<bool>()) {

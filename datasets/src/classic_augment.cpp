@@ -167,4 +167,15 @@ ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic)
   return weak;
 }
 
+ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic) {
+  ClassifierHooks hooks;
+  if (classic) {
+    hooks.augment = classic_augmenter(*classic);
+    hooks.weak_augment = classic_augmenter(weak_augment_options(*classic));
+  }
+  hooks.strong_augment =
+      classic_augmenter(strong_augment_options(classic ? *classic : ClassicAugmentOptions()));
+  return hooks;
+}
+
 }  // namespace ganaug

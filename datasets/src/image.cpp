@@ -206,11 +206,6 @@ std::vector<uchar> encode_png(const float* in, int channels, int height, int wid
   return bytes;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes,
-                       Durability durability) {
-  write_file_atomic(path, bytes.data(), bytes.size(), durability);
-}
-
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,
                      int64_t padding) {
   GANAUG_CHECK(images.defined() && images.dim() == 4 && images.size(0) > 0 &&

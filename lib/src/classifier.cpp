@@ -6,7 +6,9 @@
 #include <cmath>
 
 #include "batchnorm_pool.hpp"
+#include "batchnorm_stats.hpp"
 #include "flat_adam.hpp"
+#include "gan_checkpoint.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/models.hpp"
@@ -18,39 +20,42 @@ namespace ganaug {
 
 namespace nn = torch::nn;
 
-void ClassifierOptions::validate() const {
+void ClassifierOptions::validate(const FieldNames& names) const {
+  const auto name = [&](const char* field) { return names ? names(field) : std::string(field); };
   GANAUG_CHECK(num_outputs() >= 2, "a classifier needs at least 2 outputs, got ", num_outputs());
   GANAUG_CHECK(image_size() >= 8 && image_size() % 4 == 0, "classifier image size ", image_size(),
                " must be a multiple of 4, at least 8");
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
   check_architecture(architecture());
   check_lr_schedule(lr_schedule());
-  GANAUG_CHECK(epochs() >= 1 && batch_size() >= 1 && lr() > 0,
-               "classifier epochs, batch size and learning rate must be positive");
-  GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1,
-               "the synthetic share of a batch must lie in [0, 1), got ", synthetic_share());
-  GANAUG_CHECK(synthetic_weight() >= 0 && dynamic_weight() >= 0,
-               "synthetic loss weights must not be negative");
-  GANAUG_CHECK(width() >= 0 && width() <= 4096,
-               "the classifier width must lie in [1, 4096] (or be 0: the network's own), got ",
-               width());
-  GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()),
-               "weight decay must be 0 or positive, got ", weight_decay());
-  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1,
-               "the dynamic argmax warm-up share must lie in [0, 1), got ", warmup_share());
-  GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
-               threads());
-  GANAUG_CHECK(pool_weight() >= 0 && std::isfinite(pool_weight()),
-               "the unlabeled pool's weight must be 0 or positive, got ", pool_weight());
-  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
-               "the unlabeled pool's confidence threshold must lie in (0, 1], got ",
+  GANAUG_CHECK(epochs() >= 1, name("epochs"), " must be positive, got ", epochs());
+  GANAUG_CHECK(batch_size() >= 1, name("batch_size"), " must be positive, got ", batch_size());
+  GANAUG_CHECK(lr() > 0 && std::isfinite(lr()), name("lr"), " must be positive, got ", lr());
+  GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1, name("synthetic_share"),
+               " must lie in [0, 1), got ", synthetic_share());
+  GANAUG_CHECK(synthetic_weight() >= 0 && std::isfinite(synthetic_weight()),
+               name("synthetic_weight"), " must be 0 or positive, got ", synthetic_weight());
+  GANAUG_CHECK(dynamic_weight() >= 0 && std::isfinite(dynamic_weight()), name("dynamic_weight"),
+               " must be 0 or positive, got ", dynamic_weight());
+  GANAUG_CHECK(width() >= 0 && width() <= 4096, name("width"),
+               " must lie in [1, 4096] (or be 0: the network's own), got ", width());
+  GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()), name("weight_decay"),
+               " must be 0 or positive, got ", weight_decay());
+  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1, name("warmup_share"),
+               " (the dynamic argmax warm-up) must lie in [0, 1), got ", warmup_share());
+  GANAUG_CHECK(threads() >= 0, name("threads"),
+               " must be 0 (leave as is) or positive, got ", threads());
+  GANAUG_CHECK(pool_weight() >= 0 && std::isfinite(pool_weight()), name("pool_weight"),
+               " (the unlabeled pool's weight) must be 0 or positive, got ", pool_weight());
+  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1, name("pool_threshold"),
+               " (the unlabeled pool's confidence threshold) must lie in (0, 1], got ",
                pool_threshold());
-  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64,
-               "the unlabeled pool's images per step must be a multiple in (0, 64] of the batch, "
-               "got ",
+  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64, name("pool_ratio"),
+               " (the unlabeled pool's images per step, a multiple of the batch) must lie in "
+               "(0, 64], got ",
                pool_ratio());
-  GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1,
-               "the unlabeled pool's ramp share must lie in [0, 1), got ", pool_ramp_share());
+  GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1, name("pool_ramp_share"),
+               " must lie in [0, 1), got ", pool_ramp_share());
 }
 
 std::string ClassifierOptions::network() const {
@@ -96,10 +101,6 @@ class ResidualBlockImpl : public nn::Module {
 TORCH_MODULE(ResidualBlock);
 
 using detail::channels_last;
-
-// Streams of the classifier's seed: its initial weights and its dropout masks.
-constexpr uint64_t kInitStream = 0xC1A5500000000ULL;
-constexpr uint64_t kDropoutStream = 0xD50000000000ULL;
 
 }  // namespace
 
@@ -170,8 +171,8 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
 }
 
 void ClassifierImpl::reset_parameters(uint64_t seed) {
-  ganaug::reset_parameters(*this, mix_seed(seed, kInitStream));
-  if (dropout_) dropout_->reseed(mix_seed(seed, kDropoutStream));
+  ganaug::reset_parameters(*this, mix_seed(seed, streams::kClassifierInit));
+  if (dropout_) dropout_->reseed(mix_seed(seed, streams::kClassifierDropout));
 }
 
 torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
@@ -184,8 +185,137 @@ torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
   return output_(embed(images));
 }
 
-Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
-                            const ClassifierOptions& options, const ClassifierHooks& hooks) {
+namespace {
+
+// What train_classifier trains on, where each part lives, and how much of it a step takes.
+// The data stay where the batches are made: on the training device, so that a step copies
+// nothing from the host; on the CPU only where an augmentation hook (OpenCV) needs them there,
+// and then each batch is copied once, after augmentation.
+struct TrainingSet {
+  TrainingSet(const LabeledDataset& real, const LabeledDataset* synthetic,
+              const ClassifierOptions& options, const ClassifierHooks& hooks,
+              const torch::Device& device)
+      : device(device),
+        real_device(hooks.augment ? host : device),
+        synthetic_device(hooks.augment && hooks.augment_synthetic ? host : device) {
+    const int64_t outputs = options.num_outputs();
+    const auto labelled = torch::nonzero(real.labels >= 0).flatten();
+    real_images = real.images.index_select(0, labelled).to(real_device);
+    real_targets = torch::nn::functional::one_hot(real.labels.index_select(0, labelled), outputs)
+                       .to(real_device, torch::kFloat32);
+    n_real = real_images.size(0);
+    GANAUG_CHECK(n_real > 0, "no labelled images to train the classifier on in ", real.source);
+    use_synthetic = synthetic && synthetic->size() > 0 && options.synthetic_share() > 0;
+    const int64_t batch = options.batch_size();
+    if (use_synthetic) {
+      synthetic_images = synthetic->images.to(synthetic_device);
+      synthetic_targets = synthetic->targets.to(synthetic_device, torch::kFloat32).clone();
+      synthetic_per_batch = std::max<int64_t>(
+          1, std::llround(batch * options.synthetic_share() / (1 - options.synthetic_share())));
+    }
+    // The unlabeled pool: images labelled -1, kept on the host for the augmenters.
+    const auto pool_index = torch::nonzero(real.labels < 0).flatten();
+    use_pool = options.pool_weight() > 0 && pool_index.numel() > 0;
+    if (use_pool) {
+      pool_images = real.images.index_select(0, pool_index).to(host);
+      pool_per_batch = std::max<int64_t>(1, std::llround(batch * options.pool_ratio()));
+    }
+  }
+
+  const torch::Device host{torch::kCPU};
+  torch::Device device, real_device, synthetic_device;
+  torch::Tensor real_images, real_targets;            // labelled real images, one-hot targets
+  torch::Tensor synthetic_images, synthetic_targets;  // soft targets
+  torch::Tensor pool_images;                          // on the host
+  int64_t n_real = 0, synthetic_per_batch = 0, pool_per_batch = 0;
+  bool use_synthetic = false, use_pool = false;
+};
+
+// One step's labelled batch: the real images (augmented), then the synthetic ones, with their
+// targets and loss weights.
+struct Batch {
+  torch::Tensor images, targets, weights;
+  int64_t n_real = 0;
+  bool synthetic = false;
+};
+
+Batch assemble_batch(const TrainingSet& set, const torch::Tensor& index, bool synthetic_now,
+                     double synthetic_weight, at::Generator& synthetic_rng, uint64_t batch_seed,
+                     const ClassifierHooks& hooks) {
+  const auto long_type = torch::TensorOptions().dtype(torch::kInt64);
+  const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(set.device);
+  Batch b;
+  b.images = set.real_images.index_select(0, index);
+  if (hooks.augment) b.images = hooks.augment(b.images, batch_seed).to(set.device);
+  b.targets = set.real_targets.index_select(0, index).to(set.device);
+  b.n_real = b.images.size(0);
+  b.weights = torch::ones({b.n_real}, float_on_device);
+  b.synthetic = synthetic_now;
+  if (!synthetic_now) return b;
+  const auto pick = torch::randint(set.synthetic_images.size(0), {set.synthetic_per_batch},
+                                   synthetic_rng, long_type.device(set.synthetic_device));
+  auto extra = set.synthetic_images.index_select(0, pick);
+  if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, batch_seed + 1);
+  b.images = torch::cat({b.images, extra.to(set.device)});
+  b.targets = torch::cat({b.targets, set.synthetic_targets.index_select(0, pick).to(set.device)});
+  b.weights = torch::cat(
+      {b.weights, torch::full({set.synthetic_per_batch}, synthetic_weight, float_on_device)});
+  return b;
+}
+
+// The batch's weighted cross-entropy: real and synthetic images in separate forward passes
+// when asked (batch statistics of a single image mean little: such a part goes through with
+// the other); under dynamic argmax the synthetic targets are the network's own predictions.
+torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions& options,
+                            int64_t num_classes, int64_t step, const ClassifierHooks& hooks) {
+  torch::Tensor logits;
+  if (b.synthetic && options.separate_synthetic_batches() && b.n_real >= 2 &&
+      b.images.size(0) - b.n_real >= 2) {
+    logits = torch::cat(
+        {model(b.images.slice(0, 0, b.n_real)), model(b.images.slice(0, b.n_real))});
+  } else {
+    logits = model(b.images);
+  }
+  if (b.synthetic && options.dynamic_argmax()) {
+    // The paper's dynamic argmax: each synthetic image is trained towards the network's own
+    // current prediction over the real classes, from this very forward pass (detached).
+    const auto own = logits.slice(0, b.n_real).detach().slice(1, 0, num_classes).argmax(1);
+    b.targets = torch::cat(
+        {b.targets.slice(0, 0, b.n_real),
+         torch::nn::functional::one_hot(own, options.num_outputs()).to(torch::kFloat32)});
+  }
+  if (b.synthetic && hooks.on_synthetic_batch)
+    hooks.on_synthetic_batch(step, logits.slice(0, b.n_real).detach(), b.targets.slice(0, b.n_real));
+  const auto losses = soft_cross_entropy(logits, b.targets);
+  return (losses * b.weights).sum() / static_cast<double>(b.images.size(0));
+}
+
+// FixMatch's consistency loss on a draw of pool images: the weak view's confident prediction
+// is the strong view's hard target. Adds the step's share of confident images to `confident`.
+torch::Tensor pool_loss(Classifier& model, const TrainingSet& set, const ClassifierOptions& options,
+                        int64_t num_classes, at::Generator& pool_rng, uint64_t batch_seed,
+                        const ClassifierHooks& hooks, torch::Tensor& confident) {
+  const auto pick = torch::randint(set.pool_images.size(0), {set.pool_per_batch}, pool_rng,
+                                   torch::TensorOptions().dtype(torch::kInt64).device(set.host));
+  const auto unlabeled = set.pool_images.index_select(0, pick);
+  const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
+  const auto weak = (weak_view ? weak_view(unlabeled, batch_seed + 2) : unlabeled).to(set.device);
+  const auto strong = hooks.strong_augment(unlabeled, batch_seed + 3).to(set.device);
+  torch::Tensor guess;
+  {
+    torch::NoGradGuard no_grad;
+    guess = torch::softmax(model(weak).slice(1, 0, num_classes), 1);
+  }
+  const auto [probability, predicted] = guess.max(1);
+  const auto mask = probability.ge(options.pool_threshold()).to(torch::kFloat32);
+  const auto targets =
+      torch::nn::functional::one_hot(predicted, options.num_outputs()).to(torch::kFloat32);
+  confident.add_(mask.mean());
+  return (soft_cross_entropy(model(strong), targets) * mask).mean();
+}
+
+void check_training_inputs(const LabeledDataset& real, const LabeledDataset* synthetic,
+                           const ClassifierOptions& options, const ClassifierHooks& hooks) {
   options.validate();
   real.validate();
   const int64_t outputs = options.num_outputs();
@@ -197,57 +327,35 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
                "the classifier was set up for ", options.channels(), "x", options.image_size(), "x",
                options.image_size(), " images but ", real.source, " holds ", real.channels(), "x",
                real.height(), "x", real.width());
-  const bool use_synthetic = synthetic && synthetic->size() > 0 && options.synthetic_share() > 0;
-  if (use_synthetic) {
+  if (synthetic && synthetic->size() > 0 && options.synthetic_share() > 0) {
     GANAUG_CHECK(synthetic->targets.defined() && synthetic->targets.size(1) == outputs,
                  "synthetic images need soft targets with ", outputs, " entries");
     GANAUG_CHECK(synthetic->images.sizes().slice(1) == real.images.sizes().slice(1),
                  "synthetic and real images differ in shape");
   }
-  // The unlabeled pool: images labelled -1, kept on the host for the augmenters.
-  const auto pool_index = torch::nonzero(real.labels < 0).flatten();
-  const bool use_pool = options.pool_weight() > 0 && pool_index.numel() > 0;
-  GANAUG_CHECK(!use_pool || hooks.strong_augment,
+  GANAUG_CHECK(options.pool_weight() <= 0 || (real.labels < 0).sum().item<int64_t>() == 0 ||
+                   hooks.strong_augment,
                "consistency training on an unlabeled pool needs ClassifierHooks::strong_augment");
+}
+
+}  // namespace
+
+Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
+                            const ClassifierOptions& options, const ClassifierHooks& hooks) {
+  check_training_inputs(real, synthetic, options, hooks);
+  const int64_t k = real.num_classes();
   if (options.threads() > 0) configure_threads(options.threads());
   const auto device = select_device(options.device());
   Classifier model(options);
   model->reset_parameters(options.seed());
   model->to(device);
   detail::FlatAdam optimizer(model->parameters(), options.weight_decay());
-
-  // The data stay where the batches are made: on the training device, so that a step copies
-  // nothing from the host; on the CPU only where an augmentation hook (OpenCV) needs them there,
-  // and then each batch is copied once, after augmentation.
-  const torch::Device host(torch::kCPU);
-  const auto real_device = hooks.augment ? host : device;
-  const auto synthetic_device = hooks.augment && hooks.augment_synthetic ? host : device;
-  const auto labelled = torch::nonzero(real.labels >= 0).flatten();
-  const auto real_images = real.images.index_select(0, labelled).to(real_device);
-  const auto real_targets =
-      torch::nn::functional::one_hot(real.labels.index_select(0, labelled), outputs)
-          .to(real_device, torch::kFloat32);
-  const int64_t n_real = real_images.size(0);
-  GANAUG_CHECK(n_real > 0, "no labelled images to train the classifier on in ", real.source);
-  torch::Tensor synthetic_images, synthetic_targets;
-  if (use_synthetic) {
-    synthetic_images = synthetic->images.to(synthetic_device);
-    synthetic_targets = synthetic->targets.to(synthetic_device, torch::kFloat32).clone();
-  }
+  const TrainingSet set(real, synthetic, options, hooks, device);
   const int64_t batch = options.batch_size();
-  const auto pool_images =
-      use_pool ? real.images.index_select(0, pool_index).to(host) : torch::Tensor();
-  const int64_t pool_per_batch =
-      use_pool ? std::max<int64_t>(1, std::llround(batch * options.pool_ratio())) : 0;
-  const int64_t synthetic_per_batch =
-      use_synthetic ? std::max<int64_t>(1, std::llround(batch * options.synthetic_share() /
-                                                        (1 - options.synthetic_share())))
-                    : 0;
-  const auto long_type = torch::TensorOptions().dtype(torch::kInt64);
-  const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const auto float64_on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device);
   const auto start = std::chrono::steady_clock::now();
-  const int64_t total_steps = (n_real + batch - 1) / batch * options.epochs();
-  const bool dynamic = use_synthetic && options.dynamic_argmax();
+  const int64_t total_steps = (set.n_real + batch - 1) / batch * options.epochs();
+  const bool dynamic = set.use_synthetic && options.dynamic_argmax();
   const double synthetic_weight = dynamic ? options.dynamic_weight() : options.synthetic_weight();
   // Dynamic argmax trains on the real images alone for the first warmup_share of the steps.
   const auto warmup_steps =
@@ -258,80 +366,33 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
     // The epoch's order and synthetic picks come from generators seeded by (seed, epoch), on
     // the devices their data live on.
     const uint64_t epoch_seed = mix_seed(options.seed(), static_cast<uint64_t>(epoch));
-    auto rng = make_generator(real_device, epoch_seed);
-    auto synthetic_rng =
-        synthetic_device == real_device ? rng : make_generator(synthetic_device, ~epoch_seed);
+    auto rng = make_generator(set.real_device, epoch_seed);
+    auto synthetic_rng = set.synthetic_device == set.real_device
+                             ? rng
+                             : make_generator(set.synthetic_device, ~epoch_seed);
     model->train();
-    const auto order = torch::randperm(n_real, rng, long_type.device(real_device));
+    const auto order = torch::randperm(set.n_real, rng,
+                                       torch::TensorOptions().dtype(torch::kInt64).device(set.real_device));
     // Summed on the device and read once per epoch.
-    auto loss_sum = torch::zeros({}, float_on_device.dtype(torch::kFloat64));
-    auto confident_sum = torch::zeros({}, float_on_device.dtype(torch::kFloat64));
-    auto pool_rng = make_generator(host, mix_seed(epoch_seed, 0x706f6f6c));
+    auto loss_sum = torch::zeros({}, float64_on_device);
+    auto confident_sum = torch::zeros({}, float64_on_device);
+    auto pool_rng = make_generator(set.host, mix_seed(epoch_seed, streams::kClassifierPoolDraw));
     int64_t batches = 0;
-    for (int64_t first = 0; first < n_real; first += batch) {
-      if (hooks.should_stop && hooks.should_stop()) GANAUG_FAIL("classifier training interrupted");
-      const auto index = order.slice(0, first, std::min(first + batch, n_real));
-      auto images = real_images.index_select(0, index);
+    for (int64_t first = 0; first < set.n_real; first += batch) {
+      if (hooks.should_stop && hooks.should_stop())
+        throw Interrupted("classifier training interrupted");
       const uint64_t batch_seed =
           mix_seed(options.seed(), static_cast<uint64_t>(epoch * 100003 + first));
-      if (hooks.augment) images = hooks.augment(images, batch_seed).to(device);
-      auto targets = real_targets.index_select(0, index).to(device);
-      const int64_t n_batch_real = images.size(0);
-      torch::Tensor weights = torch::ones({n_batch_real}, float_on_device);
-      const bool synthetic_now = use_synthetic && (!dynamic || step >= warmup_steps);
-      if (synthetic_now) {
-        const auto pick = torch::randint(synthetic->size(), {synthetic_per_batch}, synthetic_rng,
-                                         long_type.device(synthetic_device));
-        auto extra = synthetic_images.index_select(0, pick);
-        if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, batch_seed + 1);
-        images = torch::cat({images, extra.to(device)});
-        targets = torch::cat({targets, synthetic_targets.index_select(0, pick).to(device)});
-        weights = torch::cat(
-            {weights, torch::full({synthetic_per_batch}, synthetic_weight, float_on_device)});
-      }
-      torch::Tensor logits;
-      // Batch statistics of a single image mean little: such a part goes through with the other.
-      if (synthetic_now && options.separate_synthetic_batches() && n_batch_real >= 2 &&
-          synthetic_per_batch >= 2) {
-        logits = torch::cat(
-            {model(images.slice(0, 0, n_batch_real)), model(images.slice(0, n_batch_real))});
-      } else {
-        logits = model(images);
-      }
-      if (synthetic_now && dynamic) {
-        // The paper's dynamic argmax: each synthetic image is trained towards the network's own
-        // current prediction over the real classes, from this very forward pass (detached).
-        const auto own = logits.slice(0, n_batch_real).detach().slice(1, 0, k).argmax(1);
-        targets = torch::cat({targets.slice(0, 0, n_batch_real),
-                              torch::nn::functional::one_hot(own, outputs).to(torch::kFloat32)});
-      }
-      if (synthetic_now && hooks.on_synthetic_batch)
-        hooks.on_synthetic_batch(step, logits.slice(0, n_batch_real).detach(),
-                                 targets.slice(0, n_batch_real));
-      const auto losses = soft_cross_entropy(logits, targets);
-      auto loss = (losses * weights).sum() / static_cast<double>(images.size(0));
-      if (use_pool) {
-        // FixMatch: the weak view's confident prediction is the strong view's hard target.
-        const auto pick =
-            torch::randint(pool_images.size(0), {pool_per_batch}, pool_rng, long_type.device(host));
-        const auto unlabeled = pool_images.index_select(0, pick);
-        const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
-        const auto weak = (weak_view ? weak_view(unlabeled, batch_seed + 2) : unlabeled).to(device);
-        const auto strong = hooks.strong_augment(unlabeled, batch_seed + 3).to(device);
-        torch::Tensor guess;
-        {
-          torch::NoGradGuard no_grad;
-          guess = torch::softmax(model(weak).slice(1, 0, k), 1);
-        }
-        const auto [confidence, predicted] = guess.max(1);
-        const auto mask = confidence.ge(options.pool_threshold()).to(torch::kFloat32);
-        const auto pool_targets =
-            torch::nn::functional::one_hot(predicted, outputs).to(torch::kFloat32);
+      auto b = assemble_batch(set, order.slice(0, first, std::min(first + batch, set.n_real)),
+                              set.use_synthetic && (!dynamic || step >= warmup_steps),
+                              synthetic_weight, synthetic_rng, batch_seed, hooks);
+      auto loss = labelled_loss(model, b, options, k, step, hooks);
+      if (set.use_pool) {
         const double ramp =
             ramp_steps > 0 ? std::min(1.0, static_cast<double>(step) / ramp_steps) : 1.0;
         loss = loss + options.pool_weight() * ramp *
-                          (soft_cross_entropy(model(strong), pool_targets) * mask).mean();
-        confident_sum.add_(mask.mean());
+                          pool_loss(model, set, options, k, pool_rng, batch_seed, hooks,
+                                    confident_sum);
       }
       optimizer.zero_grad();
       loss.backward();
@@ -350,13 +411,13 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       progress.loss = epoch_loss / std::max<int64_t>(1, batches);
       progress.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (use_pool)
+      if (set.use_pool)
         progress.pool_confident = confident_sum.item<double>() / std::max<int64_t>(1, batches);
       hooks.on_epoch(progress);
     }
   }
   optimizer.release();
-  if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, real_images);
+  if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, set.real_images);
   model->eval();
   return model;
 }
@@ -365,25 +426,59 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
                            int64_t batch_size) {
   GANAUG_CHECK(images.size(0) > 0 && batch_size > 0,
                "batch-norm recalibration needs images and a positive batch size");
-  // c10::optional in LibTorch 1.x, std::optional in 2.x.
-  using Momentum = std::decay_t<decltype(std::declval<torch::nn::BatchNormOptions>().momentum())>;
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, Momentum>> layers;
-  for (auto& module : classifier->modules(/*include_self=*/false)) {
-    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      layers.emplace_back(bn, bn->options.momentum());
-      bn->reset_running_stats();
-      bn->options.momentum(Momentum());  // a cumulative average over the batches below
+  detail::reestimate_batchnorm(*classifier, [&] {
+    const auto device = classifier->parameters().front().device();
+    for (int64_t first = 0; first < images.size(0); first += batch_size) {
+      const int64_t last = std::min(first + batch_size, images.size(0));
+      if (last - first < 2 && first > 0) break;  // one image's statistics would skew the average
+      classifier(images.slice(0, first, last).to(device));
     }
-  }
-  torch::NoGradGuard no_grad;
-  classifier->train();
+  });
+  classifier->eval();
+}
+
+namespace {
+
+// What a classifier file must match: the network and the shapes it was built for.
+std::vector<int64_t> classifier_shape(const ClassifierOptions& o) {
+  return {o.network_width(), o.num_outputs(), o.image_size(), o.channels()};
+}
+
+std::string describe_shape(const std::string& network, const std::vector<int64_t>& shape) {
+  return network + " at width " + std::to_string(shape[0]) + " with " + std::to_string(shape[1]) +
+         " outputs for " + std::to_string(shape[3]) + "x" + std::to_string(shape[2]) + "x" +
+         std::to_string(shape[2]) + " images";
+}
+
+}  // namespace
+
+void save_classifier(const Classifier& classifier, const std::string& path) {
+  const auto& o = classifier->options;
+  torch::serialize::OutputArchive archive;
+  archive.write("network", c10::IValue(o.network()));
+  archive.write("shape", c10::IValue(c10::List<int64_t>(classifier_shape(o))));
+  torch::serialize::OutputArchive weights;
+  classifier->save(weights);
+  archive.write("classifier", weights);
+  detail::write_checkpoint_file(archive, path, detail::kClassifierFile);
+}
+
+void load_classifier(Classifier& classifier, const std::string& path) {
   const auto device = classifier->parameters().front().device();
-  for (int64_t first = 0; first < images.size(0); first += batch_size) {
-    const int64_t last = std::min(first + batch_size, images.size(0));
-    if (last - first < 2 && first > 0) break;  // one image's statistics would skew the average
-    classifier(images.slice(0, first, last).to(device));
-  }
-  for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
+  detail::CheckpointReader reader(path, device, detail::kClassifierFile);
+  const auto& o = classifier->options;
+  const auto network = reader.text("network");
+  const auto stored = reader.value("shape");
+  GANAUG_CHECK(stored.isIntList(), "classifier file ", path, " is damaged: its shape is not a list");
+  const auto shape = stored.toIntList().vec();
+  GANAUG_CHECK(shape.size() == 4, "classifier file ", path, " is damaged: its shape has ",
+               shape.size(), " entries, not 4");
+  GANAUG_CHECK(network == o.network() && shape == classifier_shape(o), "classifier file ", path,
+               " holds a ", describe_shape(network, shape), ", not the ",
+               describe_shape(o.network(), classifier_shape(o)), " asked for");
+  reader.load("classifier", *classifier);
+  reader.check_finite_weights(*classifier, "classifier");
+  classifier->to(device);
   classifier->eval();
 }
 
@@ -420,45 +515,6 @@ torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor&
     out.slice(0, first, last).copy_(torch::softmax(logits, 1).to(torch::kCPU));
   }
   return out;
-}
-
-Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
-                        int64_t num_classes) {
-  GANAUG_CHECK(truth.numel() == predicted.numel() && truth.numel() > 0,
-               "metrics need as many predictions as labels, and at least one");
-  Metrics m;
-  m.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
-  const auto t = truth.to(torch::kCPU, torch::kInt64).contiguous();
-  const auto p = predicted.to(torch::kCPU, torch::kInt64).contiguous();
-  int64_t correct = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const int64_t a = t.data_ptr<int64_t>()[i], b = p.data_ptr<int64_t>()[i];
-    GANAUG_CHECK(a >= 0 && a < num_classes && b >= 0 && b < num_classes,
-                 "label out of range in metrics");
-    ++m.confusion[a][b];
-    correct += a == b;
-  }
-  m.accuracy = static_cast<double>(correct) / t.numel();
-  double f1_sum = 0;
-  for (int64_t c = 0; c < num_classes; ++c) {
-    int64_t row = 0, column = 0;
-    for (int64_t j = 0; j < num_classes; ++j) {
-      row += m.confusion[c][j];
-      column += m.confusion[j][c];
-    }
-    const double tp = m.confusion[c][c];
-    m.per_class_accuracy.push_back(row ? tp / row : 0.0);
-    const double precision = column ? tp / column : 0.0, recall = row ? tp / row : 0.0;
-    f1_sum += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
-  }
-  m.macro_f1 = f1_sum / num_classes;
-  return m;
-}
-
-Metrics evaluate(Classifier& classifier, const LabeledDataset& test) {
-  test.validate();
-  const auto probabilities = predict_probabilities(classifier, test.images, test.num_classes());
-  return compute_metrics(test.labels, probabilities.argmax(1), test.num_classes());
 }
 
 }  // namespace ganaug

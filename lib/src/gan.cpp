@@ -8,7 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "batchnorm_stats.hpp"
+#include "fake_classes.hpp"
 #include "gan_checkpoint.hpp"
+#include "gan_fields.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
@@ -21,30 +24,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t kSamplesPerClass = 8;
-// Seed streams of the initial weights; training iterations use streams 0, 1, 2, ...
-constexpr uint64_t kGeneratorInitStream = 0x6E0000000000ULL;
-constexpr uint64_t kDiscriminatorInitStream = 0xD10000000000ULL;
-constexpr uint64_t kEmaStatisticsStream = 0xE3A000000000ULL;
 // Batches of the EMA generator's own samples its batch-norm statistics are recomputed from.
 constexpr int64_t kEmaStatisticsBatches = 16;
-
-// Architecture differences between two option sets, as "width 64 vs 32" phrases.
-std::string architecture_differences(const GanOptions& file, const GanOptions& run) {
-  std::ostringstream out;
-  auto compare = [&](const char* name, auto a, auto b) {
-    if (a != b) out << (out.tellp() > 0 ? ", " : "") << name << " " << a << " in the file vs " << b;
-  };
-  compare("num_classes", file.num_classes(), run.num_classes());
-  compare("image_size", file.image_size(), run.image_size());
-  compare("channels", file.channels(), run.channels());
-  compare("latent_dim", file.latent_dim(), run.latent_dim());
-  compare("g_width", file.g_width(), run.g_width());
-  compare("d_width", file.d_width(), run.d_width());
-  compare("spectral_norm", file.spectral_norm(), run.spectral_norm());
-  compare("projection", file.projection(), run.projection());
-  compare("minibatch_std", file.minibatch_std(), run.minibatch_std());
-  return out.str();
-}
 
 void check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
   torch::NoGradGuard no_grad;
@@ -96,27 +77,12 @@ DiscriminatorOptions GanOptions::discriminator_options() const {
 
 void GanOptions::validate() const {
   check_model_shape(num_classes(), image_size(), channels());
-  GANAUG_CHECK(latent_dim() >= 1 && latent_dim() <= 4096,
-               "the latent dimension must lie in [1, 4096], got ", latent_dim());
-  GANAUG_CHECK(g_width() >= 4 && g_width() <= 4096 && d_width() >= 4 && d_width() <= 4096,
-               "network widths must lie in [4, 4096], got ", g_width(), " and ", d_width());
+  detail::check_field_ranges(*this);
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
   GANAUG_CHECK(checkpoint_every() >= 0 && sample_every() >= 0,
                "checkpoint and sample intervals must be 0 (off) or positive, got ",
                checkpoint_every(), " and ", sample_every());
-  GANAUG_CHECK(iterations() >= 0, "GAN iterations must not be negative, got ", iterations());
-  GANAUG_CHECK(batch_size() >= 1, "GAN batch size must be positive, got ", batch_size());
-  GANAUG_CHECK(g_lr() > 0 && d_lr() > 0, "GAN learning rates must be positive");
-  GANAUG_CHECK(mode_seeking() >= 0 && std::isfinite(mode_seeking()),
-               "the mode-seeking weight must be 0 (off) or positive, got ", mode_seeking());
-  GANAUG_CHECK(beta1() >= 0 && beta1() < 1 && beta2() >= 0 && beta2() < 1,
-               "Adam betas must lie in [0, 1)");
-  GANAUG_CHECK(d_steps() >= 1, "discriminator steps per generator step must be at least 1");
-  GANAUG_CHECK(ema_decay() >= 0 && ema_decay() < 1, "EMA decay must lie in [0, 1)");
-  GANAUG_CHECK(unlabeled_share() >= 0 && unlabeled_share() < 1,
-               "the unlabeled share of the real batches must lie in [0, 1), got ",
-               unlabeled_share());
   GANAUG_CHECK(log_every() >= 1, "log_every must be positive");
   if (diffaugment() != "auto") DiffAugmentPolicy::parse(diffaugment());
 }
@@ -138,7 +104,7 @@ torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t 
   return noise;
 }
 
-FakeClasses::FakeClasses(const torch::Tensor& class_counts, const torch::Device& device)
+detail::FakeClasses::FakeClasses(const torch::Tensor& class_counts, const torch::Device& device)
     : device_(device) {
   const auto counts = class_counts.to(torch::kCPU, torch::kInt64);
   GANAUG_CHECK(counts.dim() == 1 && counts.size(0) >= 1 && counts.sum().item<int64_t>() > 0,
@@ -148,7 +114,7 @@ FakeClasses::FakeClasses(const torch::Tensor& class_counts, const torch::Device&
   if (!balanced_) weights_ = counts.to(device, torch::kFloat64);
 }
 
-torch::Tensor FakeClasses::draw(int64_t count, const at::Generator& rng) const {
+torch::Tensor detail::FakeClasses::draw(int64_t count, const at::Generator& rng) const {
   if (balanced_)
     return torch::randint(num_classes_, {count}, rng,
                           torch::TensorOptions().dtype(torch::kInt64).device(device_));
@@ -158,6 +124,10 @@ torch::Tensor FakeClasses::draw(int64_t count, const at::Generator& rng) const {
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes) {
   GANAUG_CHECK(num_classes >= 1, "need at least one class");
   return torch::arange(first, first + count, torch::kInt64).remainder(num_classes);
+}
+
+torch::Tensor sample_grid_classes(int64_t num_classes, int64_t per_class) {
+  return torch::arange(num_classes, torch::kInt64).repeat_interleave(per_class);
 }
 
 torch::Tensor generate(Generator& generator, const torch::Tensor& classes, uint64_t seed,
@@ -223,33 +193,72 @@ AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t s
 // only on the weights, the seed and the iteration: repeated calls give the same statistics.
 void recompute_batchnorm_statistics(Generator& generator, const GanOptions& o, int64_t iteration,
                                     const torch::Device& device) {
-  using Momentum = std::decay_t<decltype(std::declval<torch::nn::BatchNormOptions>().momentum())>;
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, Momentum>> layers;
-  for (auto& module : generator->modules(/*include_self=*/false)) {
-    if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-      layers.emplace_back(bn, bn->options.momentum());
-      bn->reset_running_stats();
-      bn->options.momentum(Momentum());  // a cumulative average over the batches below
+  detail::reestimate_batchnorm(*generator, [&] {
+    auto rng = make_generator(device, mix_seed(mix_seed(o.seed(), streams::kEmaStatistics),
+                                               static_cast<uint64_t>(iteration)));
+    const int64_t batch = std::max<int64_t>(2, o.batch_size());
+    for (int64_t b = 0; b < kEmaStatisticsBatches; ++b) {
+      const auto noise = torch::randn({batch, o.latent_dim()}, rng,
+                                      torch::TensorOptions().dtype(torch::kFloat32).device(device));
+      // balanced_classes(b * batch, batch, K), made on the device.
+      const auto classes = torch::arange(b * batch, (b + 1) * batch,
+                                         torch::TensorOptions().dtype(torch::kInt64).device(device))
+                               .remainder(o.num_classes());
+      generator(noise, classes);
     }
-  }
-  if (layers.empty()) return;
-  torch::NoGradGuard no_grad;
-  generator->train();
-  auto rng = make_generator(
-      device, mix_seed(mix_seed(o.seed(), kEmaStatisticsStream), static_cast<uint64_t>(iteration)));
-  const int64_t batch = std::max<int64_t>(2, o.batch_size());
-  for (int64_t b = 0; b < kEmaStatisticsBatches; ++b) {
-    const auto noise = torch::randn({batch, o.latent_dim()}, rng,
-                                    torch::TensorOptions().dtype(torch::kFloat32).device(device));
-    // balanced_classes(b * batch, batch, K), made on the device.
-    const auto classes = torch::arange(b * batch, (b + 1) * batch,
-                                       torch::TensorOptions().dtype(torch::kInt64).device(device))
-                             .remainder(o.num_classes());
-    generator(noise, classes);
-  }
-  for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
-  generator->eval();
+  });
 }
+
+namespace {
+
+// The real images of one train() call, on the device, and how every step draws from them.
+struct RealImages {
+  RealImages(const LabeledDataset& data, const GanOptions& o, const torch::Device& device)
+      : labelled(torch::nonzero(data.labels >= 0).flatten()),
+        fake_classes(torch::bincount(data.labels.index_select(0, labelled).cpu(), {},
+                                     o.num_classes()),
+                     device) {
+    n = labelled.numel();
+    // With unlabeled_share, the images labelled -1 follow the labelled ones (labels kept -1).
+    const auto unlabelled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
+                                                    : torch::empty({0}, torch::kInt64);
+    pool_n = unlabelled.numel();
+    const auto rows = pool_n > 0 ? torch::cat({labelled, unlabelled}) : labelled;
+    images = data.images.index_select(0, rows).to(device);
+    labels = data.labels.index_select(0, rows).to(device);
+    if (pool_n > 0) {
+      pool_rows = std::min(o.batch_size() - 1,
+                           std::max<int64_t>(1, std::llround(o.unlabeled_share() *
+                                                             static_cast<double>(o.batch_size()))));
+    }
+    policy = o.diffaugment() == "auto"
+                 ? DiffAugmentPolicy::parse(n < 10000 ? (o.channels() == 3 ? "translation,cutout,color"
+                                                                          : "translation,cutout")
+                                                      : "off")
+                 : DiffAugmentPolicy::parse(o.diffaugment());
+  }
+
+  torch::Tensor labelled;          // rows of the labelled images in the data
+  torch::Tensor images, labels;    // the labelled rows, then the pool's, on the device
+  int64_t n = 0, pool_n = 0;       // labelled and pool rows
+  int64_t pool_rows = 0;           // real rows of a global batch drawn from the pool (the last)
+  detail::FakeClasses fake_classes;  // the fakes' classes, with the data's class frequencies
+  DiffAugmentPolicy policy;
+};
+
+// One iteration's random draws, from generators seeded by (seed, iteration) on the training
+// device, and this rank's slice of them.
+struct StepDraws {
+  at::Generator rng, augment_rng;
+  int64_t world = 1, rank = 0, local = 0;
+  std::string at;  // " at iteration N", for error messages
+
+  torch::Tensor mine(const torch::Tensor& global) const {
+    return world > 1 ? global.slice(0, rank * local, (rank + 1) * local) : global;
+  }
+};
+
+}  // namespace
 
 struct GanTrainer::State {
   State(GanOptions options_, std::vector<std::string> names)
@@ -265,7 +274,208 @@ struct GanTrainer::State {
   std::unique_ptr<torch::optim::Adam> g_optimizer, d_optimizer;
   int64_t iteration = 0;
   std::shared_ptr<ProcessGroup> group;  // data-parallel training when set
+
+  bool distributed() const { return group && group->world_size() > 1; }
+
+  StepDraws draws() const {
+    const auto& o = options;
+    StepDraws d;
+    d.world = group ? group->world_size() : 1;
+    d.rank = group ? group->rank() : 0;
+    d.local = o.batch_size() / d.world;
+    d.rng = make_generator(device, mix_seed(o.seed(), static_cast<uint64_t>(iteration)));
+    // With several ranks, each augments with a generator of its own.
+    d.augment_rng =
+        d.world > 1 ? make_generator(device, mix_seed(mix_seed(o.seed(), iteration), streams::kRankAugment + d.rank))
+                    : d.rng;
+    d.at = " at iteration " + std::to_string(iteration + 1);
+    return d;
+  }
+
+  // One discriminator step: real and fake images in one pass. Returns its loss and the mean
+  // real and fake scores, on the device.
+  torch::Tensor discriminator_step(const RealImages& real, StepDraws& d) {
+    const auto& o = options;
+    const int64_t batch = o.batch_size();
+    const auto long_on_device = torch::TensorOptions().dtype(torch::kInt64).device(device);
+    const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    auto global_index = torch::randint(real.n, {batch - real.pool_rows}, d.rng, long_on_device);
+    if (real.pool_rows > 0)
+      global_index = torch::cat({global_index, torch::randint(real.n, real.n + real.pool_n,
+                                                              {real.pool_rows}, d.rng,
+                                                              long_on_device)});
+    const auto index = d.mine(global_index);
+    const auto noise = d.mine(torch::randn({batch, o.latent_dim()}, d.rng, float_on_device));
+    const auto global_fake_classes = real.fake_classes.draw(batch, d.rng);
+    const auto fake_classes = d.mine(global_fake_classes);
+    torch::Tensor fake;
+    {
+      torch::NoGradGuard no_grad;
+      fake = generator(noise, fake_classes);
+    }
+    // As many fakes as pool images are scored without their class.
+    auto scored_fake_classes = fake_classes;
+    if (real.pool_rows > 0) {
+      scored_fake_classes = global_fake_classes.clone();
+      scored_fake_classes.slice(0, batch - real.pool_rows).fill_(-1);
+      scored_fake_classes = d.mine(scored_fake_classes);
+    }
+    auto both = torch::cat({real.images.index_select(0, index), fake});
+    if (real.policy.any()) both = diff_augment(both, real.policy, d.augment_rng);
+    const auto scores =
+        discriminator(both, torch::cat({real.labels.index_select(0, index), scored_fake_classes}));
+    const auto real_scores = scores.slice(0, 0, d.local), fake_scores = scores.slice(0, d.local);
+    const auto d_loss =
+        o.loss() == GanLoss::kHinge
+            ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
+            : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
+    d_optimizer->zero_grad();
+    d_loss.backward();
+    if (distributed())
+      group->average_gradients(discriminator->parameters(),
+                               "averaging the discriminator's gradients" + d.at);
+    d_optimizer->step();
+    return torch::stack({d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
+  }
+
+  // One generator step (adversarial loss plus the mode-seeking term); the discriminator's
+  // weights need no gradient here. Returns the loss, on the device.
+  torch::Tensor generator_step(const RealImages& real, StepDraws& d) {
+    const auto& o = options;
+    const int64_t batch = o.batch_size();
+    const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    for (auto& p : discriminator->parameters()) p.set_requires_grad(false);
+    const auto noise = d.mine(torch::randn({batch, o.latent_dim()}, d.rng, float_on_device));
+    auto fake_classes = d.mine(real.fake_classes.draw(batch, d.rng));
+    const int64_t half = d.local / 2;
+    const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
+    if (mode_seeking) {
+      // Image i and image half + i share a class and differ in noise.
+      fake_classes = fake_classes.clone();
+      fake_classes.slice(0, half, 2 * half).copy_(fake_classes.slice(0, 0, half));
+    }
+    auto fake = generator(noise, fake_classes);
+    torch::Tensor seeking;
+    if (mode_seeking) {
+      // MSGAN: the ratio of image distance to noise distance, which the generator raises.
+      const auto image_distance =
+          (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
+      const auto noise_distance =
+          (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
+      seeking = 1.0 / (image_distance / noise_distance + 1e-5);
+    }
+    if (real.policy.any()) fake = diff_augment(fake, real.policy, d.augment_rng);
+    const auto scores = discriminator(fake, fake_classes);
+    auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+    if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
+    g_optimizer->zero_grad();
+    g_loss.backward();
+    if (distributed())
+      group->average_gradients(generator->parameters(), "averaging the generator's gradients" + d.at);
+    g_optimizer->step();
+    for (auto& p : discriminator->parameters()) p.set_requires_grad(true);
+    return g_loss.detach();
+  }
+
+  // The moving average of the generator's weights after step `iteration`, with a warm-up: a
+  // short run should not average in its random initial weights. Buffers are copied.
+  void update_ema() {
+    if (options.ema_decay() <= 0) return;
+    const double decay = std::min(options.ema_decay(), (1.0 + iteration) / (10.0 + iteration));
+    torch::NoGradGuard no_grad;
+    auto source = generator->parameters(), target = ema->parameters();
+    for (size_t i = 0; i < source.size(); ++i) target[i].mul_(decay).add_(source[i], 1 - decay);
+    auto source_buffers = generator->buffers(), target_buffers = ema->buffers();
+    for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
+  }
+
+  // Module state kept equal on every rank: rank 0's at the start (weights and buffers), its
+  // buffers (batch-norm statistics) after every iteration.
+  void synchronise(bool with_parameters, const std::string& why) {
+    if (!distributed()) return;
+    std::vector<torch::nn::Module*> modules{generator.get(), discriminator.get()};
+    if (with_parameters) modules.push_back(ema.get());
+    std::vector<torch::Tensor> tensors;
+    for (auto* m : modules) {
+      if (with_parameters)
+        for (const auto& p : m->parameters()) tensors.push_back(p);
+      for (const auto& b : m->buffers()) tensors.push_back(b);
+    }
+    group->broadcast(tensors, why);
+  }
 };
+
+namespace {
+
+// log.csv and the progress reports of one train() call. The last step's losses stay on the
+// device and are read (and checked for NaN/Inf) only every log_every iterations, so that a
+// CUDA step never waits for the host.
+class TrainingLog {
+ public:
+  TrainingLog(const GanOptions& o, int64_t first_iteration, bool writes)
+      : o_(o), first_iteration_(first_iteration), start_(std::chrono::steady_clock::now()) {
+    progress_.iterations = o.iterations();
+    if (!writes || o.out_dir().empty()) return;
+    fs::create_directories(o.out_dir());
+    remove_temporary_files(o.out_dir());  // a checkpoint half written by a killed run
+    const auto log_path = fs::path(o.out_dir()) / "log.csv";
+    const bool fresh = !fs::exists(log_path) || first_iteration == 0;
+    log_.open(log_path, fresh ? std::ios::trunc : std::ios::app);
+    GANAUG_CHECK(log_.good(), "cannot write the training log ", log_path.string());
+    if (fresh) log_ << "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s\n";
+    checkpoint_path_ = (fs::path(o.out_dir()) / "checkpoint.pt").string();
+  }
+
+  // Where checkpoints go: empty when this process writes none.
+  const std::string& checkpoint_path() const { return checkpoint_path_; }
+
+  // Reads the last step's losses (d_losses: loss, real and fake scores; undefined before the
+  // first step) and throws ganaug::Error when one is NaN or Inf.
+  void read_losses(int64_t iteration, const torch::Tensor& d_losses, const torch::Tensor& g_loss) {
+    if (!d_losses.defined() || !g_loss.defined()) return;
+    const auto values =
+        torch::cat({d_losses, g_loss.reshape({1})}).to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* v = values.data_ptr<double>();
+    progress_.d_loss = v[0];
+    progress_.d_real = v[1];
+    progress_.d_fake = v[2];
+    progress_.g_loss = v[3];
+    GANAUG_CHECK(std::isfinite(progress_.d_loss) && std::isfinite(progress_.g_loss),
+                 "training diverged by iteration ", iteration, " (losses are checked every ",
+                 o_.log_every(), "): discriminator loss ", progress_.d_loss, ", generator loss ",
+                 progress_.g_loss,
+                 "; the last checkpoint is left intact. Lower the learning rates or change the "
+                 "seed");
+  }
+
+  // Writes the row of `iteration` (with the losses read last) and returns the progress.
+  const GanProgress& report(int64_t iteration) {
+    progress_.iteration = iteration;
+    progress_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    progress_.images_per_second =
+        progress_.seconds > 0
+            ? (iteration - first_iteration_) * o_.batch_size() / progress_.seconds
+            : 0;
+    if (log_.is_open()) {
+      log_ << iteration << ',' << progress_.d_loss << ',' << progress_.g_loss << ','
+           << progress_.d_real << ',' << progress_.d_fake << ',' << progress_.seconds << ','
+           << progress_.images_per_second << '\n';
+      log_.flush();
+    }
+    return progress_;
+  }
+
+ private:
+  const GanOptions& o_;
+  int64_t first_iteration_;
+  std::chrono::steady_clock::time_point start_;
+  std::ofstream log_;
+  std::string checkpoint_path_;
+  GanProgress progress_;
+};
+
+}  // namespace
 
 GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
     : state_(std::make_unique<State>(std::move(options), std::move(class_names))) {
@@ -277,8 +487,8 @@ GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
   // Initial weights from the run's seed alone: LibTorch's global generator is not seeded.
   s.generator = Generator(s.options.generator_options());
   s.discriminator = Discriminator(s.options.discriminator_options());
-  reset_parameters(*s.generator, mix_seed(s.options.seed(), kGeneratorInitStream));
-  reset_parameters(*s.discriminator, mix_seed(s.options.seed(), kDiscriminatorInitStream));
+  reset_parameters(*s.generator, mix_seed(s.options.seed(), streams::kGeneratorInit));
+  reset_parameters(*s.discriminator, mix_seed(s.options.seed(), streams::kDiscriminatorInit));
   s.ema = Generator(s.options.generator_options());
   copy_state(*s.generator, *s.ema);
   s.generator->to(s.device);
@@ -346,33 +556,13 @@ void GanTrainer::save_checkpoint(const std::string& path) const {
   };
   add_adam("g_optimizer", *s.g_optimizer);
   add_adam("d_optimizer", *s.d_optimizer);
-  // Serialised in memory: a LibTorch archive that fails to write its file throws from a
-  // destructor and aborts the process, so the file is written here, where a full disk is an
-  // ordinary error.
-  auto to_bytes = [](torch::serialize::OutputArchive& a) {
-    std::string bytes;
-    a.save_to([&bytes](const void* data, size_t size) {
-      bytes.append(static_cast<const char*>(data), size);
-      return size;
-    });
-    return bytes;
-  };
-  const std::string payload = to_bytes(archive);
-  const std::string bytes = detail::checkpoint_file_bytes(payload);
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  try {
-    write_file_atomic(target, bytes.data(), bytes.size(), Durability::kDurable);
-  } catch (const Error& e) {
-    GANAUG_FAIL("could not write checkpoint ", path, " (", e.what(),
-                "); the previous checkpoint, if any, is intact");
-  }
+  detail::write_checkpoint_file(archive, path, detail::kGanCheckpoint);
 }
 
 void GanTrainer::resume(const std::string& path) {
   auto& s = *state_;
   detail::CheckpointReader reader(path, s.device);
-  const auto differences = architecture_differences(reader.options(), s.options);
+  const auto differences = detail::architecture_differences(reader.options(), s.options);
   GANAUG_CHECK(differences.empty(), "checkpoint ", path, " was trained with another architecture (",
                differences, " in this run); use the same model options or start a new run");
   const auto names = reader.class_names();
@@ -400,118 +590,16 @@ bool GanTrainer::train(const LabeledDataset& data) {
                data.width());
   GANAUG_CHECK(data.num_classes() == o.num_classes(), "the GAN was set up for ", o.num_classes(),
                " classes but ", data.source, " has ", data.num_classes());
-  const auto labelled = torch::nonzero(data.labels >= 0).flatten();
-  GANAUG_CHECK(labelled.numel() > 0, "no labelled images to train the GAN on in ", data.source);
-  const int64_t n = labelled.numel();
-  // With unlabeled_share, the images labelled -1 follow the labelled ones (labels kept at -1).
-  const auto unlabelled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
-                                                  : torch::empty({0}, torch::kInt64);
-  const int64_t pool_n = unlabelled.numel();
-  const auto rows = pool_n > 0 ? torch::cat({labelled, unlabelled}) : labelled;
-  const auto images = data.images.index_select(0, rows).to(s.device);
-  const auto labels = data.labels.index_select(0, rows).to(s.device);
-  // Real rows per global batch drawn from the pool, the last of the batch (and as many fakes).
-  const int64_t pool_rows =
-      pool_n > 0 ? std::min(o.batch_size() - 1,
-                            std::max<int64_t>(1, std::llround(o.unlabeled_share() *
-                                                              static_cast<double>(o.batch_size()))))
-                 : 0;
-  const FakeClasses fake_class_sampler(
-      torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes()), s.device);
-  const auto policy =
-      o.diffaugment() == "auto"
-          ? DiffAugmentPolicy::parse(
-                n < 10000 ? (o.channels() == 3 ? "translation,cutout,color" : "translation,cutout")
-                          : "off")
-          : DiffAugmentPolicy::parse(o.diffaugment());
-
-  ProcessGroup* group = s.group.get();
-  const int64_t world = group ? group->world_size() : 1, rank = group ? group->rank() : 0;
+  GANAUG_CHECK((data.labels >= 0).any().item<bool>(), "no labelled images to train the GAN on in ",
+               data.source);
+  const RealImages real(data, o, s.device);
+  const int64_t world = s.group ? s.group->world_size() : 1;
   GANAUG_CHECK(o.batch_size() % world == 0, "the batch size ", o.batch_size(),
                " does not split evenly over ", world, " processes");
-  const int64_t local = o.batch_size() / world;  // this rank's share of every global batch
-  // Module state kept equal on every rank: rank 0's at the start, its buffers every iteration.
-  auto module_state = [](std::vector<torch::nn::Module*> modules, bool with_parameters) {
-    std::vector<torch::Tensor> out;
-    for (auto* m : modules) {
-      if (with_parameters)
-        for (const auto& p : m->parameters()) out.push_back(p);
-      for (const auto& b : m->buffers()) out.push_back(b);
-    }
-    return out;
-  };
-  const std::vector<torch::nn::Module*> modules{s.generator.get(), s.discriminator.get(),
-                                                s.ema.get()};
-  if (group && world > 1) {
-    group->broadcast(module_state(modules, true), "copying rank 0's weights before training");
-  }
-
-  std::ofstream log;
-  std::string checkpoint_path;
-  if (rank == 0 && !o.out_dir().empty()) {
-    fs::create_directories(o.out_dir());
-    remove_temporary_files(o.out_dir());  // a checkpoint half written by a killed run
-    const auto log_path = fs::path(o.out_dir()) / "log.csv";
-    const bool fresh = !fs::exists(log_path) || s.iteration == 0;
-    log.open(log_path, fresh ? std::ios::trunc : std::ios::app);
-    GANAUG_CHECK(log.good(), "cannot write the training log ", log_path.string());
-    if (fresh) log << "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s\n";
-    checkpoint_path = (fs::path(o.out_dir()) / "checkpoint.pt").string();
-  }
-
-  const int64_t batch = o.batch_size();
-  const int64_t k = o.num_classes();
-  const auto long_cpu = torch::TensorOptions().dtype(torch::kInt64);
-  const auto long_on_device = long_cpu.device(s.device);
-  const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(s.device);
-  // The last step's losses and mean scores, kept on the device: they are read (and checked for
-  // NaN/Inf) only every log_every iterations, so that a CUDA step never waits for the host.
+  s.synchronise(true, "copying rank 0's weights before training");
+  TrainingLog log(o, s.iteration, !s.group || s.group->rank() == 0);
+  const auto& checkpoint_path = log.checkpoint_path();
   torch::Tensor last_d_losses, last_g_loss;
-  const auto start_time = std::chrono::steady_clock::now();
-  const int64_t first_iteration = s.iteration;
-  GanProgress progress;
-  progress.iterations = o.iterations();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-  };
-  auto read_losses = [&] {
-    if (!last_d_losses.defined() || !last_g_loss.defined()) return;
-    const auto values = torch::cat({last_d_losses, last_g_loss.reshape({1})})
-                            .to(torch::kCPU, torch::kFloat64)
-                            .contiguous();
-    const double* v = values.data_ptr<double>();
-    progress.d_loss = v[0];
-    progress.d_real = v[1];
-    progress.d_fake = v[2];
-    progress.g_loss = v[3];
-    GANAUG_CHECK(std::isfinite(progress.d_loss) && std::isfinite(progress.g_loss),
-                 "training diverged by iteration ", s.iteration, " (losses are checked every ",
-                 o.log_every(), "): discriminator loss ", progress.d_loss, ", generator loss ",
-                 progress.g_loss,
-                 "; the last checkpoint is left intact. Lower the learning rates or change the "
-                 "seed");
-  };
-  auto report = [&] {
-    progress.iteration = s.iteration;
-    progress.seconds = elapsed();
-    progress.images_per_second =
-        progress.seconds > 0 ? (s.iteration - first_iteration) * batch / progress.seconds : 0;
-    if (log.is_open()) {
-      log << s.iteration << ',' << progress.d_loss << ',' << progress.g_loss << ','
-          << progress.d_real << ',' << progress.d_fake << ',' << progress.seconds << ','
-          << progress.images_per_second << '\n';
-      log.flush();
-    }
-    if (on_progress) on_progress(progress);
-  };
-  auto emit_samples = [&] {
-    if (!on_samples) return;
-    const auto classes = torch::arange(k, long_cpu).repeat_interleave(kSamplesPerClass);
-    auto sampler = sampling_generator();
-    on_samples(s.iteration, generate(sampler, classes, mix_seed(o.seed(), 0xA11CE)));
-    if (o.ema_decay() == 0) s.generator->train();
-  };
-
   s.generator->train();
   s.discriminator->train();
   while (s.iteration < o.iterations()) {
@@ -519,112 +607,26 @@ bool GanTrainer::train(const LabeledDataset& data) {
       if (!checkpoint_path.empty()) save_checkpoint(checkpoint_path);
       return false;
     }
-    // Every random draw of this iteration comes from a generator seeded by (seed, iteration),
-    // on the training device: no step copies anything from the host.
-    auto rng = make_generator(s.device, mix_seed(o.seed(), static_cast<uint64_t>(s.iteration)));
-    // With several ranks, each takes its slice of the global draws, and augments with a
-    // generator of its own.
-    auto mine = [&](const torch::Tensor& global) {
-      return world > 1 ? global.slice(0, rank * local, (rank + 1) * local) : global;
-    };
-    auto augment_rng =
-        world > 1 ? make_generator(s.device, mix_seed(mix_seed(o.seed(), s.iteration), 7 + rank))
-                  : rng;
-    const std::string at = " at iteration " + std::to_string(s.iteration + 1);
-    for (int64_t step = 0; step < o.d_steps(); ++step) {
-      auto global_index = torch::randint(n, {batch - pool_rows}, rng, long_on_device);
-      if (pool_rows > 0)
-        global_index = torch::cat(
-            {global_index, torch::randint(n, n + pool_n, {pool_rows}, rng, long_on_device)});
-      const auto index = mine(global_index);
-      const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
-      const auto global_fake_classes = fake_class_sampler.draw(batch, rng);
-      const auto fake_classes = mine(global_fake_classes);
-      torch::Tensor fake;
-      {
-        torch::NoGradGuard no_grad;
-        fake = s.generator(noise, fake_classes);
-      }
-      // As many fakes as pool images are scored without their class.
-      auto scored_fake_classes = fake_classes;
-      if (pool_rows > 0) {
-        scored_fake_classes = global_fake_classes.clone();
-        scored_fake_classes.slice(0, batch - pool_rows).fill_(-1);
-        scored_fake_classes = mine(scored_fake_classes);
-      }
-      // Real and fake in one batch: one discriminator pass instead of two.
-      auto both = torch::cat({images.index_select(0, index), fake});
-      if (policy.any()) both = diff_augment(both, policy, augment_rng);
-      const auto scores =
-          s.discriminator(both, torch::cat({labels.index_select(0, index), scored_fake_classes}));
-      const auto real_scores = scores.slice(0, 0, local), fake_scores = scores.slice(0, local);
-      const auto d_loss =
-          o.loss() == GanLoss::kHinge
-              ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
-              : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
-      s.d_optimizer->zero_grad();
-      d_loss.backward();
-      if (group && world > 1)
-        group->average_gradients(s.discriminator->parameters(),
-                                 "averaging the discriminator's gradients" + at);
-      s.d_optimizer->step();
-      last_d_losses =
-          torch::stack({d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
-    }
-    // Generator step; the discriminator's weights need no gradient here.
-    for (auto& p : s.discriminator->parameters()) p.set_requires_grad(false);
-    const auto noise = mine(torch::randn({batch, o.latent_dim()}, rng, float_on_device));
-    auto fake_classes = mine(fake_class_sampler.draw(batch, rng));
-    const int64_t half = local / 2;
-    const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
-    if (mode_seeking) {
-      // Image i and image half + i share a class and differ in noise.
-      fake_classes = fake_classes.clone();
-      fake_classes.slice(0, half, 2 * half).copy_(fake_classes.slice(0, 0, half));
-    }
-    auto fake = s.generator(noise, fake_classes);
-    torch::Tensor seeking;
-    if (mode_seeking) {
-      // MSGAN: the ratio of image distance to noise distance, which the generator raises.
-      const auto image_distance =
-          (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
-      const auto noise_distance =
-          (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
-      seeking = 1.0 / (image_distance / noise_distance + 1e-5);
-    }
-    if (policy.any()) fake = diff_augment(fake, policy, augment_rng);
-    const auto scores = s.discriminator(fake, fake_classes);
-    auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
-    if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
-    s.g_optimizer->zero_grad();
-    g_loss.backward();
-    if (group && world > 1)
-      group->average_gradients(s.generator->parameters(),
-                               "averaging the generator's gradients" + at);
-    s.g_optimizer->step();
-    for (auto& p : s.discriminator->parameters()) p.set_requires_grad(true);
-    last_g_loss = g_loss.detach();
-    if (group && world > 1) {
-      group->broadcast(module_state({s.generator.get(), s.discriminator.get()}, false),
-                       "copying rank 0's batch-norm statistics" + at);
-    }
+    auto draws = s.draws();
+    for (int64_t step = 0; step < o.d_steps(); ++step)
+      last_d_losses = s.discriminator_step(real, draws);
+    last_g_loss = s.generator_step(real, draws);
+    s.synchronise(false, "copying rank 0's batch-norm statistics" + draws.at);
     ++s.iteration;
-    if (o.ema_decay() > 0) {
-      // Warm-up: a short run should not average in its random initial weights.
-      const double decay = std::min(o.ema_decay(), (1.0 + s.iteration) / (10.0 + s.iteration));
-      torch::NoGradGuard no_grad;
-      auto source = s.generator->parameters(), target = s.ema->parameters();
-      for (size_t i = 0; i < source.size(); ++i) target[i].mul_(decay).add_(source[i], 1 - decay);
-      auto source_buffers = s.generator->buffers(), target_buffers = s.ema->buffers();
-      for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
-    }
+    s.update_ema();
     if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
-      read_losses();
+      log.read_losses(s.iteration, last_d_losses, last_g_loss);
       check_finite(*s.generator, "generator", s.iteration);
       check_finite(*s.discriminator, "discriminator", s.iteration);
-      report();
+      const auto& progress = log.report(s.iteration);
+      if (on_progress) on_progress(progress);
     }
-    if (o.sample_every() > 0 && s.iteration % o.sample_every() == 0) emit_samples();
+    if (o.sample_every() > 0 && s.iteration % o.sample_every() == 0 && on_samples) {
+      auto sampler = sampling_generator();
+      on_samples(s.iteration, generate(sampler, sample_grid_classes(o.num_classes(), kSamplesPerClass),
+                                       mix_seed(o.seed(), streams::kTrainingSamples)));
+      if (o.ema_decay() == 0) s.generator->train();
+    }
     if (!checkpoint_path.empty() && o.checkpoint_every() > 0 &&
         s.iteration % o.checkpoint_every() == 0 && s.iteration < o.iterations()) {
       save_checkpoint(checkpoint_path);

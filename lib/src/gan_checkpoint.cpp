@@ -10,6 +10,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "gan_fields.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 
@@ -25,12 +26,10 @@ namespace {
 // newline-joined). LibTorch does not check the CRCs of its zip records, so without the checksum
 // a flipped byte in a weight would load silently; and its parser crashes on some damaged
 // archives, so only an archive whose checksum holds is given to it.
-constexpr const char* kCheckpointFormatPrefix = "ganaug-gan-checkpoint-v";
-constexpr int64_t kCheckpointVersion = 2;
 const std::string kZipMagic = "PK\x03\x04";
 
-std::string checkpoint_format(int64_t version) {
-  return kCheckpointFormatPrefix + std::to_string(version);
+std::string checkpoint_format(const CheckpointKind& kind, int64_t version) {
+  return kind.prefix + std::to_string(version);
 }
 
 std::vector<std::string> split_lines(const std::string& text) {
@@ -199,33 +198,7 @@ std::string load_adam_v1(torch::serialize::InputArchive& archive, torch::optim::
 }  // namespace
 
 void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o) {
-  auto put_int = [&](const char* key, int64_t value) { archive.write(key, c10::IValue(value)); };
-  auto put_double = [&](const char* key, double value) { archive.write(key, c10::IValue(value)); };
-  auto put_string = [&](const char* key, const std::string& value) {
-    archive.write(key, c10::IValue(value));
-  };
-  put_int("num_classes", o.num_classes());
-  put_int("image_size", o.image_size());
-  put_int("channels", o.channels());
-  put_int("latent_dim", o.latent_dim());
-  put_int("g_width", o.g_width());
-  put_int("d_width", o.d_width());
-  put_int("spectral_norm", o.spectral_norm());
-  put_int("projection", o.projection());
-  put_int("minibatch_std", o.minibatch_std());
-  put_double("mode_seeking", o.mode_seeking());
-  put_string("loss", to_string(o.loss()));
-  put_int("iterations", o.iterations());
-  put_int("batch_size", o.batch_size());
-  put_double("g_lr", o.g_lr());
-  put_double("d_lr", o.d_lr());
-  put_double("beta1", o.beta1());
-  put_double("beta2", o.beta2());
-  put_int("d_steps", o.d_steps());
-  put_string("diffaugment", o.diffaugment());
-  put_double("ema_decay", o.ema_decay());
-  put_double("unlabeled_share", o.unlabeled_share());
-  put_int("seed", static_cast<int64_t>(o.seed()));
+  for (const auto& field : gan_fields()) archive.write(field.name, field.get(o));
 }
 
 void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& optimizer) {
@@ -243,14 +216,37 @@ void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& opt
   }
 }
 
-std::string checkpoint_file_bytes(const std::string& payload) {
-  return checkpoint_format(kCheckpointVersion) + " libtorch=" + std::string(TORCH_VERSION) +
+std::string checkpoint_file_bytes(const std::string& payload, const CheckpointKind& kind) {
+  return checkpoint_format(kind, kind.version) + " libtorch=" + std::string(TORCH_VERSION) +
          " bytes=" + std::to_string(payload.size()) +
          " fnv1a64=" + hash_hex(hash_bytes(payload.data(), payload.size())) + "\n" + payload;
 }
 
-CheckpointReader::CheckpointReader(const std::string& path, const torch::Device& device)
+void write_checkpoint_file(torch::serialize::OutputArchive& archive, const std::string& path,
+                           const CheckpointKind& kind) {
+  std::string payload;
+  archive.save_to([&payload](const void* data, size_t size) {
+    payload.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  const std::string bytes = checkpoint_file_bytes(payload, kind);
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  try {
+    write_file_atomic(target, bytes.data(), bytes.size(), Durability::kDurable);
+  } catch (const Error& e) {
+    GANAUG_FAIL("could not write checkpoint ", path, " (", e.what(), "); the previous ", kind.what,
+                ", if any, is intact");
+  }
+}
+
+CheckpointReader::CheckpointReader(const std::string& path, const torch::Device& device,
+                                   const CheckpointKind& kind)
     : path_(path) {
+  const auto expected = [&] {
+    return std::string(kind.what) + " (expected format " + checkpoint_format(kind, kind.version) +
+           ")";
+  };
   std::error_code error;
   GANAUG_CHECK(fs::is_regular_file(path, error), "checkpoint not found: ", path);
   std::ifstream in(path, std::ios::binary);
@@ -258,6 +254,7 @@ CheckpointReader::CheckpointReader(const std::string& path, const torch::Device&
   std::string head(kZipMagic.size(), '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   if (in.gcount() == static_cast<std::streamsize>(head.size()) && head == kZipMagic) {
+    GANAUG_CHECK(kind.reads_zip_v1, "file ", path, " is not a ganaug ", expected());
     // Format v1: a LibTorch archive, checked record by record first.
     in.seekg(0);
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -270,9 +267,8 @@ CheckpointReader::CheckpointReader(const std::string& path, const torch::Device&
     }
     c10::IValue format;
     GANAUG_CHECK(archive_.try_read("format", format) && format.isString() &&
-                     format.toStringRef() == checkpoint_format(1),
-                 "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-                 checkpoint_format(kCheckpointVersion), ")");
+                     format.toStringRef() == checkpoint_format(kind, 1),
+                 "checkpoint ", path, " is not a ganaug ", expected());
     version_ = 1;
     return;
   }
@@ -281,20 +277,19 @@ CheckpointReader::CheckpointReader(const std::string& path, const torch::Device&
   in.seekg(0);
   std::string header;
   std::getline(in, header);
-  GANAUG_CHECK(!in.fail() && header.size() < 1024 && header.rfind(kCheckpointFormatPrefix, 0) == 0,
-               "checkpoint ", path, " is not a ganaug GAN checkpoint (expected format ",
-               checkpoint_format(kCheckpointVersion), ")");
+  GANAUG_CHECK(!in.fail() && header.size() < 1024 && header.rfind(kind.prefix, 0) == 0,
+               "checkpoint ", path, " is not a ganaug ", expected());
   std::istringstream fields(header);
   std::string name;
   fields >> name;
-  const std::string digits = name.substr(std::string(kCheckpointFormatPrefix).size());
+  const std::string digits = name.substr(std::string(kind.prefix).size());
   GANAUG_CHECK(!digits.empty() && digits.size() < 9 &&
                    digits.find_first_not_of("0123456789") == std::string::npos,
                "checkpoint ", path, " has an unknown format '", name, "'");
   version_ = std::stoll(digits);
-  GANAUG_CHECK(version_ >= 2 && version_ <= kCheckpointVersion, "checkpoint ", path,
+  GANAUG_CHECK(version_ >= kind.first_header_version && version_ <= kind.version, "checkpoint ", path,
                " was written by a newer ganaug (format v", version_, "; this version reads v1 to v",
-               kCheckpointVersion, "); upgrade ganaug to use it");
+               kind.version, "); upgrade ganaug to use it");
   std::map<std::string, std::string> values;
   for (std::string field; fields >> field;) {
     const auto equals = field.find('=');
@@ -378,26 +373,24 @@ std::string CheckpointReader::text(const char* key) {
 }
 
 GanOptions CheckpointReader::options() {
-  GanOptions o(integer("num_classes"), integer("image_size"), integer("channels"));
-  o.latent_dim(integer("latent_dim"))
-      .g_width(integer("g_width"))
-      .d_width(integer("d_width"))
-      .spectral_norm(integer("spectral_norm") != 0)
-      .projection(integer("projection") != 0)
-      .minibatch_std(integer_or("minibatch_std", 0) != 0)
-      .mode_seeking(real_or("mode_seeking", 0.0))
-      .loss(parse_gan_loss(text("loss")))
-      .iterations(integer("iterations"))
-      .batch_size(integer("batch_size"))
-      .g_lr(real("g_lr"))
-      .d_lr(real("d_lr"))
-      .beta1(real("beta1"))
-      .beta2(real("beta2"))
-      .d_steps(integer("d_steps"))
-      .diffaugment(text("diffaugment"))
-      .ema_decay(real("ema_decay"))
-      .unlabeled_share(real_or("unlabeled_share", 0.0))
-      .seed(static_cast<uint64_t>(integer("seed")));
+  GanOptions o(1);
+  for (const auto& field : gan_fields()) {
+    const bool has_fallback = field.before.has_value();
+    switch (field.type) {
+      case GanField::Type::kInt:
+      case GanField::Type::kBool:
+        field.set(o, has_fallback ? integer_or(field.name, field.before->toInt())
+                                  : integer(field.name));
+        break;
+      case GanField::Type::kReal:
+        field.set(o, has_fallback ? real_or(field.name, field.before->toDouble())
+                                  : real(field.name));
+        break;
+      case GanField::Type::kText:
+        field.set(o, text(field.name));
+        break;
+    }
+  }
   return o;
 }
 

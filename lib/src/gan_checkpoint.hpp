@@ -1,5 +1,6 @@
-// Internal to the ganaug library: the GAN checkpoint file, written by GanTrainer::save_checkpoint
-// and read by GanTrainer::resume and load_generator.
+// Internal to the ganaug library: the checksummed file every saved module goes through — the GAN
+// checkpoint (GanTrainer::save_checkpoint, GanTrainer::resume, load_generator) and the classifier
+// file (save_classifier, load_classifier).
 #pragma once
 
 #include <torch/torch.h>
@@ -11,6 +12,23 @@
 
 namespace ganaug::detail {
 
+/// A kind of checksummed file: a header line "<prefix><version> libtorch=<version> bytes=<n>
+/// fnv1a64=<16 hex digits>" followed by n bytes of LibTorch archive.
+struct CheckpointKind {
+  const char* prefix;            ///< "ganaug-gan-checkpoint-v"
+  int64_t version;               ///< the version written
+  int64_t first_header_version;  ///< the first version with the header line
+  bool reads_zip_v1;             ///< version 1 was a bare LibTorch archive (GAN checkpoints)
+  const char* what;              ///< its name in messages: "GAN checkpoint"
+};
+/// GAN checkpoints: v1 a bare LibTorch archive (read after a CRC check of its records), v2 the
+/// header line.
+inline constexpr CheckpointKind kGanCheckpoint{"ganaug-gan-checkpoint-v", 2, 2, true,
+                                               "GAN checkpoint"};
+/// Classifier files (save_classifier): v1 the header line.
+inline constexpr CheckpointKind kClassifierFile{"ganaug-classifier-v", 1, 1, false,
+                                                "classifier file"};
+
 /// Writes every option of `o` into `archive`, keyed as the reader expects them.
 void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o);
 
@@ -20,14 +38,23 @@ void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& opt
 
 /// The bytes of a checkpoint file of the current format holding `payload` (a serialised LibTorch
 /// archive): the format's header line with the payload's size and checksum, then the payload.
-std::string checkpoint_file_bytes(const std::string& payload);
+std::string checkpoint_file_bytes(const std::string& payload,
+                                  const CheckpointKind& kind = kGanCheckpoint);
+
+/// Writes `archive` as a file of `kind` at `path`, atomically and durably (a temporary file,
+/// then a rename), creating the parent folders. The archive is serialised in memory first: a
+/// LibTorch archive that fails to write its file throws from a destructor and aborts the
+/// process, so a full disk here is an ordinary ganaug::Error and a previous file stays intact.
+void write_checkpoint_file(torch::serialize::OutputArchive& archive, const std::string& path,
+                           const CheckpointKind& kind);
 
 /// Opens a checkpoint file of any format ganaug wrote and reads its fields. Every damage found
 /// (missing file, bad checksum, missing field, wrong shape, NaN weights) throws ganaug::Error
 /// naming the file; only an archive whose checksum holds reaches LibTorch's parser.
 class CheckpointReader {
  public:
-  CheckpointReader(const std::string& path, const torch::Device& device);
+  CheckpointReader(const std::string& path, const torch::Device& device,
+                   const CheckpointKind& kind = kGanCheckpoint);
   std::vector<std::string> class_names();
   c10::IValue value(const char* key);
   int64_t integer(const char* key);

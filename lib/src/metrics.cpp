@@ -10,6 +10,45 @@
 
 namespace ganaug {
 
+Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
+                        int64_t num_classes) {
+  GANAUG_CHECK(truth.numel() == predicted.numel() && truth.numel() > 0,
+               "metrics need as many predictions as labels, and at least one");
+  Metrics m;
+  m.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
+  const auto t = truth.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto p = predicted.to(torch::kCPU, torch::kInt64).contiguous();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t a = t.data_ptr<int64_t>()[i], b = p.data_ptr<int64_t>()[i];
+    GANAUG_CHECK(a >= 0 && a < num_classes && b >= 0 && b < num_classes,
+                 "label out of range in metrics");
+    ++m.confusion[a][b];
+    correct += a == b;
+  }
+  m.accuracy = static_cast<double>(correct) / t.numel();
+  double f1_sum = 0;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    int64_t row = 0, column = 0;
+    for (int64_t j = 0; j < num_classes; ++j) {
+      row += m.confusion[c][j];
+      column += m.confusion[j][c];
+    }
+    const double tp = m.confusion[c][c];
+    m.per_class_accuracy.push_back(row ? tp / row : 0.0);
+    const double precision = column ? tp / column : 0.0, recall = row ? tp / row : 0.0;
+    f1_sum += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+  }
+  m.macro_f1 = f1_sum / num_classes;
+  return m;
+}
+
+Metrics evaluate(Classifier& classifier, const LabeledDataset& test) {
+  test.validate();
+  const auto probabilities = predict_probabilities(classifier, test.images, test.num_classes());
+  return compute_metrics(test.labels, probabilities.argmax(1), test.num_classes());
+}
+
 torch::Tensor classifier_features(Classifier& classifier, const torch::Tensor& images,
                                   int64_t batch_size) {
   torch::NoGradGuard no_grad;

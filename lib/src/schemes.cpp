@@ -13,6 +13,20 @@ Scheme parse_scheme(const std::string& name) {
   GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use newclass, argmax, smooth or cond");
 }
 
+SchemeChoice SchemeChoice::parse(const std::string& name) {
+  SchemeChoice choice;
+  choice.dynamic = name == "argmax-dynamic";
+  try {
+    choice.scheme = parse_scheme(choice.dynamic ? "argmax" : name);
+  } catch (const Error&) {
+    GANAUG_FAIL("unknown pseudo-label scheme '", name,
+                "': use newclass, argmax, argmax-dynamic, smooth or cond");
+  }
+  return choice;
+}
+
+std::string SchemeChoice::name() const { return to_string(scheme) + (dynamic ? "-dynamic" : ""); }
+
 std::string to_string(Scheme scheme) {
   switch (scheme) {
     case Scheme::kNewClass:

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ganaug/error.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/runtime.hpp"
 
 namespace ganaug {
@@ -34,6 +35,25 @@ LabeledDataset SyntheticSet::dataset() const {
   return out;
 }
 
+namespace {
+
+// The teacher labels the pool (images labelled -1) in place: its confident images gain the
+// teacher's class, the others stay without one (trained on only under GanOptions::unlabeled_share).
+LabeledDataset with_pool(const LabeledDataset& data, Classifier& teacher,
+                         const SynthesizeOptions& options, int64_t* pool_images_used) {
+  const auto pool_index = torch::nonzero(data.labels < 0).flatten();
+  const auto labels = label_pool(teacher, data.images.index_select(0, pool_index),
+                                 data.num_classes(), options.pool_confidence());
+  *pool_images_used = labels.kept();
+  auto out = data;
+  out.labels = data.labels.clone();
+  out.labels.index_put_({pool_index.masked_select(labels.confident)},
+                        labels.predicted.masked_select(labels.confident));
+  return out;
+}
+
+}  // namespace
+
 SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& options,
                         const SynthesizeCallbacks& callbacks) {
   options.validate();
@@ -48,40 +68,23 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   const auto report = [&](const char* stage, int64_t done, int64_t total) {
     if (callbacks.on_progress) callbacks.on_progress({stage, done, total});
   };
-  const auto stop_requested = [&] { return callbacks.should_stop && callbacks.should_stop(); };
+  StageHooks stage{callbacks.should_stop, ""};
 
   SyntheticSet out;
   out.class_names = data.class_names;
   out.scheme = options.scheme();
   Classifier teacher{nullptr};
-  const auto pool_index = torch::nonzero(data.labels < 0).flatten();
-  const bool use_pool =
-      pool_index.numel() > 0 && options.pool_confidence() > 0 && options.generator().empty();
+  const bool use_pool = (data.labels < 0).any().item<bool>() && options.pool_confidence() > 0 &&
+                        options.generator().empty();
   if (options.scheme() == Scheme::kArgmax || use_pool) {
     ClassifierHooks hooks;
     hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
-    hooks.should_stop = stop_requested;
-    const auto teacher_options = ClassifierOptions(k, data.height(), data.channels())
-                                     .epochs(options.teacher_epochs())
-                                     .seed(options.seed())
-                                     .device(options.device());
-    try {
-      teacher = train_classifier(data, nullptr, teacher_options, hooks);
-    } catch (const Error&) {
-      if (stop_requested()) throw Interrupted("interrupted while training the teacher");
-      throw;
-    }
-  }
-
-  // The pool's confident images join the GAN's data with the teacher's class.
-  auto gan_data = data;
-  if (use_pool) {
-    const auto [confidence, predicted] =
-        predict_probabilities(teacher, data.images.index_select(0, pool_index), k).max(1);
-    const auto keep = confidence >= options.pool_confidence();
-    gan_data.labels = data.labels.clone();
-    gan_data.labels.index_put_({pool_index.masked_select(keep)}, predicted.masked_select(keep));
-    out.pool_images_used = keep.sum().item<int64_t>();
+    teacher = train_stage_classifier("training the teacher", data, nullptr,
+                                     ClassifierOptions(k, data.height(), data.channels())
+                                         .epochs(options.teacher_epochs())
+                                         .seed(options.seed())
+                                         .device(options.device()),
+                                     hooks, stage);
   }
 
   Generator generator{nullptr};
@@ -100,15 +103,14 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
         .device(options.device())
         .threads(0)
         .out_dir(options.gan_dir());
-    GanTrainer trainer(gan_options, data.class_names);
-    trainer.on_progress = [&](const GanProgress& p) { report("gan", p.iteration, p.iterations); };
-    trainer.should_stop = stop_requested;
-    if (!trainer.train(gan_data)) {
-      throw Interrupted("interrupted during GAN training at iteration " +
-                        std::to_string(trainer.iteration()));
-    }
-    generator = trainer.sampling_generator();
-    out.gan_iterations = trainer.iteration();
+    const auto gan_data =
+        use_pool ? with_pool(data, teacher, options, &out.pool_images_used) : data;
+    GanStage gan_stage;
+    gan_stage.on_progress = [&](const GanProgress& p) { report("gan", p.iteration, p.iterations); };
+    gan_stage.hooks = stage;
+    auto trained = train_gan(gan_data, gan_options, data.class_names, gan_stage);
+    generator = trained.generator;
+    out.gan_iterations = trained.iterations;
   }
 
   const int64_t n = options.n();
@@ -116,7 +118,7 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   out.images = torch::empty({n, data.channels(), data.height(), data.width()});
   out.targets = torch::empty({n, target_width(options.scheme(), k)});
   for (int64_t first = 0; first < n; first += options.batch_size()) {
-    if (stop_requested()) throw Interrupted("interrupted while generating images");
+    stage.check_stop("while generating images");
     const int64_t last = std::min(n, first + options.batch_size());
     const auto classes = out.classes.slice(0, first, last);
     const auto images = generate(generator, classes, options.seed(), first, options.batch_size());

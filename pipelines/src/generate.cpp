@@ -13,7 +13,6 @@
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
-#include "manifest_rows.hpp"
 
 namespace ganaug {
 
@@ -25,6 +24,17 @@ std::string manifest_header(Scheme scheme, int64_t num_classes) {
   for (int64_t k = 0; k < target_width(scheme, num_classes); ++k)
     header += ",p" + std::to_string(k);
   return header;
+}
+
+void check_manifest_row(const std::filesystem::path& folder, const std::string& where,
+                        const std::string& row, int64_t row_number, int64_t index,
+                        const std::string& advice) {
+  const std::string expected = image_file_name(index);
+  GANAUG_CHECK(row.compare(0, expected.size() + 1, expected + ",") == 0, where, " row ", row_number,
+               " should list ", expected, " but reads '", row.substr(0, 60), "'", advice);
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::is_regular_file(folder / expected, error), where, " lists ",
+               expected, " but the file is missing", advice);
 }
 
 std::string image_file_name(int64_t index) {
@@ -62,7 +72,7 @@ int64_t recover_manifest(const fs::path& path, const std::string& header, int64_
   for (size_t begin = header.size() + 1; begin < content.size();) {
     const size_t end = content.find('\n', begin);
     const std::string row = content.substr(begin, end - begin);
-    detail::check_manifest_row(folder, where, row, rows + 2, first + rows,
+    check_manifest_row(folder, where, row, rows + 2, first + rows,
                                ": the folder was changed after the run; use --force or "
                                "another --out");
     ++rows;

@@ -18,6 +18,11 @@
 
 namespace ganaug {
 
+/// How ClassifierOptions::validate names a field in its messages: given the field's name
+/// ("synthetic_share"), the name the user knows it by (a tool's flag, "--synthetic-share").
+/// Empty: the field's own name.
+using FieldNames = std::function<std::string(const std::string& field)>;
+
 /// Classifier architecture and training schedule. Nothing is checked until validate() (which
 /// the Classifier constructor and train_classifier call).
 struct ClassifierOptions {
@@ -97,12 +102,12 @@ struct ClassifierOptions {
   TORCH_ARG(int, threads) = 0;
 
  public:
-  /// Throws ganaug::Error naming the first bad value: num_outputs < 2, an image size that is not
-  /// a multiple of 4 from 8, channels other than 1 or 3, an unknown architecture or schedule,
-  /// epochs, batch size or lr not positive, synthetic_share outside [0, 1), a negative weight,
-  /// weight decay, warm-up or thread count, a width outside [1, 4096], pool settings outside
-  /// their ranges.
-  void validate() const;
+  /// Throws ganaug::Error naming the first bad value (by `names`, the field's own name by
+  /// default): num_outputs < 2, an image size that is not a multiple of 4 from 8, channels
+  /// other than 1 or 3, an unknown architecture or schedule, epochs, batch size or lr not
+  /// positive, synthetic_share outside [0, 1), a negative or non-finite weight, weight decay,
+  /// warm-up or thread count, a width outside [0, 4096], pool settings outside their ranges.
+  void validate(const FieldNames& names = {}) const;
   /// The network built: architecture() with "auto" resolved for channels().
   std::string network() const;
   /// The width built: width(), or the network's own when 0.
@@ -197,8 +202,8 @@ struct ClassifierHooks {
   /// (for diagnostics and tests).
   std::function<void(int64_t step, const torch::Tensor& logits, const torch::Tensor& targets)>
       on_synthetic_batch;
-  /// Polled before every batch; true stops training by throwing a plain ganaug::Error
-  /// ("classifier training interrupted"), not ganaug::Interrupted.
+  /// Polled before every batch; true stops training by throwing ganaug::Interrupted
+  /// ("classifier training interrupted").
   std::function<bool()> should_stop;
 };
 
@@ -214,7 +219,8 @@ struct ClassifierHooks {
 /// options.threads() > 0. Hooks run on the calling thread. Throws ganaug::Error for invalid
 /// options or data, num_outputs other than K or K + 1, images of another size than the
 /// options', synthetic targets of the wrong width or images of another shape, no labelled real
-/// image, an unavailable device, a non-finite loss (divergence) or should_stop.
+/// image, an unavailable device or a non-finite loss (divergence); ganaug::Interrupted when
+/// should_stop asks.
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
 
@@ -228,6 +234,18 @@ void check_architecture(const std::string& architecture);
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under
 /// options.lr_schedule(): constant lr, or cosine from lr at step 0 down to 0 after the last step.
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, int64_t total_steps);
+
+/// Saves a classifier's weights and buffers with its shape (network, width, outputs, image size,
+/// channels) to `path` atomically, behind a header line with a checksum of the contents (the
+/// file format of GAN checkpoints). Throws ganaug::Error when the file cannot be written (a
+/// previous file at `path` stays intact).
+void save_classifier(const Classifier& classifier, const std::string& path);
+
+/// Loads a file written by save_classifier into `classifier`, which must have been built with
+/// the same shape, onto its device, and leaves it in evaluation mode. Throws ganaug::Error
+/// naming the file when it is missing, damaged (its checksum), not a classifier file, holds
+/// NaN/Inf weights, or was saved for another shape (saying which).
+void load_classifier(Classifier& classifier, const std::string& path);
 
 /// Recomputes the running mean and variance of every batch-norm layer of `classifier` from
 /// `images` alone: the average of the per-batch statistics over batches of `batch_size`
@@ -243,27 +261,5 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
 /// evaluation mode. Throws ganaug::Error when num_classes exceeds the classifier's outputs.
 torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,
                                     int64_t num_classes, int64_t batch_size = 1000);
-
-/// Test-set figures of a classifier.
-struct Metrics {
-  /// Share of images whose predicted class is the true one, in [0, 1].
-  double accuracy = 0;
-  /// Per true class: the share of its images predicted right (recall); 0 for a class with none.
-  std::vector<double> per_class_accuracy;
-  /// Mean over the K classes of each class's F1 (0 where precision and recall are both 0).
-  double macro_f1 = 0;
-  /// confusion[true][predicted]
-  std::vector<std::vector<int64_t>> confusion;
-};
-
-/// Evaluates on `test` (hard labels), predicting over its num_classes() real classes, on the
-/// classifier's device; leaves it in evaluation mode. Throws ganaug::Error for invalid data, a
-/// test label outside [0, K) (-1 included), or more classes than the classifier has outputs.
-Metrics evaluate(Classifier& classifier, const LabeledDataset& test);
-
-/// Metrics from true and predicted labels (N int64 each, any device) over K classes. Throws
-/// ganaug::Error when the counts differ, there are none, or a label lies outside [0, K).
-Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
-                        int64_t num_classes);
 
 }  // namespace ganaug

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace ganaug {
 
@@ -23,6 +24,12 @@ enum class Durability {
 /// Two threads of one process must not write the same `path` at once (they share the name).
 void write_file_atomic(const std::filesystem::path& path, const void* data, size_t size,
                        Durability durability = Durability::kDurable);
+/// write_file_atomic() of a byte buffer (an encoded PNG, say).
+inline void write_file_atomic(const std::filesystem::path& path,
+                              const std::vector<unsigned char>& bytes,
+                              Durability durability = Durability::kDurable) {
+  write_file_atomic(path, bytes.data(), bytes.size(), durability);
+}
 /// write_file_atomic() of a text.
 void write_text_atomic(const std::filesystem::path& path, const std::string& text,
                        Durability durability = Durability::kDurable);

@@ -13,6 +13,7 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/models.hpp"
+#include "ganaug/seed_streams.hpp"
 
 namespace ganaug {
 
@@ -249,25 +250,9 @@ torch::Tensor latent_noise(uint64_t seed, int64_t first, int64_t count, int64_t 
 /// Returns count int64 on the CPU. Throws ganaug::Error when num_classes < 1.
 torch::Tensor balanced_classes(int64_t first, int64_t count, int64_t num_classes);
 
-/// The classes of fake images in training steps, drawn with the data's class frequencies so
-/// that a rare class is as rare among the fakes as among the real images (drawn uniformly, a
-/// rare class would be mostly fake, and the discriminator could learn "rare class means fake");
-/// uniform draws when every class has the same count. The counts are read once, here; a draw
-/// copies nothing between host and device.
-class FakeClasses {
- public:
-  /// From the K class counts of the training data (int64). Throws ganaug::Error when there are
-  /// none or every count is 0.
-  FakeClasses(const torch::Tensor& class_counts, const torch::Device& device);
-  /// `count` classes on the device, drawn from `rng` (a generator of that device).
-  torch::Tensor draw(int64_t count, const at::Generator& rng) const;
-
- private:
-  int64_t num_classes_ = 0;
-  bool balanced_ = true;
-  torch::Tensor weights_;  // float64 counts on the device, when not balanced
-  torch::Device device_;
-};
+/// The classes of a sample grid: `per_class` images of each of the K classes, class by class
+/// (K * per_class int64 on the CPU).
+torch::Tensor sample_grid_classes(int64_t num_classes, int64_t per_class = 8);
 
 /// Generates one image per entry of `classes` (images first_index, first_index+1, ...) in
 /// batches of `batch_size`, without autograd. Returns N x C x S x S in [-1, 1] on the CPU.
@@ -297,7 +282,5 @@ struct AcceptedImages {
 AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t seed,
                                  const ImageFilter& keep, int64_t max_rounds = 8);
 
-/// Mixes a seed and a stream index into a new, well-spread seed (splitmix64).
-uint64_t mix_seed(uint64_t seed, uint64_t stream);
 
 }  // namespace ganaug

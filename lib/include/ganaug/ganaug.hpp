@@ -10,6 +10,7 @@
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"

@@ -1,15 +1,38 @@
 #pragma once
-/// Measuring generated images and experiment results: the Fréchet classifier distance and
-/// confidence intervals over seeds.
+/// Measuring classifiers, generated images and experiment results: test-set figures, the
+/// Fréchet classifier distance and confidence intervals over seeds.
 
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ganaug/classifier.hpp"
 
 namespace ganaug {
+
+/// Test-set figures of a classifier.
+struct Metrics {
+  /// Share of images whose predicted class is the true one, in [0, 1].
+  double accuracy = 0;
+  /// Per true class: the share of its images predicted right (recall); 0 for a class with none.
+  std::vector<double> per_class_accuracy;
+  /// Mean over the K classes of each class's F1 (0 where precision and recall are both 0).
+  double macro_f1 = 0;
+  /// confusion[true][predicted]
+  std::vector<std::vector<int64_t>> confusion;
+};
+
+/// Evaluates on `test` (hard labels), predicting over its num_classes() real classes, on the
+/// classifier's device; leaves it in evaluation mode. Throws ganaug::Error for invalid data, a
+/// test label outside [0, K) (-1 included), or more classes than the classifier has outputs.
+Metrics evaluate(Classifier& classifier, const LabeledDataset& test);
+
+/// Metrics from true and predicted labels (N int64 each, any device) over K classes. Throws
+/// ganaug::Error when the counts differ, there are none, or a label lies outside [0, K).
+Metrics compute_metrics(const torch::Tensor& truth, const torch::Tensor& predicted,
+                        int64_t num_classes);
 
 /// Penultimate-layer features (N x D, float64, CPU) of `images` under `classifier`, in
 /// evaluation mode (where it leaves the classifier) and batches of `batch_size` on its device,

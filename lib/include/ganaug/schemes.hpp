@@ -24,6 +24,19 @@ std::string to_string(Scheme scheme);
 /// All schemes, in the order above.
 std::vector<Scheme> all_schemes();
 
+/// A scheme as the tools and reports name it: the labels, and whether the retrained classifier
+/// relabels the synthetic images with the paper's dynamic argmax (ClassifierOptions::
+/// dynamic_argmax), named "argmax-dynamic".
+struct SchemeChoice {
+  Scheme scheme = Scheme::kSmooth;
+  bool dynamic = false;
+  /// Parses newclass, argmax, argmax-dynamic, smooth or cond; throws ganaug::Error naming the
+  /// valid ones.
+  static SchemeChoice parse(const std::string& name);
+  /// The name parse() reads back.
+  std::string name() const;
+};
+
 /// Width of a target vector under `scheme`: K + 1 for newclass, K otherwise.
 int64_t target_width(Scheme scheme, int64_t num_classes);
 

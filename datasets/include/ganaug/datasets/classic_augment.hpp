@@ -69,4 +69,10 @@ ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak =
 /// target is read from. Shifts, rotations, zoom, flip and border stay `classic`'s.
 ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic = {});
 
+/// The views of classifier training: with `classic` (non-null), its augmentation of the real
+/// images (ClassifierHooks::augment) and its weak view (weak_augment_options) for pool images;
+/// always the strong view of pool images, from `classic` or the default classical setting
+/// (strong_augment_options). The other hooks are left empty.
+ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic);
+
 }  // namespace ganaug

@@ -62,12 +62,6 @@ std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1);
 /// thread. Throws ganaug::Error for channels other than 1 or 3 or a failed encoding.
 std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int height, int width);
 
-/// Writes `bytes` to `path + ".tmp-<pid>"` and renames it over `path`, so readers never see a
-/// partial file (see ganaug/file_io.hpp; kDurable also flushes it to the disk first). Throws
-/// ganaug::Error naming the path and the system's reason when it cannot be written.
-void write_file_atomic(const std::filesystem::path& path, const std::vector<uchar>& bytes,
-                       Durability durability = Durability::kDurable);
-
 /// Writes N x C x H x W images in [-1, 1] (C = 1 or 3, any device) as one PNG grid, `nrow`
 /// images per row, separated by `padding` black pixels (atomically, see write_file_atomic();
 /// the folder must exist). Throws ganaug::Error for another shape, no images, nrow < 1,

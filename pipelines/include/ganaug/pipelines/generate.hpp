@@ -136,4 +136,13 @@ std::string manifest_header(Scheme scheme, int64_t num_classes);
 /// digits, zero padded).
 std::string image_file_name(int64_t index);
 
+/// The one check of a generated folder's manifest rows, shared by the generate pipeline
+/// (resuming its own folder) and the merge of shards: throws ganaug::Error unless `row` (row
+/// `row_number` of the manifest, counting its header as row 1) lists image `index` and that
+/// image exists in `folder`. The message starts with `where` (the manifest) and ends with
+/// `advice`.
+void check_manifest_row(const std::filesystem::path& folder, const std::string& where,
+                        const std::string& row, int64_t row_number, int64_t index,
+                        const std::string& advice);
+
 }  // namespace ganaug

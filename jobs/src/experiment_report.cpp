@@ -10,9 +10,9 @@
 
 #include "experiment_outputs.hpp"
 #include "ganaug/metrics.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 namespace {
 
@@ -169,8 +169,10 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
   return rows;
 }
 
-std::string experiment_report(const nlohmann::json& r) {
-  std::ostringstream md;
+namespace {
+
+// The report's opening: the machine, the settings and how to read the tables.
+void write_header(std::ostringstream& md, const nlohmann::json& r) {
   const auto& s = r["settings"];
   const auto& grid = r["grid"];
   md << "# augment-bench report\n\n"
@@ -197,18 +199,110 @@ std::string experiment_report(const nlohmann::json& r) {
      << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "
         "paired by seed (same labeled subset), with a 95% Student-t interval; **bold** where the "
         "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
+}
+
+// A dataset's test set and reference classifier.
+void write_reference(std::ostringstream& md, const nlohmann::json& s, const std::string& ds,
+                     const nlohmann::json& ref) {
+  md << "\n## " << ds << "\n\n"
+     << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
+                                                                     : "Test set: ")
+     << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
+     << " images). Classifier network: " << ref.value("network", std::string("?"))
+     << ". Reference classifier (all " << ref["images"] << " training images, " << ref["epochs"]
+     << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
+     << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
+        "and judges class faithfulness. FCD of real training vs real test images at "
+     << ref["fcd_samples"] << " samples (the floor): "
+     << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+}
+
+// One table per labeled size: every scheme's accuracy and gains.
+void write_gain_tables(std::ostringstream& md, const nlohmann::json& summary,
+                       const std::string& ds, bool pools) {
+  int64_t current_size = -1;
+  for (const auto& row : summary) {
+    if (row["dataset"] != ds) continue;
+    const int64_t size = row["size"].get<int64_t>();
+    if (size != current_size) {
+      current_size = size;
+      md << "\n### " << size << " labeled images per class\n\n"
+         << "| scheme | " << (pools ? "pool | " : "")
+         << "synthetic | seeds | accuracy % | gain vs none | gain vs classic |"
+         << (pools ? " gain vs classic+pseudo |" : "") << "\n"
+         << "| --- | --- | --- | --- | --- | --- |" << (pools ? " --- | --- |" : "") << "\n";
+    }
+    const double mult = row["multiple"].get<double>();
+    const int64_t pool = row.value("unlabeled", int64_t{0});
+    const auto& a = row["accuracy"];
+    md << "| " << row["scheme"].get<std::string>() << " | ";
+    if (pools) md << (pool > 0 ? std::to_string(pool) : "-") << " | ";
+    md << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
+       << fixed(100 * a["mean"].get<double>(), 2) << " ± "
+       << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
+       << " | " << gain_text(row["gain_vs_classic"]) << " |";
+    if (pools)
+      md << " " << gain_text(row.value("gain_vs_classic_pseudo", nlohmann::json())) << " |";
+    md << "\n";
+  }
+}
+
+// Plain words: which schemes help or hurt, by the intervals.
+void write_verdicts(std::ostringstream& md, const nlohmann::json& summary, const std::string& ds) {
+  md << "\n";
+  bool against_none = false;  // only a grid with the `none` column compares with it
+  for (const auto& row : summary) {
+    if (row["dataset"] != ds || row["gain_vs_none"].is_null()) continue;
+    against_none = true;
+    const auto& g = row["gain_vs_none"];
+    if (g["low"].is_null()) continue;
+    const bool helps = g["low"].get<double>() > 0, hurts = g["high"].get<double>() < 0;
+    if (helps || hurts) {
+      md << "- " << row["size"] << "/class: `" << row["scheme"].get<std::string>() << "` "
+         << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
+    }
+  }
+  if (against_none)
+    md << "- Every other cell: no difference from `none` that the seeds run can tell apart "
+          "from noise (cells with one seed have no interval).\n";
+}
+
+// The dataset's chart and its generators' measurements.
+void write_generators(std::ostringstream& md, const nlohmann::json& r, const std::string& ds) {
+  md << "\n![accuracy](accuracy-" << ds << ".png)\n\n"
+     << "### Generators\n\n"
+     << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
+        "samples |\n"
+     << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& g : r["generators"]) {
+    if (g["dataset"] != ds) continue;
+    md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
+       << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
+       << (g.contains("diversity") ? fixed(g["diversity"].get<double>(), 2) : std::string("-"))
+       << " | " << fixed(100 * g["cas"].get<double>(), 2) << "% | "
+       << fixed(g["gan_seconds"].get<double>(), 0) << " | "
+       << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
+       << g["samples"].get<std::string>() << ") |\n";
+  }
+  md << "\nFCD: " << r["settings"]["metric_samples"]
+     << " generated vs as many real test images (fewer when the test set is smaller), "
+        "reference-classifier features. Class faithfulness: share of generated images the "
+        "reference classifier assigns to the class they were generated for. Diversity: the "
+        "samples' within-class per-pixel spread over the real test images' (1 = as varied as "
+        "real data, near 0 = one image per class). CAS "
+        "(classification accuracy score): test accuracy of a classifier trained only on as "
+        "many synthetic images as there are labeled real ones, with their conditioned "
+        "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "
+        "run.\n";
+}
+
+}  // namespace
+
+std::string experiment_report(const nlohmann::json& r) {
+  std::ostringstream md;
+  write_header(md, r);
   for (const auto& [ds, ref] : r["references"].items()) {
-    md << "\n## " << ds << "\n\n"
-       << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
-                                                                       : "Test set: ")
-       << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
-       << " images). Classifier network: " << ref.value("network", std::string("?"))
-       << ". Reference classifier (all " << ref["images"] << " training images, " << ref["epochs"]
-       << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
-       << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
-          "and judges class faithfulness. FCD of real training vs real test images at "
-       << ref["fcd_samples"]
-       << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+    write_reference(md, r["settings"], ds, ref);
     if (r.contains("classic_choice")) md << classic_choice_table(r["classic_choice"], ds);
     const std::string dataset = ds;  // a structured binding cannot be captured in C++17
     const bool pools =
@@ -216,75 +310,11 @@ std::string experiment_report(const nlohmann::json& r) {
           return row["dataset"] == dataset && row.value("unlabeled", int64_t{0}) > 0;
         });
     if (pools) md << pool_questions(r["summary"], ds);
-    int64_t current_size = -1;
-    for (const auto& row : r["summary"]) {
-      if (row["dataset"] != ds) continue;
-      const int64_t size = row["size"].get<int64_t>();
-      if (size != current_size) {
-        current_size = size;
-        md << "\n### " << size << " labeled images per class\n\n"
-           << "| scheme | " << (pools ? "pool | " : "")
-           << "synthetic | seeds | accuracy % | gain vs none | gain vs classic |"
-           << (pools ? " gain vs classic+pseudo |" : "") << "\n"
-           << "| --- | --- | --- | --- | --- | --- |" << (pools ? " --- | --- |" : "") << "\n";
-      }
-      const double mult = row["multiple"].get<double>();
-      const int64_t pool = row.value("unlabeled", int64_t{0});
-      const auto& a = row["accuracy"];
-      md << "| " << row["scheme"].get<std::string>() << " | ";
-      if (pools) md << (pool > 0 ? std::to_string(pool) : "-") << " | ";
-      md << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
-         << fixed(100 * a["mean"].get<double>(), 2) << " ± "
-         << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
-         << " | " << gain_text(row["gain_vs_classic"]) << " |";
-      if (pools)
-        md << " " << gain_text(row.value("gain_vs_classic_pseudo", nlohmann::json())) << " |";
-      md << "\n";
-    }
-    // Plain words: which schemes help or hurt, by the intervals.
-    md << "\n";
-    bool against_none = false;  // only a grid with the `none` column compares with it
-    for (const auto& row : r["summary"]) {
-      if (row["dataset"] != ds || row["gain_vs_none"].is_null()) continue;
-      against_none = true;
-      const auto& g = row["gain_vs_none"];
-      if (g["low"].is_null()) continue;
-      const bool helps = g["low"].get<double>() > 0, hurts = g["high"].get<double>() < 0;
-      if (helps || hurts) {
-        md << "- " << row["size"] << "/class: `" << row["scheme"].get<std::string>() << "` "
-           << (helps ? "helps" : "hurts") << " (" << gain_text(g) << " points vs none).\n";
-      }
-    }
-    if (against_none)
-      md << "- Every other cell: no difference from `none` that the seeds run can tell apart "
-            "from noise (cells with one seed have no interval).\n";
-    md << "\n![accuracy](accuracy-" << ds << ".png)\n\n"
-       << "### Generators\n\n"
-       << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
-          "samples |\n"
-       << "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
-    for (const auto& g : r["generators"]) {
-      if (g["dataset"] != ds) continue;
-      md << "| " << g["size"] << " | " << g["seed"] << " | " << fixed(g["fcd"].get<double>(), 2)
-         << " | " << fixed(100 * g["class_faithfulness"].get<double>(), 1) << "% | "
-         << (g.contains("diversity") ? fixed(g["diversity"].get<double>(), 2) : std::string("-"))
-         << " | " << fixed(100 * g["cas"].get<double>(), 2) << "% | "
-         << fixed(g["gan_seconds"].get<double>(), 0) << " | "
-         << fixed(g["gan_images_per_s"].get<double>(), 0) << " | [grid]("
-         << g["samples"].get<std::string>() << ") |\n";
-    }
-    md << "\nFCD: " << s["metric_samples"]
-       << " generated vs as many real test images (fewer when the test set is smaller), "
-          "reference-classifier features. Class faithfulness: share of generated images the "
-          "reference classifier assigns to the class they were generated for. Diversity: the "
-          "samples' within-class per-pixel spread over the real test images' (1 = as varied as "
-          "real data, near 0 = one image per class). CAS "
-          "(classification accuracy score): test accuracy of a classifier trained only on as "
-          "many synthetic images as there are labeled real ones, with their conditioned "
-          "classes; compare with `none`. GAN time is 0 for a generator reused from an earlier "
-          "run.\n";
+    write_gain_tables(md, r["summary"], ds, pools);
+    write_verdicts(md, r["summary"], ds);
+    write_generators(md, r, ds);
   }
   return md.str();
 }
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 
-namespace ganaug::detail {
+namespace ganaug::jobs::detail {
 
 /// One cell of a (dataset, size, seed) unit: a column, its synthetic multiple (0 without
 /// synthetic images) and its unlabeled pool size (0 without a pool).
@@ -47,4 +47,4 @@ void write_experiment_outputs(const std::filesystem::path& out, nlohmann::json& 
 /// Throws ganaug::Error when the grid does not hold the cell's dataset or size.
 int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cell);
 
-}  // namespace ganaug::detail
+}  // namespace ganaug::jobs::detail

@@ -1,5 +1,5 @@
 #pragma once
-// Private to the pipelines: the output-folder rule every run follows. Nothing a user already has
+// Private to the jobs: the output-folder rule every run follows. Nothing a user already has
 // is replaced unless they ask (--force), a non-empty folder is only reused on --resume, and no
 // output folder may hold or lie inside the data a run reads.
 
@@ -11,7 +11,7 @@
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 
-namespace ganaug::detail {
+namespace ganaug::jobs::detail {
 
 /// Something a run reads: what it is ("training data", "generator checkpoint") and its path
 /// (empty: not used).
@@ -72,4 +72,4 @@ inline void prepare_output_dir(const std::filesystem::path& out, bool resume, bo
   make_output_dir(out, force);
 }
 
-}  // namespace ganaug::detail
+}  // namespace ganaug::jobs::detail

@@ -2,15 +2,17 @@
 #include <string>
 #include <vector>
 
+#include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/job.hpp"
+#include "ganaug/jobs/experiment.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "ganaug/version.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   ExperimentScheme s;
   std::string rest = name;
@@ -27,12 +29,10 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   s.classic = take("classic");
   s.pseudo = take("pseudo");
   if (rest.empty()) return s;
-  if (rest == "argmax-dynamic") {
-    s.dynamic = true;
-    rest = "argmax";
-  }
   try {
-    s.synthetic = parse_scheme(rest);
+    const auto choice = SchemeChoice::parse(rest);
+    s.synthetic = choice.scheme;
+    s.dynamic = choice.dynamic;
   } catch (const Error&) {
     GANAUG_FAIL("unknown experiment scheme '", name,
                 "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
@@ -44,8 +44,7 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
 std::string ExperimentScheme::name() const {
   std::string out = classic ? "classic" : "";
   if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
-  if (synthetic)
-    out += (out.empty() ? "" : "+") + to_string(*synthetic) + (dynamic ? "-dynamic" : "");
+  if (synthetic) out += (out.empty() ? "" : "+") + SchemeChoice{*synthetic, dynamic}.name();
   return out.empty() ? "none" : out;
 }
 
@@ -80,30 +79,20 @@ void ExperimentOptions::validate() const {
     GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
   }
-  GANAUG_CHECK(pool_gan() == "teacher" || pool_gan() == "unconditional" || pool_gan() == "both",
-               "cannot train a GAN on the pool by '", pool_gan(),
-               "': use teacher, unconditional or both");
+  parse_pool_gan(pool_gan());
   GANAUG_CHECK(gan_unlabeled_share() > 0 && gan_unlabeled_share() < 1,
                "the GAN's unlabeled share must lie in (0, 1), got ", gan_unlabeled_share());
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "the pool confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(pool_weight() > 0 && std::isfinite(pool_weight()),
                "the pool weight must be positive, got ", pool_weight());
-  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1,
-               "the pool threshold must lie in (0, 1], got ", pool_threshold());
-  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64, "the pool ratio must lie in (0, 64], got ",
-               pool_ratio());
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
-  GANAUG_CHECK(gan_iterations() >= 1 && classifier_epochs() >= 1 && reference_epochs() >= 1,
-               "GAN iterations and classifier epochs must be positive");
-  check_lr_schedule(lr_schedule());
-  check_architecture(classifier());
-  GANAUG_CHECK(classifier_width() >= 0 && classifier_width() <= 4096,
-               "the classifier width must lie in [1, 4096] (or be 0: the network's own), got ",
-               classifier_width());
+  GANAUG_CHECK(gan_iterations() >= 1 && reference_epochs() >= 1,
+               "GAN iterations and reference epochs must be positive");
+  classifier().validate(detail::classifier_flag_name);
   GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
-  GANAUG_CHECK(synthetic_share() > 0 && synthetic_share() < 1,
-               "the synthetic share must lie in (0, 1), got ", synthetic_share());
+  GANAUG_CHECK(classifier().synthetic_share() > 0, "--synthetic-share must lie in (0, 1), got ",
+               classifier().synthetic_share());
   GANAUG_CHECK(min_confidence() >= 0 && min_confidence() < 1,
                "the minimum confidence must lie in [0, 1), got ", min_confidence());
   GANAUG_CHECK(!(resume() && force()), "resume and force contradict each other; pick one");
@@ -138,34 +127,41 @@ std::vector<std::string> choice_specs(const std::vector<ClassicAugmentOptions>& 
 }  // namespace
 
 nlohmann::json ExperimentOptions::settings() const {
-  return {{"revision", kOutputRevision},
-          {"test_data", test_data()},
-          {"test_fraction", test_fraction()},
-          {"first_seed", first_seed()},
-          {"validation_fraction", validation_fraction()},
-          {"evaluate_on", evaluate_on()},
-          {"gan_iterations", gan_iterations()},
-          {"gan_mode_seeking", gan_mode_seeking()},
-          {"gan_minibatch_std", gan_minibatch_std()},
-          {"classifier_epochs", classifier_epochs()},
-          {"lr_schedule", lr_schedule()},
-          {"classifier", classifier()},
-          {"classifier_width", classifier_width()},
-          {"synthetic_share", synthetic_share()},
-          {"synthetic_weight", synthetic_weight()},
-          {"min_confidence", min_confidence()},
-          {"separate_synthetic_batches", separate_synthetic_batches()},
-          {"recalibrate_batchnorm", recalibrate_batchnorm()},
-          {"classic", classic_options().to_string()},
-          {"classic_choices", choice_specs(classic_choices())},
-          {"reference_epochs", reference_epochs()},
-          {"metric_samples", metric_samples()},
-          {"pool_gan", pool_gan()},
-          {"gan_unlabeled_share", gan_unlabeled_share()},
-          {"pool_confidence", pool_confidence()},
-          {"pool_weight", pool_weight()},
-          {"pool_threshold", pool_threshold()},
-          {"pool_ratio", pool_ratio()}};
+  nlohmann::json out = {{"revision", kOutputRevision},
+                        {"test_data", test_data()},
+                        {"test_fraction", test_fraction()},
+                        {"first_seed", first_seed()},
+                        {"validation_fraction", validation_fraction()},
+                        {"evaluate_on", evaluate_on()},
+                        {"gan_iterations", gan_iterations()},
+                        {"gan_mode_seeking", gan_mode_seeking()},
+                        {"gan_minibatch_std", gan_minibatch_std()},
+                        {"classifier_epochs", classifier().epochs()},
+                        {"lr_schedule", classifier().lr_schedule()},
+                        {"classifier", classifier().architecture()},
+                        {"classifier_width", classifier().width()},
+                        {"synthetic_share", classifier().synthetic_share()},
+                        {"synthetic_weight", classifier().synthetic_weight()},
+                        {"min_confidence", min_confidence()},
+                        {"separate_synthetic_batches", classifier().separate_synthetic_batches()},
+                        {"recalibrate_batchnorm", classifier().recalibrate_batchnorm()},
+                        {"classic", classic_options().to_string()},
+                        {"classic_choices", choice_specs(classic_choices())},
+                        {"reference_epochs", reference_epochs()},
+                        {"metric_samples", metric_samples()},
+                        {"pool_gan", pool_gan()},
+                        {"gan_unlabeled_share", gan_unlabeled_share()},
+                        {"pool_confidence", pool_confidence()},
+                        {"pool_weight", pool_weight()},
+                        {"pool_threshold", classifier().pool_threshold()},
+                        {"pool_ratio", classifier().pool_ratio()}};
+  // The classifier's other training fields, only where a program changed them.
+  auto tuning = detail::classifier_tuning(classifier());
+  for (const auto* recorded :
+       {"separate_synthetic_batches", "recalibrate_batchnorm", "pool_threshold", "pool_ratio"})
+    tuning.erase(recorded);
+  if (!tuning.empty()) out["classifier_tuning"] = tuning;
+  return out;
 }
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

@@ -10,10 +10,10 @@
 
 #include "experiment_outputs.hpp"
 #include "ganaug/error.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 #include "output_dir.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 namespace fs = std::filesystem;
 
@@ -195,4 +195,4 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   return merged;
 }
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 /// Joins the shard folders `shard_dirs` (in any order) into `out_dir`: images/, labels.csv and
 /// run.json exactly as one process would have written them for the same settings (byte for
@@ -22,4 +22,4 @@ namespace ganaug {
 nlohmann::json merge_shards(const std::string& out_dir, const std::vector<std::string>& shard_dirs,
                             bool force = false);
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

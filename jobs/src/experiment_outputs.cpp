@@ -10,9 +10,9 @@
 #include "ganaug/datasets/chart.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
-#include "ganaug/pipelines/experiment.hpp"
+#include "ganaug/jobs/experiment.hpp"
 
-namespace ganaug::detail {
+namespace ganaug::jobs::detail {
 
 namespace fs = std::filesystem;
 
@@ -124,4 +124,4 @@ std::string cell_key(const std::string& dataset, int64_t size, uint64_t seed,
          fixed(multiple, 3) + (pool > 0 ? "|u" + std::to_string(pool) : "");
 }
 
-}  // namespace ganaug::detail
+}  // namespace ganaug::jobs::detail

@@ -1,4 +1,4 @@
-#include "ganaug/pipelines/merge.hpp"
+#include "ganaug/jobs/merge.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -6,12 +6,11 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
-#include "ganaug/pipelines/augment.hpp"
+#include "ganaug/jobs/augment.hpp"
 #include "ganaug/pipelines/generate.hpp"
-#include "manifest_rows.hpp"
 #include "output_dir.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 namespace fs = std::filesystem;
 
@@ -93,7 +92,7 @@ Shard read_shard(const fs::path& dir) {
                ": its labels.csv is empty");
   const std::string where = "shard " + dir.string() + ": labels.csv";
   for (std::string row; std::getline(in, row);) {
-    detail::check_manifest_row(dir, where, row, static_cast<int64_t>(shard.rows.size()) + 2,
+    check_manifest_row(dir, where, row, static_cast<int64_t>(shard.rows.size()) + 2,
                                shard.first + static_cast<int64_t>(shard.rows.size()), "");
     shard.rows.push_back(row);
   }
@@ -173,4 +172,4 @@ nlohmann::json merge_shards(const std::string& out_dir, const std::vector<std::s
   return summary;
 }
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

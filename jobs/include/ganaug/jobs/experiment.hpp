@@ -19,7 +19,7 @@
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
 /// scheme ("cond", "newclass", "argmax", "smooth"; "argmax-dynamic": argmax retrained with the
@@ -79,29 +79,16 @@ struct ExperimentOptions {
   TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
   /// GanOptions::minibatch_std of every GAN.
   TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
-  /// Epochs of every cell's classifier (ClassifierOptions::epochs). This field and the next
-  /// three default to ClassifierOptions'.
-  TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
-  /// The classifiers' learning-rate schedule: cosine or constant.
-  TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
-  /// The classifiers' network (ClassifierOptions::architecture): auto, cnn-strided, cnn or
-  /// resnet.
-  TORCH_ARG(std::string, classifier) = ClassifierOptions(2).architecture();
-  /// The classifiers' width (ClassifierOptions::width: channels of the first convolution; 0
-  /// takes the network's own).
-  TORCH_ARG(int64_t, classifier_width) = ClassifierOptions(2).width();
-  /// ClassifierOptions::synthetic_share of the cells with synthetic images, in (0, 1).
-  TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
-  /// ClassifierOptions::synthetic_weight of the cells with synthetic images.
-  TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
+  /// How every classifier of the grid trains (each cell's, the teachers, the reference with its
+  /// own epochs): network, width, epochs, schedule, synthetic share (in (0, 1) here) and
+  /// weight, separate synthetic batches, batch-norm recalibration, the pool's threshold and
+  /// ratio, ... The grid sets the outputs, image size, channels, seed, device and threads, and
+  /// pool_weight (pool_weight below in the pseudo columns, 0 elsewhere).
+  TORCH_ARG(ClassifierOptions, classifier) = ClassifierOptions(2);
   /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
   /// labeled subset gives at least this probability (confident_mask), drawing more images until
   /// the synthetic count is reached; 0 keeps every image.
   TORCH_ARG(double, min_confidence) = 0.0;
-  /// ClassifierOptions::separate_synthetic_batches of every classifier.
-  TORCH_ARG(bool, separate_synthetic_batches) = true;
-  /// ClassifierOptions::recalibrate_batchnorm of every classifier.
-  TORCH_ARG(bool, recalibrate_batchnorm) = true;
   /// The classical augmentation of the "classic" columns (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
   /// Classical settings to choose from, none or at least two: for each (dataset, size), the
@@ -126,12 +113,8 @@ struct ExperimentOptions {
   TORCH_ARG(double, gan_unlabeled_share) = 0.5;
   /// Teacher confidence a pool image needs to train a GAN with a class, in (0, 1].
   TORCH_ARG(double, pool_confidence) = 0.9;
-  /// ClassifierOptions::pool_weight of the pseudo columns.
+  /// ClassifierOptions::pool_weight of the pseudo columns, positive.
   TORCH_ARG(double, pool_weight) = 1.0;
-  /// ClassifierOptions::pool_threshold of the pseudo columns.
-  TORCH_ARG(double, pool_threshold) = ClassifierOptions(2).pool_threshold();
-  /// ClassifierOptions::pool_ratio of the pseudo columns.
-  TORCH_ARG(double, pool_ratio) = ClassifierOptions(2).pool_ratio();
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
   TORCH_ARG(int64_t, reference_epochs) = 3;
@@ -205,4 +188,4 @@ nlohmann::json summarize_cells(const nlohmann::json& cells);
 /// generators); a malformed object throws nlohmann::json's exceptions.
 std::string experiment_report(const nlohmann::json& results);
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

@@ -16,7 +16,7 @@
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
-namespace ganaug {
+namespace ganaug::jobs {
 
 /// Everything an augment run needs; defaults are the documented command-line defaults.
 struct AugmentOptions {
@@ -78,21 +78,11 @@ struct AugmentOptions {
   TORCH_ARG(bool, resume) = false;
   /// Empty a non-empty out_dir first.
   TORCH_ARG(bool, force) = false;
-  /// Epochs of every classifier (ClassifierOptions::epochs). This field and the next three
-  /// default to ClassifierOptions'.
-  TORCH_ARG(int64_t, classifier_epochs) = ClassifierOptions(2).epochs();
-  /// The classifiers' learning-rate schedule: cosine or constant.
-  TORCH_ARG(std::string, lr_schedule) = ClassifierOptions(2).lr_schedule();
-  /// The classifiers' network (ClassifierOptions::architecture): auto, cnn-strided, cnn or
-  /// resnet.
-  TORCH_ARG(std::string, classifier) = ClassifierOptions(2).architecture();
-  /// The classifiers' width (ClassifierOptions::width: channels of the first convolution; 0
-  /// takes the network's own).
-  TORCH_ARG(int64_t, classifier_width) = ClassifierOptions(2).width();
-  /// ClassifierOptions::synthetic_share of the retrained classifier, in [0, 1).
-  TORCH_ARG(double, synthetic_share) = ClassifierOptions(2).synthetic_share();
-  /// ClassifierOptions::synthetic_weight of the retrained classifier, finite and >= 0.
-  TORCH_ARG(double, synthetic_weight) = ClassifierOptions(2).synthetic_weight();
+  /// How every classifier of the run trains (the baseline, which also labels the pool and the
+  /// argmax images, and the retrained one): network, width, epochs, schedule, synthetic share
+  /// and weight, ... The run sets its outputs, image size, channels, seed, device and threads;
+  /// `pseudo` sets pool_weight (1) and `dynamic_argmax` dynamic_argmax for the retrained one.
+  TORCH_ARG(ClassifierOptions, classifier) = ClassifierOptions(2);
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).
   TORCH_ARG(bool, classic) = false;
   /// The classical augmentation used when `classic` is set (default: ClassicAugmentOptions()).
@@ -150,4 +140,4 @@ struct AugmentCallbacks {
 /// (configure_threads(options.threads())) and leaves it set.
 nlohmann::json run_augment(const AugmentOptions& options, const AugmentCallbacks& callbacks = {});
 
-}  // namespace ganaug
+}  // namespace ganaug::jobs

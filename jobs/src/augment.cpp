@@ -1,0 +1,438 @@
+#include "ganaug/jobs/augment.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+
+#include "augment_record.hpp"
+#include "classifier_flags.hpp"
+#include "ganaug/classifier.hpp"
+#include "ganaug/datasets/csv_manifest.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/file_io.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/job.hpp"
+#include "ganaug/metrics.hpp"
+#include "ganaug/pipelines/generate.hpp"
+#include "ganaug/runtime.hpp"
+#include "output_dir.hpp"
+
+namespace ganaug::jobs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+nlohmann::json to_json(const Metrics& m) {
+  return {{"accuracy", m.accuracy},
+          {"per_class_accuracy", m.per_class_accuracy},
+          {"macro_f1", m.macro_f1},
+          {"confusion", m.confusion}};
+}
+
+GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train,
+                       const std::string& device) {
+  GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,
+               " holds ", train.height(), "x", train.width(), " (set --image-size)");
+  return GanOptions(train.num_classes(), train.height(), train.channels())
+      .iterations(o.gan_iterations())
+      .batch_size(o.gan_batch_size())
+      .seed(o.seed())
+      .device(device)
+      .threads(o.threads())
+      .checkpoint_every(o.gan_checkpoint_every())
+      .log_every(25);
+}
+
+// A rank other than 0 of a multi-process run: loads the same data and trains the GAN together
+// with rank 0, which alone writes the output folder.
+nlohmann::json train_gan_as_follower(const AugmentOptions& o, const std::string& device,
+                                     const AugmentCallbacks& callbacks) {
+  configure_threads(o.threads());
+  auto spec = o.data();
+  spec.threads(o.threads()).seed(o.seed());
+  const auto data = load_train_test(spec, o.test_data(), o.test_fraction());
+  GanStage stage;
+  const auto checkpoint = fs::path(o.out_dir()) / "gan" / "checkpoint.pt";
+  if (o.resume() && fs::exists(checkpoint)) stage.resume_from = checkpoint.string();
+  stage.group = std::make_shared<ProcessGroup>(o.distributed());
+  stage.hooks.should_stop = callbacks.should_stop;
+  stage.on_progress = [&](const GanProgress& p) {
+    if (callbacks.on_progress)
+      callbacks.on_progress("gan", static_cast<double>(p.iteration),
+                            static_cast<double>(p.iterations), "");
+  };
+  const auto trained =
+      train_gan(data.train, gan_options(o, data.train, device), data.train.class_names, stage);
+  return {{"rank", o.distributed().rank()},
+          {"world_size", o.distributed().world_size()},
+          {"role", "trained the GAN with rank 0, which writes the output"},
+          {"gan_iterations", trained.iterations}};
+}
+
+// The device of this process: a CUDA rank trains on its node's GPU number local_rank, modulo
+// the GPUs it sees (with one GPU per task, Slurm's --gpus-per-task sets CUDA_VISIBLE_DEVICES
+// and every rank sees cuda:0).
+std::string process_device(const AugmentOptions& o) {
+  const auto& dist = o.distributed();
+  if (dist.world_size() > 1 && o.device() != "cpu" && cuda_available() &&
+      o.device().find(':') == std::string::npos) {
+    return "cuda:" +
+           std::to_string(dist.local_rank() % static_cast<int64_t>(torch::cuda::device_count()));
+  }
+  return o.device();
+}
+
+// One augment run on rank 0 (or alone), stage by stage: load, prepare the folder, the baseline
+// classifier and the pool's labels, the GAN, generation, retraining and evaluation, the summary.
+class AugmentRun {
+ public:
+  AugmentRun(const AugmentOptions& o, const AugmentCallbacks& c)
+      : o_(o), c_(c), device_(process_device(o)), out_(o.out_dir()) {
+    stage_.should_stop = c.should_stop;
+  }
+
+  nlohmann::json run() {
+    const auto total_start = Clock::now();
+    // Checked before loading, changed only after: a run that fails to load loses nothing.
+    detail::check_output_dir(out_, o_.resume(), o_.force(), "continue the run in it",
+                             {{"training data", o_.data().path()},
+                              {"test data", o_.test_data()},
+                              {"unlabeled pool", o_.unlabeled()},
+                              {"generator checkpoint", o_.generator(), true}});
+    threads_ = configure_threads(o_.threads());
+    load();
+    prepare_output();
+    const auto gan_data = pool_for_gan();
+    auto generator = obtain_generator(gan_data);
+    if (!baseline_ && (o_.retrain() || o_.scheme() == Scheme::kArgmax)) train_baseline();
+    timings_["baseline_s"] = baseline_seconds_;
+    const auto generated = generate_images(generator);
+    describe_run(generated);
+    const auto start = Clock::now();
+    if (o_.retrain()) retrain_and_evaluate();
+    if (pool_) summary_["unlabeled"] = pool_summary_;
+    timings_["retrain_s"] = seconds_since(start);
+    timings_["total_s"] = seconds_since(total_start);
+    summary_["timings"] = timings_;
+    summary_["out_dir"] = fs::absolute(out_).string();
+    // Names and paths need not be UTF-8 (a Latin-1 folder name): JSON gets U+FFFD for such bytes.
+    write_text_atomic(out_ / "summary.json",
+                      summary_.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    return summary_;
+  }
+
+ private:
+  void progress(const std::string& stage, double done, double total,
+                const std::string& detail = "") const {
+    if (c_.on_progress) c_.on_progress(stage, done, total, detail);
+  }
+
+  void load() {
+    const auto start = Clock::now();
+    progress("load", 0, 1, "");
+    auto spec = o_.data();
+    spec.threads(o_.threads()).seed(o_.seed());
+    data_ = load_train_test(spec, o_.test_data(), o_.test_fraction());
+    const auto& train = data_.train;
+    if (!o_.unlabeled().empty()) {
+      pool_ = load_unlabeled_pool(UnlabeledSpec()
+                                      .path(o_.unlabeled())
+                                      .image_size(train.height())
+                                      .channels(train.channels())
+                                      .threads(o_.threads())
+                                      .allow_outside_paths(o_.data().allow_outside_paths()),
+                                  train.class_names);
+    }
+    timings_["load_s"] = seconds_since(start);
+    progress("load", 1, 1, train.source);
+  }
+
+  void prepare_output() {
+    record_ = detail::run_record(o_, data_, pool_ ? &*pool_ : nullptr);
+    detail::make_output_dir(out_, o_.force());
+    remove_temporary_files(out_);  // left by a killed run: a checkpoint or image half written
+    detail::settle_run_record(out_, record_, o_.resume());
+    range_ = shard_range(o_.n(), o_.generate_batch_size(), o_.shard(), o_.num_shards());
+    detail::check_free_space(out_, data_.train, range_.count);
+  }
+
+  // How both classifiers train.
+  ClassifierOptions classifier_options(int64_t outputs) const {
+    return ClassifierOptions(o_.classifier())
+        .num_outputs(outputs)
+        .image_size(data_.train.height())
+        .channels(data_.train.channels())
+        .seed(o_.seed())
+        .device(device_)
+        .threads(o_.threads());
+  }
+  ClassifierHooks classifier_hooks(const std::string& stage) const {
+    auto hooks = classic_hooks(o_.classic() ? &o_.classic_options() : nullptr);
+    hooks.on_epoch = [this, stage](const ClassifierProgress& p) {
+      progress(stage, static_cast<double>(p.epoch), static_cast<double>(p.epochs),
+               "loss " + std::to_string(p.loss).substr(0, 6));
+    };
+    return hooks;
+  }
+  StageHooks stage_hooks() const {
+    auto stage = stage_;
+    stage.resume_hint = "; rerun with --resume";
+    return stage;
+  }
+
+  // The baseline classifier: also the labeller of the argmax scheme and of the pool.
+  void train_baseline() {
+    const auto start = Clock::now();
+    baseline_ = train_stage_classifier(
+        "training the baseline classifier", data_.train, nullptr,
+        classifier_options(data_.train.num_classes()), classifier_hooks("baseline"),
+        stage_hooks());
+    baseline_seconds_ = seconds_since(start);
+  }
+
+  // The GAN's data: the labeled images and the pool images the baseline is confident of.
+  LabeledDataset pool_for_gan() {
+    if (!pool_) return data_.train;
+    pool_summary_ = {{"source", o_.unlabeled()}, {"images", pool_->size()}, {"pseudo", o_.pseudo()}};
+    if (!o_.generator().empty()) return data_.train;
+    train_baseline();
+    const auto labels =
+        label_pool(baseline_, pool_->images, data_.train.num_classes(), o_.pool_confidence());
+    auto kept = pool_->select(torch::nonzero(labels.confident).flatten());
+    kept.labels = labels.predicted.masked_select(labels.confident);
+    pool_summary_["gan"] = {{"confidence", o_.pool_confidence()},
+                            {"kept", kept.size()},
+                            {"class_counts", kept.class_counts()},
+                            {"labels",
+                             "the baseline classifier's class, where its probability "
+                             "reaches the confidence"}};
+    return gan_training_data(data_.train, *pool_, labels, PoolGan::kTeacher);
+  }
+
+  Generator obtain_generator(const LabeledDataset& gan_data) {
+    const auto start = Clock::now();
+    Generator generator{nullptr};
+    if (!o_.generator().empty()) {
+      auto loaded = load_generator(o_.generator(), device_);
+      check_generator_fits(loaded, data_.train, o_.generator());
+      generator = loaded.generator;
+    } else {
+      GanStage stage;
+      const auto checkpoint = out_ / "gan" / "checkpoint.pt";
+      if (o_.resume() && fs::exists(checkpoint)) stage.resume_from = checkpoint.string();
+      if (o_.distributed().world_size() > 1)
+        stage.group = std::make_shared<ProcessGroup>(o_.distributed());
+      stage.on_progress = [&](const GanProgress& p) {
+        progress("gan", static_cast<double>(p.iteration), static_cast<double>(p.iterations),
+                 "d " + std::to_string(p.d_loss).substr(0, 5) + " g " +
+                     std::to_string(p.g_loss).substr(0, 5));
+      };
+      stage.hooks = stage_hooks();
+      stage.hooks.resume_hint = "; rerun with --resume to continue";
+      const auto& train = data_.train;
+      auto trained = train_gan(
+          gan_data, gan_options(o_, train, device_).out_dir((out_ / "gan").string()),
+          train.class_names, stage);
+      generator = trained.generator;
+      gan_rate_ = trained.images_per_second;
+      save_image_grid(out_ / "gan" / "samples.png",
+                      ganaug::generate(generator, sample_grid_classes(train.num_classes()),
+                                       o_.seed() + 1),
+                      8);
+    }
+    timings_["gan_train_s"] = seconds_since(start);
+    return generator;
+  }
+
+  GenerateResult generate_images(Generator& generator) {
+    const auto start = Clock::now();
+    GeneratePipeline pipeline(generator, o_.scheme(),
+                              GenerateOptions(out_.string())
+                                  .n(range_.count)
+                                  .first(range_.first)
+                                  .seed(o_.seed())
+                                  .threads(o_.threads())
+                                  .batch_size(o_.generate_batch_size()),
+                              baseline_);
+    pipeline.on_progress = [&](int64_t listed, int64_t total) {
+      progress("generate", static_cast<double>(listed), static_cast<double>(total), "");
+    };
+    pipeline.should_stop = stage_.should_stop;
+    const auto generated = pipeline.run();
+    configure_threads(o_.threads());
+    if (!generated.complete) {
+      throw Interrupted("interrupted after " +
+                        std::to_string(generated.already_done + generated.written) + " of " +
+                        std::to_string(range_.count) + " images; rerun with --resume to finish");
+    }
+    timings_["generate_s"] = seconds_since(start);
+    return generated;
+  }
+
+  void describe_run(const GenerateResult& generated) {
+    const auto& train = data_.train;
+    summary_["scheme"] = detail::scheme_name(o_);
+    summary_["num_classes"] = train.num_classes();
+    summary_["class_names"] = train.class_names;
+    summary_["n"] = o_.n();
+    summary_["seed"] = o_.seed();
+    if (o_.num_shards() > 1) summary_["shard"] = record_["shard"];
+    summary_["train"] = {
+        {"source", train.source}, {"images", train.size()}, {"class_counts", train.class_counts()}};
+    summary_["test"] = data_.test_description;
+    summary_["test"]["images"] = data_.test.size();
+    summary_["image_shape"] = {train.channels(), train.height(), train.width()};
+    summary_["device"] = select_device(device_).str();
+    if (o_.distributed().world_size() > 1)
+      summary_["distributed"] = {{"world_size", o_.distributed().world_size()}};
+    summary_["threads"] = threads_;
+    summary_["deterministic"] = deterministic_algorithms();
+    summary_["gan_images_per_s"] = gan_rate_;
+    summary_["classic"] =
+        o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
+    const auto tuning = detail::classifier_tuning(o_.classifier());
+    if (!tuning.empty()) summary_["classifier_tuning"] = tuning;
+    summary_["generated"] = {{"resumed_from", generated.already_done},
+                             {"written", generated.written}};
+  }
+
+  // The images as written (what is trained on is what users get); none with --n 0.
+  LabeledDataset read_back_synthetic() const {
+    LabeledDataset synthetic;
+    if (o_.n() == 0) return synthetic;
+    synthetic =
+        LoadPipeline(read_csv_manifest(out_ / "labels.csv"), LoadOptions().threads(o_.threads()))
+            .run();
+    configure_threads(o_.threads());
+    synthetic.class_names = data_.train.class_names;
+    return synthetic;
+  }
+
+  void retrain_and_evaluate() {
+    const auto& train = data_.train;
+    const int64_t k = train.num_classes();
+    const auto synthetic = read_back_synthetic();
+    // --pseudo: the pool joins as images labelled -1, trained on by consistency.
+    auto retrained = train_stage_classifier(
+        "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
+        o_.n() > 0 ? &synthetic : nullptr,
+        classifier_options(target_width(o_.scheme(), k))
+            .dynamic_argmax(o_.dynamic_argmax())
+            .pool_weight(o_.pseudo() ? 1.0 : 0.0),
+        classifier_hooks("retrain"), stage_hooks());
+    const auto base_metrics = evaluate(baseline_, data_.test);
+    const auto new_metrics = evaluate(retrained, data_.test);
+    summary_["baseline"] = to_json(base_metrics);
+    summary_["retrained"] = to_json(new_metrics);
+    summary_["gain"] = new_metrics.accuracy - base_metrics.accuracy;
+    if (o_.pseudo()) {
+      // What the retrained classifier makes of the pool: its confident labels.
+      const auto labels =
+          label_pool(retrained, pool_->images, k, o_.classifier().pool_threshold());
+      const auto counts = labels.predicted.masked_select(labels.confident).bincount({}, k);
+      pool_summary_["retrained"] = {
+          {"confidence", o_.classifier().pool_threshold()},
+          {"confident", labels.kept()},
+          {"class_counts",
+           std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + k)}};
+    }
+  }
+
+  const AugmentOptions& o_;
+  const AugmentCallbacks& c_;
+  const std::string device_;
+  const fs::path out_;
+  StageHooks stage_;
+  int threads_ = 0;
+  TrainTestData data_;
+  std::optional<LabeledDataset> pool_;
+  nlohmann::json record_, summary_, timings_, pool_summary_;
+  ShardRange range_;
+  Classifier baseline_{nullptr};
+  double baseline_seconds_ = 0, gan_rate_ = 0;
+};
+
+}  // namespace
+
+ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num_shards) {
+  GANAUG_CHECK(n >= 0 && batch_size >= 1, "shard_range needs n >= 0 and a positive batch size");
+  GANAUG_CHECK(num_shards >= 1 && shard >= 0 && shard < num_shards, "shard ", shard, " of ",
+               num_shards, " does not exist: shards are numbered 0 to num_shards - 1");
+  const int64_t batches = (n + batch_size - 1) / batch_size;
+  const int64_t begin = batches * shard / num_shards, end = batches * (shard + 1) / num_shards;
+  ShardRange range;
+  range.first = std::min(n, begin * batch_size);
+  range.count = std::min(n, end * batch_size) - range.first;
+  return range;
+}
+
+void AugmentOptions::validate() const {
+  GANAUG_CHECK(n() >= 0, "--n must be 0 or positive, got ", n());
+  GANAUG_CHECK(!dynamic_argmax() || scheme() == Scheme::kArgmax,
+               "dynamic argmax relabels argmax labels: it goes with the argmax scheme only");
+  GANAUG_CHECK(num_shards() >= 1, "--num-shards must be positive, got ", num_shards());
+  GANAUG_CHECK(shard() >= 0 && shard() < num_shards(), "--shard ", shard(),
+               " is not between 0 and --num-shards - 1 (", num_shards() - 1, ")");
+  if (num_shards() > 1) {
+    GANAUG_CHECK(!generator().empty(),
+                 "--num-shards needs --generator: every shard samples the same trained "
+                 "generator (train it once with augment --n 0 --no-retrain, or take a run's "
+                 "gan/checkpoint.pt)");
+    GANAUG_CHECK(!retrain(),
+                 "--num-shards needs --no-retrain: join the shards with augment-merge first");
+  }
+  distributed().validate();
+  if (distributed().world_size() > 1) {
+    GANAUG_CHECK(generator().empty(), "several processes (WORLD_SIZE ", distributed().world_size(),
+                 ") only train a GAN; with --generator run one process, or shard the "
+                 "generation with --num-shards");
+    GANAUG_CHECK(gan_batch_size() % distributed().world_size() == 0, "the GAN's batch of ",
+                 gan_batch_size(), " images (--gan-batch) does not split evenly over ",
+                 distributed().world_size(), " processes");
+  }
+  GANAUG_CHECK(gan_batch_size() >= 1, "--gan-batch must be positive, got ", gan_batch_size());
+  GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
+  GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
+               gan_checkpoint_every());
+  GANAUG_CHECK(generate_batch_size() >= 1, "--gen-batch must be positive, got ",
+               generate_batch_size());
+  classifier().validate(detail::classifier_flag_name);
+  GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,
+               "the test fraction must lie strictly between 0 and 1, got ", test_fraction());
+  GANAUG_CHECK(!(resume() && force()), "--resume and --force contradict each other; pick one");
+  GANAUG_CHECK(threads() >= 0 && threads() <= hardware_threads(), "--threads ", threads(),
+               " is not between 0 (all) and the ", hardware_threads(),
+               " CPUs this process may use");
+  GANAUG_CHECK(!out_dir().empty(), "--out must name a folder");
+  const int64_t size = data().image_size();
+  if (size > 0 && generator().empty()) {
+    GANAUG_CHECK(size >= 16 && size <= 64 && size % 4 == 0, "--image-size ", size,
+                 " is not supported by the GAN: use a multiple of 4 from 16 to 64");
+  }
+  GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
+               "--pool-confidence must lie in (0, 1], got ", pool_confidence());
+  GANAUG_CHECK(!pseudo() || !unlabeled().empty(), "--pseudo needs an unlabeled pool (--unlabeled)");
+  GANAUG_CHECK(unlabeled().empty() || distributed().world_size() == 1,
+               "--unlabeled runs in one process (WORLD_SIZE ", distributed().world_size(),
+               "): the pool's pseudo-labels come from a classifier trained by one process");
+  select_device(device());
+}
+
+nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
+  o.validate();
+  if (o.distributed().world_size() > 1 && o.distributed().rank() != 0)
+    return train_gan_as_follower(o, process_device(o), callbacks);
+  return AugmentRun(o, callbacks).run();
+}
+
+}  // namespace ganaug::jobs

@@ -1,0 +1,225 @@
+#include "augment_record.hpp"
+
+#include <sys/statvfs.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "ganaug/classifier.hpp"
+#include "ganaug/file_io.hpp"
+#include "ganaug/version.hpp"
+#include "classifier_flags.hpp"
+
+namespace ganaug::jobs::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kRunRecordFormat = "ganaug-augment-run-v1";
+}  // namespace
+
+// What identifies a data set: where it came from, its size and a hash of its contents.
+nlohmann::json data_identity(const LabeledDataset& data) {
+  uint64_t hash = kHashSeed;
+  const auto images = data.images.contiguous();
+  const auto labels = data.labels.contiguous();
+  hash = hash_bytes(images.data_ptr(), images.numel() * images.element_size(), hash);
+  hash = hash_bytes(labels.data_ptr(), labels.numel() * labels.element_size(), hash);
+  for (const auto& name : data.class_names) hash = hash_bytes(name.data(), name.size() + 1, hash);
+  return {{"source", data.source}, {"images", data.size()}, {"hash", hash_hex(hash)}};
+}
+
+namespace {
+std::string file_hash(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  GANAUG_CHECK(in.good(), "cannot read ", path.string());
+  uint64_t hash = kHashSeed;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hash = hash_bytes(buffer.data(), static_cast<size_t>(in.gcount()), hash);
+  }
+  return hash_hex(hash);
+}
+
+}  // namespace
+
+// "argmax-dynamic" for argmax retrained with dynamic argmax, else the scheme's name.
+std::string scheme_name(const AugmentOptions& o) {
+  return SchemeChoice{o.scheme(), o.dynamic_argmax()}.name();
+}
+
+// What made an output folder: everything that decides its images and their labels. A resumed
+// run must agree on all of it, or the folder would mix two runs.
+nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
+                          const LabeledDataset* pool) {
+  nlohmann::json record = {
+      {"format", kRunRecordFormat},
+      {"revision", kOutputRevision},
+      {"scheme", scheme_name(o)},
+      {"seed", o.seed()},
+      {"n", o.n()},
+      {"image_shape", {data.train.channels(), data.train.height(), data.train.width()}},
+      {"class_names", data.train.class_names},
+      {"data", data_identity(data.train)},
+      {"test_data", data_identity(data.test)}};
+  if (o.generator().empty()) {
+    record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
+    // Recorded only when not the default, so that folders from before the option still resume.
+    if (o.gan_batch_size() != AugmentOptions().gan_batch_size())
+      record["generator"]["gan_batch"] = o.gan_batch_size();
+  } else {
+    record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
+                           {"hash", file_hash(o.generator())}};
+  }
+  if (o.num_shards() > 1) {
+    const auto range = shard_range(o.n(), o.generate_batch_size(), o.shard(), o.num_shards());
+    record["shard"] = {{"index", o.shard()},
+                       {"count", o.num_shards()},
+                       {"first", range.first},
+                       {"images", range.count},
+                       {"gen_batch", o.generate_batch_size()}};
+  }
+  // The baseline classifier labels the pool and the argmax images.
+  const auto network = ClassifierOptions(o.classifier()).channels(data.train.channels());
+  nlohmann::json labeller = {
+      {"epochs", o.classifier().epochs()},
+      {"lr_schedule", o.classifier().lr_schedule()},
+      {"classic", o.classic() ? o.classic_options().to_string() : "off"},
+      {"network", network.network()},
+      {"width", network.network_width()}};
+  const auto tuning = classifier_tuning(o.classifier());
+  if (!tuning.empty()) labeller["tuning"] = tuning;  // absent from records of default runs
+  if (pool && o.generator().empty()) {  // the pool's pseudo-labels train the GAN
+    record["unlabeled"] = data_identity(*pool);
+    record["unlabeled"]["confidence"] = o.pool_confidence();
+    record["unlabeled"]["teacher"] = labeller;
+  }
+  if (o.scheme() == Scheme::kArgmax) record["labeller"] = labeller;
+  return record;
+}
+
+namespace {
+// The first difference between a folder's record and this run's, as an actionable sentence.
+std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
+  const std::vector<std::pair<const char*, const char*>> fields = {
+      {"revision", "the ganaug revision that made it (another version draws other images)"},
+      {"scheme", "--scheme"},
+      {"seed", "--seed"},
+      {"n", "--n"},
+      {"generator", "--gan-iters / --generator"},
+      {"shard", "--shard / --num-shards / --gen-batch"},
+      {"image_shape", "the image shape (--image-size, --channels)"},
+      {"class_names", "the classes"},
+      {"data", "--data (its images or labels)"},
+      {"test_data", "--test-data"},
+      {"labeller",
+       "--epochs / --lr-schedule / --classic / --classifier / --classifier-width or the "
+       "classifier's other training fields (argmax labeller)"},
+      {"unlabeled",
+       "--unlabeled / --pool-confidence / the teacher's --epochs, --lr-schedule, "
+       "--classic, --classifier, --classifier-width"}};
+  // Where things were found is informative only: a moved data set or checkpoint with the same
+  // contents is the same input.
+  auto identity = [](const nlohmann::json& record, const char* key) {
+    auto value = record.contains(key) ? record[key] : nlohmann::json();
+    if (value.is_object()) {
+      value.erase("source");
+      value.erase("checkpoint");
+    }
+    return value;
+  };
+  // Folders from before the network was recorded were labelled by the network then the default.
+  const bool color = was.value("image_shape", nlohmann::json::array({1}))[0] == 3;
+  for (auto* labeller : {was.contains("labeller") ? &was["labeller"] : nullptr,
+                         was.contains("unlabeled") && was["unlabeled"].contains("teacher")
+                             ? &was["unlabeled"]["teacher"]
+                             : nullptr}) {
+    if (labeller && labeller->is_object() && !labeller->contains("network")) {
+      (*labeller)["network"] = color ? "resnet" : "cnn";
+      (*labeller)["width"] = 32;
+    }
+  }
+  for (const auto& [key, flag] : fields) {
+    const auto a = identity(was, key);
+    const auto b = identity(now, key);
+    if (a != b) {
+      return std::string(flag) + " differs: the folder has " +
+             a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ", this run " +
+             b.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+// Writes the folder's record, or checks a resumed folder's against it.
+void settle_run_record(const fs::path& out, const nlohmann::json& raw_record, bool resume) {
+  const auto path = out / "run.json";
+  // As it reads back from the file: bytes that are not UTF-8 (a Latin-1 class name) become
+  // U+FFFD there, so they do here too before comparing.
+  const auto text = raw_record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  const auto record = nlohmann::json::parse(text);
+  if (resume && fs::exists(path)) {
+    nlohmann::json was;
+    try {
+      std::ifstream in(path);
+      was = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("cannot resume in ", out.string(), ": its record ", path.string(),
+                  " is damaged (", e.what(), "); use --force or another --out");
+    }
+    const auto difference = record_difference(was, record);
+    GANAUG_CHECK(difference.empty(), "cannot resume in ", out.string(), ": it holds another run (",
+                 difference,
+                 "); rerun with the folder's settings, or use --force or another --out");
+    return;
+  }
+  if (resume) {
+    // A folder with outputs but no record was not made by this version of augment.
+    for (const auto& entry : fs::directory_iterator(out)) {
+      GANAUG_CHECK(is_temporary_file_name(entry.path().filename().string()), "cannot resume in ",
+                   out.string(),
+                   ": it has no run.json, so it was not made by this version of "
+                   "augment (or not by augment) and cannot be checked; use --force or another "
+                   "--out");
+    }
+  }
+  write_text_atomic(path, text + "\n");
+}
+
+// Refuses a run whose images would not fit on the output disk (space or file count).
+void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t n) {
+  if (n == 0) return;
+  int64_t existing = 0;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(out / "images", error)) {
+    existing += entry.path().extension() == ".png";
+  }
+  const int64_t remaining = std::max<int64_t>(0, n - existing);
+  struct statvfs disk {};
+  if (remaining == 0 || ::statvfs(out.c_str(), &disk) != 0) return;
+  // A PNG of 8-bit pixels is at most the raw pixels, a filter byte per row and its chunks; each
+  // file takes whole blocks; each manifest row about 12 bytes per target.
+  const double block = disk.f_frsize > 0 ? static_cast<double>(disk.f_frsize) : 4096.0;
+  const double png =
+      static_cast<double>(train.channels() * train.height() * train.width() + train.height() + 200);
+  const double per_image = std::ceil(png / block) * block + 40 + 12.0 * (train.num_classes() + 1);
+  const double needed = per_image * static_cast<double>(remaining);
+  const double available = static_cast<double>(disk.f_bavail) * block;
+  GANAUG_CHECK(needed <= available, "not enough free space in ", out.string(), " for ", remaining,
+               " images: they need about ", std::ceil(needed / 1e6), " MB but the disk has ",
+               std::floor(available / 1e6),
+               " MB free; free some space, lower --n or choose "
+               "another --out");
+  GANAUG_CHECK(disk.f_files == 0 || static_cast<double>(disk.f_favail) >= remaining + 16.0,
+               "not enough free files (inodes) in ", out.string(), " for ", remaining,
+               " images: the disk has ", disk.f_favail,
+               " left; lower --n or choose another "
+               "--out");
+}
+
+
+}  // namespace ganaug::jobs::detail

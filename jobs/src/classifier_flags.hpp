@@ -1,0 +1,57 @@
+#pragma once
+// Private to the jobs: the command-line flag of each ClassifierOptions field the tools set, so
+// that the jobs' options name them in their messages as the user typed them.
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+#include "ganaug/classifier.hpp"
+
+namespace ganaug::jobs::detail {
+
+/// "--epochs" for "epochs", "--classifier-width" for "width", ...; other fields keep their own
+/// name. For ClassifierOptions::validate.
+inline std::string classifier_flag_name(const std::string& field) {
+  static const std::map<std::string, std::string> flags = {
+      {"epochs", "--epochs"},
+      {"lr_schedule", "--lr-schedule"},
+      {"architecture", "--classifier"},
+      {"width", "--classifier-width"},
+      {"synthetic_share", "--synthetic-share"},
+      {"synthetic_weight", "--synthetic-weight"},
+      {"separate_synthetic_batches", "--separate-batches"},
+      {"recalibrate_batchnorm", "--recalibrate-bn"},
+      {"pool_threshold", "--pool-threshold"},
+      {"pool_ratio", "--pool-ratio"},
+      {"threads", "--threads"}};
+  const auto found = flags.find(field);
+  return found != flags.end() ? found->second : field;
+}
+
+/// The training fields of `o` that no flag sets and that differ from ClassifierOptions'
+/// defaults (batch size, learning rate, weight decay, ...), by field name; empty for options a
+/// tool built. Run records hold it only when not empty, so that records written before these
+/// fields could be set still match.
+inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
+  const ClassifierOptions d(o.num_outputs());
+  nlohmann::json out = nlohmann::json::object();
+  const auto note = [&](const char* name, const auto& value, const auto& fallback) {
+    if (value != fallback) out[name] = value;
+  };
+  note("batch_size", o.batch_size(), d.batch_size());
+  note("lr", o.lr(), d.lr());
+  note("weight_decay", o.weight_decay(), d.weight_decay());
+  note("warmup_share", o.warmup_share(), d.warmup_share());
+  note("dynamic_weight", o.dynamic_weight(), d.dynamic_weight());
+  note("pool_ramp_share", o.pool_ramp_share(), d.pool_ramp_share());
+  note("separate_synthetic_batches", o.separate_synthetic_batches(),
+       d.separate_synthetic_batches());
+  note("recalibrate_batchnorm", o.recalibrate_batchnorm(), d.recalibrate_batchnorm());
+  note("pool_threshold", o.pool_threshold(), d.pool_threshold());
+  note("pool_ratio", o.pool_ratio(), d.pool_ratio());
+  return out;
+}
+
+}  // namespace ganaug::jobs::detail

@@ -1,0 +1,675 @@
+#include "ganaug/jobs/experiment.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "experiment_outputs.hpp"
+#include "experiment_results.hpp"
+#include "ganaug/classifier.hpp"
+#include "ganaug/datasets/image.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
+#include "ganaug/job.hpp"
+#include "ganaug/metrics.hpp"
+#include "ganaug/runtime.hpp"
+#include "ganaug/version.hpp"
+#include "output_dir.hpp"
+
+namespace ganaug::jobs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using detail::fixed;
+using detail::now_utc;
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string dataset_label(const DatasetSpec& spec) {
+  if (spec.path().empty()) return "fashion-mnist";
+  fs::path p = fs::path(spec.path()).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.has_extension() ? p.stem().string() : p.filename().string();
+}
+
+// Images as the PNG files users get hold them: 8-bit levels.
+torch::Tensor quantize(const torch::Tensor& images) {
+  return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
+}
+
+class Experiment {
+ public:
+  Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c)
+      : o_(o), c_(c), classic_(o.classic_options()) {}
+
+  nlohmann::json run() {
+    o_.validate();
+    prepare();
+    configure_threads(o_.threads());
+    for (size_t d = 0; d < o_.datasets().size(); ++d) run_dataset(o_.datasets()[d], d);
+    write_outputs();
+    return written_;
+  }
+
+ private:
+  void say(const std::string& line) const {
+    if (c_.on_progress) c_.on_progress(line);
+  }
+  bool stop_requested() const { return c_.should_stop && c_.should_stop(); }
+  void check_stop() const {
+    if (stop_requested())
+      throw Interrupted("interrupted; the finished cells are written in " + o_.out_dir() +
+                        "; rerun with --resume to run the others");
+  }
+
+  void prepare() {
+    const fs::path out(o_.out_dir());
+    std::vector<detail::RunInput> inputs;
+    for (const auto& spec : o_.datasets()) inputs.push_back({"dataset", spec.path()});
+    inputs.push_back({"test data", o_.test_data()});
+    detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells", inputs);
+    nlohmann::json header = {{"format", "ganaug-bench-v1"},
+                             {"settings", o_.settings()},
+                             {"grid",
+                              {{"datasets", dataset_labels()},
+                               {"sizes", o_.sizes()},
+                               {"schemes", o_.schemes()},
+                               {"multiples", o_.multiples()},
+                               {"unlabeled", o_.unlabeled()},
+                               {"seeds", o_.seeds()}}},
+                             {"machine",
+                              {{"cpu", cpu_model()},
+                               {"hardware_threads", hardware_threads()},
+                               {"device", select_device(o_.device()).str()},
+                               {"deterministic", deterministic_algorithms()}}},
+                             {"started", now_utc()}};
+    if (o_.num_shards() > 1) header["shard"] = {{"index", o_.shard()}, {"count", o_.num_shards()}};
+    results_ = detail::ResultsStore(std::move(header));
+    const auto previous_path = out / "results.json";
+    if (o_.resume() && fs::exists(previous_path)) {
+      const auto finished = results_.resume(previous_path, out.string());
+      say("resuming: " + std::to_string(finished) + " cells already finished");
+    }
+  }
+
+  ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train,
+                                       uint64_t seed) const {
+    return ClassifierOptions(o_.classifier())
+        .num_outputs(outputs)
+        .image_size(train.height())
+        .channels(train.channels())
+        .seed(seed)
+        .device(o_.device())
+        .threads(o_.threads())
+        .pool_weight(0);
+  }
+
+  // With `classic`, the real images are augmented by `setting`, by default this size's
+  // classical setting.
+  ClassifierHooks hooks(bool classic, const ClassicAugmentOptions* setting = nullptr) const {
+    return classic_hooks(classic ? (setting ? setting : &classic_) : nullptr);
+  }
+  StageHooks stage_hooks() const {
+    StageHooks stage;
+    stage.should_stop = [this] { return stop_requested(); };
+    stage.resume_hint = "; the finished cells are written in " + o_.out_dir() +
+                        "; rerun with --resume to run the others";
+    return stage;
+  }
+
+  // The classical setting of one (dataset, size): classic_options, or the best of
+  // classic_choices on the validation split, each scored on every seed's labeled subset.
+  ClassicAugmentOptions choose_classic(const std::string& ds, const LabeledDataset& full,
+                                       const LabeledDataset& validation, int64_t size, int64_t k) {
+    const auto& choices = o_.classic_choices();
+    if (choices.empty()) return o_.classic_options();
+    auto& record = results_.classic_choice();
+    const auto group = ds + "-n" + std::to_string(size);
+    double best_mean = -1;
+    size_t best = 0;
+    for (size_t c = 0; c < choices.size(); ++c) {
+      const auto spec = choices[c].to_string();
+      double sum = 0;
+      for (int64_t i = 0; i < o_.seeds(); ++i) {
+        const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
+        const auto key = ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + spec;
+        const nlohmann::json* found = nullptr;
+        for (const auto& cell : record["cells"])
+          if (cell["key"] == key) found = &cell;
+        if (found) {
+          sum += (*found)["accuracy"].get<double>();
+          continue;
+        }
+        check_stop();
+        const auto start = Clock::now();
+        const auto train = subset_per_class(full, size, seed);
+        auto model = fit(train, nullptr, classifier_options(k, train, seed), true, &choices[c]);
+        const double accuracy = evaluate(model, validation).accuracy;
+        const double seconds = seconds_since(start);
+        record["cells"].push_back({{"key", key},
+                                   {"dataset", ds},
+                                   {"size", size},
+                                   {"seed", seed},
+                                   {"classic", spec},
+                                   {"accuracy", accuracy},
+                                   {"seconds", seconds}});
+        say(group + "-seed" + std::to_string(seed) + " classic " + spec + ": " +
+            fixed(100 * accuracy, 2) + "% on the validation split (" + fixed(seconds, 0) + " s)");
+        write_outputs();
+        sum += accuracy;
+      }
+      const double mean = sum / static_cast<double>(o_.seeds());
+      if (mean > best_mean) {
+        best_mean = mean;
+        best = c;
+      }
+    }
+    record["chosen"][group] = {{"dataset", ds},
+                               {"size", size},
+                               {"classic", choices[best].to_string()},
+                               {"validation_accuracy", best_mean},
+                               {"seeds", o_.seeds()}};
+    say(group + ": classical setting chosen on the validation split: " + choices[best].to_string() +
+        " (" + fixed(100 * best_mean, 2) + "%)");
+    write_outputs();
+    return choices[best];
+  }
+
+  Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,
+                 const ClassifierOptions& options, bool classic,
+                 const ClassicAugmentOptions* setting = nullptr) const {
+    return train_stage_classifier("training the classifier", real, synthetic, options,
+                                  hooks(classic, setting), stage_hooks());
+  }
+
+  // The network of `ds`'s classifiers and its width, after checking that the finished results
+  // of `ds` (its reference classifier and cells, from an earlier run in this folder) were made
+  // with them.
+  nlohmann::json check_network(const std::string& ds, int64_t channels) const {
+    const auto options = ClassifierOptions(2, 28, channels)
+                             .architecture(o_.classifier().architecture())
+                             .width(o_.classifier().width());
+    const nlohmann::json network = {{"network", options.network()},
+                                    {"width", options.network_width()}};
+    if (const auto* reference = results_.reference(ds)) {
+      // Results from before these were recorded were made with the defaults of then.
+      const nlohmann::json was = {
+          {"network", reference->network.value_or(channels == 3 ? "resnet" : "cnn")},
+          {"width", reference->width.value_or(32)}};
+      const auto describe = [](const nlohmann::json& n) {
+        return n["network"].get<std::string>() + " at width " + n["width"].dump();
+      };
+      GANAUG_CHECK(was == network, "the results of ", ds, " in ", o_.out_dir(),
+                   " were made with the classifier network ", describe(was),
+                   reference->network ? ""
+                                                 : " (results from before ganaug 0.3 do not "
+                                                   "record it: cnn for gray images, resnet for "
+                                                   "color, width 32)",
+                   " and this run's is ", describe(network), "; resume with --classifier ",
+                   was["network"].get<std::string>(), " --classifier-width ", was["width"].dump(),
+                   ", or use --force or another --out");
+    }
+    return network;
+  }
+
+  // Reads a saved reference classifier: a classifier file (save_classifier), or a plain
+  // LibTorch archive as ganaug 0.3 and earlier saved it (no checksum; torch::load replaces a
+  // parameter of another shape rather than refusing it, so the shapes are compared).
+  static void load_reference(Classifier& model, const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string magic(4, '\0');
+    in.read(magic.data(), 4);
+    std::string problem;
+    if (magic != std::string("PK\x03\x04")) {
+      try {
+        load_classifier(model, path.string());
+      } catch (const Error& e) {
+        problem = e.what();
+      }
+    } else {
+      problem = load_legacy_reference(model, path);
+    }
+    GANAUG_CHECK(problem.empty(), "the reference classifier ", path.string(),
+                 " cannot be read into a ", model->options.architecture(), " network at width ",
+                 model->options.width(), " (", problem, "); delete it to train it again");
+  }
+  static std::string load_legacy_reference(Classifier& model, const fs::path& path) {
+    const auto shapes = [&model] {
+      std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+      for (const auto& t : model->named_parameters()) out.emplace_back(t.key(), t->sizes().vec());
+      for (const auto& t : model->named_buffers()) out.emplace_back(t.key(), t->sizes().vec());
+      return out;
+    };
+    const auto built = shapes();
+    std::string problem;
+    try {
+      torch::load(model, path.string());
+      const auto read = shapes();
+      for (size_t i = 0; i < built.size() && problem.empty(); ++i)
+        if (read[i] != built[i]) problem = built[i].first + " has another shape";
+    } catch (const c10::Error& e) {
+      problem = e.what_without_backtrace();
+    }
+    return problem;
+  }
+
+  // The reference classifier of a dataset, trained on all its training images (cached).
+  Classifier reference_classifier(const std::string& ds, const LabeledDataset& full,
+                                  const LabeledDataset& test) {
+    const fs::path path = fs::path(o_.out_dir()) / ("reference-" + ds + ".pt");
+    auto options =
+        classifier_options(full.num_classes(), full, o_.first_seed()).epochs(o_.reference_epochs());
+    Classifier model(options);
+    if (fs::exists(path)) {
+      // Saved by an earlier run in this folder with the same settings (resume checks them).
+      load_reference(model, path);
+      model->to(select_device(o_.device()));
+      model->eval();
+      if (!results_.reference(ds)) {
+        auto& reference = results_.reference_to_fill(ds);
+        reference.accuracy = evaluate(model, test).accuracy;
+        reference.epochs = o_.reference_epochs();
+        reference.images = full.size();
+      }
+      return model;
+    }
+    say(ds + ": training the reference classifier on all " + std::to_string(full.size()) +
+        " training images (" + std::to_string(o_.reference_epochs()) + " epochs)");
+    const auto start = Clock::now();
+    model = fit(full, nullptr, options, false);
+    const double accuracy = evaluate(model, test).accuracy;
+    save_classifier(model, path.string());
+    auto& reference = results_.reference_to_fill(ds);
+    reference = detail::ReferenceResult();
+    reference.accuracy = accuracy;
+    reference.epochs = o_.reference_epochs();
+    reference.images = full.size();
+    reference.seconds = seconds_since(start);
+    say(ds + ": reference classifier test accuracy " + fixed(100 * accuracy, 2) + "%");
+    return model;
+  }
+
+  std::vector<std::string> dataset_labels() const {
+    std::vector<std::string> labels;
+    for (const auto& spec : o_.datasets()) labels.push_back(dataset_label(spec));
+    return labels;
+  }
+
+  // Units of the grid: (dataset, size, seed) in run order; shard K of S runs units K, K+S, ...
+  int64_t unit(size_t dataset, size_t size_index, int64_t seed_index) const {
+    return (static_cast<int64_t>(dataset) * static_cast<int64_t>(o_.sizes().size()) +
+            static_cast<int64_t>(size_index)) *
+               o_.seeds() +
+           seed_index;
+  }
+  bool mine(int64_t unit) const { return unit % o_.num_shards() == o_.shard(); }
+
+  void run_dataset(DatasetSpec spec, size_t d) {
+    bool any = false;
+    for (size_t s = 0; s < o_.sizes().size(); ++s)
+      for (int64_t i = 0; i < o_.seeds(); ++i) any = any || mine(unit(d, s, i));
+    if (!any) return;  // another shard's dataset: no reference classifier to train here
+    spec.threads(o_.threads()).seed(o_.first_seed()).per_class(0);
+    const auto ds = dataset_label(spec);
+    say(ds + ": loading");
+    auto data = load_train_test(spec, o_.test_data(), o_.test_fraction());
+    LabeledDataset validation_set;
+    if (o_.validation_fraction() > 0) {
+      const uint64_t split_seed = mix_seed(o_.first_seed(), streams::kValidationSplit);
+      auto [rest, validation] = split_train_test(data.train, o_.validation_fraction(), split_seed);
+      say(ds + ": " + std::to_string(validation.size()) +
+          " training images held out for validation; cells are scored on the " + o_.evaluate_on() +
+          " set");
+      data.train = std::move(rest);
+      validation_set = validation;
+      if (o_.evaluate_on() == "validation") {
+        data.test = std::move(validation);
+        data.test_description = {
+            {"source", "validation split held out from the training data (not the test set)"},
+            {"split", {{"fraction", o_.validation_fraction()}, {"seed", split_seed}}}};
+      }
+    }
+    configure_threads(o_.threads());
+    const auto& full = data.train;
+    const auto& test = data.test;
+    const int64_t k = full.num_classes();
+    const auto network = check_network(ds, full.channels());
+    auto reference = reference_classifier(ds, full, test);
+    auto& record = results_.reference_to_fill(ds);
+    record.network = network["network"].get<std::string>();
+    record.width = network["width"].get<int64_t>();
+    record.test = data.test_description;
+    record.test["images"] = test.size();
+
+    // The real-vs-real floor of the Fréchet classifier distance at this sample count.
+    const int64_t m = std::min({o_.metric_samples(), test.size(), full.size()});
+    auto pick = [&](int64_t n, int64_t count, uint64_t stream) {
+      auto rng = make_cpu_generator(mix_seed(o_.first_seed(), stream));
+      return torch::randperm(n, rng, torch::TensorOptions().dtype(torch::kInt64))
+          .slice(0, 0, count);
+    };
+    const auto test_features =
+        classifier_features(reference, test.images.index_select(0, pick(test.size(), m, streams::kFcdTestImages)));
+    const auto train_features =
+        classifier_features(reference, full.images.index_select(0, pick(full.size(), m, streams::kFcdTrainImages)));
+    record.fcd_real_vs_real = frechet_distance(train_features, test_features);
+    record.fcd_samples = m;
+
+    const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
+    for (size_t s = 0; s < o_.sizes().size(); ++s) {
+      classic_ = choose_classic(ds, full, validation_set, o_.sizes()[s], k);
+      for (int64_t i = 0; i < o_.seeds(); ++i) {
+        if (!mine(unit(d, s, i))) continue;
+        const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
+        run_group(ds, full, test, reference, test_features, cells, o_.sizes()[s], seed, k);
+      }
+    }
+  }
+
+  // What one (dataset, size, seed) shares between its cells: the labeled subset, its pools,
+  // the teacher that labels them, the generators (one per pool size), the "none" classifier
+  // (the argmax labeller) and the synthetic sets.
+  struct Group {
+    std::string ds, name;
+    const LabeledDataset* full = nullptr;
+    const LabeledDataset* test = nullptr;
+    Classifier* reference = nullptr;
+    const torch::Tensor* test_features = nullptr;
+    int64_t size = 0, k = 0;
+    uint64_t seed = 0;
+    LabeledDataset train;
+    std::map<int64_t, LabeledDataset> pools;
+    Classifier teacher{nullptr};
+    double teacher_seconds = 0;  // its training time, counted in the `classic` cell reusing it
+    std::map<int64_t, Generator> generators;
+    Classifier real_only{nullptr};
+    // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
+    std::map<std::tuple<int64_t, double, std::string>, LabeledDataset> synthetic_sets;
+
+    std::string generator_key(int64_t pool) const {
+      return name + (pool > 0 ? "-u" + std::to_string(pool) : "");
+    }
+    std::string cell_key(const detail::CellSpec& c) const {
+      return detail::cell_key(ds, size, seed, c.scheme.name(), c.multiple, c.pool);
+    }
+    const LabeledDataset& pool(int64_t n) {
+      auto& pool = pools[n];
+      if (!pool.images.defined())
+        pool = unlabeled_pool(*full, size, seed, n, mix_seed(seed, streams::kUnlabeledPool));
+      return pool;
+    }
+  };
+
+  // Every cell of one (dataset, size, seed): one labeled subset; one generator per pool size.
+  void run_group(const std::string& ds, const LabeledDataset& full, const LabeledDataset& test,
+                 Classifier& reference, const torch::Tensor& test_features,
+                 const std::vector<detail::CellSpec>& cells, int64_t size, uint64_t seed,
+                 int64_t k) {
+    Group g;
+    g.ds = ds;
+    g.name = ds + "-n" + std::to_string(size) + "-seed" + std::to_string(seed);
+    g.full = &full;
+    g.test = &test;
+    g.reference = &reference;
+    g.test_features = &test_features;
+    g.size = size;
+    g.k = k;
+    g.seed = seed;
+    g.train = subset_per_class(full, size, seed);
+
+    // Which cells and generators are still to make.
+    std::vector<detail::CellSpec> todo;
+    std::set<int64_t> generators_needed;
+    for (const auto& c : cells) {
+      if (c.scheme.synthetic && results_.generator(g.generator_key(c.pool)) == nullptr)
+        generators_needed.insert(c.pool);
+      if (!results_.has_cell(g.cell_key(c))) {
+        todo.push_back(c);
+        if (c.scheme.synthetic) generators_needed.insert(c.pool);
+      }
+    }
+    for (int64_t pool : generators_needed) make_generator(g, pool);
+    for (const auto& cell : todo) run_cell(g, cell);
+  }
+
+  // The GAN's data for a pool size: the labeled images and the pool as pool_gan says, with the
+  // labels of the group's teacher (the "classic" classifier of this labeled subset).
+  LabeledDataset gan_data(Group& g, int64_t pool, nlohmann::json* record) {
+    if (pool == 0) return g.train;
+    const auto& unlabeled = g.pool(pool);
+    const auto mode = parse_pool_gan(o_.pool_gan());
+    PoolLabels labels;
+    if (mode != PoolGan::kUnconditional) {
+      if (!g.teacher) {
+        const auto start = Clock::now();
+        g.teacher = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), true);
+        g.teacher_seconds = seconds_since(start);
+      }
+      labels = label_pool(g.teacher, unlabeled.images, g.k, o_.pool_confidence());
+    }
+    *record = {{"images", pool}, {"kept", labels.kept()}, {"gan", o_.pool_gan()}};
+    return gan_training_data(g.train, unlabeled, labels, mode);
+  }
+
+  void make_generator(Group& g, int64_t pool) {
+    const auto key = g.generator_key(pool);
+    const fs::path dir = fs::path(o_.out_dir()) / "generators" / key;
+    nlohmann::json pool_record;
+    const auto data = gan_data(g, pool, &pool_record);
+    const auto trained = obtain_generator(data, dir, g.seed, key);
+    g.generators.emplace(pool, trained.generator);
+    if (results_.generator(key) == nullptr) measure_generator(g, trained, dir, key, pool_record);
+  }
+
+  // The synthetic images of a cell, drawn once per (pool, multiple) and, when filtered by the
+  // "none" classifier's confidence, per scheme.
+  const LabeledDataset& synthetic_images(Group& g, const detail::CellSpec& cell, Scheme labels) {
+    const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
+    auto& images =
+        g.synthetic_sets[{cell.pool, cell.multiple, filtered ? to_string(labels) : std::string()}];
+    if (images.images.defined()) return images;
+    const int64_t n = std::max<int64_t>(1, std::llround(cell.multiple * g.train.size()));
+    ImageFilter keep;
+    if (filtered) {
+      keep = [&](const torch::Tensor& candidates, const torch::Tensor& classes) {
+        return confident_mask(labels, classes,
+                              predict_probabilities(g.real_only, quantize(candidates), g.k),
+                              o_.min_confidence());
+      };
+    }
+    auto accepted = generate_accepted(g.generators.at(cell.pool), n, mix_seed(g.seed, streams::kBenchSynthetic), keep);
+    images.images = quantize(accepted.images);
+    images.labels = accepted.classes;
+    images.class_names = g.train.class_names;
+    images.source = "generator " + g.generator_key(cell.pool);
+    return images;
+  }
+
+  // One cell's classifier; `synthetic_count` gets the synthetic images it trained on and
+  // `earlier_seconds` the training time of a classifier it reuses.
+  Classifier train_cell(Group& g, const detail::CellSpec& cell, int64_t* synthetic_count,
+                        double* earlier_seconds) {
+    const auto& scheme = cell.scheme;
+    // The pseudo columns train on the labeled images and the pool (labelled -1).
+    const auto real = scheme.pseudo ? concatenate({g.train, g.pool(cell.pool)}) : g.train;
+    const auto options = [&](int64_t outputs) {
+      return classifier_options(outputs, g.train, g.seed)
+          .pool_weight(scheme.pseudo ? o_.pool_weight() : 0.0);
+    };
+    if (!scheme.synthetic && scheme.classic && !scheme.pseudo && g.teacher) {
+      *earlier_seconds = g.teacher_seconds;
+      return g.teacher;  // the same classifier, trained to label the pool
+    }
+    if (!scheme.synthetic) {
+      auto model = fit(real, nullptr, options(g.k), scheme.classic);
+      if (!scheme.classic && !scheme.pseudo) g.real_only = model;
+      if (scheme.classic && !scheme.pseudo && !g.teacher) g.teacher = model;
+      return model;
+    }
+    const Scheme labels = *scheme.synthetic;
+    const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
+    if ((labels == Scheme::kArgmax || filtered) && !g.real_only)
+      g.real_only = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), false);
+    LabeledDataset synthetic = synthetic_images(g, cell, labels);
+    torch::Tensor probabilities;
+    if (labels == Scheme::kArgmax)
+      probabilities = predict_probabilities(g.real_only, synthetic.images, g.k);
+    synthetic.targets = scheme_targets(labels, synthetic.labels, g.k, probabilities);
+    *synthetic_count = synthetic.size();
+    return fit(real, &synthetic,
+               options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic),
+               scheme.classic);
+  }
+
+  void run_cell(Group& g, const detail::CellSpec& cell) {
+    check_stop();
+    const auto start = Clock::now();
+    int64_t synthetic_count = 0;
+    double earlier_seconds = 0;
+    auto model = train_cell(g, cell, &synthetic_count, &earlier_seconds);
+    const auto metrics = evaluate(model, *g.test);
+    const double seconds = seconds_since(start) + earlier_seconds;
+    const auto& scheme = cell.scheme;
+    detail::CellResult result;
+    result.key = g.cell_key(cell);
+    result.dataset = g.ds;
+    result.size = g.size;
+    result.seed = g.seed;
+    result.scheme = scheme.name();
+    result.multiple = cell.multiple;
+    result.unlabeled = cell.pool;
+    result.synthetic_images = synthetic_count;
+    result.accuracy = metrics.accuracy;
+    result.macro_f1 = metrics.macro_f1;
+    result.seconds = seconds;
+    if (scheme.classic) result.classic = classic_.to_string();
+    results_.add_cell(std::move(result));
+    say(g.name + " " + scheme.name() + (cell.multiple > 0 ? " x" + fixed(cell.multiple, 1) : "") +
+        (cell.pool > 0 ? " pool " + std::to_string(cell.pool) : "") + ": " +
+        fixed(100 * metrics.accuracy, 2) + "% (" + fixed(seconds, 0) + " s)");
+    write_outputs();
+  }
+
+  // The generator of `dir`: reused when its checkpoint was trained as this run would train it
+  // and is complete, resumed when incomplete, else trained anew over it.
+  TrainedGan obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
+                              const std::string& group) {
+    const auto checkpoint = dir / "checkpoint.pt";
+    // Images labelled -1 (pool images without the teacher's class) train by the unconditional
+    // term.
+    const bool has_unlabeled = (train.labels < 0).any().item<bool>();
+    const double unlabeled_share = has_unlabeled ? o_.gan_unlabeled_share() : 0.0;
+    GanStage stage;
+    if (fs::exists(checkpoint)) {
+      auto loaded = load_generator(checkpoint.string(), o_.device());
+      const bool resumable = loaded.options.mode_seeking() == o_.gan_mode_seeking() &&
+                             loaded.options.minibatch_std() == o_.gan_minibatch_std() &&
+                             loaded.options.unlabeled_share() == unlabeled_share;
+      if (resumable && loaded.iteration >= o_.gan_iterations()) {
+        TrainedGan reused;
+        reused.generator = loaded.generator;
+        reused.iterations = loaded.iteration;
+        return reused;
+      }
+      if (resumable) stage.resume_from = checkpoint.string();
+    }
+    check_stop();
+    auto options = GanOptions(train.num_classes(), train.height(), train.channels())
+                       .iterations(o_.gan_iterations())
+                       .mode_seeking(o_.gan_mode_seeking())
+                       .minibatch_std(o_.gan_minibatch_std())
+                       .unlabeled_share(unlabeled_share)
+                       .seed(seed)
+                       .device(o_.device())
+                       .threads(o_.threads())
+                       .out_dir(dir.string())
+                       .checkpoint_every(250)
+                       .log_every(50);
+    say(group + ": training the GAN (" + std::to_string(o_.gan_iterations()) + " iterations)");
+    stage.hooks = stage_hooks();
+    return train_gan(train, options, train.class_names, stage);
+  }
+
+  void measure_generator(Group& g, const TrainedGan& trained, const fs::path& dir,
+                         const std::string& key, const nlohmann::json& pool_record) {
+    auto generator = trained.generator;
+    const int64_t k = g.k;
+    save_image_grid(dir / "samples.png",
+                    generate(generator, sample_grid_classes(k), mix_seed(g.seed, streams::kBenchSampleGrid)), 8);
+    // Fréchet classifier distance and class faithfulness on balanced samples.
+    const int64_t m = g.test_features->size(0);
+    const auto classes = balanced_classes(0, m, k);
+    const auto samples = quantize(generate(generator, classes, mix_seed(g.seed, streams::kBenchFcdSamples)));
+    const double fcd =
+        frechet_distance(classifier_features(*g.reference, samples), *g.test_features);
+    const auto judged = predict_probabilities(*g.reference, samples, k).argmax(1);
+    const double faithful = judged.eq(classes).to(torch::kFloat64).mean().item<double>();
+    // Diversity: the samples' within-class spread over the real test images'.
+    const double diversity =
+        within_class_spread(samples, classes) / within_class_spread(g.test->images, g.test->labels);
+    // Classification accuracy score: a classifier trained on as many synthetic images as there
+    // are labeled real ones (their conditioned classes as labels), tested on real images.
+    check_stop();
+    LabeledDataset synthetic;
+    synthetic.labels = balanced_classes(0, g.train.size(), k);
+    synthetic.images = quantize(generate(generator, synthetic.labels, mix_seed(g.seed, streams::kBenchCas)));
+    synthetic.class_names = g.train.class_names;
+    synthetic.source = "generator " + key;
+    auto cas_model = fit(synthetic, nullptr, classifier_options(k, g.train, g.seed), false);
+    const double cas = evaluate(cas_model, *g.test).accuracy;
+    detail::GeneratorResult result;
+    result.key = key;
+    result.dataset = g.ds;
+    result.size = g.size;
+    result.seed = g.seed;
+    result.iterations = o_.gan_iterations();
+    result.gan_seconds = trained.seconds;
+    result.gan_images_per_s = trained.images_per_second;
+    result.fcd = fcd;
+    result.fcd_samples = m;
+    result.class_faithfulness = faithful;
+    result.diversity = diversity;
+    result.cas = cas;
+    result.cas_images = synthetic.size();
+    result.samples = fs::relative(dir / "samples.png", o_.out_dir()).string();
+    result.unlabeled = pool_record;
+    results_.add_generator(std::move(result));
+    say(key + ": FCD " + fixed(fcd, 2) + ", class faithfulness " + fixed(100 * faithful, 1) +
+        "%, diversity " + fixed(diversity, 2) + ", CAS " + fixed(100 * cas, 2) + "%");
+    write_outputs();
+  }
+
+  void write_outputs() {
+    auto results = results_.to_json();
+    detail::write_experiment_outputs(o_.out_dir(), results);
+    written_ = std::move(results);
+  }
+
+  ExperimentOptions o_;
+  ExperimentCallbacks c_;
+  detail::ResultsStore results_{nlohmann::json::object()};
+  nlohmann::json written_;  // results.json as last written
+  ClassicAugmentOptions classic_;  // the classical setting of the size being run
+};
+
+}  // namespace
+
+nlohmann::json run_experiment(const ExperimentOptions& options,
+                              const ExperimentCallbacks& callbacks) {
+  return Experiment(options, callbacks).run();
+}
+
+}  // namespace ganaug::jobs

@@ -1,0 +1,191 @@
+#include "experiment_results.hpp"
+
+#include <fstream>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug::jobs::detail {
+
+namespace fs = std::filesystem;
+
+void to_json(nlohmann::json& j, const CellResult& c) {
+  j = {{"key", c.key},
+       {"dataset", c.dataset},
+       {"size", c.size},
+       {"seed", c.seed},
+       {"scheme", c.scheme},
+       {"multiple", c.multiple},
+       {"unlabeled", c.unlabeled},
+       {"synthetic_images", c.synthetic_images},
+       {"accuracy", c.accuracy},
+       {"macro_f1", c.macro_f1},
+       {"seconds", c.seconds}};
+  if (!c.classic.empty()) j["classic"] = c.classic;
+}
+
+void from_json(const nlohmann::json& j, CellResult& c) {
+  c.key = j.at("key").get<std::string>();
+  c.dataset = j.at("dataset").get<std::string>();
+  c.size = j.at("size").get<int64_t>();
+  c.seed = j.at("seed").get<uint64_t>();
+  c.scheme = j.at("scheme").get<std::string>();
+  c.multiple = j.at("multiple").get<double>();
+  c.unlabeled = j.value("unlabeled", int64_t{0});  // files from before pools
+  c.synthetic_images = j.at("synthetic_images").get<int64_t>();
+  c.accuracy = j.at("accuracy").get<double>();
+  c.macro_f1 = j.at("macro_f1").get<double>();
+  c.seconds = j.at("seconds").get<double>();
+  c.classic = j.value("classic", std::string());
+}
+
+void to_json(nlohmann::json& j, const GeneratorResult& g) {
+  j = {{"key", g.key},
+       {"dataset", g.dataset},
+       {"size", g.size},
+       {"seed", g.seed},
+       {"iterations", g.iterations},
+       {"gan_seconds", g.gan_seconds},
+       {"gan_images_per_s", g.gan_images_per_s},
+       {"fcd", g.fcd},
+       {"fcd_samples", g.fcd_samples},
+       {"class_faithfulness", g.class_faithfulness},
+       {"cas", g.cas},
+       {"cas_images", g.cas_images},
+       {"samples", g.samples}};
+  if (g.diversity) j["diversity"] = *g.diversity;
+  if (!g.unlabeled.is_null()) j["unlabeled"] = g.unlabeled;
+}
+
+void from_json(const nlohmann::json& j, GeneratorResult& g) {
+  g.key = j.at("key").get<std::string>();
+  g.dataset = j.at("dataset").get<std::string>();
+  g.size = j.at("size").get<int64_t>();
+  g.seed = j.at("seed").get<uint64_t>();
+  g.iterations = j.at("iterations").get<int64_t>();
+  g.gan_seconds = j.at("gan_seconds").get<double>();
+  g.gan_images_per_s = j.at("gan_images_per_s").get<double>();
+  g.fcd = j.at("fcd").get<double>();
+  g.fcd_samples = j.at("fcd_samples").get<int64_t>();
+  g.class_faithfulness = j.at("class_faithfulness").get<double>();
+  if (j.contains("diversity")) g.diversity = j.at("diversity").get<double>();
+  g.cas = j.at("cas").get<double>();
+  g.cas_images = j.at("cas_images").get<int64_t>();
+  g.samples = j.at("samples").get<std::string>();
+  g.unlabeled = j.value("unlabeled", nlohmann::json());
+}
+
+void to_json(nlohmann::json& j, const ReferenceResult& r) {
+  j = {{"accuracy", r.accuracy}, {"epochs", r.epochs}, {"images", r.images}, {"seconds", r.seconds}};
+  if (r.network) j["network"] = *r.network;
+  if (r.width) j["width"] = *r.width;
+  if (!r.test.is_null()) j["test"] = r.test;
+  if (r.fcd_real_vs_real) j["fcd_real_vs_real"] = *r.fcd_real_vs_real;
+  if (r.fcd_samples) j["fcd_samples"] = *r.fcd_samples;
+}
+
+void from_json(const nlohmann::json& j, ReferenceResult& r) {
+  r.accuracy = j.at("accuracy").get<double>();
+  r.epochs = j.at("epochs").get<int64_t>();
+  r.images = j.at("images").get<int64_t>();
+  r.seconds = j.at("seconds").get<double>();
+  if (j.contains("network")) r.network = j.at("network").get<std::string>();
+  if (j.contains("width")) r.width = j.at("width").get<int64_t>();
+  r.test = j.value("test", nlohmann::json());
+  if (j.contains("fcd_real_vs_real")) r.fcd_real_vs_real = j.at("fcd_real_vs_real").get<double>();
+  if (j.contains("fcd_samples")) r.fcd_samples = j.at("fcd_samples").get<int64_t>();
+}
+
+ResultsStore::ResultsStore(nlohmann::json header) : header_(std::move(header)) {}
+
+namespace {
+
+// Settings recorded since a results file was written: results from before had their neutral
+// value (or the value of this run, for those whose old behaviour equals every value's).
+void upgrade_settings(nlohmann::json& previous, const nlohmann::json& current) {
+  if (!previous.contains("min_confidence")) previous["min_confidence"] = 0.0;
+  if (!previous.contains("classic_choices")) previous["classic_choices"] = nlohmann::json::array();
+  // (The classifier's network is checked per dataset: see Experiment::check_network.)
+  for (const auto& key : {"pool_confidence", "pool_weight", "pool_threshold", "pool_ratio",
+                          "pool_gan", "gan_unlabeled_share", "classifier", "classifier_width"}) {
+    if (!previous.contains(key)) previous[key] = current[key];
+  }
+}
+
+std::string shard_text(const nlohmann::json& r) {
+  return r.contains("shard") ? "shard " + r["shard"]["index"].dump() + " of " +
+                                   r["shard"]["count"].dump() + " of a grid"
+                             : std::string("a whole grid");
+}
+
+}  // namespace
+
+size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
+  nlohmann::json previous;
+  try {
+    std::ifstream in(path);
+    previous = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(path.string(), " cannot be read (", e.what(), "); use --force to start over");
+  }
+  GANAUG_CHECK(previous.value("format", "") == header_.value("format", ""), path.string(),
+               " is not an augment-bench results file; use another --out");
+  upgrade_settings(previous["settings"], header_["settings"]);
+  if (previous["settings"] != header_["settings"]) {
+    GANAUG_FAIL("the results in ", out_dir, " were made with other settings (",
+                previous["settings"].dump(),
+                "); resume with the same settings, or use --force or another --out");
+  }
+  GANAUG_CHECK(
+      previous.value("shard", nlohmann::json()) == header_.value("shard", nlohmann::json()),
+      "the results in ", out_dir, " are ", shard_text(previous), ", and this run is ",
+      shard_text(header_), "; resume with the same --shard and --num-shards, or use another --out");
+  try {
+    for (const auto& [ds, reference] : previous.at("references").items())
+      references_[ds] = reference.get<ReferenceResult>();
+    for (const auto& g : previous.at("generators")) add_generator(g.get<GeneratorResult>());
+    for (const auto& c : previous.at("cells")) add_cell(c.get<CellResult>());
+  } catch (const nlohmann::json::exception& e) {
+    GANAUG_FAIL(path.string(), " is damaged (", e.what(), "); use --force to start over");
+  }
+  if (previous.contains("classic_choice")) classic_choice_ = previous["classic_choice"];
+  header_["started"] = previous["started"];
+  return cells_.size();
+}
+
+const GeneratorResult* ResultsStore::generator(const std::string& key) const {
+  const auto found = generator_index_.find(key);
+  return found == generator_index_.end() ? nullptr : &generators_[found->second];
+}
+
+const ReferenceResult* ResultsStore::reference(const std::string& dataset) const {
+  const auto found = references_.find(dataset);
+  return found == references_.end() ? nullptr : &found->second;
+}
+
+void ResultsStore::add_cell(CellResult cell) {
+  cell_index_[cell.key] = cells_.size();
+  cells_.push_back(std::move(cell));
+}
+
+void ResultsStore::add_generator(GeneratorResult generator) {
+  generator_index_[generator.key] = generators_.size();
+  generators_.push_back(std::move(generator));
+}
+
+nlohmann::json& ResultsStore::classic_choice() {
+  if (!classic_choice_.is_object())
+    classic_choice_ = {{"cells", nlohmann::json::array()}, {"chosen", nlohmann::json::object()}};
+  return classic_choice_;
+}
+
+nlohmann::json ResultsStore::to_json() const {
+  auto out = header_;
+  out["references"] = nlohmann::json::object();
+  for (const auto& [ds, reference] : references_) out["references"][ds] = reference;
+  out["generators"] = generators_;
+  out["cells"] = cells_;
+  if (!classic_choice_.is_null()) out["classic_choice"] = classic_choice_;
+  return out;
+}
+
+}  // namespace ganaug::jobs::detail

@@ -1,0 +1,104 @@
+#pragma once
+// Private to the jobs: the gains experiment's state, typed. results.json is its file form
+// (to_json/from_json at that border only); the store starts a run's results, continues a
+// previous run's file (checking it is the same grid and upgrading what older versions wrote),
+// answers keyed lookups and gives the file's content back.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ganaug::jobs::detail {
+
+/// One finished cell of the grid.
+struct CellResult {
+  std::string key;  ///< cell_key(): dataset, size, seed, scheme, multiple, pool
+  std::string dataset;
+  int64_t size = 0;
+  uint64_t seed = 0;
+  std::string scheme;
+  double multiple = 0;
+  int64_t unlabeled = 0;  ///< pool size (0: none; absent in files from before pools)
+  int64_t synthetic_images = 0;
+  double accuracy = 0, macro_f1 = 0;
+  double seconds = 0;   ///< wall time of the cell (and of a classifier it reused)
+  std::string classic;  ///< the classical setting of a classic cell; empty otherwise
+};
+void to_json(nlohmann::json& j, const CellResult& c);
+void from_json(const nlohmann::json& j, CellResult& c);
+
+/// One measured generator of a (dataset, size, seed, pool).
+struct GeneratorResult {
+  std::string key, dataset;
+  int64_t size = 0;
+  uint64_t seed = 0;
+  int64_t iterations = 0;
+  double gan_seconds = 0, gan_images_per_s = 0;
+  double fcd = 0;
+  int64_t fcd_samples = 0;
+  double class_faithfulness = 0;
+  std::optional<double> diversity;  ///< absent in files from before it was measured
+  double cas = 0;
+  int64_t cas_images = 0;
+  std::string samples;      ///< its sample grid, relative to the output folder
+  nlohmann::json unlabeled;  ///< how its pool trained it (images, kept, gan); null without one
+};
+void to_json(nlohmann::json& j, const GeneratorResult& g);
+void from_json(const nlohmann::json& j, GeneratorResult& g);
+
+/// A dataset's reference classifier (trained on all its training images) and its test set.
+struct ReferenceResult {
+  double accuracy = 0;
+  int64_t epochs = 0, images = 0;
+  double seconds = 0;
+  /// Its network and width; absent in results from before ganaug 0.3 (then cnn for gray
+  /// images, resnet for color, width 32).
+  std::optional<std::string> network;
+  std::optional<int64_t> width;
+  nlohmann::json test;  ///< where the test set came from and its size
+  std::optional<double> fcd_real_vs_real;
+  std::optional<int64_t> fcd_samples;
+};
+void to_json(nlohmann::json& j, const ReferenceResult& r);
+void from_json(const nlohmann::json& j, ReferenceResult& r);
+
+/// The results of one grid run (or shard), as results.json holds them.
+class ResultsStore {
+ public:
+  /// A new run's results: `header` holds format, settings, grid, machine, started and (for a
+  /// shard) shard.
+  explicit ResultsStore(nlohmann::json header);
+
+  /// Continues the results of `path` (a previous run's results.json in `out_dir`): refuses a
+  /// file of another kind, other settings or another shard, naming them; settings recorded
+  /// since the file was written count as their neutral value. Returns the finished cells.
+  size_t resume(const std::filesystem::path& path, const std::string& out_dir);
+
+  bool has_cell(const std::string& key) const { return cell_index_.count(key) > 0; }
+  const GeneratorResult* generator(const std::string& key) const;
+  const ReferenceResult* reference(const std::string& dataset) const;
+  ReferenceResult& reference_to_fill(const std::string& dataset) { return references_[dataset]; }
+  void add_cell(CellResult cell);
+  void add_generator(GeneratorResult generator);
+  /// The classical settings tried per size and the one chosen (results.json's
+  /// "classic_choice": {"cells": [...], "chosen": {...}}), made empty on first use.
+  nlohmann::json& classic_choice();
+
+  /// results.json's content (the writer adds "updated" and "summary").
+  nlohmann::json to_json() const;
+
+ private:
+  nlohmann::json header_;
+  std::map<std::string, ReferenceResult> references_;
+  std::vector<GeneratorResult> generators_;
+  std::map<std::string, size_t> generator_index_;
+  std::vector<CellResult> cells_;
+  std::map<std::string, size_t> cell_index_;
+  nlohmann::json classic_choice_;
+};
+
+}  // namespace ganaug::jobs::detail

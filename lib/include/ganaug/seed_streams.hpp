@@ -1,0 +1,49 @@
+#pragma once
+/// Every random stream of ganaug, named in one list. A run's randomness comes from its seed
+/// alone: each use draws from mix_seed(seed, stream) with a stream of its own, so that two uses
+/// never share draws and adding one never shifts another. A new use takes a new name here; an
+/// existing value never changes without an output revision (version.hpp's kOutputRevision).
+
+#include <cstdint>
+
+namespace ganaug {
+
+/// Mixes a seed and a stream index into a new, well-spread seed (splitmix64).
+uint64_t mix_seed(uint64_t seed, uint64_t stream);
+
+namespace streams {
+// -- the classifier (lib/src/classifier.cpp) --
+/// Initial weights.
+constexpr uint64_t kClassifierInit = 0xC1A5500000000ULL;
+/// Dropout masks.
+constexpr uint64_t kClassifierDropout = 0xD50000000000ULL;
+/// Pool images drawn per step, mixed into the epoch's seed (mix_seed(seed, epoch)); the epoch's
+/// order uses stream `epoch` and a batch's augmentation stream `epoch * 100003 + first image`.
+constexpr uint64_t kClassifierPoolDraw = 0x706f6f6c;  // "pool"
+// -- the GAN (lib/src/gan.cpp) --
+/// Initial weights of the generator and of the discriminator.
+constexpr uint64_t kGeneratorInit = 0x6E0000000000ULL;
+constexpr uint64_t kDiscriminatorInit = 0xD10000000000ULL;
+/// The EMA generator's batch-norm statistics, mixed again with the iteration.
+constexpr uint64_t kEmaStatistics = 0xE3A000000000ULL;
+/// GanTrainer::on_samples' images. Training iteration i draws from stream i; rank r of a
+/// multi-process run augments from mix_seed(mix_seed(seed, i), kRankAugment + r).
+constexpr uint64_t kTrainingSamples = 0xA11CE;
+constexpr uint64_t kRankAugment = 7;
+// -- augment-bench (jobs/src/experiment.cpp), from a cell's seed or the first seed --
+/// The validation split (first seed).
+constexpr uint64_t kValidationSplit = 0x76616c;  // "val"
+/// The unlabeled pool of a labeled subset (the cell's seed).
+constexpr uint64_t kUnlabeledPool = 0x706f6f6c;  // "pool"
+/// Test and training images compared by the Fréchet classifier distance (first seed).
+constexpr uint64_t kFcdTestImages = 1;
+constexpr uint64_t kFcdTrainImages = 2;
+/// A cell's synthetic images, the classification-accuracy-score images, the FCD samples and
+/// the sample grid of a generator (the cell's seed).
+constexpr uint64_t kBenchSynthetic = 77;
+constexpr uint64_t kBenchCas = 78;
+constexpr uint64_t kBenchFcdSamples = 79;
+constexpr uint64_t kBenchSampleGrid = 80;
+}  // namespace streams
+
+}  // namespace ganaug

@@ -1,0 +1,90 @@
+#include "ganaug/job.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "ganaug/error.hpp"
+
+namespace ganaug {
+
+PoolGan parse_pool_gan(const std::string& name) {
+  if (name == "teacher") return PoolGan::kTeacher;
+  if (name == "unconditional") return PoolGan::kUnconditional;
+  if (name == "both") return PoolGan::kBoth;
+  GANAUG_FAIL("unknown use of the pool by the GAN '", name,
+              "': use teacher, unconditional or both");
+}
+
+std::string to_string(PoolGan mode) {
+  switch (mode) {
+    case PoolGan::kTeacher:
+      return "teacher";
+    case PoolGan::kUnconditional:
+      return "unconditional";
+    case PoolGan::kBoth:
+      return "both";
+  }
+  return "teacher";
+}
+
+int64_t PoolLabels::kept() const {
+  return confident.defined() ? confident.sum().item<int64_t>() : 0;
+}
+
+PoolLabels label_pool(Classifier& teacher, const torch::Tensor& pool_images, int64_t num_classes,
+                      double confidence) {
+  const auto [probability, predicted] =
+      predict_probabilities(teacher, pool_images, num_classes).max(1);
+  return {predicted, probability >= confidence};
+}
+
+LabeledDataset gan_training_data(const LabeledDataset& labeled, const LabeledDataset& pool,
+                                 const PoolLabels& labels, PoolGan mode) {
+  auto used = pool;  // labels -1: trained on without a class
+  if (mode != PoolGan::kUnconditional) {
+    used.labels = torch::where(labels.confident, labels.predicted, pool.labels);
+    if (mode == PoolGan::kTeacher) used = used.select(torch::nonzero(labels.confident).flatten());
+  }
+  return used.size() > 0 ? concatenate({labeled, used}) : labeled;
+}
+
+void StageHooks::check_stop(const std::string& what) const {
+  if (stop_requested()) throw Interrupted("interrupted " + what + resume_hint);
+}
+
+TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
+                     const std::vector<std::string>& class_names, const GanStage& stage) {
+  const auto start = std::chrono::steady_clock::now();
+  GanTrainer trainer(options, class_names);
+  if (!stage.resume_from.empty()) trainer.resume(stage.resume_from);
+  if (stage.group) trainer.distribute(stage.group);
+  TrainedGan out;
+  trainer.on_progress = [&](const GanProgress& p) {
+    out.images_per_second = p.images_per_second;
+    if (stage.on_progress) stage.on_progress(p);
+  };
+  trainer.should_stop = stage.hooks.should_stop;
+  if (!trainer.train(data)) {
+    throw Interrupted("interrupted during GAN training at iteration " +
+                      std::to_string(trainer.iteration()) + stage.hooks.resume_hint);
+  }
+  out.generator = trainer.sampling_generator();
+  out.iterations = trainer.iteration();
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+Classifier train_stage_classifier(const std::string& what, const LabeledDataset& real,
+                                  const LabeledDataset* synthetic, const ClassifierOptions& options,
+                                  ClassifierHooks hooks, const StageHooks& stage) {
+  if (!hooks.should_stop) hooks.should_stop = stage.should_stop;
+  try {
+    return train_classifier(real, synthetic, options, hooks);
+  } catch (const Interrupted&) {
+    throw Interrupted("interrupted while " + what + stage.resume_hint);
+  }
+}
+
+}  // namespace ganaug
