@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ganaug::jobs::AugmentOptions tiny(const fs::path& data, const fs::path& out, ganaug::Scheme scheme) {
+ganaug::jobs::AugmentOptions tiny(const fs::path& data, const fs::path& out,
+                                  ganaug::Scheme scheme) {
   return ganaug::jobs::AugmentOptions()
       .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
       .scheme(scheme)
@@ -223,11 +224,12 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
   ganaug::testing::expect_error(
       [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).resume(true)); },
       {"cannot resume", "--classifier", "\"width\":32"});
-  EXPECT_NO_THROW(
-      ganaug::jobs::run_augment(with(ganaug::ClassifierOptions(classifier).width(32)).resume(true)));
+  EXPECT_NO_THROW(ganaug::jobs::run_augment(
+      with(ganaug::ClassifierOptions(classifier).width(32)).resume(true)));
   // An unknown network or a bad width is refused before anything runs.
   ganaug::testing::expect_error(
-      [&] { with(ganaug::ClassifierOptions(classifier).architecture("vgg")).validate(); }, {"'vgg'"});
+      [&] { with(ganaug::ClassifierOptions(classifier).architecture("vgg")).validate(); },
+      {"'vgg'"});
   ganaug::testing::expect_error(
       [&] { with(ganaug::ClassifierOptions(classifier).width(-1)).validate(); },
       {"--classifier-width", "got -1"});
@@ -247,7 +249,10 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
   EXPECT_EQ(nlohmann::json::parse(in)["generator"]["gan_batch"], 16);
   // A folder trained at another batch holds another run.
   ganaug::testing::expect_error(
-      [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).gan_batch_size(32).resume(true)); },
+      [&] {
+        ganaug::jobs::run_augment(
+            ganaug::jobs::AugmentOptions(options).gan_batch_size(32).resume(true));
+      },
       {"cannot resume", "gan_batch"});
   // The batch must split evenly over the processes of a multi-process run.
   ganaug::testing::expect_error(
@@ -263,7 +268,8 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
 TEST(Augment, ManifestReadsBackAsDataset) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  ganaug::jobs::run_augment(tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
+  ganaug::jobs::run_augment(
+      tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).retrain(false));
   const auto back =
       ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "out" / "labels.csv").string()));
   EXPECT_EQ(back.size(), 23);

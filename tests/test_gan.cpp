@@ -533,16 +533,17 @@ TEST(GanClasses, FakeClassesFollowTheDataClassFrequencies) {
   auto rng = ganaug::make_cpu_generator(5);
   const int64_t n = 20000;
   const auto drawn =
-      ganaug::detail::FakeClasses(torch::tensor({900, 100, 0}, torch::kInt64), torch::kCPU).draw(n, rng);
+      ganaug::detail::FakeClasses(torch::tensor({900, 100, 0}, torch::kInt64), torch::kCPU)
+          .draw(n, rng);
   const auto counts = torch::bincount(drawn, {}, 3).to(torch::kFloat64) / n;
   EXPECT_NEAR(counts[0].item<double>(), 0.9, 0.01);
   EXPECT_NEAR(counts[1].item<double>(), 0.1, 0.01);
   EXPECT_EQ(counts[2].item<double>(), 0.0) << "a class without images is never drawn";
   // Balanced data: the uniform draw of output revision 2, number for number.
   auto a = ganaug::make_cpu_generator(6), b = ganaug::make_cpu_generator(6);
-  EXPECT_TRUE(
-      torch::equal(ganaug::detail::FakeClasses(torch::full({4}, 7, torch::kInt64), torch::kCPU).draw(64, a),
-                   torch::randint(4, {64}, b, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(
+      ganaug::detail::FakeClasses(torch::full({4}, 7, torch::kInt64), torch::kCPU).draw(64, a),
+      torch::randint(4, {64}, b, torch::kInt64)));
   ganaug::testing::expect_error(
       [] { ganaug::detail::FakeClasses(torch::zeros({3}, torch::kInt64), torch::kCPU); },
       {"at least one image"});

@@ -156,7 +156,8 @@ void expect_pinned(const std::string& name, const std::string& hash) {
 TEST(OutputPin, AugmentSmooth) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out").scheme(ganaug::Scheme::kSmooth));
+  ganaug::jobs::run_augment(
+      pinned_augment(dir / "data", dir / "out").scheme(ganaug::Scheme::kSmooth));
   expect_pinned("augment-smooth", hash_augment_output(dir / "out"));
 }
 
@@ -164,42 +165,43 @@ TEST(OutputPin, AugmentArgmaxDynamic) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
   ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out")
-                          .scheme(ganaug::Scheme::kArgmax)
-                          .dynamic_argmax(true));
+                                .scheme(ganaug::Scheme::kArgmax)
+                                .dynamic_argmax(true));
   expect_pinned("augment-argmax-dynamic", hash_augment_output(dir / "out"));
 }
 
 TEST(OutputPin, AugmentPoolPseudoClassic) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  ganaug::jobs::run_augment(pinned_augment(dir / "data", dir / "out")
-                          .scheme(ganaug::Scheme::kCond)
-                          .unlabeled((dir / "data" / "pool" / "pool-images-idx3-ubyte").string())
-                          .pool_confidence(0.4)
-                          .pseudo(true)
-                          .classic(true));
+  ganaug::jobs::run_augment(
+      pinned_augment(dir / "data", dir / "out")
+          .scheme(ganaug::Scheme::kCond)
+          .unlabeled((dir / "data" / "pool" / "pool-images-idx3-ubyte").string())
+          .pool_confidence(0.4)
+          .pseudo(true)
+          .classic(true));
   expect_pinned("augment-pool-pseudo", hash_augment_output(dir / "out"));
 }
 
 TEST(OutputPin, BenchGridWithAndWithoutPool) {
   ganaug::testing::TempDir dir;
   write_pinned_data(dir / "data");
-  const auto options = ganaug::jobs::ExperimentOptions()
-                           .datasets({ganaug::DatasetSpec().path((dir / "data").string())})
-                           .sizes({3, 6})
-                           .schemes({"none", "classic", "smooth", "classic+argmax",
-                                     "classic+pseudo", "pseudo+cond"})
-                           .unlabeled({0, 9})
-                           .pool_confidence(0.4)
-                           .multiples({2})
-                           .seeds(2)
-                           .gan_iterations(4)
-                           .classifier(ganaug::ClassifierOptions(2).epochs(1))
-                           .reference_epochs(1)
-                           .metric_samples(12)
-                           .out_dir((dir / "bench").string())
-                           .device("cpu")
-                           .threads(1);
+  const auto options =
+      ganaug::jobs::ExperimentOptions()
+          .datasets({ganaug::DatasetSpec().path((dir / "data").string())})
+          .sizes({3, 6})
+          .schemes({"none", "classic", "smooth", "classic+argmax", "classic+pseudo", "pseudo+cond"})
+          .unlabeled({0, 9})
+          .pool_confidence(0.4)
+          .multiples({2})
+          .seeds(2)
+          .gan_iterations(4)
+          .classifier(ganaug::ClassifierOptions(2).epochs(1))
+          .reference_epochs(1)
+          .metric_samples(12)
+          .out_dir((dir / "bench").string())
+          .device("cpu")
+          .threads(1);
   ganaug::jobs::run_experiment(options);
   expect_pinned("bench", hash_bench_output(dir / "bench"));
 }

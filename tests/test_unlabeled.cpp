@@ -166,7 +166,8 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
   // Another pool cannot resume this folder.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::jobs::run_augment(options(dir / "data" / "t10k-images-idx3-ubyte", "a").resume(true));
+        ganaug::jobs::run_augment(
+            options(dir / "data" / "t10k-images-idx3-ubyte", "a").resume(true));
       },
       {"--unlabeled", "differs"});
   // --pseudo needs a pool.

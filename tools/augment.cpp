@@ -74,7 +74,8 @@ po::options_description describe_options() {
                         "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps")(
-      "gan-batch", po::value<int64_t>()->default_value(ganaug::jobs::AugmentOptions().gan_batch_size()),
+      "gan-batch",
+      po::value<int64_t>()->default_value(ganaug::jobs::AugmentOptions().gan_batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "checkpoint-every", po::value<int64_t>()->default_value(250),
       "write the GAN checkpoint every this many steps (an interrupted run resumes from it)")(

@@ -106,7 +106,8 @@ po::options_description describe_options() {
       "pool-confidence",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_confidence()),
       "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
-      "pool-gan", po::value<std::string>()->default_value(ganaug::jobs::ExperimentOptions().pool_gan()),
+      "pool-gan",
+      po::value<std::string>()->default_value(ganaug::jobs::ExperimentOptions().pool_gan()),
       "how pool images train a GAN: teacher (the confident ones, with the classic classifier's "
       "label), unconditional (all, without a class, by the discriminator's unconditional term) "
       "or both")(
@@ -114,7 +115,8 @@ po::options_description describe_options() {
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().gan_unlabeled_share()),
       "share of a GAN's real batches drawn from pool images without a class (--pool-gan "
       "unconditional or both), in (0, 1)")(
-      "pool-weight", po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
+      "pool-weight",
+      po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss")(
       "pool-threshold",
       po::value<double>()->default_value(ganaug::ClassifierOptions(2).pool_threshold()),
@@ -145,7 +147,7 @@ po::options_description describe_options() {
 
 // The grid the command line asks for; throws ganaug::cli::UsageError for bad options.
 ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
-                                       const ganaug::cli::ShardChoice& shard) {
+                                             const ganaug::cli::ShardChoice& shard) {
   ganaug::jobs::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()

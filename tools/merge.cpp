@@ -40,8 +40,8 @@ int main(int argc, char** argv) try {
   if (!values.count("out")) throw ganaug::cli::UsageError("--out is required");
   if (!values.count("shards")) throw ganaug::cli::UsageError("give the shard folders to merge");
   const auto summary = ganaug::jobs::merge_shards(values["out"].as<std::string>(),
-                                            values["shards"].as<std::vector<std::string>>(),
-                                            values["force"].as<bool>());
+                                                  values["shards"].as<std::vector<std::string>>(),
+                                                  values["force"].as<bool>());
   if (!values["quiet"].as<bool>()) {
     std::cout << "merged " << summary["merged"]["shards"] << " shards, "
               << summary["merged"]["images"] << " images, into "

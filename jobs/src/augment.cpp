@@ -126,8 +126,9 @@ class AugmentRun {
     summary_["timings"] = timings_;
     summary_["out_dir"] = fs::absolute(out_).string();
     // Names and paths need not be UTF-8 (a Latin-1 folder name): JSON gets U+FFFD for such bytes.
-    write_text_atomic(out_ / "summary.json",
-                      summary_.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_text_atomic(
+        out_ / "summary.json",
+        summary_.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     return summary_;
   }
 
@@ -193,17 +194,17 @@ class AugmentRun {
   // The baseline classifier: also the labeller of the argmax scheme and of the pool.
   void train_baseline() {
     const auto start = Clock::now();
-    baseline_ = train_stage_classifier(
-        "training the baseline classifier", data_.train, nullptr,
-        classifier_options(data_.train.num_classes()), classifier_hooks("baseline"),
-        stage_hooks());
+    baseline_ = train_stage_classifier("training the baseline classifier", data_.train, nullptr,
+                                       classifier_options(data_.train.num_classes()),
+                                       classifier_hooks("baseline"), stage_hooks());
     baseline_seconds_ = seconds_since(start);
   }
 
   // The GAN's data: the labeled images and the pool images the baseline is confident of.
   LabeledDataset pool_for_gan() {
     if (!pool_) return data_.train;
-    pool_summary_ = {{"source", o_.unlabeled()}, {"images", pool_->size()}, {"pseudo", o_.pseudo()}};
+    pool_summary_ = {
+        {"source", o_.unlabeled()}, {"images", pool_->size()}, {"pseudo", o_.pseudo()}};
     if (!o_.generator().empty()) return data_.train;
     train_baseline();
     const auto labels =
@@ -240,15 +241,14 @@ class AugmentRun {
       stage.hooks = stage_hooks();
       stage.hooks.resume_hint = "; rerun with --resume to continue";
       const auto& train = data_.train;
-      auto trained = train_gan(
-          gan_data, gan_options(o_, train, device_).out_dir((out_ / "gan").string()),
-          train.class_names, stage);
+      auto trained =
+          train_gan(gan_data, gan_options(o_, train, device_).out_dir((out_ / "gan").string()),
+                    train.class_names, stage);
       generator = trained.generator;
       gan_rate_ = trained.images_per_second;
-      save_image_grid(out_ / "gan" / "samples.png",
-                      ganaug::generate(generator, sample_grid_classes(train.num_classes()),
-                                       o_.seed() + 1),
-                      8);
+      save_image_grid(
+          out_ / "gan" / "samples.png",
+          ganaug::generate(generator, sample_grid_classes(train.num_classes()), o_.seed() + 1), 8);
     }
     timings_["gan_train_s"] = seconds_since(start);
     return generator;
@@ -298,8 +298,7 @@ class AugmentRun {
     summary_["threads"] = threads_;
     summary_["deterministic"] = deterministic_algorithms();
     summary_["gan_images_per_s"] = gan_rate_;
-    summary_["classic"] =
-        o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
+    summary_["classic"] = o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
     const auto tuning = detail::classifier_tuning(o_.classifier());
     if (!tuning.empty()) summary_["classifier_tuning"] = tuning;
     summary_["generated"] = {{"resumed_from", generated.already_done},
@@ -323,13 +322,13 @@ class AugmentRun {
     const int64_t k = train.num_classes();
     const auto synthetic = read_back_synthetic();
     // --pseudo: the pool joins as images labelled -1, trained on by consistency.
-    auto retrained = train_stage_classifier(
-        "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
-        o_.n() > 0 ? &synthetic : nullptr,
-        classifier_options(target_width(o_.scheme(), k))
-            .dynamic_argmax(o_.dynamic_argmax())
-            .pool_weight(o_.pseudo() ? 1.0 : 0.0),
-        classifier_hooks("retrain"), stage_hooks());
+    auto retrained = train_stage_classifier("retraining the classifier",
+                                            o_.pseudo() ? concatenate({train, *pool_}) : train,
+                                            o_.n() > 0 ? &synthetic : nullptr,
+                                            classifier_options(target_width(o_.scheme(), k))
+                                                .dynamic_argmax(o_.dynamic_argmax())
+                                                .pool_weight(o_.pseudo() ? 1.0 : 0.0),
+                                            classifier_hooks("retrain"), stage_hooks());
     const auto base_metrics = evaluate(baseline_, data_.test);
     const auto new_metrics = evaluate(retrained, data_.test);
     summary_["baseline"] = to_json(base_metrics);
@@ -337,8 +336,7 @@ class AugmentRun {
     summary_["gain"] = new_metrics.accuracy - base_metrics.accuracy;
     if (o_.pseudo()) {
       // What the retrained classifier makes of the pool: its confident labels.
-      const auto labels =
-          label_pool(retrained, pool_->images, k, o_.classifier().pool_threshold());
+      const auto labels = label_pool(retrained, pool_->images, k, o_.classifier().pool_threshold());
       const auto counts = labels.predicted.masked_select(labels.confident).bincount({}, k);
       pool_summary_["retrained"] = {
           {"confidence", o_.classifier().pool_threshold()},

@@ -21,8 +21,7 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
 
 /// Writes the folder's record, or checks a resumed folder's against it (throws ganaug::Error
 /// naming the first difference as the flag that changes it).
-void settle_run_record(const std::filesystem::path& out, const nlohmann::json& record,
-                       bool resume);
+void settle_run_record(const std::filesystem::path& out, const nlohmann::json& record, bool resume);
 
 /// Refuses a run whose `n` images would not fit on the output disk (space or file count).
 void check_free_space(const std::filesystem::path& out, const LabeledDataset& train, int64_t n);

@@ -2,9 +2,8 @@
 // Private to the jobs: the command-line flag of each ClassifierOptions field the tools set, so
 // that the jobs' options name them in their messages as the user typed them.
 
-#include <nlohmann/json.hpp>
-
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "ganaug/classifier.hpp"

@@ -215,9 +215,9 @@ class Experiment {
       GANAUG_CHECK(was == network, "the results of ", ds, " in ", o_.out_dir(),
                    " were made with the classifier network ", describe(was),
                    reference->network ? ""
-                                                 : " (results from before ganaug 0.3 do not "
-                                                   "record it: cnn for gray images, resnet for "
-                                                   "color, width 32)",
+                                      : " (results from before ganaug 0.3 do not "
+                                        "record it: cnn for gray images, resnet for "
+                                        "color, width 32)",
                    " and this run's is ", describe(network), "; resume with --classifier ",
                    was["network"].get<std::string>(), " --classifier-width ", was["width"].dump(),
                    ", or use --force or another --out");
@@ -361,10 +361,10 @@ class Experiment {
       return torch::randperm(n, rng, torch::TensorOptions().dtype(torch::kInt64))
           .slice(0, 0, count);
     };
-    const auto test_features =
-        classifier_features(reference, test.images.index_select(0, pick(test.size(), m, streams::kFcdTestImages)));
-    const auto train_features =
-        classifier_features(reference, full.images.index_select(0, pick(full.size(), m, streams::kFcdTrainImages)));
+    const auto test_features = classifier_features(
+        reference, test.images.index_select(0, pick(test.size(), m, streams::kFcdTestImages)));
+    const auto train_features = classifier_features(
+        reference, full.images.index_select(0, pick(full.size(), m, streams::kFcdTrainImages)));
     record.fcd_real_vs_real = frechet_distance(train_features, test_features);
     record.fcd_samples = m;
 
@@ -490,7 +490,8 @@ class Experiment {
                               o_.min_confidence());
       };
     }
-    auto accepted = generate_accepted(g.generators.at(cell.pool), n, mix_seed(g.seed, streams::kBenchSynthetic), keep);
+    auto accepted = generate_accepted(g.generators.at(cell.pool), n,
+                                      mix_seed(g.seed, streams::kBenchSynthetic), keep);
     images.images = quantize(accepted.images);
     images.labels = accepted.classes;
     images.class_names = g.train.class_names;
@@ -529,8 +530,7 @@ class Experiment {
       probabilities = predict_probabilities(g.real_only, synthetic.images, g.k);
     synthetic.targets = scheme_targets(labels, synthetic.labels, g.k, probabilities);
     *synthetic_count = synthetic.size();
-    return fit(real, &synthetic,
-               options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic),
+    return fit(real, &synthetic, options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic),
                scheme.classic);
   }
 
@@ -607,12 +607,15 @@ class Experiment {
                          const std::string& key, const nlohmann::json& pool_record) {
     auto generator = trained.generator;
     const int64_t k = g.k;
-    save_image_grid(dir / "samples.png",
-                    generate(generator, sample_grid_classes(k), mix_seed(g.seed, streams::kBenchSampleGrid)), 8);
+    save_image_grid(
+        dir / "samples.png",
+        generate(generator, sample_grid_classes(k), mix_seed(g.seed, streams::kBenchSampleGrid)),
+        8);
     // Fréchet classifier distance and class faithfulness on balanced samples.
     const int64_t m = g.test_features->size(0);
     const auto classes = balanced_classes(0, m, k);
-    const auto samples = quantize(generate(generator, classes, mix_seed(g.seed, streams::kBenchFcdSamples)));
+    const auto samples =
+        quantize(generate(generator, classes, mix_seed(g.seed, streams::kBenchFcdSamples)));
     const double fcd =
         frechet_distance(classifier_features(*g.reference, samples), *g.test_features);
     const auto judged = predict_probabilities(*g.reference, samples, k).argmax(1);
@@ -625,7 +628,8 @@ class Experiment {
     check_stop();
     LabeledDataset synthetic;
     synthetic.labels = balanced_classes(0, g.train.size(), k);
-    synthetic.images = quantize(generate(generator, synthetic.labels, mix_seed(g.seed, streams::kBenchCas)));
+    synthetic.images =
+        quantize(generate(generator, synthetic.labels, mix_seed(g.seed, streams::kBenchCas)));
     synthetic.class_names = g.train.class_names;
     synthetic.source = "generator " + key;
     auto cas_model = fit(synthetic, nullptr, classifier_options(k, g.train, g.seed), false);
@@ -661,7 +665,7 @@ class Experiment {
   ExperimentOptions o_;
   ExperimentCallbacks c_;
   detail::ResultsStore results_{nlohmann::json::object()};
-  nlohmann::json written_;  // results.json as last written
+  nlohmann::json written_;         // results.json as last written
   ClassicAugmentOptions classic_;  // the classical setting of the size being run
 };
 

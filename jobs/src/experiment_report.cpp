@@ -9,8 +9,8 @@
 #include <tuple>
 
 #include "experiment_outputs.hpp"
-#include "ganaug/metrics.hpp"
 #include "ganaug/jobs/experiment.hpp"
+#include "ganaug/metrics.hpp"
 
 namespace ganaug::jobs {
 
@@ -205,21 +205,20 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
 void write_reference(std::ostringstream& md, const nlohmann::json& s, const std::string& ds,
                      const nlohmann::json& ref) {
   md << "\n## " << ds << "\n\n"
-     << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: "
-                                                                     : "Test set: ")
+     << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: " : "Test set: ")
      << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
      << " images). Classifier network: " << ref.value("network", std::string("?"))
      << ". Reference classifier (all " << ref["images"] << " training images, " << ref["epochs"]
      << " epochs): " << fixed(100 * ref["accuracy"].get<double>(), 2)
      << "% test accuracy; it extracts the features of the Fréchet classifier distance (FCD) "
         "and judges class faithfulness. FCD of real training vs real test images at "
-     << ref["fcd_samples"] << " samples (the floor): "
-     << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+     << ref["fcd_samples"]
+     << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
 }
 
 // One table per labeled size: every scheme's accuracy and gains.
-void write_gain_tables(std::ostringstream& md, const nlohmann::json& summary,
-                       const std::string& ds, bool pools) {
+void write_gain_tables(std::ostringstream& md, const nlohmann::json& summary, const std::string& ds,
+                       bool pools) {
   int64_t current_size = -1;
   for (const auto& row : summary) {
     if (row["dataset"] != ds) continue;

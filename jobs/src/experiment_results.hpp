@@ -44,7 +44,7 @@ struct GeneratorResult {
   std::optional<double> diversity;  ///< absent in files from before it was measured
   double cas = 0;
   int64_t cas_images = 0;
-  std::string samples;      ///< its sample grid, relative to the output folder
+  std::string samples;       ///< its sample grid, relative to the output folder
   nlohmann::json unlabeled;  ///< how its pool trained it (images, kept, gan); null without one
 };
 void to_json(nlohmann::json& j, const GeneratorResult& g);

@@ -43,8 +43,8 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                " must be 0 or positive, got ", weight_decay());
   GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1, name("warmup_share"),
                " (the dynamic argmax warm-up) must lie in [0, 1), got ", warmup_share());
-  GANAUG_CHECK(threads() >= 0, name("threads"),
-               " must be 0 (leave as is) or positive, got ", threads());
+  GANAUG_CHECK(threads() >= 0, name("threads"), " must be 0 (leave as is) or positive, got ",
+               threads());
   GANAUG_CHECK(pool_weight() >= 0 && std::isfinite(pool_weight()), name("pool_weight"),
                " (the unlabeled pool's weight) must be 0 or positive, got ", pool_weight());
   GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1, name("pool_threshold"),
@@ -271,8 +271,8 @@ torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions
   torch::Tensor logits;
   if (b.synthetic && options.separate_synthetic_batches() && b.n_real >= 2 &&
       b.images.size(0) - b.n_real >= 2) {
-    logits = torch::cat(
-        {model(b.images.slice(0, 0, b.n_real)), model(b.images.slice(0, b.n_real))});
+    logits =
+        torch::cat({model(b.images.slice(0, 0, b.n_real)), model(b.images.slice(0, b.n_real))});
   } else {
     logits = model(b.images);
   }
@@ -285,7 +285,8 @@ torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions
          torch::nn::functional::one_hot(own, options.num_outputs()).to(torch::kFloat32)});
   }
   if (b.synthetic && hooks.on_synthetic_batch)
-    hooks.on_synthetic_batch(step, logits.slice(0, b.n_real).detach(), b.targets.slice(0, b.n_real));
+    hooks.on_synthetic_batch(step, logits.slice(0, b.n_real).detach(),
+                             b.targets.slice(0, b.n_real));
   const auto losses = soft_cross_entropy(logits, b.targets);
   return (losses * b.weights).sum() / static_cast<double>(b.images.size(0));
 }
@@ -371,8 +372,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
                              ? rng
                              : make_generator(set.synthetic_device, ~epoch_seed);
     model->train();
-    const auto order = torch::randperm(set.n_real, rng,
-                                       torch::TensorOptions().dtype(torch::kInt64).device(set.real_device));
+    const auto order = torch::randperm(
+        set.n_real, rng, torch::TensorOptions().dtype(torch::kInt64).device(set.real_device));
     // Summed on the device and read once per epoch.
     auto loss_sum = torch::zeros({}, float64_on_device);
     auto confident_sum = torch::zeros({}, float64_on_device);
@@ -390,9 +391,9 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       if (set.use_pool) {
         const double ramp =
             ramp_steps > 0 ? std::min(1.0, static_cast<double>(step) / ramp_steps) : 1.0;
-        loss = loss + options.pool_weight() * ramp *
-                          pool_loss(model, set, options, k, pool_rng, batch_seed, hooks,
-                                    confident_sum);
+        loss = loss +
+               options.pool_weight() * ramp *
+                   pool_loss(model, set, options, k, pool_rng, batch_seed, hooks, confident_sum);
       }
       optimizer.zero_grad();
       loss.backward();
@@ -469,7 +470,8 @@ void load_classifier(Classifier& classifier, const std::string& path) {
   const auto& o = classifier->options;
   const auto network = reader.text("network");
   const auto stored = reader.value("shape");
-  GANAUG_CHECK(stored.isIntList(), "classifier file ", path, " is damaged: its shape is not a list");
+  GANAUG_CHECK(stored.isIntList(), "classifier file ", path,
+               " is damaged: its shape is not a list");
   const auto shape = stored.toIntList().vec();
   GANAUG_CHECK(shape.size() == 4, "classifier file ", path, " is damaged: its shape has ",
                shape.size(), " entries, not 4");

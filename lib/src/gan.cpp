@@ -215,9 +215,9 @@ namespace {
 struct RealImages {
   RealImages(const LabeledDataset& data, const GanOptions& o, const torch::Device& device)
       : labelled(torch::nonzero(data.labels >= 0).flatten()),
-        fake_classes(torch::bincount(data.labels.index_select(0, labelled).cpu(), {},
-                                     o.num_classes()),
-                     device) {
+        fake_classes(
+            torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes()),
+            device) {
     n = labelled.numel();
     // With unlabeled_share, the images labelled -1 follow the labelled ones (labels kept -1).
     const auto unlabelled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
@@ -231,17 +231,18 @@ struct RealImages {
                            std::max<int64_t>(1, std::llround(o.unlabeled_share() *
                                                              static_cast<double>(o.batch_size()))));
     }
-    policy = o.diffaugment() == "auto"
-                 ? DiffAugmentPolicy::parse(n < 10000 ? (o.channels() == 3 ? "translation,cutout,color"
-                                                                          : "translation,cutout")
-                                                      : "off")
-                 : DiffAugmentPolicy::parse(o.diffaugment());
+    policy =
+        o.diffaugment() == "auto"
+            ? DiffAugmentPolicy::parse(n < 10000 ? (o.channels() == 3 ? "translation,cutout,color"
+                                                                      : "translation,cutout")
+                                                 : "off")
+            : DiffAugmentPolicy::parse(o.diffaugment());
   }
 
-  torch::Tensor labelled;          // rows of the labelled images in the data
-  torch::Tensor images, labels;    // the labelled rows, then the pool's, on the device
-  int64_t n = 0, pool_n = 0;       // labelled and pool rows
-  int64_t pool_rows = 0;           // real rows of a global batch drawn from the pool (the last)
+  torch::Tensor labelled;            // rows of the labelled images in the data
+  torch::Tensor images, labels;      // the labelled rows, then the pool's, on the device
+  int64_t n = 0, pool_n = 0;         // labelled and pool rows
+  int64_t pool_rows = 0;             // real rows of a global batch drawn from the pool (the last)
   detail::FakeClasses fake_classes;  // the fakes' classes, with the data's class frequencies
   DiffAugmentPolicy policy;
 };
@@ -285,9 +286,9 @@ struct GanTrainer::State {
     d.local = o.batch_size() / d.world;
     d.rng = make_generator(device, mix_seed(o.seed(), static_cast<uint64_t>(iteration)));
     // With several ranks, each augments with a generator of its own.
-    d.augment_rng =
-        d.world > 1 ? make_generator(device, mix_seed(mix_seed(o.seed(), iteration), streams::kRankAugment + d.rank))
-                    : d.rng;
+    d.augment_rng = d.world > 1 ? make_generator(device, mix_seed(mix_seed(o.seed(), iteration),
+                                                                  streams::kRankAugment + d.rank))
+                                : d.rng;
     d.at = " at iteration " + std::to_string(iteration + 1);
     return d;
   }
@@ -301,9 +302,9 @@ struct GanTrainer::State {
     const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(device);
     auto global_index = torch::randint(real.n, {batch - real.pool_rows}, d.rng, long_on_device);
     if (real.pool_rows > 0)
-      global_index = torch::cat({global_index, torch::randint(real.n, real.n + real.pool_n,
-                                                              {real.pool_rows}, d.rng,
-                                                              long_on_device)});
+      global_index =
+          torch::cat({global_index, torch::randint(real.n, real.n + real.pool_n, {real.pool_rows},
+                                                   d.rng, long_on_device)});
     const auto index = d.mine(global_index);
     const auto noise = d.mine(torch::randn({batch, o.latent_dim()}, d.rng, float_on_device));
     const auto global_fake_classes = real.fake_classes.draw(batch, d.rng);
@@ -335,7 +336,8 @@ struct GanTrainer::State {
       group->average_gradients(discriminator->parameters(),
                                "averaging the discriminator's gradients" + d.at);
     d_optimizer->step();
-    return torch::stack({d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
+    return torch::stack(
+        {d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
   }
 
   // One generator step (adversarial loss plus the mode-seeking term); the discriminator's
@@ -371,7 +373,8 @@ struct GanTrainer::State {
     g_optimizer->zero_grad();
     g_loss.backward();
     if (distributed())
-      group->average_gradients(generator->parameters(), "averaging the generator's gradients" + d.at);
+      group->average_gradients(generator->parameters(),
+                               "averaging the generator's gradients" + d.at);
     g_optimizer->step();
     for (auto& p : discriminator->parameters()) p.set_requires_grad(true);
     return g_loss.detach();
@@ -454,9 +457,8 @@ class TrainingLog {
     progress_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     progress_.images_per_second =
-        progress_.seconds > 0
-            ? (iteration - first_iteration_) * o_.batch_size() / progress_.seconds
-            : 0;
+        progress_.seconds > 0 ? (iteration - first_iteration_) * o_.batch_size() / progress_.seconds
+                              : 0;
     if (log_.is_open()) {
       log_ << iteration << ',' << progress_.d_loss << ',' << progress_.g_loss << ','
            << progress_.d_real << ',' << progress_.d_fake << ',' << progress_.seconds << ','
@@ -623,8 +625,9 @@ bool GanTrainer::train(const LabeledDataset& data) {
     }
     if (o.sample_every() > 0 && s.iteration % o.sample_every() == 0 && on_samples) {
       auto sampler = sampling_generator();
-      on_samples(s.iteration, generate(sampler, sample_grid_classes(o.num_classes(), kSamplesPerClass),
-                                       mix_seed(o.seed(), streams::kTrainingSamples)));
+      on_samples(s.iteration,
+                 generate(sampler, sample_grid_classes(o.num_classes(), kSamplesPerClass),
+                          mix_seed(o.seed(), streams::kTrainingSamples)));
       if (o.ema_decay() == 0) s.generator->train();
     }
     if (!checkpoint_path.empty() && o.checkpoint_every() > 0 &&

@@ -287,9 +287,9 @@ CheckpointReader::CheckpointReader(const std::string& path, const torch::Device&
                    digits.find_first_not_of("0123456789") == std::string::npos,
                "checkpoint ", path, " has an unknown format '", name, "'");
   version_ = std::stoll(digits);
-  GANAUG_CHECK(version_ >= kind.first_header_version && version_ <= kind.version, "checkpoint ", path,
-               " was written by a newer ganaug (format v", version_, "; this version reads v1 to v",
-               kind.version, "); upgrade ganaug to use it");
+  GANAUG_CHECK(version_ >= kind.first_header_version && version_ <= kind.version, "checkpoint ",
+               path, " was written by a newer ganaug (format v", version_,
+               "; this version reads v1 to v", kind.version, "); upgrade ganaug to use it");
   std::map<std::string, std::string> values;
   for (std::string field; fields >> field;) {
     const auto equals = field.find('=');
@@ -379,12 +379,12 @@ GanOptions CheckpointReader::options() {
     switch (field.type) {
       case GanField::Type::kInt:
       case GanField::Type::kBool:
-        field.set(o, has_fallback ? integer_or(field.name, field.before->toInt())
-                                  : integer(field.name));
+        field.set(
+            o, has_fallback ? integer_or(field.name, field.before->toInt()) : integer(field.name));
         break;
       case GanField::Type::kReal:
-        field.set(o, has_fallback ? real_or(field.name, field.before->toDouble())
-                                  : real(field.name));
+        field.set(o,
+                  has_fallback ? real_or(field.name, field.before->toDouble()) : real(field.name));
         break;
       case GanField::Type::kText:
         field.set(o, text(field.name));

@@ -14,14 +14,14 @@ using Type = GanField::Type;
 
 // Accessors of one field of each storage type; `Get` and `Set` are the options' own getter and
 // setter, bound by the macro below.
-#define GANAUG_INT_FIELD(field)                                                         \
-  [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.field())); },    \
+#define GANAUG_INT_FIELD(field)                                                     \
+  [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.field())); }, \
       [](GanOptions& o, const c10::IValue& v) { o.field(v.toInt()); }
-#define GANAUG_BOOL_FIELD(field)                                                        \
-  [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.field())); },    \
+#define GANAUG_BOOL_FIELD(field)                                                    \
+  [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.field())); }, \
       [](GanOptions& o, const c10::IValue& v) { o.field(v.toInt() != 0); }
-#define GANAUG_REAL_FIELD(field)                                   \
-  [](const GanOptions& o) { return c10::IValue(o.field()); },     \
+#define GANAUG_REAL_FIELD(field)                              \
+  [](const GanOptions& o) { return c10::IValue(o.field()); }, \
       [](GanOptions& o, const c10::IValue& v) { o.field(v.toDouble()); }
 
 std::vector<GanField> make_fields() {
@@ -69,8 +69,8 @@ std::vector<GanField> make_fields() {
   f.push_back({"beta2", "Adam's beta2", Role::kTraining, Type::kReal, GANAUG_REAL_FIELD(beta2),
                std::nullopt, 0.0, 1.0});
   f.back().high_open = true;
-  f.push_back({"d_steps", "the discriminator steps per generator step", Role::kTraining,
-               Type::kInt, GANAUG_INT_FIELD(d_steps), std::nullopt, 1.0, none});
+  f.push_back({"d_steps", "the discriminator steps per generator step", Role::kTraining, Type::kInt,
+               GANAUG_INT_FIELD(d_steps), std::nullopt, 1.0, none});
   f.push_back({"diffaugment", "the DiffAugment policy", Role::kTraining, Type::kText,
                [](const GanOptions& o) { return c10::IValue(o.diffaugment()); },
                [](GanOptions& o, const c10::IValue& v) { o.diffaugment(v.toStringRef()); },
@@ -81,10 +81,11 @@ std::vector<GanField> make_fields() {
   f.push_back({"unlabeled_share", "the unlabeled share of the real batches", Role::kTraining,
                Type::kReal, GANAUG_REAL_FIELD(unlabeled_share), c10::IValue(0.0), 0.0, 1.0});
   f.back().high_open = true;
-  f.push_back({"seed", "the seed", Role::kTraining, Type::kInt,
-               [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.seed())); },
-               [](GanOptions& o, const c10::IValue& v) { o.seed(static_cast<uint64_t>(v.toInt())); },
-               std::nullopt, none, none});
+  f.push_back(
+      {"seed", "the seed", Role::kTraining, Type::kInt,
+       [](const GanOptions& o) { return c10::IValue(static_cast<int64_t>(o.seed())); },
+       [](GanOptions& o, const c10::IValue& v) { o.seed(static_cast<uint64_t>(v.toInt())); },
+       std::nullopt, none, none});
   return f;
 }
 
@@ -92,7 +93,9 @@ std::vector<GanField> make_fields() {
 #undef GANAUG_BOOL_FIELD
 #undef GANAUG_REAL_FIELD
 
-double number(const c10::IValue& v) { return v.isDouble() ? v.toDouble() : static_cast<double>(v.toInt()); }
+double number(const c10::IValue& v) {
+  return v.isDouble() ? v.toDouble() : static_cast<double>(v.toInt());
+}
 
 }  // namespace
 

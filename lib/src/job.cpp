@@ -71,8 +71,7 @@ TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
   }
   out.generator = trainer.sampling_generator();
   out.iterations = trainer.iteration();
-  out.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
 

@@ -73,8 +73,8 @@ int64_t recover_manifest(const fs::path& path, const std::string& header, int64_
     const size_t end = content.find('\n', begin);
     const std::string row = content.substr(begin, end - begin);
     check_manifest_row(folder, where, row, rows + 2, first + rows,
-                               ": the folder was changed after the run; use --force or "
-                               "another --out");
+                       ": the folder was changed after the run; use --force or "
+                       "another --out");
     ++rows;
     begin = end + 1;
   }

@@ -282,5 +282,4 @@ struct AcceptedImages {
 AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t seed,
                                  const ImageFilter& keep, int64_t max_rounds = 8);
 
-
 }  // namespace ganaug
