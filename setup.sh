@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ganaug set-up: installs the Debian 12 packages that are missing, configures, builds, then runs
 # one of:
-#   bash setup.sh run    -> augment --scheme smooth --n 5000 on the default dataset (Fashion-MNIST)
+#   bash setup.sh run    -> builds the tools only, then augment --scheme smooth --n 5000 on the
+#                           default dataset (Fashion-MNIST)
 #   bash setup.sh test   -> the whole test suite through ctest, the installed package with
 #                           examples/embed built against it (.ci/embed.sh), then the sanitizer
 #                           suite and the fuzzers (.ci/fuzz.sh; FUZZ=0 skips them)
@@ -46,7 +47,14 @@ if command -v update-alternatives >/dev/null &&
 fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build_dir" -j "$jobs"
+if [ "$mode" = run ]; then
+  # The first result sooner: only the tools and the libraries they link, not the tests, the
+  # benchmarks and the fuzzers (`build` and `test` build everything).
+  cmake --build "$build_dir" -j "$jobs" --target augment augment-bench augment-merge ganaug-info \
+    ganaug-export
+else
+  cmake --build "$build_dir" -j "$jobs"
+fi
 
 case "$mode" in
   build) ;;
