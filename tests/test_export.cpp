@@ -118,4 +118,22 @@ TEST(Export, ToolWritesTheFileAndKeepsAnExistingOne) {
   EXPECT_NE(output.find("none.pt"), std::string::npos) << output;
   EXPECT_FALSE(std::filesystem::exists(dir / "h.pt"));
 }
+
+TEST(Export, TheToolNeverWritesOverTheCheckpointItReads) {
+  ganaug::testing::TempDir dir;
+  auto trainer = trained_gan();
+  trainer.save_checkpoint((dir / "gan.pt").string());
+  std::string output;
+  // Not even with --force, by any spelling: --force would replace the checkpoint by the export.
+  const auto checkpoint = read_bytes(dir / "gan.pt");
+  for (const auto& spelling : {(dir / "gan.pt").string(), (dir / "." / "gan.pt").string()}) {
+    EXPECT_EQ(ganaug::testing::run_program(
+                  GANAUG_EXPORT_EXE,
+                  "--generator " + (dir / "gan.pt").string() + " --out " + spelling + " --force",
+                  &output),
+              2);
+    EXPECT_NE(output.find("is the --generator checkpoint itself"), std::string::npos) << output;
+  }
+  EXPECT_EQ(read_bytes(dir / "gan.pt"), checkpoint);
+}
 #endif

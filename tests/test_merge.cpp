@@ -12,8 +12,8 @@
 
 #include "ganaug/gan.hpp"
 #include "ganaug/jobs/augment.hpp"
-#include "ganaug/pipelines/generate.hpp"
 #include "ganaug/jobs/merge.hpp"
+#include "ganaug/pipelines/generate.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
@@ -55,7 +55,8 @@ class ShardTest : public ::testing::Test {
 
   fs::path checkpoint() const { return dir_ / "g.pt"; }
 
-  ganaug::jobs::AugmentOptions options(const fs::path& out, int64_t shard = 0, int64_t shards = 1) const {
+  ganaug::jobs::AugmentOptions options(const fs::path& out, int64_t shard = 0,
+                                       int64_t shards = 1) const {
     return ganaug::jobs::AugmentOptions()
         .data(ganaug::DatasetSpec().path((dir_ / "data").string()).per_class(0))
         .scheme(ganaug::Scheme::kArgmax)
@@ -125,7 +126,11 @@ TEST_F(ShardTest, MergedShardsAreTheSingleRunByteForByte) {
 TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
   const auto dirs = run_shards(3, "s");
   const auto out = (dir_ / "out").string();
-  expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0], dirs[2]}); }, {"shard 1 of 3 is missing"});
+  expect_error(
+      [&] {
+        ganaug::jobs::merge_shards(out, {dirs[0], dirs[2]});
+      },
+      {"shard 1 of 3 is missing"});
   expect_error(
       [&] {
         ganaug::jobs::merge_shards(out, {dirs[0], dirs[1], dirs[2], dirs[1]});
@@ -152,11 +157,38 @@ TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
   expect_error([&] { ganaug::jobs::merge_shards(out, dirs); }, {dirs[2], "has not finished"});
   const auto whole = (dir_ / "whole").string();
   ganaug::jobs::run_augment(options(whole));
-  expect_error([&] { ganaug::jobs::merge_shards(out, {whole}); }, {whole, "not written as a shard"});
+  expect_error([&] { ganaug::jobs::merge_shards(out, {whole}); },
+               {whole, "not written as a shard"});
   // A listed image that went missing.
   fs::remove(fs::path(dirs[0]) / ganaug::image_file_name(0));
   expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});
   EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
+}
+
+TEST_F(ShardTest, AMergeNeverDeletesOrWritesIntoWhatTheShardsRead) {
+  // The shards' generator lies in an earlier run's folder, as augment's DIR/gan/checkpoint.pt.
+  const auto run1 = dir_ / "run1";
+  fs::create_directories(run1 / "gan");
+  fs::copy_file(checkpoint(), run1 / "gan" / "checkpoint.pt");
+  std::vector<std::string> dirs;
+  for (int64_t k = 0; k < 2; ++k) {
+    dirs.push_back((dir_ / ("s" + std::to_string(k))).string());
+    ganaug::jobs::run_augment(
+        options(dirs.back(), k, 2).generator((run1 / "gan" / "checkpoint.pt").string()));
+  }
+  const auto data_files = tree(dir_ / "data", {});
+  // --force on the folder that holds the generator, or on the training data: refused by name.
+  expect_error([&] { ganaug::jobs::merge_shards(run1.string(), dirs, /*force=*/true); },
+               {"generator checkpoint of shard", "--force would delete it"});
+  EXPECT_TRUE(fs::exists(run1 / "gan" / "checkpoint.pt"));
+  expect_error([&] { ganaug::jobs::merge_shards((dir_ / "data").string(), dirs, true); },
+               {"training data of shard", "--force would delete it"});
+  // A new folder inside the training data: the merge would add its images there.
+  expect_error([&] { ganaug::jobs::merge_shards((dir_ / "data" / "merged").string(), dirs); },
+               {"lies inside the training data"});
+  EXPECT_EQ(tree(dir_ / "data", {}), data_files);
+  // Elsewhere the same shards merge.
+  EXPECT_EQ(ganaug::jobs::merge_shards((dir_ / "merged").string(), dirs)["merged"]["images"], 23);
 }
 
 TEST_F(ShardTest, ShardsNeedAGeneratorAndNoRetraining) {

@@ -8,6 +8,7 @@
 
 #include "cli_common.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 
 namespace po = boost::program_options;
@@ -29,7 +30,13 @@ int main(int argc, char** argv) try {
     throw ganaug::cli::UsageError("--generator and --out are required");
   const auto checkpoint = values["generator"].as<std::string>();
   const auto out = values["out"].as<std::string>();
-  if (std::filesystem::exists(out) && !values["force"].as<bool>()) {
+  const bool force = values["force"].as<bool>();
+  if (ganaug::path_within(out, checkpoint)) {
+    throw ganaug::cli::UsageError("--out " + out + " is the --generator checkpoint itself" +
+                                  (force ? ": --force would replace it by the export" : "") +
+                                  "; choose another --out");
+  }
+  if (std::filesystem::exists(out) && !force) {
     throw ganaug::cli::UsageError(out + " exists; choose another --out or add --force");
   }
   auto loaded = ganaug::load_generator(checkpoint, "cpu");

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <fstream>
 
+#include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/version.hpp"
-#include "classifier_flags.hpp"
 
 namespace ganaug::jobs::detail {
 
@@ -31,6 +31,13 @@ nlohmann::json data_identity(const LabeledDataset& data) {
 }
 
 namespace {
+// `identity` with the absolute path it was read from, when one was given: informative for
+// resuming (a moved data set still matches), a guard for merging (never written over).
+nlohmann::json located(nlohmann::json identity, const std::string& path) {
+  if (!path.empty()) identity["path"] = fs::absolute(path).lexically_normal().string();
+  return identity;
+}
+
 std::string file_hash(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   GANAUG_CHECK(in.good(), "cannot read ", path.string());
@@ -62,8 +69,8 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
       {"n", o.n()},
       {"image_shape", {data.train.channels(), data.train.height(), data.train.width()}},
       {"class_names", data.train.class_names},
-      {"data", data_identity(data.train)},
-      {"test_data", data_identity(data.test)}};
+      {"data", located(data_identity(data.train), o.data().path())},
+      {"test_data", located(data_identity(data.test), o.test_data())}};
   if (o.generator().empty()) {
     record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
     // Recorded only when not the default, so that folders from before the option still resume.
@@ -83,16 +90,15 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
   }
   // The baseline classifier labels the pool and the argmax images.
   const auto network = ClassifierOptions(o.classifier()).channels(data.train.channels());
-  nlohmann::json labeller = {
-      {"epochs", o.classifier().epochs()},
-      {"lr_schedule", o.classifier().lr_schedule()},
-      {"classic", o.classic() ? o.classic_options().to_string() : "off"},
-      {"network", network.network()},
-      {"width", network.network_width()}};
+  nlohmann::json labeller = {{"epochs", o.classifier().epochs()},
+                             {"lr_schedule", o.classifier().lr_schedule()},
+                             {"classic", o.classic() ? o.classic_options().to_string() : "off"},
+                             {"network", network.network()},
+                             {"width", network.network_width()}};
   const auto tuning = classifier_tuning(o.classifier());
   if (!tuning.empty()) labeller["tuning"] = tuning;  // absent from records of default runs
-  if (pool && o.generator().empty()) {  // the pool's pseudo-labels train the GAN
-    record["unlabeled"] = data_identity(*pool);
+  if (pool && o.generator().empty()) {               // the pool's pseudo-labels train the GAN
+    record["unlabeled"] = located(data_identity(*pool), o.unlabeled());
     record["unlabeled"]["confidence"] = o.pool_confidence();
     record["unlabeled"]["teacher"] = labeller;
   }
@@ -125,8 +131,7 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
   auto identity = [](const nlohmann::json& record, const char* key) {
     auto value = record.contains(key) ? record[key] : nlohmann::json();
     if (value.is_object()) {
-      value.erase("source");
-      value.erase("checkpoint");
+      for (const char* where : {"source", "checkpoint", "path"}) value.erase(where);
     }
     return value;
   };
@@ -220,6 +225,5 @@ void check_free_space(const fs::path& out, const LabeledDataset& train, int64_t 
                " left; lower --n or choose another "
                "--out");
 }
-
 
 }  // namespace ganaug::jobs::detail

@@ -40,8 +40,7 @@ nlohmann::json run_identity(nlohmann::json record) {
   record.erase("shard");
   for (auto& [key, value] : record.items()) {
     if (value.is_object()) {
-      value.erase("source");
-      value.erase("checkpoint");
+      for (const char* where : {"source", "checkpoint", "path"}) value.erase(where);
     }
   }
   return record;
@@ -93,13 +92,31 @@ Shard read_shard(const fs::path& dir) {
   const std::string where = "shard " + dir.string() + ": labels.csv";
   for (std::string row; std::getline(in, row);) {
     check_manifest_row(dir, where, row, static_cast<int64_t>(shard.rows.size()) + 2,
-                               shard.first + static_cast<int64_t>(shard.rows.size()), "");
+                       shard.first + static_cast<int64_t>(shard.rows.size()), "");
     shard.rows.push_back(row);
   }
   GANAUG_CHECK(static_cast<int64_t>(shard.rows.size()) == shard.images, "shard ", dir.string(),
                " lists ", shard.rows.size(), " images but shard ", shard.index, " of ", shard.count,
                " holds ", shard.images);
   return shard;
+}
+
+// What the shards' runs read, as their records name it: the generator checkpoint and the data
+// (records written before 0.4 name the checkpoint only).
+std::vector<detail::RunInput> inputs_named_by(const std::vector<Shard>& shards) {
+  std::vector<detail::RunInput> out;
+  for (const auto& shard : shards) {
+    const auto add = [&](const std::string& what, const nlohmann::json& part, const char* key) {
+      if (part.is_object() && part.contains(key) && part[key].is_string())
+        out.push_back({what + " of shard " + shard.dir.string(), part[key].get<std::string>()});
+    };
+    const auto& r = shard.record;
+    add("generator checkpoint", r.value("generator", nlohmann::json()), "checkpoint");
+    add("training data", r.value("data", nlohmann::json()), "path");
+    add("test data", r.value("test_data", nlohmann::json()), "path");
+    add("unlabeled pool", r.value("unlabeled", nlohmann::json()), "path");
+  }
+  return out;
 }
 
 }  // namespace
@@ -139,6 +156,10 @@ nlohmann::json merge_shards(const std::string& out_dir, const std::vector<std::s
                  reference.count, " shards");
   }
 
+  // Nothing the shards' runs read is deleted (--force) or written into.
+  const auto named = inputs_named_by(shards);
+  inputs.insert(inputs.end(), named.begin(), named.end());
+  detail::check_output_dir(out, /*resume=*/false, force, "(merging never resumes)", inputs);
   detail::make_output_dir(out, force);
   fs::create_directories(out / "images");
   std::string manifest = reference.header + "\n";
