@@ -185,4 +185,23 @@ TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
   setenv("RANK", "x", 1);
   EXPECT_THROW(ganaug::distributed_from_environment(), ganaug::Error);
   unset_all();
+  // Half a launcher's pair is refused, naming what is missing: the process would otherwise
+  // train alone, or write its output as rank 0.
+  const std::vector<std::pair<std::pair<const char*, const char*>, std::string>> halves{
+      {{"SLURM_NTASKS", "2"}, "SLURM_NTASKS is 2 but SLURM_PROCID is not set"},
+      {{"SLURM_PROCID", "1"}, "SLURM_PROCID is 1 but SLURM_NTASKS is not set"},
+      {{"WORLD_SIZE", "2"}, "WORLD_SIZE is 2 but RANK is not set"},
+      {{"RANK", "1"}, "RANK is 1 but WORLD_SIZE is not set"}};
+  for (const auto& [variable, message] : halves) {
+    setenv(variable.first, variable.second, 1);
+    ganaug::testing::expect_error([] { ganaug::distributed_from_environment(); }, {message});
+    unset_all();
+  }
+  // One process's pair, or rank 0 alone, is no job of several.
+  setenv("SLURM_NTASKS", "1", 1);
+  EXPECT_EQ(ganaug::distributed_from_environment().world_size(), 1);
+  unset_all();
+  setenv("SLURM_PROCID", "0", 1);
+  EXPECT_EQ(ganaug::distributed_from_environment().world_size(), 1);
+  unset_all();
 }

@@ -57,7 +57,23 @@ std::string first_slurm_host(const std::string& nodelist) {
   return nodelist.substr(0, bracket) + range.substr(0, range.find('-'));
 }
 
+namespace {
+// A launcher sets a process's place in pairs (world size and rank): half a pair would make a
+// process train alone, or write its output as rank 0. Refused, naming what is missing.
+void check_pair(const char* world, const char* rank, const char* launcher) {
+  const bool has_world = std::getenv(world) != nullptr, has_rank = std::getenv(rank) != nullptr;
+  GANAUG_CHECK(!has_world || has_rank || environment_number(world, 1) <= 1, world, " is ",
+               std::getenv(world), " but ", rank, " is not set: start each process with ", launcher,
+               " (which sets both), or unset ", world, " to train in one process");
+  GANAUG_CHECK(!has_rank || has_world || environment_number(rank, 0) == 0, rank, " is ",
+               std::getenv(rank), " but ", world, " is not set: start each process with ", launcher,
+               " (which sets both), or unset ", rank, " to train in one process");
+}
+}  // namespace
+
 DistributedOptions distributed_from_environment() {
+  check_pair("WORLD_SIZE", "RANK", "torchrun");
+  if (std::getenv("WORLD_SIZE") == nullptr) check_pair("SLURM_NTASKS", "SLURM_PROCID", "srun");
   DistributedOptions options;
   options.master_port(environment_number("MASTER_PORT", 29500));
   if (std::getenv("WORLD_SIZE") != nullptr) {  // torchrun
