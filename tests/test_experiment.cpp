@@ -8,8 +8,8 @@
 #include <set>
 
 #include "ganaug/gan.hpp"
-#include "ganaug/metrics.hpp"
 #include "ganaug/jobs/experiment.hpp"
+#include "ganaug/metrics.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
@@ -192,7 +192,9 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
       0.0);
   // Another way of using the pool cannot resume these results.
   ganaug::testing::expect_error(
-      [&] { ganaug::jobs::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true)); },
+      [&] {
+        ganaug::jobs::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true));
+      },
       {"other settings"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).pool_gan("labels").validate(); },
                                 {"'labels'", "teacher, unconditional or both"});
@@ -268,9 +270,9 @@ TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
-                                                  .sizes({3})
-                                                  .seeds(1)
-                                                  .schemes({"argmax", "argmax-dynamic"}));
+                                                        .sizes({3})
+                                                        .seeds(1)
+                                                        .schemes({"argmax", "argmax-dynamic"}));
   ASSERT_EQ(results["cells"].size(), 2u);
   EXPECT_EQ(results["cells"][1]["scheme"], "argmax-dynamic");
   EXPECT_EQ(results["cells"][1]["synthetic_images"], results["cells"][0]["synthetic_images"]);
@@ -361,13 +363,16 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   // Other settings: refused on resume.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).classifier(ganaug::ClassifierOptions(2).epochs(2)).resume(true));
+        ganaug::jobs::run_experiment(tiny_grid(dir / "data", out)
+                                         .classifier(ganaug::ClassifierOptions(2).epochs(2))
+                                         .resume(true));
       },
       {"other settings"});
   // A third seed: only its cells run; the finished ones are kept as they were.
   const auto checkpoint = out / "generators" / "data-n3-seed0" / "checkpoint.pt";
   const auto written = fs::last_write_time(checkpoint);
-  const auto more = ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true));
+  const auto more =
+      ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true));
   ASSERT_EQ(more["cells"].size(), 36u);
   EXPECT_EQ(more["generators"].size(), 6u);
   for (size_t i = 0; i < 24; ++i) EXPECT_EQ(more["cells"][i], results["cells"][i]);
@@ -400,11 +405,11 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
        "this run's is cnn at width 24", "--classifier cnn --classifier-width 32"});
   // (Such a folder's reference classifier would be a width-32 one: this one is trained again.)
   fs::remove(out / "reference-data.pt");
-  const auto resumed = ganaug::jobs::run_experiment(
-      tiny_grid(dir / "data", out)
-          .seeds(3)
-          .classifier(ganaug::ClassifierOptions(2).epochs(1).width(32))
-          .resume(true));
+  const auto resumed =
+      ganaug::jobs::run_experiment(tiny_grid(dir / "data", out)
+                                       .seeds(3)
+                                       .classifier(ganaug::ClassifierOptions(2).epochs(1).width(32))
+                                       .resume(true));
   EXPECT_EQ(resumed["cells"], more["cells"]);
   EXPECT_EQ(resumed["references"]["data"]["width"], 32);
   // A reference classifier file that does not fit the network is refused by name.
@@ -415,6 +420,29 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
   ganaug::testing::expect_error(
       [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", out).seeds(3).resume(true)); },
       {"reference-data.pt", "cannot be read into a cnn network", "delete it"});
+  // A refusal names the setting that differs, not every setting.
+  try {
+    ganaug::jobs::run_experiment(
+        tiny_grid(dir / "data", out).seeds(3).reference_epochs(2).resume(true));
+    ADD_FAILURE() << "other settings were resumed";
+  } catch (const ganaug::Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("{\"reference_epochs\":2}"), std::string::npos) << message;
+    EXPECT_EQ(message.find("gan_iterations"), std::string::npos) << message;
+  }
+  // A hand-edited accuracy is refused, naming the file, not trusted.
+  auto edited = resumed;
+  edited["cells"][0]["accuracy"] = 5.0;
+  std::ofstream(out / "results.json") << edited.dump(2) << "\n";
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_experiment(
+            tiny_grid(dir / "data", out)
+                .seeds(3)
+                .classifier(ganaug::ClassifierOptions(2).epochs(1).width(32))
+                .resume(true));
+      },
+      {"results.json", "is damaged", "accuracy is 5, not a share in [0, 1]"});
 }
 
 TEST(Experiment, InterruptedGridKeepsFinishedCellsAndResumes) {
@@ -473,6 +501,32 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                                 {"validation fraction must lie in [0, 1)"});
 }
 
+TEST(Experiment, AGridValueGivenTwiceIsRefused) {
+  // Each would train the same cells twice under one key.
+  ganaug::testing::expect_error(
+      [] {
+        ExperimentOptions().schemes({"none", "smooth", "none"}).validate();
+      },
+      {"the grid lists the scheme none twice"});
+  ganaug::testing::expect_error(
+      [] {
+        ExperimentOptions().sizes({20, 50, 20}).validate();
+      },
+      {"size 20 twice"});
+  ganaug::testing::expect_error(
+      [] {
+        ExperimentOptions().multiples({5, 5}).validate();
+      },
+      {"multiple 5 twice"});
+  ganaug::testing::expect_error(
+      [] {
+        ExperimentOptions().unlabeled({0, 0}).validate();
+      },
+      {"unlabeled pool size 0 twice"});
+  EXPECT_NO_THROW(
+      ExperimentOptions().schemes({"none", "smooth", "argmax", "argmax-dynamic"}).validate());
+}
+
 TEST(Experiment, SettingsRecordClassifierFieldsNoFlagSetsOnlyWhenChanged) {
   const auto defaults = ExperimentOptions().settings();
   EXPECT_FALSE(defaults.contains("classifier_tuning"));
@@ -516,11 +570,12 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
   ganaug::testing::write_tiny_idx(dir / "data");
   // A one-epoch classifier on 3 images per class is rarely 99% sure of anything: cond and argmax
   // keep few of the images drawn, smooth keeps all of them.
-  const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
-                                                  .sizes({3})
-                                                  .seeds(1)
-                                                  .schemes({"none", "cond", "argmax", "smooth"})
-                                                  .min_confidence(0.99));
+  const auto results =
+      ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
+                                       .sizes({3})
+                                       .seeds(1)
+                                       .schemes({"none", "cond", "argmax", "smooth"})
+                                       .min_confidence(0.99));
   EXPECT_EQ(results["settings"]["min_confidence"], 0.99);
   const int64_t wanted = 2 * 3 * 3;
   for (const auto& c : results["cells"]) {
@@ -532,7 +587,9 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
     }
   }
   ganaug::testing::expect_error(
-      [&] { ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "other").min_confidence(1.0)); },
+      [&] {
+        ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "other").min_confidence(1.0));
+      },
       {"minimum confidence", "[0, 1)"});
 }
 
@@ -617,8 +674,8 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   ganaug::jobs::run_experiment(grid(dir / "whole"));
   // 2 sizes x 3 seeds = 6 units over 2 shards: units 0, 2, 4 and 1, 3, 5.
   for (int64_t k : {0, 1}) {
-    const auto part =
-        ganaug::jobs::run_experiment(grid(dir / ("shard" + std::to_string(k))).shard(k).num_shards(2));
+    const auto part = ganaug::jobs::run_experiment(
+        grid(dir / ("shard" + std::to_string(k))).shard(k).num_shards(2));
     EXPECT_EQ(part["cells"].size(), 9u);
     EXPECT_EQ(part["shard"]["index"], k);
   }

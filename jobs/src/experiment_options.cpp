@@ -1,4 +1,5 @@
 // The experiment's options: scheme names, validation, the settings a resumed run must share.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,18 @@ std::vector<std::string> default_experiment_schemes() {
   return names;
 }
 
+namespace {
+// Each value of a grid axis names its own cells: a repeated one would train them twice under
+// one key.
+template <typename T>
+void check_distinct(const std::vector<T>& values, const char* axis) {
+  std::set<T> seen;
+  for (const auto& value : values)
+    GANAUG_CHECK(seen.insert(value).second, "the grid lists the ", axis, " ", value,
+                 " twice; give each value once");
+}
+}  // namespace
+
 void ExperimentOptions::validate() const {
   GANAUG_CHECK(!datasets().empty(), "the experiment needs at least one dataset");
   GANAUG_CHECK(test_data().empty() || datasets().size() == 1,
@@ -73,6 +86,12 @@ void ExperimentOptions::validate() const {
   GANAUG_CHECK(!unlabeled().empty(), "the unlabeled pool sizes need at least one value (0 = none)");
   for (auto n : unlabeled())
     GANAUG_CHECK(n >= 0, "unlabeled pool sizes must be 0 or positive, got ", n);
+  check_distinct(sizes(), "size");
+  check_distinct(multiples(), "multiple");
+  check_distinct(unlabeled(), "unlabeled pool size");
+  std::vector<std::string> scheme_names;
+  for (const auto& name : schemes()) scheme_names.push_back(ExperimentScheme::parse(name).name());
+  check_distinct(scheme_names, "scheme");
   const bool any_pool =
       std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
   for (const auto& name : schemes()) {

@@ -8,6 +8,16 @@ namespace ganaug::jobs::detail {
 
 namespace fs = std::filesystem;
 
+namespace {
+// A share (an accuracy, a faithfulness) read from a results file: one outside [0, 1] was edited
+// or damaged, and would print as "291.67%".
+double share_at(const nlohmann::json& j, const char* key) {
+  const double value = j.at(key).get<double>();
+  GANAUG_CHECK(value >= 0 && value <= 1, key, " is ", value, ", not a share in [0, 1]");
+  return value;
+}
+}  // namespace
+
 void to_json(nlohmann::json& j, const CellResult& c) {
   j = {{"key", c.key},
        {"dataset", c.dataset},
@@ -32,8 +42,8 @@ void from_json(const nlohmann::json& j, CellResult& c) {
   c.multiple = j.at("multiple").get<double>();
   c.unlabeled = j.value("unlabeled", int64_t{0});  // files from before pools
   c.synthetic_images = j.at("synthetic_images").get<int64_t>();
-  c.accuracy = j.at("accuracy").get<double>();
-  c.macro_f1 = j.at("macro_f1").get<double>();
+  c.accuracy = share_at(j, "accuracy");
+  c.macro_f1 = share_at(j, "macro_f1");
   c.seconds = j.at("seconds").get<double>();
   c.classic = j.value("classic", std::string());
 }
@@ -66,16 +76,17 @@ void from_json(const nlohmann::json& j, GeneratorResult& g) {
   g.gan_images_per_s = j.at("gan_images_per_s").get<double>();
   g.fcd = j.at("fcd").get<double>();
   g.fcd_samples = j.at("fcd_samples").get<int64_t>();
-  g.class_faithfulness = j.at("class_faithfulness").get<double>();
+  g.class_faithfulness = share_at(j, "class_faithfulness");
   if (j.contains("diversity")) g.diversity = j.at("diversity").get<double>();
-  g.cas = j.at("cas").get<double>();
+  g.cas = share_at(j, "cas");
   g.cas_images = j.at("cas_images").get<int64_t>();
   g.samples = j.at("samples").get<std::string>();
   g.unlabeled = j.value("unlabeled", nlohmann::json());
 }
 
 void to_json(nlohmann::json& j, const ReferenceResult& r) {
-  j = {{"accuracy", r.accuracy}, {"epochs", r.epochs}, {"images", r.images}, {"seconds", r.seconds}};
+  j = {
+      {"accuracy", r.accuracy}, {"epochs", r.epochs}, {"images", r.images}, {"seconds", r.seconds}};
   if (r.network) j["network"] = *r.network;
   if (r.width) j["width"] = *r.width;
   if (!r.test.is_null()) j["test"] = r.test;
@@ -84,7 +95,7 @@ void to_json(nlohmann::json& j, const ReferenceResult& r) {
 }
 
 void from_json(const nlohmann::json& j, ReferenceResult& r) {
-  r.accuracy = j.at("accuracy").get<double>();
+  r.accuracy = share_at(j, "accuracy");
   r.epochs = j.at("epochs").get<int64_t>();
   r.images = j.at("images").get<int64_t>();
   r.seconds = j.at("seconds").get<double>();
@@ -111,6 +122,22 @@ void upgrade_settings(nlohmann::json& previous, const nlohmann::json& current) {
   }
 }
 
+// The first setting in which a results file and this run differ, each as {"key":value}.
+std::string settings_difference(const nlohmann::json& was, const nlohmann::json& now) {
+  const auto show = [](const nlohmann::json& settings, const std::string& key) {
+    return settings.contains(key) ? nlohmann::json{{key, settings[key]}}.dump() : "no " + key;
+  };
+  for (const auto& [key, value] : now.items()) {
+    if (!was.contains(key) || was[key] != value)
+      return "the folder has " + show(was, key) + ", this run " + show(now, key);
+  }
+  for (const auto& [key, value] : was.items()) {
+    if (!now.contains(key))
+      return "the folder has " + show(was, key) + ", this run " + show(now, key);
+  }
+  return "";
+}
+
 std::string shard_text(const nlohmann::json& r) {
   return r.contains("shard") ? "shard " + r["shard"]["index"].dump() + " of " +
                                    r["shard"]["count"].dump() + " of a grid"
@@ -132,7 +159,7 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
   upgrade_settings(previous["settings"], header_["settings"]);
   if (previous["settings"] != header_["settings"]) {
     GANAUG_FAIL("the results in ", out_dir, " were made with other settings (",
-                previous["settings"].dump(),
+                settings_difference(previous["settings"], header_["settings"]),
                 "); resume with the same settings, or use --force or another --out");
   }
   GANAUG_CHECK(
@@ -144,7 +171,7 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
       references_[ds] = reference.get<ReferenceResult>();
     for (const auto& g : previous.at("generators")) add_generator(g.get<GeneratorResult>());
     for (const auto& c : previous.at("cells")) add_cell(c.get<CellResult>());
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {  // a missing or mistyped field, a value out of range
     GANAUG_FAIL(path.string(), " is damaged (", e.what(), "); use --force to start over");
   }
   if (previous.contains("classic_choice")) classic_choice_ = previous["classic_choice"];
