@@ -103,12 +103,14 @@ TEST(Cli, MissingDataFailsNamingThePath) {
 TEST(Cli, BadCommandLinesExitWith2) {
   TempDir dir;
   for (const std::string arguments :
-       {"--bogus", "--image-size abc", "--channels 2", "--format tfrecord", "--split validation"}) {
+       {"--bogus", "--image-size abc", "--channels 2", "--format tfrecord", "--split validation",
+        "--threads 1000", "--threads -1"}) {
     const auto result = run_info(dir, arguments);
     EXPECT_EQ(result.status, 2) << arguments;
     EXPECT_TRUE(contains(result.err, "see ganaug-info --help")) << result.err;
   }
   EXPECT_TRUE(contains(run_info(dir, "--bogus").err, "bogus"));
+  EXPECT_TRUE(contains(run_info(dir, "--threads 1000").err, "--threads 1000 is not between"));
   const auto help = run_info(dir, "--help");
   EXPECT_EQ(help.status, 0);
   EXPECT_TRUE(contains(help.out, "--per-class")) << help.out;

@@ -212,8 +212,10 @@ DatasetSpec dataset_spec_from(const po::variables_map& values) {
   if (spec.per_class() < 0) {
     throw UsageError("--per-class must be 0 or positive, got " + std::to_string(spec.per_class()));
   }
-  if (spec.threads() < 0) {
-    throw UsageError("--threads must be 0 or positive, got " + std::to_string(spec.threads()));
+  if (spec.threads() < 0 || spec.threads() > hardware_threads()) {
+    throw UsageError("--threads " + std::to_string(spec.threads()) +
+                     " is not between 0 (all) and the " + std::to_string(hardware_threads()) +
+                     " CPUs this process may use");
   }
   return spec;
 }
