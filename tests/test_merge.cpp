@@ -219,6 +219,15 @@ TEST_F(ShardTest, TheToolsShardFromSlurmArrayVariablesAndMerge) {
   unsetenv("SLURM_ARRAY_TASK_MIN");
   unsetenv("SLURM_ARRAY_TASK_COUNT");
   EXPECT_NE(bytes_of(fs::path(dirs[1]) / "summary.json").find("\"index\": 1"), std::string::npos);
+  // Without --quiet, a run that trains no GAN says so (not "GAN 0.0 s at 0 images/s").
+  auto loud = common;
+  loud.erase(loud.find(" --quiet"), std::string(" --quiet").size());
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         loud + " --out " + (dir_ / "loud").string(), &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("no GAN training in this run"), std::string::npos) << output;
+  EXPECT_EQ(output.find("images/s"), std::string::npos) << output;
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
                                          common + " --out " + (dir_ / "single").string(), &output),
             0)

@@ -50,9 +50,13 @@ void print_human_summary(const nlohmann::json& s) {
               << " points (one seed: differences of about a point are noise)\n";
   }
   std::cout << std::fixed << std::setprecision(1)
-            << "time: " << s["timings"]["total_s"].get<double>() << " s (GAN "
-            << s["timings"]["gan_train_s"].get<double>() << " s at " << std::setprecision(0)
-            << s["gan_images_per_s"].get<double>() << " images/s)\n";
+            << "time: " << s["timings"]["total_s"].get<double>() << " s (";
+  const double rate = s["gan_images_per_s"].get<double>();
+  if (rate > 0)  // 0: the generator was given, or a finished checkpoint was resumed
+    std::cout << "GAN " << s["timings"]["gan_train_s"].get<double>() << " s at "
+              << std::setprecision(0) << rate << " images/s)\n";
+  else
+    std::cout << "no GAN training in this run)\n";
 }
 
 po::options_description describe_options() {
