@@ -345,7 +345,90 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
                            ganaug::predict_probabilities(identity_model, test.images, 3)));
 }
 
+TEST(Classifier, SgdWithNesterovMomentumTakesItsOwnRateAndLearns) {
+  EXPECT_DOUBLE_EQ(ganaug::ClassifierOptions(3).learning_rate(), 1e-3);
+  const auto sgd = small(3).optimizer(ganaug::ClassifierOptimizer::kSgd);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate(), 0.03);
+  EXPECT_DOUBLE_EQ(ganaug::ClassifierOptions(sgd).lr(0.1).learning_rate(), 0.1);
+  EXPECT_DOUBLE_EQ(ganaug::scheduled_learning_rate(sgd, 0, 10), 0.03);
+  EXPECT_EQ(ganaug::parse_classifier_optimizer("sgd"), ganaug::ClassifierOptimizer::kSgd);
+  EXPECT_EQ(ganaug::to_string(ganaug::ClassifierOptimizer::kAdam), "adam");
+  ganaug::testing::expect_error([] { ganaug::parse_classifier_optimizer("rmsprop"); },
+                                {"unknown optimizer 'rmsprop'", "adam or sgd"});
+  const auto train = blobs(30, 1), test = blobs(20, 2);
+  auto model =
+      ganaug::train_classifier(train, nullptr, ganaug::ClassifierOptions(sgd).weight_decay(5e-4));
+  EXPECT_GT(ganaug::evaluate(model, test).accuracy, 0.9);
+  // Not Adam's run, and the decay reaches the weights.
+  auto adam = ganaug::train_classifier(train, nullptr, small(3));
+  auto undecayed = ganaug::train_classifier(train, nullptr, sgd);
+  const auto p = [&](ganaug::Classifier& m) {
+    return ganaug::predict_probabilities(m, test.images, 3);
+  };
+  EXPECT_FALSE(torch::allclose(p(model), p(adam)));
+  EXPECT_FALSE(torch::equal(p(model), p(undecayed)));
+}
+
+TEST(Classifier, TheReturnedModelIsTheDebiasedWeightAverage) {
+  // 15 images in batches of 16: one step per epoch; a constant rate, so that the first epoch of
+  // a 2-epoch run is the 1-epoch run.
+  const auto train = blobs(5, 1);
+  const auto options = small(3).lr_schedule("constant").recalibrate_batchnorm(false).seed(4);
+  auto one = ganaug::train_classifier(train, nullptr, ganaug::ClassifierOptions(options).epochs(1));
+  auto two = ganaug::train_classifier(train, nullptr, ganaug::ClassifierOptions(options).epochs(2));
+  auto averaged = ganaug::train_classifier(
+      train, nullptr, ganaug::ClassifierOptions(options).epochs(2).ema_decay(0.5));
+  // After weights w1 and w2 at decay 0.5: (0.25 w1 + 0.5 w2) / 0.75; the starting weights are
+  // not part of it.
+  const auto w1 = one->parameters(), w2 = two->parameters(), a = averaged->parameters();
+  ASSERT_EQ(a.size(), w2.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_FALSE(torch::allclose(w1[i], w2[i])) << i;
+    EXPECT_TRUE(torch::allclose(a[i], (0.25 * w1[i] + 0.5 * w2[i]) / 0.75, 1e-5, 1e-6)) << i;
+  }
+  // Batch-norm statistics are the training network's (not recalibrated here).
+  const auto buffers = averaged->buffers(), trained = two->buffers();
+  for (size_t i = 0; i < buffers.size(); ++i) EXPECT_TRUE(torch::equal(buffers[i], trained[i]));
+  // So what is evaluated and saved is the average.
+  ganaug::testing::TempDir dir;
+  ganaug::save_classifier(averaged, (dir / "c.pt").string());
+  ganaug::Classifier loaded(ganaug::ClassifierOptions(options).epochs(2).ema_decay(0.5));
+  ganaug::load_classifier(loaded, (dir / "c.pt").string());
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(loaded, train.images, 3),
+                           ganaug::predict_probabilities(averaged, train.images, 3)));
+  EXPECT_FALSE(torch::equal(ganaug::predict_probabilities(two, train.images, 3),
+                            ganaug::predict_probabilities(averaged, train.images, 3)));
+}
+
+TEST(Classifier, DistributionAlignmentReachesThePoolTargets) {
+  const auto train = blobs(5, 1), test = blobs(20, 2);
+  auto pool = blobs(40, 7);
+  pool.labels.fill_(-1);
+  const auto real = ganaug::concatenate({train, pool});
+  ganaug::ClassifierHooks hooks;
+  hooks.strong_augment = [](const torch::Tensor& x, uint64_t seed) {
+    auto rng = ganaug::make_cpu_generator(seed);
+    return (x + 0.3 * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
+  };
+  const auto options =
+      small(3).epochs(20).seed(2).pool_weight(1).pool_threshold(0.7).pool_ramp_share(0);
+  auto plain = ganaug::train_classifier(real, nullptr, options, hooks);
+  const auto aligned_options = ganaug::ClassifierOptions(options).distribution_alignment(true);
+  auto aligned = ganaug::train_classifier(real, nullptr, aligned_options, hooks);
+  auto again = ganaug::train_classifier(real, nullptr, aligned_options, hooks);
+  const auto p = [&](ganaug::Classifier& m) {
+    return ganaug::predict_probabilities(m, test.images, 3);
+  };
+  EXPECT_FALSE(torch::equal(p(plain), p(aligned)));
+  EXPECT_TRUE(torch::equal(p(aligned), p(again)));
+  EXPECT_GT(ganaug::evaluate(aligned, test).accuracy, 0.9);
+}
+
 TEST(Classifier, RejectsBadOptions) {
+  EXPECT_THROW(ganaug::ClassifierOptions(3).lr(-1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).momentum(1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).ema_decay(1).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::ClassifierOptions(3).ema_decay(-0.1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).pool_weight(-1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).pool_threshold(0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).pool_ratio(0).validate(), ganaug::Error);

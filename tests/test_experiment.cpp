@@ -538,6 +538,23 @@ TEST(Experiment, SettingsRecordClassifierFieldsNoFlagSetsOnlyWhenChanged) {
   EXPECT_EQ(settings["classifier_tuning"]["batch_size"].get<int64_t>(), 32);
   EXPECT_EQ(settings["classifier_tuning"].size(), 2u);
   EXPECT_NE(settings, defaults);  // so a results.json of other settings is not resumed
+  // FixMatch's recipe is recorded, field by field, only where it was asked for.
+  const auto fixmatch = ExperimentOptions()
+                            .strong_view(ganaug::StrongViewOptions::parse("randaugment"))
+                            .classifier(ganaug::ClassifierOptions(2)
+                                            .optimizer(ganaug::ClassifierOptimizer::kSgd)
+                                            .weight_decay(5e-4)
+                                            .ema_decay(0.999)
+                                            .distribution_alignment(true))
+                            .settings();
+  EXPECT_FALSE(defaults.contains("strong_view"));
+  EXPECT_EQ(fixmatch["strong_view"], "randaugment:ops=2,cutout=0.5");
+  EXPECT_EQ(fixmatch["classifier_tuning"]["optimizer"], "sgd");
+  EXPECT_DOUBLE_EQ(fixmatch["classifier_tuning"]["weight_decay"].get<double>(), 5e-4);
+  EXPECT_DOUBLE_EQ(fixmatch["classifier_tuning"]["ema_decay"].get<double>(), 0.999);
+  EXPECT_FALSE(fixmatch["classifier_tuning"].contains("momentum"));  // the default, 0.9
+  EXPECT_TRUE(fixmatch["classifier_tuning"]["distribution_alignment"].get<bool>());
+  EXPECT_EQ(fixmatch["classifier_tuning"].size(), 4u);
 }
 
 TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
@@ -625,6 +642,12 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--schemes classic,pseudo",
                           "--pool-confidence 0",
                           "--pool-ratio 0",
+                          "--optimizer rmsprop",
+                          "--lr -1",
+                          "--ema 1",
+                          "--weight-decay -1",
+                          "--strong randomaugment",
+                          "--strong randaugment:ops=20",
                           "--pool-gan labels",
                           "--gan-unlabeled-share 1",
                           "--classic-choices default",
@@ -637,11 +660,13 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_NE(output.find("(=20,50,100,500)"), std::string::npos) << output;
   // The classical setting chosen on the validation split; the pool's GAN without classes.
   const std::string chosen = "--data " + (dir / "data").string() +
-                             " --sizes 3 --seeds 1 --schemes classic,classic+cond --multiples 1"
+                             " --sizes 3 --seeds 1 --multiples 1"
                              " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
                              " --device cpu --validation 0.25 --classic-choices 'default;erase=0.5'"
                              " --unlabeled 6 --pool-gan unconditional --gan-unlabeled-share 0.3"
-                             " --out " +
+                             " --schemes classic,classic+cond,classic+pseudo --strong randaugment"
+                             " --optimizer sgd --weight-decay 5e-4 --ema 0.99 --pool-ratio 2"
+                             " --distribution-alignment --out " +
                              (dir / "out2").string();
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, chosen, &output), 0) << output;
   EXPECT_NE(output.find("classical setting chosen on the validation split"), std::string::npos)
@@ -650,6 +675,9 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(results["settings"]["classic_choices"].size(), 2u);
   EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
   EXPECT_DOUBLE_EQ(results["settings"]["gan_unlabeled_share"].get<double>(), 0.3);
+  EXPECT_EQ(results["settings"]["strong_view"], "randaugment:ops=2,cutout=0.5");
+  EXPECT_EQ(results["settings"]["classifier_tuning"]["optimizer"], "sgd");
+  EXPECT_DOUBLE_EQ(results["settings"]["pool_ratio"].get<double>(), 2);
 }
 
 namespace {

@@ -7,7 +7,9 @@
 // The hashes hold on the CPU with one thread, on x86-64 with AVX2 with Debian's LibTorch 1.13
 // and OpenBLAS (the development and CI machines). LibTorch's convolutions go through oneDNN,
 // which picks its kernels by the CPU's instruction set (AVX-512 rounds otherwise than AVX2):
-// this test caps oneDNN at AVX2 so that it pins the same outputs on every such machine.
+// this test caps oneDNN at AVX2 so that it pins the same outputs on every such machine, and
+// tests/CMakeLists.txt runs it with OpenBLAS's AVX2 kernels (OPENBLAS_CORETYPE=Haswell: OpenBLAS
+// reads it when it loads, before this file's code runs).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

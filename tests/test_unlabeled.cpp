@@ -163,6 +163,25 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
   EXPECT_EQ(nested["unlabeled"]["gan"], u["gan"]);
   EXPECT_EQ(nested["retrained"]["accuracy"], flat["retrained"]["accuracy"]);
   EXPECT_EQ(nested["baseline"]["accuracy"], flat["baseline"]["accuracy"]);
+  // FixMatch's recipe (RandAugment, SGD with weight decay, a weight average, mu 2, aligned
+  // targets) reads no label either.
+  const auto fixmatch = [&](const fs::path& pool, const char* out) {
+    return options(pool, out)
+        .strong_view(ganaug::StrongViewOptions::parse("randaugment"))
+        .classifier(ganaug::ClassifierOptions(2)
+                        .epochs(2)
+                        .optimizer(ganaug::ClassifierOptimizer::kSgd)
+                        .weight_decay(5e-4)
+                        .ema_decay(0.9)
+                        .pool_ratio(2)
+                        .distribution_alignment(true));
+  };
+  const auto flat_fixmatch = ganaug::jobs::run_augment(fixmatch(dir / "flat", "d"));
+  const auto nested_fixmatch = ganaug::jobs::run_augment(fixmatch(dir / "nested", "e"));
+  EXPECT_EQ(flat_fixmatch["unlabeled"]["retrained"]["strong_view"], "randaugment:ops=2,cutout=0.5");
+  EXPECT_EQ(nested_fixmatch["retrained"]["accuracy"], flat_fixmatch["retrained"]["accuracy"]);
+  EXPECT_EQ(nested_fixmatch["retrained"]["confusion"], flat_fixmatch["retrained"]["confusion"]);
+  EXPECT_EQ(flat_fixmatch["classifier_tuning"]["optimizer"], "sgd");
   // Another pool cannot resume this folder.
   ganaug::testing::expect_error(
       [&] {
@@ -202,10 +221,24 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
                                          common + " --unlabeled " +
                                              (dir / "data" / "t10k-images-idx3-ubyte").string() +
-                                             " --pseudo --out " + (dir / "z").string(),
+                                             " --pseudo --strong randaugment:ops=1 "
+                                             "--optimizer sgd --ema 0.9 --out " +
+                                             (dir / "z").string(),
                                          &output),
             0)
       << output;
   EXPECT_NE(output.find("\"unlabeled\""), std::string::npos) << output;
   EXPECT_NE(output.find("\"images\": 12"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=1,cutout=0.5\""), std::string::npos)
+      << output;
+  // The recipe's flags are checked, naming the flag.
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--strong warp", "--strong: strong view: 'warp'"},
+           {"--optimizer lamb", "--optimizer: unknown optimizer 'lamb'"},
+           {"--ema 1.5", "--ema (the weight average's decay) must lie in [0, 1)"},
+           {"--lr -0.1", "--lr must be positive"}}) {
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE, common + " " + bad, &output), 2)
+        << bad;
+    EXPECT_NE(output.find(message), std::string::npos) << output;
+  }
 }

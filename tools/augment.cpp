@@ -132,6 +132,7 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
       .unlabeled(values["unlabeled"].as<std::string>())
       .pool_confidence(values["pool-confidence"].as<double>())
       .pseudo(values["pseudo"].as<bool>())
+      .strong_view(ganaug::cli::strong_view_from(values))
       .device(values["device"].as<std::string>())
       .threads(values["threads"].as<int>())
       .seed(values["seed"].as<ganaug::cli::Unsigned>().value)

@@ -118,11 +118,6 @@ po::options_description describe_options() {
       "pool-weight",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss")(
-      "pool-threshold",
-      po::value<double>()->default_value(ganaug::ClassifierOptions(2).pool_threshold()),
-      "confidence a weak view's prediction needs to become a target in the pseudo schemes")(
-      "pool-ratio", po::value<double>()->default_value(ganaug::ClassifierOptions(2).pool_ratio()),
-      "pool images per classifier step in the pseudo schemes, as a multiple of the batch")(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
       "recalibrate-bn", po::value<bool>()->default_value(true),
@@ -171,9 +166,8 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .gan_iterations(values["gan-iters"].as<int64_t>())
       .gan_mode_seeking(values["gan-mode-seeking"].as<double>())
       .gan_minibatch_std(values["gan-mbstd"].as<bool>())
+      .strong_view(ganaug::cli::strong_view_from(values))
       .classifier(ganaug::cli::classifier_options_from(values)
-                      .pool_threshold(values["pool-threshold"].as<double>())
-                      .pool_ratio(values["pool-ratio"].as<double>())
                       .separate_synthetic_batches(values["separate-batches"].as<bool>())
                       .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>()))
       .min_confidence(values["min-confidence"].as<double>())

@@ -13,6 +13,7 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/distributed.hpp"
+#include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/version.hpp"
 
@@ -53,21 +54,64 @@ void add_classifier_options(po::options_description& description) {
        "classifier epochs over the real images")
       ("lr-schedule", po::value<std::string>()->default_value(defaults.lr_schedule()),
        "classifier learning rate: cosine (decays to 0 over the run) or constant")
+      ("optimizer", po::value<std::string>()->default_value(to_string(defaults.optimizer())),
+       "classifier optimizer: adam, or sgd (Nesterov momentum 0.9, weight decay on the "
+       "convolution and linear weights only: FixMatch's)")
+      ("lr", po::value<double>()->default_value(defaults.lr()),
+       "classifier learning rate at the start; 0 takes the optimizer's own (adam 0.001, sgd 0.03)")
+      ("weight-decay", po::value<double>()->default_value(defaults.weight_decay()),
+       "classifier weight decay (L2; FixMatch uses 5e-4 with sgd)")
+      ("ema", po::value<double>()->default_value(defaults.ema_decay()),
+       "evaluate and keep an exponential moving average of the classifier's weights with this "
+       "decay, in [0, 1) (FixMatch: 0.999); 0 keeps the last step's weights")
       ("synthetic-share", po::value<double>()->default_value(defaults.synthetic_share()),
        "share of each classifier batch that is synthetic, in [0, 1) (augment-bench: above 0)")
       ("synthetic-weight", po::value<double>()->default_value(defaults.synthetic_weight()),
-       "weight of the synthetic images' loss");
+       "weight of the synthetic images' loss")
+      ("strong", po::value<std::string>()->default_value(StrongViewOptions().to_string()),
+       "strong view of unlabeled pool images in consistency training: classic (larger shifts, "
+       "rotations, zoom-ins and random erasing) or randaugment[:ops=2,cutout=0.5] (FixMatch's: "
+       "shift and flip, then 2 of 14 photometric and geometric operations at random "
+       "magnitudes, then a gray square of up to half the side)")
+      ("pool-threshold", po::value<double>()->default_value(defaults.pool_threshold()),
+       "confidence a weak view's prediction needs to become a target in consistency training")
+      ("pool-ratio", po::value<double>()->default_value(defaults.pool_ratio()),
+       "pool images per classifier step in consistency training, as a multiple of the batch "
+       "(FixMatch: 7)")
+      ("distribution-alignment", po::bool_switch(),
+       "align the pool's targets to the labeled images' class shares (ReMixMatch)");
   // clang-format on
 }
 
 ClassifierOptions classifier_options_from(const po::variables_map& values) {
+  ClassifierOptimizer optimizer{};
+  try {
+    optimizer = parse_classifier_optimizer(values["optimizer"].as<std::string>());
+  } catch (const ganaug::Error& e) {
+    throw UsageError("--optimizer: " + without_location(e.what()));
+  }
   return ClassifierOptions(2)
+      .optimizer(optimizer)
+      .lr(values["lr"].as<double>())
+      .weight_decay(values["weight-decay"].as<double>())
+      .ema_decay(values["ema"].as<double>())
+      .pool_threshold(values["pool-threshold"].as<double>())
+      .pool_ratio(values["pool-ratio"].as<double>())
+      .distribution_alignment(values["distribution-alignment"].as<bool>())
       .architecture(values["classifier"].as<std::string>())
       .width(values["classifier-width"].as<int64_t>())
       .epochs(values["epochs"].as<int64_t>())
       .lr_schedule(values["lr-schedule"].as<std::string>())
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>());
+}
+
+StrongViewOptions strong_view_from(const po::variables_map& values) {
+  try {
+    return StrongViewOptions::parse(values["strong"].as<std::string>());
+  } catch (const ganaug::Error& e) {
+    throw UsageError("--strong: " + without_location(e.what()));
+  }
 }
 
 void add_device_options(po::options_description& description) {

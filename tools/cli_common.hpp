@@ -11,6 +11,7 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
+#include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/pipelines/load.hpp"
 
 namespace ganaug::cli {
@@ -39,12 +40,17 @@ void add_dataset_options(boost::program_options::options_description& descriptio
                          int64_t default_per_class = 0);
 
 /// Adds --classifier, --classifier-width (the classifiers' network and width), --epochs,
-/// --lr-schedule, --synthetic-share and --synthetic-weight.
+/// --lr-schedule, --optimizer, --lr, --weight-decay, --ema, --synthetic-share and
+/// --synthetic-weight, and the unlabeled pool's --strong, --pool-threshold, --pool-ratio and
+/// --distribution-alignment.
 void add_classifier_options(boost::program_options::options_description& description);
 
 /// The ClassifierOptions those flags ask for (the rest at their defaults); checked later, by
-/// the job's options.
+/// the job's options. Throws UsageError for an unknown --optimizer.
 ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values);
+
+/// The strong view --strong asks for; throws UsageError for a bad spec.
+StrongViewOptions strong_view_from(const boost::program_options::variables_map& values);
 
 /// Adds --device and --deterministic.
 void add_device_options(boost::program_options::options_description& description);

@@ -8,6 +8,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/seed_streams.hpp"
 
 namespace ganaug {
 
@@ -167,14 +168,48 @@ ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic)
   return weak;
 }
 
-ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic) {
+StrongViewOptions StrongViewOptions::parse(const std::string& spec) {
+  StrongViewOptions o;
+  if (spec.empty() || spec == "default") return o;
+  if (spec == "classic") return o.kind(Kind::kClassicWarp);
+  const std::string prefix = "randaugment";
+  GANAUG_CHECK(spec.compare(0, prefix.size(), prefix) == 0 &&
+                   (spec.size() == prefix.size() || spec[prefix.size()] == ':'),
+               "strong view: '", spec, "' is neither classic nor randaugment[:ops=2,cutout=0.5]");
+  o.kind(Kind::kRandAugment);
+  if (spec.size() > prefix.size())
+    o.rand_augment(RandAugmentOptions::parse(spec.substr(prefix.size() + 1)));
+  return o;
+}
+
+std::string StrongViewOptions::to_string() const {
+  return kind() == Kind::kClassicWarp ? "classic" : "randaugment:" + rand_augment().to_string();
+}
+
+void StrongViewOptions::validate() const { rand_augment().validate(); }
+
+BatchAugmenter strong_augmenter(const ClassicAugmentOptions* classic,
+                                const StrongViewOptions& strong) {
+  strong.validate();
+  const auto base = classic ? *classic : ClassicAugmentOptions();
+  if (strong.kind() == StrongViewOptions::Kind::kClassicWarp)
+    return classic_augmenter(strong_augment_options(base));
+  const auto weak = weak_augment_options(base);
+  weak.validate();
+  return [weak, ra = strong.rand_augment()](const torch::Tensor& images, uint64_t seed) {
+    return rand_augment(classic_augment(images, seed, weak),
+                        mix_seed(seed, streams::kStrongRandAugment), ra);
+  };
+}
+
+ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic,
+                              const StrongViewOptions& strong) {
   ClassifierHooks hooks;
   if (classic) {
     hooks.augment = classic_augmenter(*classic);
     hooks.weak_augment = classic_augmenter(weak_augment_options(*classic));
   }
-  hooks.strong_augment =
-      classic_augmenter(strong_augment_options(classic ? *classic : ClassicAugmentOptions()));
+  hooks.strong_augment = strong_augmenter(classic, strong);
   return hooks;
 }
 

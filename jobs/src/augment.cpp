@@ -178,7 +178,7 @@ class AugmentRun {
         .threads(o_.threads());
   }
   ClassifierHooks classifier_hooks(const std::string& stage) const {
-    auto hooks = classic_hooks(o_.classic() ? &o_.classic_options() : nullptr);
+    auto hooks = classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view());
     hooks.on_epoch = [this, stage](const ClassifierProgress& p) {
       progress(stage, static_cast<double>(p.epoch), static_cast<double>(p.epochs),
                "loss " + std::to_string(p.loss).substr(0, 6));
@@ -343,6 +343,9 @@ class AugmentRun {
           {"confident", labels.kept()},
           {"class_counts",
            std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + k)}};
+      // Only when not the default, so that default runs write what they wrote before.
+      if (o_.strong_view().to_string() != StrongViewOptions().to_string())
+        pool_summary_["retrained"]["strong_view"] = o_.strong_view().to_string();
     }
   }
 
@@ -420,6 +423,7 @@ void AugmentOptions::validate() const {
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "--pool-confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(!pseudo() || !unlabeled().empty(), "--pseudo needs an unlabeled pool (--unlabeled)");
+  strong_view().validate();
   GANAUG_CHECK(unlabeled().empty() || distributed().world_size() == 1,
                "--unlabeled runs in one process (WORLD_SIZE ", distributed().world_size(),
                "): the pool's pseudo-labels come from a classifier trained by one process");

@@ -24,15 +24,20 @@ inline std::string classifier_flag_name(const std::string& field) {
       {"recalibrate_batchnorm", "--recalibrate-bn"},
       {"pool_threshold", "--pool-threshold"},
       {"pool_ratio", "--pool-ratio"},
+      {"optimizer", "--optimizer"},
+      {"lr", "--lr"},
+      {"weight_decay", "--weight-decay"},
+      {"ema_decay", "--ema"},
+      {"distribution_alignment", "--distribution-alignment"},
       {"threads", "--threads"}};
   const auto found = flags.find(field);
   return found != flags.end() ? found->second : field;
 }
 
-/// The training fields of `o` that no flag sets and that differ from ClassifierOptions'
-/// defaults (batch size, learning rate, weight decay, ...), by field name; empty for options a
-/// tool built. Run records hold it only when not empty, so that records written before these
-/// fields could be set still match.
+/// The training fields of `o` that differ from ClassifierOptions' defaults (batch size, learning
+/// rate, optimizer, weight decay, weight average, ...), by field name; empty for default
+/// options. Run records hold it only when not empty, and each field only when changed, so that
+/// records written before a field existed still match.
 inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
   const ClassifierOptions d(o.num_outputs());
   nlohmann::json out = nlohmann::json::object();
@@ -40,7 +45,11 @@ inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
     if (value != fallback) out[name] = value;
   };
   note("batch_size", o.batch_size(), d.batch_size());
+  if (o.optimizer() != d.optimizer()) out["optimizer"] = to_string(o.optimizer());
   note("lr", o.lr(), d.lr());
+  note("momentum", o.momentum(), d.momentum());
+  note("ema_decay", o.ema_decay(), d.ema_decay());
+  note("distribution_alignment", o.distribution_alignment(), d.distribution_alignment());
   note("weight_decay", o.weight_decay(), d.weight_decay());
   note("warmup_share", o.warmup_share(), d.warmup_share());
   note("dynamic_weight", o.dynamic_weight(), d.dynamic_weight());

@@ -120,7 +120,7 @@ class Experiment {
   // With `classic`, the real images are augmented by `setting`, by default this size's
   // classical setting.
   ClassifierHooks hooks(bool classic, const ClassicAugmentOptions* setting = nullptr) const {
-    return classic_hooks(classic ? (setting ? setting : &classic_) : nullptr);
+    return classic_hooks(classic ? (setting ? setting : &classic_) : nullptr, o_.strong_view());
   }
   StageHooks stage_hooks() const {
     StageHooks stage;

@@ -123,6 +123,7 @@ void ExperimentOptions::validate() const {
                " is not between 0 (all) and the ", hardware_threads(),
                " CPUs this process may use");
   classic_options().validate();
+  strong_view().validate();
   GANAUG_CHECK(classic_choices().size() != 1,
                "choosing the classical setting needs at least two settings to compare; give one "
                "as the classical setting instead");
@@ -180,6 +181,9 @@ nlohmann::json ExperimentOptions::settings() const {
        {"separate_synthetic_batches", "recalibrate_batchnorm", "pool_threshold", "pool_ratio"})
     tuning.erase(recorded);
   if (!tuning.empty()) out["classifier_tuning"] = tuning;
+  // Only when not the default, so that results from before the option still resume.
+  if (strong_view().to_string() != StrongViewOptions().to_string())
+    out["strong_view"] = strong_view().to_string();
   return out;
 }
 

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <memory>
+#include <optional>
 
 #include "batchnorm_pool.hpp"
 #include "batchnorm_stats.hpp"
-#include "flat_adam.hpp"
+#include "flat_optimizer.hpp"
 #include "gan_checkpoint.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
@@ -30,7 +32,12 @@ void ClassifierOptions::validate(const FieldNames& names) const {
   check_lr_schedule(lr_schedule());
   GANAUG_CHECK(epochs() >= 1, name("epochs"), " must be positive, got ", epochs());
   GANAUG_CHECK(batch_size() >= 1, name("batch_size"), " must be positive, got ", batch_size());
-  GANAUG_CHECK(lr() > 0 && std::isfinite(lr()), name("lr"), " must be positive, got ", lr());
+  GANAUG_CHECK(lr() >= 0 && std::isfinite(lr()), name("lr"),
+               " must be positive (or 0: the optimizer's own), got ", lr());
+  GANAUG_CHECK(momentum() > 0 && momentum() < 1, name("momentum"), " must lie in (0, 1), got ",
+               momentum());
+  GANAUG_CHECK(ema_decay() >= 0 && ema_decay() < 1, name("ema_decay"),
+               " (the weight average's decay) must lie in [0, 1), got ", ema_decay());
   GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1, name("synthetic_share"),
                " must lie in [0, 1), got ", synthetic_share());
   GANAUG_CHECK(synthetic_weight() >= 0 && std::isfinite(synthetic_weight()),
@@ -66,6 +73,21 @@ std::string ClassifierOptions::network() const {
 int64_t ClassifierOptions::network_width() const {
   if (width() > 0) return width();
   return network() == "resnet" ? 32 : 24;
+}
+
+double ClassifierOptions::learning_rate() const {
+  if (lr() > 0) return lr();
+  return optimizer() == ClassifierOptimizer::kSgd ? 0.03 : 1e-3;
+}
+
+std::string to_string(ClassifierOptimizer optimizer) {
+  return optimizer == ClassifierOptimizer::kSgd ? "sgd" : "adam";
+}
+
+ClassifierOptimizer parse_classifier_optimizer(const std::string& name) {
+  if (name == "adam") return ClassifierOptimizer::kAdam;
+  if (name == "sgd") return ClassifierOptimizer::kSgd;
+  GANAUG_FAIL("unknown optimizer '", name, "': use adam or sgd");
 }
 
 namespace {
@@ -291,12 +313,20 @@ torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions
   return (losses * b.weights).sum() / static_cast<double>(b.images.size(0));
 }
 
+// What the pool's loss draws on from step to step.
+struct PoolDraws {
+  at::Generator rng;                           // the images drawn (reseeded every epoch)
+  torch::Tensor confident;                     // the epoch's summed share of targets
+  detail::DistributionAlignment* alignment{};  // when the targets are aligned
+};
+
 // FixMatch's consistency loss on a draw of pool images: the weak view's confident prediction
-// is the strong view's hard target. Adds the step's share of confident images to `confident`.
+// is the strong view's hard target. Adds the step's share of confident images to
+// draws.confident.
 torch::Tensor pool_loss(Classifier& model, const TrainingSet& set, const ClassifierOptions& options,
-                        int64_t num_classes, at::Generator& pool_rng, uint64_t batch_seed,
-                        const ClassifierHooks& hooks, torch::Tensor& confident) {
-  const auto pick = torch::randint(set.pool_images.size(0), {set.pool_per_batch}, pool_rng,
+                        int64_t num_classes, PoolDraws& draws, uint64_t batch_seed,
+                        const ClassifierHooks& hooks) {
+  const auto pick = torch::randint(set.pool_images.size(0), {set.pool_per_batch}, draws.rng,
                                    torch::TensorOptions().dtype(torch::kInt64).device(set.host));
   const auto unlabeled = set.pool_images.index_select(0, pick);
   const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
@@ -306,12 +336,13 @@ torch::Tensor pool_loss(Classifier& model, const TrainingSet& set, const Classif
   {
     torch::NoGradGuard no_grad;
     guess = torch::softmax(model(weak).slice(1, 0, num_classes), 1);
+    if (draws.alignment) guess = draws.alignment->align(guess);
   }
   const auto [probability, predicted] = guess.max(1);
   const auto mask = probability.ge(options.pool_threshold()).to(torch::kFloat32);
   const auto targets =
       torch::nn::functional::one_hot(predicted, options.num_outputs()).to(torch::kFloat32);
-  confident.add_(mask.mean());
+  draws.confident.add_(mask.mean());
   return (soft_cross_entropy(model(strong), targets) * mask).mean();
 }
 
@@ -339,6 +370,28 @@ void check_training_inputs(const LabeledDataset& real, const LabeledDataset* syn
                "consistency training on an unlabeled pool needs ClassifierHooks::strong_augment");
 }
 
+// The optimizer options ask for, over the model's parameters.
+std::unique_ptr<detail::FlatOptimizer> make_optimizer(Classifier& model,
+                                                      const ClassifierOptions& options) {
+  const auto parameters = model->parameters();
+  if (options.optimizer() == ClassifierOptimizer::kAdam)
+    return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay());
+  // Decay the convolution and linear weights (2-D and up), not biases or batch norm (1-D).
+  std::vector<bool> decayed;
+  for (const auto& p : parameters) decayed.push_back(p.dim() > 1);
+  return std::make_unique<detail::FlatSgd>(parameters, decayed, options.weight_decay(),
+                                           options.momentum(), true);
+}
+
+// The pool's targets aligned to the labeled images' class shares, when asked.
+std::unique_ptr<detail::DistributionAlignment> make_alignment(const TrainingSet& set,
+                                                              const ClassifierOptions& options,
+                                                              int64_t num_classes) {
+  if (!set.use_pool || !options.distribution_alignment()) return nullptr;
+  const auto shares = set.real_targets.slice(1, 0, num_classes).mean(0).to(set.device);
+  return std::make_unique<detail::DistributionAlignment>(shares);
+}
+
 }  // namespace
 
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
@@ -350,11 +403,15 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
   Classifier model(options);
   model->reset_parameters(options.seed());
   model->to(device);
-  detail::FlatAdam optimizer(model->parameters(), options.weight_decay());
+  const auto optimizer = make_optimizer(model, options);
+  std::optional<detail::WeightAverage> average;
+  if (options.ema_decay() > 0) average.emplace(optimizer->values(), options.ema_decay());
   const TrainingSet set(real, synthetic, options, hooks, device);
+  const auto alignment = make_alignment(set, options, k);
   const int64_t batch = options.batch_size();
   const auto float64_on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device);
-  const auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
   const int64_t total_steps = (set.n_real + batch - 1) / batch * options.epochs();
   const bool dynamic = set.use_synthetic && options.dynamic_argmax();
   const double synthetic_weight = dynamic ? options.dynamic_weight() : options.synthetic_weight();
@@ -376,8 +433,8 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
         set.n_real, rng, torch::TensorOptions().dtype(torch::kInt64).device(set.real_device));
     // Summed on the device and read once per epoch.
     auto loss_sum = torch::zeros({}, float64_on_device);
-    auto confident_sum = torch::zeros({}, float64_on_device);
-    auto pool_rng = make_generator(set.host, mix_seed(epoch_seed, streams::kClassifierPoolDraw));
+    PoolDraws pool{make_generator(set.host, mix_seed(epoch_seed, streams::kClassifierPoolDraw)),
+                   torch::zeros({}, float64_on_device), alignment.get()};
     int64_t batches = 0;
     for (int64_t first = 0; first < set.n_real; first += batch) {
       if (hooks.should_stop && hooks.should_stop())
@@ -391,33 +448,32 @@ Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* sy
       if (set.use_pool) {
         const double ramp =
             ramp_steps > 0 ? std::min(1.0, static_cast<double>(step) / ramp_steps) : 1.0;
-        loss = loss +
-               options.pool_weight() * ramp *
-                   pool_loss(model, set, options, k, pool_rng, batch_seed, hooks, confident_sum);
+        loss = loss + options.pool_weight() * ramp *
+                          pool_loss(model, set, options, k, pool, batch_seed, hooks);
       }
-      optimizer.zero_grad();
+      optimizer->zero_grad();
       loss.backward();
-      optimizer.step(scheduled_learning_rate(options, step, total_steps));
+      optimizer->step(scheduled_learning_rate(options, step, total_steps));
+      if (average) average->update(optimizer->values());
       ++step;
       loss_sum.add_(loss.detach());
       ++batches;
     }
-    const double epoch_loss = loss_sum.item<double>();
-    GANAUG_CHECK(std::isfinite(epoch_loss), "classifier training diverged in epoch ", epoch + 1,
+    ClassifierProgress progress;
+    progress.epoch = epoch + 1;
+    progress.epochs = options.epochs();
+    progress.loss = loss_sum.item<double>() / static_cast<double>(batches);
+    GANAUG_CHECK(std::isfinite(progress.loss), "classifier training diverged in epoch ", epoch + 1,
                  "; lower the learning rate");
-    if (hooks.on_epoch) {
-      ClassifierProgress progress;
-      progress.epoch = epoch + 1;
-      progress.epochs = options.epochs();
-      progress.loss = epoch_loss / std::max<int64_t>(1, batches);
-      progress.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (set.use_pool)
-        progress.pool_confident = confident_sum.item<double>() / std::max<int64_t>(1, batches);
-      hooks.on_epoch(progress);
-    }
+    progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (set.use_pool) progress.pool_confident = pool.confident.item<double>() / batches;
+    if (hooks.on_epoch) hooks.on_epoch(progress);
   }
-  optimizer.release();
+  if (average) {
+    torch::NoGradGuard no_grad;
+    optimizer->values().copy_(average->average());
+  }
+  optimizer->release();
   if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, set.real_images);
   model->eval();
   return model;
@@ -497,9 +553,9 @@ void check_lr_schedule(const std::string& schedule) {
 
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,
                                int64_t total_steps) {
-  if (options.lr_schedule() != "cosine" || total_steps <= 0) return options.lr();
+  if (options.lr_schedule() != "cosine" || total_steps <= 0) return options.learning_rate();
   const double progress = std::min(1.0, static_cast<double>(step) / total_steps);
-  return options.lr() * 0.5 * (1 + std::cos(std::acos(-1.0) * progress));
+  return options.learning_rate() * 0.5 * (1 + std::cos(std::acos(-1.0) * progress));
 }
 
 torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,

@@ -23,6 +23,20 @@ namespace ganaug {
 /// Empty: the field's own name.
 using FieldNames = std::function<std::string(const std::string& field)>;
 
+/// How the classifier's weights are updated.
+enum class ClassifierOptimizer {
+  /// Adam (betas 0.9, 0.999), L2 weight decay on every parameter.
+  kAdam,
+  /// SGD with Nesterov momentum and L2 weight decay on the convolution and linear weights only,
+  /// not on biases or batch norm: FixMatch's optimizer (Sohn et al., NeurIPS 2020).
+  kSgd,
+};
+
+/// "adam" or "sgd".
+std::string to_string(ClassifierOptimizer optimizer);
+/// The optimizer named "adam" or "sgd"; throws ganaug::Error naming `name` otherwise.
+ClassifierOptimizer parse_classifier_optimizer(const std::string& name);
+
 /// Classifier architecture and training schedule. Nothing is checked until validate() (which
 /// the Classifier constructor and train_classifier call).
 struct ClassifierOptions {
@@ -49,13 +63,25 @@ struct ClassifierOptions {
   TORCH_ARG(int64_t, epochs) = 150;
   /// Real images per batch.
   TORCH_ARG(int64_t, batch_size) = 64;
-  /// Adam's learning rate (the starting rate of the cosine schedule).
-  TORCH_ARG(double, lr) = 1e-3;
+  /// How the weights are updated: Adam (the default) or SGD with Nesterov momentum.
+  TORCH_ARG(ClassifierOptimizer, optimizer) = ClassifierOptimizer::kAdam;
+  /// The learning rate (the starting rate of the cosine schedule); 0 (the default) takes the
+  /// optimizer's own: 1e-3 for Adam, 0.03 for SGD (FixMatch's).
+  TORCH_ARG(double, lr) = 0.0;
+  /// SGD's momentum (Nesterov's), in (0, 1); Adam ignores it.
+  TORCH_ARG(double, momentum) = 0.9;
   /// "cosine" (the rate decays to 0 over the run, step by step: the last epochs average out the
   /// noise of small batches) or "constant".
   TORCH_ARG(std::string, lr_schedule) = "cosine";
-  /// Adam's weight decay (an L2 penalty); 0 = none.
+  /// Weight decay, an L2 penalty: on every parameter with Adam, on the convolution and linear
+  /// weights with SGD (FixMatch: 5e-4); 0 = none.
   TORCH_ARG(double, weight_decay) = 0.0;
+  /// The evaluated and returned model is an exponential moving average of the weights over the
+  /// training steps with this decay (FixMatch: 0.999), its start-up bias removed (see
+  /// train_classifier); 0 (the default) returns the last step's weights. Batch-norm statistics
+  /// are those of the training network, recomputed for the averaged weights when
+  /// recalibrate_batchnorm is on (the default).
+  TORCH_ARG(double, ema_decay) = 0.0;
   /// Weight of the synthetic images' loss relative to the real ones' (LSRO's default is 1).
   TORCH_ARG(double, synthetic_weight) = 1.0;
   /// Share of each batch that is synthetic, in [0, 1): 0.25 adds 1 synthetic per 3 real images.
@@ -93,6 +119,10 @@ struct ClassifierOptions {
   TORCH_ARG(double, pool_ratio) = 1.0;
   /// Share of the steps, in [0, 1), over which pool_weight ramps up from 0.
   TORCH_ARG(double, pool_ramp_share) = 0.1;
+  /// ReMixMatch's distribution alignment of the pool's targets: the weak view's probabilities
+  /// are multiplied by the labeled images' class shares over the mean of the network's pool
+  /// predictions in the last 128 steps, and renormalised, before the threshold and the argmax.
+  TORCH_ARG(bool, distribution_alignment) = false;
   /// Seeds the initial weights, the dropout masks, the batch order, the synthetic picks and the
   /// seeds handed to ClassifierHooks::augment. LibTorch's global generator is not used.
   TORCH_ARG(uint64_t, seed) = 0;
@@ -112,6 +142,8 @@ struct ClassifierOptions {
   std::string network() const;
   /// The width built: width(), or the network's own when 0.
   int64_t network_width() const;
+  /// The learning rate used: lr(), or the optimizer's own when 0.
+  double learning_rate() const;
 };
 
 /// Inverted dropout whose masks come from a generator the layer owns (seeded with reseed), not
@@ -232,7 +264,8 @@ void check_lr_schedule(const std::string& schedule);
 void check_architecture(const std::string& architecture);
 
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under
-/// options.lr_schedule(): constant lr, or cosine from lr at step 0 down to 0 after the last step.
+/// options.lr_schedule(): constant options.learning_rate(), or cosine from it at step 0 down to
+/// 0 after the last step.
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step, int64_t total_steps);
 
 /// Saves a classifier's weights and buffers with its shape (network, width, outputs, image size,

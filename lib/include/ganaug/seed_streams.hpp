@@ -20,6 +20,10 @@ constexpr uint64_t kClassifierDropout = 0xD50000000000ULL;
 /// Pool images drawn per step, mixed into the epoch's seed (mix_seed(seed, epoch)); the epoch's
 /// order uses stream `epoch` and a batch's augmentation stream `epoch * 100003 + first image`.
 constexpr uint64_t kClassifierPoolDraw = 0x706f6f6c;  // "pool"
+// -- the views of consistency training (datasets/src/classic_augment.cpp) --
+/// RandAugment of the strong view, mixed into the batch's seed (the shift and flip under it
+/// draw from the batch's seed itself).
+constexpr uint64_t kStrongRandAugment = 0x52414e44;  // "RAND"
 // -- the GAN (lib/src/gan.cpp) --
 /// Initial weights of the generator and of the discriminator.
 constexpr uint64_t kGeneratorInit = 0x6E0000000000ULL;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ganaug/classifier.hpp"
+#include "ganaug/datasets/rand_augment.hpp"
 
 namespace ganaug {
 
@@ -64,6 +65,36 @@ BatchAugmenter classic_augmenter(const ClassicAugmentOptions& options = {});
 /// image; the flip and the border stay `weak`'s.
 ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak = {});
 
+/// Which strong view consistency training on an unlabeled pool uses.
+struct StrongViewOptions {
+  enum class Kind {
+    /// FixMatch's: the weak view's flip and shift (the classical setting without erasing, or
+    /// the default classical setting), then RandAugment and Cutout (rand_augment()).
+    kRandAugment,
+    /// ganaug 0.4's: strong_augment_options() of the classical setting, geometric warps and
+    /// random erasing, no photometric operation.
+    kClassicWarp,
+  };
+  TORCH_ARG(Kind, kind) = Kind::kClassicWarp;
+  /// RandAugment's settings (kind kRandAugment).
+  TORCH_ARG(RandAugmentOptions, rand_augment) = {};
+
+ public:
+  /// Parses "classic", "randaugment" or "randaugment:ops=2,cutout=0.5" (a RandAugmentOptions
+  /// spec after the colon); "default" or "" keeps the defaults. Throws ganaug::Error naming
+  /// what is wrong.
+  static StrongViewOptions parse(const std::string& spec);
+  /// The spec that parse() turns back into these options.
+  std::string to_string() const;
+  /// Throws ganaug::Error for invalid RandAugment settings.
+  void validate() const;
+};
+
+/// The strong view `strong` asks for, built on the classical setting `classic` (the default
+/// classical setting when null), as a BatchAugmenter. Validates now.
+BatchAugmenter strong_augmenter(const ClassicAugmentOptions* classic,
+                                const StrongViewOptions& strong);
+
 /// The weak view of consistency training on an unlabeled pool (FixMatch's weak augmentation):
 /// `classic` without random erasing, whose rectangle would hide the evidence the pool image's
 /// target is read from. Shifts, rotations, zoom, flip and border stay `classic`'s.
@@ -71,8 +102,9 @@ ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic 
 
 /// The views of classifier training: with `classic` (non-null), its augmentation of the real
 /// images (ClassifierHooks::augment) and its weak view (weak_augment_options) for pool images;
-/// always the strong view of pool images, from `classic` or the default classical setting
-/// (strong_augment_options). The other hooks are left empty.
-ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic);
+/// always the strong view of pool images (strong_augmenter(classic, strong)). The other hooks
+/// are left empty.
+ClassifierHooks classic_hooks(const ClassicAugmentOptions* classic,
+                              const StrongViewOptions& strong = {});
 
 }  // namespace ganaug

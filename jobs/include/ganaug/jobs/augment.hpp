@@ -98,6 +98,8 @@ struct AugmentOptions {
   /// Also retrain on the pool by consistency training (FixMatch, ClassifierOptions::pool_weight
   /// 1): the "pseudo" use of the pool. Needs `unlabeled`.
   TORCH_ARG(bool, pseudo) = false;
+  /// The strong view of the pool's images under `pseudo`.
+  TORCH_ARG(StrongViewOptions, strong_view) = {};
 
  public:
   /// Throws ganaug::Error naming the first option out of range (as its command-line flag), so

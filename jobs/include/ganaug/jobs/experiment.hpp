@@ -115,6 +115,8 @@ struct ExperimentOptions {
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// ClassifierOptions::pool_weight of the pseudo columns, positive.
   TORCH_ARG(double, pool_weight) = 1.0;
+  /// The strong view of the pool's images in the pseudo columns.
+  TORCH_ARG(StrongViewOptions, strong_view) = {};
   /// Epochs of the reference classifier (trained on the full training set), the feature
   /// extractor of the Fréchet classifier distance and the judge of class faithfulness.
   TORCH_ARG(int64_t, reference_epochs) = 3;

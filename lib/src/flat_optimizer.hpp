@@ -1,0 +1,105 @@
+// Internal to the ganaug library: optimizers over parameters gathered into one buffer, and the
+// weight averages and pool-label alignment of classifier training.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace ganaug::detail {
+
+/// An optimizer for a small network whose parameters and gradients become views of one buffer
+/// each, so that a step runs a few operations on one tensor instead of a few on each parameter
+/// (the classifier has 10 parameters; LibTorch 1.13's Adam spent about 1 ms of a 10 ms step in
+/// launching small operations). Parameters keep their shapes and strides (channels-last weights
+/// stay channels-last). release() gives every parameter its own memory back.
+class FlatOptimizer {
+ public:
+  /// Throws ganaug::Error for no parameters, or parameters of mixed types or devices.
+  explicit FlatOptimizer(std::vector<torch::Tensor> parameters);
+  virtual ~FlatOptimizer() = default;
+  FlatOptimizer(const FlatOptimizer&) = delete;
+  FlatOptimizer& operator=(const FlatOptimizer&) = delete;
+
+  /// Zeroes all gradients (one operation).
+  void zero_grad();
+  /// One step with learning rate `lr`.
+  virtual void step(double lr) = 0;
+  /// Each parameter gets a copy of its values in memory of its own, and no gradient.
+  void release();
+  /// Every parameter's values, one after another: writing to it writes the parameters.
+  const torch::Tensor& values() const { return values_; }
+
+ protected:
+  /// 1 over the elements of the parameters that `chosen` picks, 0 elsewhere (one flat buffer).
+  torch::Tensor element_mask(const std::vector<bool>& chosen) const;
+
+  std::vector<torch::Tensor> parameters_;
+  torch::Tensor values_, grads_;
+};
+
+/// Adam with L2 weight decay on every parameter, as torch::optim::Adam (no AMSGrad) and element
+/// for element the same arithmetic.
+class FlatAdam : public FlatOptimizer {
+ public:
+  FlatAdam(std::vector<torch::Tensor> parameters, double weight_decay, double beta1 = 0.9,
+           double beta2 = 0.999, double eps = 1e-8);
+  void step(double lr) override;
+
+ private:
+  torch::Tensor exp_avg_, exp_avg_sq_;
+  double weight_decay_, beta1_, beta2_, eps_;
+  int64_t steps_ = 0;
+};
+
+/// SGD with momentum (Nesterov's when asked) and L2 weight decay on the parameters `decayed`
+/// picks (FixMatch decays the convolution and linear weights, not biases or batch norm), as
+/// torch::optim::SGD without dampening, with the decayed and the other parameters in two
+/// parameter groups.
+class FlatSgd : public FlatOptimizer {
+ public:
+  /// `decayed` has one entry per parameter.
+  FlatSgd(std::vector<torch::Tensor> parameters, const std::vector<bool>& decayed,
+          double weight_decay, double momentum, bool nesterov);
+  void step(double lr) override;
+
+ private:
+  torch::Tensor decay_, momentum_buffer_;
+  double weight_decay_, momentum_;
+  bool nesterov_;
+};
+
+/// An exponential moving average of a flat buffer of weights with its start-up bias removed:
+/// after updates with w_1 ... w_t it is sum_s (1 - d) d^(t - s) w_s / (1 - d^t), the weights
+/// the steps reached, recent ones counting most (Adam's bias correction; the starting weights
+/// are not part of it).
+class WeightAverage {
+ public:
+  /// `decay` d in (0, 1); `like` gives the shape and type.
+  WeightAverage(const torch::Tensor& like, double decay);
+  /// Adds the weights after a step.
+  void update(const torch::Tensor& values);
+  /// The average so far; throws ganaug::Error before the first update.
+  torch::Tensor average() const;
+
+ private:
+  torch::Tensor sum_;
+  double decay_, weight_ = 0;  // weight_: 1 - d^t
+};
+
+/// ReMixMatch's distribution alignment (Berthelot et al., ICLR 2020): the model's class
+/// probabilities for pool images scaled by the labeled images' class distribution over the
+/// running mean of the model's pool predictions (the last `window` batches), and renormalised.
+class DistributionAlignment {
+ public:
+  /// `labeled`: the labeled images' class shares (K, summing to 1).
+  explicit DistributionAlignment(const torch::Tensor& labeled, int64_t window = 128);
+  /// `probabilities` N x K aligned; records their mean first.
+  torch::Tensor align(const torch::Tensor& probabilities);
+
+ private:
+  torch::Tensor labeled_, history_;
+  int64_t filled_ = 0, next_ = 0;
+};
+
+}  // namespace ganaug::detail

@@ -1,0 +1,150 @@
+// Optimizers over one flat buffer (internal to the library) against LibTorch's, the weight
+// average and distribution alignment of classifier training.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "flat_optimizer.hpp"
+
+namespace {
+
+namespace nn = torch::nn;
+
+// A small network with a channels-last convolution weight, as the classifier's.
+nn::Sequential network() {
+  torch::manual_seed(7);
+  nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(3, 4, 3).padding(1)), nn::BatchNorm2d(4),
+                     nn::ReLU(), nn::Flatten(), nn::Linear(4 * 6 * 6, 5));
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  return net;
+}
+
+torch::Tensor loss_of(nn::Sequential& net, int step) {
+  torch::manual_seed(100 + step);
+  const auto x = torch::randn({8, 3, 6, 6}).contiguous(at::MemoryFormat::ChannelsLast);
+  return net->forward(x).square().mean();
+}
+
+TEST(FlatAdam, TheSameStepsAsLibTorchsAdam) {
+  auto flat_net = network(), stock_net = network();
+  ganaug::detail::FlatAdam flat(flat_net->parameters(), 5e-4);
+  torch::optim::Adam stock(stock_net->parameters(),
+                           torch::optim::AdamOptions(1e-2).weight_decay(5e-4));
+  for (const auto& p : flat_net->parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    if (p.dim() == 4) {
+      EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+    }
+  }
+  for (int step = 0; step < 5; ++step) {
+    const double lr = 1e-2 * (1.0 - 0.1 * step);  // a schedule
+    for (auto& group : stock.param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    flat.zero_grad();
+    loss_of(flat_net, step).backward();
+    flat.step(lr);
+    stock.zero_grad();
+    loss_of(stock_net, step).backward();
+    stock.step();
+    const auto a = flat_net->parameters(), b = stock_net->parameters();
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-7)) << "step " << step << " parameter " << i;
+      EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-5, 1e-7)) << "step " << step;
+    }
+  }
+  // Released, each parameter owns its memory again and keeps its values and layout.
+  const auto before = flat_net->parameters()[0].detach().clone();
+  flat.release();
+  const auto released = flat_net->parameters();
+  EXPECT_TRUE(torch::equal(released[0], before));
+  EXPECT_FALSE(released[0].grad().defined());
+  EXPECT_EQ(released[0].suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  EXPECT_NE(released[0].data_ptr(), released[1].data_ptr());
+  EXPECT_EQ(released[1].storage().nbytes(), released[1].numel() * sizeof(float));
+}
+
+TEST(FlatSgd, TheSameStepsAsLibTorchsNesterovSgdWithDecayOnWeightsOnly) {
+  auto flat_net = network(), stock_net = network();
+  std::vector<bool> decayed;
+  std::vector<torch::Tensor> weights, others;
+  for (const auto& p : stock_net->parameters()) (p.dim() > 1 ? weights : others).push_back(p);
+  for (const auto& p : flat_net->parameters()) decayed.push_back(p.dim() > 1);
+  ASSERT_EQ(weights.size(), 2u);  // the convolution's and the linear layer's
+  ganaug::detail::FlatSgd flat(flat_net->parameters(), decayed, 5e-4, 0.9, true);
+  const auto sgd = [](double decay) {
+    return std::make_unique<torch::optim::SGDOptions>(
+        torch::optim::SGDOptions(0.03).momentum(0.9).nesterov(true).weight_decay(decay));
+  };
+  torch::optim::SGD stock({torch::optim::OptimizerParamGroup(weights, sgd(5e-4)),
+                           torch::optim::OptimizerParamGroup(others, sgd(0))},
+                          torch::optim::SGDOptions(0.03));
+  for (int step = 0; step < 5; ++step) {
+    const double lr = 0.03 * (1.0 - 0.1 * step);
+    for (auto& group : stock.param_groups())
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+    flat.zero_grad();
+    loss_of(flat_net, step).backward();
+    flat.step(lr);
+    stock.zero_grad();
+    loss_of(stock_net, step).backward();
+    stock.step();
+    const auto a = flat_net->parameters(), b = stock_net->parameters();
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-7)) << "step " << step << " parameter " << i;
+  }
+  // Decay on every parameter is not what happened: the biases would have moved otherwise.
+  auto all_decayed = network();
+  ganaug::detail::FlatSgd everything(all_decayed->parameters(),
+                                     std::vector<bool>(decayed.size(), true), 0.5, 0.9, true);
+  everything.zero_grad();
+  loss_of(all_decayed, 0).backward();
+  everything.step(0.03);
+  auto none_decayed = network();
+  ganaug::detail::FlatSgd nothing(none_decayed->parameters(), decayed, 0.5, 0.9, true);
+  nothing.zero_grad();
+  loss_of(none_decayed, 0).backward();
+  nothing.step(0.03);
+  const auto bias_a = all_decayed->parameters()[1], bias_b = none_decayed->parameters()[1];
+  ASSERT_EQ(bias_a.dim(), 1);
+  EXPECT_FALSE(torch::allclose(bias_a, bias_b));
+}
+
+TEST(WeightAverage, FollowsTheDebiasedExponentialAverage) {
+  ganaug::detail::WeightAverage average(torch::zeros({3}), 0.9);
+  EXPECT_THROW(average.average(), std::exception);
+  const auto w1 = torch::tensor({1.0f, 2.0f, 3.0f}), w2 = torch::tensor({3.0f, 0.0f, -1.0f});
+  const auto w3 = torch::tensor({0.5f, 0.5f, 0.5f});
+  average.update(w1);
+  EXPECT_TRUE(torch::allclose(average.average(), w1));  // one step: the weights themselves
+  average.update(w2);
+  EXPECT_TRUE(torch::allclose(average.average(), (0.9 * 0.1 * w1 + 0.1 * w2) / (1 - 0.81)));
+  average.update(w3);
+  const auto want = (0.81 * 0.1 * w1 + 0.9 * 0.1 * w2 + 0.1 * w3) / (1 - 0.729);
+  EXPECT_TRUE(torch::allclose(average.average(), want));
+  EXPECT_THROW(ganaug::detail::WeightAverage(torch::zeros({1}), 1.0), std::exception);
+}
+
+TEST(DistributionAlignment, ScalesTowardsTheLabeledSharesAndRenormalises) {
+  ganaug::detail::DistributionAlignment align(torch::tensor({0.5f, 0.5f}), 2);
+  // The model's mean over the window is (0.8, 0.2): class 0 is scaled by 0.5/0.8, class 1 by
+  // 0.5/0.2.
+  const auto p = torch::tensor({{0.8f, 0.2f}, {0.8f, 0.2f}});
+  const auto a = align.align(p);
+  const float r0 = 0.8f * 0.5f / 0.8f, r1 = 0.2f * 0.5f / 0.2f;
+  EXPECT_TRUE(torch::allclose(a[0], torch::tensor({r0, r1}) / (r0 + r1)));
+  EXPECT_TRUE(torch::allclose(a.sum(1), torch::ones({2})));
+  // The window holds the last 2 batches' means: after (0.4, 0.6) twice the first is gone.
+  align.align(torch::tensor({{0.4f, 0.6f}}));
+  const auto b = align.align(torch::tensor({{0.4f, 0.6f}}));
+  EXPECT_TRUE(torch::allclose(b[0], torch::tensor({0.5f, 0.5f})));
+}
+
+TEST(FlatAdam, RefusesParametersOfMixedTypes) {
+  std::vector<torch::Tensor> mixed{
+      torch::zeros({2}, torch::requires_grad()),
+      torch::zeros({2}, torch::dtype(torch::kFloat64).requires_grad(true))};
+  EXPECT_THROW(ganaug::detail::FlatAdam(mixed, 0), std::exception);
+}
+
+}  // namespace
