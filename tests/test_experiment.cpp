@@ -678,6 +678,14 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(results["settings"]["strong_view"], "randaugment:ops=2,cutout=0.5");
   EXPECT_EQ(results["settings"]["classifier_tuning"]["optimizer"], "sgd");
   EXPECT_DOUBLE_EQ(results["settings"]["pool_ratio"].get<double>(), 2);
+  // The report says how the pool and the classifiers were trained.
+  std::ifstream report_file(dir / "out2" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)),
+                           std::istreambuf_iterator<char>());
+  for (const char* part :
+       {"classifier training changed from its defaults:", "optimizer sgd", "ema_decay 0.99",
+        "2 pool images per labeled image", "strong view randaugment:ops=2,cutout=0.5"})
+    EXPECT_NE(report.find(part), std::string::npos) << part << " not in:\n" << report;
 }
 
 namespace {

@@ -160,7 +160,7 @@ class AugmentRun {
 
   void prepare_output() {
     record_ = detail::run_record(o_, data_, pool_ ? &*pool_ : nullptr);
-    detail::make_output_dir(out_, o_.force());
+    lock_ = detail::make_output_dir(out_, o_.force());
     remove_temporary_files(out_);  // left by a killed run: a checkpoint or image half written
     detail::settle_run_record(out_, record_, o_.resume());
     range_ = shard_range(o_.n(), o_.generate_batch_size(), o_.shard(), o_.num_shards());
@@ -353,6 +353,7 @@ class AugmentRun {
   const AugmentCallbacks& c_;
   const std::string device_;
   const fs::path out_;
+  detail::OutputLock lock_;  // held from prepare_output() to the end of the run
   StageHooks stage_;
   int threads_ = 0;
   TrainTestData data_;

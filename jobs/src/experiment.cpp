@@ -80,7 +80,8 @@ class Experiment {
     std::vector<detail::RunInput> inputs;
     for (const auto& spec : o_.datasets()) inputs.push_back({"dataset", spec.path()});
     inputs.push_back({"test data", o_.test_data()});
-    detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells", inputs);
+    lock_ =
+        detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells", inputs);
     nlohmann::json header = {{"format", "ganaug-bench-v1"},
                              {"settings", o_.settings()},
                              {"grid",
@@ -665,6 +666,7 @@ class Experiment {
   ExperimentOptions o_;
   ExperimentCallbacks c_;
   detail::ResultsStore results_{nlohmann::json::object()};
+  detail::OutputLock lock_;        // the output folder, held from prepare() to the end of the run
   nlohmann::json written_;         // results.json as last written
   ClassicAugmentOptions classic_;  // the classical setting of the size being run
 };

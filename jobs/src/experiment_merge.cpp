@@ -173,10 +173,11 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   std::vector<detail::RunInput> inputs;
   for (const auto& s : shards) inputs.push_back({"shard folder", s.dir});
   std::error_code error;
-  GANAUG_CHECK(force || !fs::exists(out, error) || fs::is_empty(out, error), "output folder ",
-               out_dir, " is not empty: --force replaces its contents, or choose another --out");
+  GANAUG_CHECK(force || !fs::exists(out, error) || detail::holds_nothing_but_lock(out),
+               "output folder ", out_dir,
+               " is not empty: --force replaces its contents, or choose another --out");
   detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
-  detail::make_output_dir(out, force);
+  const auto lock = detail::make_output_dir(out, force);
 
   for (const auto& [index, s] : by_index) {
     // The generators' folders (checkpoints, logs, samples) and the reference classifiers.

@@ -171,6 +171,26 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
 
 namespace {
 
+// The classifier's training fields set away from their defaults and the pool's consistency
+// settings (when the grid has a pool), as "; ..." clauses of the settings sentence.
+std::string tuning_and_pool(const nlohmann::json& s, const nlohmann::json& grid) {
+  std::ostringstream out;
+  if (s.contains("classifier_tuning")) {
+    out << "; classifier training changed from its defaults:";
+    for (const auto& [key, value] : s["classifier_tuning"].items())
+      out << " " << key << " " << (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  bool pool = false;
+  for (const auto& size : grid.value("unlabeled", nlohmann::json::array())) pool |= size != 0;
+  if (pool) {
+    out << "; consistency training on the pool: weight " << s.value("pool_weight", 1.0)
+        << ", threshold " << s.value("pool_threshold", 0.95) << ", " << s.value("pool_ratio", 1.0)
+        << " pool images per labeled image, strong view "
+        << s.value("strong_view", std::string("classic"));
+  }
+  return out.str();
+}
+
 // The report's opening: the machine, the settings and how to read the tables.
 void write_header(std::ostringstream& md, const nlohmann::json& r) {
   const auto& s = r["settings"];
@@ -193,7 +213,7 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
              ? "; classical augmentation `" + s["classic"].get<std::string>() + "`"
              : std::string("; classical augmentation chosen per size on the validation split "
                            "(below)"))
-     << "; seeds " << s["first_seed"] << ".."
+     << tuning_and_pool(s, grid) << "; seeds " << s["first_seed"] << ".."
      << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
      << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"
      << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "

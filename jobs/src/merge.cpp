@@ -160,7 +160,7 @@ nlohmann::json merge_shards(const std::string& out_dir, const std::vector<std::s
   const auto named = inputs_named_by(shards);
   inputs.insert(inputs.end(), named.begin(), named.end());
   detail::check_output_dir(out, /*resume=*/false, force, "(merging never resumes)", inputs);
-  detail::make_output_dir(out, force);
+  const auto lock = detail::make_output_dir(out, force);
   fs::create_directories(out / "images");
   std::string manifest = reference.header + "\n";
   int64_t images = 0;

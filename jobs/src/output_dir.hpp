@@ -10,6 +10,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
+#include "output_lock.hpp"
 
 namespace ganaug::jobs::detail {
 
@@ -47,29 +48,32 @@ inline void check_output_dir(const std::filesystem::path& out, bool resume, bool
                   ": the run would add files to it; choose an --out outside it");
     }
   }
-  const bool non_empty = fs::exists(out, error) && !fs::is_empty(out, error);
+  const bool non_empty = fs::exists(out, error) && !holds_nothing_but_lock(out);
   if (non_empty && !resume && !force) {
     GANAUG_FAIL("output folder ", out.string(), " is not empty: pass --resume to ", resume_means,
                 ", --force to replace its contents, or --out for another folder");
   }
 }
 
-/// Empties `out` when `force` is set, then creates it if needed. Call after check_output_dir
-/// and after the inputs loaded, so that a run that fails early loses nothing.
-inline void make_output_dir(const std::filesystem::path& out, bool force) {
+/// Creates `out` if needed and locks it for this process (refused while another run holds it),
+/// then empties it when `force` is set. Call after check_output_dir and after the inputs
+/// loaded, so that a run that fails early loses nothing; keep the lock until the run ends.
+[[nodiscard]] inline OutputLock make_output_dir(const std::filesystem::path& out, bool force) {
   namespace fs = std::filesystem;
-  if (force && fs::exists(out)) {
-    for (const auto& entry : fs::directory_iterator(out)) fs::remove_all(entry.path());
+  OutputLock lock(out);
+  if (force) {
+    for (const auto& entry : fs::directory_iterator(out))
+      if (entry.path().filename() != kLockFileName) fs::remove_all(entry.path());
   }
-  fs::create_directories(out);
+  return lock;
 }
 
 /// check_output_dir() then make_output_dir(), for runs whose inputs are cheap to load.
-inline void prepare_output_dir(const std::filesystem::path& out, bool resume, bool force,
-                               const std::string& resume_means,
-                               const std::vector<RunInput>& inputs = {}) {
+[[nodiscard]] inline OutputLock prepare_output_dir(const std::filesystem::path& out, bool resume,
+                                                   bool force, const std::string& resume_means,
+                                                   const std::vector<RunInput>& inputs = {}) {
   check_output_dir(out, resume, force, resume_means, inputs);
-  make_output_dir(out, force);
+  return make_output_dir(out, force);
 }
 
 }  // namespace ganaug::jobs::detail
