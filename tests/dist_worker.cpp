@@ -6,6 +6,8 @@
 //          rank 0 writes its checkpoint to OUT_DIR/gan/checkpoint.pt
 //   grads: one backward pass of a seeded discriminator on this rank's share of a fixed batch;
 //          saves the local gradients (local<RANK>.pt) and the averaged ones (averaged<RANK>.pt)
+//   other-seed, other-data, other-size: train, but rank 1 with seed 12, one image changed, or
+//          32x32 images: another job than rank 0's
 // Exit 0 on success, 1 with the error on stderr.
 #include <torch/torch.h>
 
@@ -38,10 +40,19 @@ int main(int argc, char** argv) try {
                            .master_port(std::stoll(argv[4]))
                            .timeout_seconds(std::stod(argv[5]));
   auto group = std::make_shared<ganaug::ProcessGroup>(options);
-  if (mode == "train" || mode == "resume") {
-    const auto data = ganaug::testing::dist_blobs();
+  const bool other = mode.rfind("other-", 0) == 0 && options.rank() == 1;
+  if (mode == "train" || mode == "resume" || mode.rfind("other-", 0) == 0) {
+    auto data = ganaug::testing::dist_blobs();
     const bool resume = mode == "resume";
     auto options = ganaug::testing::dist_gan_options(resume ? 6 : 4);
+    if (other && mode == "other-seed") options.seed(12);
+    if (other && mode == "other-data") data.images[5].fill_(0.5);
+    if (other && mode == "other-size") {
+      data.images = torch::nn::functional::interpolate(
+          data.images,
+          torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{32, 32}));
+      options.image_size(32);
+    }
     if (resume) options.out_dir(out + "/gan");
     ganaug::GanTrainer trainer(options, data.class_names);
     if (resume) trainer.resume(out + "/start.pt");

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -392,6 +393,36 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
       << output;
   EXPECT_EQ(run_tool("--data /nonexistent/folder --out /tmp/ganaug-never", &output), 1);
   EXPECT_NE(output.find("/nonexistent/folder"), std::string::npos) << output;
+}
+
+TEST(AugmentCli, RanksStartedWithAnotherSeedAreRefusedNamingIt) {
+  if (!ganaug::ProcessGroup::supported()) GTEST_SKIP() << "built without Gloo";
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  // Two ranks on loopback through torchrun's variables, rank 1 with --seed 1.
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --per-class 4 --gan-iters 2 --epochs 1 --n 5 --device cpu"
+                             " --dist-timeout 30 --out " +
+                             (dir / "out").string();
+  std::vector<std::future<std::pair<int, std::string>>> ranks;
+  for (const int rank : {0, 1}) {
+    ranks.push_back(std::async(std::launch::async, [&, rank] {
+      const std::string env =
+          "WORLD_SIZE=2 RANK=" + std::to_string(rank) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=29617 ";
+      std::string output;
+      const int code = ganaug::testing::run_program(
+          env + GANAUG_AUGMENT_EXE, common + (rank == 1 ? " --seed 1" : ""), &output);
+      return std::make_pair(code, output);
+    }));
+  }
+  for (auto& rank : ranks) {
+    const auto [code, output] = rank.get();
+    EXPECT_EQ(code, 1) << output;
+    EXPECT_NE(output.find("rank 1 of 2 runs another job than rank 0: its training data"),
+              std::string::npos)
+        << output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
 }
 
 TEST(AugmentCli, AMultiProcessRunWhoseOtherRankNeverComesFailsWithinTheTimeout) {

@@ -32,6 +32,23 @@ ganaug::ClassifierOptions small(int64_t outputs) {
   return ganaug::ClassifierOptions(outputs, 8, 1).width(4).epochs(8).batch_size(16).device("cpu");
 }
 
+// 15 labeled blobs followed by a pool of 120 (labels -1), and the strong view of the pool's
+// consistency training: the image with noise.
+struct PoolSetup {
+  ganaug::LabeledDataset real;
+  ganaug::ClassifierHooks hooks;
+};
+PoolSetup blobs_with_pool() {
+  auto pool = blobs(40, 7);
+  pool.labels.fill_(-1);
+  PoolSetup setup{ganaug::concatenate({blobs(5, 1), pool}), {}};
+  setup.hooks.strong_augment = [](const torch::Tensor& x, uint64_t seed) {
+    auto rng = ganaug::make_cpu_generator(seed);
+    return (x + 0.3 * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
+  };
+  return setup;
+}
+
 // 20 synthetic images that look like class 0 but carry the target of class 2.
 ganaug::LabeledDataset class0_labelled_2() {
   auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
@@ -282,9 +299,8 @@ TEST(Classifier, CosineScheduleDecaysToZero) {
 
 TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
   const auto train = blobs(5, 1), test = blobs(20, 2);
-  auto pool = blobs(40, 7);
-  pool.labels.fill_(-1);
-  const auto real = ganaug::concatenate({train, pool});
+  auto setup = blobs_with_pool();
+  const auto& real = setup.real;
   // At weight 0 (the default) the pool's images are skipped: training is unchanged.
   auto plain = ganaug::train_classifier(train, nullptr, small(3).seed(2));
   auto ignored = ganaug::train_classifier(real, nullptr, small(3).seed(2));
@@ -296,11 +312,7 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
       {"unlabeled pool", "strong_augment"});
   // Weak view: the image; strong view: the image with noise. The share of confident weak views
   // is reported per epoch and grows as the network learns the blobs.
-  ganaug::ClassifierHooks hooks;
-  hooks.strong_augment = [](const torch::Tensor& x, uint64_t seed) {
-    auto rng = ganaug::make_cpu_generator(seed);
-    return (x + 0.3 * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
-  };
+  auto& hooks = setup.hooks;
   std::vector<double> confident;
   hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
     confident.push_back(p.pool_confident);
@@ -401,15 +413,8 @@ TEST(Classifier, TheReturnedModelIsTheDebiasedWeightAverage) {
 }
 
 TEST(Classifier, DistributionAlignmentReachesThePoolTargets) {
-  const auto train = blobs(5, 1), test = blobs(20, 2);
-  auto pool = blobs(40, 7);
-  pool.labels.fill_(-1);
-  const auto real = ganaug::concatenate({train, pool});
-  ganaug::ClassifierHooks hooks;
-  hooks.strong_augment = [](const torch::Tensor& x, uint64_t seed) {
-    auto rng = ganaug::make_cpu_generator(seed);
-    return (x + 0.3 * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
-  };
+  const auto test = blobs(20, 2);
+  const auto [real, hooks] = blobs_with_pool();
   const auto options =
       small(3).epochs(20).seed(2).pool_weight(1).pool_threshold(0.7).pool_ramp_share(0);
   auto plain = ganaug::train_classifier(real, nullptr, options, hooks);

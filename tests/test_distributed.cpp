@@ -6,9 +6,11 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <thread>
 
 #include "dist_support.hpp"
 #include "ganaug/distributed.hpp"
@@ -36,13 +38,17 @@ struct Ranks {
   std::vector<std::string> outputs;
 };
 
-// Starts `ranks` of a world of `world` processes at once and waits for them.
+// Starts `ranks` of a world of `world` processes (at once, or each after its `delays` in
+// seconds) and waits for them.
 Ranks run_ranks(const std::string& mode, std::vector<int> ranks, int world, double timeout,
-                const fs::path& out) {
+                const fs::path& out, const std::vector<double>& delays = {}) {
   const int port = free_port();
   std::vector<std::future<std::pair<int, std::string>>> running;
-  for (int rank : ranks) {
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    const int rank = ranks[i];
+    const double delay = i < delays.size() ? delays[i] : 0.0;
     running.push_back(std::async(std::launch::async, [=] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       std::string output;
       const std::string arguments = mode + " " + std::to_string(rank) + " " +
                                     std::to_string(world) + " " + std::to_string(port) + " " +
@@ -83,6 +89,53 @@ TEST(Distributed, TwoRanksEndWithTheSameWeights) {
   EXPECT_FALSE(torch::equal(a[0], fresh.generator()->parameters()[0]));
   ASSERT_TRUE(fresh.train(ganaug::testing::dist_blobs()));
   EXPECT_FALSE(torch::equal(a[0], fresh.generator()->parameters()[0]));
+}
+
+TEST(Distributed, RanksOfAnotherJobAreRefusedBeforeTheyTrain) {
+  if (!ganaug::ProcessGroup::supported()) GTEST_SKIP() << "built without Gloo";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"other-seed", "its seed (seed) is 12 where rank 0's is 11"},
+      {"other-data", "its training data (--data, --per-class, --seed) is hash "},
+      {"other-size",
+       "its image shape (--image-size, --channels) is 1x32x32 where rank 0's is "
+       "1x16x16"}};
+  for (const auto& [mode, message] : cases) {
+    ganaug::testing::TempDir dir;
+    const auto ranks = run_ranks(mode, {0, 1}, 2, 60, dir.path());
+    // Both fail with the same message, naming rank 1 and what differs; neither aborts.
+    ASSERT_EQ(ranks.codes, (std::vector<int>{1, 1})) << ranks.outputs[0] << ranks.outputs[1];
+    for (const auto& output : ranks.outputs) {
+      EXPECT_NE(output.find("rank 1 of 2 runs another job than rank 0"), std::string::npos)
+          << output;
+      EXPECT_NE(output.find(message), std::string::npos) << output;
+    }
+    EXPECT_FALSE(fs::exists(dir / "weights0.pt"));
+  }
+}
+
+TEST(Distributed, ARankStartedTwiceIsRefusedAtOnceAndTheOthersTrain) {
+  if (!ganaug::ProcessGroup::supported()) GTEST_SKIP() << "built without Gloo";
+  ganaug::testing::TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  // Both rank-1 processes wait for rank 0's store, which comes 8 s later (had the job
+  // ended before the second came, that one could only say the store is gone).
+  const auto ranks = run_ranks("train", {1, 1, 0}, 2, 30, dir.path(), {0, 0, 8});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // One of the two rank-1 processes is refused; rank 0 and the other train together.
+  std::vector<int> codes = ranks.codes;
+  std::sort(codes.begin(), codes.end());
+  ASSERT_EQ(codes, (std::vector<int>{0, 0, 1}))
+      << ranks.outputs[0] << ranks.outputs[1] << ranks.outputs[2];
+  for (size_t i = 0; i < ranks.codes.size(); ++i) {
+    if (ranks.codes[i] == 1) {
+      EXPECT_NE(ranks.outputs[i].find("another process already joined as rank 1"),
+                std::string::npos)
+          << ranks.outputs[i];
+    }
+  }
+  EXPECT_LT(seconds, 60) << "a duplicated rank must fail within the timeout";
+  EXPECT_TRUE(fs::exists(dir / "weights0.pt"));
 }
 
 TEST(Distributed, ACheckpointOfOneProcessResumesOnTwoAndBack) {

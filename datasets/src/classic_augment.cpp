@@ -9,19 +9,14 @@
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/seed_streams.hpp"
+#include "spec_items.hpp"
 
 namespace ganaug {
 
 namespace {
 
 double parse_number(const std::string& key, const std::string& value) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(value, &used);
-    if (used == value.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
-  }
-  GANAUG_FAIL("classical augmentation: '", key, "' needs a number, got '", value, "'");
+  return detail::spec_number("classical augmentation", key, value);
 }
 
 // Random erasing (Zhong et al.): with probability p, one rectangle of 2-40% of the area and
@@ -50,36 +45,30 @@ void erase_rectangle(torch::Tensor image, std::mt19937_64& rng, double p) {
 
 ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
   ClassicAugmentOptions o;
-  if (spec.empty() || spec == "default") return o;
-  std::stringstream items(spec);
-  std::string item;
-  while (std::getline(items, item, ',')) {
-    const auto eq = item.find('=');
-    GANAUG_CHECK(eq != std::string::npos, "classical augmentation: '", item,
-                 "' is not key=value (keys: shift, rotate, zoom, flip, border, erase)");
-    const auto key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key == "shift") {
-      const double shift = parse_number(key, value);
-      GANAUG_CHECK(shift == std::floor(shift),
-                   "classical augmentation: shift is whole pixels, got '", value, "'");
-      o.max_shift(static_cast<int64_t>(shift));
-    } else if (key == "rotate") {
-      o.max_rotation(parse_number(key, value));
-    } else if (key == "zoom") {
-      o.max_zoom(parse_number(key, value));
-    } else if (key == "flip") {
-      GANAUG_CHECK(value == "0" || value == "1", "classical augmentation: flip is 0 or 1, got '",
-                   value, "'");
-      o.horizontal_flip(value == "1");
-    } else if (key == "border") {
-      o.border(value);
-    } else if (key == "erase") {
-      o.erase(parse_number(key, value));
-    } else {
-      GANAUG_FAIL("classical augmentation: unknown key '", key,
-                  "' (keys: shift, rotate, zoom, flip, border, erase)");
-    }
-  }
+  const std::string keys = "shift, rotate, zoom, flip, border, erase";
+  detail::for_each_spec_item(
+      spec, "classical augmentation", keys, [&](const std::string& key, const std::string& value) {
+        if (key == "shift") {
+          const double shift = parse_number(key, value);
+          GANAUG_CHECK(shift == std::floor(shift),
+                       "classical augmentation: shift is whole pixels, got '", value, "'");
+          o.max_shift(static_cast<int64_t>(shift));
+        } else if (key == "rotate") {
+          o.max_rotation(parse_number(key, value));
+        } else if (key == "zoom") {
+          o.max_zoom(parse_number(key, value));
+        } else if (key == "flip") {
+          GANAUG_CHECK(value == "0" || value == "1",
+                       "classical augmentation: flip is 0 or 1, got '", value, "'");
+          o.horizontal_flip(value == "1");
+        } else if (key == "border") {
+          o.border(value);
+        } else if (key == "erase") {
+          o.erase(parse_number(key, value));
+        } else {
+          GANAUG_FAIL("classical augmentation: unknown key '", key, "' (keys: ", keys, ")");
+        }
+      });
   o.validate();
   return o;
 }

@@ -8,6 +8,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/seed_streams.hpp"
+#include "spec_items.hpp"
 
 namespace ganaug {
 
@@ -184,16 +185,6 @@ void cutout_in_place(torch::Tensor image, int64_t side, int64_t cy, int64_t cx) 
   image.index_put_({Slice(), Slice(top, bottom), Slice(left, right)}, 0.0f);
 }
 
-double parse_number(const std::string& key, const std::string& value) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(value, &used);
-    if (used == value.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
-  }
-  GANAUG_FAIL("RandAugment: '", key, "' needs a number, got '", value, "'");
-}
-
 }  // namespace
 
 std::string to_string(RandAugmentOp op) {
@@ -214,25 +205,19 @@ std::vector<RandAugmentOp> rand_augment_ops(int64_t channels) {
 
 RandAugmentOptions RandAugmentOptions::parse(const std::string& spec) {
   RandAugmentOptions o;
-  if (spec.empty() || spec == "default") return o;
-  std::stringstream items(spec);
-  std::string item;
-  while (std::getline(items, item, ',')) {
-    const auto eq = item.find('=');
-    GANAUG_CHECK(eq != std::string::npos, "RandAugment: '", item,
-                 "' is not key=value (keys: ops, cutout)");
-    const auto key = item.substr(0, eq), value = item.substr(eq + 1);
-    const double number = parse_number(key, value);
-    if (key == "ops") {
-      GANAUG_CHECK(number == std::floor(number), "RandAugment: ops is a whole number, got '", value,
-                   "'");
-      o.ops(static_cast<int64_t>(number));
-    } else if (key == "cutout") {
-      o.cutout(number);
-    } else {
-      GANAUG_FAIL("RandAugment: unknown key '", key, "' (keys: ops, cutout)");
-    }
-  }
+  detail::for_each_spec_item(
+      spec, "RandAugment", "ops, cutout", [&](const std::string& key, const std::string& value) {
+        const double number = detail::spec_number("RandAugment", key, value);
+        if (key == "ops") {
+          GANAUG_CHECK(number == std::floor(number), "RandAugment: ops is a whole number, got '",
+                       value, "'");
+          o.ops(static_cast<int64_t>(number));
+        } else if (key == "cutout") {
+          o.cutout(number);
+        } else {
+          GANAUG_FAIL("RandAugment: unknown key '", key, "' (keys: ops, cutout)");
+        }
+      });
   o.validate();
   return o;
 }

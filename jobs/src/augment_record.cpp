@@ -10,6 +10,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/version.hpp"
+#include "output_lock.hpp"
 
 namespace ganaug::jobs::detail {
 
@@ -185,7 +186,8 @@ void settle_run_record(const fs::path& out, const nlohmann::json& raw_record, bo
   if (resume) {
     // A folder with outputs but no record was not made by this version of augment.
     for (const auto& entry : fs::directory_iterator(out)) {
-      GANAUG_CHECK(is_temporary_file_name(entry.path().filename().string()), "cannot resume in ",
+      const auto name = entry.path().filename().string();
+      GANAUG_CHECK(is_temporary_file_name(name) || name == kLockFileName, "cannot resume in ",
                    out.string(),
                    ": it has no run.json, so it was not made by this version of "
                    "augment (or not by augment) and cannot be checked; use --force or another "

@@ -106,6 +106,7 @@ struct ProcessGroup::Impl {
   DistributedOptions options;
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  int64_t job_checks = 0;  // check_same_job rounds so far (each uses keys of its own)
 
   std::string where(const std::string& phase) const {
     return "rank " + std::to_string(options.rank()) + " of " +
@@ -143,8 +144,12 @@ ProcessGroup::ProcessGroup(const DistributedOptions& options) : impl_(std::make_
     GANAUG_FAIL(s.where("rendezvous"), ": cannot reach rank 0's store at ", at, " (", first_line(e),
                 ")");
   }
-  // Every rank says it arrived; rank 0 names the ranks that did not.
-  s.store->set("ganaug/arrived/" + std::to_string(options.rank()), std::vector<uint8_t>{1});
+  // Every rank says it arrived (a second process of one rank is refused at once: the group
+  // would otherwise hang in Gloo's connect phase); rank 0 names the ranks that did not.
+  const auto arrivals = s.store->add("ganaug/arrived/" + std::to_string(options.rank()), 1);
+  GANAUG_CHECK(arrivals == 1, s.where("rendezvous"), ": another process already joined as rank ",
+               options.rank(), " at ", at,
+               "; every process needs a rank of its own (RANK, or Slurm's SLURM_PROCID)");
   while (true) {
     std::vector<std::string> missing;
     for (int64_t r = 0; r < options.world_size(); ++r) {
@@ -223,6 +228,74 @@ void ProcessGroup::average_gradients(const std::vector<torch::Tensor>& parameter
 void ProcessGroup::barrier(const std::string& phase) {
   impl_->wait(impl_->group->barrier(), phase);
 }
+
+namespace {
+
+std::string encode_facts(const ProcessGroup::JobFacts& facts) {
+  std::string text;
+  for (const auto& [name, value] : facts) text += name + '\t' + value + '\n';
+  return text;
+}
+
+ProcessGroup::JobFacts decode_facts(const std::vector<uint8_t>& bytes) {
+  ProcessGroup::JobFacts facts;
+  std::string line;
+  for (const char c : std::string(bytes.begin(), bytes.end())) {
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    const auto tab = line.find('\t');
+    facts.emplace_back(line.substr(0, tab), tab == std::string::npos ? "" : line.substr(tab + 1));
+    line.clear();
+  }
+  return facts;
+}
+
+// The first fact in which `other` (rank `r`) differs from rank 0's, as a sentence; "" if none.
+std::string first_difference(const ProcessGroup::JobFacts& zero,
+                             const ProcessGroup::JobFacts& other, int64_t r, int64_t world) {
+  const std::string who = "rank " + std::to_string(r) + " of " + std::to_string(world);
+  for (size_t i = 0; i < std::max(zero.size(), other.size()); ++i) {
+    if (i < zero.size() && i < other.size() && zero[i] == other[i]) continue;
+    if (i >= zero.size() || i >= other.size() || zero[i].first != other[i].first)
+      return who +
+             " runs another job than rank 0: it describes its job otherwise (another "
+             "ganaug version?)";
+    return who + " runs another job than rank 0: its " + zero[i].first + " is " + other[i].second +
+           " where rank 0's is " + zero[i].second +
+           "; start every rank with the same options and data";
+  }
+  return "";
+}
+
+}  // namespace
+
+void ProcessGroup::check_same_job(const JobFacts& facts, const std::string& phase) {
+  auto& s = *impl_;
+  const int64_t round = s.job_checks++;
+  const auto key = [&](const char* kind, int64_t r) {
+    return "ganaug/" + std::string(kind) + "/" + std::to_string(round) + "/" + std::to_string(r);
+  };
+  const auto mine = encode_facts(facts);
+  std::string difference;
+  try {
+    s.store->set(key("facts", rank()), std::vector<uint8_t>(mine.begin(), mine.end()));
+    const auto zero = decode_facts(s.store->get(key("facts", 0)));
+    for (int64_t r = 1; r < world_size() && difference.empty(); ++r) {
+      if (rank() != 0 && r != rank()) continue;  // a rank answers for itself, rank 0 for all
+      const auto other = r == rank() ? facts : decode_facts(s.store->get(key("facts", r)));
+      difference = first_difference(zero, other, r, world_size());
+    }
+    s.store->set(key("compared", rank()), std::vector<uint8_t>{1});
+    for (int64_t r = 0; r < world_size(); ++r) s.store->wait({key("compared", r)});
+  } catch (const std::exception& e) {
+    GANAUG_FAIL(s.where(phase), ": ", first_line(e),
+                "; another rank died, stopped or did not answer within the timeout (",
+                s.options.timeout_seconds(), " s)");
+  }
+  GANAUG_CHECK(difference.empty(), s.where(phase), ": ", difference);
+}
 #else
 struct ProcessGroup::Impl {
   DistributedOptions options;
@@ -242,6 +315,7 @@ int64_t ProcessGroup::world_size() const { return 1; }
 void ProcessGroup::broadcast(const std::vector<torch::Tensor>&, const std::string&) {}
 void ProcessGroup::average_gradients(const std::vector<torch::Tensor>&, const std::string&) {}
 void ProcessGroup::barrier(const std::string&) {}
+void ProcessGroup::check_same_job(const JobFacts&, const std::string&) {}
 #endif
 
 }  // namespace ganaug

@@ -581,6 +581,38 @@ void GanTrainer::resume(const std::string& path) {
   s.iteration = reader.integer("iteration");
 }
 
+namespace {
+
+// What every rank of a data-parallel run must share: the data (shape, classes, contents), the
+// stored options (seed, budget, architecture, ...) and the iteration it starts from.
+ProcessGroup::JobFacts job_facts(const LabeledDataset& data, const GanOptions& o,
+                                 int64_t iteration) {
+  ProcessGroup::JobFacts facts;
+  facts.emplace_back("image shape (--image-size, --channels)",
+                     std::to_string(data.channels()) + "x" + std::to_string(data.height()) + "x" +
+                         std::to_string(data.width()));
+  std::string names;
+  for (const auto& name : data.class_names) names += (names.empty() ? "" : ",") + name;
+  facts.emplace_back("classes", std::to_string(data.num_classes()) + " (" + names + ")");
+  facts.emplace_back("training images (--data, --per-class)", std::to_string(data.size()));
+  const auto images = data.images.to(torch::kCPU).contiguous();
+  const auto labels = data.labels.to(torch::kCPU).contiguous();
+  uint64_t hash = hash_bytes(images.data_ptr(), images.nbytes());
+  hash = hash_bytes(labels.data_ptr(), labels.nbytes(), hash);
+  facts.emplace_back("training data (--data, --per-class, --seed)", "hash " + hash_hex(hash));
+  facts.emplace_back("starting iteration (--resume)", std::to_string(iteration));
+  for (const auto& field : detail::gan_fields()) {
+    std::ostringstream value;
+    value << field.get(o);
+    std::string description = field.description;
+    if (description.rfind("the ", 0) == 0) description.erase(0, 4);  // "its seed", not "its the"
+    facts.emplace_back(description + " (" + field.name + ")", value.str());
+  }
+  return facts;
+}
+
+}  // namespace
+
 bool GanTrainer::train(const LabeledDataset& data) {
   auto& s = *state_;
   const auto& o = s.options;
@@ -594,6 +626,11 @@ bool GanTrainer::train(const LabeledDataset& data) {
                " classes but ", data.source, " has ", data.num_classes());
   GANAUG_CHECK((data.labels >= 0).any().item<bool>(), "no labelled images to train the GAN on in ",
                data.source);
+  // Before the first collective: a rank with other shapes would abort inside Gloo, one with
+  // another seed or data would average the gradients of two jobs.
+  if (s.distributed())
+    s.group->check_same_job(job_facts(data, o, s.iteration),
+                            "checking that every rank runs the same job");
   const RealImages real(data, o, s.device);
   const int64_t world = s.group ? s.group->world_size() : 1;
   GANAUG_CHECK(o.batch_size() % world == 0, "the batch size ", o.batch_size(),

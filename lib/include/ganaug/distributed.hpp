@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ganaug {
@@ -68,6 +69,16 @@ class ProcessGroup {
   void average_gradients(const std::vector<torch::Tensor>& parameters, const std::string& phase);
   /// Waits for every rank.
   void barrier(const std::string& phase);
+  /// Facts about the job a rank runs (its options, data, shapes), as (name, value) pairs in an
+  /// order every rank shares.
+  using JobFacts = std::vector<std::pair<std::string, std::string>>;
+  /// Exchanges every rank's `facts` through the rendezvous store and compares them with rank
+  /// 0's, before any collective whose shapes they decide. Throws ganaug::Error on every rank
+  /// when a rank's differ, naming the rank and the first fact that differs with both values
+  /// ("rank 1 of 2 runs another job than rank 0: its seed is 1 where rank 0's is 0"); every
+  /// rank has read and compared before any throws, so that rank 0's store outlives the
+  /// comparison.
+  void check_same_job(const JobFacts& facts, const std::string& phase);
 
  private:
   struct Impl;
