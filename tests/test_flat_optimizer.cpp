@@ -26,6 +26,28 @@ torch::Tensor loss_of(nn::Sequential& net, int step) {
   return net->forward(x).square().mean();
 }
 
+// Five steps of `flat` and of LibTorch's `stock` on the same losses under a decaying rate
+// (from `lr`): the same weights and gradients after every step.
+template <typename StockOptions>
+void expect_same_steps(ganaug::detail::FlatOptimizer& flat, nn::Sequential& flat_net,
+                       torch::optim::Optimizer& stock, nn::Sequential& stock_net, double lr) {
+  for (int step = 0; step < 5; ++step) {
+    const double rate = lr * (1.0 - 0.1 * step);
+    for (auto& group : stock.param_groups()) static_cast<StockOptions&>(group.options()).lr(rate);
+    flat.zero_grad();
+    loss_of(flat_net, step).backward();
+    flat.step(rate);
+    stock.zero_grad();
+    loss_of(stock_net, step).backward();
+    stock.step();
+    const auto a = flat_net->parameters(), b = stock_net->parameters();
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-7)) << "step " << step << " parameter " << i;
+      EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-5, 1e-7)) << "step " << step;
+    }
+  }
+}
+
 TEST(FlatAdam, TheSameStepsAsLibTorchsAdam) {
   auto flat_net = network(), stock_net = network();
   ganaug::detail::FlatAdam flat(flat_net->parameters(), 5e-4);
@@ -37,22 +59,7 @@ TEST(FlatAdam, TheSameStepsAsLibTorchsAdam) {
       EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
     }
   }
-  for (int step = 0; step < 5; ++step) {
-    const double lr = 1e-2 * (1.0 - 0.1 * step);  // a schedule
-    for (auto& group : stock.param_groups())
-      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-    flat.zero_grad();
-    loss_of(flat_net, step).backward();
-    flat.step(lr);
-    stock.zero_grad();
-    loss_of(stock_net, step).backward();
-    stock.step();
-    const auto a = flat_net->parameters(), b = stock_net->parameters();
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-7)) << "step " << step << " parameter " << i;
-      EXPECT_TRUE(torch::allclose(a[i].grad(), b[i].grad(), 1e-5, 1e-7)) << "step " << step;
-    }
-  }
+  expect_same_steps<torch::optim::AdamOptions>(flat, flat_net, stock, stock_net, 1e-2);
   // Released, each parameter owns its memory again and keeps its values and layout.
   const auto before = flat_net->parameters()[0].detach().clone();
   flat.release();
@@ -79,20 +86,7 @@ TEST(FlatSgd, TheSameStepsAsLibTorchsNesterovSgdWithDecayOnWeightsOnly) {
   torch::optim::SGD stock({torch::optim::OptimizerParamGroup(weights, sgd(5e-4)),
                            torch::optim::OptimizerParamGroup(others, sgd(0))},
                           torch::optim::SGDOptions(0.03));
-  for (int step = 0; step < 5; ++step) {
-    const double lr = 0.03 * (1.0 - 0.1 * step);
-    for (auto& group : stock.param_groups())
-      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    flat.zero_grad();
-    loss_of(flat_net, step).backward();
-    flat.step(lr);
-    stock.zero_grad();
-    loss_of(stock_net, step).backward();
-    stock.step();
-    const auto a = flat_net->parameters(), b = stock_net->parameters();
-    for (size_t i = 0; i < a.size(); ++i)
-      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-7)) << "step " << step << " parameter " << i;
-  }
+  expect_same_steps<torch::optim::SGDOptions>(flat, flat_net, stock, stock_net, 0.03);
   // Decay on every parameter is not what happened: the biases would have moved otherwise.
   const auto one_step = [&](const std::vector<bool>& which) {
     auto net = network();
