@@ -94,6 +94,24 @@ std::set<std::string> expected_cells(const nlohmann::json& results, int64_t inde
 
 }  // namespace
 
+namespace {
+
+// A shard's generators' folders (checkpoints, logs, samples) and reference classifiers, into
+// `out` (what is there already is kept).
+void copy_shard_files(const fs::path& dir, const fs::path& out) {
+  if (fs::is_directory(dir / "generators"))
+    fs::copy(dir / "generators", out / "generators",
+             fs::copy_options::recursive | fs::copy_options::skip_existing);
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("reference-", 0) == 0 && entry.path().extension() == ".pt" &&
+        !fs::exists(out / name))
+      fs::copy_file(entry.path(), out / name);
+  }
+}
+
+}  // namespace
+
 nlohmann::json merge_experiments(const std::string& out_dir,
                                  const std::vector<std::string>& shard_dirs, bool force) {
   GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
@@ -179,19 +197,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
   const auto lock = detail::make_output_dir(out, force);
 
-  for (const auto& [index, s] : by_index) {
-    // The generators' folders (checkpoints, logs, samples) and the reference classifiers.
-    const fs::path dir(s->dir);
-    if (fs::is_directory(dir / "generators"))
-      fs::copy(dir / "generators", out / "generators",
-               fs::copy_options::recursive | fs::copy_options::skip_existing);
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      const auto name = entry.path().filename().string();
-      if (name.rfind("reference-", 0) == 0 && entry.path().extension() == ".pt" &&
-          !fs::exists(out / name))
-        fs::copy_file(entry.path(), out / name);
-    }
-  }
+  for (const auto& [index, s] : by_index) copy_shard_files(s->dir, out);
   detail::write_experiment_outputs(out, merged);
   return merged;
 }
