@@ -8,12 +8,19 @@
 //          saves the local gradients (local<RANK>.pt) and the averaged ones (averaged<RANK>.pt)
 //   other-seed, other-data, other-size: train, but rank 1 with seed 12, one image changed, or
 //          32x32 images: another job than rank 0's
+//   train-hold: train; a process refused at the rendezvous writes OUT_DIR/refused, and rank 0
+//          keeps its store up after the job until that file exists (or TIMEOUT passes), so a
+//          duplicate rank always meets the store, however fast the job ends
 // Exit 0 on success, 1 with the error on stderr.
 #include <torch/torch.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "dist_support.hpp"
 #include "ganaug/distributed.hpp"
@@ -39,9 +46,16 @@ int main(int argc, char** argv) try {
                            .world_size(std::stoll(argv[3]))
                            .master_port(std::stoll(argv[4]))
                            .timeout_seconds(std::stod(argv[5]));
-  auto group = std::make_shared<ganaug::ProcessGroup>(options);
+  const bool hold = mode == "train-hold";
+  std::shared_ptr<ganaug::ProcessGroup> group;
+  try {
+    group = std::make_shared<ganaug::ProcessGroup>(options);
+  } catch (const std::exception&) {
+    if (hold) std::ofstream(out + "/refused") << "refused\n";
+    throw;
+  }
   const bool other = mode.rfind("other-", 0) == 0 && options.rank() == 1;
-  if (mode == "train" || mode == "resume" || mode.rfind("other-", 0) == 0) {
+  if (mode == "train" || hold || mode == "resume" || mode.rfind("other-", 0) == 0) {
     auto data = ganaug::testing::dist_blobs();
     const bool resume = mode == "resume";
     auto options = ganaug::testing::dist_gan_options(resume ? 6 : 4);
@@ -73,6 +87,11 @@ int main(int argc, char** argv) try {
     return 2;
   }
   group->barrier("the end of the test");
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(options.timeout_seconds());
+  while (hold && options.rank() == 0 && !std::filesystem::exists(out + "/refused") &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "dist_worker: " << e.what() << "\n";

@@ -117,9 +117,10 @@ TEST(Distributed, ARankStartedTwiceIsRefusedAtOnceAndTheOthersTrain) {
   if (!ganaug::ProcessGroup::supported()) GTEST_SKIP() << "built without Gloo";
   ganaug::testing::TempDir dir;
   const auto start = std::chrono::steady_clock::now();
-  // Both rank-1 processes wait for rank 0's store, which comes 8 s later (had the job
-  // ended before the second came, that one could only say the store is gone).
-  const auto ranks = run_ranks("train", {1, 1, 0}, 2, 30, dir.path(), {0, 0, 8});
+  // Both rank-1 processes wait for rank 0's store, which comes 8 s later; rank 0 keeps it up
+  // until the duplicate is refused (had the job ended before the duplicate's next connection
+  // attempt, that one could only say the store is gone).
+  const auto ranks = run_ranks("train-hold", {1, 1, 0}, 2, 30, dir.path(), {0, 0, 8});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // One of the two rank-1 processes is refused; rank 0 and the other train together.
