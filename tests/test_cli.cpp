@@ -100,6 +100,20 @@ TEST(Cli, MissingDataFailsNamingThePath) {
   EXPECT_TRUE(result.out.empty()) << result.out;
 }
 
+TEST(Cli, ErrorsNameTheirSourceLineOnlyWithVerbose) {
+  TempDir dir;
+  const auto missing = (dir / "no-such-data").string();
+  const std::regex location(R"( \[[a-z_]+\.cpp:[0-9]+)");
+  const auto plain = run_info(dir, "--data '" + missing + "'");
+  EXPECT_EQ(plain.status, 1);
+  EXPECT_FALSE(std::regex_search(plain.err, location)) << plain.err;
+  EXPECT_EQ(plain.err, "ganaug-info: dataset not found: " + missing + "\n");
+  const auto verbose = run_info(dir, "--verbose --data '" + missing + "'");
+  EXPECT_EQ(verbose.status, 1);
+  EXPECT_TRUE(std::regex_search(verbose.err, location)) << verbose.err;
+  EXPECT_TRUE(contains(run_info(dir, "--help").out, "--verbose"));
+}
+
 TEST(Cli, BadCommandLinesExitWith2) {
   TempDir dir;
   for (const std::string arguments :

@@ -701,6 +701,38 @@ std::vector<std::string> csv_rows_without_seconds(const fs::path& path) {
 
 }  // namespace
 
+TEST(ExperimentCli, WhatTheDataCannotHoldIsRefusedBeforeAnythingTrains) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");  // 3 classes of 12 training images
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --seeds 1 --multiples 1 --gan-iters 2 --epochs 1"
+                             " --reference-epochs 1 --metric-samples 12 --device cpu --out " +
+                             (dir / "out").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--sizes 3,20 --schemes none",
+       "data: --sizes 20 asks for 20 labeled images per class, but class '"},
+      {"--sizes 5 --validation 0.9 --schemes none",
+       "has only 1 training image once --validation 0.90 is held out; lower --sizes"},
+      {"--sizes 3 --unlabeled 40 --schemes none,classic+pseudo",
+       "--unlabeled 40 asks for a pool of 40 images, but only 27 training images lie outside"},
+      {"--sizes 3 --validation 0.05 --evaluate-on validation --schemes none,cond",
+       "the validation split (3 images) is too small to score the GAN schemes"}};
+  std::string output;
+  for (const auto& [arguments, message] : cases) {
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common + " " + arguments, &output), 1)
+        << arguments;
+    EXPECT_NE(output.find(message), std::string::npos) << output;
+    EXPECT_EQ(output.find("reference classifier"), std::string::npos) << output;
+    // Nothing trained, nothing written: the corrected run needs no --force.
+    for (const auto& entry : fs::directory_iterator(dir / "out"))
+      EXPECT_EQ(entry.path().filename(), ".ganaug-lock") << arguments;
+  }
+  EXPECT_EQ(
+      ganaug::testing::run_program(GANAUG_BENCH_EXE, common + " --sizes 3 --schemes none", &output),
+      0)
+      << output;
+}
+
 TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");

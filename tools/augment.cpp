@@ -64,7 +64,7 @@ po::options_description describe_options() {
       "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
       "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
       "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n\nOptions");
-  description.add_options()("help,h", "show this help");
+  ganaug::cli::add_help_options(description);
   ganaug::cli::add_dataset_options(description, 100);
   description.add_options()(
       "test-data", po::value<std::string>()->default_value(""),
@@ -207,10 +207,6 @@ int main(int argc, char** argv) try {
     return 130;
   }
   return 0;
-} catch (const ganaug::cli::UsageError& e) {
-  std::cerr << "augment: " << e.what() << "\nsee augment --help\n";
-  return 2;
-} catch (const std::exception& e) {
-  std::cerr << "\naugment: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return ganaug::cli::report_failure("augment", argc, argv, /*after_progress=*/true);
 }

@@ -57,7 +57,8 @@ po::options_description describe_options() {
       "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
       "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n\n"
       "Options");
-  description.add_options()("help,h", "show this help")(
+  ganaug::cli::add_help_options(description);
+  description.add_options()(
       "data", po::value<std::vector<std::string>>()->composing(),
       "a dataset (any format augment takes; repeat for several); default Fashion-MNIST")(
       "format", po::value<std::string>()->default_value("auto"),
@@ -237,10 +238,6 @@ int main(int argc, char** argv) try {
   }
   if (!quiet) std::cout << "report: " << options.out_dir() << "/report.md\n";
   return 0;
-} catch (const ganaug::cli::UsageError& e) {
-  std::cerr << "augment-bench: " << e.what() << "\nsee augment-bench --help\n";
-  return 2;
-} catch (const std::exception& e) {
-  std::cerr << "\naugment-bench: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return ganaug::cli::report_failure("augment-bench", argc, argv, /*after_progress=*/true);
 }

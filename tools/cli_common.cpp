@@ -9,6 +9,7 @@
 #include <cstring>
 #include <iomanip>
 #include <iostream>
+#include <regex>
 #include <sstream>
 
 #include "ganaug/classifier.hpp"
@@ -34,10 +35,55 @@ void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*,
 }
 
 std::string without_location(const std::string& message) {
-  const auto at = message.rfind(" [");
-  return at != std::string::npos && !message.empty() && message.back() == ']'
-             ? message.substr(0, at)
-             : message;
+  // " [name.cpp:LINE" or " [name.hpp:LINE" opens a tail; the condition after it may hold
+  // brackets of its own, so the tail ends at the bracket that balances the opening one.
+  static const std::regex opening(R"( \[[A-Za-z0-9_.+-]+\.(cpp|hpp|h):[0-9]+)");
+  std::string text = message;
+  std::smatch found;
+  while (std::regex_search(text, found, opening)) {
+    const auto start = static_cast<size_t>(found.position(0));
+    size_t end = start + 1, depth = 0;
+    for (; end < text.size(); ++end) {
+      if (text[end] == '[') ++depth;
+      if (text[end] == ']' && --depth == 0) break;
+    }
+    if (end >= text.size()) break;  // no balancing bracket: not a tail
+    text.erase(start, end + 1 - start);
+  }
+  return text;
+}
+
+void add_help_options(po::options_description& description) {
+  // clang-format off
+  description.add_options()
+      ("help,h", "show this help")
+      ("verbose", po::bool_switch(),
+       "errors also name the source line and the check that raised them (for bug reports)");
+  // clang-format on
+}
+
+int report_failure(const std::string& tool, int argc, const char* const argv[],
+                   bool after_progress) {
+  const bool verbose = std::any_of(argv + 1, argv + argc,
+                                   [](const char* a) { return std::string(a) == "--verbose"; });
+  const auto text = [verbose](const std::exception& e) {
+    return verbose ? std::string(e.what()) : without_location(e.what());
+  };
+  try {
+    throw;
+  } catch (const UsageError& e) {
+    std::cerr << tool << ": " << text(e) << "\nsee " << tool << " --help\n";
+    return 2;
+  } catch (const Interrupted& e) {
+    std::cerr << tool << ": " << text(e) << "\n";
+    return 130;
+  } catch (const std::exception& e) {
+    std::cerr << (after_progress ? "\n" : "") << tool << ": " << text(e) << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << tool << ": an unknown exception\n";
+    return 1;
+  }
 }
 
 void add_classifier_options(po::options_description& description) {

@@ -31,8 +31,19 @@ struct Unsigned {
 /// boost::program_options' hook for parsing an Unsigned.
 void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*, int);
 
-/// `message` without the "[file:line: condition]" tail of a ganaug::Error, for usage errors.
+/// `message` without the " [file.cpp:line: condition]" tails of ganaug::Errors (its own and
+/// those of errors it quotes), for what users read.
 std::string without_location(const std::string& message);
+
+/// Adds --help and --verbose (errors keep their source locations, for bug reports).
+void add_help_options(boost::program_options::options_description& description);
+
+/// Call from a tool's `catch (...)`: prints the exception in flight as "<tool>: <message>"
+/// (source locations only with --verbose among the arguments) and returns the exit status: 2
+/// for a UsageError (followed by "see <tool> --help"), 130 for ganaug::Interrupted, 1
+/// otherwise. `after_progress` starts the line on a fresh one (a progress line may be open).
+int report_failure(const std::string& tool, int argc, const char* const argv[],
+                   bool after_progress = false);
 
 /// Adds --data, --format, --split, --image-size, --channels, --per-class, --seed and --threads.
 /// `default_per_class` is --per-class's default (0 keeps all images).

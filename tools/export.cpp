@@ -19,9 +19,9 @@ int main(int argc, char** argv) try {
       "  ganaug-export --generator RUN/gan/checkpoint.pt --out generator.pt\n"
       "  python3 -c 'from ganaug_generator import load_generator; g, names = "
       "load_generator(\"generator.pt\")'\n\nOptions");
-  description.add_options()("help,h", "show this help")(
-      "generator", po::value<std::string>(),
-      "the GAN checkpoint (augment's DIR/gan/checkpoint.pt)")(
+  ganaug::cli::add_help_options(description);
+  description.add_options()("generator", po::value<std::string>(),
+                            "the GAN checkpoint (augment's DIR/gan/checkpoint.pt)")(
       "out", po::value<std::string>(), "the file to write")("force", po::bool_switch(),
                                                             "overwrite --out when it exists");
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
@@ -46,10 +46,6 @@ int main(int argc, char** argv) try {
             << loaded.options.image_size() << "x" << loaded.options.image_size() << ", iteration "
             << loaded.iteration << ")\n";
   return 0;
-} catch (const ganaug::cli::UsageError& e) {
-  std::cerr << "ganaug-export: " << e.what() << "\nsee ganaug-export --help\n";
-  return 2;
-} catch (const std::exception& e) {
-  std::cerr << "ganaug-export: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return ganaug::cli::report_failure("ganaug-export", argc, argv);
 }

@@ -12,7 +12,7 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) try {
   po::options_description description(
       "ganaug-info: summarise a dataset (with no options: Fashion-MNIST, train split)\n\nOptions");
-  description.add_options()("help,h", "show this help");
+  ganaug::cli::add_help_options(description);
   ganaug::cli::add_dataset_options(description);
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (ganaug::cli::print_help_or_version(values, description)) return 0;
@@ -24,10 +24,6 @@ int main(int argc, char** argv) try {
   ganaug::cli::print_dataset_summary(std::cout, data, format, spec.split());
   std::cout << "loaded in  " << std::fixed << std::setprecision(2) << elapsed.count() << " s\n";
   return 0;
-} catch (const ganaug::cli::UsageError& e) {
-  std::cerr << "ganaug-info: " << e.what() << "\nsee ganaug-info --help\n";
-  return 2;
-} catch (const std::exception& e) {
-  std::cerr << "ganaug-info: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return ganaug::cli::report_failure("ganaug-info", argc, argv);
 }

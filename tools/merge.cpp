@@ -16,8 +16,8 @@ int main(int argc, char** argv) try {
       "after checking that the shards belong to one run and that none is missing.\n\n"
       "Usage: augment-merge --out DIR SHARD_DIR...\n\nOptions");
   // clang-format off
+  ganaug::cli::add_help_options(description);
   description.add_options()
-      ("help,h", "show this help")
       ("out", po::value<std::string>(), "the merged output folder (new or empty)")
       ("force", po::bool_switch(), "replace the contents of a non-empty --out")
       ("quiet,q", po::bool_switch(), "print only errors");
@@ -48,10 +48,6 @@ int main(int argc, char** argv) try {
               << summary["out_dir"].get<std::string>() << "/\n";
   }
   return 0;
-} catch (const ganaug::cli::UsageError& e) {
-  std::cerr << "augment-merge: " << e.what() << "\nsee augment-merge --help\n";
-  return 2;
-} catch (const std::exception& e) {
-  std::cerr << "augment-merge: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return ganaug::cli::report_failure("augment-merge", argc, argv);
 }

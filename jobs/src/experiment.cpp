@@ -50,6 +50,45 @@ torch::Tensor quantize(const torch::Tensor& images) {
   return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
 }
 
+// Refuses, right after loading and before anything trains, a grid the data cannot hold: a
+// labeled size above a class's count, a pool above the images outside the largest subset, or a
+// scoring set too small for the generator metrics (diversity needs a class with two images).
+void check_grid_fits(const ExperimentOptions& o, const std::string& ds, const LabeledDataset& full,
+                     const LabeledDataset& test, const std::vector<detail::CellSpec>& cells) {
+  const std::string held_out =
+      o.validation_fraction() > 0
+          ? " once --validation " + fixed(o.validation_fraction(), 2) + " is held out"
+          : "";
+  const auto counts = full.class_counts();
+  const auto fewest = std::min_element(counts.begin(), counts.end()) - counts.begin();
+  const int64_t largest = *std::max_element(o.sizes().begin(), o.sizes().end());
+  GANAUG_CHECK(largest <= counts[static_cast<size_t>(fewest)], ds, ": --sizes ", largest,
+               " asks for ", largest, " labeled images per class, but class '",
+               full.class_names[static_cast<size_t>(fewest)], "' has only ",
+               counts[static_cast<size_t>(fewest)], " training image",
+               counts[static_cast<size_t>(fewest)] == 1 ? "" : "s", held_out, "; lower --sizes");
+  int64_t pool = 0;
+  bool synthetic = false;
+  for (const auto& c : cells) {
+    pool = std::max(pool, c.pool);
+    synthetic = synthetic || c.scheme.synthetic.has_value();
+  }
+  const int64_t outside = full.size() - largest * full.num_classes();
+  GANAUG_CHECK(pool <= outside, ds, ": --unlabeled ", pool, " asks for a pool of ", pool,
+               " images, but only ", outside, " training images lie outside the labeled subset of ",
+               largest, " per class", held_out, "; lower --unlabeled");
+  if (!synthetic) return;
+  const auto scored = test.class_counts();
+  const int64_t m = std::min({o.metric_samples(), test.size(), full.size()});
+  const bool pair = std::any_of(scored.begin(), scored.end(), [](int64_t n) { return n >= 2; });
+  GANAUG_CHECK(pair && m > full.num_classes(), ds, ": the ",
+               o.evaluate_on() == "validation" ? "validation split" : "test set", " (", test.size(),
+               " images) is too small to score the GAN schemes: their diversity ",
+               "needs a class with two images there and more images than the ", full.num_classes(),
+               " classes; ",
+               o.evaluate_on() == "validation" ? "raise --validation" : "use a larger test set");
+}
+
 class Experiment {
  public:
   Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c)
@@ -347,6 +386,8 @@ class Experiment {
     const auto& full = data.train;
     const auto& test = data.test;
     const int64_t k = full.num_classes();
+    const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
+    check_grid_fits(o_, ds, full, test, cells);
     const auto network = check_network(ds, full.channels());
     auto reference = reference_classifier(ds, full, test);
     auto& record = results_.reference_to_fill(ds);
@@ -369,7 +410,6 @@ class Experiment {
     record.fcd_real_vs_real = frechet_distance(train_features, test_features);
     record.fcd_samples = m;
 
-    const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
     for (size_t s = 0; s < o_.sizes().size(); ++s) {
       classic_ = choose_classic(ds, full, validation_set, o_.sizes()[s], k);
       for (int64_t i = 0; i < o_.seeds(); ++i) {
