@@ -82,6 +82,14 @@ TEST(CsvManifest, QuotedFields) {
   EXPECT_EQ(ganaug::split_csv_line("\"a, b.png\" , \"say \"\"hi\"\"\",3\r"),
             (std::vector<std::string>{"a, b.png", "say \"hi\"", "3"}));
   EXPECT_EQ(ganaug::split_csv_line("x,"), (std::vector<std::string>{"x", ""}));
+  // csv_field writes what split_csv_line reads back.
+  for (const std::string field : {"plain", "a, b", "say \"hi\"", " padded ", "two\nlines", ""}) {
+    EXPECT_EQ(ganaug::split_csv_line(ganaug::csv_field(field) + "," + ganaug::csv_field("x")),
+              (std::vector<std::string>{field, "x"}))
+        << field;
+  }
+  EXPECT_EQ(ganaug::csv_field("plain"), "plain");
+  EXPECT_EQ(ganaug::csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
 }
 
 TEST(CsvManifest, AugmentOutputWithSoftTargets) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "ganaug/datasets/csv_manifest.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/jobs/experiment.hpp"
 #include "ganaug/metrics.hpp"
@@ -557,29 +558,69 @@ TEST(Experiment, SettingsRecordClassifierFieldsNoFlagSetsOnlyWhenChanged) {
   EXPECT_EQ(fixmatch["classifier_tuning"].size(), 4u);
 }
 
-TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedWithTheSameGanSettings) {
+TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedOnTheSameDataSeedAndSettings) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
+  ganaug::testing::write_tiny_idx(dir / "other" / "data", 2);  // other images, the same name
   const auto base =
       tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes({"none", "cond"});
   ganaug::jobs::run_experiment(base);
-  const auto copy_generators = [&](const fs::path& to) {
-    fs::create_directories(to);
-    fs::copy(dir / "first" / "generators", to / "generators", fs::copy_options::recursive);
+  const fs::path trained = dir / "first" / "generators" / "data-n3-seed0";
+  EXPECT_TRUE(fs::exists(trained / "trained-on.json"));
+  // A copy of that generator, as `name` in `to`'s generators/.
+  const auto copy_generator = [&](const fs::path& to, const std::string& name = "data-n3-seed0") {
+    fs::create_directories(to / "generators");
+    fs::copy(trained, to / "generators" / name, fs::copy_options::recursive);
+    return to.string();
   };
-  // Same settings in another folder: the copied generator is reused, not trained again.
-  copy_generators(dir / "same");
+  // Same data, seed and settings in another folder: reused, not trained again.
   const auto same = ganaug::jobs::run_experiment(
-      ExperimentOptions(base).out_dir((dir / "same").string()).resume(true));
+      ExperimentOptions(base).out_dir(copy_generator(dir / "same")).resume(true));
   EXPECT_EQ(same["generators"][0]["gan_seconds"].get<double>(), 0.0);
-  // Another mode-seeking weight: the copied generator does not fit and is trained anew.
-  copy_generators(dir / "other");
-  const auto other = ganaug::jobs::run_experiment(
-      ExperimentOptions(base).gan_mode_seeking(0.5).out_dir((dir / "other").string()).resume(true));
-  EXPECT_GT(other["generators"][0]["gan_seconds"].get<double>(), 0.0);
-  const auto retrained = ganaug::load_generator(
-      (dir / "other" / "generators" / "data-n3-seed0" / "checkpoint.pt").string(), "cpu");
-  EXPECT_DOUBLE_EQ(retrained.options.mode_seeking(), 0.5);
+  EXPECT_EQ(same["generators"][0]["iterations"], 3);
+  // Anything else is refused, naming the difference, and the copy is left as it was.
+  const std::vector<std::pair<ExperimentOptions, std::vector<std::string>>> refused = {
+      {ExperimentOptions(base).gan_mode_seeking(0.5),
+       {"was trained another way than this run trains it: its mode-seeking weight (mode_seeking)"
+        " is 0.1",
+        " where this run's is 0.5;", "delete ",
+        "to train it again, or use --force or another --out"}},
+      {ExperimentOptions(base).first_seed(1),  // another labeled subset and seed
+       {"its training data (--data, --per-class, --seed) is hash "}},
+      {ExperimentOptions(base).datasets(
+           {ganaug::DatasetSpec().path((dir / "other" / "data").string())}),
+       {"its training data (--data, --per-class, --seed) is hash "}},
+      {ExperimentOptions(base).gan_iterations(2),
+       {"was trained for 3 iterations and this run asks for 2"}}};
+  int n = 0;
+  for (const auto& [options, message] : refused) {
+    const auto out = dir / ("refused" + std::to_string(n++));
+    const auto name = options.first_seed() == 1 ? "data-n3-seed1" : "data-n3-seed0";
+    ganaug::testing::expect_error(
+        [&, &options = options] {
+          ganaug::jobs::run_experiment(
+              ExperimentOptions(options).out_dir(copy_generator(out, name)).resume(true));
+        },
+        message);
+    EXPECT_EQ(ganaug::load_generator((out / "generators" / name / "checkpoint.pt").string(), "cpu")
+                  .options.mode_seeking(),
+              0.1);
+  }
+  // A checkpoint from before the record (ganaug 0.4) is judged by its stored settings.
+  const auto legacy = copy_generator(dir / "legacy");
+  fs::remove(fs::path(legacy) / "generators" / "data-n3-seed0" / "trained-on.json");
+  EXPECT_EQ(ganaug::jobs::run_experiment(ExperimentOptions(base).out_dir(legacy).resume(
+                true))["generators"][0]["gan_seconds"]
+                .get<double>(),
+            0.0);
+  const auto legacy_other = copy_generator(dir / "legacy-other");
+  fs::remove(fs::path(legacy_other) / "generators" / "data-n3-seed0" / "trained-on.json");
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_experiment(
+            ExperimentOptions(base).gan_mode_seeking(0.5).out_dir(legacy_other).resume(true));
+      },
+      {"its mode-seeking weight (mode_seeking) is 0.1", " where this run's is 0.5;"});
 }
 
 TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
@@ -733,6 +774,83 @@ TEST(ExperimentCli, WhatTheDataCannotHoldIsRefusedBeforeAnythingTrains) {
       << output;
 }
 
+TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "a" / "data");
+  ganaug::testing::write_tiny_idx(dir / "b" / "data", 2);  // other images, the same name
+  ganaug::testing::write_tiny_idx(dir / "my, \"data\"");
+  const auto grid = [&](std::vector<fs::path> data, const fs::path& out) {
+    std::vector<ganaug::DatasetSpec> specs;
+    for (const auto& d : data) specs.push_back(ganaug::DatasetSpec().path(d.string()));
+    return tiny_grid(dir / "unused", out).datasets(specs).sizes({3}).seeds(1).schemes({"none"});
+  };
+  // Two folders of one name are two data sets, numbered; a name with a comma and quotes is one
+  // CSV field.
+  const auto both = ganaug::jobs::run_experiment(
+      grid({dir / "a" / "data", dir / "b" / "data", dir / "my, \"data\""}, dir / "both"));
+  EXPECT_EQ(both["grid"]["datasets"], (std::vector<std::string>{"data", "data-2", "my, \"data\""}));
+  ASSERT_EQ(both["cells"].size(), 3u);
+  EXPECT_NE(both["references"]["data"]["train_hash"], both["references"]["data-2"]["train_hash"]);
+  std::ifstream csv(dir / "both" / "results.csv");
+  std::vector<std::string> datasets;
+  for (std::string line; std::getline(csv, line);) {
+    const auto fields = ganaug::split_csv_line(line);
+    EXPECT_EQ(fields.size(), 10u) << line;
+    datasets.push_back(fields[0]);
+  }
+  EXPECT_EQ(datasets, (std::vector<std::string>{"dataset", "data", "data-2", "my, \"data\""}));
+  EXPECT_TRUE(fs::exists(dir / "both" / "reference-data-2.pt"));
+
+  // One data set named twice, by any spelling, would run its cells twice.
+  ganaug::testing::expect_error(
+      [&] {
+        grid({dir / "a" / "data", dir / "a" / "." / "data"}, dir / "twice").validate();
+      },
+      {"the grid lists the dataset ", " twice"});
+
+  // Resuming or merging with other data under the same name is refused before it trains.
+  ganaug::jobs::run_experiment(grid({dir / "a" / "data"}, dir / "one"));
+  ganaug::testing::expect_error(
+      [&] { ganaug::jobs::run_experiment(grid({dir / "b" / "data"}, dir / "one").resume(true)); },
+      {"the results of data in ", "were made with other training data (hash ",
+       "use --force or another --out"});
+  EXPECT_NO_THROW(
+      ganaug::jobs::run_experiment(grid({dir / "a" / "data"}, dir / "one").resume(true)));
+  for (int64_t k : {0, 1}) {
+    const auto data = dir / (k == 0 ? "a" : "b") / "data";
+    ganaug::jobs::run_experiment(
+        grid({data}, dir / ("shard" + std::to_string(k))).seeds(2).shard(k).num_shards(2));
+  }
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::merge_experiments((dir / "merged").string(),
+                                        {(dir / "shard0").string(), (dir / "shard1").string()});
+      },
+      {"ran data on other data than an earlier shard (train_hash "});
+  EXPECT_FALSE(fs::exists(dir / "merged" / "results.json"));
+}
+
+TEST(Experiment, AResumeNeverLeavesFinishedCellsOutOfItsGrid) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto grid = tiny_grid(dir / "data", dir / "out").sizes({3}).seeds(2).schemes({"none"});
+  ganaug::jobs::run_experiment(grid);
+  ganaug::testing::expect_error(
+      [&] { ganaug::jobs::run_experiment(ExperimentOptions(grid).seeds(1).resume(true)); },
+      {"hold the finished cell data|3|1|none|", "which this run's grid leaves out",
+       "finished cells are never dropped"});
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_experiment(ExperimentOptions(grid).sizes({6}).seeds(2).resume(true));
+      },
+      {"hold the finished cell data|3|0|none|"});
+  EXPECT_EQ(read_json(dir / "out" / "results.json")["grid"]["seeds"], 2);
+  // A larger grid keeps them and adds its own.
+  const auto grown = ganaug::jobs::run_experiment(ExperimentOptions(grid).seeds(3).resume(true));
+  EXPECT_EQ(grown["cells"].size(), 3u);
+  EXPECT_EQ(grown["grid"]["seeds"], 3);
+}
+
 TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
@@ -814,6 +932,41 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   // A shard folder resumes only as the same shard.
   expect_error([&] { ganaug::jobs::run_experiment(grid(dir / "shard0").resume(true)); },
                {"shard 0 of 2 of a grid", "a whole grid", "--shard"});
+  // A generator the shard's results list must be there, whole: missing or damaged, it is named
+  // and nothing is merged.
+  fs::copy(dir / "shard1", dir / "broken", fs::copy_options::recursive);
+  const auto key = read_json(dir / "broken" / "results.json")["generators"][0]["key"];
+  const auto checkpoint = dir / "broken" / "generators" / key.get<std::string>() / "checkpoint.pt";
+  fs::resize_file(checkpoint, fs::file_size(checkpoint) - 100);
+  const auto broken = (dir / "broken").string();
+  expect_error(
+      [&] {
+        ganaug::jobs::merge_experiments((dir / "m7").string(), {s0, broken});
+      },
+      {"shard " + broken + ": the generator " + checkpoint.string(), "cannot be merged",
+       "rerun that shard with --resume"});
+  fs::remove(checkpoint);
+  expect_error(
+      [&] {
+        ganaug::jobs::merge_experiments((dir / "m7").string(), {s0, broken});
+      },
+      {"cannot be merged (it is missing)"});
+  EXPECT_FALSE(fs::exists(dir / "m7" / "generators"));
+  EXPECT_FALSE(fs::exists(dir / "m7" / "results.json"));
+  // A copy that fails half-way (as on a full disk; here a file that cannot be read) leaves no
+  // partial generators/.
+  fs::remove_all(dir / "broken");
+  fs::copy(dir / "shard1", dir / "broken", fs::copy_options::recursive);
+  fs::create_symlink(dir / "nowhere",
+                     dir / "broken" / "generators" / key.get<std::string>() / "unreadable");
+  expect_error(
+      [&] {
+        ganaug::jobs::merge_experiments((dir / "m8").string(), {s0, broken});
+      },
+      {"cannot copy the shards' generators", "nothing of them was left there"});
+  EXPECT_FALSE(fs::exists(dir / "m8" / "generators"));
+  EXPECT_FALSE(fs::exists(dir / "m8" / ".merging"));
+  EXPECT_FALSE(fs::exists(dir / "m8" / "results.json"));
 }
 
 TEST(ExperimentCli, RunsAShardFromTheSlurmArrayAndMerges) {

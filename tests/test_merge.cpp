@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -163,6 +164,46 @@ TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
   fs::remove(fs::path(dirs[0]) / ganaug::image_file_name(0));
   expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});
   EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
+}
+
+TEST_F(ShardTest, AShardChangedAfterItFinishedIsRefused) {
+  const auto out = (dir_ / "out").string();
+  // Each change keeps the manifest well formed and every listed image present.
+  const std::vector<std::pair<std::string, std::function<void(const fs::path&)>>> changes = {
+      {"images",
+       [](const fs::path& d) {  // one byte flipped
+         const auto path = d / ganaug::image_file_name(1);
+         auto bytes = bytes_of(path);
+         bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
+         std::ofstream(path, std::ios::binary) << bytes;
+       }},
+      {"images",
+       [](const fs::path& d) {  // truncated
+         fs::resize_file(d / ganaug::image_file_name(2), 40);
+       }},
+      {"images",
+       [](const fs::path& d) {  // two images swapped
+         const auto a = d / ganaug::image_file_name(0), b = d / ganaug::image_file_name(3);
+         const auto bytes = bytes_of(a);
+         fs::copy_file(b, a, fs::copy_options::overwrite_existing);
+         std::ofstream(b, std::ios::binary) << bytes;
+       }},
+      {"labels.csv rows", [](const fs::path& d) {  // one label edited
+         auto text = bytes_of(d / "labels.csv");
+         const auto row = text.find('\n') + 1;
+         const auto comma = text.find(',', row);
+         text[comma + 1] = text[comma + 1] == '0' ? '1' : '0';
+         std::ofstream(d / "labels.csv", std::ios::binary) << text;
+       }}};
+  int n = 0;
+  for (const auto& [what, change] : changes) {
+    const auto dirs = run_shards(2, "changed" + std::to_string(n++) + "-");
+    change(dirs[0]);
+    expect_error([&] { ganaug::jobs::merge_shards(out, dirs); },
+                 {"shard " + dirs[0] + ": its " + what + " are not what the shard wrote",
+                  "rerun that shard with --force"});
+    EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
+  }
 }
 
 TEST_F(ShardTest, AMergeNeverDeletesOrWritesIntoWhatTheShardsRead) {

@@ -199,7 +199,13 @@ ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> fields;
   std::string field;
-  bool quoted = false;
+  bool quoted = false;       // inside double quotes
+  bool whole_quote = false;  // the field opened with a quote: its spaces are its own
+  const auto finish = [&] {
+    fields.push_back(whole_quote ? field : trim(field));
+    field.clear();
+    whole_quote = false;
+  };
   for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted) {
@@ -213,15 +219,27 @@ std::vector<std::string> split_csv_line(const std::string& line) {
       }
     } else if (c == '"') {
       quoted = true;
+      if (trim(field).empty()) {
+        field.clear();
+        whole_quote = true;
+      }
     } else if (c == ',') {
-      fields.push_back(trim(field));
-      field.clear();
-    } else {
+      finish();
+    } else if (!(whole_quote && (c == ' ' || c == '\t' || c == '\r'))) {
       field += c;
     }
   }
-  fields.push_back(trim(field));
+  finish();
   return fields;
+}
+
+std::string csv_field(const std::string& text) {
+  const bool plain = text.find_first_of(",\"\r\n") == std::string::npos &&
+                     (text.empty() || (text.front() != ' ' && text.back() != ' '));
+  if (plain) return text;
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
 }
 
 namespace {

@@ -286,7 +286,10 @@ class AugmentRun {
     summary_["class_names"] = train.class_names;
     summary_["n"] = o_.n();
     summary_["seed"] = o_.seed();
-    if (o_.num_shards() > 1) summary_["shard"] = record_["shard"];
+    if (o_.num_shards() > 1) {
+      summary_["shard"] = record_["shard"];
+      summary_["shard"]["content"] = detail::shard_content(out_, range_.first, range_.count);
+    }
     summary_["train"] = {
         {"source", train.source}, {"images", train.size()}, {"class_counts", train.class_counts()}};
     summary_["test"] = data_.test_description;

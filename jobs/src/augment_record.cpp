@@ -9,6 +9,7 @@
 #include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/file_io.hpp"
+#include "ganaug/pipelines/generate.hpp"
 #include "ganaug/version.hpp"
 #include "output_lock.hpp"
 
@@ -39,19 +40,39 @@ nlohmann::json located(nlohmann::json identity, const std::string& path) {
   return identity;
 }
 
-std::string file_hash(const fs::path& path) {
+// Continues `hash` over the bytes of `path`.
+uint64_t hash_file(const fs::path& path, uint64_t hash) {
   std::ifstream in(path, std::ios::binary);
   GANAUG_CHECK(in.good(), "cannot read ", path.string());
-  uint64_t hash = kHashSeed;
   std::vector<char> buffer(1 << 16);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     hash = hash_bytes(buffer.data(), static_cast<size_t>(in.gcount()), hash);
   }
-  return hash_hex(hash);
+  return hash;
 }
 
+std::string file_hash(const fs::path& path) { return hash_hex(hash_file(path, kHashSeed)); }
+
 }  // namespace
+
+nlohmann::json shard_content(const fs::path& dir, int64_t first, int64_t count) {
+  uint64_t images = kHashSeed;
+  for (int64_t i = first; i < first + count; ++i) {
+    const auto path = dir / image_file_name(i);
+    std::error_code error;
+    const auto size = static_cast<uint64_t>(fs::file_size(path, error));
+    GANAUG_CHECK(!error, "cannot read ", path.string(), " (", error.message(), ")");
+    images = hash_file(path, hash_bytes(&size, sizeof size, images));
+  }
+  std::ifstream in(dir / "labels.csv", std::ios::binary);
+  GANAUG_CHECK(in.good(), "cannot read ", (dir / "labels.csv").string());
+  std::string line;
+  std::getline(in, line);  // the header, compared on its own
+  uint64_t rows = kHashSeed;
+  while (std::getline(in, line)) rows = hash_bytes(line.data(), line.size() + 1, rows);
+  return {{"images_fnv1a64", hash_hex(images)}, {"labels_fnv1a64", hash_hex(rows)}};
+}
 
 // "argmax-dynamic" for argmax retrained with dynamic argmax, else the scheme's name.
 std::string scheme_name(const AugmentOptions& o) {

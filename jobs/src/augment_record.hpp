@@ -26,6 +26,11 @@ void settle_run_record(const std::filesystem::path& out, const nlohmann::json& r
 /// Refuses a run whose `n` images would not fit on the output disk (space or file count).
 void check_free_space(const std::filesystem::path& out, const LabeledDataset& train, int64_t n);
 
+/// What a finished shard holds, for augment-merge to verify: FNV-1a hashes of its image files
+/// [first, first + count) in order (each file's size and bytes) and of the rows of its
+/// labels.csv after the header. Throws ganaug::Error naming a file that cannot be read.
+nlohmann::json shard_content(const std::filesystem::path& dir, int64_t first, int64_t count);
+
 /// "argmax-dynamic" for argmax retrained with dynamic argmax, else the scheme's name.
 std::string scheme_name(const AugmentOptions& o);
 

@@ -13,11 +13,14 @@
 #include <sstream>
 #include <tuple>
 
+#include "augment_record.hpp"
+#include "experiment_checks.hpp"
 #include "experiment_outputs.hpp"
 #include "experiment_results.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/job.hpp"
 #include "ganaug/metrics.hpp"
@@ -48,45 +51,6 @@ std::string dataset_label(const DatasetSpec& spec) {
 // Images as the PNG files users get hold them: 8-bit levels.
 torch::Tensor quantize(const torch::Tensor& images) {
   return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
-}
-
-// Refuses, right after loading and before anything trains, a grid the data cannot hold: a
-// labeled size above a class's count, a pool above the images outside the largest subset, or a
-// scoring set too small for the generator metrics (diversity needs a class with two images).
-void check_grid_fits(const ExperimentOptions& o, const std::string& ds, const LabeledDataset& full,
-                     const LabeledDataset& test, const std::vector<detail::CellSpec>& cells) {
-  const std::string held_out =
-      o.validation_fraction() > 0
-          ? " once --validation " + fixed(o.validation_fraction(), 2) + " is held out"
-          : "";
-  const auto counts = full.class_counts();
-  const auto fewest = std::min_element(counts.begin(), counts.end()) - counts.begin();
-  const int64_t largest = *std::max_element(o.sizes().begin(), o.sizes().end());
-  GANAUG_CHECK(largest <= counts[static_cast<size_t>(fewest)], ds, ": --sizes ", largest,
-               " asks for ", largest, " labeled images per class, but class '",
-               full.class_names[static_cast<size_t>(fewest)], "' has only ",
-               counts[static_cast<size_t>(fewest)], " training image",
-               counts[static_cast<size_t>(fewest)] == 1 ? "" : "s", held_out, "; lower --sizes");
-  int64_t pool = 0;
-  bool synthetic = false;
-  for (const auto& c : cells) {
-    pool = std::max(pool, c.pool);
-    synthetic = synthetic || c.scheme.synthetic.has_value();
-  }
-  const int64_t outside = full.size() - largest * full.num_classes();
-  GANAUG_CHECK(pool <= outside, ds, ": --unlabeled ", pool, " asks for a pool of ", pool,
-               " images, but only ", outside, " training images lie outside the labeled subset of ",
-               largest, " per class", held_out, "; lower --unlabeled");
-  if (!synthetic) return;
-  const auto scored = test.class_counts();
-  const int64_t m = std::min({o.metric_samples(), test.size(), full.size()});
-  const bool pair = std::any_of(scored.begin(), scored.end(), [](int64_t n) { return n >= 2; });
-  GANAUG_CHECK(pair && m > full.num_classes(), ds, ": the ",
-               o.evaluate_on() == "validation" ? "validation split" : "test set", " (", test.size(),
-               " images) is too small to score the GAN schemes: their diversity ",
-               "needs a class with two images there and more images than the ", full.num_classes(),
-               " classes; ",
-               o.evaluate_on() == "validation" ? "raise --validation" : "use a larger test set");
 }
 
 class Experiment {
@@ -342,10 +306,35 @@ class Experiment {
     return model;
   }
 
+  // Each dataset's name in keys, files and reports: its folder's or file's name; a later one
+  // whose name an earlier one has is numbered (data, data-2, ...).
   std::vector<std::string> dataset_labels() const {
     std::vector<std::string> labels;
-    for (const auto& spec : o_.datasets()) labels.push_back(dataset_label(spec));
+    for (const auto& spec : o_.datasets()) {
+      const auto base = dataset_label(spec);
+      auto label = base;
+      for (int n = 2; std::find(labels.begin(), labels.end(), label) != labels.end(); ++n)
+        label = base + "-" + std::to_string(n);
+      labels.push_back(label);
+    }
     return labels;
+  }
+
+  // Refuses to continue results of `ds` made with other data than this run's (another folder
+  // of the same name, or changed files): the hashes of its training and scoring sets.
+  void check_same_data(const std::string& ds, const std::string& path, const std::string& train,
+                       const std::string& test) const {
+    const auto* reference = results_.reference(ds);
+    if (reference == nullptr) return;
+    const auto differs = [&](const std::optional<std::string>& was, const std::string& now,
+                             const char* what) {
+      GANAUG_CHECK(!was || *was == now, "the results of ", ds, " in ", o_.out_dir(),
+                   " were made with other ", what, " (hash ", *was, ") than this run's ",
+                   path.empty() ? "Fashion-MNIST" : path, " (hash ", now,
+                   "): use --force or another --out");
+    };
+    differs(reference->train_hash, train, "training data");
+    differs(reference->test_hash, test, "scoring data");
   }
 
   // Units of the grid: (dataset, size, seed) in run order; shard K of S runs units K, K+S, ...
@@ -363,7 +352,7 @@ class Experiment {
       for (int64_t i = 0; i < o_.seeds(); ++i) any = any || mine(unit(d, s, i));
     if (!any) return;  // another shard's dataset: no reference classifier to train here
     spec.threads(o_.threads()).seed(o_.first_seed()).per_class(0);
-    const auto ds = dataset_label(spec);
+    const auto ds = dataset_labels()[d];
     say(ds + ": loading");
     auto data = load_train_test(spec, o_.test_data(), o_.test_fraction());
     LabeledDataset validation_set;
@@ -387,12 +376,17 @@ class Experiment {
     const auto& test = data.test;
     const int64_t k = full.num_classes();
     const auto cells = detail::unit_cells(o_.schemes(), o_.multiples(), o_.unlabeled());
-    check_grid_fits(o_, ds, full, test, cells);
+    detail::check_grid_fits(o_, ds, full, test, cells);
+    const auto train_hash = detail::data_identity(full)["hash"].get<std::string>();
+    const auto test_hash = detail::data_identity(test)["hash"].get<std::string>();
+    check_same_data(ds, spec.path(), train_hash, test_hash);
     const auto network = check_network(ds, full.channels());
     auto reference = reference_classifier(ds, full, test);
     auto& record = results_.reference_to_fill(ds);
     record.network = network["network"].get<std::string>();
     record.width = network["width"].get<int64_t>();
+    record.train_hash = train_hash;
+    record.test_hash = test_hash;
     record.test = data.test_description;
     record.test["images"] = test.size();
 
@@ -604,41 +598,42 @@ class Experiment {
     write_outputs();
   }
 
-  // The generator of `dir`: reused when its checkpoint was trained as this run would train it
-  // and is complete, resumed when incomplete, else trained anew over it.
+  // The generator of `dir`: reused when its checkpoint is complete and was trained as this run
+  // would train it (the record written beside it before training names the data, seed and
+  // settings), resumed when incomplete; a checkpoint of another training is refused, naming why.
   TrainedGan obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
                               const std::string& group) {
     const auto checkpoint = dir / "checkpoint.pt";
     // Images labelled -1 (pool images without the teacher's class) train by the unconditional
     // term.
     const bool has_unlabeled = (train.labels < 0).any().item<bool>();
-    const double unlabeled_share = has_unlabeled ? o_.gan_unlabeled_share() : 0.0;
+    const auto options = GanOptions(train.num_classes(), train.height(), train.channels())
+                             .iterations(o_.gan_iterations())
+                             .mode_seeking(o_.gan_mode_seeking())
+                             .minibatch_std(o_.gan_minibatch_std())
+                             .unlabeled_share(has_unlabeled ? o_.gan_unlabeled_share() : 0.0)
+                             .seed(seed)
+                             .device(o_.device())
+                             .threads(o_.threads())
+                             .out_dir(dir.string())
+                             .checkpoint_every(250)
+                             .log_every(50);
+    const auto facts = gan_training_facts(train, options);
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
-      const bool resumable = loaded.options.mode_seeking() == o_.gan_mode_seeking() &&
-                             loaded.options.minibatch_std() == o_.gan_minibatch_std() &&
-                             loaded.options.unlabeled_share() == unlabeled_share;
-      if (resumable && loaded.iteration >= o_.gan_iterations()) {
+      detail::check_generator_continues(dir, loaded, o_.gan_iterations(), facts,
+                                        gan_training_facts(train, loaded.options));
+      if (loaded.iteration == o_.gan_iterations()) {
         TrainedGan reused;
         reused.generator = loaded.generator;
         reused.iterations = loaded.iteration;
         return reused;
       }
-      if (resumable) stage.resume_from = checkpoint.string();
+      stage.resume_from = checkpoint.string();
     }
     check_stop();
-    auto options = GanOptions(train.num_classes(), train.height(), train.channels())
-                       .iterations(o_.gan_iterations())
-                       .mode_seeking(o_.gan_mode_seeking())
-                       .minibatch_std(o_.gan_minibatch_std())
-                       .unlabeled_share(unlabeled_share)
-                       .seed(seed)
-                       .device(o_.device())
-                       .threads(o_.threads())
-                       .out_dir(dir.string())
-                       .checkpoint_every(250)
-                       .log_every(50);
+    detail::write_generator_record(dir, facts);
     say(group + ": training the GAN (" + std::to_string(o_.gan_iterations()) + " iterations)");
     stage.hooks = stage_hooks();
     return train_gan(train, options, train.class_names, stage);

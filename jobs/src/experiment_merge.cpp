@@ -10,6 +10,7 @@
 
 #include "experiment_outputs.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
 #include "ganaug/jobs/experiment.hpp"
 #include "output_dir.hpp"
 
@@ -70,43 +71,63 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
   return "";
 }
 
-// The cell keys shard `index` of `count` must hold when finished.
-std::set<std::string> expected_cells(const nlohmann::json& results, int64_t index, int64_t count) {
-  const auto& grid = results["grid"];
-  std::set<std::string> keys;
-  int64_t unit = 0;
-  for (const auto& ds : grid["datasets"]) {
-    for (const auto& size : grid["sizes"]) {
-      for (int64_t i = 0; i < grid["seeds"].get<int64_t>(); ++i, ++unit) {
-        if (unit % count != index) continue;
-        const auto seed = results["settings"]["first_seed"].get<uint64_t>() + i;
-        const auto pools = grid.value("unlabeled", std::vector<int64_t>{0});
-        for (const auto& cell :
-             detail::unit_cells(grid["schemes"].get<std::vector<std::string>>(),
-                                grid["multiples"].get<std::vector<double>>(), pools))
-          keys.insert(detail::cell_key(ds.get<std::string>(), size.get<int64_t>(), seed,
-                                       cell.scheme.name(), cell.multiple, cell.pool));
-      }
-    }
-  }
-  return keys;
-}
-
 }  // namespace
 
 namespace {
 
-// A shard's generators' folders (checkpoints, logs, samples) and reference classifiers, into
-// `out` (what is there already is kept).
-void copy_shard_files(const fs::path& dir, const fs::path& out) {
-  if (fs::is_directory(dir / "generators"))
-    fs::copy(dir / "generators", out / "generators",
-             fs::copy_options::recursive | fs::copy_options::skip_existing);
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const auto name = entry.path().filename().string();
-    if (name.rfind("reference-", 0) == 0 && entry.path().extension() == ".pt" &&
-        !fs::exists(out / name))
-      fs::copy_file(entry.path(), out / name);
+// Refuses a shard whose results list a generator its folder does not hold whole: a missing
+// checkpoint, one that fails its checksum, or one of another iteration count.
+void check_shard_generators(const fs::path& dir, const nlohmann::json& results) {
+  for (const auto& g : results["generators"]) {
+    const auto key = g.value("key", std::string());
+    const auto iterations = g.value("iterations", int64_t{-1});
+    const auto path = dir / "generators" / key / "checkpoint.pt";
+    std::string problem;
+    if (key.empty() || !fs::exists(path)) {
+      problem = "it is missing";
+    } else {
+      try {
+        const auto loaded = load_generator(path.string(), "cpu");
+        if (loaded.iteration != iterations)
+          problem = "it holds iteration " + std::to_string(loaded.iteration) +
+                    " where the results say " + std::to_string(iterations);
+      } catch (const std::exception& e) {
+        problem = first_line(e);
+      }
+    }
+    GANAUG_CHECK(problem.empty(), "shard ", dir.string(), ": the generator ", path.string(),
+                 " its results list cannot be merged (", problem,
+                 "); rerun that shard with --resume");
+  }
+}
+
+// The shards' generators' folders (checkpoints, logs, samples) and reference classifiers, into
+// `out`: copied into a staging folder first and moved in when all are there, so a failed copy
+// (a full disk) leaves no partial generators/ behind.
+void copy_shard_files(const std::vector<fs::path>& dirs, const fs::path& out) {
+  const auto staging = out / ".merging";
+  try {
+    fs::remove_all(staging);
+    fs::create_directories(staging / "generators");
+    for (const auto& dir : dirs) {
+      if (fs::is_directory(dir / "generators"))
+        fs::copy(dir / "generators", staging / "generators",
+                 fs::copy_options::recursive | fs::copy_options::skip_existing);
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        const auto name = entry.path().filename().string();
+        if (name.rfind("reference-", 0) == 0 && entry.path().extension() == ".pt" &&
+            !fs::exists(staging / name))
+          fs::copy_file(entry.path(), staging / name);
+      }
+    }
+    for (const auto& entry : fs::directory_iterator(staging))
+      fs::rename(entry.path(), out / entry.path().filename());
+    fs::remove(staging);
+  } catch (const fs::filesystem_error& e) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    GANAUG_FAIL("cannot copy the shards' generators and reference classifiers into ", out.string(),
+                " (", e.what(), "); nothing of them was left there");
   }
 }
 
@@ -141,7 +162,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   for (const auto& s : shards) {
     std::set<std::string> have;
     for (const auto& c : s.results["cells"]) have.insert(c["key"].get<std::string>());
-    const auto want = expected_cells(first.results, s.index, s.count);
+    const auto want = detail::grid_cell_keys(first.results, s.index, s.count);
     const auto done = std::count_if(want.begin(), want.end(),
                                     [&](const std::string& k) { return have.count(k) > 0; });
     GANAUG_CHECK(done == static_cast<std::ptrdiff_t>(want.size()) && have.size() == want.size(),
@@ -149,6 +170,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
                  " of its ", want.size(), " cells (and ",
                  static_cast<std::ptrdiff_t>(have.size()) - done,
                  " others); finish it with --resume first");
+    check_shard_generators(s.dir, s.results);
   }
 
   // The merged results, all read and ordered before anything is written.
@@ -162,8 +184,21 @@ nlohmann::json merge_experiments(const std::string& out_dir,
     const auto& r = s->results;
     for (const auto& c : r["cells"]) merged["cells"].push_back(c);
     for (const auto& g : r["generators"]) merged["generators"].push_back(g);
-    for (const auto& [ds, ref] : r["references"].items())
-      if (!merged["references"].contains(ds)) merged["references"][ds] = ref;
+    for (const auto& [ds, ref] : r["references"].items()) {
+      if (!merged["references"].contains(ds)) {
+        merged["references"][ds] = ref;
+        continue;
+      }
+      // Every shard that trained on `ds` read the same data (a folder of that name elsewhere,
+      // or changed files, would mix two data sets under one name).
+      for (const auto* hash : {"train_hash", "test_hash"}) {
+        const auto& have = merged["references"][ds];
+        GANAUG_CHECK(!have.contains(hash) || !ref.contains(hash) || have[hash] == ref[hash], s->dir,
+                     " ran ", ds, " on other data than an earlier shard (", hash, " ",
+                     ref.value(hash, ""), " against ", have.value(hash, ""),
+                     "): merge the shards of one grid, run on the same data");
+      }
+    }
     merged["started"] = std::min(merged["started"].get<std::string>(),
                                  r.value("started", merged["started"].get<std::string>()));
     merged["merged_from"].push_back({{"folder", fs::absolute(s->dir).lexically_normal().string()},
@@ -197,7 +232,9 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   detail::check_output_dir(out, /*resume=*/false, force, "", inputs);
   const auto lock = detail::make_output_dir(out, force);
 
-  for (const auto& [index, s] : by_index) copy_shard_files(s->dir, out);
+  std::vector<fs::path> dirs;
+  for (const auto& [index, s] : by_index) dirs.push_back(s->dir);
+  copy_shard_files(dirs, out);
   detail::write_experiment_outputs(out, merged);
   return merged;
 }

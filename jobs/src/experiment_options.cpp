@@ -1,4 +1,5 @@
 // The experiment's options: scheme names, validation, the settings a resumed run must share.
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
@@ -88,6 +89,14 @@ void ExperimentOptions::validate() const {
     GANAUG_CHECK(n >= 0, "unlabeled pool sizes must be 0 or positive, got ", n);
   check_distinct(sizes(), "size");
   check_distinct(multiples(), "multiple");
+  std::vector<std::string> data_paths;  // one dataset named twice, by any spelling
+  for (const auto& spec : datasets()) {
+    std::error_code error;
+    const auto path = std::filesystem::weakly_canonical(spec.path(), error);
+    data_paths.push_back(spec.path().empty() ? "Fashion-MNIST"
+                                             : (error ? spec.path() : path.string()));
+  }
+  check_distinct(data_paths, "dataset");
   check_distinct(unlabeled(), "unlabeled pool size");
   std::vector<std::string> scheme_names;
   for (const auto& name : schemes()) scheme_names.push_back(ExperimentScheme::parse(name).name());

@@ -3,11 +3,13 @@
 #include <ctime>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 #include <utility>
 #include <vector>
 
 #include "ganaug/datasets/chart.hpp"
+#include "ganaug/datasets/csv_manifest.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/jobs/experiment.hpp"
@@ -77,7 +79,7 @@ void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
   csv << "dataset,size,seed,scheme,multiple,unlabeled,synthetic_images,accuracy,macro_f1,"
          "seconds\n";
   for (const auto& c : results["cells"]) {
-    csv << c["dataset"].get<std::string>() << "," << c["size"] << "," << c["seed"] << ","
+    csv << csv_field(c["dataset"].get<std::string>()) << "," << c["size"] << "," << c["seed"] << ","
         << c["scheme"].get<std::string>() << "," << c["multiple"] << ","
         << c.value("unlabeled", int64_t{0}) << "," << c["synthetic_images"] << ","
         << fixed(c["accuracy"].get<double>(), 6) << "," << fixed(c["macro_f1"].get<double>(), 6)
@@ -116,6 +118,26 @@ std::vector<CellSpec> unit_cells(const std::vector<std::string>& schemes,
       for (double m : cell_multiples) cells.push_back({scheme, m, p});
   }
   return cells;
+}
+
+std::set<std::string> grid_cell_keys(const nlohmann::json& results, int64_t index, int64_t count) {
+  const auto& grid = results["grid"];
+  std::set<std::string> keys;
+  int64_t unit = 0;
+  for (const auto& ds : grid["datasets"]) {
+    for (const auto& size : grid["sizes"]) {
+      for (int64_t i = 0; i < grid["seeds"].get<int64_t>(); ++i, ++unit) {
+        if (unit % count != index) continue;
+        const auto seed = results["settings"]["first_seed"].get<uint64_t>() + i;
+        const auto pools = grid.value("unlabeled", std::vector<int64_t>{0});
+        for (const auto& cell : unit_cells(grid["schemes"].get<std::vector<std::string>>(),
+                                           grid["multiples"].get<std::vector<double>>(), pools))
+          keys.insert(cell_key(ds.get<std::string>(), size.get<int64_t>(), seed, cell.scheme.name(),
+                               cell.multiple, cell.pool));
+      }
+    }
+  }
+  return keys;
 }
 
 std::string cell_key(const std::string& dataset, int64_t size, uint64_t seed,

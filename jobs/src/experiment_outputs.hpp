@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ std::vector<CellSpec> unit_cells(const std::vector<std::string>& schemes,
 /// A cell's key in results.json: "ds|size|seed|scheme|multiple", then "|u<pool>" with a pool.
 std::string cell_key(const std::string& dataset, int64_t size, uint64_t seed,
                      const std::string& scheme, double multiple, int64_t pool);
+
+/// The keys of the cells shard `index` of `count` of the grid in `results` (its "grid" and
+/// settings' first_seed) holds when finished; index 0 of 1 for a whole grid.
+std::set<std::string> grid_cell_keys(const nlohmann::json& results, int64_t index, int64_t count);
 
 /// `v` with `digits` digits after the point.
 std::string fixed(double v, int digits);

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "experiment_outputs.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug::jobs::detail {
@@ -92,6 +93,8 @@ void to_json(nlohmann::json& j, const ReferenceResult& r) {
   if (!r.test.is_null()) j["test"] = r.test;
   if (r.fcd_real_vs_real) j["fcd_real_vs_real"] = *r.fcd_real_vs_real;
   if (r.fcd_samples) j["fcd_samples"] = *r.fcd_samples;
+  if (r.train_hash) j["train_hash"] = *r.train_hash;
+  if (r.test_hash) j["test_hash"] = *r.test_hash;
 }
 
 void from_json(const nlohmann::json& j, ReferenceResult& r) {
@@ -104,6 +107,8 @@ void from_json(const nlohmann::json& j, ReferenceResult& r) {
   r.test = j.value("test", nlohmann::json());
   if (j.contains("fcd_real_vs_real")) r.fcd_real_vs_real = j.at("fcd_real_vs_real").get<double>();
   if (j.contains("fcd_samples")) r.fcd_samples = j.at("fcd_samples").get<int64_t>();
+  if (j.contains("train_hash")) r.train_hash = j.at("train_hash").get<std::string>();
+  if (j.contains("test_hash")) r.test_hash = j.at("test_hash").get<std::string>();
 }
 
 ResultsStore::ResultsStore(nlohmann::json header) : header_(std::move(header)) {}
@@ -173,6 +178,19 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
     for (const auto& c : previous.at("cells")) add_cell(c.get<CellResult>());
   } catch (const std::exception& e) {  // a missing or mistyped field, a value out of range
     GANAUG_FAIL(path.string(), " is damaged (", e.what(), "); use --force to start over");
+  }
+  // Finished cells are never dropped, so the grid must still hold them all (fewer --seeds, a
+  // size or scheme left out would keep them under a grid that does not list them).
+  const bool shard = header_.contains("shard");
+  const auto keys = grid_cell_keys(header_, shard ? header_["shard"]["index"].get<int64_t>() : 0,
+                                   shard ? header_["shard"]["count"].get<int64_t>() : 1);
+  for (const auto& cell : cells_) {
+    GANAUG_CHECK(keys.count(cell.key) > 0, "the results in ", out_dir, " hold the finished cell ",
+                 cell.key,
+                 " (dataset|size|seed|scheme|multiple), which this run's grid leaves out; resume "
+                 "with a grid that holds it (--seeds, --sizes, --schemes, --multiples, "
+                 "--unlabeled, --data: finished cells are never dropped), or use --force or "
+                 "another --out");
   }
   if (previous.contains("classic_choice")) classic_choice_ = previous["classic_choice"];
   header_["started"] = previous["started"];

@@ -60,6 +60,9 @@ struct ReferenceResult {
   std::optional<std::string> network;
   std::optional<int64_t> width;
   nlohmann::json test;  ///< where the test set came from and its size
+  /// Hashes of the training images (after the validation split) and of the scoring set, with
+  /// their labels and class names (data_identity); absent in results from before ganaug 0.5.
+  std::optional<std::string> train_hash, test_hash;
   std::optional<double> fcd_real_vs_real;
   std::optional<int64_t> fcd_samples;
 };

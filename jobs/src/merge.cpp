@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 
+#include "augment_record.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/jobs/augment.hpp"
@@ -98,6 +99,19 @@ Shard read_shard(const fs::path& dir) {
   GANAUG_CHECK(static_cast<int64_t>(shard.rows.size()) == shard.images, "shard ", dir.string(),
                " lists ", shard.rows.size(), " images but shard ", shard.index, " of ", shard.count,
                " holds ", shard.images);
+  // What the shard wrote when it finished (shards from before ganaug 0.5 recorded nothing).
+  const auto& written = shard.summary.value("shard", nlohmann::json::object());
+  if (written.is_object() && written.contains("content")) {
+    const auto now = detail::shard_content(dir, shard.first, shard.images);
+    for (const auto& [key, what] :
+         {std::pair{"images_fnv1a64", "images"}, std::pair{"labels_fnv1a64", "labels.csv rows"}}) {
+      GANAUG_CHECK(written["content"].value(key, "") == now[key], "shard ", dir.string(), ": its ",
+                   what, " are not what the shard wrote (hash ", now[key].dump(), ", written ",
+                   written["content"].value(key, "none"),
+                   "): a file was changed, truncated or swapped after it finished; rerun that "
+                   "shard with --force");
+    }
+  }
   return shard;
 }
 

@@ -581,13 +581,9 @@ void GanTrainer::resume(const std::string& path) {
   s.iteration = reader.integer("iteration");
 }
 
-namespace {
-
-// What every rank of a data-parallel run must share: the data (shape, classes, contents), the
-// stored options (seed, budget, architecture, ...) and the iteration it starts from.
-ProcessGroup::JobFacts job_facts(const LabeledDataset& data, const GanOptions& o,
-                                 int64_t iteration) {
-  ProcessGroup::JobFacts facts;
+std::vector<std::pair<std::string, std::string>> gan_training_facts(const LabeledDataset& data,
+                                                                    const GanOptions& o) {
+  std::vector<std::pair<std::string, std::string>> facts;
   facts.emplace_back("image shape (--image-size, --channels)",
                      std::to_string(data.channels()) + "x" + std::to_string(data.height()) + "x" +
                          std::to_string(data.width()));
@@ -600,7 +596,6 @@ ProcessGroup::JobFacts job_facts(const LabeledDataset& data, const GanOptions& o
   uint64_t hash = hash_bytes(images.data_ptr(), images.nbytes());
   hash = hash_bytes(labels.data_ptr(), labels.nbytes(), hash);
   facts.emplace_back("training data (--data, --per-class, --seed)", "hash " + hash_hex(hash));
-  facts.emplace_back("starting iteration (--resume)", std::to_string(iteration));
   for (const auto& field : detail::gan_fields()) {
     std::ostringstream value;
     value << field.get(o);
@@ -608,6 +603,17 @@ ProcessGroup::JobFacts job_facts(const LabeledDataset& data, const GanOptions& o
     if (description.rfind("the ", 0) == 0) description.erase(0, 4);  // "its seed", not "its the"
     facts.emplace_back(description + " (" + field.name + ")", value.str());
   }
+  return facts;
+}
+
+namespace {
+
+// What every rank of a data-parallel run must share: the training's facts and the iteration it
+// starts from.
+ProcessGroup::JobFacts job_facts(const LabeledDataset& data, const GanOptions& o,
+                                 int64_t iteration) {
+  auto facts = gan_training_facts(data, o);
+  facts.insert(facts.begin() + 4, {"starting iteration (--resume)", std::to_string(iteration)});
   return facts;
 }
 

@@ -48,7 +48,10 @@ bool is_temporary_file_name(const std::string& name);
 /// folder no other process writes to. Never throws: a missing or unreadable folder counts 0.
 int64_t remove_temporary_files(const std::filesystem::path& folder);
 
-/// The FNV-1a 64-bit offset basis: the `hash` a new hash_bytes() sequence starts from.
+/// The `hash` a new hash_bytes() sequence starts from: ganaug's own offset basis. It is one digit
+/// short of FNV-1a's (14695981039346656037), a slip kept on purpose: every checkpoint checksum
+/// and data hash written so far starts from it, so ganaug's hashes are FNV-1a's multiply and
+/// xor steps from another start (as good a checksum; "fnv1a64" in file formats names that).
 constexpr uint64_t kHashSeed = 1469598103934665603ull;
 /// A 64-bit FNV-1a hash of `size` bytes, continuing from `hash` (start with kHashSeed); used as
 /// a checksum of checkpoints and as the identity of data sets. Not cryptographic.

@@ -236,6 +236,13 @@ struct GeneratorCheckpoint {
 /// checkpoint, or holds NaN/Inf weights; also for an unavailable device.
 GeneratorCheckpoint load_generator(const std::string& path, const std::string& device = "auto");
 
+/// What identifies a GAN's training, as (what, value) pairs in a fixed order: the data's image
+/// shape, classes, size and a hash of its images and labels, then every option a checkpoint
+/// stores (seed, budget, architecture, losses, ...). Trainings with equal facts train the same
+/// networks on one device type; the first differing pair says why two do not.
+std::vector<std::pair<std::string, std::string>> gan_training_facts(const LabeledDataset& data,
+                                                                    const GanOptions& options);
+
 /// Throws ganaug::Error naming `path` unless the loaded generator was trained on `data`'s class
 /// names and makes images of its shape (channels x height x width).
 void check_generator_fits(const GeneratorCheckpoint& loaded, const LabeledDataset& data,

@@ -39,7 +39,12 @@ ImageList read_image_paths(const std::filesystem::path& manifest,
                            bool allow_outside_paths = false);
 
 /// Splits one CSV line into fields; double-quoted fields may hold commas and "" for a quote.
-/// Surrounding spaces and a trailing carriage return are dropped.
+/// Spaces around a field and a trailing carriage return are dropped (a quoted field keeps the
+/// spaces inside its quotes).
 std::vector<std::string> split_csv_line(const std::string& line);
+
+/// `text` as one CSV field that split_csv_line() reads back: double-quoted (quotes doubled)
+/// when it holds a comma, a quote, a line break or surrounding spaces, else as it is.
+std::string csv_field(const std::string& text);
 
 }  // namespace ganaug
