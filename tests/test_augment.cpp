@@ -278,6 +278,19 @@ TEST(Augment, ManifestReadsBackAsDataset) {
   EXPECT_EQ(back.targets.size(1), 3);
   EXPECT_TRUE(torch::allclose(back.targets, torch::full({23, 3}, 1.0 / 3), 1e-6));
   EXPECT_EQ(back.height(), 16);
+  // As training data it has no hard label: refused saying so; as a pool it serves.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_augment(
+            tiny(dir / "out" / "labels.csv", dir / "again", ganaug::Scheme::kSmooth)
+                .retrain(false));
+      },
+      {"labels.csv has no hard label (every label is -1, as in a labels.csv of the smooth",
+       "give it as --unlabeled"});
+  EXPECT_NO_THROW(
+      ganaug::jobs::run_augment(tiny(dir / "data", dir / "pooled", ganaug::Scheme::kSmooth)
+                                    .unlabeled((dir / "out" / "labels.csv").string())
+                                    .retrain(false)));
 }
 
 TEST(AugmentCli, RunsAndReportsJson) {

@@ -93,10 +93,30 @@ TEST(ImageFolder, FolderErrors) {
   ganaug::testing::write_text(dir / "only-a-file.png", "x");
   expect_error([&] { ganaug::list_image_folder(dir.path()); },
                {"no class subfolders in " + dir.path().string()});
+  std::filesystem::remove(dir / "only-a-file.png");
   write_image(dir / "full/0.png", gray(4, 1));
   ganaug::testing::write_text(dir / "empty/readme.txt", "no images here");
   expect_error([&] { ganaug::list_image_folder(dir.path()); },
                {"class 'empty' holds no", (dir / "empty").string()});
+}
+
+TEST(ImageFolder, ImagesOutsideTheClassFoldersAreRefusedNotIgnored) {
+  TempDir dir;
+  write_image(dir / "ant/0.png", gray(4, 1));
+  write_image(dir / "bird/0.png", gray(4, 2));
+  write_image(dir / ".git/ignored.png", gray(4, 3));        // hidden: never data
+  write_image(dir / "ant/.cache/ignored.png", gray(4, 3));  // hidden below a class
+  EXPECT_EQ(ganaug::list_image_folder(dir.path()).records.size(), 2u);
+  write_image(dir / "bird/young/1.png", gray(4, 4));
+  write_image(dir / "bird/young/2.png", gray(4, 4));
+  expect_error([&] { ganaug::list_image_folder(dir.path()); },
+               {"image folder " + dir.path().string() + " holds 2 images outside its class folders",
+                "(first: " + (dir / "bird/young").string(), "move them there"});
+  std::filesystem::remove_all(dir / "bird/young");
+  write_image(dir / "stray.jpg", gray(4, 5));
+  expect_error([&] { ganaug::list_image_folder(dir.path()); },
+               {"holds 1 image outside its class folders (first: " + (dir / "stray.jpg").string(),
+                "move it there"});
 }
 
 TEST(ImageFolder, CorruptImageIsNamed) {

@@ -256,6 +256,19 @@ TEST_F(ShardTest, TheToolsShardFromSlurmArrayVariablesAndMerge) {
         0)
         << output;
   }
+  // A run that trains does not shard: every task runs the whole job, and is told so.
+  auto trains = common;
+  trains.erase(trains.find(" --quiet"), std::string(" --quiet").size());
+  trains.erase(trains.find(" --no-retrain"), std::string(" --no-retrain").size());
+  ASSERT_EQ(
+      ganaug::testing::run_program(
+          GANAUG_AUGMENT_EXE, trains + " --epochs 1 --out " + (dir_ / "whole").string(), &output),
+      0)
+      << output;
+  EXPECT_NE(output.find("Slurm job array task 2: only sampling a given generator"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("every task runs the whole job"), std::string::npos) << output;
   unsetenv("SLURM_ARRAY_TASK_ID");
   unsetenv("SLURM_ARRAY_TASK_MIN");
   unsetenv("SLURM_ARRAY_TASK_COUNT");

@@ -218,6 +218,14 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
             1);
   EXPECT_NE(output.find("unlabeled pool not found"), std::string::npos) << output;
   EXPECT_FALSE(fs::exists(dir / "y" / "summary.json"));
+  // A pool that is the labeled set itself is named (with --per-class the folder serves).
+  const std::string same = "--data " + (dir / "data").string() + " --per-class 0 --unlabeled " +
+                           (dir / "data" / "train-images-idx3-ubyte").string() +
+                           " --gan-iters 2 --epochs 1 --n 6 --device cpu --out " +
+                           (dir / "same").string();
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE, same, &output), 1);
+  EXPECT_NE(output.find("holds exactly the labeled images of"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(dir / "same" / "summary.json"));
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
                                          common + " --unlabeled " +
                                              (dir / "data" / "t10k-images-idx3-ubyte").string() +

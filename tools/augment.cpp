@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
@@ -179,6 +180,13 @@ int main(int argc, char** argv) try {
   if (ganaug::cli::print_help_or_version(values, description)) return 0;
   const auto options = options_from(values);
   ganaug::cli::apply_device_options(values);
+  const char* array_task = std::getenv("SLURM_ARRAY_TASK_ID");
+  if (array_task != nullptr && options.num_shards() == 1 && !values["quiet"].as<bool>()) {
+    std::cerr << "augment: Slurm job array task " << array_task
+              << ": only sampling a given generator (--generator with --no-retrain) is split "
+                 "over an array's tasks; this run trains, so every task runs the whole job (give "
+                 "each its own --seed and --out, e.g. --seed $SLURM_ARRAY_TASK_ID)\n";
+  }
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   const bool json = values["json"].as<bool>();

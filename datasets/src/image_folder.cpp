@@ -31,6 +31,29 @@ bool is_image_file(const std::filesystem::path& path) {
   return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
 }
 
+namespace {
+
+// Images `dir` holds in folders below it (hidden ones skipped), which an image folder ignores:
+// their count and the first one's path.
+void count_nested_images(const std::filesystem::path& dir, int64_t* count,
+                         std::filesystem::path* first) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  for (auto it = fs::recursive_directory_iterator(dir, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory() && !name.empty() && name[0] == '.') {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it.depth() > 0 && it->is_regular_file() && is_image_file(it->path())) {
+      if ((*count)++ == 0) *first = it->path();
+    }
+  }
+}
+
+}  // namespace
+
 ImageList list_image_folder(const std::filesystem::path& root, bool allow_outside_paths) {
   std::error_code error;
   GANAUG_CHECK(std::filesystem::exists(root, error), "image folder not found: ", root.string());
@@ -38,8 +61,12 @@ ImageList list_image_folder(const std::filesystem::path& root, bool allow_outsid
                "expected an image folder (root/<class>/<image>) but found a file: ", root.string());
 
   std::vector<std::filesystem::path> class_dirs;
+  int64_t stray = 0;  // images beside the class folders or below them, which would be ignored
+  std::filesystem::path first_stray;
   for (const auto& entry : std::filesystem::directory_iterator(root)) {
     const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && is_image_file(entry.path()) && stray++ == 0)
+      first_stray = entry.path();
     // Hidden folders (.git, .ipynb_checkpoints) are never classes.
     if (entry.is_directory() && !name.empty() && name[0] != '.') {
       check_link(entry, root, allow_outside_paths);
@@ -49,6 +76,11 @@ ImageList list_image_folder(const std::filesystem::path& root, bool allow_outsid
   GANAUG_CHECK(!class_dirs.empty(), "no class subfolders in ", root.string(),
                ": expected one folder per class holding its images (root/<class>/<image>.png)");
   std::sort(class_dirs.begin(), class_dirs.end());
+  for (const auto& dir : class_dirs) count_nested_images(dir, &stray, &first_stray);
+  GANAUG_CHECK(stray == 0, "image folder ", root.string(), " holds ", stray, " image",
+               stray == 1 ? "" : "s", " outside its class folders (first: ", first_stray.string(),
+               "): images go directly in one folder per class (root/<class>/<image>); move ",
+               stray == 1 ? "it" : "them", " there or out of the folder");
 
   ImageList list;
   list.source = root.string();

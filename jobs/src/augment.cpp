@@ -153,6 +153,12 @@ class AugmentRun {
                                       .threads(o_.threads())
                                       .allow_outside_paths(o_.data().allow_outside_paths()),
                                   train.class_names);
+      // Consistency training on the labeled images themselves adds nothing a pool is for.
+      GANAUG_CHECK(!(pool_->size() == train.size() && torch::equal(pool_->images, train.images)),
+                   "the unlabeled pool ", o_.unlabeled(), " holds exactly the labeled images of ",
+                   train.source,
+                   ": a pool adds images the labeled set lacks (the same folder "
+                   "serves with --per-class, which labels only some of its images)");
     }
     timings_["load_s"] = seconds_since(start);
     progress("load", 1, 1, train.source);

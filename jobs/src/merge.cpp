@@ -100,16 +100,21 @@ Shard read_shard(const fs::path& dir) {
                " lists ", shard.rows.size(), " images but shard ", shard.index, " of ", shard.count,
                " holds ", shard.images);
   // What the shard wrote when it finished (shards from before ganaug 0.5 recorded nothing).
-  const auto& written = shard.summary.value("shard", nlohmann::json::object());
+  const auto written = shard.summary.is_object() && shard.summary.contains("shard")
+                           ? shard.summary["shard"]
+                           : nlohmann::json::object();
   if (written.is_object() && written.contains("content")) {
+    const auto& content = written["content"];
     const auto now = detail::shard_content(dir, shard.first, shard.images);
     for (const auto& [key, what] :
          {std::pair{"images_fnv1a64", "images"}, std::pair{"labels_fnv1a64", "labels.csv rows"}}) {
-      GANAUG_CHECK(written["content"].value(key, "") == now[key], "shard ", dir.string(), ": its ",
-                   what, " are not what the shard wrote (hash ", now[key].dump(), ", written ",
-                   written["content"].value(key, "none"),
-                   "): a file was changed, truncated or swapped after it finished; rerun that "
-                   "shard with --force");
+      const auto recorded =
+          content.is_object() && content.contains(key) ? content[key] : nlohmann::json("none");
+      GANAUG_CHECK(recorded == now[key], "shard ", dir.string(), ": its ", what,
+                   " are not what the shard wrote (hash ", now[key].dump(), ", written ",
+                   recorded.dump(),
+                   "): a file was changed, truncated or swapped after it "
+                   "finished; rerun that shard with --force");
     }
   }
   return shard;

@@ -168,6 +168,12 @@ void check_classes_present(const torch::Tensor& labels, const std::vector<std::s
   for (int64_t i = 0; i < values.numel(); ++i) {
     if (label[i] >= 0 && label[i] < static_cast<int64_t>(counts.size())) ++counts[label[i]];
   }
+  // A manifest of soft targets only (augment's labels.csv of the smooth scheme: label -1).
+  GANAUG_CHECK(std::any_of(counts.begin(), counts.end(), [](int64_t n) { return n > 0; }),
+               "the training data ", source,
+               " has no hard label (every label is -1, as in a labels.csv of the smooth "
+               "scheme): training needs one class per image; give it as --unlabeled (a pool), "
+               "or read its soft targets with ganaug::load_dataset or ganaug-info");
   std::string missing;
   int64_t missing_count = 0;
   for (size_t k = 0; k < counts.size(); ++k) {
