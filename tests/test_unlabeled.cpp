@@ -9,6 +9,7 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/datasets/image.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/jobs/augment.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "test_support.hpp"
@@ -193,6 +194,36 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
   ganaug::testing::expect_error(
       [&] { ganaug::jobs::run_augment(options(dir / "flat", "c").unlabeled("")); },
       {"--pseudo needs an unlabeled pool"});
+}
+
+TEST(Augment, AColourPoolForGrayDataIsNamedUnlessChannelsAreGiven) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  fs::create_directories(dir / "rgb");
+  for (int i = 0; i < 6; ++i) {
+    const auto image = torch::rand({3, 16, 16}) * 2 - 1;
+    ganaug::write_file_atomic(dir / "rgb" / ("p" + std::to_string(i) + ".png"),
+                              ganaug::encode_png(image));
+  }
+  auto spec = ganaug::DatasetSpec().path((dir / "data").string()).per_class(4);
+  const auto options = [&](const ganaug::DatasetSpec& data, const char* out) {
+    return ganaug::jobs::AugmentOptions()
+        .data(data)
+        .n(6)
+        .out_dir((dir / out).string())
+        .gan_iterations(2)
+        .retrain(false)
+        .device("cpu")
+        .threads(2)
+        .unlabeled((dir / "rgb").string());
+  };
+  ganaug::testing::expect_error(
+      [&] { ganaug::jobs::run_augment(options(spec, "a")); },
+      {"the unlabeled pool " + (dir / "rgb").string() + " holds RGB images and the labeled data",
+       " gray ones: add --channels 1 (or 3)"});
+  EXPECT_FALSE(fs::exists(dir / "a" / "summary.json"));
+  const auto summary = ganaug::jobs::run_augment(options(spec.channels(1), "b"));
+  EXPECT_EQ(summary["unlabeled"]["images"], 6);
 }
 
 TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {

@@ -149,10 +149,17 @@ class AugmentRun {
       pool_ = load_unlabeled_pool(UnlabeledSpec()
                                       .path(o_.unlabeled())
                                       .image_size(train.height())
-                                      .channels(train.channels())
+                                      // Stored channels unless --channels asks: a colour
+                                      // pool is not turned gray without a word.
+                                      .channels(o_.data().channels() != 0 ? train.channels() : 0)
                                       .threads(o_.threads())
                                       .allow_outside_paths(o_.data().allow_outside_paths()),
                                   train.class_names);
+      const auto kind = [](int64_t c) { return c == 3 ? "RGB" : "gray"; };
+      GANAUG_CHECK(pool_->channels() == train.channels(), "the unlabeled pool ", o_.unlabeled(),
+                   " holds ", kind(pool_->channels()), " images and the labeled data ",
+                   train.source, " ", kind(train.channels()),
+                   " ones: add --channels 1 (or 3) to read both with that many channels");
       // Consistency training on the labeled images themselves adds nothing a pool is for.
       GANAUG_CHECK(!(pool_->size() == train.size() && torch::equal(pool_->images, train.images)),
                    "the unlabeled pool ", o_.unlabeled(), " holds exactly the labeled images of ",

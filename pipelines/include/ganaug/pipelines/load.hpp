@@ -153,7 +153,8 @@ struct UnlabeledSpec {
   /// labels), an IDX images file (*-idx3-ubyte[.gz]) or a CSV manifest with a "path" (or
   /// "file") column, or paths in its first column without a header; other columns are ignored.
   TORCH_ARG(std::string, path) = "";
-  /// Square side and channels of the decoded images (those of the labeled data they join).
+  /// Square side and channels of the decoded images (those of the labeled data they join;
+  /// channels 0 keeps each image's stored channels, 1 for IDX files).
   TORCH_ARG(int64_t, image_size) = 28;
   TORCH_ARG(int64_t, channels) = 1;
   /// Loading threads; 0 = one per core.
