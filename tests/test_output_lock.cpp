@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <vector>
 
 #include "output_lock.hpp"
 #include "test_support.hpp"
@@ -106,6 +107,27 @@ TEST(OutputLock, EveryToolThatWritesAFolderWaitsItsTurn) {
       ganaug::testing::run_program(GANAUG_AUGMENT_EXE, run + " --out " + out.string(), &output), 0)
       << output;
   const auto labels = read_text(out / "labels.csv");
+  // Shards of a sampling run and of a grid, for the merges.
+  fs::copy_file(out / "gan" / "checkpoint.pt", dir / "g.pt");
+  std::vector<std::string> shards, bench_shards;
+  for (const int k : {0, 1}) {
+    const auto shard = " --shard " + std::to_string(k) + " --num-shards 2 --out ";
+    shards.push_back((dir / ("s" + std::to_string(k))).string());
+    ASSERT_EQ(ganaug::testing::run_program(
+                  GANAUG_AUGMENT_EXE,
+                  run + " --generator " + (dir / "g.pt").string() + shard + shards.back(), &output),
+              0)
+        << output;
+    bench_shards.push_back((dir / ("b" + std::to_string(k))).string());
+    ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE,
+                                           "--data " + (dir / "data").string() +
+                                               " --sizes 3 --seeds 2 --schemes none --epochs 1 "
+                                               "--reference-epochs 1 --device cpu --quiet" +
+                                               shard + bench_shards.back(),
+                                           &output),
+              0)
+        << output;
+  }
   {
     LockHolder holder(out);
     const std::string in_use = "in use by process " + std::to_string(holder.pid());
@@ -123,6 +145,19 @@ TEST(OutputLock, EveryToolThatWritesAFolderWaitsItsTurn) {
                               "--force --out " +
                               out.string();
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, bench, &output), 1);
+    EXPECT_NE(output.find(in_use), std::string::npos) << output;
+    EXPECT_EQ(read_text(out / "labels.csv"), labels);
+    // Both merges, with shards that would merge.
+    EXPECT_EQ(ganaug::testing::run_program(
+                  GANAUG_MERGE_EXE,
+                  "--force --out " + out.string() + " " + shards[0] + " " + shards[1], &output),
+              1);
+    EXPECT_NE(output.find(in_use), std::string::npos) << output;
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE,
+                                           "--force --out " + out.string() + " --merge " +
+                                               bench_shards[0] + " --merge " + bench_shards[1],
+                                           &output),
+              1);
     EXPECT_NE(output.find(in_use), std::string::npos) << output;
     EXPECT_EQ(read_text(out / "labels.csv"), labels);
   }
