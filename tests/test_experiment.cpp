@@ -929,6 +929,19 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
       },
       {"old", "is damaged or from an older augment-bench", "datasets"});
   EXPECT_FALSE(fs::exists(dir / "m6"));
+  // A mistyped or impossible value is named with its file, not as a bare JSON type error.
+  for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"accuracy", "high"}, {"accuracy", 5.0}, {"size", "three"}}) {
+    auto mistyped = read_json(dir / "shard1" / "results.json");
+    mistyped["cells"][0][field] = value;
+    fs::create_directories(dir / "typed");
+    std::ofstream(dir / "typed" / "results.json") << mistyped.dump();
+    expect_error(
+        [&] {
+          ganaug::jobs::merge_experiments((dir / "m9").string(), {s0, (dir / "typed").string()});
+        },
+        {(dir / "typed" / "results.json").string() + " is damaged or from an older augment-bench"});
+  }
   // A shard folder resumes only as the same shard.
   expect_error([&] { ganaug::jobs::run_experiment(grid(dir / "shard0").resume(true)); },
                {"shard 0 of 2 of a grid", "a whole grid", "--shard"});

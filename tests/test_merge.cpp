@@ -160,6 +160,15 @@ TEST_F(ShardTest, MissingForeignDuplicateAndUnfinishedShardsAreRefusedByName) {
   ganaug::jobs::run_augment(options(whole));
   expect_error([&] { ganaug::jobs::merge_shards(out, {whole}); },
                {whole, "not written as a shard"});
+  // A record that is JSON but not an object is named with its file.
+  const auto odd = (dir_ / "odd").string();
+  fs::copy(dirs[1], odd, fs::copy_options::recursive);
+  std::ofstream(fs::path(odd) / "run.json") << "[1, 2]";
+  expect_error(
+      [&] {
+        ganaug::jobs::merge_shards(out, {dirs[0], odd, dirs[2]});
+      },
+      {(fs::path(odd) / "run.json").string() + " is damaged (not a JSON object)"});
   // A listed image that went missing.
   fs::remove(fs::path(dirs[0]) / ganaug::image_file_name(0));
   expect_error([&] { ganaug::jobs::merge_shards(out, {dirs[0]}); }, {dirs[0], "is missing"});

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "experiment_outputs.hpp"
+#include "experiment_results.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/jobs/experiment.hpp"
@@ -53,7 +54,10 @@ Shard read_shard(const std::string& dir) {
       GANAUG_CHECK(r.at("grid").contains(key), "no \"grid\": \"", key, "\"");
     r.at("grid").at("datasets").get<std::vector<std::string>>();
     r.at("settings").at("first_seed").get<uint64_t>();
-    for (const auto& c : r.at("cells")) c.at("key").get<std::string>();
+    // Every record as results.json holds it (a mistyped field is named with the file here).
+    for (const auto& c : r.at("cells")) c.get<detail::CellResult>();
+    for (const auto& g : r.at("generators")) g.get<detail::GeneratorResult>();
+    for (const auto& [ds, ref] : r.at("references").items()) ref.get<detail::ReferenceResult>();
   } catch (const std::exception& e) {
     GANAUG_FAIL(path.string(), " is damaged or from an older augment-bench (", first_line(e),
                 "); rerun that shard");

@@ -28,11 +28,14 @@ struct Shard {
 nlohmann::json read_json(const fs::path& path) {
   std::ifstream in(path);
   GANAUG_CHECK(in.good(), "cannot read ", path.string());
+  nlohmann::json parsed;
   try {
-    return nlohmann::json::parse(in);
+    parsed = nlohmann::json::parse(in);
   } catch (const std::exception& e) {
     GANAUG_FAIL(path.string(), " is damaged (", e.what(), ")");
   }
+  GANAUG_CHECK(parsed.is_object(), path.string(), " is damaged (not a JSON object)");
+  return parsed;
 }
 
 // A run record without what may differ between shards of one run: the shard itself and where
