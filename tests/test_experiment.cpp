@@ -742,6 +742,26 @@ std::vector<std::string> csv_rows_without_seconds(const fs::path& path) {
 
 }  // namespace
 
+TEST(ExperimentCli, AFullDiskWhileSavingTheReferenceClassifierIsAnErrorAndLeavesNoTemporary) {
+  // Files may not grow past 256 KiB (as on a nearly full disk); the reference classifier is
+  // larger. This used to abort (rc 134) and leave reference-<ds>.pt.tmp.
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto out = dir / "out";
+  std::string output;
+  const std::string bench = std::string(GANAUG_BENCH_EXE) + " --data " + (dir / "data").string() +
+                            " --sizes 3 --seeds 1 --schemes none --epochs 1 --reference-epochs 1"
+                            " --device cpu --out " +
+                            out.string();
+  const int status = ganaug::testing::run_program(
+      "bash", "-c \"trap '' XFSZ; ulimit -f 256; exec " + bench + "\"", &output);
+  EXPECT_EQ(status, 1) << output;
+  EXPECT_NE(output.find("File too large"), std::string::npos) << output;
+  for (const auto& entry : fs::recursive_directory_iterator(out))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  EXPECT_FALSE(fs::exists(out / "reference-data.pt"));
+}
+
 TEST(ExperimentCli, WhatTheDataCannotHoldIsRefusedBeforeAnythingTrains) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");  // 3 classes of 12 training images
