@@ -153,7 +153,7 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
                            .seeds(1)
                            .schemes({"classic", "classic+smooth"})
                            .unlabeled({10})
-                           .pool_gan("unconditional")
+                           .pool_gan(ganaug::PoolGan::kUnconditional)
                            .gan_unlabeled_share(0.25);
   const auto results = ganaug::jobs::run_experiment(options);
   ASSERT_EQ(results["generators"].size(), 1u);
@@ -170,9 +170,10 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
   EXPECT_NE(report.find("a GAN trained with the pool"), std::string::npos) << report;
   EXPECT_EQ(report.find("no difference from `none`"), std::string::npos) << report;
   // "both": the confident images with their class, the others without one.
-  const auto both = ganaug::jobs::run_experiment(
-      ExperimentOptions(options).pool_gan("both").pool_confidence(0.5).out_dir(
-          (dir / "both").string()));
+  const auto both = ganaug::jobs::run_experiment(ExperimentOptions(options)
+                                                     .pool_gan(ganaug::PoolGan::kBoth)
+                                                     .pool_confidence(0.5)
+                                                     .out_dir((dir / "both").string()));
   const auto kept_in_both = both["generators"][0]["unlabeled"]["kept"].get<int64_t>();
   EXPECT_GT(kept_in_both, 0);
   // The unconditional share applies only while some pool image is left without a class.
@@ -183,9 +184,10 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
       kept_in_both < 10 ? 0.25 : 0.0)
       << kept_in_both << " of 10 pool images kept";
   // A teacher-only GAN keeps no image without a class, so it has no unconditional share.
-  const auto teacher = ganaug::jobs::run_experiment(
-      ExperimentOptions(options).pool_gan("teacher").pool_confidence(0.34).out_dir(
-          (dir / "teacher").string()));
+  const auto teacher = ganaug::jobs::run_experiment(ExperimentOptions(options)
+                                                        .pool_gan(ganaug::PoolGan::kTeacher)
+                                                        .pool_confidence(0.34)
+                                                        .out_dir((dir / "teacher").string()));
   EXPECT_DOUBLE_EQ(
       ganaug::load_generator(
           (dir / "teacher" / "generators" / "data-n3-seed0-u10" / "checkpoint.pt").string(), "cpu")
@@ -194,11 +196,14 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
   // Another way of using the pool cannot resume these results.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::jobs::run_experiment(ExperimentOptions(options).pool_gan("both").resume(true));
+        ganaug::jobs::run_experiment(
+            ExperimentOptions(options).pool_gan(ganaug::PoolGan::kBoth).resume(true));
       },
       {"other settings"});
-  ganaug::testing::expect_error([&] { ExperimentOptions(options).pool_gan("labels").validate(); },
+  ganaug::testing::expect_error([] { ganaug::parse_pool_gan("labels"); },
                                 {"'labels'", "teacher, unconditional or both"});
+  EXPECT_EQ(ganaug::parse_pool_gan(ganaug::to_string(ganaug::PoolGan::kBoth)),
+            ganaug::PoolGan::kBoth);
   ganaug::testing::expect_error(
       [&] { ExperimentOptions(options).gan_unlabeled_share(1).validate(); },
       {"unlabeled share must lie in (0, 1)"});
@@ -476,8 +481,10 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
                         .seeds(1)
                         .schemes({"none", "cond"})
                         .validation_fraction(0.25);
-  const auto tuned = ganaug::jobs::run_experiment(
-      ExperimentOptions(base).evaluate_on("validation").out_dir((dir / "tune").string()));
+  const auto tuned =
+      ganaug::jobs::run_experiment(ExperimentOptions(base)
+                                       .evaluate_on(ganaug::jobs::EvaluateOn::kValidation)
+                                       .out_dir((dir / "tune").string()));
   const auto& tuned_ref = tuned["references"]["data"];
   EXPECT_EQ(tuned_ref["images"], 27) << "the reference classifier never sees the held-out images";
   EXPECT_EQ(tuned_ref["test"]["images"], 9);
@@ -494,10 +501,18 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
   EXPECT_EQ(final_run["settings"]["evaluate_on"], "test");
 
   ganaug::testing::expect_error(
-      [&] { ExperimentOptions(base).validation_fraction(0).evaluate_on("validation").validate(); },
+      [&] {
+        ExperimentOptions(base)
+            .validation_fraction(0)
+            .evaluate_on(ganaug::jobs::EvaluateOn::kValidation)
+            .validate();
+      },
       {"validation fraction above 0"});
-  ganaug::testing::expect_error([&] { ExperimentOptions(base).evaluate_on("train").validate(); },
-                                {"cannot evaluate on 'train'"});
+  ganaug::testing::expect_error([] { ganaug::jobs::parse_evaluate_on("train"); },
+                                {"cannot evaluate on 'train'", "use test or validation"});
+  EXPECT_EQ(ganaug::jobs::parse_evaluate_on(
+                ganaug::jobs::to_string(ganaug::jobs::EvaluateOn::kValidation)),
+            ganaug::jobs::EvaluateOn::kValidation);
   ganaug::testing::expect_error([&] { ExperimentOptions(base).validation_fraction(1).validate(); },
                                 {"validation fraction must lie in [0, 1)"});
 }

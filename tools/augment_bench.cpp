@@ -108,7 +108,8 @@ po::options_description describe_options() {
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_confidence()),
       "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
       "pool-gan",
-      po::value<std::string>()->default_value(ganaug::jobs::ExperimentOptions().pool_gan()),
+      po::value<std::string>()->default_value(
+          ganaug::to_string(ganaug::jobs::ExperimentOptions().pool_gan())),
       "how pool images train a GAN: teacher (the confident ones, with the classic classifier's "
       "label), unconditional (all, without a class, by the discriminator's unconditional term) "
       "or both")(
@@ -158,7 +159,6 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
   options.datasets(datasets)
       .test_data(values["test-data"].as<std::string>())
       .validation_fraction(values["validation"].as<double>())
-      .evaluate_on(values["evaluate-on"].as<std::string>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
       .schemes(split_list("schemes", values["schemes"].as<std::string>()))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
@@ -174,7 +174,6 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .min_confidence(values["min-confidence"].as<double>())
       .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
       .pool_confidence(values["pool-confidence"].as<double>())
-      .pool_gan(values["pool-gan"].as<std::string>())
       .gan_unlabeled_share(values["gan-unlabeled-share"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())
@@ -187,6 +186,8 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .shard(shard.index)
       .num_shards(shard.count);
   try {
+    options.evaluate_on(ganaug::jobs::parse_evaluate_on(values["evaluate-on"].as<std::string>()))
+        .pool_gan(ganaug::parse_pool_gan(values["pool-gan"].as<std::string>()));
     options.classic_options(
         ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
     std::vector<ganaug::ClassicAugmentOptions> choices;

@@ -360,11 +360,11 @@ class Experiment {
       const uint64_t split_seed = mix_seed(o_.first_seed(), streams::kValidationSplit);
       auto [rest, validation] = split_train_test(data.train, o_.validation_fraction(), split_seed);
       say(ds + ": " + std::to_string(validation.size()) +
-          " training images held out for validation; cells are scored on the " + o_.evaluate_on() +
-          " set");
+          " training images held out for validation; cells are scored on the " +
+          to_string(o_.evaluate_on()) + " set");
       data.train = std::move(rest);
       validation_set = validation;
-      if (o_.evaluate_on() == "validation") {
+      if (o_.evaluate_on() == EvaluateOn::kValidation) {
         data.test = std::move(validation);
         data.test_description = {
             {"source", "validation split held out from the training data (not the test set)"},
@@ -485,7 +485,7 @@ class Experiment {
   LabeledDataset gan_data(Group& g, int64_t pool, nlohmann::json* record) {
     if (pool == 0) return g.train;
     const auto& unlabeled = g.pool(pool);
-    const auto mode = parse_pool_gan(o_.pool_gan());
+    const auto mode = o_.pool_gan();
     PoolLabels labels;
     if (mode != PoolGan::kUnconditional) {
       if (!g.teacher) {
@@ -495,7 +495,7 @@ class Experiment {
       }
       labels = label_pool(g.teacher, unlabeled.images, g.k, o_.pool_confidence());
     }
-    *record = {{"images", pool}, {"kept", labels.kept()}, {"gan", o_.pool_gan()}};
+    *record = {{"images", pool}, {"kept", labels.kept()}, {"gan", to_string(o_.pool_gan())}};
     return gan_training_data(g.train, unlabeled, labels, mode);
   }
 

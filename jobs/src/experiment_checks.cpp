@@ -51,12 +51,13 @@ void check_grid_fits(const ExperimentOptions& o, const std::string& ds, const La
   const auto scored = test.class_counts();
   const int64_t m = std::min({o.metric_samples(), test.size(), full.size()});
   const bool pair = std::any_of(scored.begin(), scored.end(), [](int64_t n) { return n >= 2; });
-  GANAUG_CHECK(pair && m > full.num_classes(), ds, ": the ",
-               o.evaluate_on() == "validation" ? "validation split" : "test set", " (", test.size(),
-               " images) is too small to score the GAN schemes: their diversity ",
-               "needs a class with two images there and more images than the ", full.num_classes(),
-               " classes; ",
-               o.evaluate_on() == "validation" ? "raise --validation" : "use a larger test set");
+  GANAUG_CHECK(
+      pair && m > full.num_classes(), ds, ": the ",
+      o.evaluate_on() == EvaluateOn::kValidation ? "validation split" : "test set", " (",
+      test.size(), " images) is too small to score the GAN schemes: their diversity ",
+      "needs a class with two images there and more images than the ", full.num_classes(),
+      " classes; ",
+      o.evaluate_on() == EvaluateOn::kValidation ? "raise --validation" : "use a larger test set");
 }
 
 void write_generator_record(const fs::path& dir,

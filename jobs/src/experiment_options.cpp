@@ -15,6 +15,16 @@
 #include "ganaug/version.hpp"
 
 namespace ganaug::jobs {
+EvaluateOn parse_evaluate_on(const std::string& name) {
+  if (name == "test") return EvaluateOn::kTest;
+  if (name == "validation") return EvaluateOn::kValidation;
+  GANAUG_FAIL("cannot evaluate on '", name, "': use test or validation");
+}
+
+std::string to_string(EvaluateOn where) {
+  return where == EvaluateOn::kValidation ? "validation" : "test";
+}
+
 ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   ExperimentScheme s;
   std::string rest = name;
@@ -75,9 +85,7 @@ void ExperimentOptions::validate() const {
                "a test set of its own (--test-data) goes with exactly one dataset");
   GANAUG_CHECK(validation_fraction() >= 0 && validation_fraction() < 1,
                "the validation fraction must lie in [0, 1), got ", validation_fraction());
-  GANAUG_CHECK(evaluate_on() == "test" || evaluate_on() == "validation", "cannot evaluate on '",
-               evaluate_on(), "': use test or validation");
-  GANAUG_CHECK(evaluate_on() == "test" || validation_fraction() > 0,
+  GANAUG_CHECK(evaluate_on() == EvaluateOn::kTest || validation_fraction() > 0,
                "evaluating on the validation split needs a validation fraction above 0");
   GANAUG_CHECK(!sizes().empty() && !schemes().empty() && !multiples().empty(),
                "the experiment grid needs sizes, schemes and multiples");
@@ -107,7 +115,6 @@ void ExperimentOptions::validate() const {
     GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
   }
-  parse_pool_gan(pool_gan());
   GANAUG_CHECK(gan_unlabeled_share() > 0 && gan_unlabeled_share() < 1,
                "the GAN's unlabeled share must lie in (0, 1), got ", gan_unlabeled_share());
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
@@ -161,7 +168,7 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"test_fraction", test_fraction()},
                         {"first_seed", first_seed()},
                         {"validation_fraction", validation_fraction()},
-                        {"evaluate_on", evaluate_on()},
+                        {"evaluate_on", to_string(evaluate_on())},
                         {"gan_iterations", gan_iterations()},
                         {"gan_mode_seeking", gan_mode_seeking()},
                         {"gan_minibatch_std", gan_minibatch_std()},
@@ -178,7 +185,7 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"classic_choices", choice_specs(classic_choices())},
                         {"reference_epochs", reference_epochs()},
                         {"metric_samples", metric_samples()},
-                        {"pool_gan", pool_gan()},
+                        {"pool_gan", to_string(pool_gan())},
                         {"gan_unlabeled_share", gan_unlabeled_share()},
                         {"pool_confidence", pool_confidence()},
                         {"pool_weight", pool_weight()},

@@ -16,10 +16,24 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
 namespace ganaug::jobs {
+
+/// Where the cells of a grid are scored.
+enum class EvaluateOn {
+  /// The test set.
+  kTest,
+  /// The share of the training data held out (ExperimentOptions::validation_fraction), so that
+  /// settings can be tuned without looking at the test set.
+  kValidation,
+};
+/// Parses "test" or "validation"; throws ganaug::Error naming the valid ones otherwise.
+EvaluateOn parse_evaluate_on(const std::string& name);
+/// The name parse_evaluate_on() reads back.
+std::string to_string(EvaluateOn where);
 
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
 /// scheme ("cond", "newclass", "argmax", "smooth"; "argmax-dynamic": argmax retrained with the
@@ -57,11 +71,10 @@ struct ExperimentOptions {
   /// Share of every class of the training data held out first (stratified, seeded with
   /// first_seed); the labeled subsets and the reference classifier come from the rest. 0: none.
   TORCH_ARG(double, validation_fraction) = 0.0;
-  /// Where cells are scored: "test" (the test set) or "validation" (the held-out share, so that
-  /// settings can be tuned without looking at the test set). Generators depend only on the
-  /// labeled subsets, so a tuning run and a final test run with the same validation_fraction and
-  /// seeds share them.
-  TORCH_ARG(std::string, evaluate_on) = "test";
+  /// Where cells are scored. Generators depend only on the labeled subsets, so a tuning run
+  /// (kValidation) and a final test run (kTest) with the same validation_fraction and seeds
+  /// share them.
+  TORCH_ARG(EvaluateOn, evaluate_on) = EvaluateOn::kTest;
   /// Labeled images per class.
   TORCH_ARG(std::vector<int64_t>, sizes) = std::vector<int64_t>{20, 50, 100, 500};
   /// Grid columns, as ExperimentScheme::parse reads them.
@@ -104,11 +117,9 @@ struct ExperimentOptions {
   /// columns train on the pool; 0 = no pool (GANs on the labeled images only). Columns that use
   /// neither run once.
   TORCH_ARG(std::vector<int64_t>, unlabeled) = std::vector<int64_t>{0};
-  /// How pool images train a GAN: "teacher" (those the "classic" classifier labels with at
-  /// least pool_confidence, with its label), "unconditional" (every pool image, without a
-  /// class, by the discriminator's unconditional term; GanOptions::unlabeled_share) or "both"
-  /// (the confident ones with the teacher's label, the others without a class).
-  TORCH_ARG(std::string, pool_gan) = "teacher";
+  /// How pool images train a GAN (the teacher is the "classic" classifier; its labels count
+  /// from pool_confidence).
+  TORCH_ARG(PoolGan, pool_gan) = PoolGan::kTeacher;
   /// GanOptions::unlabeled_share of the GANs with pool images trained without a class, in (0, 1).
   TORCH_ARG(double, gan_unlabeled_share) = 0.5;
   /// Teacher confidence a pool image needs to train a GAN with a class, in (0, 1].
