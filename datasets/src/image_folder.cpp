@@ -33,8 +33,8 @@ bool is_image_file(const std::filesystem::path& path) {
 
 namespace {
 
-// Images `dir` holds in folders below it (hidden ones skipped), which an image folder ignores:
-// their count and the first one's path.
+// Adds the images under `dir` (at any depth, hidden folders skipped) to `count`, and the first
+// one's path to `first` when it is the first counted.
 void count_nested_images(const std::filesystem::path& dir, int64_t* count,
                          std::filesystem::path* first) {
   namespace fs = std::filesystem;
@@ -46,7 +46,7 @@ void count_nested_images(const std::filesystem::path& dir, int64_t* count,
       it.disable_recursion_pending();
       continue;
     }
-    if (it.depth() > 0 && it->is_regular_file() && is_image_file(it->path())) {
+    if (it->is_regular_file() && is_image_file(it->path())) {
       if ((*count)++ == 0) *first = it->path();
     }
   }
@@ -76,7 +76,20 @@ ImageList list_image_folder(const std::filesystem::path& root, bool allow_outsid
   GANAUG_CHECK(!class_dirs.empty(), "no class subfolders in ", root.string(),
                ": expected one folder per class holding its images (root/<class>/<image>.png)");
   std::sort(class_dirs.begin(), class_dirs.end());
-  for (const auto& dir : class_dirs) count_nested_images(dir, &stray, &first_stray);
+  // One pass over each class folder: its images, and the folders below it (whose images an
+  // image folder does not read, so they are refused rather than ignored).
+  std::vector<std::vector<std::filesystem::path>> files(class_dirs.size());
+  for (size_t k = 0; k < class_dirs.size(); ++k) {
+    for (const auto& entry : std::filesystem::directory_iterator(class_dirs[k])) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && is_image_file(entry.path())) {
+        check_link(entry, root, allow_outside_paths);
+        files[k].push_back(entry.path());
+      } else if (entry.is_directory() && !name.empty() && name[0] != '.') {
+        count_nested_images(entry.path(), &stray, &first_stray);
+      }
+    }
+  }
   GANAUG_CHECK(stray == 0, "image folder ", root.string(), " holds ", stray, " image",
                stray == 1 ? "" : "s", " outside its class folders (first: ", first_stray.string(),
                "): images go directly in one folder per class (root/<class>/<image>); move ",
@@ -85,19 +98,13 @@ ImageList list_image_folder(const std::filesystem::path& root, bool allow_outsid
   ImageList list;
   list.source = root.string();
   for (size_t k = 0; k < class_dirs.size(); ++k) {
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(class_dirs[k])) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) {
-        check_link(entry, root, allow_outside_paths);
-        files.push_back(entry.path());
-      }
-    }
     const std::string class_name = class_dirs[k].filename().string();
-    GANAUG_CHECK(!files.empty(), "class '", class_name,
+    GANAUG_CHECK(!files[k].empty(), "class '", class_name,
                  "' holds no .png, .jpg, .jpeg or .bmp image: ", class_dirs[k].string());
-    std::sort(files.begin(), files.end());
+    std::sort(files[k].begin(), files[k].end());
     list.class_names.push_back(class_name);
-    for (auto& file : files) list.records.push_back({std::move(file), static_cast<int64_t>(k), {}});
+    for (auto& file : files[k])
+      list.records.push_back({std::move(file), static_cast<int64_t>(k), {}});
   }
   return list;
 }

@@ -622,8 +622,7 @@ class Experiment {
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
-      detail::check_generator_continues(dir, loaded, o_.gan_iterations(), facts,
-                                        gan_training_facts(train, loaded.options));
+      detail::check_generator_continues(dir, loaded, o_.gan_iterations(), facts, train);
       if (loaded.iteration == o_.gan_iterations()) {
         TrainedGan reused;
         reused.generator = loaded.generator;

@@ -71,7 +71,7 @@ void write_generator_record(const fs::path& dir,
 void check_generator_continues(const fs::path& dir, const GeneratorCheckpoint& loaded,
                                int64_t iterations,
                                const std::vector<std::pair<std::string, std::string>>& facts,
-                               const std::vector<std::pair<std::string, std::string>>& stored) {
+                               const LabeledDataset& train) {
   const auto where = (dir / "checkpoint.pt").string();
   const std::string remedy =
       "; delete " + dir.string() + " to train it again, or use --force or another --out";
@@ -87,7 +87,8 @@ void check_generator_continues(const fs::path& dir, const GeneratorCheckpoint& l
                   remedy);
     }
   } else {
-    for (const auto& [what, value] : stored) record.push_back({what, value});
+    for (const auto& [what, value] : gan_training_facts(train, loaded.options))
+      record.push_back({what, value});
   }
   for (size_t i = 0; i < facts.size(); ++i) {
     const auto& [what, value] = facts[i];

@@ -30,11 +30,11 @@ void write_generator_record(const std::filesystem::path& dir,
 /// Throws ganaug::Error, naming the first difference and what to do, unless the checkpoint
 /// `loaded` of DIR continues the training `facts` describe: its record (write_generator_record)
 /// holds the same facts, and it has not trained past `iterations`. A checkpoint without a
-/// record (ganaug 0.4 and earlier) is judged by `stored`, the facts of its own stored options
-/// on this run's data: its data cannot be checked.
+/// record (ganaug 0.4 and earlier) is judged by the facts of its own stored options on this
+/// run's data `train`: its data cannot be checked.
 void check_generator_continues(const std::filesystem::path& dir, const GeneratorCheckpoint& loaded,
                                int64_t iterations,
                                const std::vector<std::pair<std::string, std::string>>& facts,
-                               const std::vector<std::pair<std::string, std::string>>& stored);
+                               const LabeledDataset& train);
 
 }  // namespace ganaug::jobs::detail

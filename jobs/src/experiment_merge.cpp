@@ -137,6 +137,29 @@ void copy_shard_files(const std::vector<fs::path>& dirs, const fs::path& out) {
 
 }  // namespace
 
+namespace {
+
+// Adds a shard's reference records to `merged`; every shard that trained on a dataset must have
+// read the same data (a folder of that name elsewhere, or changed files, would mix two data sets
+// under one name).
+void merge_references(nlohmann::json& merged, const nlohmann::json& shard, const std::string& dir) {
+  for (const auto& [ds, ref] : shard.items()) {
+    if (!merged.contains(ds)) {
+      merged[ds] = ref;
+      continue;
+    }
+    for (const auto* hash : {"train_hash", "test_hash"}) {
+      const auto& have = merged[ds];
+      GANAUG_CHECK(!have.contains(hash) || !ref.contains(hash) || have[hash] == ref[hash], dir,
+                   " ran ", ds, " on other data than an earlier shard (", hash, " ",
+                   ref.value(hash, ""), " against ", have.value(hash, ""),
+                   "): merge the shards of one grid, run on the same data");
+    }
+  }
+}
+
+}  // namespace
+
 nlohmann::json merge_experiments(const std::string& out_dir,
                                  const std::vector<std::string>& shard_dirs, bool force) {
   GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
@@ -188,21 +211,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
     const auto& r = s->results;
     for (const auto& c : r["cells"]) merged["cells"].push_back(c);
     for (const auto& g : r["generators"]) merged["generators"].push_back(g);
-    for (const auto& [ds, ref] : r["references"].items()) {
-      if (!merged["references"].contains(ds)) {
-        merged["references"][ds] = ref;
-        continue;
-      }
-      // Every shard that trained on `ds` read the same data (a folder of that name elsewhere,
-      // or changed files, would mix two data sets under one name).
-      for (const auto* hash : {"train_hash", "test_hash"}) {
-        const auto& have = merged["references"][ds];
-        GANAUG_CHECK(!have.contains(hash) || !ref.contains(hash) || have[hash] == ref[hash], s->dir,
-                     " ran ", ds, " on other data than an earlier shard (", hash, " ",
-                     ref.value(hash, ""), " against ", have.value(hash, ""),
-                     "): merge the shards of one grid, run on the same data");
-      }
-    }
+    merge_references(merged["references"], r["references"], s->dir);
     merged["started"] = std::min(merged["started"].get<std::string>(),
                                  r.value("started", merged["started"].get<std::string>()));
     merged["merged_from"].push_back({{"folder", fs::absolute(s->dir).lexically_normal().string()},
