@@ -261,6 +261,13 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
   const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
   EXPECT_EQ(again["classic_choice"]["cells"], choice["cells"]);
   EXPECT_EQ(again["cells"], results["cells"]);
+  // A damaged score is refused on resume, naming the file, as the cells' are.
+  auto damaged = again;
+  damaged["classic_choice"]["cells"][0]["accuracy"] = 1.5;
+  std::ofstream(dir / "out" / "results.json") << damaged.dump();
+  ganaug::testing::expect_error(
+      [&] { ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true)); },
+      {"results.json", "is damaged", "accuracy"});
   // Choosing needs two settings, the validation split and every seed in one process.
   ganaug::testing::expect_error(
       [&] { ExperimentOptions(options).classic_choices({choices[0]}).validate(); },

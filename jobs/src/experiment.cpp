@@ -140,40 +140,14 @@ class Experiment {
                                        const LabeledDataset& validation, int64_t size, int64_t k) {
     const auto& choices = o_.classic_choices();
     if (choices.empty()) return o_.classic_options();
-    auto& record = results_.classic_choice();
     const auto group = ds + "-n" + std::to_string(size);
     double best_mean = -1;
     size_t best = 0;
     for (size_t c = 0; c < choices.size(); ++c) {
-      const auto spec = choices[c].to_string();
       double sum = 0;
       for (int64_t i = 0; i < o_.seeds(); ++i) {
         const uint64_t seed = o_.first_seed() + static_cast<uint64_t>(i);
-        const auto key = ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + spec;
-        const nlohmann::json* found = nullptr;
-        for (const auto& cell : record["cells"])
-          if (cell["key"] == key) found = &cell;
-        if (found) {
-          sum += (*found)["accuracy"].get<double>();
-          continue;
-        }
-        check_stop();
-        const auto start = Clock::now();
-        const auto train = subset_per_class(full, size, seed);
-        auto model = fit(train, nullptr, classifier_options(k, train, seed), true, &choices[c]);
-        const double accuracy = evaluate(model, validation).accuracy;
-        const double seconds = seconds_since(start);
-        record["cells"].push_back({{"key", key},
-                                   {"dataset", ds},
-                                   {"size", size},
-                                   {"seed", seed},
-                                   {"classic", spec},
-                                   {"accuracy", accuracy},
-                                   {"seconds", seconds}});
-        say(group + "-seed" + std::to_string(seed) + " classic " + spec + ": " +
-            fixed(100 * accuracy, 2) + "% on the validation split (" + fixed(seconds, 0) + " s)");
-        write_outputs();
-        sum += accuracy;
+        sum += classic_choice_score(ds, full, validation, size, k, seed, choices[c]);
       }
       const double mean = sum / static_cast<double>(o_.seeds());
       if (mean > best_mean) {
@@ -181,15 +155,34 @@ class Experiment {
         best = c;
       }
     }
-    record["chosen"][group] = {{"dataset", ds},
-                               {"size", size},
-                               {"classic", choices[best].to_string()},
-                               {"validation_accuracy", best_mean},
-                               {"seeds", o_.seeds()}};
+    results_.set_classic_chosen(group,
+                                {ds, size, choices[best].to_string(), best_mean, o_.seeds()});
     say(group + ": classical setting chosen on the validation split: " + choices[best].to_string() +
         " (" + fixed(100 * best_mean, 2) + "%)");
     write_outputs();
     return choices[best];
+  }
+
+  // One classical setting's validation accuracy on one seed's labeled subset: recorded, or
+  // trained now and recorded.
+  double classic_choice_score(const std::string& ds, const LabeledDataset& full,
+                              const LabeledDataset& validation, int64_t size, int64_t k,
+                              uint64_t seed, const ClassicAugmentOptions& setting) {
+    const auto spec = setting.to_string();
+    const auto key = ds + "|" + std::to_string(size) + "|" + std::to_string(seed) + "|" + spec;
+    if (const auto* found = results_.classic_choice_cell(key)) return found->accuracy;
+    check_stop();
+    const auto start = Clock::now();
+    const auto train = subset_per_class(full, size, seed);
+    auto model = fit(train, nullptr, classifier_options(k, train, seed), true, &setting);
+    const double accuracy = evaluate(model, validation).accuracy;
+    const double seconds = seconds_since(start);
+    results_.add_classic_choice_cell({key, ds, size, seed, spec, accuracy, seconds});
+    say(ds + "-n" + std::to_string(size) + "-seed" + std::to_string(seed) + " classic " + spec +
+        ": " + fixed(100 * accuracy, 2) + "% on the validation split (" + fixed(seconds, 0) +
+        " s)");
+    write_outputs();
+    return accuracy;
   }
 
   Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,

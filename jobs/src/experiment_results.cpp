@@ -49,6 +49,37 @@ void from_json(const nlohmann::json& j, CellResult& c) {
   c.classic = j.value("classic", std::string());
 }
 
+void to_json(nlohmann::json& j, const ClassicChoiceCell& c) {
+  j = {{"key", c.key},         {"dataset", c.dataset},   {"size", c.size},      {"seed", c.seed},
+       {"classic", c.classic}, {"accuracy", c.accuracy}, {"seconds", c.seconds}};
+}
+
+void from_json(const nlohmann::json& j, ClassicChoiceCell& c) {
+  c.key = j.at("key").get<std::string>();
+  c.dataset = j.at("dataset").get<std::string>();
+  c.size = j.at("size").get<int64_t>();
+  c.seed = j.at("seed").get<uint64_t>();
+  c.classic = j.at("classic").get<std::string>();
+  c.accuracy = share_at(j, "accuracy");
+  c.seconds = j.at("seconds").get<double>();
+}
+
+void to_json(nlohmann::json& j, const ClassicChosen& c) {
+  j = {{"dataset", c.dataset},
+       {"size", c.size},
+       {"classic", c.classic},
+       {"validation_accuracy", c.validation_accuracy},
+       {"seeds", c.seeds}};
+}
+
+void from_json(const nlohmann::json& j, ClassicChosen& c) {
+  c.dataset = j.at("dataset").get<std::string>();
+  c.size = j.at("size").get<int64_t>();
+  c.classic = j.at("classic").get<std::string>();
+  c.validation_accuracy = share_at(j, "validation_accuracy");
+  c.seeds = j.at("seeds").get<int64_t>();
+}
+
 void to_json(nlohmann::json& j, const GeneratorResult& g) {
   j = {{"key", g.key},
        {"dataset", g.dataset},
@@ -176,6 +207,13 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
       references_[ds] = reference.get<ReferenceResult>();
     for (const auto& g : previous.at("generators")) add_generator(g.get<GeneratorResult>());
     for (const auto& c : previous.at("cells")) add_cell(c.get<CellResult>());
+    if (previous.contains("classic_choice")) {
+      const auto& choice = previous["classic_choice"];
+      has_classic_choice_ = true;
+      for (const auto& c : choice.at("cells")) add_classic_choice_cell(c.get<ClassicChoiceCell>());
+      for (const auto& [group, chosen] : choice.at("chosen").items())
+        chosen_[group] = chosen.get<ClassicChosen>();
+    }
   } catch (const std::exception& e) {  // a missing or mistyped field, a value out of range
     GANAUG_FAIL(path.string(), " is damaged (", e.what(), "); use --force to start over");
   }
@@ -192,7 +230,6 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
                  "--unlabeled, --data: finished cells are never dropped), or use --force or "
                  "another --out");
   }
-  if (previous.contains("classic_choice")) classic_choice_ = previous["classic_choice"];
   header_["started"] = previous["started"];
   return cells_.size();
 }
@@ -217,10 +254,20 @@ void ResultsStore::add_generator(GeneratorResult generator) {
   generators_.push_back(std::move(generator));
 }
 
-nlohmann::json& ResultsStore::classic_choice() {
-  if (!classic_choice_.is_object())
-    classic_choice_ = {{"cells", nlohmann::json::array()}, {"chosen", nlohmann::json::object()}};
-  return classic_choice_;
+const ClassicChoiceCell* ResultsStore::classic_choice_cell(const std::string& key) const {
+  const auto found = choice_index_.find(key);
+  return found == choice_index_.end() ? nullptr : &choice_cells_[found->second];
+}
+
+void ResultsStore::add_classic_choice_cell(ClassicChoiceCell cell) {
+  has_classic_choice_ = true;
+  choice_index_[cell.key] = choice_cells_.size();
+  choice_cells_.push_back(std::move(cell));
+}
+
+void ResultsStore::set_classic_chosen(const std::string& group, ClassicChosen chosen) {
+  has_classic_choice_ = true;
+  chosen_[group] = std::move(chosen);
 }
 
 nlohmann::json ResultsStore::to_json() const {
@@ -229,7 +276,10 @@ nlohmann::json ResultsStore::to_json() const {
   for (const auto& [ds, reference] : references_) out["references"][ds] = reference;
   out["generators"] = generators_;
   out["cells"] = cells_;
-  if (!classic_choice_.is_null()) out["classic_choice"] = classic_choice_;
+  if (has_classic_choice_) {
+    out["classic_choice"] = {{"cells", choice_cells_}, {"chosen", nlohmann::json::object()}};
+    for (const auto& [group, chosen] : chosen_) out["classic_choice"]["chosen"][group] = chosen;
+  }
   return out;
 }
 

@@ -69,6 +69,30 @@ struct ReferenceResult {
 void to_json(nlohmann::json& j, const ReferenceResult& r);
 void from_json(const nlohmann::json& j, ReferenceResult& r);
 
+/// One classical setting (of ExperimentOptions::classic_choices) scored on the validation split
+/// for one (dataset, size, seed).
+struct ClassicChoiceCell {
+  std::string key;  ///< dataset|size|seed|setting
+  std::string dataset;
+  int64_t size = 0;
+  uint64_t seed = 0;
+  std::string classic;  ///< the setting, as ClassicAugmentOptions::to_string writes it
+  double accuracy = 0, seconds = 0;
+};
+void to_json(nlohmann::json& j, const ClassicChoiceCell& c);
+void from_json(const nlohmann::json& j, ClassicChoiceCell& c);
+
+/// The classical setting chosen for one (dataset, size): the best mean over the seeds.
+struct ClassicChosen {
+  std::string dataset;
+  int64_t size = 0;
+  std::string classic;
+  double validation_accuracy = 0;
+  int64_t seeds = 0;
+};
+void to_json(nlohmann::json& j, const ClassicChosen& c);
+void from_json(const nlohmann::json& j, ClassicChosen& c);
+
 /// The results of one grid run (or shard), as results.json holds them.
 class ResultsStore {
  public:
@@ -87,9 +111,11 @@ class ResultsStore {
   ReferenceResult& reference_to_fill(const std::string& dataset) { return references_[dataset]; }
   void add_cell(CellResult cell);
   void add_generator(GeneratorResult generator);
-  /// The classical settings tried per size and the one chosen (results.json's
-  /// "classic_choice": {"cells": [...], "chosen": {...}}), made empty on first use.
-  nlohmann::json& classic_choice();
+  /// A classical setting's validation score (results.json's "classic_choice" "cells"), by key.
+  const ClassicChoiceCell* classic_choice_cell(const std::string& key) const;
+  void add_classic_choice_cell(ClassicChoiceCell cell);
+  /// Records the setting chosen for `group` ("DATASET-nSIZE"; "classic_choice" "chosen").
+  void set_classic_chosen(const std::string& group, ClassicChosen chosen);
 
   /// results.json's content (the writer adds "updated" and "summary").
   nlohmann::json to_json() const;
@@ -101,7 +127,11 @@ class ResultsStore {
   std::map<std::string, size_t> generator_index_;
   std::vector<CellResult> cells_;
   std::map<std::string, size_t> cell_index_;
-  nlohmann::json classic_choice_;
+  // results.json has "classic_choice" once a setting was scored (or a resumed file had it).
+  bool has_classic_choice_ = false;
+  std::vector<ClassicChoiceCell> choice_cells_;
+  std::map<std::string, size_t> choice_index_;
+  std::map<std::string, ClassicChosen> chosen_;
 };
 
 }  // namespace ganaug::jobs::detail
