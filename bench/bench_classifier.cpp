@@ -119,7 +119,9 @@ int main(int argc, char** argv) try {
   // ganaug's default network and its default before ganaug 0.3 (cnn at width 32: the
   // reference's network).
   const std::vector<ganaug::ClassifierOptions> networks = {
-      options, ganaug::ClassifierOptions(options).architecture("cnn").width(32)};
+      options, ganaug::ClassifierOptions(options)
+                   .architecture(ganaug::ClassifierArchitecture::kCnn)
+                   .width(32)};
   auto ganaug_step = [&](const ganaug::LabeledDataset* extra, size_t net) {
     return ganaug::bench::seconds_of([&] {
              ganaug::train_classifier(real, extra,
@@ -128,7 +130,8 @@ int main(int argc, char** argv) try {
            (epochs * steps_per_epoch);
   };
   auto name = [&](size_t net) {
-    return networks[net].network() + " width " + std::to_string(networks[net].network_width());
+    return to_string(networks[net].network()) + " width " +
+           std::to_string(networks[net].network_width());
   };
 
   PlainNet plain(k), plain_mixed(k);
@@ -165,7 +168,9 @@ int main(int argc, char** argv) try {
   // training is about 3x (backward twice the forward).
   auto step_flops = [&](size_t net) {
     const double w = static_cast<double>(networks[net].network_width());
-    const double second = networks[net].network() == "cnn" ? 14 * 14 : 7 * 7;  // conv2 outputs
+    const double second = networks[net].network() == ganaug::ClassifierArchitecture::kCnn
+                              ? 14 * 14
+                              : 7 * 7;  // conv2 outputs
     return 3 * 64 *
            (2.0 * (28 * 28 * w * 9 * 1 + second * 2 * w * w * 9) +
             2.0 * (2 * w * 7 * 7 * 128 + 128 * k));

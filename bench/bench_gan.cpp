@@ -81,7 +81,7 @@ int main(int argc, char** argv) try {
                      .iterations(10)
                      .device(device)
                      .threads(threads)
-                     .diffaugment(diffaugment)
+                     .diffaugment(ganaug::parse_diffaugment_choice(diffaugment))
                      .batch_size(batch_size)
                      .log_every(1000000);
   if (g_width > 0) options.g_width(g_width);

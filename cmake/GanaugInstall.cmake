@@ -1,7 +1,7 @@
 # Installing ganaug as a CMake package. Each layer has its own export set, so that a program
 # using only the core (LibTorch) needs neither OpenCV nor oneTBB:
-#   find_package(ganaug 0.4 REQUIRED)                    # every installed layer
-#   find_package(ganaug 0.4 REQUIRED COMPONENTS core)    # ganaug::ganaug only
+#   find_package(ganaug 0.5 REQUIRED)                    # every installed layer
+#   find_package(ganaug 0.5 REQUIRED COMPONENTS core)    # ganaug::ganaug only
 include(CMakePackageConfigHelpers)
 
 set(GANAUG_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ganaug" CACHE STRING
@@ -22,7 +22,7 @@ function(ganaug_install_package)
     "${PROJECT_SOURCE_DIR}/cmake/ganaugConfig.cmake.in"
     "${PROJECT_BINARY_DIR}/ganaugConfig.cmake"
     INSTALL_DESTINATION "${GANAUG_INSTALL_CMAKEDIR}")
-  # 0.x: a minor version may change the API, so 0.4 accepts 0.4.y only.
+  # 0.x: a minor version may change the API, so 0.5 accepts 0.5.y only.
   write_basic_package_version_file("${PROJECT_BINARY_DIR}/ganaugConfigVersion.cmake"
                                    VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
   install(FILES "${PROJECT_BINARY_DIR}/ganaugConfig.cmake"

@@ -31,7 +31,7 @@ ganaug::jobs::AugmentOptions tiny(const fs::path& data, const fs::path& out,
       .scheme(scheme)
       .n(23)
       .out_dir(out.string())
-      .gan_iterations(3)
+      .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan()).iterations(3))
       .classifier(ganaug::ClassifierOptions(2).epochs(1))
       .device("cpu")
       .threads(2);
@@ -211,7 +211,8 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
     return ganaug::jobs::AugmentOptions(options).classifier(classifier);
   };
   const auto classifier = options.classifier();
-  for (const auto& other : {with(ganaug::ClassifierOptions(classifier).architecture("cnn-strided")),
+  for (const auto& other : {with(ganaug::ClassifierOptions(classifier)
+                                     .architecture(ganaug::ClassifierArchitecture::kCnnStrided)),
                             with(ganaug::ClassifierOptions(classifier).width(32)),
                             with(ganaug::ClassifierOptions(classifier).lr(0.01))}) {
     ganaug::testing::expect_error(
@@ -227,10 +228,7 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
       {"cannot resume", "--classifier", "\"width\":32"});
   EXPECT_NO_THROW(ganaug::jobs::run_augment(
       with(ganaug::ClassifierOptions(classifier).width(32)).resume(true)));
-  // An unknown network or a bad width is refused before anything runs.
-  ganaug::testing::expect_error(
-      [&] { with(ganaug::ClassifierOptions(classifier).architecture("vgg")).validate(); },
-      {"'vgg'"});
+  // A bad width is refused before anything runs (an unknown network, by the parser).
   ganaug::testing::expect_error(
       [&] { with(ganaug::ClassifierOptions(classifier).width(-1)).validate(); },
       {"--classifier-width", "got -1"});
@@ -240,26 +238,43 @@ TEST(Augment, TheGanBatchReachesTheCheckpointAndTheRunRecord) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
-  const auto options =
-      tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false).gan_batch_size(16);
+  auto options = tiny(dir / "data", out, ganaug::Scheme::kCond).retrain(false);
+  options.gan().batch_size(16);
   ganaug::jobs::run_augment(options);
   EXPECT_EQ(
       ganaug::load_generator((out / "gan" / "checkpoint.pt").string(), "cpu").options.batch_size(),
       16);
-  std::ifstream in(out / "run.json");
-  EXPECT_EQ(nlohmann::json::parse(in)["generator"]["gan_batch"], 16);
+  const auto record = [&] {
+    std::ifstream in(out / "run.json");
+    return nlohmann::json::parse(in);
+  }();
+  EXPECT_EQ(record["generator"]["gan_batch"], 16);
+  // The GAN's other settings are recorded only when changed (older folders still resume) ...
+  EXPECT_FALSE(record["generator"].contains("tuning")) << record.dump();
   // A folder trained at another batch holds another run.
   ganaug::testing::expect_error(
       [&] {
-        ganaug::jobs::run_augment(
-            ganaug::jobs::AugmentOptions(options).gan_batch_size(32).resume(true));
+        ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options)
+                                      .gan(ganaug::GanOptions(options.gan()).batch_size(32))
+                                      .resume(true));
       },
       {"cannot resume", "gan_batch"});
+  // ... and a folder whose GAN trained with another setting holds another run too.
+  for (const auto& other :
+       {ganaug::GanOptions(options.gan()).g_width(16), ganaug::GanOptions(options.gan()).d_lr(1e-3),
+        ganaug::GanOptions(options.gan())
+            .diffaugment(ganaug::DiffAugmentPolicy::parse("translation"))}) {
+    ganaug::testing::expect_error(
+        [&] {
+          ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).gan(other).resume(true));
+        },
+        {"cannot resume", "tuning"});
+  }
   // The batch must split evenly over the processes of a multi-process run.
   ganaug::testing::expect_error(
       [&] {
         ganaug::jobs::AugmentOptions(options)
-            .gan_batch_size(30)
+            .gan(ganaug::GanOptions(options.gan()).batch_size(30))
             .distributed(ganaug::DistributedOptions().world_size(4).rank(0))
             .validate();
       },
@@ -393,6 +408,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_NE(output.find("--gan-batch must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--lr-schedule step", &output), 2);
   EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--classifier vgg", &output), 2);
+  EXPECT_NE(output.find("--classifier: unknown classifier 'vgg'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
   EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);

@@ -18,6 +18,17 @@ TEST(DiffAugment, ParsesPolicies) {
   }
 }
 
+TEST(DiffAugment, AChoiceIsAutoOrAPolicyAndReadsBack) {
+  EXPECT_FALSE(ganaug::parse_diffaugment_choice("auto").has_value());
+  EXPECT_EQ(ganaug::to_string(std::optional<ganaug::DiffAugmentPolicy>()), "auto");
+  const auto chosen = ganaug::parse_diffaugment_choice("cutout,translation");
+  ASSERT_TRUE(chosen.has_value());
+  EXPECT_TRUE(chosen->translation && chosen->cutout && !chosen->color);
+  EXPECT_EQ(ganaug::to_string(chosen), "translation,cutout");
+  EXPECT_EQ(ganaug::to_string(ganaug::parse_diffaugment_choice("none")), "off");
+  EXPECT_THROW(ganaug::parse_diffaugment_choice("blur"), ganaug::Error);
+}
+
 TEST(DiffAugment, TranslationShiftsContentAndPadsWithZero) {
   auto rng = ganaug::make_cpu_generator(3);
   const auto x = torch::rand({16, 1, 16, 16}) + 1;  // all values >= 1, so zeros are padding

@@ -19,14 +19,19 @@ using ganaug::jobs::ExperimentOptions;
 
 namespace {
 
+// Grid columns by name, as the command line gives them.
+std::vector<ganaug::jobs::ExperimentScheme> schemes(const std::vector<std::string>& names) {
+  return ganaug::jobs::ExperimentScheme::parse_all(names);
+}
+
 ExperimentOptions tiny_grid(const fs::path& data, const fs::path& out) {
   return ExperimentOptions()
       .datasets({ganaug::DatasetSpec().path(data.string())})
       .sizes({3, 6})
-      .schemes({"none", "classic", "cond", "smooth", "classic+argmax", "newclass"})
+      .schemes(schemes({"none", "classic", "cond", "smooth", "classic+argmax", "newclass"}))
       .multiples({2})
       .seeds(2)
-      .gan_iterations(3)
+      .gan(ganaug::GanOptions(ExperimentOptions().gan()).iterations(3))
       .classifier(ganaug::ClassifierOptions(2).epochs(1))
       .reference_epochs(1)
       .metric_samples(12)
@@ -61,6 +66,13 @@ TEST(Experiment, SchemeNames) {
   ganaug::testing::expect_error([] { ganaug::jobs::ExperimentScheme::parse("mixup"); },
                                 {"unknown experiment scheme 'mixup'"});
   EXPECT_EQ(ganaug::jobs::default_experiment_schemes().size(), 10u);
+  // The default columns, by name, in order; names read back through the list parser.
+  const std::vector<std::string> columns = {
+      "none", "classic",          "newclass",       "argmax",         "smooth",
+      "cond", "classic+newclass", "classic+argmax", "classic+smooth", "classic+cond"};
+  EXPECT_EQ(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()),
+            columns);
+  EXPECT_EQ(ganaug::jobs::ExperimentScheme::names(schemes(columns)), columns);
   // The paper's dynamic argmax: argmax labels, retrained with dynamic relabelling.
   const auto dynamic = ganaug::jobs::ExperimentScheme::parse("classic+argmax-dynamic");
   EXPECT_TRUE(dynamic.classic && dynamic.dynamic);
@@ -87,12 +99,12 @@ TEST(Experiment, SchemeNames) {
 TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto options =
-      tiny_grid(dir / "data", dir / "out")
-          .sizes({3})
-          .schemes({"none", "classic", "classic+pseudo", "classic+smooth", "classic+pseudo+smooth"})
-          .unlabeled({0, 10})
-          .pool_confidence(0.34);
+  const auto options = tiny_grid(dir / "data", dir / "out")
+                           .sizes({3})
+                           .schemes(schemes({"none", "classic", "classic+pseudo", "classic+smooth",
+                                             "classic+pseudo+smooth"}))
+                           .unlabeled({0, 10})
+                           .pool_confidence(0.34);
   const auto results = ganaug::jobs::run_experiment(options);
   // Per seed: none, classic, classic+pseudo (pool), classic+smooth (no pool, pool), and
   // classic+pseudo+smooth (pool).
@@ -148,13 +160,13 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
 TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto options = tiny_grid(dir / "data", dir / "out")
-                           .sizes({3})
-                           .seeds(1)
-                           .schemes({"classic", "classic+smooth"})
-                           .unlabeled({10})
-                           .pool_gan(ganaug::PoolGan::kUnconditional)
-                           .gan_unlabeled_share(0.25);
+  auto options = tiny_grid(dir / "data", dir / "out")
+                     .sizes({3})
+                     .seeds(1)
+                     .schemes(schemes({"classic", "classic+smooth"}))
+                     .unlabeled({10})
+                     .pool_gan(ganaug::PoolGan::kUnconditional);
+  options.gan().unlabeled_share(0.25);
   const auto results = ganaug::jobs::run_experiment(options);
   ASSERT_EQ(results["generators"].size(), 1u);
   const auto& g = results["generators"][0];
@@ -205,7 +217,11 @@ TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {
   EXPECT_EQ(ganaug::parse_pool_gan(ganaug::to_string(ganaug::PoolGan::kBoth)),
             ganaug::PoolGan::kBoth);
   ganaug::testing::expect_error(
-      [&] { ExperimentOptions(options).gan_unlabeled_share(1).validate(); },
+      [&] {
+        ExperimentOptions(options)
+            .gan(ganaug::GanOptions(options.gan()).unlabeled_share(1))
+            .validate();
+      },
       {"unlabeled share must lie in (0, 1)"});
 }
 
@@ -219,7 +235,7 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
   const auto options = tiny_grid(dir / "data", dir / "out")
                            .sizes({3})
                            .seeds(2)
-                           .schemes({"none", "classic"})
+                           .schemes(schemes({"none", "classic"}))
                            .validation_fraction(0.25)
                            .classic_choices(choices);
   std::vector<std::string> lines;
@@ -282,10 +298,11 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
 TEST(Experiment, ArgmaxDynamicCellsRunNextToArgmax) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto results = ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
-                                                        .sizes({3})
-                                                        .seeds(1)
-                                                        .schemes({"argmax", "argmax-dynamic"}));
+  const auto results =
+      ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
+                                       .sizes({3})
+                                       .seeds(1)
+                                       .schemes(schemes({"argmax", "argmax-dynamic"})));
   ASSERT_EQ(results["cells"].size(), 2u);
   EXPECT_EQ(results["cells"][1]["scheme"], "argmax-dynamic");
   EXPECT_EQ(results["cells"][1]["synthetic_images"], results["cells"][0]["synthetic_images"]);
@@ -402,7 +419,8 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
         ganaug::jobs::run_experiment(
             tiny_grid(dir / "data", out)
                 .seeds(3)
-                .classifier(ganaug::ClassifierOptions(2).epochs(1).architecture("cnn-strided"))
+                .classifier(ganaug::ClassifierOptions(2).epochs(1).architecture(
+                    ganaug::ClassifierArchitecture::kCnnStrided))
                 .resume(true));
       },
       {"other settings", "\"classifier\":\"auto\""});
@@ -443,6 +461,11 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
     EXPECT_NE(message.find("{\"reference_epochs\":2}"), std::string::npos) << message;
     EXPECT_EQ(message.find("gan_iterations"), std::string::npos) << message;
   }
+  // So does one for a GAN setting that only programs change (recorded only when changed).
+  auto other_gan = tiny_grid(dir / "data", out).seeds(3).resume(true);
+  other_gan.gan().g_lr(1e-3);
+  ganaug::testing::expect_error([&] { ganaug::jobs::run_experiment(other_gan); },
+                                {"other settings", "\"gan_tuning\":{\"g_lr\":0.001}"});
   // A hand-edited accuracy is refused, naming the file, not trusted.
   auto edited = resumed;
   edited["cells"][0]["accuracy"] = 5.0;
@@ -486,7 +509,7 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
   const auto base = tiny_grid(dir / "data", dir / "unused")
                         .sizes({3})
                         .seeds(1)
-                        .schemes({"none", "cond"})
+                        .schemes(schemes({"none", "cond"}))
                         .validation_fraction(0.25);
   const auto tuned =
       ganaug::jobs::run_experiment(ExperimentOptions(base)
@@ -528,7 +551,7 @@ TEST(Experiment, AGridValueGivenTwiceIsRefused) {
   // Each would train the same cells twice under one key.
   ganaug::testing::expect_error(
       [] {
-        ExperimentOptions().schemes({"none", "smooth", "none"}).validate();
+        ExperimentOptions().schemes(schemes({"none", "smooth", "none"})).validate();
       },
       {"the grid lists the scheme none twice"});
   ganaug::testing::expect_error(
@@ -546,8 +569,9 @@ TEST(Experiment, AGridValueGivenTwiceIsRefused) {
         ExperimentOptions().unlabeled({0, 0}).validate();
       },
       {"unlabeled pool size 0 twice"});
-  EXPECT_NO_THROW(
-      ExperimentOptions().schemes({"none", "smooth", "argmax", "argmax-dynamic"}).validate());
+  EXPECT_NO_THROW(ExperimentOptions()
+                      .schemes(schemes({"none", "smooth", "argmax", "argmax-dynamic"}))
+                      .validate());
 }
 
 TEST(Experiment, SettingsRecordClassifierFieldsNoFlagSetsOnlyWhenChanged) {
@@ -585,7 +609,7 @@ TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedOnTheSameDataSeedAndSettings) {
   ganaug::testing::write_tiny_idx(dir / "data");
   ganaug::testing::write_tiny_idx(dir / "other" / "data", 2);  // other images, the same name
   const auto base =
-      tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes({"none", "cond"});
+      tiny_grid(dir / "data", dir / "first").sizes({3}).seeds(1).schemes(schemes({"none", "cond"}));
   ganaug::jobs::run_experiment(base);
   const fs::path trained = dir / "first" / "generators" / "data-n3-seed0";
   EXPECT_TRUE(fs::exists(trained / "trained-on.json"));
@@ -602,7 +626,7 @@ TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedOnTheSameDataSeedAndSettings) {
   EXPECT_EQ(same["generators"][0]["iterations"], 3);
   // Anything else is refused, naming the difference, and the copy is left as it was.
   const std::vector<std::pair<ExperimentOptions, std::vector<std::string>>> refused = {
-      {ExperimentOptions(base).gan_mode_seeking(0.5),
+      {ExperimentOptions(base).gan(ganaug::GanOptions(base.gan()).mode_seeking(0.5)),
        {"was trained another way than this run trains it: its mode-seeking weight (mode_seeking)"
         " is 0.1",
         " where this run's is 0.5;", "delete ",
@@ -612,7 +636,7 @@ TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedOnTheSameDataSeedAndSettings) {
       {ExperimentOptions(base).datasets(
            {ganaug::DatasetSpec().path((dir / "other" / "data").string())}),
        {"its training data (--data, --per-class, --seed) is hash "}},
-      {ExperimentOptions(base).gan_iterations(2),
+      {ExperimentOptions(base).gan(ganaug::GanOptions(base.gan()).iterations(2)),
        {"was trained for 3 iterations and this run asks for 2"}}};
   int n = 0;
   for (const auto& [options, message] : refused) {
@@ -639,8 +663,10 @@ TEST(Experiment, ReusesAGeneratorOnlyWhenTrainedOnTheSameDataSeedAndSettings) {
   fs::remove(fs::path(legacy_other) / "generators" / "data-n3-seed0" / "trained-on.json");
   ganaug::testing::expect_error(
       [&] {
-        ganaug::jobs::run_experiment(
-            ExperimentOptions(base).gan_mode_seeking(0.5).out_dir(legacy_other).resume(true));
+        ganaug::jobs::run_experiment(ExperimentOptions(base)
+                                         .gan(ganaug::GanOptions(base.gan()).mode_seeking(0.5))
+                                         .out_dir(legacy_other)
+                                         .resume(true));
       },
       {"its mode-seeking weight (mode_seeking) is 0.1", " where this run's is 0.5;"});
 }
@@ -654,7 +680,7 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
       ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
                                        .sizes({3})
                                        .seeds(1)
-                                       .schemes({"none", "cond", "argmax", "smooth"})
+                                       .schemes(schemes({"none", "cond", "argmax", "smooth"}))
                                        .min_confidence(0.99));
   EXPECT_EQ(results["settings"]["min_confidence"], 0.99);
   const int64_t wanted = 2 * 3 * 3;
@@ -824,7 +850,11 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
   const auto grid = [&](std::vector<fs::path> data, const fs::path& out) {
     std::vector<ganaug::DatasetSpec> specs;
     for (const auto& d : data) specs.push_back(ganaug::DatasetSpec().path(d.string()));
-    return tiny_grid(dir / "unused", out).datasets(specs).sizes({3}).seeds(1).schemes({"none"});
+    return tiny_grid(dir / "unused", out)
+        .datasets(specs)
+        .sizes({3})
+        .seeds(1)
+        .schemes(schemes({"none"}));
   };
   // Two folders of one name are two data sets, numbered; a name with a comma and quotes is one
   // CSV field.
@@ -875,7 +905,8 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
 TEST(Experiment, AResumeNeverLeavesFinishedCellsOutOfItsGrid) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
-  const auto grid = tiny_grid(dir / "data", dir / "out").sizes({3}).seeds(2).schemes({"none"});
+  const auto grid =
+      tiny_grid(dir / "data", dir / "out").sizes({3}).seeds(2).schemes(schemes({"none"}));
   ganaug::jobs::run_experiment(grid);
   ganaug::testing::expect_error(
       [&] { ganaug::jobs::run_experiment(ExperimentOptions(grid).seeds(1).resume(true)); },
@@ -897,7 +928,9 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto grid = [&](const fs::path& out) {
-    return tiny_grid(dir / "data", out).schemes({"none", "cond", "classic+argmax"}).seeds(3);
+    return tiny_grid(dir / "data", out)
+        .schemes(schemes({"none", "cond", "classic+argmax"}))
+        .seeds(3);
   };
   ganaug::jobs::run_experiment(grid(dir / "whole"));
   // 2 sizes x 3 seeds = 6 units over 2 shards: units 0, 2, 4 and 1, 3, 5.
@@ -939,7 +972,9 @@ TEST(Experiment, AGridRunAsShardsAndMergedGivesTheRowsOfOneRun) {
         ganaug::jobs::merge_experiments((dir / "m3").string(), {s0, (dir / "whole").string()});
       },
       {"whole", "holds a whole grid, not a shard"});
-  ganaug::jobs::run_experiment(grid(dir / "other").gan_iterations(4).shard(1).num_shards(2));
+  auto other = grid(dir / "other").shard(1).num_shards(2);
+  other.gan().iterations(4);
+  ganaug::jobs::run_experiment(other);
   expect_error(
       [&] {
         ganaug::jobs::merge_experiments((dir / "m4").string(), {s0, (dir / "other").string()});

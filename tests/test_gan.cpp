@@ -169,7 +169,9 @@ TEST_F(GanTest, MismatchedArchitectureIsRefused) {
 TEST_F(GanTest, ModeSeekingTrainsAndIsRecorded) {
   // The mode-seeking term changes the generator's updates (same seed, same draws otherwise) and
   // its weight travels with the checkpoint.
-  ganaug::GanTrainer seeking(options(3).mode_seeking(2.0), data_.class_names);
+  ganaug::GanTrainer seeking(
+      options(3).mode_seeking(2.0).diffaugment(ganaug::DiffAugmentPolicy::parse("cutout")),
+      data_.class_names);
   ganaug::GanTrainer plain(options(3).mode_seeking(0.0), data_.class_names);
   ASSERT_TRUE(seeking.train(data_));
   ASSERT_TRUE(plain.train(data_));
@@ -179,8 +181,11 @@ TEST_F(GanTest, ModeSeekingTrainsAndIsRecorded) {
   const auto classes = ganaug::balanced_classes(0, 4, 2);
   EXPECT_TRUE(torch::isfinite(ganaug::generate(a, classes, 1)).all().item<bool>());
   seeking.save_checkpoint((dir_ / "s.pt").string());
-  EXPECT_DOUBLE_EQ(ganaug::load_generator((dir_ / "s.pt").string(), "cpu").options.mode_seeking(),
-                   2.0);
+  const auto stored = ganaug::load_generator((dir_ / "s.pt").string(), "cpu").options;
+  EXPECT_DOUBLE_EQ(stored.mode_seeking(), 2.0);
+  EXPECT_EQ(ganaug::to_string(stored.diffaugment()), "cutout");
+  plain.save_checkpoint((dir_ / "p.pt").string());
+  EXPECT_FALSE(ganaug::load_generator((dir_ / "p.pt").string(), "cpu").options.diffaugment());
   EXPECT_THROW(options(1).mode_seeking(-1).validate(), ganaug::Error);
   EXPECT_THROW(options(1).g_width(3).validate(), ganaug::Error);
   EXPECT_THROW(options(1).threads(-1).validate(), ganaug::Error);
@@ -645,4 +650,26 @@ TEST_F(GanTest, TheEmaGeneratorsBatchNormStatisticsComeFromItsOwnSamples) {
     EXPECT_TRUE(torch::allclose(layers[l]->running_mean, means[l], 0.05, 0.05)) << l;
     EXPECT_TRUE(torch::allclose(layers[l]->running_var, variances[l], 0.1, 0.05)) << l;
   }
+}
+
+TEST(GanOptionsTest, DifferencesNameTheStoredFieldsThatDifferAndSettingsValidateWithoutData) {
+  const auto plain = ganaug::GanOptions(3);
+  EXPECT_TRUE(ganaug::gan_option_differences(plain, plain).empty());
+  const auto changed = ganaug::GanOptions(3)
+                           .g_width(16)
+                           .loss(ganaug::GanLoss::kBce)
+                           .diffaugment(ganaug::DiffAugmentPolicy::parse("cutout"))
+                           .threads(4);  // not stored in checkpoints: not a difference
+  const auto differences = ganaug::gan_option_differences(changed, plain);
+  ASSERT_EQ(differences.size(), 3u);
+  EXPECT_EQ(differences[0].first, "g_width");
+  EXPECT_EQ(differences[0].second.toInt(), 16);
+  EXPECT_EQ(differences[1].first, "loss");
+  EXPECT_EQ(differences[1].second.toStringRef(), "bce");
+  EXPECT_EQ(differences[2].first, "diffaugment");
+  EXPECT_EQ(differences[2].second.toStringRef(), "cutout");
+  // Settings held before the data is known: the shape is not checked, everything else is.
+  EXPECT_NO_THROW(ganaug::GanOptions(1).image_size(13).channels(2).validate_settings());
+  EXPECT_THROW(ganaug::GanOptions(1).image_size(13).validate(), ganaug::Error);
+  EXPECT_THROW(ganaug::GanOptions(1).g_width(3).validate_settings(), ganaug::Error);
 }

@@ -76,15 +76,14 @@ TEST(Mat, BadImagesAreRefusedByIndex) {
 TEST(Mat, SynthesizeFromMats) {
   std::vector<int64_t> labels;
   const auto images = squares(6, &labels);
-  const auto options = ganaug::SynthesizeOptions()
-                           .scheme(ganaug::Scheme::kCond)
-                           .n(6)
-                           .gan_iterations(2)
-                           .configure_gan([](ganaug::GanOptions& o) {
-                             o.g_width(8).d_width(8).latent_dim(8).batch_size(8);
-                           })
-                           .device("cpu")
-                           .seed(3);
+  const auto options =
+      ganaug::SynthesizeOptions()
+          .scheme(ganaug::Scheme::kCond)
+          .n(6)
+          .gan(
+              ganaug::GanOptions(1).iterations(2).g_width(8).d_width(8).latent_dim(8).batch_size(8))
+          .device("cpu")
+          .seed(3);
   const auto out = ganaug::synthesize(images, labels, {"red", "blue"}, options);
   EXPECT_EQ(out.images.sizes(), torch::IntArrayRef({6, 3, 16, 16}));
   EXPECT_TRUE(torch::equal(out.labels, torch::tensor({0, 1, 0, 1, 0, 1}, torch::kInt64)));

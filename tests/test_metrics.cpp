@@ -86,6 +86,8 @@ TEST(Metrics, ClassifierFeaturesArePenultimateActivations) {
   EXPECT_EQ(features.scalar_type(), torch::kFloat64);
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::allclose(features.to(torch::kFloat32), model->embed(images), 1e-4, 1e-5));
-  ganaug::Classifier resnet(ganaug::ClassifierOptions(3, 12, 3).architecture("resnet").width(4));
+  ganaug::Classifier resnet(ganaug::ClassifierOptions(3, 12, 3)
+                                .architecture(ganaug::ClassifierArchitecture::kResnet)
+                                .width(4));
   EXPECT_EQ(ganaug::classifier_features(resnet, torch::zeros({2, 3, 12, 12})).size(1), 16);
 }

@@ -32,6 +32,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Grid columns by name, as the command line gives them.
+std::vector<ganaug::jobs::ExperimentScheme> schemes(const std::vector<std::string>& names) {
+  return ganaug::jobs::ExperimentScheme::parse_all(names);
+}
+
 // Before any convolution runs (oneDNN reads its instruction-set cap once, at its first use);
 // an explicit setting in the environment is kept.
 const bool kIsaCapped = [] {
@@ -137,7 +142,7 @@ ganaug::jobs::AugmentOptions pinned_augment(const fs::path& data, const fs::path
       .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
       .n(23)
       .out_dir(out.string())
-      .gan_iterations(6)
+      .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan()).iterations(6))
       .classifier(ganaug::ClassifierOptions(2).epochs(2))
       .generate_batch_size(10)
       .device("cpu")
@@ -192,12 +197,13 @@ TEST(OutputPin, BenchGridWithAndWithoutPool) {
       ganaug::jobs::ExperimentOptions()
           .datasets({ganaug::DatasetSpec().path((dir / "data").string())})
           .sizes({3, 6})
-          .schemes({"none", "classic", "smooth", "classic+argmax", "classic+pseudo", "pseudo+cond"})
+          .schemes(schemes(
+              {"none", "classic", "smooth", "classic+argmax", "classic+pseudo", "pseudo+cond"}))
           .unlabeled({0, 9})
           .pool_confidence(0.4)
           .multiples({2})
           .seeds(2)
-          .gan_iterations(4)
+          .gan(ganaug::GanOptions(ganaug::jobs::ExperimentOptions().gan()).iterations(4))
           .classifier(ganaug::ClassifierOptions(2).epochs(1))
           .reference_epochs(1)
           .metric_samples(12)

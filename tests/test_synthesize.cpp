@@ -33,10 +33,13 @@ ganaug::SynthesizeOptions tiny(ganaug::Scheme scheme, uint64_t seed) {
   return ganaug::SynthesizeOptions()
       .scheme(scheme)
       .n(10)
-      .gan_iterations(4)
-      .configure_gan([](ganaug::GanOptions& o) {
-        o.g_width(8).d_width(8).latent_dim(8).batch_size(8).log_every(2);
-      })
+      .gan(ganaug::GanOptions(1)
+               .iterations(4)
+               .g_width(8)
+               .d_width(8)
+               .latent_dim(8)
+               .batch_size(8)
+               .log_every(2))
       .teacher_epochs(2)
       .batch_size(4)
       .device("cpu")
@@ -137,7 +140,9 @@ TEST(Synthesize, ReportsProgressStopsOnRequestAndWritesOnlyWhenAsked) {
 
   // Asked: the GAN's log and checkpoint, and the checkpoint serves a later call.
   const auto gan_dir = dir / "gan";
-  const auto trained = ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).gan_dir(gan_dir));
+  auto writing = tiny(ganaug::Scheme::kCond, 3);
+  writing.gan().out_dir(gan_dir.string());
+  const auto trained = ganaug::synthesize(data, writing);
   ASSERT_TRUE(fs::exists(gan_dir / "checkpoint.pt"));
   EXPECT_TRUE(fs::exists(gan_dir / "log.csv"));
   const auto reused = ganaug::synthesize(

@@ -65,6 +65,7 @@ po::options_description describe_options() {
       "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
       "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
       "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n\nOptions");
+  const ganaug::jobs::AugmentOptions defaults;
   ganaug::cli::add_help_options(description);
   ganaug::cli::add_dataset_options(description, 100);
   description.add_options()(
@@ -78,12 +79,13 @@ po::options_description describe_options() {
       "extra class K)")("n", po::value<int64_t>()->default_value(5000),
                         "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
-      "gan-iters", po::value<int64_t>()->default_value(1500), "GAN generator steps")(
-      "gan-batch",
-      po::value<int64_t>()->default_value(ganaug::jobs::AugmentOptions().gan_batch_size()),
+      "gan-iters", po::value<int64_t>()->default_value(defaults.gan().iterations()),
+      "GAN generator steps")(
+      "gan-batch", po::value<int64_t>()->default_value(defaults.gan().batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
-      "checkpoint-every", po::value<int64_t>()->default_value(250),
-      "write the GAN checkpoint every this many steps (an interrupted run resumes from it)")(
+      "checkpoint-every", po::value<int64_t>()->default_value(defaults.gan().checkpoint_every()),
+      "write the GAN checkpoint every this many steps (an interrupted run resumes from it; 0: "
+      "only at the end)")(
       "generator", po::value<std::string>()->default_value(""),
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
@@ -123,9 +125,10 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
       .test_data(values["test-data"].as<std::string>())
       .n(values["n"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())
-      .gan_iterations(values["gan-iters"].as<int64_t>())
-      .gan_batch_size(values["gan-batch"].as<int64_t>())
-      .gan_checkpoint_every(values["checkpoint-every"].as<int64_t>())
+      .gan(ganaug::GanOptions(options.gan())
+               .iterations(values["gan-iters"].as<int64_t>())
+               .batch_size(values["gan-batch"].as<int64_t>())
+               .checkpoint_every(values["checkpoint-every"].as<int64_t>()))
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())
       .classifier(ganaug::cli::classifier_options_from(values))
@@ -150,19 +153,11 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError(ganaug::cli::without_location(e.what()));
   }
-  try {
-    const auto choice = ganaug::SchemeChoice::parse(values["scheme"].as<std::string>());
-    options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
-  } catch (const ganaug::Error& e) {
-    throw ganaug::cli::UsageError("--scheme: " + std::string(e.what()));
-  }
+  const auto choice = ganaug::cli::parse_flag(values, "scheme", ganaug::SchemeChoice::parse);
+  options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
   if (values.count("classic")) {
-    try {
-      options.classic(true).classic_options(
-          ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
-    } catch (const ganaug::Error& e) {
-      throw ganaug::cli::UsageError("--classic: " + std::string(e.what()));
-    }
+    options.classic(true).classic_options(
+        ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));
   }
   try {
     options.validate();

@@ -45,6 +45,15 @@ std::vector<T> parse_list(const std::string& option, const std::string& text,
   return values;
 }
 
+// --schemes as a list of columns; throws UsageError naming an unknown one.
+std::vector<ganaug::jobs::ExperimentScheme> parse_schemes(const std::string& text) {
+  try {
+    return ganaug::jobs::ExperimentScheme::parse_all(split_list("schemes", text));
+  } catch (const ganaug::Error& e) {
+    throw ganaug::cli::UsageError("--schemes: " + ganaug::cli::without_location(e.what()));
+  }
+}
+
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
@@ -57,6 +66,7 @@ po::options_description describe_options() {
       "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
       "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n\n"
       "Options");
+  const auto gan = ganaug::jobs::ExperimentOptions().gan();
   ganaug::cli::add_help_options(description);
   description.add_options()(
       "data", po::value<std::vector<std::string>>()->composing(),
@@ -75,7 +85,8 @@ po::options_description describe_options() {
       "looking at the test set)")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
                                   "labeled images per class, comma-separated")(
       "schemes",
-      po::value<std::string>()->default_value(join(ganaug::jobs::default_experiment_schemes())),
+      po::value<std::string>()->default_value(
+          join(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()))),
       "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
       "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled)")(
       "multiples", po::value<std::string>()->default_value("5"),
@@ -83,11 +94,11 @@ po::options_description describe_options() {
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
       "first-seed",
       po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
-      "the first seed")("gan-iters", po::value<int64_t>()->default_value(1500),
+      "the first seed")("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
                         "GAN generator steps at batch 64")(
-      "gan-mode-seeking", po::value<double>()->default_value(ganaug::GanOptions(1).mode_seeking()),
+      "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
       "weight of the GAN's mode-seeking term (0 = off)")(
-      "gan-mbstd", po::value<bool>()->default_value(ganaug::GanOptions(1).minibatch_std()),
+      "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
       "minibatch standard-deviation feature in the discriminator (1 or 0)")(
       "classic", po::value<std::string>()->default_value("default"),
       "classical augmentation spec (as augment --classic): "
@@ -112,11 +123,9 @@ po::options_description describe_options() {
           ganaug::to_string(ganaug::jobs::ExperimentOptions().pool_gan())),
       "how pool images train a GAN: teacher (the confident ones, with the classic classifier's "
       "label), unconditional (all, without a class, by the discriminator's unconditional term) "
-      "or both")(
-      "gan-unlabeled-share",
-      po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().gan_unlabeled_share()),
-      "share of a GAN's real batches drawn from pool images without a class (--pool-gan "
-      "unconditional or both), in (0, 1)")(
+      "or both")("gan-unlabeled-share", po::value<double>()->default_value(gan.unlabeled_share()),
+                 "share of a GAN's real batches drawn from pool images without a class (--pool-gan "
+                 "unconditional or both), in (0, 1)")(
       "pool-weight",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss")(
@@ -160,13 +169,15 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .test_data(values["test-data"].as<std::string>())
       .validation_fraction(values["validation"].as<double>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
-      .schemes(split_list("schemes", values["schemes"].as<std::string>()))
+      .schemes(parse_schemes(values["schemes"].as<std::string>()))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
-      .gan_iterations(values["gan-iters"].as<int64_t>())
-      .gan_mode_seeking(values["gan-mode-seeking"].as<double>())
-      .gan_minibatch_std(values["gan-mbstd"].as<bool>())
+      .gan(ganaug::GanOptions(options.gan())
+               .iterations(values["gan-iters"].as<int64_t>())
+               .mode_seeking(values["gan-mode-seeking"].as<double>())
+               .minibatch_std(values["gan-mbstd"].as<bool>())
+               .unlabeled_share(values["gan-unlabeled-share"].as<double>()))
       .strong_view(ganaug::cli::strong_view_from(values))
       .classifier(ganaug::cli::classifier_options_from(values)
                       .separate_synthetic_batches(values["separate-batches"].as<bool>())
@@ -174,7 +185,6 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .min_confidence(values["min-confidence"].as<double>())
       .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
       .pool_confidence(values["pool-confidence"].as<double>())
-      .gan_unlabeled_share(values["gan-unlabeled-share"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())
       .metric_samples(values["metric-samples"].as<int64_t>())
@@ -186,10 +196,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .shard(shard.index)
       .num_shards(shard.count);
   try {
-    options.evaluate_on(ganaug::jobs::parse_evaluate_on(values["evaluate-on"].as<std::string>()))
-        .pool_gan(ganaug::parse_pool_gan(values["pool-gan"].as<std::string>()));
-    options.classic_options(
-        ganaug::ClassicAugmentOptions::parse(values["classic"].as<std::string>()));
+    options
+        .evaluate_on(
+            ganaug::cli::parse_flag(values, "evaluate-on", ganaug::jobs::parse_evaluate_on))
+        .pool_gan(ganaug::cli::parse_flag(values, "pool-gan", ganaug::parse_pool_gan))
+        .classic_options(
+            ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));
     std::vector<ganaug::ClassicAugmentOptions> choices;
     std::stringstream specs(values["classic-choices"].as<std::string>());
     for (std::string spec; std::getline(specs, spec, ';');)

@@ -90,7 +90,7 @@ void add_classifier_options(po::options_description& description) {
   const ClassifierOptions defaults(2);
   // clang-format off
   description.add_options()
-      ("classifier", po::value<std::string>()->default_value(defaults.architecture()),
+      ("classifier", po::value<std::string>()->default_value(to_string(defaults.architecture())),
        "classifier network: auto (resnet for RGB, else cnn), cnn, cnn-strided (0.36x the "
        "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST) or resnet")
       ("classifier-width", po::value<int64_t>()->default_value(defaults.width()),
@@ -98,7 +98,7 @@ void add_classifier_options(po::options_description& description) {
        "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)")
       ("epochs", po::value<int64_t>()->default_value(defaults.epochs()),
        "classifier epochs over the real images")
-      ("lr-schedule", po::value<std::string>()->default_value(defaults.lr_schedule()),
+      ("lr-schedule", po::value<std::string>()->default_value(to_string(defaults.lr_schedule())),
        "classifier learning rate: cosine (decays to 0 over the run) or constant")
       ("optimizer", po::value<std::string>()->default_value(to_string(defaults.optimizer())),
        "classifier optimizer: adam, or sgd (Nesterov momentum 0.9, weight decay on the "
@@ -130,34 +130,24 @@ void add_classifier_options(po::options_description& description) {
 }
 
 ClassifierOptions classifier_options_from(const po::variables_map& values) {
-  ClassifierOptimizer optimizer{};
-  try {
-    optimizer = parse_classifier_optimizer(values["optimizer"].as<std::string>());
-  } catch (const ganaug::Error& e) {
-    throw UsageError("--optimizer: " + without_location(e.what()));
-  }
   return ClassifierOptions(2)
-      .optimizer(optimizer)
+      .optimizer(parse_flag(values, "optimizer", parse_classifier_optimizer))
       .lr(values["lr"].as<double>())
       .weight_decay(values["weight-decay"].as<double>())
       .ema_decay(values["ema"].as<double>())
       .pool_threshold(values["pool-threshold"].as<double>())
       .pool_ratio(values["pool-ratio"].as<double>())
       .distribution_alignment(values["distribution-alignment"].as<bool>())
-      .architecture(values["classifier"].as<std::string>())
+      .architecture(parse_flag(values, "classifier", parse_classifier_architecture))
       .width(values["classifier-width"].as<int64_t>())
       .epochs(values["epochs"].as<int64_t>())
-      .lr_schedule(values["lr-schedule"].as<std::string>())
+      .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
       .synthetic_share(values["synthetic-share"].as<double>())
       .synthetic_weight(values["synthetic-weight"].as<double>());
 }
 
 StrongViewOptions strong_view_from(const po::variables_map& values) {
-  try {
-    return StrongViewOptions::parse(values["strong"].as<std::string>());
-  } catch (const ganaug::Error& e) {
-    throw UsageError("--strong: " + without_location(e.what()));
-  }
+  return parse_flag(values, "strong", StrongViewOptions::parse);
 }
 
 void add_device_options(po::options_description& description) {

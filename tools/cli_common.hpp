@@ -12,6 +12,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
+#include "ganaug/error.hpp"
 #include "ganaug/pipelines/load.hpp"
 
 namespace ganaug::cli {
@@ -35,6 +36,18 @@ void validate(boost::any& out, const std::vector<std::string>& texts, Unsigned*,
 /// those of errors it quotes), for what users read.
 std::string without_location(const std::string& message);
 
+/// `parse` (a ganaug parser: parse_lr_schedule, SchemeChoice::parse, ...) applied to the text of
+/// --`flag`; an error it throws becomes a UsageError that names the flag.
+template <typename Parse>
+auto parse_flag(const boost::program_options::variables_map& values, const std::string& flag,
+                Parse parse) -> decltype(parse(std::string())) {
+  try {
+    return parse(values[flag].as<std::string>());
+  } catch (const ganaug::Error& e) {
+    throw UsageError("--" + flag + ": " + without_location(e.what()));
+  }
+}
+
 /// Adds --help and --verbose (errors keep their source locations, for bug reports).
 void add_help_options(boost::program_options::options_description& description);
 
@@ -57,7 +70,8 @@ void add_dataset_options(boost::program_options::options_description& descriptio
 void add_classifier_options(boost::program_options::options_description& description);
 
 /// The ClassifierOptions those flags ask for (the rest at their defaults); checked later, by
-/// the job's options. Throws UsageError for an unknown --optimizer.
+/// the job's options. Throws UsageError for an unknown --optimizer, --classifier or
+/// --lr-schedule.
 ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values);
 
 /// The strong view --strong asks for; throws UsageError for a bad spec.

@@ -30,7 +30,7 @@ int main(int argc, char** argv) try {
   const auto options = ganaug::SynthesizeOptions()
                            .scheme(ganaug::Scheme::kCond)
                            .n(n)
-                           .gan_iterations(iterations)
+                           .gan(ganaug::GanOptions(1).iterations(iterations))
                            .device("auto")
                            .seed(1);
   ganaug::SynthesizeCallbacks callbacks;

@@ -43,14 +43,13 @@ GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train,
                        const std::string& device) {
   GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,
                " holds ", train.height(), "x", train.width(), " (set --image-size)");
-  return GanOptions(train.num_classes(), train.height(), train.channels())
-      .iterations(o.gan_iterations())
-      .batch_size(o.gan_batch_size())
+  return GanOptions(o.gan())
+      .num_classes(train.num_classes())
+      .image_size(train.height())
+      .channels(train.channels())
       .seed(o.seed())
       .device(device)
-      .threads(o.threads())
-      .checkpoint_every(o.gan_checkpoint_every())
-      .log_every(25);
+      .threads(o.threads());
 }
 
 // A rank other than 0 of a multi-process run: loads the same data and trains the GAN together
@@ -414,14 +413,17 @@ void AugmentOptions::validate() const {
     GANAUG_CHECK(generator().empty(), "several processes (WORLD_SIZE ", distributed().world_size(),
                  ") only train a GAN; with --generator run one process, or shard the "
                  "generation with --num-shards");
-    GANAUG_CHECK(gan_batch_size() % distributed().world_size() == 0, "the GAN's batch of ",
-                 gan_batch_size(), " images (--gan-batch) does not split evenly over ",
+    GANAUG_CHECK(gan().batch_size() % distributed().world_size() == 0, "the GAN's batch of ",
+                 gan().batch_size(), " images (--gan-batch) does not split evenly over ",
                  distributed().world_size(), " processes");
   }
-  GANAUG_CHECK(gan_batch_size() >= 1, "--gan-batch must be positive, got ", gan_batch_size());
-  GANAUG_CHECK(gan_iterations() >= 0, "--gan-iters must be 0 or positive, got ", gan_iterations());
-  GANAUG_CHECK(gan_checkpoint_every() >= 1, "--checkpoint-every must be positive, got ",
-               gan_checkpoint_every());
+  GANAUG_CHECK(gan().batch_size() >= 1, "--gan-batch must be positive, got ", gan().batch_size());
+  GANAUG_CHECK(gan().iterations() >= 0, "--gan-iters must be 0 or positive, got ",
+               gan().iterations());
+  GANAUG_CHECK(gan().checkpoint_every() >= 0,
+               "--checkpoint-every must be positive (or 0: only at the end), got ",
+               gan().checkpoint_every());
+  gan().validate_settings();
   GANAUG_CHECK(generate_batch_size() >= 1, "--gen-batch must be positive, got ",
                generate_batch_size());
   classifier().validate(detail::classifier_flag_name);

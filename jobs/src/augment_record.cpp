@@ -94,10 +94,13 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
       {"data", located(data_identity(data.train), o.data().path())},
       {"test_data", located(data_identity(data.test), o.test_data())}};
   if (o.generator().empty()) {
-    record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan_iterations()}};
+    record["generator"] = {{"trained_here", true}, {"gan_iterations", o.gan().iterations()}};
     // Recorded only when not the default, so that folders from before the option still resume.
-    if (o.gan_batch_size() != AugmentOptions().gan_batch_size())
-      record["generator"]["gan_batch"] = o.gan_batch_size();
+    const auto defaults = AugmentOptions().gan();
+    if (o.gan().batch_size() != defaults.batch_size())
+      record["generator"]["gan_batch"] = o.gan().batch_size();
+    const auto tuning = gan_tuning(o.gan(), defaults, {"iterations", "batch_size"});
+    if (!tuning.empty()) record["generator"]["tuning"] = tuning;
   } else {
     record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
                            {"hash", file_hash(o.generator())}};
@@ -113,9 +116,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
   // The baseline classifier labels the pool and the argmax images.
   const auto network = ClassifierOptions(o.classifier()).channels(data.train.channels());
   nlohmann::json labeller = {{"epochs", o.classifier().epochs()},
-                             {"lr_schedule", o.classifier().lr_schedule()},
+                             {"lr_schedule", to_string(o.classifier().lr_schedule())},
                              {"classic", o.classic() ? o.classic_options().to_string() : "off"},
-                             {"network", network.network()},
+                             {"network", to_string(network.network())},
                              {"width", network.network_width()}};
   const auto tuning = classifier_tuning(o.classifier());
   if (!tuning.empty()) labeller["tuning"] = tuning;  // absent from records of default runs

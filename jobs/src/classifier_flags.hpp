@@ -1,12 +1,15 @@
 #pragma once
 // Private to the jobs: the command-line flag of each ClassifierOptions field the tools set, so
-// that the jobs' options name them in their messages as the user typed them.
+// that the jobs' options name them in their messages as the user typed them; and the changed
+// classifier and GAN settings that run records hold.
 
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "ganaug/classifier.hpp"
+#include "ganaug/gan.hpp"
 
 namespace ganaug::jobs::detail {
 
@@ -59,6 +62,27 @@ inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
   note("recalibrate_batchnorm", o.recalibrate_batchnorm(), d.recalibrate_batchnorm());
   note("pool_threshold", o.pool_threshold(), d.pool_threshold());
   note("pool_ratio", o.pool_ratio(), d.pool_ratio());
+  return out;
+}
+
+/// The stored GAN settings (gan_option_differences) in which `o` differs from a job's default
+/// `defaults`, by field name, leaving out `recorded` (those a record holds under keys of their
+/// own) and the fields a job sets from its data and seed; empty for default settings. Like
+/// classifier_tuning, records hold it only when not empty.
+inline nlohmann::json gan_tuning(const GanOptions& o, const GanOptions& defaults,
+                                 std::initializer_list<const char*> recorded) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, value] : gan_option_differences(o, defaults)) {
+    if (value.isInt()) {
+      out[name] = value.toInt();
+    } else if (value.isDouble()) {
+      out[name] = value.toDouble();
+    } else {
+      out[name] = value.toStringRef();
+    }
+  }
+  for (const char* name : {"num_classes", "image_size", "channels", "seed"}) out.erase(name);
+  for (const char* name : recorded) out.erase(name);
   return out;
 }
 

@@ -90,7 +90,7 @@ class Experiment {
                              {"grid",
                               {{"datasets", dataset_labels()},
                                {"sizes", o_.sizes()},
-                               {"schemes", o_.schemes()},
+                               {"schemes", ExperimentScheme::names(o_.schemes())},
                                {"multiples", o_.multiples()},
                                {"unlabeled", o_.unlabeled()},
                                {"seeds", o_.seeds()}}},
@@ -199,7 +199,7 @@ class Experiment {
     const auto options = ClassifierOptions(2, 28, channels)
                              .architecture(o_.classifier().architecture())
                              .width(o_.classifier().width());
-    const nlohmann::json network = {{"network", options.network()},
+    const nlohmann::json network = {{"network", to_string(options.network())},
                                     {"width", options.network_width()}};
     if (const auto* reference = results_.reference(ds)) {
       // Results from before these were recorded were made with the defaults of then.
@@ -240,8 +240,9 @@ class Experiment {
       problem = load_legacy_reference(model, path);
     }
     GANAUG_CHECK(problem.empty(), "the reference classifier ", path.string(),
-                 " cannot be read into a ", model->options.architecture(), " network at width ",
-                 model->options.width(), " (", problem, "); delete it to train it again");
+                 " cannot be read into a ", to_string(model->options.architecture()),
+                 " network at width ", model->options.width(), " (", problem,
+                 "); delete it to train it again");
   }
   static std::string load_legacy_reference(Classifier& model, const fs::path& path) {
     const auto shapes = [&model] {
@@ -600,23 +601,21 @@ class Experiment {
     // Images labelled -1 (pool images without the teacher's class) train by the unconditional
     // term.
     const bool has_unlabeled = (train.labels < 0).any().item<bool>();
-    const auto options = GanOptions(train.num_classes(), train.height(), train.channels())
-                             .iterations(o_.gan_iterations())
-                             .mode_seeking(o_.gan_mode_seeking())
-                             .minibatch_std(o_.gan_minibatch_std())
-                             .unlabeled_share(has_unlabeled ? o_.gan_unlabeled_share() : 0.0)
+    const auto options = GanOptions(o_.gan())
+                             .num_classes(train.num_classes())
+                             .image_size(train.height())
+                             .channels(train.channels())
+                             .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0)
                              .seed(seed)
                              .device(o_.device())
                              .threads(o_.threads())
-                             .out_dir(dir.string())
-                             .checkpoint_every(250)
-                             .log_every(50);
+                             .out_dir(dir.string());
     const auto facts = gan_training_facts(train, options);
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
-      detail::check_generator_continues(dir, loaded, o_.gan_iterations(), facts, train);
-      if (loaded.iteration == o_.gan_iterations()) {
+      detail::check_generator_continues(dir, loaded, o_.gan().iterations(), facts, train);
+      if (loaded.iteration == o_.gan().iterations()) {
         TrainedGan reused;
         reused.generator = loaded.generator;
         reused.iterations = loaded.iteration;
@@ -626,7 +625,7 @@ class Experiment {
     }
     check_stop();
     detail::write_generator_record(dir, facts);
-    say(group + ": training the GAN (" + std::to_string(o_.gan_iterations()) + " iterations)");
+    say(group + ": training the GAN (" + std::to_string(o_.gan().iterations()) + " iterations)");
     stage.hooks = stage_hooks();
     return train_gan(train, options, train.class_names, stage);
   }
@@ -667,7 +666,7 @@ class Experiment {
     result.dataset = g.ds;
     result.size = g.size;
     result.seed = g.seed;
-    result.iterations = o_.gan_iterations();
+    result.iterations = o_.gan().iterations();
     result.gan_seconds = trained.seconds;
     result.gan_images_per_s = trained.images_per_second;
     result.fcd = fcd;

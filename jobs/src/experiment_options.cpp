@@ -60,11 +60,30 @@ std::string ExperimentScheme::name() const {
   return out.empty() ? "none" : out;
 }
 
-std::vector<std::string> default_experiment_schemes() {
-  std::vector<std::string> names{"none", "classic"};
-  for (auto s : all_schemes()) names.push_back(to_string(s));
-  for (auto s : all_schemes()) names.push_back("classic+" + to_string(s));
-  return names;
+std::vector<ExperimentScheme> ExperimentScheme::parse_all(const std::vector<std::string>& names) {
+  std::vector<ExperimentScheme> out;
+  for (const auto& name : names) out.push_back(parse(name));
+  return out;
+}
+
+std::vector<std::string> ExperimentScheme::names(const std::vector<ExperimentScheme>& schemes) {
+  std::vector<std::string> out;
+  for (const auto& scheme : schemes) out.push_back(scheme.name());
+  return out;
+}
+
+std::vector<ExperimentScheme> default_experiment_schemes() {
+  std::vector<ExperimentScheme> schemes(2);
+  schemes[1].classic = true;
+  for (const bool classic : {false, true}) {
+    for (auto s : all_schemes()) {
+      ExperimentScheme scheme;
+      scheme.classic = classic;
+      scheme.synthetic = s;
+      schemes.push_back(scheme);
+    }
+  }
+  return schemes;
 }
 
 namespace {
@@ -106,24 +125,24 @@ void ExperimentOptions::validate() const {
   }
   check_distinct(data_paths, "dataset");
   check_distinct(unlabeled(), "unlabeled pool size");
-  std::vector<std::string> scheme_names;
-  for (const auto& name : schemes()) scheme_names.push_back(ExperimentScheme::parse(name).name());
-  check_distinct(scheme_names, "scheme");
+  check_distinct(ExperimentScheme::names(schemes()), "scheme");
   const bool any_pool =
       std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
-  for (const auto& name : schemes()) {
-    GANAUG_CHECK(!ExperimentScheme::parse(name).pseudo || any_pool, "the scheme '", name,
+  for (const auto& scheme : schemes()) {
+    GANAUG_CHECK(!scheme.pseudo || any_pool, "the scheme '", scheme.name(),
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
   }
-  GANAUG_CHECK(gan_unlabeled_share() > 0 && gan_unlabeled_share() < 1,
-               "the GAN's unlabeled share must lie in (0, 1), got ", gan_unlabeled_share());
+  GANAUG_CHECK((pool_gan() == PoolGan::kTeacher || gan().unlabeled_share() > 0) &&
+                   gan().unlabeled_share() < 1,
+               "the GAN's unlabeled share must lie in (0, 1), got ", gan().unlabeled_share());
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "the pool confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(pool_weight() > 0 && std::isfinite(pool_weight()),
                "the pool weight must be positive, got ", pool_weight());
   GANAUG_CHECK(seeds() >= 1, "the experiment needs at least one seed");
-  GANAUG_CHECK(gan_iterations() >= 1 && reference_epochs() >= 1,
+  GANAUG_CHECK(gan().iterations() >= 1 && reference_epochs() >= 1,
                "GAN iterations and reference epochs must be positive");
+  gan().validate_settings();
   classifier().validate(detail::classifier_flag_name);
   GANAUG_CHECK(metric_samples() >= 10, "metric samples must be at least 10");
   GANAUG_CHECK(classifier().synthetic_share() > 0, "--synthetic-share must lie in (0, 1), got ",
@@ -169,12 +188,12 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"first_seed", first_seed()},
                         {"validation_fraction", validation_fraction()},
                         {"evaluate_on", to_string(evaluate_on())},
-                        {"gan_iterations", gan_iterations()},
-                        {"gan_mode_seeking", gan_mode_seeking()},
-                        {"gan_minibatch_std", gan_minibatch_std()},
+                        {"gan_iterations", gan().iterations()},
+                        {"gan_mode_seeking", gan().mode_seeking()},
+                        {"gan_minibatch_std", gan().minibatch_std()},
                         {"classifier_epochs", classifier().epochs()},
-                        {"lr_schedule", classifier().lr_schedule()},
-                        {"classifier", classifier().architecture()},
+                        {"lr_schedule", to_string(classifier().lr_schedule())},
+                        {"classifier", to_string(classifier().architecture())},
                         {"classifier_width", classifier().width()},
                         {"synthetic_share", classifier().synthetic_share()},
                         {"synthetic_weight", classifier().synthetic_weight()},
@@ -186,7 +205,7 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"reference_epochs", reference_epochs()},
                         {"metric_samples", metric_samples()},
                         {"pool_gan", to_string(pool_gan())},
-                        {"gan_unlabeled_share", gan_unlabeled_share()},
+                        {"gan_unlabeled_share", gan().unlabeled_share()},
                         {"pool_confidence", pool_confidence()},
                         {"pool_weight", pool_weight()},
                         {"pool_threshold", classifier().pool_threshold()},
@@ -197,6 +216,11 @@ nlohmann::json ExperimentOptions::settings() const {
        {"separate_synthetic_batches", "recalibrate_batchnorm", "pool_threshold", "pool_ratio"})
     tuning.erase(recorded);
   if (!tuning.empty()) out["classifier_tuning"] = tuning;
+  // The GAN's other stored settings, likewise.
+  const auto gan_changes =
+      detail::gan_tuning(gan(), ExperimentOptions().gan(),
+                         {"iterations", "mode_seeking", "minibatch_std", "unlabeled_share"});
+  if (!gan_changes.empty()) out["gan_tuning"] = gan_changes;
   // Only when not the default, so that results from before the option still resume.
   if (strong_view().to_string() != StrongViewOptions().to_string())
     out["strong_view"] = strong_view().to_string();

@@ -101,12 +101,11 @@ int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cel
   return (d * static_cast<int64_t>(grid["sizes"].size()) + s) * seeds + seed;
 }
 
-std::vector<CellSpec> unit_cells(const std::vector<std::string>& schemes,
+std::vector<CellSpec> unit_cells(const std::vector<ExperimentScheme>& schemes,
                                  const std::vector<double>& multiples,
                                  const std::vector<int64_t>& pools) {
   std::vector<CellSpec> cells;
-  for (const auto& name : schemes) {
-    const auto scheme = ExperimentScheme::parse(name);
+  for (const auto& scheme : schemes) {
     std::vector<int64_t> cell_pools{0};
     if (scheme.pseudo || scheme.synthetic) {
       cell_pools.clear();
@@ -130,8 +129,9 @@ std::set<std::string> grid_cell_keys(const nlohmann::json& results, int64_t inde
         if (unit % count != index) continue;
         const auto seed = results["settings"]["first_seed"].get<uint64_t>() + i;
         const auto pools = grid.value("unlabeled", std::vector<int64_t>{0});
-        for (const auto& cell : unit_cells(grid["schemes"].get<std::vector<std::string>>(),
-                                           grid["multiples"].get<std::vector<double>>(), pools))
+        for (const auto& cell : unit_cells(
+                 ExperimentScheme::parse_all(grid["schemes"].get<std::vector<std::string>>()),
+                 grid["multiples"].get<std::vector<double>>(), pools))
           keys.insert(cell_key(ds.get<std::string>(), size.get<int64_t>(), seed, cell.scheme.name(),
                                cell.multiple, cell.pool));
       }

@@ -28,8 +28,6 @@ void ClassifierOptions::validate(const FieldNames& names) const {
   GANAUG_CHECK(image_size() >= 8 && image_size() % 4 == 0, "classifier image size ", image_size(),
                " must be a multiple of 4, at least 8");
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
-  check_architecture(architecture());
-  check_lr_schedule(lr_schedule());
   GANAUG_CHECK(epochs() >= 1, name("epochs"), " must be positive, got ", epochs());
   GANAUG_CHECK(batch_size() >= 1, name("batch_size"), " must be positive, got ", batch_size());
   GANAUG_CHECK(lr() >= 0 && std::isfinite(lr()), name("lr"),
@@ -65,14 +63,14 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                " must lie in [0, 1), got ", pool_ramp_share());
 }
 
-std::string ClassifierOptions::network() const {
-  if (architecture() != "auto") return architecture();
-  return channels() == 3 ? "resnet" : "cnn";
+ClassifierArchitecture ClassifierOptions::network() const {
+  if (architecture() != ClassifierArchitecture::kAuto) return architecture();
+  return channels() == 3 ? ClassifierArchitecture::kResnet : ClassifierArchitecture::kCnn;
 }
 
 int64_t ClassifierOptions::network_width() const {
   if (width() > 0) return width();
-  return network() == "resnet" ? 32 : 24;
+  return network() == ClassifierArchitecture::kResnet ? 32 : 24;
 }
 
 double ClassifierOptions::learning_rate() const {
@@ -88,6 +86,37 @@ ClassifierOptimizer parse_classifier_optimizer(const std::string& name) {
   if (name == "adam") return ClassifierOptimizer::kAdam;
   if (name == "sgd") return ClassifierOptimizer::kSgd;
   GANAUG_FAIL("unknown optimizer '", name, "': use adam or sgd");
+}
+
+std::string to_string(ClassifierArchitecture architecture) {
+  switch (architecture) {
+    case ClassifierArchitecture::kAuto:
+      return "auto";
+    case ClassifierArchitecture::kCnn:
+      return "cnn";
+    case ClassifierArchitecture::kCnnStrided:
+      return "cnn-strided";
+    case ClassifierArchitecture::kResnet:
+      return "resnet";
+  }
+  GANAUG_FAIL("invalid ClassifierArchitecture ", static_cast<int>(architecture));
+}
+
+ClassifierArchitecture parse_classifier_architecture(const std::string& name) {
+  for (const auto a : {ClassifierArchitecture::kAuto, ClassifierArchitecture::kCnnStrided,
+                       ClassifierArchitecture::kCnn, ClassifierArchitecture::kResnet})
+    if (name == to_string(a)) return a;
+  GANAUG_FAIL("unknown classifier '", name, "': use auto, cnn-strided, cnn or resnet");
+}
+
+std::string to_string(LrSchedule schedule) {
+  return schedule == LrSchedule::kConstant ? "constant" : "cosine";
+}
+
+LrSchedule parse_lr_schedule(const std::string& name) {
+  if (name == "cosine") return LrSchedule::kCosine;
+  if (name == "constant") return LrSchedule::kConstant;
+  GANAUG_FAIL("unknown learning-rate schedule '", name, "': use cosine or constant");
 }
 
 namespace {
@@ -151,13 +180,13 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
   const int64_t w = options.width(), c = options.channels(), s = options.image_size();
   features_ = nn::Sequential();
   head_ = nn::Sequential();
-  if (options.architecture() == "cnn" || options.architecture() == "cnn-strided") {
+  if (options.architecture() != ClassifierArchitecture::kResnet) {
     // Pooling before the ReLU (the two commute) runs the ReLU on a quarter of the values. The
     // features are flattened in the channels-last order they are stored in (a view, not a copy;
     // the gradient comes back channels-last, which LibTorch's pooling backward needs to avoid
     // two copies per call). "cnn-strided" reaches the same 7x7 grid with a quarter of the
     // second convolution's arithmetic (its outputs on every other row and column).
-    const bool strided = options.architecture() == "cnn-strided";
+    const bool strided = options.architecture() == ClassifierArchitecture::kCnnStrided;
     features_->push_back(nn::Conv2d(nn::Conv2dOptions(c, w, 3).padding(1)));
     features_->push_back(nn::BatchNorm2d(w));
     features_->push_back(nn::MaxPool2d(2));
@@ -512,7 +541,7 @@ std::string describe_shape(const std::string& network, const std::vector<int64_t
 void save_classifier(const Classifier& classifier, const std::string& path) {
   const auto& o = classifier->options;
   torch::serialize::OutputArchive archive;
-  archive.write("network", c10::IValue(o.network()));
+  archive.write("network", c10::IValue(to_string(o.network())));
   archive.write("shape", c10::IValue(c10::List<int64_t>(classifier_shape(o))));
   torch::serialize::OutputArchive weights;
   classifier->save(weights);
@@ -531,29 +560,20 @@ void load_classifier(Classifier& classifier, const std::string& path) {
   const auto shape = stored.toIntList().vec();
   GANAUG_CHECK(shape.size() == 4, "classifier file ", path, " is damaged: its shape has ",
                shape.size(), " entries, not 4");
-  GANAUG_CHECK(network == o.network() && shape == classifier_shape(o), "classifier file ", path,
+  const auto asked = to_string(o.network());
+  GANAUG_CHECK(network == asked && shape == classifier_shape(o), "classifier file ", path,
                " holds a ", describe_shape(network, shape), ", not the ",
-               describe_shape(o.network(), classifier_shape(o)), " asked for");
+               describe_shape(asked, classifier_shape(o)), " asked for");
   reader.load("classifier", *classifier);
   reader.check_finite_weights(*classifier, "classifier");
   classifier->to(device);
   classifier->eval();
 }
 
-void check_architecture(const std::string& architecture) {
-  GANAUG_CHECK(architecture == "auto" || architecture == "cnn-strided" || architecture == "cnn" ||
-                   architecture == "resnet",
-               "unknown classifier '", architecture, "': use auto, cnn-strided, cnn or resnet");
-}
-
-void check_lr_schedule(const std::string& schedule) {
-  GANAUG_CHECK(schedule == "cosine" || schedule == "constant", "unknown learning-rate schedule '",
-               schedule, "': use cosine or constant");
-}
-
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,
                                int64_t total_steps) {
-  if (options.lr_schedule() != "cosine" || total_steps <= 0) return options.learning_rate();
+  if (options.lr_schedule() != LrSchedule::kCosine || total_steps <= 0)
+    return options.learning_rate();
   const double progress = std::min(1.0, static_cast<double>(step) / total_steps);
   return options.learning_rate() * 0.5 * (1 + std::cos(std::acos(-1.0) * progress));
 }

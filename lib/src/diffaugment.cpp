@@ -37,6 +37,15 @@ std::string DiffAugmentPolicy::to_string() const {
   return out.empty() ? "off" : out;
 }
 
+std::optional<DiffAugmentPolicy> parse_diffaugment_choice(const std::string& text) {
+  if (text == "auto") return std::nullopt;
+  return DiffAugmentPolicy::parse(text);
+}
+
+std::string to_string(const std::optional<DiffAugmentPolicy>& choice) {
+  return choice ? choice->to_string() : "auto";
+}
+
 namespace {
 
 // Every draw is made on the images' device, with `rng` (a generator of that device).

@@ -84,7 +84,10 @@ void GanOptions::validate() const {
                "checkpoint and sample intervals must be 0 (off) or positive, got ",
                checkpoint_every(), " and ", sample_every());
   GANAUG_CHECK(log_every() >= 1, "log_every must be positive");
-  if (diffaugment() != "auto") DiffAugmentPolicy::parse(diffaugment());
+}
+
+void GanOptions::validate_settings() const {
+  GanOptions(*this).num_classes(1).image_size(28).channels(1).validate();
 }
 
 uint64_t mix_seed(uint64_t seed, uint64_t stream) {
@@ -231,12 +234,12 @@ struct RealImages {
                            std::max<int64_t>(1, std::llround(o.unlabeled_share() *
                                                              static_cast<double>(o.batch_size()))));
     }
-    policy =
-        o.diffaugment() == "auto"
-            ? DiffAugmentPolicy::parse(n < 10000 ? (o.channels() == 3 ? "translation,cutout,color"
-                                                                      : "translation,cutout")
-                                                 : "off")
-            : DiffAugmentPolicy::parse(o.diffaugment());
+    if (o.diffaugment()) {
+      policy = *o.diffaugment();
+    } else if (n < 10000) {
+      policy.translation = policy.cutout = true;
+      policy.color = o.channels() == 3;
+    }
   }
 
   torch::Tensor labelled;            // rows of the labelled images in the data
@@ -604,6 +607,16 @@ std::vector<std::pair<std::string, std::string>> gan_training_facts(const Labele
     facts.emplace_back(description + " (" + field.name + ")", value.str());
   }
   return facts;
+}
+
+std::vector<std::pair<std::string, c10::IValue>> gan_option_differences(
+    const GanOptions& options, const GanOptions& reference) {
+  std::vector<std::pair<std::string, c10::IValue>> out;
+  for (const auto& field : detail::gan_fields()) {
+    auto value = field.get(options);
+    if (value != field.get(reference)) out.emplace_back(field.name, std::move(value));
+  }
+  return out;
 }
 
 namespace {

@@ -72,8 +72,10 @@ std::vector<GanField> make_fields() {
   f.push_back({"d_steps", "the discriminator steps per generator step", Role::kTraining, Type::kInt,
                GANAUG_INT_FIELD(d_steps), std::nullopt, 1.0, none});
   f.push_back({"diffaugment", "the DiffAugment policy", Role::kTraining, Type::kText,
-               [](const GanOptions& o) { return c10::IValue(o.diffaugment()); },
-               [](GanOptions& o, const c10::IValue& v) { o.diffaugment(v.toStringRef()); },
+               [](const GanOptions& o) { return c10::IValue(to_string(o.diffaugment())); },
+               [](GanOptions& o, const c10::IValue& v) {
+                 o.diffaugment(parse_diffaugment_choice(v.toStringRef()));
+               },
                std::nullopt, none, none});
   f.push_back({"ema_decay", "the EMA decay", Role::kTraining, Type::kReal,
                GANAUG_REAL_FIELD(ema_decay), std::nullopt, 0.0, 1.0});

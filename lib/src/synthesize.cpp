@@ -12,8 +12,7 @@ namespace ganaug {
 
 void SynthesizeOptions::validate() const {
   GANAUG_CHECK(n() >= 0, "the number of synthetic images must be 0 or positive, got ", n());
-  GANAUG_CHECK(gan_iterations() >= 0, "GAN iterations must be 0 or positive, got ",
-               gan_iterations());
+  GanOptions(gan()).num_classes(1).image_size(28).channels(1).validate();
   GANAUG_CHECK(teacher_epochs() >= 1, "teacher epochs must be positive, got ", teacher_epochs());
   GANAUG_CHECK(batch_size() >= 1, "the generation batch size must be positive, got ", batch_size());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
@@ -96,13 +95,13 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   } else {
     GANAUG_CHECK(data.height() == data.width(), "the GAN needs square images; ", data.source,
                  " holds ", data.height(), "x", data.width());
-    auto gan_options = GanOptions(k, data.height(), data.channels());
-    if (options.configure_gan()) options.configure_gan()(gan_options);
-    gan_options.iterations(options.gan_iterations())
-        .seed(options.seed())
-        .device(options.device())
-        .threads(0)
-        .out_dir(options.gan_dir());
+    auto gan_options = GanOptions(options.gan())
+                           .num_classes(k)
+                           .image_size(data.height())
+                           .channels(data.channels())
+                           .seed(options.seed())
+                           .device(options.device())
+                           .threads(0);
     const auto gan_data =
         use_pool ? with_pool(data, teacher, options, &out.pool_images_used) : data;
     GanStage gan_stage;

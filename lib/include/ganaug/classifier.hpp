@@ -37,6 +37,41 @@ std::string to_string(ClassifierOptimizer optimizer);
 /// The optimizer named "adam" or "sgd"; throws ganaug::Error naming `name` otherwise.
 ClassifierOptimizer parse_classifier_optimizer(const std::string& name);
 
+/// The classifier's network.
+enum class ClassifierArchitecture {
+  /// ClassifierOptions::network() picks: kResnet for 3 channels, else kCnn.
+  kAuto,
+  /// Two stages of 3x3 convolution, batch norm, 2x2 max pooling and ReLU, then two fully
+  /// connected layers.
+  kCnn,
+  /// kCnn with the second convolution at stride 2 in place of the second pooling: 0.36x the
+  /// arithmetic, about 1.3 points lower accuracy on Fashion-MNIST at 100 images per class
+  /// (bench/RESULTS.md).
+  kCnnStrided,
+  /// Three residual stages (He et al. 2016).
+  kResnet,
+};
+
+/// "auto", "cnn", "cnn-strided" or "resnet".
+std::string to_string(ClassifierArchitecture architecture);
+/// The network named "auto", "cnn", "cnn-strided" or "resnet"; throws ganaug::Error naming
+/// `name` otherwise.
+ClassifierArchitecture parse_classifier_architecture(const std::string& name);
+
+/// How the classifier's learning rate changes over a run.
+enum class LrSchedule {
+  /// Decays to 0 over the run, step by step: the last epochs average out the noise of small
+  /// batches.
+  kCosine,
+  /// The starting rate throughout.
+  kConstant,
+};
+
+/// "cosine" or "constant".
+std::string to_string(LrSchedule schedule);
+/// The schedule named "cosine" or "constant"; throws ganaug::Error naming `name` otherwise.
+LrSchedule parse_lr_schedule(const std::string& name);
+
 /// Classifier architecture and training schedule. Nothing is checked until validate() (which
 /// the Classifier constructor and train_classifier call).
 struct ClassifierOptions {
@@ -49,12 +84,8 @@ struct ClassifierOptions {
   TORCH_ARG(int64_t, image_size);
   /// 1 (gray, the default) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
-  /// The network: "auto" (the default: "resnet" for 3 channels, else "cnn"), "cnn" (two
-  /// stages of 3x3 convolution, batch norm, 2x2 max pooling and ReLU, then two fully connected
-  /// layers), "cnn-strided" (the second convolution with stride 2 in place of the second
-  /// pooling: 0.36x the arithmetic, about 1.3 points lower accuracy on Fashion-MNIST at 100
-  /// images per class, bench/RESULTS.md) or "resnet" (3 residual stages).
-  TORCH_ARG(std::string, architecture) = "auto";
+  /// The network (default kAuto: kResnet for 3 channels, else kCnn).
+  TORCH_ARG(ClassifierArchitecture, architecture) = ClassifierArchitecture::kAuto;
   /// Channels of the first convolution; 0 (the default) takes the network's own: 24 for "cnn"
   /// and "cnn-strided" (32 before ganaug 0.3: 1.7x the arithmetic, the same accuracy on
   /// Fashion-MNIST at 100 images per class, bench/RESULTS.md), 32 for "resnet".
@@ -70,9 +101,8 @@ struct ClassifierOptions {
   TORCH_ARG(double, lr) = 0.0;
   /// SGD's momentum (Nesterov's), in (0, 1); Adam ignores it.
   TORCH_ARG(double, momentum) = 0.9;
-  /// "cosine" (the rate decays to 0 over the run, step by step: the last epochs average out the
-  /// noise of small batches) or "constant".
-  TORCH_ARG(std::string, lr_schedule) = "cosine";
+  /// How the learning rate changes over the run (default: cosine decay to 0).
+  TORCH_ARG(LrSchedule, lr_schedule) = LrSchedule::kCosine;
   /// Weight decay, an L2 penalty: on every parameter with Adam, on the convolution and linear
   /// weights with SGD (FixMatch: 5e-4); 0 = none.
   TORCH_ARG(double, weight_decay) = 0.0;
@@ -134,12 +164,12 @@ struct ClassifierOptions {
  public:
   /// Throws ganaug::Error naming the first bad value (by `names`, the field's own name by
   /// default): num_outputs < 2, an image size that is not a multiple of 4 from 8, channels
-  /// other than 1 or 3, an unknown architecture or schedule, epochs, batch size or lr not
+  /// other than 1 or 3, epochs, batch size or lr not
   /// positive, synthetic_share outside [0, 1), a negative or non-finite weight, weight decay,
   /// warm-up or thread count, a width outside [0, 4096], pool settings outside their ranges.
   void validate(const FieldNames& names = {}) const;
-  /// The network built: architecture() with "auto" resolved for channels().
-  std::string network() const;
+  /// The network built: architecture() with kAuto resolved for channels() (never kAuto).
+  ClassifierArchitecture network() const;
   /// The width built: width(), or the network's own when 0.
   int64_t network_width() const;
   /// The learning rate used: lr(), or the optimizer's own when 0.
@@ -255,13 +285,6 @@ struct ClassifierHooks {
 /// should_stop asks.
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
-
-/// Throws ganaug::Error naming `schedule` unless it is "cosine" or "constant".
-void check_lr_schedule(const std::string& schedule);
-
-/// Throws ganaug::Error naming `architecture` unless it is one ClassifierOptions::architecture
-/// takes: "auto", "cnn-strided", "cnn" or "resnet".
-void check_architecture(const std::string& architecture);
 
 /// The learning rate of optimizer step `step` (0-based) of `total_steps` under
 /// options.lr_schedule(): constant options.learning_rate(), or cosine from it at step 0 down to

@@ -5,6 +5,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 
 namespace ganaug {
@@ -26,6 +27,12 @@ struct DiffAugmentPolicy {
   /// The comma list parse() reads back, in the order translation, cutout, color; "off" if none.
   std::string to_string() const;
 };
+
+/// A DiffAugment choice as GanOptions::diffaugment holds it: "auto" (nullopt: the trainer picks
+/// for the data) or a policy (DiffAugmentPolicy::parse). Throws ganaug::Error on an unknown name.
+std::optional<DiffAugmentPolicy> parse_diffaugment_choice(const std::string& text);
+/// The text parse_diffaugment_choice() reads back: "auto", or the policy's canonical list.
+std::string to_string(const std::optional<DiffAugmentPolicy>& choice);
 
 /// Applies `policy` to a batch N x C x H x W (color, then translation, then cutout), each image
 /// with its own draws, on the images' device; the random draws come from `rng` (advanced by the

@@ -1,16 +1,20 @@
 #pragma once
 /// Training, checkpointing and sampling of the conditional GAN.
 
+#include <ATen/core/ivalue.h>
 #include <torch/arg.h>
 #include <torch/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ganaug/dataset.hpp"
+#include "ganaug/diffaugment.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/models.hpp"
 #include "ganaug/seed_streams.hpp"
@@ -69,9 +73,10 @@ struct GanOptions {
   TORCH_ARG(double, beta2) = 0.999;
   /// Discriminator steps per generator step.
   TORCH_ARG(int64_t, d_steps) = 1;
-  /// "auto" (translation,cutout for data under 10000 images, plus color for color images;
-  /// off otherwise), "off", or a comma list of translation, cutout, color.
-  TORCH_ARG(std::string, diffaugment) = "auto";
+  /// The DiffAugment transforms; nullopt (the default, "auto" in checkpoints and on command
+  /// lines) picks translation and cutout for data under 10000 images, plus color for color
+  /// images, and none otherwise.
+  TORCH_ARG(std::optional<DiffAugmentPolicy>, diffaugment) = std::nullopt;
   /// Decay of the exponential moving average of the generator's weights (0 disables it).
   TORCH_ARG(double, ema_decay) = 0.999;
   /// Weight of the mode-seeking term (Mao et al. 2019, MSGAN): each generator batch is two
@@ -113,9 +118,12 @@ struct GanOptions {
   /// Throws ganaug::Error for values out of range: an unsupported shape (check_model_shape),
   /// latent_dim outside [1, 4096] or widths outside [4, 4096]; negative iterations, threads,
   /// checkpoint or sample intervals; batch size, learning rates, d_steps or log_every not
-  /// positive; a negative or non-finite mode_seeking; betas or ema_decay outside [0, 1); an
-  /// unknown DiffAugment list. The device is checked when the trainer is built.
+  /// positive; a negative or non-finite mode_seeking; betas or ema_decay outside [0, 1). The
+  /// device is checked when the trainer is built.
   void validate() const;
+  /// validate() for options a job holds before it has its data: every field but the three the
+  /// data sets (num_classes, image_size, channels).
+  void validate_settings() const;
 };
 
 /// One progress report from training.
@@ -242,6 +250,13 @@ GeneratorCheckpoint load_generator(const std::string& path, const std::string& d
 /// networks on one device type; the first differing pair says why two do not.
 std::vector<std::pair<std::string, std::string>> gan_training_facts(const LabeledDataset& data,
                                                                     const GanOptions& options);
+
+/// The options a checkpoint stores (architecture and training fields, the seed included) whose
+/// values differ between `options` and `reference`: (field name, value in `options`) pairs in
+/// the checkpoint's order, integers and flags as int64, reals as double, choices (loss,
+/// DiffAugment) by name. For records that must tell two runs' settings apart.
+std::vector<std::pair<std::string, c10::IValue>> gan_option_differences(
+    const GanOptions& options, const GanOptions& reference);
 
 /// Throws ganaug::Error naming `path` unless the loaded generator was trained on `data`'s class
 /// names and makes images of its shape (channels x height x width).

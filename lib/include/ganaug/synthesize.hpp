@@ -30,23 +30,22 @@ struct SynthesizeOptions {
   TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
   /// Synthetic images to make, balanced over the classes (image i is conditioned on i % K).
   TORCH_ARG(int64_t, n) = 5000;
-  /// GAN generator steps (ignored with `generator`).
-  TORCH_ARG(int64_t, gan_iterations) = 1500;
-  /// Adjusts any other GAN option (widths, learning rates, DiffAugment, ...) before training;
-  /// architecture, seed, device, threads and iterations are set from these options first.
-  TORCH_ARG(std::function<void(GanOptions&)>, configure_gan) = nullptr;
+  /// How the GAN trains (ignored with `generator`): its steps (1500 here), widths, learning
+  /// rates, loss, DiffAugment, unlabeled share, ..., and out_dir, a folder for its log.csv and
+  /// checkpoint.pt (empty, the default, writes nothing). Its classes, image size and channels
+  /// come from the data, its seed and device from these options; it leaves the thread count to
+  /// `threads`.
+  TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500);
   /// A GAN checkpoint (GanTrainer::save_checkpoint) to sample from instead of training a GAN;
   /// its classes must be the dataset's.
   TORCH_ARG(std::string, generator) = "";
-  /// A folder for the GAN's log.csv and checkpoint.pt; empty (the default) writes nothing.
-  TORCH_ARG(std::string, gan_dir) = "";
   /// Epochs of the labelling classifier (the teacher) trained on the labelled images for the
   /// argmax scheme and for an unlabeled pool.
   TORCH_ARG(int64_t, teacher_epochs) = ClassifierOptions(2).epochs();
   /// Images of the data labelled -1 are an unlabeled pool: the teacher labels them, and those it
   /// gives a class with at least this probability train the GAN with that class (a
   /// semi-supervised conditional GAN). In [0, 1]; 0 gives no pool image a class. The others
-  /// stay labelled -1: set GanOptions::unlabeled_share (through configure_gan) to train the GAN
+  /// stay labelled -1: set GanOptions::unlabeled_share (in `gan`) to train the GAN
   /// on them too, by the discriminator's unconditional term.
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// Images per generation batch.
@@ -59,7 +58,7 @@ struct SynthesizeOptions {
   TORCH_ARG(uint64_t, seed) = 0;
 
  public:
-  /// Throws ganaug::Error naming the first option out of range.
+  /// Throws ganaug::Error naming the first option out of range (the GAN's too).
   void validate() const;
 };
 
@@ -107,7 +106,7 @@ struct SyntheticSet {
 /// trains a classifier on the labelled images (ClassifierOptions' defaults, teacher_epochs).
 ///
 /// Deterministic for a seed on the CPU with a fixed thread count. Does not seed LibTorch's
-/// global generator, prints nothing, writes nothing unless gan_dir is set, and changes the
+/// global generator, prints nothing, writes nothing unless gan().out_dir() is set, and changes the
 /// process-wide thread count only when options.threads() > 0. Safe to call from several
 /// threads at once on different data. Throws ganaug::Error for invalid options or data (every
 /// class must have images), a checkpoint that does not fit the data, or a diverged GAN;

@@ -13,6 +13,7 @@
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/gan.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
@@ -38,14 +39,14 @@ struct AugmentOptions {
   TORCH_ARG(int64_t, n) = 5000;
   /// The output folder (DIR below); must not be empty.
   TORCH_ARG(std::string, out_dir) = "augment-out";
-  /// GAN generator steps (ignored with `generator`).
-  TORCH_ARG(int64_t, gan_iterations) = 1500;
-  /// Real images per GAN step (and as many fakes), split over the processes of a multi-process
-  /// run (it must divide evenly). Larger batches suit a GPU; the default suits a CPU.
-  TORCH_ARG(int64_t, gan_batch_size) = 64;
-  /// Write the GAN's checkpoint (DIR/gan/checkpoint.pt) every this many steps, so that an
-  /// interrupted run resumes from there; it is always written at the end.
-  TORCH_ARG(int64_t, gan_checkpoint_every) = 250;
+  /// How the GAN trains (ignored with `generator`): its steps (1500 here), its batch (real
+  /// images per step and as many fakes, split over the processes of a multi-process run, which
+  /// must divide it evenly; larger batches suit a GPU, the default a CPU), how often it writes
+  /// DIR/gan/checkpoint.pt so that an interrupted run resumes from there (every 250 steps here,
+  /// and always at the end), widths, learning rates, loss, DiffAugment, ... The run sets its
+  /// classes, image size and channels from the data, its seed, device and threads from these
+  /// options, and out_dir to DIR/gan.
+  TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500).checkpoint_every(250).log_every(25);
   /// A GAN checkpoint to generate from instead of training one.
   TORCH_ARG(std::string, generator) = "";
   /// Images per generation batch (larger batches suit a GPU; an interruption stops within a few

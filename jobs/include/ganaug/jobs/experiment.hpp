@@ -53,10 +53,14 @@ struct ExperimentScheme {
   static ExperimentScheme parse(const std::string& name);
   /// The name parse() reads back.
   std::string name() const;
+  /// Each of `names` parsed, in order (for lists as JSON and command lines hold them).
+  static std::vector<ExperimentScheme> parse_all(const std::vector<std::string>& names);
+  /// The names of `schemes`, in order.
+  static std::vector<std::string> names(const std::vector<ExperimentScheme>& schemes);
 };
 
 /// none, classic, cond, newclass, argmax, smooth and classic+ each of the four.
-std::vector<std::string> default_experiment_schemes();
+std::vector<ExperimentScheme> default_experiment_schemes();
 
 /// The grid and how each cell is trained. Defaults are augment-bench's documented defaults.
 struct ExperimentOptions {
@@ -77,8 +81,8 @@ struct ExperimentOptions {
   TORCH_ARG(EvaluateOn, evaluate_on) = EvaluateOn::kTest;
   /// Labeled images per class.
   TORCH_ARG(std::vector<int64_t>, sizes) = std::vector<int64_t>{20, 50, 100, 500};
-  /// Grid columns, as ExperimentScheme::parse reads them.
-  TORCH_ARG(std::vector<std::string>, schemes) = default_experiment_schemes();
+  /// Grid columns (distinct by name).
+  TORCH_ARG(std::vector<ExperimentScheme>, schemes) = default_experiment_schemes();
   /// Synthetic images as a multiple of the real (labeled) count.
   TORCH_ARG(std::vector<double>, multiples) = std::vector<double>{5.0};
   /// Seeds first_seed, first_seed + 1, ...: each picks the labeled subset, the GAN's and the
@@ -86,12 +90,15 @@ struct ExperimentOptions {
   TORCH_ARG(int64_t, seeds) = 3;
   /// The first seed; it also seeds the test and validation splits and the reference classifier.
   TORCH_ARG(uint64_t, first_seed) = 0;
-  /// Generator steps of every GAN.
-  TORCH_ARG(int64_t, gan_iterations) = 1500;
-  /// The GAN's mode-seeking weight and minibatch-std discriminator feature (GanOptions).
-  TORCH_ARG(double, gan_mode_seeking) = GanOptions(1).mode_seeking();
-  /// GanOptions::minibatch_std of every GAN.
-  TORCH_ARG(bool, gan_minibatch_std) = GanOptions(1).minibatch_std();
+  /// How every GAN of the grid trains: its steps (1500 here, at least 1), checkpoints (every
+  /// 250 steps here, so that an interrupted grid resumes), mode-seeking weight, minibatch-std
+  /// feature, widths, learning rates, DiffAugment, ..., and unlabeled_share (0.5 here), the
+  /// share of its real batches drawn from pool images without a class, used only by GANs with
+  /// such images (pool_gan unconditional or both; then in (0, 1)). The grid sets the classes,
+  /// image size and channels from the data, the seed from the cell's, device and threads from
+  /// these options, and out_dir.
+  TORCH_ARG(GanOptions,
+            gan) = GanOptions(1).iterations(1500).checkpoint_every(250).unlabeled_share(0.5);
   /// How every classifier of the grid trains (each cell's, the teachers, the reference with its
   /// own epochs): network, width, epochs, schedule, synthetic share (in (0, 1) here) and
   /// weight, separate synthetic batches, batch-norm recalibration, the pool's threshold and
@@ -120,8 +127,6 @@ struct ExperimentOptions {
   /// How pool images train a GAN (the teacher is the "classic" classifier; its labels count
   /// from pool_confidence).
   TORCH_ARG(PoolGan, pool_gan) = PoolGan::kTeacher;
-  /// GanOptions::unlabeled_share of the GANs with pool images trained without a class, in (0, 1).
-  TORCH_ARG(double, gan_unlabeled_share) = 0.5;
   /// Teacher confidence a pool image needs to train a GAN with a class, in (0, 1].
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// ClassifierOptions::pool_weight of the pseudo columns, positive.
