@@ -35,7 +35,8 @@ namespace {
 void write_image_folder(const std::filesystem::path& root, int64_t count) {
   torch::Tensor pixels;
   torch::Tensor labels;
-  const auto files = ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), "train");
+  const auto files =
+      ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), ganaug::IdxSplit::kTrain);
   if (files) {
     auto contents = ganaug::read_idx_contents(files->images, files->labels);
     pixels = contents.pixels.narrow(0, 0, count).contiguous();
@@ -88,7 +89,8 @@ int main(int argc, char** argv) try {
           << " |\n";
   };
 
-  const auto files = ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), "train");
+  const auto files =
+      ganaug::find_idx_split(ganaug::default_fashion_mnist_dir(), ganaug::IdxSplit::kTrain);
   if (files) {
     int64_t count = 0;
     const auto best = best_of_interleaved(
@@ -110,8 +112,10 @@ int main(int argc, char** argv) try {
   write_image_folder(root, folder_images);
   auto load_folder = [&](int threads) {
     return [&root, threads] {
-      ganaug::load_dataset(
-          ganaug::DatasetSpec().format("folder").path(root.string()).threads(threads));
+      ganaug::load_dataset(ganaug::DatasetSpec()
+                               .format(ganaug::DatasetFormat::kFolder)
+                               .path(root.string())
+                               .threads(threads));
     };
   };
   const auto best = best_of_interleaved(repeats, {load_folder(1), load_folder(2)});

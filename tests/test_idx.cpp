@@ -160,13 +160,16 @@ TEST(Idx, SplitFolders) {
   ganaug::write_idx(dir / "t10k-images-idx3-ubyte", dir / "t10k-labels-idx1-ubyte",
                     fixture.pixels.narrow(0, 0, 2), fixture.labels.narrow(0, 0, 2));
   EXPECT_TRUE(ganaug::is_idx_dir(dir.path()));
-  EXPECT_EQ(ganaug::read_idx_dir(dir.path(), "train").size(), 5);
-  EXPECT_EQ(ganaug::read_idx_dir(dir.path(), "test").size(), 2);
-  EXPECT_THROW(ganaug::read_idx_dir(dir.path(), "validation"), ganaug::Error);
+  EXPECT_EQ(ganaug::read_idx_dir(dir.path(), ganaug::IdxSplit::kTrain).size(), 5);
+  EXPECT_EQ(ganaug::read_idx_dir(dir.path(), ganaug::IdxSplit::kTest).size(), 2);
+  EXPECT_EQ(ganaug::parse_idx_split(ganaug::to_string(ganaug::IdxSplit::kTest)),
+            ganaug::IdxSplit::kTest);
+  EXPECT_EQ(ganaug::parse_idx_split("train"), ganaug::IdxSplit::kTrain);
+  EXPECT_THROW(ganaug::parse_idx_split("validation"), ganaug::Error);
 
   std::filesystem::remove(dir / "t10k-labels-idx1-ubyte");
-  EXPECT_FALSE(ganaug::find_idx_split(dir.path(), "test").has_value());
-  expect_error([&] { ganaug::read_idx_dir(dir.path(), "test"); },
+  EXPECT_FALSE(ganaug::find_idx_split(dir.path(), ganaug::IdxSplit::kTest).has_value());
+  expect_error([&] { ganaug::read_idx_dir(dir.path(), ganaug::IdxSplit::kTest); },
                {"no test split in " + dir.path().string(), "t10k-labels-idx1-ubyte[.gz]"});
 }
 
@@ -183,7 +186,8 @@ TEST(Idx, FashionMnistMissingSaysHowToInstall) {
 
 TEST(Idx, RealFashionMnist) {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
-  if (!ganaug::find_idx_split(dir, "train") || !ganaug::find_idx_split(dir, "test")) {
+  if (!ganaug::find_idx_split(dir, ganaug::IdxSplit::kTrain) ||
+      !ganaug::find_idx_split(dir, ganaug::IdxSplit::kTest)) {
     GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   }
   const auto train = ganaug::load_fashion_mnist(dir, true);

@@ -20,7 +20,10 @@ void write_image(const std::filesystem::path& path, const cv::Mat& image) {
 cv::Mat gray(int size, int value) { return cv::Mat(size, size, CV_8UC1, cv::Scalar(value)); }
 
 ganaug::DatasetSpec folder_spec(const TempDir& dir) {
-  return ganaug::DatasetSpec().format("folder").path(dir.path().string()).threads(2);
+  return ganaug::DatasetSpec()
+      .format(ganaug::DatasetFormat::kFolder)
+      .path(dir.path().string())
+      .threads(2);
 }
 
 }  // namespace

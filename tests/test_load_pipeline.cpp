@@ -82,7 +82,7 @@ TEST(LoadPipeline, NodeExceptionsReachTheCallerAndTheGraphRunsAgain) {
 TEST(LoadPipeline, IdxThroughTheGraphEqualsTheSerialReader) {
   TempDir dir;
   write_idx_folder(dir.path());
-  const auto serial = ganaug::read_idx_dir(dir.path(), "train");
+  const auto serial = ganaug::read_idx_dir(dir.path(), ganaug::IdxSplit::kTrain);
   for (int threads : {1, 2}) {
     const auto data =
         ganaug::load_dataset(ganaug::DatasetSpec().path(dir.path().string()).threads(threads));
@@ -105,7 +105,7 @@ TEST(LoadPipeline, IdxResizeAndChannels) {
   ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{90, 3, 3, 3}));
   EXPECT_TRUE(torch::equal(data.images.select(1, 0), data.images.select(1, 2)));
   // INTER_AREA halving: each output pixel is the mean of a 2x2 block.
-  const auto serial = ganaug::read_idx_dir(dir.path(), "train");
+  const auto serial = ganaug::read_idx_dir(dir.path(), ganaug::IdxSplit::kTrain);
   const auto expected = torch::avg_pool2d(serial.images.add(1).mul(127.5), 2);
   EXPECT_TRUE(
       torch::allclose(data.images.select(1, 1).unsqueeze(1).add(1).mul(127.5), expected, 0, 0.51));
@@ -144,18 +144,23 @@ TEST(LoadPipeline, FormatDetection) {
   auto format_of = [](const std::filesystem::path& path) {
     return ganaug::resolve_format(ganaug::DatasetSpec().path(path.string()));
   };
-  EXPECT_EQ(format_of(dir / "idx"), "idx");
-  EXPECT_EQ(format_of(dir / "folder"), "folder");
-  EXPECT_EQ(format_of(dir / "m.CSV"), "csv");
-  EXPECT_EQ(ganaug::resolve_format(ganaug::DatasetSpec()), "fashion-mnist");
+  EXPECT_EQ(format_of(dir / "idx"), ganaug::DatasetFormat::kIdx);
+  EXPECT_EQ(format_of(dir / "folder"), ganaug::DatasetFormat::kFolder);
+  EXPECT_EQ(format_of(dir / "m.CSV"), ganaug::DatasetFormat::kCsv);
+  EXPECT_EQ(ganaug::resolve_format(ganaug::DatasetSpec()), ganaug::DatasetFormat::kFashionMnist);
   expect_error([&] { format_of(dir / "missing"); },
                {"dataset not found", (dir / "missing").string()});
   expect_error([&] { format_of(dir / "empty"); }, {"cannot tell the format", "--format"});
-  expect_error([&] { ganaug::resolve_format(ganaug::DatasetSpec().format("tfrecord")); },
-               {"unknown dataset format 'tfrecord'"});
+  expect_error([&] { ganaug::parse_dataset_format("tfrecord"); },
+               {"unknown dataset format 'tfrecord'", "auto, fashion-mnist, idx, folder or csv"});
+  for (const auto format :
+       {ganaug::DatasetFormat::kAuto, ganaug::DatasetFormat::kFashionMnist,
+        ganaug::DatasetFormat::kIdx, ganaug::DatasetFormat::kFolder, ganaug::DatasetFormat::kCsv})
+    EXPECT_EQ(ganaug::parse_dataset_format(ganaug::to_string(format)), format);
   expect_error(
       [&] {
-        ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "folder").string()).split("test"));
+        ganaug::load_dataset(
+            ganaug::DatasetSpec().path((dir / "folder").string()).split(ganaug::IdxSplit::kTest));
       },
       {"no test split"});
 }

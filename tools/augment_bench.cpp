@@ -159,11 +159,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
                                           : std::vector<std::string>{""};
   for (const auto& path : paths) {
-    datasets.push_back(ganaug::DatasetSpec()
-                           .path(path)
-                           .format(values["format"].as<std::string>())
-                           .image_size(values["image-size"].as<int64_t>())
-                           .channels(values["channels"].as<int64_t>()));
+    datasets.push_back(
+        ganaug::DatasetSpec()
+            .path(path)
+            .format(ganaug::cli::parse_flag(values, "format", ganaug::parse_dataset_format))
+            .image_size(values["image-size"].as<int64_t>())
+            .channels(values["channels"].as<int64_t>()));
   }
   options.datasets(datasets)
       .test_data(values["test-data"].as<std::string>())

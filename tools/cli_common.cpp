@@ -265,23 +265,14 @@ void add_dataset_options(po::options_description& description, int64_t default_p
 DatasetSpec dataset_spec_from(const po::variables_map& values) {
   DatasetSpec spec;
   spec.path(values["data"].as<std::string>())
-      .format(values["format"].as<std::string>())
-      .split(values["split"].as<std::string>())
+      .format(parse_flag(values, "format", parse_dataset_format))
+      .split(parse_flag(values, "split", parse_idx_split))
       .image_size(values["image-size"].as<int64_t>())
       .channels(values["channels"].as<int64_t>())
       .per_class(values["per-class"].as<int64_t>())
       .seed(values["seed"].as<Unsigned>().value)
       .threads(values["threads"].as<int>())
       .allow_outside_paths(values["allow-outside-paths"].as<bool>());
-  const auto& format = spec.format();
-  if (format != "auto" && format != "fashion-mnist" && format != "idx" && format != "folder" &&
-      format != "csv") {
-    throw UsageError("unknown --format '" + format +
-                     "'; use auto, fashion-mnist, idx, folder or csv");
-  }
-  if (spec.split() != "train" && spec.split() != "test") {
-    throw UsageError("unknown --split '" + spec.split() + "'; use train or test");
-  }
   if (spec.image_size() < 0) {
     throw UsageError("--image-size must be 0 or positive, got " +
                      std::to_string(spec.image_size()));

@@ -17,11 +17,11 @@ int main(int argc, char** argv) try {
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (ganaug::cli::print_help_or_version(values, description)) return 0;
   const auto spec = ganaug::cli::dataset_spec_from(values);
-  const std::string format = ganaug::resolve_format(spec);
+  const auto format = ganaug::resolve_format(spec);
   const auto start = std::chrono::steady_clock::now();
   const auto data = ganaug::load_dataset(spec);
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  ganaug::cli::print_dataset_summary(std::cout, data, format, spec.split());
+  ganaug::cli::print_dataset_summary(std::cout, data, to_string(format), to_string(spec.split()));
   std::cout << "loaded in  " << std::fixed << std::setprecision(2) << elapsed.count() << " s\n";
   return 0;
 } catch (...) {

@@ -9,11 +9,8 @@ namespace ganaug {
 
 namespace {
 
-std::string split_prefix(const std::string& split) {
-  if (split == "train") return "train";
-  if (split == "test") return "t10k";
-  GANAUG_FAIL("unknown split '", split, "'; use train or test");
-}
+// The split's file-name prefix.
+std::string split_prefix(IdxSplit split) { return split == IdxSplit::kTest ? "t10k" : "train"; }
 
 std::optional<std::filesystem::path> find_either(const std::filesystem::path& dir,
                                                  const std::string& name) {
@@ -26,6 +23,14 @@ std::optional<std::filesystem::path> find_either(const std::filesystem::path& di
 
 }  // namespace
 
+std::string to_string(IdxSplit split) { return split == IdxSplit::kTest ? "test" : "train"; }
+
+IdxSplit parse_idx_split(const std::string& name) {
+  if (name == "train") return IdxSplit::kTrain;
+  if (name == "test") return IdxSplit::kTest;
+  GANAUG_FAIL("unknown split '", name, "'; use train or test");
+}
+
 std::filesystem::path default_fashion_mnist_dir() {
   const char* overridden = std::getenv("GANAUG_FASHION_MNIST_DIR");
   if (overridden != nullptr && *overridden != '\0') return overridden;
@@ -37,8 +42,7 @@ std::vector<std::string> fashion_mnist_class_names() {
           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 }
 
-std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir,
-                                            const std::string& split) {
+std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir, IdxSplit split) {
   const std::string prefix = split_prefix(split);
   auto images = find_either(dir, prefix + "-images-idx3-ubyte");
   auto labels = find_either(dir, prefix + "-labels-idx1-ubyte");
@@ -47,19 +51,21 @@ std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir,
 }
 
 bool is_idx_dir(const std::filesystem::path& dir) {
-  return find_idx_split(dir, "train").has_value() || find_idx_split(dir, "test").has_value();
+  return find_idx_split(dir, IdxSplit::kTrain).has_value() ||
+         find_idx_split(dir, IdxSplit::kTest).has_value();
 }
 
-LabeledDataset read_idx_dir(const std::filesystem::path& dir, const std::string& split,
+LabeledDataset read_idx_dir(const std::filesystem::path& dir, IdxSplit split,
                             const std::vector<std::string>& class_names) {
   const auto files = find_idx_split(dir, split);
   const std::string prefix = split_prefix(split);
-  GANAUG_CHECK(files.has_value(), "no ", split, " split in ", dir.string(), ": expected ", prefix,
-               "-images-idx3-ubyte[.gz] and ", prefix, "-labels-idx1-ubyte[.gz]");
+  GANAUG_CHECK(files.has_value(), "no ", to_string(split), " split in ", dir.string(),
+               ": expected ", prefix, "-images-idx3-ubyte[.gz] and ", prefix,
+               "-labels-idx1-ubyte[.gz]");
   return read_idx(files->images, files->labels, class_names);
 }
 
-IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, const std::string& split) {
+IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, IdxSplit split) {
   const auto files = find_idx_split(dir, split);
   GANAUG_CHECK(files.has_value(), "Fashion-MNIST not found in ", dir.string(),
                ": install the dataset-fashion-mnist package or pass --data");
@@ -67,7 +73,7 @@ IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, const std:
 }
 
 LabeledDataset load_fashion_mnist(const std::filesystem::path& dir, bool train) {
-  const auto files = require_fashion_mnist(dir, train ? "train" : "test");
+  const auto files = require_fashion_mnist(dir, train ? IdxSplit::kTrain : IdxSplit::kTest);
   auto data = read_idx(files.images, files.labels, fashion_mnist_class_names());
   return data;
 }

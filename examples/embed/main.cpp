@@ -23,8 +23,11 @@ int main(int argc, char** argv) try {
   ganaug::configure_threads(0);
 
   // Any format the tools read: an image folder here, resized to the GAN's 16..64 range.
-  const auto data = ganaug::load_dataset(
-      ganaug::DatasetSpec().path(folder).format("folder").image_size(16).channels(1));
+  const auto data = ganaug::load_dataset(ganaug::DatasetSpec()
+                                             .path(folder)
+                                             .format(ganaug::DatasetFormat::kFolder)
+                                             .image_size(16)
+                                             .channels(1));
   std::cout << "loaded " << data.size() << " images of " << data.num_classes() << " classes\n";
 
   const auto options = ganaug::SynthesizeOptions()

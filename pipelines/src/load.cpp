@@ -233,8 +233,6 @@ LabeledDataset load_list(ImageList list, const DatasetSpec& spec) {
 }
 
 void check_spec(const DatasetSpec& spec) {
-  GANAUG_CHECK(spec.split() == "train" || spec.split() == "test", "unknown split '", spec.split(),
-               "'; use train or test");
   GANAUG_CHECK(spec.image_size() >= 0 && spec.image_size() <= kMaxImageSide,
                "the image size must be 0 (as stored) or from 1 to ", kMaxImageSide, ", got ",
                spec.image_size());
@@ -248,27 +246,47 @@ void check_spec(const DatasetSpec& spec) {
 
 }  // namespace
 
-std::string resolve_format(const DatasetSpec& spec) {
+std::string to_string(DatasetFormat format) {
+  switch (format) {
+    case DatasetFormat::kAuto:
+      return "auto";
+    case DatasetFormat::kFashionMnist:
+      return "fashion-mnist";
+    case DatasetFormat::kIdx:
+      return "idx";
+    case DatasetFormat::kFolder:
+      return "folder";
+    case DatasetFormat::kCsv:
+      return "csv";
+  }
+  GANAUG_FAIL("invalid DatasetFormat ", static_cast<int>(format));
+}
+
+DatasetFormat parse_dataset_format(const std::string& name) {
+  for (const auto format : {DatasetFormat::kAuto, DatasetFormat::kFashionMnist, DatasetFormat::kIdx,
+                            DatasetFormat::kFolder, DatasetFormat::kCsv})
+    if (name == to_string(format)) return format;
+  GANAUG_FAIL("unknown dataset format '", name, "'; use auto, fashion-mnist, idx, folder or csv");
+}
+
+DatasetFormat resolve_format(const DatasetSpec& spec) {
   check_spec(spec);
-  const std::string& format = spec.format();
-  GANAUG_CHECK(format == "auto" || format == "fashion-mnist" || format == "idx" ||
-                   format == "folder" || format == "csv",
-               "unknown dataset format '", format,
-               "'; use auto, fashion-mnist, idx, folder or csv");
-  if (format != "auto") {
-    GANAUG_CHECK(format == "fashion-mnist" || !spec.path().empty(), "the ", format,
-                 " format needs a path (--data)");
+  const auto format = spec.format();
+  if (format != DatasetFormat::kAuto) {
+    GANAUG_CHECK(format == DatasetFormat::kFashionMnist || !spec.path().empty(), "the ",
+                 to_string(format), " format needs a path (--data)");
     return format;
   }
-  if (spec.path().empty()) return "fashion-mnist";
+  if (spec.path().empty()) return DatasetFormat::kFashionMnist;
   const std::filesystem::path path = spec.path();
   std::error_code error;
   GANAUG_CHECK(std::filesystem::exists(path, error), "dataset not found: ", path.string());
   if (std::filesystem::is_directory(path, error)) {
     if (is_idx_dir(path)) {
-      return same_folder(path, default_fashion_mnist_dir()) ? "fashion-mnist" : "idx";
+      return same_folder(path, default_fashion_mnist_dir()) ? DatasetFormat::kFashionMnist
+                                                            : DatasetFormat::kIdx;
     }
-    if (has_subfolder(path)) return "folder";
+    if (has_subfolder(path)) return DatasetFormat::kFolder;
     GANAUG_FAIL("cannot tell the format of ", path.string(),
                 ": it holds no *-idx3-ubyte[.gz] files and no class subfolders; pass a format "
                 "(--format)");
@@ -276,41 +294,43 @@ std::string resolve_format(const DatasetSpec& spec) {
   std::string extension = path.extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (extension == ".csv") return "csv";
+  if (extension == ".csv") return DatasetFormat::kCsv;
   GANAUG_FAIL("cannot tell the format of ", path.string(),
               ": expected a folder or a .csv manifest; pass a format (--format)");
 }
 
 LabeledDataset load_dataset(const DatasetSpec& spec) {
-  const std::string format = resolve_format(spec);
-  if (format == "fashion-mnist") {
+  const auto format = resolve_format(spec);
+  if (format == DatasetFormat::kFashionMnist) {
     const std::filesystem::path dir =
         spec.path().empty() ? default_fashion_mnist_dir() : std::filesystem::path(spec.path());
     return load_idx(require_fashion_mnist(dir, spec.split()), fashion_mnist_class_names(), spec);
   }
-  if (format == "idx") {
+  if (format == DatasetFormat::kIdx) {
     const auto files = find_idx_split(spec.path(), spec.split());
-    const std::string prefix = spec.split() == "train" ? "train" : "t10k";
-    GANAUG_CHECK(files.has_value(), "no ", spec.split(), " split in ", spec.path(), ": expected ",
-                 prefix, "-images-idx3-ubyte[.gz] and ", prefix, "-labels-idx1-ubyte[.gz]");
+    const std::string prefix = spec.split() == IdxSplit::kTrain ? "train" : "t10k";
+    GANAUG_CHECK(files.has_value(), "no ", to_string(spec.split()), " split in ", spec.path(),
+                 ": expected ", prefix, "-images-idx3-ubyte[.gz] and ", prefix,
+                 "-labels-idx1-ubyte[.gz]");
     return load_idx(*files, {}, spec);
   }
-  GANAUG_CHECK(spec.split() == "train", "the ", format, " format has no test split (", spec.path(),
+  GANAUG_CHECK(spec.split() == IdxSplit::kTrain, "the ", to_string(format),
+               " format has no test split (", spec.path(),
                "); hold out part of it with split_train_test()");
-  if (format == "folder") {
+  if (format == DatasetFormat::kFolder) {
     return load_list(list_image_folder(spec.path(), spec.allow_outside_paths()), spec);
   }
   return load_list(read_csv_manifest(spec.path(), {}, spec.allow_outside_paths()), spec);
 }
 
 std::optional<LabeledDataset> load_test_set(const DatasetSpec& spec) {
-  const std::string format = resolve_format(spec);
-  if (format != "fashion-mnist" && format != "idx") return std::nullopt;
+  const auto format = resolve_format(spec);
+  if (format != DatasetFormat::kFashionMnist && format != DatasetFormat::kIdx) return std::nullopt;
   const std::filesystem::path dir =
       spec.path().empty() ? default_fashion_mnist_dir() : std::filesystem::path(spec.path());
-  if (!find_idx_split(dir, "test")) return std::nullopt;
+  if (!find_idx_split(dir, IdxSplit::kTest)) return std::nullopt;
   auto test_spec = spec;
-  test_spec.split("test").per_class(0);
+  test_spec.split(IdxSplit::kTest).per_class(0);
   return load_dataset(test_spec);
 }
 

@@ -11,6 +11,17 @@
 
 namespace ganaug {
 
+/// One split of an MNIST-like folder.
+enum class IdxSplit {
+  kTrain,  ///< the train-* files
+  kTest,   ///< the t10k-* files
+};
+
+/// "train" or "test".
+std::string to_string(IdxSplit split);
+/// The split named "train" or "test"; throws ganaug::Error naming `name` otherwise.
+IdxSplit parse_idx_split(const std::string& name);
+
 /// The two files of one split of an MNIST-like folder.
 struct IdxSplitFiles {
   /// The *-images-idx3-ubyte[.gz] file.
@@ -26,20 +37,18 @@ std::filesystem::path default_fashion_mnist_dir();
 /// The ten Fashion-MNIST class names, "T-shirt/top" to "Ankle boot".
 std::vector<std::string> fashion_mnist_class_names();
 
-/// The files of `split` ("train", or "test" for the t10k files) in `dir`, preferring the gzip
-/// file when both exist; std::nullopt when either is absent. Throws ganaug::Error for another
-/// split name.
-std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir,
-                                            const std::string& split);
+/// The files of `split` in `dir`, preferring the gzip file when both exist; std::nullopt when
+/// either is absent.
+std::optional<IdxSplitFiles> find_idx_split(const std::filesystem::path& dir, IdxSplit split);
 
 /// Whether `dir` holds at least one MNIST-like split (both files of train or of test). Never
 /// throws; a missing folder holds none.
 bool is_idx_dir(const std::filesystem::path& dir);
 
 /// Reads one split of an MNIST-like folder on the calling thread (see read_idx()). Throws
-/// ganaug::Error for a split other than train or test, naming the folder and the file names
-/// looked for when the split is absent, or as read_idx() does.
-LabeledDataset read_idx_dir(const std::filesystem::path& dir, const std::string& split = "train",
+/// ganaug::Error naming the folder and the file names looked for when the split is absent, or
+/// as read_idx() does.
+LabeledDataset read_idx_dir(const std::filesystem::path& dir, IdxSplit split = IdxSplit::kTrain,
                             const std::vector<std::string>& class_names = {});
 
 /// Fashion-MNIST from `dir` with its class names: the 60000 training images, or the 10000 test
@@ -48,8 +57,8 @@ LabeledDataset read_idx_dir(const std::filesystem::path& dir, const std::string&
 LabeledDataset load_fashion_mnist(const std::filesystem::path& dir = default_fashion_mnist_dir(),
                                   bool train = true);
 
-/// Throws the "Fashion-MNIST not found" ganaug::Error when `dir` lacks the files of `split`
-/// (ganaug::Error too for a split other than train or test); returns them otherwise.
-IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, const std::string& split);
+/// Throws the "Fashion-MNIST not found" ganaug::Error when `dir` lacks the files of `split`;
+/// returns them otherwise.
+IdxSplitFiles require_fashion_mnist(const std::filesystem::path& dir, IdxSplit split);
 
 }  // namespace ganaug

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "ganaug/dataset.hpp"
+#include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/datasets/image_list.hpp"
 
@@ -87,17 +88,35 @@ class LoadPipeline {
   tbb::flow::function_node<Decoded, tbb::flow::continue_msg> writer_;
 };
 
+/// How a dataset is stored.
+enum class DatasetFormat {
+  /// Told from the path (see DatasetSpec::format); resolve_format() says which.
+  kAuto,
+  /// The Fashion-MNIST package folder (IDX files and its class names).
+  kFashionMnist,
+  /// An MNIST-like folder of IDX files.
+  kIdx,
+  /// An image folder: root/<class>/<image>.
+  kFolder,
+  /// A CSV manifest (see csv_manifest.hpp).
+  kCsv,
+};
+
+/// "auto", "fashion-mnist", "idx", "folder" or "csv".
+std::string to_string(DatasetFormat format);
+/// The format named as to_string() names it; throws ganaug::Error naming `name` otherwise.
+DatasetFormat parse_dataset_format(const std::string& name);
+
 /// What to load and how: the one description every tool and example turns its options into.
 struct DatasetSpec {
-  /// "auto", "fashion-mnist", "idx" (an MNIST-like folder), "folder" (root/<class>/<image>) or
-  /// "csv" (a manifest, see csv_manifest.hpp). auto: no path -> fashion-mnist; a folder with
-  /// *-idx3-ubyte[.gz] files -> idx (fashion-mnist for the Fashion-MNIST folder itself); a
-  /// .csv file -> csv; a folder with subfolders -> folder.
-  TORCH_ARG(std::string, format) = "auto";
+  /// How the data is stored. kAuto: no path -> Fashion-MNIST; a folder with *-idx3-ubyte[.gz]
+  /// files -> IDX (Fashion-MNIST for the Fashion-MNIST folder itself); a .csv file -> CSV; a
+  /// folder with subfolders -> an image folder.
+  TORCH_ARG(DatasetFormat, format) = DatasetFormat::kAuto;
   /// File or folder; empty = the Fashion-MNIST package folder (default_fashion_mnist_dir()).
   TORCH_ARG(std::string, path) = "";
-  /// "train" or "test" (IDX formats only: the t10k files).
-  TORCH_ARG(std::string, split) = "train";
+  /// The training or the test split (IDX formats only: the t10k files).
+  TORCH_ARG(IdxSplit, split) = IdxSplit::kTrain;
   /// Square side to resize to; 0 keeps the stored size.
   TORCH_ARG(int64_t, image_size) = 0;
   /// 1 or 3; 0 keeps the stored channels.
@@ -114,10 +133,10 @@ struct DatasetSpec {
   TORCH_ARG(bool, allow_outside_paths) = false;
 };
 
-/// The concrete format `spec` loads as ("fashion-mnist", "idx", "folder" or "csv"). Reads no
-/// data. Throws ganaug::Error for an unknown format or split, image_size, channels, threads or
-/// per_class out of range, a missing path, or a path whose format cannot be told.
-std::string resolve_format(const DatasetSpec& spec);
+/// The concrete format `spec` loads as (never kAuto). Reads no data. Throws ganaug::Error for
+/// image_size, channels, threads or per_class out of range, a missing path, or a path whose
+/// format cannot be told.
+DatasetFormat resolve_format(const DatasetSpec& spec);
 
 /// Loads the dataset `spec` describes through a flow graph on spec.threads() threads, choosing
 /// spec.per_class() images per class (before decoding; then every class must have an image).
