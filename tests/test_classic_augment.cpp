@@ -73,7 +73,8 @@ TEST(ClassicAugment, DeterministicPerSeedAndDifferentAcrossSeeds) {
   EXPECT_EQ(a.sizes(), x.sizes());
   // Reflect border: no black pulled in for an all-white image.
   const auto white = torch::ones({4, 1, 10, 10});
-  const auto r = ganaug::classic_augment(white, 1, ClassicAugmentOptions().border("reflect"));
+  const auto r = ganaug::classic_augment(
+      white, 1, ClassicAugmentOptions().border(ClassicAugmentOptions::Border::kReflect));
   EXPECT_TRUE(torch::allclose(r, white, 0, 1e-5));
 }
 
@@ -83,7 +84,7 @@ TEST(ClassicAugment, ParseRoundTripAndErrors) {
   EXPECT_DOUBLE_EQ(o.max_rotation(), 5);
   EXPECT_DOUBLE_EQ(o.max_zoom(), 1.2);
   EXPECT_FALSE(o.horizontal_flip());
-  EXPECT_EQ(o.border(), "reflect");
+  EXPECT_EQ(o.border(), ClassicAugmentOptions::Border::kReflect);
   EXPECT_EQ(ClassicAugmentOptions::parse(o.to_string()).to_string(), o.to_string());
   EXPECT_EQ(ClassicAugmentOptions::parse("default").to_string(),
             ClassicAugmentOptions().to_string());
@@ -92,6 +93,8 @@ TEST(ClassicAugment, ParseRoundTripAndErrors) {
   expect_error([] { ClassicAugmentOptions::parse("shift=1.5"); }, {"whole pixels"});
   expect_error([] { ClassicAugmentOptions::parse("zoom=0.5"); }, {"zoom must lie in [1, 4]"});
   expect_error([] { ClassicAugmentOptions::parse("flip"); }, {"not key=value"});
+  expect_error([] { ClassicAugmentOptions::parse("border=wrap"); },
+               {"border is constant or reflect", "'wrap'"});
   // Random erasing: in the spec only when on, so that older specs read the same.
   EXPECT_EQ(ClassicAugmentOptions().to_string().find("erase"), std::string::npos);
   const auto erasing = ClassicAugmentOptions::parse("erase=0.5");

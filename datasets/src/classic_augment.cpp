@@ -62,7 +62,9 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
                        "classical augmentation: flip is 0 or 1, got '", value, "'");
           o.horizontal_flip(value == "1");
         } else if (key == "border") {
-          o.border(value);
+          GANAUG_CHECK(value == "constant" || value == "reflect",
+                       "classical augmentation: border is constant or reflect, got '", value, "'");
+          o.border(value == "constant" ? Border::kConstant : Border::kReflect);
         } else if (key == "erase") {
           o.erase(parse_number(key, value));
         } else {
@@ -76,7 +78,8 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
 std::string ClassicAugmentOptions::to_string() const {
   std::ostringstream s;
   s << "shift=" << max_shift() << ",rotate=" << max_rotation() << ",zoom=" << max_zoom()
-    << ",flip=" << (horizontal_flip() ? 1 : 0) << ",border=" << border();
+    << ",flip=" << (horizontal_flip() ? 1 : 0)
+    << ",border=" << (border() == Border::kConstant ? "constant" : "reflect");
   if (erase() > 0) s << ",erase=" << erase();  // absent when off: older specs read the same
   return s.str();
 }
@@ -86,8 +89,6 @@ void ClassicAugmentOptions::validate() const {
                "classical augmentation: shift must be >= 0 and rotate within [0, 180]");
   GANAUG_CHECK(max_zoom() >= 1 && max_zoom() <= 4,
                "classical augmentation: zoom must lie in [1, 4], got ", max_zoom());
-  GANAUG_CHECK(border() == "constant" || border() == "reflect",
-               "classical augmentation: border is constant or reflect, got '", border(), "'");
   GANAUG_CHECK(erase() >= 0 && erase() <= 1,
                "classical augmentation: erase is a probability in [0, 1], got ", erase());
 }
@@ -100,7 +101,9 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
   const auto in = images.to(torch::kCPU).contiguous();
   auto out = torch::empty_like(in, at::MemoryFormat::Contiguous);
   const int64_t n = in.size(0), c = in.size(1), h = in.size(2), w = in.size(3);
-  const int border = options.border() == "constant" ? cv::BORDER_CONSTANT : cv::BORDER_REFLECT_101;
+  const int border = options.border() == ClassicAugmentOptions::Border::kConstant
+                         ? cv::BORDER_CONSTANT
+                         : cv::BORDER_REFLECT_101;
   // Whole-pixel shifts and flips only: nearest neighbour copies pixels exactly.
   const bool exact = options.max_rotation() == 0 && options.max_zoom() == 1;
   const int interpolation = exact ? cv::INTER_NEAREST : cv::INTER_LINEAR;

@@ -20,6 +20,11 @@ namespace ganaug {
 /// warp copies pixels exactly, while rotations and zooms interpolate (bilinear) and so blur
 /// images that the test set shows sharp, which on 28x28 Fashion-MNIST cost accuracy here.
 struct ClassicAugmentOptions {
+  /// What fills the pixels moved in from outside the image.
+  enum class Border {
+    kConstant,  ///< the value -1 (black): "constant" in specs
+    kReflect,   ///< the image mirrored at its edge (OpenCV's BORDER_REFLECT_101): "reflect"
+  };
   /// Largest shift in pixels along each axis; shifts are whole pixels.
   TORCH_ARG(int64_t, max_shift) = 2;
   /// Largest rotation in degrees, either way (e.g. 10).
@@ -30,8 +35,8 @@ struct ClassicAugmentOptions {
   /// Mirror left-right with probability 1/2 (clothing, natural images); turn off for digits
   /// and text.
   TORCH_ARG(bool, horizontal_flip) = true;
-  /// Pixels moved in from outside the image: "constant" (value -1, black) or "reflect".
-  TORCH_ARG(std::string, border) = "constant";
+  /// Pixels moved in from outside the image.
+  TORCH_ARG(Border, border) = Border::kConstant;
   /// Random erasing (Zhong et al., AAAI 2020; "cutout" with random values): with this
   /// probability an image, after the warp, gets one rectangle of 2-40% of its area (aspect ratio
   /// 0.3 to 3.3) filled with uniform random values in [-1, 1]. 0 disables it.
@@ -44,7 +49,7 @@ struct ClassicAugmentOptions {
   /// The spec that parse() turns back into these options.
   std::string to_string() const;
   /// Throws ganaug::Error unless max_shift >= 0, max_rotation lies in [0, 180], max_zoom in
-  /// [1, 4], border is "constant" or "reflect", and erase lies in [0, 1].
+  /// [1, 4], and erase lies in [0, 1].
   void validate() const;
 };
 
