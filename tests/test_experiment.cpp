@@ -753,8 +753,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                              " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
                              " --device cpu --validation 0.25 --classic-choices 'default;erase=0.5'"
                              " --unlabeled 6 --pool-gan unconditional --gan-unlabeled-share 0.3"
-                             " --schemes classic,classic+cond,classic+pseudo --strong randaugment"
-                             " --optimizer sgd --weight-decay 5e-4 --ema 0.99 --pool-ratio 2"
+                             " --schemes classic,classic+cond,classic+pseudo --pool-ratio 2"
                              " --distribution-alignment --out " +
                              (dir / "out2").string();
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, chosen, &output), 0) << output;
@@ -765,7 +764,12 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
   EXPECT_DOUBLE_EQ(results["settings"]["gan_unlabeled_share"].get<double>(), 0.3);
   EXPECT_EQ(results["settings"]["strong_view"], "randaugment:ops=2,cutout=0.5");
+  // A pool trained on by consistency takes the pool recipe (RandAugment, SGD, decay 5e-4, an
+  // average at 0.99) where no flag says otherwise (--epochs 1 here).
   EXPECT_EQ(results["settings"]["classifier_tuning"]["optimizer"], "sgd");
+  EXPECT_DOUBLE_EQ(results["settings"]["classifier_tuning"]["weight_decay"].get<double>(), 5e-4);
+  EXPECT_DOUBLE_EQ(results["settings"]["classifier_tuning"]["ema_decay"].get<double>(), 0.99);
+  EXPECT_EQ(results["settings"]["classifier_epochs"], 1);
   EXPECT_DOUBLE_EQ(results["settings"]["pool_ratio"].get<double>(), 2);
   // The report says how the pool and the classifiers were trained.
   std::ifstream report_file(dir / "out2" / "report.md");

@@ -270,6 +270,20 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   EXPECT_NE(output.find("\"images\": 12"), std::string::npos) << output;
   EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=1,cutout=0.5\""), std::string::npos)
       << output;
+  // Without those flags the pool recipe's: RandAugment, SGD, decay 5e-4, an average at 0.99, 3
+  // pool images per labeled one (the epochs stay as given: --epochs 1).
+  ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         common + " --unlabeled " +
+                                             (dir / "data" / "t10k-images-idx3-ubyte").string() +
+                                             " --pseudo --out " + (dir / "recipe").string(),
+                                         &output),
+            0)
+      << output;
+  for (const char* setting : {"\"optimizer\": \"sgd\"", "\"weight_decay\": 0.0005",
+                              "\"ema_decay\": 0.99", "\"pool_ratio\": 3.0"})
+    EXPECT_NE(output.find(setting), std::string::npos) << setting << " in " << output;
+  EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=2,cutout=0.5\""), std::string::npos)
+      << output;
   // The recipe's flags are checked, naming the flag.
   for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
            {"--strong warp", "--strong: strong view: 'warp'"},

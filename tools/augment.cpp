@@ -120,6 +120,8 @@ po::options_description describe_options() {
 
 // The options the command line asks for; throws ganaug::cli::UsageError for bad ones.
 ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
+  // Consistency training on a pool takes the pool recipe's classifier under the flags given.
+  const bool pool = !values["unlabeled"].as<std::string>().empty() && values["pseudo"].as<bool>();
   ganaug::jobs::AugmentOptions options;
   options.data(ganaug::cli::dataset_spec_from(values))
       .test_data(values["test-data"].as<std::string>())
@@ -131,12 +133,12 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
                .checkpoint_every(values["checkpoint-every"].as<int64_t>()))
       .generator(values["generator"].as<std::string>())
       .generate_batch_size(values["gen-batch"].as<int64_t>())
-      .classifier(ganaug::cli::classifier_options_from(values))
+      .classifier(ganaug::cli::classifier_options_from(values, pool))
       .retrain(!values["no-retrain"].as<bool>())
       .unlabeled(values["unlabeled"].as<std::string>())
       .pool_confidence(values["pool-confidence"].as<double>())
       .pseudo(values["pseudo"].as<bool>())
-      .strong_view(ganaug::cli::strong_view_from(values))
+      .strong_view(ganaug::cli::strong_view_from(values, pool))
       .device(values["device"].as<std::string>())
       .threads(values["threads"].as<int>())
       .seed(values["seed"].as<ganaug::cli::Unsigned>().value)

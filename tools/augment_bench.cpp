@@ -1,6 +1,7 @@
 // augment-bench: run a grid of (dataset, labeled size, scheme, synthetic multiple, seed) cells and
 // report whether the synthetic images help a classifier, with intervals over seeds.
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -154,6 +155,13 @@ po::options_description describe_options() {
 // The grid the command line asks for; throws ganaug::cli::UsageError for bad options.
 ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                                              const ganaug::cli::ShardChoice& shard) {
+  const auto schemes = parse_schemes(values["schemes"].as<std::string>());
+  const auto pools = parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true);
+  // A grid with a pool trained on by consistency takes the pool recipe's classifier (for all
+  // of its cells, so that every arm trains the same network the same way) under the flags given.
+  const bool pool = std::any_of(pools.begin(), pools.end(), [](int64_t n) { return n > 0; }) &&
+                    std::any_of(schemes.begin(), schemes.end(),
+                                [](const ganaug::jobs::ExperimentScheme& s) { return s.pseudo; });
   ganaug::jobs::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
@@ -170,7 +178,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .test_data(values["test-data"].as<std::string>())
       .validation_fraction(values["validation"].as<double>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
-      .schemes(parse_schemes(values["schemes"].as<std::string>()))
+      .schemes(schemes)
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
@@ -179,12 +187,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                .mode_seeking(values["gan-mode-seeking"].as<double>())
                .minibatch_std(values["gan-mbstd"].as<bool>())
                .unlabeled_share(values["gan-unlabeled-share"].as<double>()))
-      .strong_view(ganaug::cli::strong_view_from(values))
-      .classifier(ganaug::cli::classifier_options_from(values)
+      .strong_view(ganaug::cli::strong_view_from(values, pool))
+      .classifier(ganaug::cli::classifier_options_from(values, pool)
                       .separate_synthetic_batches(values["separate-batches"].as<bool>())
                       .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>()))
       .min_confidence(values["min-confidence"].as<double>())
-      .unlabeled(parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true))
+      .unlabeled(pools)
       .pool_confidence(values["pool-confidence"].as<double>())
       .pool_weight(values["pool-weight"].as<double>())
       .reference_epochs(values["reference-epochs"].as<int64_t>())

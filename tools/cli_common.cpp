@@ -97,19 +97,21 @@ void add_classifier_options(po::options_description& description) {
        "classifier width: channels of the first convolution (the second has twice as many); 0 "
        "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)")
       ("epochs", po::value<int64_t>()->default_value(defaults.epochs()),
-       "classifier epochs over the real images")
+       "classifier epochs over the real images (with a pool trained on by consistency: 450)")
       ("lr-schedule", po::value<std::string>()->default_value(to_string(defaults.lr_schedule())),
        "classifier learning rate: cosine (decays to 0 over the run) or constant")
       ("optimizer", po::value<std::string>()->default_value(to_string(defaults.optimizer())),
        "classifier optimizer: adam, or sgd (Nesterov momentum 0.9, weight decay on the "
-       "convolution and linear weights only: FixMatch's)")
+       "convolution and linear weights only: FixMatch's; the default with a pool trained on by "
+       "consistency)")
       ("lr", po::value<double>()->default_value(defaults.lr()),
        "classifier learning rate at the start; 0 takes the optimizer's own (adam 0.001, sgd 0.03)")
       ("weight-decay", po::value<double>()->default_value(defaults.weight_decay()),
-       "classifier weight decay (L2; FixMatch uses 5e-4 with sgd)")
+       "classifier weight decay (L2; with a pool trained on by consistency: 5e-4, FixMatch's)")
       ("ema", po::value<double>()->default_value(defaults.ema_decay()),
        "evaluate and keep an exponential moving average of the classifier's weights with this "
-       "decay, in [0, 1) (FixMatch: 0.999); 0 keeps the last step's weights")
+       "decay, in [0, 1) (FixMatch: 0.999; with a pool trained on by consistency: 0.99); 0 keeps "
+       "the last step's weights")
       ("synthetic-share", po::value<double>()->default_value(defaults.synthetic_share()),
        "share of each classifier batch that is synthetic, in [0, 1) (augment-bench: above 0)")
       ("synthetic-weight", po::value<double>()->default_value(defaults.synthetic_weight()),
@@ -118,35 +120,49 @@ void add_classifier_options(po::options_description& description) {
        "strong view of unlabeled pool images in consistency training: classic (larger shifts, "
        "rotations, zoom-ins and random erasing) or randaugment[:ops=2,cutout=0.5] (FixMatch's: "
        "shift and flip, then 2 of 14 photometric and geometric operations at random "
-       "magnitudes, then a gray square of up to half the side)")
+       "magnitudes, then a gray square of up to half the side; the default with a pool trained "
+       "on by consistency)")
       ("pool-threshold", po::value<double>()->default_value(defaults.pool_threshold()),
        "confidence a weak view's prediction needs to become a target in consistency training")
       ("pool-ratio", po::value<double>()->default_value(defaults.pool_ratio()),
        "pool images per classifier step in consistency training, as a multiple of the batch "
-       "(FixMatch: 7)")
+       "(FixMatch: 7; with a pool trained on by consistency: 3)")
       ("distribution-alignment", po::bool_switch(),
-       "align the pool's targets to the labeled images' class shares (ReMixMatch)");
+       "align the pool's targets to the labeled images' class shares (ReMixMatch)")
+      ("prefetch", po::value<int64_t>()->default_value(defaults.prefetch()),
+       "classifier steps whose batches are drawn and augmented ahead of the step, on a oneTBB "
+       "worker thread; 0 prepares each on the training thread (the same batches either way)");
   // clang-format on
 }
 
-ClassifierOptions classifier_options_from(const po::variables_map& values) {
-  return ClassifierOptions(2)
-      .optimizer(parse_flag(values, "optimizer", parse_classifier_optimizer))
-      .lr(values["lr"].as<double>())
-      .weight_decay(values["weight-decay"].as<double>())
-      .ema_decay(values["ema"].as<double>())
-      .pool_threshold(values["pool-threshold"].as<double>())
-      .pool_ratio(values["pool-ratio"].as<double>())
-      .distribution_alignment(values["distribution-alignment"].as<bool>())
-      .architecture(parse_flag(values, "classifier", parse_classifier_architecture))
-      .width(values["classifier-width"].as<int64_t>())
-      .epochs(values["epochs"].as<int64_t>())
-      .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
-      .synthetic_share(values["synthetic-share"].as<double>())
-      .synthetic_weight(values["synthetic-weight"].as<double>());
+ClassifierOptions classifier_options_from(const po::variables_map& values, bool pool) {
+  auto options = ClassifierOptions(2)
+                     .optimizer(parse_flag(values, "optimizer", parse_classifier_optimizer))
+                     .lr(values["lr"].as<double>())
+                     .weight_decay(values["weight-decay"].as<double>())
+                     .ema_decay(values["ema"].as<double>())
+                     .pool_threshold(values["pool-threshold"].as<double>())
+                     .pool_ratio(values["pool-ratio"].as<double>())
+                     .distribution_alignment(values["distribution-alignment"].as<bool>())
+                     .prefetch(values["prefetch"].as<int64_t>())
+                     .architecture(parse_flag(values, "classifier", parse_classifier_architecture))
+                     .width(values["classifier-width"].as<int64_t>())
+                     .epochs(values["epochs"].as<int64_t>())
+                     .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
+                     .synthetic_share(values["synthetic-share"].as<double>())
+                     .synthetic_weight(values["synthetic-weight"].as<double>());
+  if (!pool) return options;
+  const auto recipe = pool_recipe(ClassifierOptions(2));
+  if (values["optimizer"].defaulted()) options.optimizer(recipe.optimizer());
+  if (values["weight-decay"].defaulted()) options.weight_decay(recipe.weight_decay());
+  if (values["ema"].defaulted()) options.ema_decay(recipe.ema_decay());
+  if (values["epochs"].defaulted()) options.epochs(recipe.epochs());
+  if (values["pool-ratio"].defaulted()) options.pool_ratio(recipe.pool_ratio());
+  return options;
 }
 
-StrongViewOptions strong_view_from(const po::variables_map& values) {
+StrongViewOptions strong_view_from(const po::variables_map& values, bool pool) {
+  if (pool && values["strong"].defaulted()) return StrongViewOptions::parse("randaugment");
   return parse_flag(values, "strong", StrongViewOptions::parse);
 }
 

@@ -70,12 +70,16 @@ void add_dataset_options(boost::program_options::options_description& descriptio
 void add_classifier_options(boost::program_options::options_description& description);
 
 /// The ClassifierOptions those flags ask for (the rest at their defaults); checked later, by
-/// the job's options. Throws UsageError for an unknown --optimizer, --classifier or
-/// --lr-schedule.
-ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values);
+/// the job's options. With `pool`, a run that trains on an unlabeled pool by consistency, the
+/// flags not given take ganaug::pool_recipe's values. Throws UsageError for an unknown
+/// --optimizer, --classifier or --lr-schedule.
+ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values,
+                                          bool pool = false);
 
-/// The strong view --strong asks for; throws UsageError for a bad spec.
-StrongViewOptions strong_view_from(const boost::program_options::variables_map& values);
+/// The strong view --strong asks for: with `pool` and no --strong, RandAugment (the pool
+/// recipe's). Throws UsageError for a bad spec.
+StrongViewOptions strong_view_from(const boost::program_options::variables_map& values,
+                                   bool pool = false);
 
 /// Adds --device and --deterministic.
 void add_device_options(boost::program_options::options_description& description);

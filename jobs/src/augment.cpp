@@ -18,6 +18,7 @@
 #include "ganaug/job.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/pipelines/generate.hpp"
+#include "ganaug/pipelines/prefetch.hpp"
 #include "ganaug/runtime.hpp"
 #include "output_dir.hpp"
 
@@ -190,7 +191,8 @@ class AugmentRun {
         .threads(o_.threads());
   }
   ClassifierHooks classifier_hooks(const std::string& stage) const {
-    auto hooks = classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view());
+    auto hooks = with_prefetch(
+        classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view()));
     hooks.on_epoch = [this, stage](const ClassifierProgress& p) {
       progress(stage, static_cast<double>(p.epoch), static_cast<double>(p.epochs),
                "loss " + std::to_string(p.loss).substr(0, 6));

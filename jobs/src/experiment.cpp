@@ -24,6 +24,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/job.hpp"
 #include "ganaug/metrics.hpp"
+#include "ganaug/pipelines/prefetch.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/version.hpp"
 #include "output_dir.hpp"
@@ -124,7 +125,8 @@ class Experiment {
   // With `classic`, the real images are augmented by `setting`, by default this size's
   // classical setting.
   ClassifierHooks hooks(bool classic, const ClassicAugmentOptions* setting = nullptr) const {
-    return classic_hooks(classic ? (setting ? setting : &classic_) : nullptr, o_.strong_view());
+    return with_prefetch(
+        classic_hooks(classic ? (setting ? setting : &classic_) : nullptr, o_.strong_view()));
   }
   StageHooks stage_hooks() const {
     StageHooks stage;

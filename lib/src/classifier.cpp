@@ -61,6 +61,8 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                pool_ratio());
   GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1, name("pool_ramp_share"),
                " must lie in [0, 1), got ", pool_ramp_share());
+  GANAUG_CHECK(prefetch() >= 0 && prefetch() <= 64, name("prefetch"),
+               " (steps prepared ahead) must lie in [0, 64], got ", prefetch());
 }
 
 ClassifierArchitecture ClassifierOptions::network() const {
@@ -80,6 +82,14 @@ double ClassifierOptions::learning_rate() const {
 
 std::string to_string(ClassifierOptimizer optimizer) {
   return optimizer == ClassifierOptimizer::kSgd ? "sgd" : "adam";
+}
+
+ClassifierOptions pool_recipe(ClassifierOptions options) {
+  return options.optimizer(ClassifierOptimizer::kSgd)
+      .weight_decay(5e-4)
+      .ema_decay(0.99)
+      .epochs(450)
+      .pool_ratio(3);
 }
 
 ClassifierOptimizer parse_classifier_optimizer(const std::string& name) {
@@ -282,37 +292,118 @@ struct TrainingSet {
   bool use_synthetic = false, use_pool = false;
 };
 
-// One step's labelled batch: the real images (augmented), then the synthetic ones, with their
-// targets and loss weights.
+// The random draws of one step, made in step order: its labelled images, its synthetic and
+// pool picks, and the seed its augmentation hooks get.
+struct StepPlan {
+  torch::Tensor index, synthetic_pick, pool_pick;
+  uint64_t batch_seed = 0;
+  bool synthetic = false;
+};
+
+// One step's inputs: the labelled batch (the real images, augmented, then the synthetic ones)
+// with its targets and loss weights, and the pool's weak and strong views.
 struct Batch {
-  torch::Tensor images, targets, weights;
+  torch::Tensor images, targets, weights, weak, strong;
   int64_t n_real = 0;
   bool synthetic = false;
 };
 
-Batch assemble_batch(const TrainingSet& set, const torch::Tensor& index, bool synthetic_now,
-                     double synthetic_weight, at::Generator& synthetic_rng, uint64_t batch_seed,
-                     const ClassifierHooks& hooks) {
-  const auto long_type = torch::TensorOptions().dtype(torch::kInt64);
+// Makes the steps' plans in step order: each epoch's batch order and synthetic picks from
+// generators seeded by (seed, epoch), on the devices their data live on; its pool picks from a
+// third. Dynamic argmax leaves the synthetic images out of the first warmup_steps steps.
+class StepPlanner {
+ public:
+  StepPlanner(const TrainingSet& set, const ClassifierOptions& options, int64_t warmup_steps)
+      : set_(set),
+        seed_(options.seed()),
+        batch_(options.batch_size()),
+        warmup_steps_(warmup_steps),
+        per_epoch_((set.n_real + batch_ - 1) / batch_) {}
+
+  int64_t steps_per_epoch() const { return per_epoch_; }
+
+  StepPlan plan(int64_t step) {
+    const int64_t epoch = step / per_epoch_;
+    const int64_t first = step % per_epoch_ * batch_;
+    if (first == 0) start_epoch(epoch);
+    StepPlan p;
+    p.batch_seed = mix_seed(seed_, static_cast<uint64_t>(epoch * 100003 + first));
+    p.index = order_.slice(0, first, std::min(first + batch_, set_.n_real));
+    p.synthetic = set_.use_synthetic && step >= warmup_steps_;
+    const auto long_type = torch::TensorOptions().dtype(torch::kInt64);
+    if (p.synthetic)
+      p.synthetic_pick = torch::randint(set_.synthetic_images.size(0), {set_.synthetic_per_batch},
+                                        *synthetic_rng_, long_type.device(set_.synthetic_device));
+    if (set_.use_pool)
+      p.pool_pick = torch::randint(set_.pool_images.size(0), {set_.pool_per_batch}, *pool_rng_,
+                                   long_type.device(set_.host));
+    return p;
+  }
+
+ private:
+  void start_epoch(int64_t epoch) {
+    const uint64_t epoch_seed = mix_seed(seed_, static_cast<uint64_t>(epoch));
+    rng_ = make_generator(set_.real_device, epoch_seed);
+    synthetic_rng_ = set_.synthetic_device == set_.real_device
+                         ? *rng_
+                         : make_generator(set_.synthetic_device, ~epoch_seed);
+    pool_rng_ = make_generator(set_.host, mix_seed(epoch_seed, streams::kClassifierPoolDraw));
+    order_ = torch::randperm(set_.n_real, *rng_,
+                             torch::TensorOptions().dtype(torch::kInt64).device(set_.real_device));
+  }
+
+  const TrainingSet& set_;
+  uint64_t seed_;
+  int64_t batch_, warmup_steps_, per_epoch_;
+  std::optional<at::Generator> rng_, synthetic_rng_, pool_rng_;
+  torch::Tensor order_;
+};
+
+// A step's inputs from its plan: the hooks' augmentation on the host, then one copy each to
+// the training device. Reads only `set` and the plan, so it may run on another thread.
+Batch build_step(const TrainingSet& set, const StepPlan& plan, double synthetic_weight,
+                 const ClassifierHooks& hooks) {
   const auto float_on_device = torch::TensorOptions().dtype(torch::kFloat32).device(set.device);
   Batch b;
-  b.images = set.real_images.index_select(0, index);
-  if (hooks.augment) b.images = hooks.augment(b.images, batch_seed).to(set.device);
-  b.targets = set.real_targets.index_select(0, index).to(set.device);
+  b.images = set.real_images.index_select(0, plan.index);
+  if (hooks.augment) b.images = hooks.augment(b.images, plan.batch_seed).to(set.device);
+  b.targets = set.real_targets.index_select(0, plan.index).to(set.device);
   b.n_real = b.images.size(0);
   b.weights = torch::ones({b.n_real}, float_on_device);
-  b.synthetic = synthetic_now;
-  if (!synthetic_now) return b;
-  const auto pick = torch::randint(set.synthetic_images.size(0), {set.synthetic_per_batch},
-                                   synthetic_rng, long_type.device(set.synthetic_device));
-  auto extra = set.synthetic_images.index_select(0, pick);
-  if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, batch_seed + 1);
-  b.images = torch::cat({b.images, extra.to(set.device)});
-  b.targets = torch::cat({b.targets, set.synthetic_targets.index_select(0, pick).to(set.device)});
-  b.weights = torch::cat(
-      {b.weights, torch::full({set.synthetic_per_batch}, synthetic_weight, float_on_device)});
+  b.synthetic = plan.synthetic;
+  if (plan.synthetic) {
+    auto extra = set.synthetic_images.index_select(0, plan.synthetic_pick);
+    if (hooks.augment && hooks.augment_synthetic) extra = hooks.augment(extra, plan.batch_seed + 1);
+    b.images = torch::cat({b.images, extra.to(set.device)});
+    b.targets = torch::cat(
+        {b.targets, set.synthetic_targets.index_select(0, plan.synthetic_pick).to(set.device)});
+    b.weights = torch::cat(
+        {b.weights, torch::full({set.synthetic_per_batch}, synthetic_weight, float_on_device)});
+  }
+  if (set.use_pool) {
+    const auto unlabeled = set.pool_images.index_select(0, plan.pool_pick);
+    const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
+    b.weak = (weak_view ? weak_view(unlabeled, plan.batch_seed + 2) : unlabeled).to(set.device);
+    b.strong = hooks.strong_augment(unlabeled, plan.batch_seed + 3).to(set.device);
+  }
   return b;
 }
+
+// Prepares each step on the training thread when it is taken (no feeder, or prefetch 0).
+class InlineFeeder final : public StepFeeder {
+ public:
+  void start(int64_t, Task plan, Task build) override {
+    plan_ = std::move(plan);
+    build_ = std::move(build);
+  }
+  void take(int64_t step) override {
+    plan_(step);
+    build_(step);
+  }
+
+ private:
+  Task plan_, build_;
+};
 
 // The batch's weighted cross-entropy: real and synthetic images in separate forward passes
 // when asked (batch statistics of a single image mean little: such a part goes through with
@@ -342,29 +433,21 @@ torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions
   return (losses * b.weights).sum() / static_cast<double>(b.images.size(0));
 }
 
-// What the pool's loss draws on from step to step.
+// What the pool's loss keeps from step to step.
 struct PoolDraws {
-  at::Generator rng;                           // the images drawn (reseeded every epoch)
   torch::Tensor confident;                     // the epoch's summed share of targets
   detail::DistributionAlignment* alignment{};  // when the targets are aligned
 };
 
-// FixMatch's consistency loss on a draw of pool images: the weak view's confident prediction
+// FixMatch's consistency loss on the step's pool images: the weak view's confident prediction
 // is the strong view's hard target. Adds the step's share of confident images to
 // draws.confident.
-torch::Tensor pool_loss(Classifier& model, const TrainingSet& set, const ClassifierOptions& options,
-                        int64_t num_classes, PoolDraws& draws, uint64_t batch_seed,
-                        const ClassifierHooks& hooks) {
-  const auto pick = torch::randint(set.pool_images.size(0), {set.pool_per_batch}, draws.rng,
-                                   torch::TensorOptions().dtype(torch::kInt64).device(set.host));
-  const auto unlabeled = set.pool_images.index_select(0, pick);
-  const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
-  const auto weak = (weak_view ? weak_view(unlabeled, batch_seed + 2) : unlabeled).to(set.device);
-  const auto strong = hooks.strong_augment(unlabeled, batch_seed + 3).to(set.device);
+torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptions& options,
+                        int64_t num_classes, PoolDraws& draws) {
   torch::Tensor guess;
   {
     torch::NoGradGuard no_grad;
-    guess = torch::softmax(model(weak).slice(1, 0, num_classes), 1);
+    guess = torch::softmax(model(b.weak).slice(1, 0, num_classes), 1);
     if (draws.alignment) guess = draws.alignment->align(guess);
   }
   const auto [probability, predicted] = guess.max(1);
@@ -372,7 +455,7 @@ torch::Tensor pool_loss(Classifier& model, const TrainingSet& set, const Classif
   const auto targets =
       torch::nn::functional::one_hot(predicted, options.num_outputs()).to(torch::kFloat32);
   draws.confident.add_(mask.mean());
-  return (soft_cross_entropy(model(strong), targets) * mask).mean();
+  return (soft_cross_entropy(model(b.strong), targets) * mask).mean();
 }
 
 void check_training_inputs(const LabeledDataset& real, const LabeledDataset* synthetic,
@@ -421,91 +504,135 @@ std::unique_ptr<detail::DistributionAlignment> make_alignment(const TrainingSet&
   return std::make_unique<detail::DistributionAlignment>(shares);
 }
 
+// One call of train_classifier: the model, its optimizer and weight average, the data, and
+// the steps as the feeder prepares them (step i's plan and batch in slot i % slots).
+class TrainingRun {
+ public:
+  TrainingRun(const LabeledDataset& real, const LabeledDataset* synthetic,
+              const ClassifierOptions& options, const ClassifierHooks& hooks)
+      : options_(options),
+        hooks_(hooks),
+        k_(real.num_classes()),
+        device_(select_device(options.device())),
+        model_(options),
+        set_(real, synthetic, options, hooks, device_),
+        dynamic_(set_.use_synthetic && options.dynamic_argmax()),
+        synthetic_weight_(dynamic_ ? options.dynamic_weight() : options.synthetic_weight()),
+        total_steps_((set_.n_real + options.batch_size() - 1) / options.batch_size() *
+                     options.epochs()),
+        // Dynamic argmax trains on the real images alone for the first warmup_share of the steps.
+        planner_(set_, options,
+                 dynamic_ ? static_cast<int64_t>(std::ceil(options.warmup_share() *
+                                                           static_cast<double>(total_steps_)))
+                          : 0),
+        ramp_steps_(options.pool_ramp_share() * static_cast<double>(total_steps_)) {
+    model_->reset_parameters(options.seed());
+    model_->to(device_);
+    optimizer_ = make_optimizer(model_, options);
+    if (options.ema_decay() > 0) average_.emplace(optimizer_->values(), options.ema_decay());
+    alignment_ = make_alignment(set_, options, k_);
+  }
+
+  Classifier train() {
+    const int64_t ahead = hooks_.feeder ? options_.prefetch() : 0;
+    plans_.resize(static_cast<size_t>(ahead + 1));
+    batches_.resize(plans_.size());
+    std::unique_ptr<StepFeeder> feeder;
+    if (ahead > 0) feeder = hooks_.feeder(ahead);
+    if (!feeder) feeder = std::make_unique<InlineFeeder>();
+    feeder->start(
+        total_steps_, [this](int64_t step) { plans_[slot(step)] = planner_.plan(step); },
+        [this](int64_t step) {
+          batches_[slot(step)] = build_step(set_, plans_[slot(step)], synthetic_weight_, hooks_);
+        });
+    const auto start = std::chrono::steady_clock::now();
+    for (int64_t epoch = 0; epoch < options_.epochs(); ++epoch) {
+      auto progress = train_epoch(epoch, *feeder);
+      progress.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (hooks_.on_epoch) hooks_.on_epoch(progress);
+    }
+    feeder.reset();
+    return finish();
+  }
+
+ private:
+  size_t slot(int64_t step) const { return static_cast<size_t>(step) % plans_.size(); }
+
+  ClassifierProgress train_epoch(int64_t epoch, StepFeeder& feeder) {
+    model_->train();
+    // Summed on the device and read once per epoch.
+    const auto float64_on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
+    auto loss_sum = torch::zeros({}, float64_on_device);
+    PoolDraws pool{torch::zeros({}, float64_on_device), alignment_.get()};
+    const int64_t batches = planner_.steps_per_epoch();
+    for (int64_t i = 0; i < batches; ++i, ++step_) {
+      if (hooks_.should_stop && hooks_.should_stop())
+        throw Interrupted("classifier training interrupted");
+      feeder.take(step_);
+      auto& b = batches_[slot(step_)];
+      auto loss = labelled_loss(model_, b, options_, k_, step_, hooks_);
+      if (set_.use_pool) {
+        const double ramp =
+            ramp_steps_ > 0 ? std::min(1.0, static_cast<double>(step_) / ramp_steps_) : 1.0;
+        loss = loss + options_.pool_weight() * ramp * pool_loss(model_, b, options_, k_, pool);
+      }
+      optimizer_->zero_grad();
+      loss.backward();
+      optimizer_->step(scheduled_learning_rate(options_, step_, total_steps_));
+      if (average_) average_->update(optimizer_->values());
+      loss_sum.add_(loss.detach());
+    }
+    ClassifierProgress progress;
+    progress.epoch = epoch + 1;
+    progress.epochs = options_.epochs();
+    progress.loss = loss_sum.item<double>() / static_cast<double>(batches);
+    GANAUG_CHECK(std::isfinite(progress.loss), "classifier training diverged in epoch ", epoch + 1,
+                 "; lower the learning rate");
+    if (set_.use_pool) progress.pool_confident = pool.confident.item<double>() / batches;
+    return progress;
+  }
+
+  Classifier finish();
+
+  const ClassifierOptions& options_;
+  const ClassifierHooks& hooks_;
+  int64_t k_;
+  torch::Device device_;
+  Classifier model_;
+  std::unique_ptr<detail::FlatOptimizer> optimizer_;
+  std::optional<detail::WeightAverage> average_;
+  const TrainingSet set_;
+  std::unique_ptr<detail::DistributionAlignment> alignment_;
+  bool dynamic_;
+  double synthetic_weight_;
+  int64_t total_steps_;
+  StepPlanner planner_;
+  double ramp_steps_;
+  std::vector<StepPlan> plans_;
+  std::vector<Batch> batches_;
+  int64_t step_ = 0;
+};
+
+// The trained model: the weight average when kept, batch norm recalibrated when asked.
+Classifier TrainingRun::finish() {
+  if (average_) {
+    torch::NoGradGuard no_grad;
+    optimizer_->values().copy_(average_->average());
+  }
+  optimizer_->release();
+  if (options_.recalibrate_batchnorm()) recalibrate_batchnorm(model_, set_.real_images);
+  model_->eval();
+  return model_;
+}
+
 }  // namespace
 
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks) {
   check_training_inputs(real, synthetic, options, hooks);
-  const int64_t k = real.num_classes();
   if (options.threads() > 0) configure_threads(options.threads());
-  const auto device = select_device(options.device());
-  Classifier model(options);
-  model->reset_parameters(options.seed());
-  model->to(device);
-  const auto optimizer = make_optimizer(model, options);
-  std::optional<detail::WeightAverage> average;
-  if (options.ema_decay() > 0) average.emplace(optimizer->values(), options.ema_decay());
-  const TrainingSet set(real, synthetic, options, hooks, device);
-  const auto alignment = make_alignment(set, options, k);
-  const int64_t batch = options.batch_size();
-  const auto float64_on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device);
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  const int64_t total_steps = (set.n_real + batch - 1) / batch * options.epochs();
-  const bool dynamic = set.use_synthetic && options.dynamic_argmax();
-  const double synthetic_weight = dynamic ? options.dynamic_weight() : options.synthetic_weight();
-  // Dynamic argmax trains on the real images alone for the first warmup_share of the steps.
-  const auto warmup_steps =
-      static_cast<int64_t>(std::ceil(options.warmup_share() * static_cast<double>(total_steps)));
-  const double ramp_steps = options.pool_ramp_share() * static_cast<double>(total_steps);
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < options.epochs(); ++epoch) {
-    // The epoch's order and synthetic picks come from generators seeded by (seed, epoch), on
-    // the devices their data live on.
-    const uint64_t epoch_seed = mix_seed(options.seed(), static_cast<uint64_t>(epoch));
-    auto rng = make_generator(set.real_device, epoch_seed);
-    auto synthetic_rng = set.synthetic_device == set.real_device
-                             ? rng
-                             : make_generator(set.synthetic_device, ~epoch_seed);
-    model->train();
-    const auto order = torch::randperm(
-        set.n_real, rng, torch::TensorOptions().dtype(torch::kInt64).device(set.real_device));
-    // Summed on the device and read once per epoch.
-    auto loss_sum = torch::zeros({}, float64_on_device);
-    PoolDraws pool{make_generator(set.host, mix_seed(epoch_seed, streams::kClassifierPoolDraw)),
-                   torch::zeros({}, float64_on_device), alignment.get()};
-    int64_t batches = 0;
-    for (int64_t first = 0; first < set.n_real; first += batch) {
-      if (hooks.should_stop && hooks.should_stop())
-        throw Interrupted("classifier training interrupted");
-      const uint64_t batch_seed =
-          mix_seed(options.seed(), static_cast<uint64_t>(epoch * 100003 + first));
-      auto b = assemble_batch(set, order.slice(0, first, std::min(first + batch, set.n_real)),
-                              set.use_synthetic && (!dynamic || step >= warmup_steps),
-                              synthetic_weight, synthetic_rng, batch_seed, hooks);
-      auto loss = labelled_loss(model, b, options, k, step, hooks);
-      if (set.use_pool) {
-        const double ramp =
-            ramp_steps > 0 ? std::min(1.0, static_cast<double>(step) / ramp_steps) : 1.0;
-        loss = loss + options.pool_weight() * ramp *
-                          pool_loss(model, set, options, k, pool, batch_seed, hooks);
-      }
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step(scheduled_learning_rate(options, step, total_steps));
-      if (average) average->update(optimizer->values());
-      ++step;
-      loss_sum.add_(loss.detach());
-      ++batches;
-    }
-    ClassifierProgress progress;
-    progress.epoch = epoch + 1;
-    progress.epochs = options.epochs();
-    progress.loss = loss_sum.item<double>() / static_cast<double>(batches);
-    GANAUG_CHECK(std::isfinite(progress.loss), "classifier training diverged in epoch ", epoch + 1,
-                 "; lower the learning rate");
-    progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (set.use_pool) progress.pool_confident = pool.confident.item<double>() / batches;
-    if (hooks.on_epoch) hooks.on_epoch(progress);
-  }
-  if (average) {
-    torch::NoGradGuard no_grad;
-    optimizer->values().copy_(average->average());
-  }
-  optimizer->release();
-  if (options.recalibrate_batchnorm()) recalibrate_batchnorm(model, set.real_images);
-  model->eval();
-  return model;
+  return TrainingRun(real, synthetic, options, hooks).train();
 }
 
 void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,

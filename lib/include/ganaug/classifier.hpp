@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,10 @@ struct ClassifierOptions {
   TORCH_ARG(std::string, device) = "auto";
   /// CPU threads for LibTorch: 0 leaves the process-wide setting alone; N > 0 sets it to N.
   TORCH_ARG(int, threads) = 0;
+  /// Steps whose batches (random draws, then augmented views) are prepared ahead of the step
+  /// that trains on them, by ClassifierHooks::feeder when one is set; 0 prepares each step on
+  /// the training thread when it comes. The batches are the same either way.
+  TORCH_ARG(int64_t, prefetch) = 2;
 
  public:
   /// Throws ganaug::Error naming the first bad value (by `names`, the field's own name by
@@ -175,6 +180,16 @@ struct ClassifierOptions {
   /// The learning rate used: lr(), or the optimizer's own when 0.
   double learning_rate() const;
 };
+
+/// `options` with the settings of consistency training on an unlabeled pool that were chosen on
+/// Fashion-MNIST's validation split (bench/RESULTS.md, "Unlabeled pools", issue 30): FixMatch's
+/// SGD with Nesterov momentum, weight decay 5e-4 on the convolution and linear weights, an
+/// exponential moving average of the weights (decay 0.99) as the model, 450 epochs, and 3 pool
+/// images per labeled image in a step. The
+/// tools apply it under the flags a user gives whenever a pool is trained on by consistency
+/// (`augment --pseudo`, `augment-bench` with a pseudo scheme and a pool); their strong view is
+/// then RandAugment.
+ClassifierOptions pool_recipe(ClassifierOptions options);
 
 /// Inverted dropout whose masks come from a generator the layer owns (seeded with reseed), not
 /// from LibTorch's global generator. Identity in evaluation mode.
@@ -243,6 +258,25 @@ struct ClassifierProgress {
   double pool_confident = 0;
 };
 
+/// Prepares a training run's steps ahead of the step that trains on them. train_classifier calls
+/// start() once, then take(0), take(1), ... in order, from the training thread. A feeder runs
+/// plan(i) for i = 0, 1, ... in order, one at a time (a step's random draws), and build(i) after
+/// plan(i) (its augmented batch), possibly on other threads and at the same time as later plans
+/// and other builds, never planning a step more than `ahead` beyond the one last taken (its
+/// constructor's choice). When it is destroyed, no plan or build is running or will run.
+/// Without one, train_classifier plans and builds each step when it takes it; pipelines'
+/// make_prefetch_feeder runs them in a oneTBB flow graph.
+class StepFeeder {
+ public:
+  using Task = std::function<void(int64_t step)>;
+  virtual ~StepFeeder() = default;
+  /// Starts preparing steps [0, count).
+  virtual void start(int64_t count, Task plan, Task build) = 0;
+  /// Returns once `step` (the one after the step last taken) is built; the step before it is
+  /// done with from here on. Rethrows what its plan or build threw.
+  virtual void take(int64_t step) = 0;
+};
+
 /// Optional hooks into classifier training.
 struct ClassifierHooks {
   /// Applied to the real images of every batch (and the synthetic ones too when
@@ -267,6 +301,11 @@ struct ClassifierHooks {
   /// Polled before every batch; true stops training by throwing ganaug::Interrupted
   /// ("classifier training interrupted").
   std::function<bool()> should_stop;
+  /// Makes the feeder that prepares steps ahead (ClassifierOptions::prefetch of them, the
+  /// argument) when prefetch > 0; the augmentation hooks then run on the feeder's threads and
+  /// must not share unguarded state. Empty, or returning nullptr: each step is prepared on the
+  /// training thread when it comes.
+  std::function<std::unique_ptr<StepFeeder>(int64_t ahead)> feeder;
 };
 
 /// Trains a classifier on `real` (hard labels) plus, when `synthetic` is given, its images with
@@ -278,7 +317,8 @@ struct ClassifierHooks {
 ///
 /// Trains on options.device() and returns the model there, in evaluation mode (batch norm
 /// recalibrated when asked). Sets LibTorch's process-wide thread count only when
-/// options.threads() > 0. Hooks run on the calling thread. Throws ganaug::Error for invalid
+/// options.threads() > 0. Hooks run on the calling thread, the augmentation hooks on the
+/// feeder's when there is one. Throws ganaug::Error for invalid
 /// options or data, num_outputs other than K or K + 1, images of another size than the
 /// options', synthetic targets of the wrong width or images of another shape, no labelled real
 /// image, an unavailable device or a non-finite loss (divergence); ganaug::Interrupted when
