@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ganaug set-up: installs the Debian 12 packages that are missing, configures, builds, then runs
 # one of:
-#   bash setup.sh run    -> builds the tools only, then augment --scheme smooth --n 5000 on the
-#                           default dataset (Fashion-MNIST)
+#   bash setup.sh run    -> builds the augment tool only, then augment --scheme smooth --n 5000
+#                           on the default dataset (Fashion-MNIST)
 #   bash setup.sh test   -> the whole test suite through ctest, the installed package with
 #                           examples/embed built against it (.ci/embed.sh), then the sanitizer
 #                           suite and the fuzzers (.ci/fuzz.sh; FUZZ=0 skips them)
@@ -21,9 +21,10 @@ packages=(cmake ninja-build g++ make pkg-config libtorch-dev libopenblas0-pthrea
           libboost-program-options-dev libgtest-dev libgloo-dev zlib1g-dev nlohmann-json3-dev
           dataset-fashion-mnist python3)
 # The test mode also runs the sanitizer suite and the fuzzers (.ci/fuzz.sh): clang, its
-# libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer; and
-# checks the Python export against PyTorch (python3-torch).
-if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14 python3-torch); fi
+# libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer; checks
+# the Python export and TorchScript classifiers against PyTorch (python3-torch); and renders
+# report.html in a real browser (chromium, headless).
+if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14 python3-torch chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -52,10 +53,9 @@ fi
 if command -v ninja >/dev/null; then export CMAKE_GENERATOR="${CMAKE_GENERATOR:-Ninja}"; fi
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
 if [ "$mode" = run ]; then
-  # The first result sooner: only the tools and the libraries they link, not the tests, the
-  # benchmarks and the fuzzers (`build` and `test` build everything).
-  cmake --build "$build_dir" -j "$jobs" --target augment augment-bench augment-merge ganaug-info \
-    ganaug-export
+  # The first result sooner: only the augment tool and the libraries it links, not the other
+  # tools, the tests, the benchmarks and the fuzzers (`build` and `test` build everything).
+  cmake --build "$build_dir" -j "$jobs" --target augment
 else
   cmake --build "$build_dir" -j "$jobs"
 fi
@@ -66,11 +66,6 @@ case "$mode" in
     (cd "$build_dir" && ctest --output-on-failure -j "$jobs" "$@")
     BUILD_DIR="$build_dir" JOBS="$jobs" bash .ci/embed.sh
     if [ "${FUZZ:-1}" != 0 ]; then JOBS="$jobs" bash .ci/fuzz.sh all; fi ;;
-  run)
-    if [ -x "$build_dir/tools/augment" ]; then
-      "$build_dir/tools/augment" --scheme smooth --n 5000 "$@"
-    else
-      "$build_dir/tools/ganaug-info" "$@"
-    fi ;;
+  run) "$build_dir/tools/augment" --scheme smooth --n 5000 "$@" ;;
   *) echo "usage: bash setup.sh [build|test|run] [extra arguments]" >&2; exit 2 ;;
 esac

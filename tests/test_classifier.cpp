@@ -105,7 +105,7 @@ TEST(Classifier, AutoPicksTheNetworkAndWidthAndTheStridedOneSkipsAPooling) {
     EXPECT_EQ(ganaug::parse_classifier_architecture(ganaug::to_string(a)), a);
   EXPECT_EQ(ganaug::to_string(Architecture::kCnnStrided), "cnn-strided");
   ganaug::testing::expect_error([] { ganaug::parse_classifier_architecture("vgg"); },
-                                {"'vgg'", "auto, cnn-strided, cnn or resnet"});
+                                {"'vgg'", "auto, cnn-strided, cnn, resnet or a TorchScript file"});
 }
 
 TEST(Classifier, DeterministicForSeed) {

@@ -30,18 +30,6 @@ std::string read_bytes(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// A Python with PyTorch: $GANAUG_PYTHON, Debian's /usr/bin/python3, or python3 on the PATH.
-std::string python_with_torch() {
-  std::vector<std::string> candidates;
-  if (const char* chosen = std::getenv("GANAUG_PYTHON")) candidates.push_back(chosen);
-  candidates.push_back("/usr/bin/python3");
-  candidates.push_back("python3");
-  for (const auto& python : candidates) {
-    if (ganaug::testing::run_program(python, "-c 'import torch'") == 0) return python;
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(Export, WritesAPickledDictOfTheGeneratorsTensors) {
@@ -69,7 +57,7 @@ TEST(Export, WritesAPickledDictOfTheGeneratorsTensors) {
 }
 
 TEST(Export, PythonReproducesGanaugsImages) {
-  const auto python = python_with_torch();
+  const auto python = ganaug::testing::python_with_torch();
   if (python.empty()) GTEST_SKIP() << "no Python with PyTorch (apt-get install python3-torch)";
   ganaug::testing::TempDir dir;
   auto trainer = trained_gan();

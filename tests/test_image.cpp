@@ -140,6 +140,39 @@ TEST(Image, SaveImageGridLaysOutRows) {
   EXPECT_EQ(grid.at<uint8_t>(2 + 6, 2 + 2 * 6), 0);  // no sixth image
 }
 
+TEST(Image, LabelledGridScalesCellsUpAndNamesEachRow) {
+  TempDir dir;
+  // 2 rows ("shirt", "trouser") of 3 images of 8x8: scaled 7 times to 56 pixels.
+  auto images = torch::empty({6, 1, 8, 8});
+  for (int i = 0; i < 6; ++i) images[i].fill_((20 + 40 * i) / 127.5 - 1);
+  images[0][0][0][0] = 1;  // one white pixel: a 7x7 block once scaled
+  ganaug::save_labelled_grid(dir / "grid.png", images, {"shirt", "trouser"}, 3);
+  const cv::Mat grid = cv::imread((dir / "grid.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(grid.rows, 2 * (56 + 2) + 2);
+  const int label_width = grid.cols - (3 * (56 + 2) + 2);
+  ASSERT_GT(label_width, 40);  // "trouser" at half scale is wider than 40 pixels
+  // The images, scaled by nearest neighbour, right of the names.
+  EXPECT_EQ(grid.at<uint8_t>(2, label_width + 2), 255);
+  EXPECT_EQ(grid.at<uint8_t>(2 + 6, label_width + 2 + 6), 255);
+  EXPECT_EQ(grid.at<uint8_t>(2 + 7, label_width + 2 + 7), 20);
+  EXPECT_EQ(grid.at<uint8_t>(2 + 58 + 10, label_width + 2 + 2 * 58 + 10), 20 + 40 * 5);
+  // Dark text in each row's part of the name column, on white.
+  for (int row = 0; row < 2; ++row) {
+    const cv::Mat names = grid(cv::Rect(0, 2 + row * 58, label_width, 56));
+    EXPECT_GT(cv::countNonZero(names < 128), 20) << row;
+    EXPECT_EQ(names.at<uint8_t>(0, 0), 255);
+  }
+  // Without names: only the images; the count must fit the names.
+  const auto bare =
+      cv::imdecode(ganaug::encode_labelled_grid(images, {}, 3, 16), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(bare.cols, 3 * (16 + 2) + 2);
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::encode_labelled_grid(images, {"a", "b", "c"}, 3);
+      },
+      {"3 rows of 3", "got 6"});
+}
+
 TEST(Chart, DrawsEverySeriesInItsColourAndWritesPng) {
   ganaug::LineChart chart;
   chart.title = "accuracy";

@@ -98,4 +98,16 @@ inline int run_program(const std::string& program, const std::string& arguments,
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/// A Python with PyTorch: $GANAUG_PYTHON, Debian's /usr/bin/python3, or python3 on the PATH;
+/// empty when there is none.
+inline std::string python_with_torch() {
+  std::vector<std::string> candidates;
+  if (const char* chosen = std::getenv("GANAUG_PYTHON")) candidates.push_back(chosen);
+  candidates.push_back("/usr/bin/python3");
+  candidates.push_back("python3");
+  for (const auto& python : candidates)
+    if (run_program(python, "-c 'import torch'") == 0) return python;
+  return "";
+}
+
 }  // namespace ganaug::testing

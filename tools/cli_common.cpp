@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <regex>
@@ -92,7 +93,10 @@ void add_classifier_options(po::options_description& description) {
   description.add_options()
       ("classifier", po::value<std::string>()->default_value(to_string(defaults.architecture())),
        "classifier network: auto (resnet for RGB, else cnn), cnn, cnn-strided (0.36x the "
-       "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST) or resnet")
+       "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST), resnet, or your "
+       "own: a TorchScript file (in Python, torch.jit.script(model).save(\"net.pt\")) whose "
+       "forward maps N x C x S x S images in [-1, 1] to N x K logits (K + 1 for newclass), "
+       "trained from its saved weights")
       ("classifier-width", po::value<int64_t>()->default_value(defaults.width()),
        "classifier width: channels of the first convolution (the second has twice as many); 0 "
        "takes the network's own (24 for cnn and cnn-strided, 32 for resnet)")
@@ -135,6 +139,26 @@ void add_classifier_options(po::options_description& description) {
   // clang-format on
 }
 
+namespace {
+// --classifier: a built-in network's name, else a TorchScript file (a path, or a name that ends
+// in .pt or .pth, or a file that exists).
+void set_classifier_network(ClassifierOptions& options, const std::string& value) {
+  try {
+    options.architecture(parse_classifier_architecture(value));
+    return;
+  } catch (const ganaug::Error& e) {
+    const auto ends_with = [&](const std::string& tail) {
+      return value.size() > tail.size() &&
+             value.compare(value.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if (value.find('/') == std::string::npos && !ends_with(".pt") && !ends_with(".pth") &&
+        !std::filesystem::exists(value))
+      throw UsageError("--classifier: " + without_location(e.what()));
+  }
+  options.custom(script_network(value));
+}
+}  // namespace
+
 ClassifierOptions classifier_options_from(const po::variables_map& values, bool pool) {
   auto options = ClassifierOptions(2)
                      .optimizer(parse_flag(values, "optimizer", parse_classifier_optimizer))
@@ -145,12 +169,12 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .pool_ratio(values["pool-ratio"].as<double>())
                      .distribution_alignment(values["distribution-alignment"].as<bool>())
                      .prefetch(values["prefetch"].as<int64_t>())
-                     .architecture(parse_flag(values, "classifier", parse_classifier_architecture))
                      .width(values["classifier-width"].as<int64_t>())
                      .epochs(values["epochs"].as<int64_t>())
                      .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
                      .synthetic_share(values["synthetic-share"].as<double>())
                      .synthetic_weight(values["synthetic-weight"].as<double>());
+  set_classifier_network(options, values["classifier"].as<std::string>());
   if (!pool) return options;
   const auto recipe = pool_recipe(ClassifierOptions(2));
   if (values["optimizer"].defaulted()) options.optimizer(recipe.optimizer());

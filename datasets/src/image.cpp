@@ -184,8 +184,9 @@ std::vector<uchar> encode_png(const torch::Tensor& chw_in_minus1_1) {
                     static_cast<int>(chw.size(1)), static_cast<int>(chw.size(2)));
 }
 
-std::vector<uchar> encode_png(const float* in, int channels, int height, int width) {
-  GANAUG_CHECK(channels == 1 || channels == 3, "encode_png needs 1 or 3 channels, got ", channels);
+namespace {
+// An 8-bit image (BGR for 3 channels) from a C x H x W float buffer in [-1, 1].
+cv::Mat to_mat(const float* in, int channels, int height, int width) {
   const size_t plane = static_cast<size_t>(height) * static_cast<size_t>(width);
   cv::Mat image(height, width, CV_8UC(channels));
   for (int y = 0; y < height; ++y) {
@@ -200,34 +201,99 @@ std::vector<uchar> encode_png(const float* in, int channels, int height, int wid
       }
     }
   }
+  return image;
+}
+
+cv::Mat to_mat(const torch::Tensor& chw) {
+  const auto cpu = chw.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return to_mat(cpu.data_ptr<float>(), static_cast<int>(cpu.size(0)), static_cast<int>(cpu.size(1)),
+                static_cast<int>(cpu.size(2)));
+}
+
+std::vector<uchar> encode_mat(const cv::Mat& image) {
   std::vector<uchar> bytes;
-  GANAUG_CHECK(cv::imencode(".png", image, bytes), "cannot encode a ", channels, " x ", height,
-               " x ", width, " image as PNG");
+  GANAUG_CHECK(cv::imencode(".png", image, bytes), "cannot encode a ", image.channels(), " x ",
+               image.rows, " x ", image.cols, " image as PNG");
   return bytes;
 }
 
-void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,
-                     int64_t padding) {
+// Images N x C x H x W as one C x H' x W' grid, `columns` per row, each scaled up `scale` times
+// (nearest neighbour), `padding` pixels of `background` around and between them.
+torch::Tensor grid_of(const torch::Tensor& images, int64_t columns, int64_t padding, int64_t scale,
+                      float background) {
   GANAUG_CHECK(images.defined() && images.dim() == 4 && images.size(0) > 0 &&
                    (images.size(1) == 1 || images.size(1) == 3),
-               "save_image_grid needs N x C x H x W images with C = 1 or 3, got ",
+               "an image grid needs N x C x H x W images with C = 1 or 3, got ",
                images.defined() ? images.sizes() : c10::IntArrayRef{});
-  GANAUG_CHECK(nrow > 0 && padding >= 0, "save_image_grid needs nrow > 0 and padding >= 0");
-  const auto cpu = images.detach().to(torch::kCPU, torch::kFloat32);
+  GANAUG_CHECK(columns > 0 && padding >= 0 && scale >= 1,
+               "an image grid needs nrow > 0 and padding >= 0");
+  auto cpu = images.detach().to(torch::kCPU, torch::kFloat32);
+  if (scale > 1) cpu = cpu.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
   const int64_t count = cpu.size(0);
-  const int64_t columns = std::min(nrow, count);
+  columns = std::min(columns, count);
   const int64_t rows = (count + columns - 1) / columns;
-  const int64_t height = cpu.size(2);
-  const int64_t width = cpu.size(3);
+  const int64_t height = cpu.size(2), width = cpu.size(3);
   auto grid = torch::full(
       {cpu.size(1), rows * (height + padding) + padding, columns * (width + padding) + padding},
-      -1.0f);
+      background);
   for (int64_t i = 0; i < count; ++i) {
     const int64_t top = padding + (i / columns) * (height + padding);
     const int64_t left = padding + (i % columns) * (width + padding);
     grid.narrow(1, top, height).narrow(2, left, width).copy_(cpu[i]);
   }
-  write_file_atomic(path, encode_png(grid));
+  return grid;
+}
+}  // namespace
+
+std::vector<uchar> encode_png(const float* in, int channels, int height, int width) {
+  GANAUG_CHECK(channels == 1 || channels == 3, "encode_png needs 1 or 3 channels, got ", channels);
+  return encode_mat(to_mat(in, channels, height, width));
+}
+
+std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
+                                        const std::vector<std::string>& labels, int64_t per_row,
+                                        int64_t min_cell) {
+  GANAUG_CHECK(per_row >= 1 && min_cell >= 0,
+               "a labelled grid needs per_row >= 1 and min_cell >= 0");
+  GANAUG_CHECK(labels.empty() || (images.defined() && images.dim() >= 1 &&
+                                  images.size(0) == static_cast<int64_t>(labels.size()) * per_row),
+               "a labelled grid of ", labels.size(), " rows of ", per_row, " needs ",
+               static_cast<int64_t>(labels.size()) * per_row, " images, got ",
+               images.defined() && images.dim() >= 1 ? images.size(0) : 0);
+  const int64_t side = images.defined() && images.dim() == 4 ? images.size(2) : 1;
+  const int64_t scale = std::max<int64_t>(1, (min_cell + side - 1) / side);
+  const int64_t padding = 2;
+  auto grid = to_mat(grid_of(images, per_row, padding, scale, 1.0f));  // white between cells
+  if (labels.empty()) return encode_mat(grid);
+  // The names in a white column on the left, each centred on its row.
+  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+  const double font_scale = 0.5;
+  int text_width = 0;
+  for (const auto& label : labels) {
+    int baseline = 0;
+    text_width = std::max(text_width, cv::getTextSize(label, font, font_scale, 1, &baseline).width);
+  }
+  cv::Mat column(grid.rows, text_width + 16, grid.type(), cv::Scalar::all(255));
+  const int64_t row_height = images.size(2) * scale + padding;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const int middle = static_cast<int>(padding + static_cast<int64_t>(i) * row_height +
+                                        images.size(2) * scale / 2);
+    cv::putText(column, labels[i], cv::Point(8, middle + 5), font, font_scale, cv::Scalar::all(0),
+                1, cv::LINE_AA);
+  }
+  cv::Mat out;
+  cv::hconcat(column, grid, out);
+  return encode_mat(out);
+}
+
+void save_labelled_grid(const std::filesystem::path& path, const torch::Tensor& images,
+                        const std::vector<std::string>& labels, int64_t per_row, int64_t min_cell) {
+  write_file_atomic(path, encode_labelled_grid(images, labels, per_row, min_cell));
+}
+
+void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,
+                     int64_t padding) {
+  write_file_atomic(path, encode_mat(to_mat(grid_of(images, nrow, padding, 1, -1.0f))));
 }
 
 }  // namespace ganaug

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "augment_record.hpp"
+#include "augment_report.hpp"
 #include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
@@ -29,6 +30,8 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Images per class in gan/samples.png and report.html.
+constexpr int64_t kReportPerClass = 8;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -111,6 +114,7 @@ class AugmentRun {
                               {"generator checkpoint", o_.generator(), true}});
     threads_ = configure_threads(o_.threads());
     load();
+    check_custom_classifier();
     prepare_output();
     const auto gan_data = pool_for_gan();
     auto generator = obtain_generator(gan_data);
@@ -129,6 +133,7 @@ class AugmentRun {
     write_text_atomic(
         out_ / "summary.json",
         summary_.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_report(generator);
     return summary_;
   }
 
@@ -171,6 +176,30 @@ class AugmentRun {
     progress("load", 1, 1, train.source);
   }
 
+  // Outputs of the baseline classifier: K; a user's network is one network for both
+  // classifiers, so for newclass its K + 1 (the extra class has no real image to learn).
+  int64_t baseline_outputs() const {
+    const int64_t k = data_.train.num_classes();
+    return o_.classifier().custom() ? target_width(o_.scheme(), k) : k;
+  }
+
+  // A user's classifier that does not fit the data (or the scheme's outputs) is refused before
+  // the folder is touched and anything trains.
+  void check_custom_classifier() const {
+    if (o_.classifier().custom())
+      Classifier(
+          classifier_options(target_width(o_.scheme(), data_.train.num_classes())).device("cpu"));
+  }
+
+  // The trained copies of a user's TorchScript classifier, for Python (torch.jit.load).
+  void save_custom_classifier(const Classifier& model, const std::string& name) {
+    if (!o_.classifier().custom()) return;
+    const auto path = out_ / ("classifier-" + name + ".pt");
+    save_classifier_script(model, path.string());
+    summary_["classifier"]["file"] = o_.classifier().custom().name;
+    summary_["classifier"][name] = path.filename().string();
+  }
+
   void prepare_output() {
     record_ = detail::run_record(o_, data_, pool_ ? &*pool_ : nullptr);
     lock_ = detail::make_output_dir(out_, o_.force());
@@ -209,9 +238,10 @@ class AugmentRun {
   void train_baseline() {
     const auto start = Clock::now();
     baseline_ = train_stage_classifier("training the baseline classifier", data_.train, nullptr,
-                                       classifier_options(data_.train.num_classes()),
+                                       classifier_options(baseline_outputs()),
                                        classifier_hooks("baseline"), stage_hooks());
     baseline_seconds_ = seconds_since(start);
+    save_custom_classifier(baseline_, "baseline");
   }
 
   // The GAN's data: the labeled images and the pool images the baseline is confident of.
@@ -260,9 +290,8 @@ class AugmentRun {
                     train.class_names, stage);
       generator = trained.generator;
       gan_rate_ = trained.images_per_second;
-      save_image_grid(
-          out_ / "gan" / "samples.png",
-          ganaug::generate(generator, sample_grid_classes(train.num_classes()), o_.seed() + 1), 8);
+      save_labelled_grid(out_ / "gan" / "samples.png", class_samples(generator), train.class_names,
+                         kReportPerClass);
     }
     timings_["gan_train_s"] = seconds_since(start);
     return generator;
@@ -322,6 +351,29 @@ class AugmentRun {
                              {"written", generated.written}};
   }
 
+  // The generator's samples of every class, the same as gan/samples.png's.
+  torch::Tensor class_samples(Generator& generator) const {
+    const auto& train = data_.train;
+    return ganaug::generate(generator, sample_grid_classes(train.num_classes(), kReportPerClass),
+                            o_.seed() + 1);
+  }
+
+  // report.html: the run at a glance, for a person (images embedded).
+  void write_report(Generator& generator) const {
+    const auto& train = data_.train;
+    detail::ReportInputs in;
+    in.summary = summary_;
+    in.record = record_;
+    in.class_names = train.class_names;
+    in.generated = class_samples(generator).split(kReportPerClass);
+    for (int64_t k = 0; k < train.num_classes(); ++k) {
+      const auto index = torch::nonzero(train.labels == k).flatten().slice(0, 0, kReportPerClass);
+      in.real.push_back(train.images.index_select(0, index));
+    }
+    in.gan_log = out_ / "gan" / "log.csv";
+    write_text_atomic(out_ / "report.html", detail::report_html(in));
+  }
+
   // The images as written (what is trained on is what users get); none with --n 0.
   LabeledDataset read_back_synthetic() const {
     LabeledDataset synthetic;
@@ -346,6 +398,7 @@ class AugmentRun {
                                                 .dynamic_argmax(o_.dynamic_argmax())
                                                 .pool_weight(o_.pseudo() ? 1.0 : 0.0),
                                             classifier_hooks("retrain"), stage_hooks());
+    save_custom_classifier(retrained, "retrained");
     const auto base_metrics = evaluate(baseline_, data_.test);
     const auto new_metrics = evaluate(retrained, data_.test);
     summary_["baseline"] = to_json(base_metrics);

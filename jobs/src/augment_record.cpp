@@ -56,6 +56,11 @@ std::string file_hash(const fs::path& path) { return hash_hex(hash_file(path, kH
 
 }  // namespace
 
+std::string custom_classifier_hash(const ClassifierOptions& options) {
+  const auto& custom = options.custom();
+  return custom && fs::is_regular_file(custom.name) ? file_hash(custom.name) : std::string();
+}
+
 nlohmann::json shard_content(const fs::path& dir, int64_t first, int64_t count) {
   uint64_t images = kHashSeed;
   for (int64_t i = first; i < first + count; ++i) {
@@ -120,6 +125,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
                              {"classic", o.classic() ? o.classic_options().to_string() : "off"},
                              {"network", to_string(network.network())},
                              {"width", network.network_width()}};
+  // A user's classifier file is known by its contents.
+  if (const auto hash = custom_classifier_hash(o.classifier()); !hash.empty())
+    labeller["file_hash"] = hash;
   const auto tuning = classifier_tuning(o.classifier());
   if (!tuning.empty()) labeller["tuning"] = tuning;  // absent from records of default runs
   if (pool && o.generator().empty()) {               // the pool's pseudo-labels train the GAN

@@ -14,6 +14,10 @@ namespace ganaug::jobs::detail {
 /// What identifies a data set: where it came from, its size and a hash of its contents.
 nlohmann::json data_identity(const LabeledDataset& data);
 
+/// The hash of the contents of the TorchScript file of options.custom() (its name, when that is
+/// a file); empty for the built-in networks and a custom network not made from a file.
+std::string custom_classifier_hash(const ClassifierOptions& options);
+
 /// What made an output folder: everything that decides its images and their labels. A resumed
 /// run must agree on all of it, or the folder would mix two runs. `pool` may be null.
 nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,

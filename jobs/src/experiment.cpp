@@ -200,6 +200,7 @@ class Experiment {
   nlohmann::json check_network(const std::string& ds, int64_t channels) const {
     const auto options = ClassifierOptions(2, 28, channels)
                              .architecture(o_.classifier().architecture())
+                             .custom(o_.classifier().custom())
                              .width(o_.classifier().width());
     const nlohmann::json network = {{"network", to_string(options.network())},
                                     {"width", options.network_width()}};
@@ -636,10 +637,10 @@ class Experiment {
                          const std::string& key, const nlohmann::json& pool_record) {
     auto generator = trained.generator;
     const int64_t k = g.k;
-    save_image_grid(
+    save_labelled_grid(
         dir / "samples.png",
         generate(generator, sample_grid_classes(k), mix_seed(g.seed, streams::kBenchSampleGrid)),
-        8);
+        g.train.class_names);
     // Fréchet classifier distance and class faithfulness on balanced samples.
     const int64_t m = g.test_features->size(0);
     const auto classes = balanced_classes(0, m, k);

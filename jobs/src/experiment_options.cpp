@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "augment_record.hpp"
 #include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
@@ -216,6 +217,10 @@ nlohmann::json ExperimentOptions::settings() const {
        {"separate_synthetic_batches", "recalibrate_batchnorm", "pool_threshold", "pool_ratio"})
     tuning.erase(recorded);
   if (!tuning.empty()) out["classifier_tuning"] = tuning;
+  if (classifier().custom()) {  // a user's network is known by its file's contents
+    out["classifier"] = to_string(ClassifierArchitecture::kCustom);
+    out["classifier_file_hash"] = detail::custom_classifier_hash(classifier());
+  }
   // The GAN's other stored settings, likewise.
   const auto gan_changes =
       detail::gan_tuning(gan(), ExperimentOptions().gan(),

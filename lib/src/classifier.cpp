@@ -6,17 +6,20 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "batchnorm_pool.hpp"
 #include "batchnorm_stats.hpp"
 #include "flat_optimizer.hpp"
 #include "gan_checkpoint.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "memory_format.hpp"
+#include "script_network.hpp"
 
 namespace ganaug {
 
@@ -66,11 +69,13 @@ void ClassifierOptions::validate(const FieldNames& names) const {
 }
 
 ClassifierArchitecture ClassifierOptions::network() const {
+  if (custom()) return ClassifierArchitecture::kCustom;
   if (architecture() != ClassifierArchitecture::kAuto) return architecture();
   return channels() == 3 ? ClassifierArchitecture::kResnet : ClassifierArchitecture::kCnn;
 }
 
 int64_t ClassifierOptions::network_width() const {
+  if (custom()) return 0;
   if (width() > 0) return width();
   return network() == ClassifierArchitecture::kResnet ? 32 : 24;
 }
@@ -108,6 +113,8 @@ std::string to_string(ClassifierArchitecture architecture) {
       return "cnn-strided";
     case ClassifierArchitecture::kResnet:
       return "resnet";
+    case ClassifierArchitecture::kCustom:
+      return "custom";
   }
   GANAUG_FAIL("invalid ClassifierArchitecture ", static_cast<int>(architecture));
 }
@@ -116,7 +123,8 @@ ClassifierArchitecture parse_classifier_architecture(const std::string& name) {
   for (const auto a : {ClassifierArchitecture::kAuto, ClassifierArchitecture::kCnnStrided,
                        ClassifierArchitecture::kCnn, ClassifierArchitecture::kResnet})
     if (name == to_string(a)) return a;
-  GANAUG_FAIL("unknown classifier '", name, "': use auto, cnn-strided, cnn or resnet");
+  GANAUG_FAIL("unknown classifier '", name,
+              "': use auto, cnn-strided, cnn, resnet or a TorchScript file");
 }
 
 std::string to_string(LrSchedule schedule) {
@@ -163,6 +171,45 @@ TORCH_MODULE(ResidualBlock);
 
 using detail::channels_last;
 
+// Refuses a custom network that does not fit `o`, before anything trains, naming it and what
+// was expected: a probe batch of two images in evaluation mode (no autograd, so batch-norm
+// statistics stay as they are), then training mode.
+void check_custom_network(torch::nn::Module& module, torch::nn::AnyModule& network,
+                          const ClassifierOptions& o) {
+  const auto& name = o.custom().name.empty() ? std::string("(custom)") : o.custom().name;
+  bool trainable = false;
+  for (const auto& p : module.parameters()) {
+    trainable = trainable || p.requires_grad();
+    GANAUG_CHECK(p.scalar_type() == torch::kFloat32, "the classifier ", name,
+                 " has parameters of type ", p.scalar_type(), "; ganaug trains float32 ones");
+  }
+  GANAUG_CHECK(trainable, "the classifier ", name,
+               " has no trainable parameters (none requires a gradient)");
+  const int64_t c = o.channels(), s = o.image_size();
+  auto generator = make_cpu_generator(0);
+  const auto probe = torch::rand({2, c, s, s}, generator, torch::dtype(torch::kFloat32)) * 2 - 1;
+  torch::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    module.eval();
+    try {
+      logits = network.forward(probe);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("the classifier ", name, " does not take 2 x ", c, " x ", s, " x ", s,
+                  " images (N x C x H x W, values in [-1, 1]): ", first_line(e));
+    }
+  }
+  const auto outputs = o.num_outputs();
+  GANAUG_CHECK(logits.dim() == 2 && logits.size(0) == 2 && logits.size(1) == outputs,
+               "the classifier ", name, " gives ", logits.sizes(),
+               " logits for 2 images; expected 2 x ", outputs,
+               " (one logit per class; the newclass scheme needs one more, for the synthetic "
+               "images' class)");
+  GANAUG_CHECK(torch::isfinite(logits).all().item<bool>(), "the classifier ", name,
+               " gives NaN or infinite logits for images in [-1, 1]");
+  module.train();
+}
+
 }  // namespace
 
 SeededDropoutImpl::SeededDropoutImpl(double p) : p_(p), generator_(make_cpu_generator(0)) {
@@ -187,6 +234,13 @@ torch::Tensor SeededDropoutImpl::forward(const torch::Tensor& x) {
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) {
   options.validate();
   options.architecture(options.network()).width(options.network_width());
+  if (options.custom()) {
+    custom_ = options.custom().make();
+    GANAUG_CHECK(!custom_.is_empty(), "the classifier ", options.custom().name, " made no network");
+    register_module("custom", custom_.ptr());
+    check_custom_network(*this, custom_, options);
+    return;
+  }
   const int64_t w = options.width(), c = options.channels(), s = options.image_size();
   features_ = nn::Sequential();
   head_ = nn::Sequential();
@@ -232,17 +286,23 @@ ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(opti
 }
 
 void ClassifierImpl::reset_parameters(uint64_t seed) {
+  if (!custom_.is_empty()) {
+    torch::manual_seed(mix_seed(seed, streams::kClassifierDropout));
+    return;
+  }
   ganaug::reset_parameters(*this, mix_seed(seed, streams::kClassifierInit));
   if (dropout_) dropout_->reseed(mix_seed(seed, streams::kClassifierDropout));
 }
 
 torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
+  if (!custom_.is_empty()) return custom_.forward(images);
   // In training on the CPU, batch norm, pooling and ReLU run as one pass (the same arithmetic).
   auto x = detail::forward_fusing_batchnorm_pool_relu(features_, channels_last(images));
   return head_->is_empty() ? x : head_->forward(x);
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
+  if (!custom_.is_empty()) return custom_.forward(images);
   return output_(embed(images));
 }
 
@@ -485,7 +545,10 @@ void check_training_inputs(const LabeledDataset& real, const LabeledDataset* syn
 // The optimizer options ask for, over the model's parameters.
 std::unique_ptr<detail::FlatOptimizer> make_optimizer(Classifier& model,
                                                       const ClassifierOptions& options) {
-  const auto parameters = model->parameters();
+  // A custom network's frozen parameters (no gradient asked) stay as they are.
+  std::vector<torch::Tensor> parameters;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) parameters.push_back(p);
   if (options.optimizer() == ClassifierOptimizer::kAdam)
     return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay());
   // Decay the convolution and linear weights (2-D and up), not biases or batch norm (1-D).
@@ -639,14 +702,22 @@ void recalibrate_batchnorm(Classifier& classifier, const torch::Tensor& images,
                            int64_t batch_size) {
   GANAUG_CHECK(images.size(0) > 0 && batch_size > 0,
                "batch-norm recalibration needs images and a positive batch size");
+  const auto device = classifier->parameters().front().device();
+  // Batch `index`, or false past the last (one image's statistics would skew the average).
+  const auto forward_batch = [&](int64_t index) {
+    const int64_t first = index * batch_size;
+    const int64_t last = std::min(first + batch_size, images.size(0));
+    if (first >= images.size(0) || (last - first < 2 && first > 0)) return false;
+    classifier(images.slice(0, first, last).to(device));
+    return true;
+  };
   detail::reestimate_batchnorm(*classifier, [&] {
-    const auto device = classifier->parameters().front().device();
-    for (int64_t first = 0; first < images.size(0); first += batch_size) {
-      const int64_t last = std::min(first + batch_size, images.size(0));
-      if (last - first < 2 && first > 0) break;  // one image's statistics would skew the average
-      classifier(images.slice(0, first, last).to(device));
+    for (int64_t i = 0; forward_batch(i); ++i) {
     }
   });
+  for (auto& child : classifier->modules(/*include_self=*/false))
+    if (auto* script = child->as<detail::ScriptNetwork>())
+      detail::reestimate_script_batchnorm(script->script(), forward_batch);
   classifier->eval();
 }
 
@@ -695,6 +766,18 @@ void load_classifier(Classifier& classifier, const std::string& path) {
   reader.check_finite_weights(*classifier, "classifier");
   classifier->to(device);
   classifier->eval();
+}
+
+void save_classifier_script(const Classifier& classifier, const std::string& path) {
+  detail::ScriptNetworkImpl* script = nullptr;
+  for (auto& child : classifier->modules(/*include_self=*/false))
+    if (auto* found = child->as<detail::ScriptNetwork>()) script = found;
+  GANAUG_CHECK(script, "only a classifier built on a TorchScript module saves as TorchScript; ",
+               path, " not written");
+  std::ostringstream bytes;
+  script->script().save(bytes);
+  const auto text = bytes.str();
+  write_file_atomic(path, text.data(), text.size());
 }
 
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,

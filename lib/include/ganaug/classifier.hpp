@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ganaug/custom_network.hpp"
 #include "ganaug/dataset.hpp"
 
 namespace ganaug {
@@ -51,9 +52,11 @@ enum class ClassifierArchitecture {
   kCnnStrided,
   /// Three residual stages (He et al. 2016).
   kResnet,
+  /// The user's network, ClassifierOptions::custom (what network() says when one is set).
+  kCustom,
 };
 
-/// "auto", "cnn", "cnn-strided" or "resnet".
+/// "auto", "cnn", "cnn-strided", "resnet" or "custom".
 std::string to_string(ClassifierArchitecture architecture);
 /// The network named "auto", "cnn", "cnn-strided" or "resnet"; throws ganaug::Error naming
 /// `name` otherwise.
@@ -85,8 +88,13 @@ struct ClassifierOptions {
   TORCH_ARG(int64_t, image_size);
   /// 1 (gray, the default) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
-  /// The network (default kAuto: kResnet for 3 channels, else kCnn).
+  /// The network (default kAuto: kResnet for 3 channels, else kCnn); ignored when custom is set.
   TORCH_ARG(ClassifierArchitecture, architecture) = ClassifierArchitecture::kAuto;
+  /// The user's network in place of the built-in ones (a TorchScript file: script_network()).
+  /// It keeps its own starting weights (no seeded initialisation) and is not made channels-last;
+  /// its dropout layers, if any, draw from LibTorch's global generator, which train_classifier
+  /// then seeds from seed(). width is ignored.
+  TORCH_ARG(CustomNetwork, custom);
   /// Channels of the first convolution; 0 (the default) takes the network's own: 24 for "cnn"
   /// and "cnn-strided" (32 before ganaug 0.3: 1.7x the arithmetic, the same accuracy on
   /// Fashion-MNIST at 100 images per class, bench/RESULTS.md), 32 for "resnet".
@@ -173,9 +181,10 @@ struct ClassifierOptions {
   /// positive, synthetic_share outside [0, 1), a negative or non-finite weight, weight decay,
   /// warm-up or thread count, a width outside [0, 4096], pool settings outside their ranges.
   void validate(const FieldNames& names = {}) const;
-  /// The network built: architecture() with kAuto resolved for channels() (never kAuto).
+  /// The network built: kCustom when custom() is set, else architecture() with kAuto resolved
+  /// for channels() (never kAuto).
   ClassifierArchitecture network() const;
-  /// The width built: width(), or the network's own when 0.
+  /// The width built: width(), or the network's own when 0; 0 for a custom network.
   int64_t network_width() const;
   /// The learning rate used: lr(), or the optimizer's own when 0.
   double learning_rate() const;
@@ -212,22 +221,27 @@ class SeededDropoutImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SeededDropout);
 
-/// A small CNN or ResNet mapping N x C x S x S images to N x num_outputs logits.
+/// A small CNN or ResNet, or the user's network (ClassifierOptions::custom), mapping
+/// N x C x S x S images to N x num_outputs logits.
 ///
 /// The constructor's initial weights are provisional (drawn by LibTorch's layers from its global
 /// generator); train_classifier calls reset_parameters(seed) so that they depend on the seed.
 class ClassifierImpl : public torch::nn::Module {
  public:
-  /// Builds the network on the CPU (convolution weights channels-last). Throws ganaug::Error
-  /// for invalid options (see ClassifierOptions::validate).
+  /// Builds the network on the CPU (built-in convolution weights channels-last). Throws
+  /// ganaug::Error for invalid options (see ClassifierOptions::validate), and for a custom
+  /// network that does not fit them, naming it and what was expected: one that fails on (or
+  /// gives other than N x num_outputs finite logits for) a batch of C x S x S images in
+  /// evaluation mode, has no trainable parameter, or has parameters other than float32.
   explicit ClassifierImpl(const ClassifierOptions& options);
   /// Draws the initial weights and seeds the dropout masks from `seed` (see
-  /// ganaug::reset_parameters). Call before moving the model to another device.
+  /// ganaug::reset_parameters); a custom network keeps its weights, and LibTorch's global
+  /// generator (its dropout's) is seeded instead. Call before moving the model to another device.
   void reset_parameters(uint64_t seed);
   /// Logits N x num_outputs for images N x C x S x S on the model's device.
   torch::Tensor forward(const torch::Tensor& images);
   /// The penultimate layer's activations (N x D): what the output layer sees. For the Fréchet
-  /// classifier distance.
+  /// classifier distance. A custom network's logits (its layers are unknown).
   torch::Tensor embed(const torch::Tensor& images);
 
   /// The options it was built with (validated; architecture() and width() resolved: network()
@@ -239,6 +253,7 @@ class ClassifierImpl : public torch::nn::Module {
   torch::nn::Sequential head_{nullptr};
   torch::nn::Linear output_{nullptr};
   SeededDropout dropout_{nullptr};
+  torch::nn::AnyModule custom_;
 };
 TORCH_MODULE(Classifier);
 
@@ -342,6 +357,11 @@ void save_classifier(const Classifier& classifier, const std::string& path);
 /// naming the file when it is missing, damaged (its checksum), not a classifier file, holds
 /// NaN/Inf weights, or was saved for another shape (saying which).
 void load_classifier(Classifier& classifier, const std::string& path);
+
+/// Writes a classifier whose network is a TorchScript module (ClassifierOptions::custom from
+/// script_network()) as TorchScript with its current weights (in Python: torch.jit.load(path)),
+/// atomically. Throws ganaug::Error for another network or a file that cannot be written.
+void save_classifier_script(const Classifier& classifier, const std::string& path);
 
 /// Recomputes the running mean and variance of every batch-norm layer of `classifier` from
 /// `images` alone: the average of the per-batch statistics over batches of `batch_size`

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <opencv2/core.hpp>
+#include <string>
 #include <vector>
 
 #include "ganaug/file_io.hpp"
@@ -68,5 +69,21 @@ std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int he
 /// padding < 0, or a file that cannot be written.
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images,
                      int64_t nrow = 8, int64_t padding = 2);
+
+/// PNG bytes of N x C x H x W images in [-1, 1] (C = 1 or 3, any device) in rows of `per_row`,
+/// each scaled up by a whole factor (nearest neighbour) so that its side is at least `min_cell`
+/// pixels, 2 white pixels between them; with `labels`, one per row (row i holds images
+/// [i * per_row, (i + 1) * per_row)), each written in a white column left of its row (class
+/// names beside a generator's samples). Throws ganaug::Error for another shape, no images, a
+/// count other than labels.size() x per_row (when labels are given), per_row < 1 or
+/// min_cell < 0.
+std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
+                                        const std::vector<std::string>& labels, int64_t per_row,
+                                        int64_t min_cell = 56);
+/// encode_labelled_grid() written as a PNG, atomically (see write_file_atomic(); the folder must
+/// exist). Throws as it does, and ganaug::Error for a file that cannot be written.
+void save_labelled_grid(const std::filesystem::path& path, const torch::Tensor& images,
+                        const std::vector<std::string>& labels, int64_t per_row = 8,
+                        int64_t min_cell = 56);
 
 }  // namespace ganaug

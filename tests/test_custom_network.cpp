@@ -1,0 +1,360 @@
+// The user's own network as the classifier: any torch::nn::Module, or a TorchScript file saved
+// in Python (tests/scripts/make_classifier_modules.py), through the library and `augment`.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "blobs.hpp"
+#include "ganaug/classifier.hpp"
+#include "ganaug/custom_network.hpp"
+#include "ganaug/datasets/idx.hpp"
+#include "test_support.hpp"
+#include "tiny_data.hpp"
+
+namespace fs = std::filesystem;
+using ganaug::testing::expect_error;
+
+namespace {
+
+// A small network of the user's: convolution, batch norm, dropout (from LibTorch's global
+// generator), a linear layer; `frozen` asks no gradient of any parameter; `poison` multiplies
+// the logits by NaN.
+class UserNetImpl : public torch::nn::Module {
+ public:
+  UserNetImpl(int64_t channels, int64_t outputs, bool frozen = false, bool poison = false)
+      : poison_(poison) {
+    conv_ = register_module("conv",
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 4, 3).padding(1)));
+    norm_ = register_module("norm", torch::nn::BatchNorm2d(4));
+    dropout_ = register_module("dropout", torch::nn::Dropout(0.2));
+    output_ = register_module("output", torch::nn::Linear(4 * 8 * 8, outputs));
+    if (frozen)
+      for (auto& p : parameters()) p.set_requires_grad(false);
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto logits = output_(dropout_(torch::relu(norm_(conv_(x))).flatten(1)));
+    return poison_ ? logits * std::numeric_limits<float>::quiet_NaN() : logits;
+  }
+
+ private:
+  bool poison_;
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d norm_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear output_{nullptr};
+};
+TORCH_MODULE(UserNet);
+
+// A CustomNetwork that makes UserNet(args...) with weights drawn from a seeded generator, the
+// same every time.
+template <typename... Args>
+ganaug::CustomNetwork user_net(const std::string& name, Args... args) {
+  ganaug::CustomNetwork network;
+  network.name = name;
+  network.make = [args...] {
+    torch::manual_seed(5);
+    return torch::nn::AnyModule(UserNet(args...));
+  };
+  return network;
+}
+
+ganaug::ClassifierOptions blob_options(const ganaug::CustomNetwork& network, int64_t outputs = 3) {
+  return ganaug::ClassifierOptions(outputs, 8, 1)
+      .custom(network)
+      .epochs(20)
+      .batch_size(16)
+      .device("cpu")
+      .prefetch(0);
+}
+
+std::vector<torch::Tensor> weights(ganaug::Classifier& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : model->buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+bool same(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i], b[i])) return false;
+  return true;
+}
+
+std::string script(const std::string& name) {
+  return std::string(GANAUG_SOURCE_DIR) + "/tests/scripts/" + name;
+}
+
+// The TorchScript modules of make_classifier_modules.py for C x S x S images and K classes, in
+// `dir`; false when there is no Python with PyTorch.
+bool make_script_modules(const std::string& python, const fs::path& dir, int64_t channels,
+                         int64_t size, int64_t classes) {
+  std::string output;
+  const int status = ganaug::testing::run_program(
+      python,
+      script("make_classifier_modules.py") + " " + dir.string() + " " + std::to_string(channels) +
+          " " + std::to_string(size) + " " + std::to_string(classes),
+      &output);
+  EXPECT_EQ(status, 0) << output;
+  return status == 0;
+}
+
+void write_floats(const fs::path& path, const torch::Tensor& values) {
+  const auto flat = values.detach().to(torch::kFloat32).contiguous();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(flat.data_ptr<float>()),
+            static_cast<std::streamsize>(flat.numel() * sizeof(float)));
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+#define SKIP_WITHOUT_PYTHON(python)                         \
+  const auto python = ganaug::testing::python_with_torch(); \
+  if (python.empty()) GTEST_SKIP() << "no Python with PyTorch (apt-get install python3-torch)"
+
+}  // namespace
+
+TEST(CustomNetwork, AnyTorchModuleTrainsAsTheClassifierFromItsOwnWeights) {
+  const auto data = ganaug::testing::blobs(20, 1);
+  const auto network = user_net("user-net", int64_t{1}, int64_t{3});
+  ganaug::Classifier built(blob_options(network));
+  EXPECT_EQ(built->options.network(), ganaug::ClassifierArchitecture::kCustom);
+  EXPECT_EQ(ganaug::to_string(built->options.network()), "custom");
+  // reset_parameters keeps the network's own weights (a pretrained network starts from them).
+  const auto made = weights(built);
+  built->reset_parameters(3);
+  EXPECT_TRUE(same(weights(built), made));
+
+  auto first = ganaug::train_classifier(data, nullptr, blob_options(network).seed(1));
+  auto again = ganaug::train_classifier(data, nullptr, blob_options(network).seed(1));
+  auto other = ganaug::train_classifier(data, nullptr, blob_options(network).seed(2));
+  EXPECT_TRUE(same(weights(first), weights(again)));  // dropout and batches from the seed
+  EXPECT_FALSE(same(weights(first), weights(other)));
+  EXPECT_FALSE(same(weights(first), made));
+  const auto metrics_input = ganaug::testing::blobs(10, 9);
+  const auto probabilities = ganaug::predict_probabilities(first, metrics_input.images, 3);
+  const double accuracy =
+      probabilities.argmax(1).eq(metrics_input.labels).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(accuracy, 0.8);
+}
+
+TEST(CustomNetwork, ModulesThatDoNotFitAreRefusedNamingWhatWasExpected) {
+  const auto data = ganaug::testing::blobs(4, 1);
+  const auto train = [&](const ganaug::CustomNetwork& network, int64_t outputs = 3) {
+    ganaug::train_classifier(data, nullptr, blob_options(network, outputs));
+  };
+  expect_error([&] { train(user_net("two-outputs", int64_t{1}, int64_t{2})); },
+               {"two-outputs", "[2, 2]", "expected 2 x 3", "newclass"});
+  expect_error([&] { train(user_net("k-outputs", int64_t{1}, int64_t{3}), 4); },
+               {"k-outputs", "expected 2 x 4"});
+  expect_error([&] { train(user_net("rgb", int64_t{3}, int64_t{3})); },
+               {"rgb", "does not take 2 x 1 x 8 x 8 images"});
+  expect_error([&] { train(user_net("frozen", int64_t{1}, int64_t{3}, true)); },
+               {"frozen", "no trainable parameters"});
+  expect_error([&] { train(user_net("poisoned", int64_t{1}, int64_t{3}, false, true)); },
+               {"poisoned", "NaN or infinite logits"});
+  ganaug::CustomNetwork empty;
+  empty.name = "empty";
+  empty.make = [] { return torch::nn::AnyModule(); };
+  expect_error([&] { train(empty); }, {"empty", "made no network"});
+}
+
+TEST(CustomNetwork, ScriptFilesThatCannotBeLoadedAreNamed) {
+  ganaug::testing::TempDir dir;
+  expect_error([&] { ganaug::script_network((dir / "none.pt").string()); },
+               {"none.pt", "does not exist", "torch.jit.script"});
+  ganaug::testing::write_text(dir / "text.pt", "not a module\n");
+  expect_error([&] { ganaug::script_network((dir / "text.pt").string()); },
+               {"text.pt", "is not a TorchScript module"});
+}
+
+TEST(CustomNetwork, ScriptedModuleTrainsAndPythonLoadsItWithTheSameLogits) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 8, 3));
+  const auto data = ganaug::testing::blobs(20, 1);
+  const auto file = (dir / "cnn.pt").string();
+  const auto network = ganaug::script_network(file);
+  // It starts from its saved weights, every time (the file is never written).
+  auto saved = torch::jit::load(file);
+  ganaug::Classifier built(blob_options(network));
+  built->reset_parameters(0);
+  std::vector<torch::Tensor> from_file;
+  for (const auto& p : saved.parameters()) from_file.push_back(p.detach().clone());
+  std::vector<torch::Tensor> from_model;
+  for (const auto& p : built->parameters()) from_model.push_back(p.detach().clone());
+  EXPECT_TRUE(same(from_model, from_file));
+
+  auto trained = ganaug::train_classifier(data, nullptr, blob_options(network).epochs(30).seed(4));
+  auto again = ganaug::train_classifier(data, nullptr, blob_options(network).epochs(30).seed(4));
+  EXPECT_TRUE(same(weights(trained), weights(again)));
+  EXPECT_FALSE(same(weights(trained), from_file));
+  ganaug::Classifier fresh(blob_options(network));
+  std::vector<torch::Tensor> fresh_weights;
+  for (const auto& p : fresh->parameters()) fresh_weights.push_back(p.detach().clone());
+  EXPECT_TRUE(same(fresh_weights, from_file));  // training changed a copy
+  for (const auto& p : trained->parameters()) EXPECT_TRUE(p.is_leaf() && p.requires_grad());
+
+  const auto test = ganaug::testing::blobs(10, 9);
+  torch::Tensor logits;
+  {
+    torch::NoGradGuard no_grad;
+    trained->eval();
+    logits = trained(test.images);
+  }
+  EXPECT_GT(logits.argmax(1).eq(test.labels).to(torch::kFloat64).mean().item<double>(), 0.8);
+  ganaug::save_classifier_script(trained, (dir / "trained.pt").string());
+  write_floats(dir / "images.f32", test.images);
+  write_floats(dir / "logits.f32", logits);
+  std::string output;
+  EXPECT_EQ(
+      ganaug::testing::run_program(
+          python,
+          script("check_classifier_logits.py") + " " + (dir / "trained.pt").string() + " " +
+              (dir / "images.f32").string() + " " + (dir / "logits.f32").string() + " 30 1 8 3",
+          &output),
+      0)
+      << output;
+  // A built-in network has no TorchScript form.
+  auto builtin = ganaug::train_classifier(
+      data, nullptr, ganaug::ClassifierOptions(3, 8, 1).epochs(1).device("cpu"));
+  expect_error([&] { ganaug::save_classifier_script(builtin, (dir / "b.pt").string()); },
+               {"TorchScript", "b.pt"});
+  EXPECT_FALSE(fs::exists(dir / "b.pt"));
+}
+
+TEST(CustomNetwork, ScriptedBatchNormIsRecalibratedToTheImagesStatistics) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 8, 3));
+  const auto data = ganaug::testing::blobs(20, 1);  // 60 images
+  ganaug::Classifier model(
+      blob_options(ganaug::script_network((dir / "normalised_input.pt").string())));
+  ganaug::recalibrate_batchnorm(model, data.images, 30);  // two batches of 30
+  torch::Tensor mean, var;
+  for (const auto& b : model->named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) mean = b.value();
+    if (b.key().find("running_var") != std::string::npos) var = b.value();
+  }
+  ASSERT_TRUE(mean.defined() && var.defined());
+  const auto halves = data.images.split(30);
+  const auto expected_mean = (halves[0].mean() + halves[1].mean()) / 2;
+  const auto expected_var = (halves[0].var() + halves[1].var()) / 2;  // unbiased, as batch norm
+  EXPECT_NEAR(mean.item<double>(), expected_mean.item<double>(), 1e-5);
+  EXPECT_NEAR(var.item<double>(), expected_var.item<double>(), 1e-4);
+  EXPECT_FALSE(model->is_training());
+}
+
+#ifdef GANAUG_AUGMENT_EXE
+namespace {
+int run_augment(const std::string& arguments, std::string* output) {
+  return ganaug::testing::run_program(GANAUG_AUGMENT_EXE, arguments, output);
+}
+}  // namespace
+
+TEST(CustomNetwork, AugmentTrainsTheUsersScriptedClassifierWithAndWithoutSyntheticImages) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");  // 3 classes of 16 x 16 gray images
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
+  const auto common =
+      "--data " + (dir / "data").string() +
+      " --per-class 0 --gan-iters 3 --epochs 2 --device cpu --threads 2 --quiet --classifier " +
+      (dir / "cnn.pt").string();
+  for (const int n : {0, 12}) {
+    const auto out = dir / ("out-" + std::to_string(n));
+    std::string output;
+    ASSERT_EQ(run_augment(common + " --n " + std::to_string(n) + " --out " + out.string(), &output),
+              0)
+        << output;
+    const auto summary = read_json(out / "summary.json");
+    EXPECT_EQ(summary["classifier"]["file"], (dir / "cnn.pt").string());
+    for (const char* model : {"baseline", "retrained"}) {
+      const auto file = out / ("classifier-" + std::string(model) + ".pt");
+      EXPECT_EQ(summary["classifier"][model], file.filename().string());
+      ASSERT_TRUE(fs::exists(file)) << file;
+      // Python loads what was trained.
+      EXPECT_EQ(ganaug::testing::run_program(
+                    python,
+                    "-c 'import torch; m = torch.jit.load(\"" + file.string() +
+                        "\"); m.eval(); assert m(torch.zeros(2, 1, 16, 16)).shape == (2, 3)'",
+                    &output),
+                0)
+          << output;
+    }
+    const double accuracy = summary["retrained"]["accuracy"].get<double>();
+    EXPECT_TRUE(accuracy >= 0 && accuracy <= 1) << accuracy;
+  }
+}
+
+TEST(CustomNetwork, AugmentRefusesAClassifierThatDoesNotFitBeforeWritingAnything) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
+  const auto common =
+      "--data " + (dir / "data").string() +
+      " --per-class 0 --gan-iters 3 --epochs 1 --n 6 --device cpu --threads 2 --quiet --out " +
+      (dir / "out").string() + " --classifier ";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> misfits = {
+      {"other_channels.pt", {"other_channels.pt", "does not take 2 x 1 x 16 x 16 images"}},
+      {"other_size.pt", {"other_size.pt", "does not take 2 x 1 x 16 x 16 images"}},
+      {"frozen.pt", {"frozen.pt", "no trainable parameters"}},
+      {"nan.pt", {"nan.pt", "NaN or infinite logits"}},
+      {"missing.pt", {"missing.pt", "does not exist"}},
+      {"not_a_module.pt", {"not_a_module.pt", "not a TorchScript module"}},
+      {"cnn.pt --scheme newclass", {"cnn.pt", "expected 2 x 4", "newclass"}}};
+  for (const auto& [file, parts] : misfits) {
+    std::string output;
+    EXPECT_EQ(run_augment(common + (dir / file).string(), &output), 1) << file << output;
+    for (const auto& part : parts)
+      EXPECT_NE(output.find(part), std::string::npos) << part << " not in: " << output;
+    EXPECT_FALSE(fs::exists(dir / "out")) << file;
+  }
+  // K + 1 outputs fit newclass; a name that is neither a network nor a file is a usage error.
+  std::string output;
+  EXPECT_EQ(
+      run_augment(common + (dir / "cnn_newclass.pt").string() + " --scheme newclass --no-retrain",
+                  &output),
+      0)
+      << output;
+  EXPECT_EQ(run_augment("--classifier vgg", &output), 2);
+  EXPECT_NE(output.find("TorchScript file"), std::string::npos) << output;
+}
+#endif
+
+#ifdef GANAUG_BENCH_EXE
+TEST(CustomNetwork, AugmentBenchMeasuresTheGainsOfTheUsersClassifier) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
+  const auto common = "--data " + (dir / "data").string() +
+                      " --sizes 3 --seeds 1 --schemes none,cond --multiples 1 --gan-iters 2"
+                      " --epochs 1 --reference-epochs 1 --metric-samples 12 --device cpu --out " +
+                      (dir / "out").string() + " --classifier ";
+  std::string output;
+  ASSERT_EQ(
+      ganaug::testing::run_program(GANAUG_BENCH_EXE, common + (dir / "cnn.pt").string(), &output),
+      0)
+      << output;
+  const auto results = read_json(dir / "out" / "results.json");
+  EXPECT_EQ(results["settings"]["classifier"], "custom");
+  EXPECT_EQ(results["settings"]["classifier_file_hash"].get<std::string>().size(), 16u);
+  // Another file is another classifier: the finished cells are not resumed with it.
+  fs::copy_file(dir / "normalised_input.pt", dir / "other.pt");
+  EXPECT_EQ(ganaug::testing::run_program(
+                GANAUG_BENCH_EXE, common + (dir / "other.pt").string() + " --resume", &output),
+            1)
+      << output;
+  EXPECT_NE(output.find("classifier_file_hash"), std::string::npos) << output;
+}
+#endif

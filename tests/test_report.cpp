@@ -1,0 +1,123 @@
+// report.html, the page an augment run leaves for a person: what it holds, and that a real
+// browser (Debian's chromium, headless) renders it with every image loaded.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <regex>
+
+#include "ganaug/jobs/augment.hpp"
+#include "test_support.hpp"
+#include "tiny_data.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// A tiny augment run (3 classes of 16 x 16 images) into dir/out; its summary.
+nlohmann::json tiny_run(const ganaug::testing::TempDir& dir, bool retrain = true) {
+  ganaug::testing::write_tiny_idx(dir / "data");
+  return ganaug::jobs::run_augment(
+      ganaug::jobs::AugmentOptions()
+          .data(ganaug::DatasetSpec().path((dir / "data").string()).per_class(0))
+          .scheme(ganaug::Scheme::kSmooth)
+          .n(12)
+          .out_dir((dir / "out").string())
+          .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan()).iterations(20).log_every(5))
+          .classifier(ganaug::ClassifierOptions(2).epochs(2))
+          .retrain(retrain)
+          .device("cpu")
+          .threads(2));
+}
+
+std::string chromium() {
+  for (const char* candidate : {"chromium", "chromium-browser", "google-chrome"})
+    if (ganaug::testing::run_program("command -v", candidate) == 0) return candidate;
+  return "";
+}
+
+}  // namespace
+
+TEST(Report, AugmentWritesOneSelfContainedPageOfTheRun) {
+  ganaug::testing::TempDir dir;
+  const auto summary = tiny_run(dir);
+  const auto html = read_text(dir / "out" / "report.html");
+  ASSERT_FALSE(html.empty());
+  // Every image is embedded: 3 real and 3 generated strips and the loss chart; nothing fetched.
+  EXPECT_EQ(count(html, "<img "), 7u);
+  EXPECT_EQ(count(html, "src=\"data:image/png;base64,"), 7u);
+  EXPECT_EQ(count(html, "src=\"http"), 0u);
+  EXPECT_EQ(count(html, "<link"), 0u);
+  for (const auto& name : summary["class_names"])  // the tiny set's classes are "0", "1", "2"
+    EXPECT_NE(html.find("<td>" + name.get<std::string>() + "</td>"), std::string::npos) << name;
+  EXPECT_NE(html.find("GAN losses"), std::string::npos);
+  EXPECT_NE(html.find("One seed."), std::string::npos);  // the gain's caveat
+  EXPECT_NE(html.find("Gain: <b>"), std::string::npos);
+  EXPECT_EQ(count(html, "<table class=\"confusion\">"), 2u);
+  EXPECT_NE(html.find("run.json"), std::string::npos);
+  // The sample grid has cells of at least 56 pixels (16-pixel images scaled 4 times) and a
+  // column of class names left of its rows.
+  const auto grid =
+      cv::imread((dir / "out" / "gan" / "samples.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(grid.empty());
+  EXPECT_EQ(grid.rows, 3 * (64 + 2) + 2);
+  EXPECT_GT(grid.cols, 8 * (64 + 2) + 2);
+}
+
+TEST(Report, WithoutRetrainingTheReportSaysSo) {
+  ganaug::testing::TempDir dir;
+  tiny_run(dir, false);
+  const auto html = read_text(dir / "out" / "report.html");
+  EXPECT_NE(html.find("No classifier was trained"), std::string::npos);
+  EXPECT_EQ(count(html, "<img "), 7u);
+}
+
+TEST(Report, RendersInHeadlessChromiumWithEveryImageLoaded) {
+  const auto browser = chromium();
+  if (browser.empty()) GTEST_SKIP() << "no chromium (apt-get install chromium; setup.sh test does)";
+  ganaug::testing::TempDir dir;
+  tiny_run(dir);
+  const auto page = "file://" + fs::absolute(dir / "out" / "report.html").string();
+  const std::string flags =
+      "--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --virtual-time-budget=5000 "
+      "--user-data-dir=" +
+      (dir / "profile").string() + " ";
+  // The page's own script counts the images that loaded once the page is done.
+  std::string dom;
+  ASSERT_EQ(
+      ganaug::testing::run_program(browser, flags + "--dump-dom " + page + " 2>/dev/null", &dom), 0)
+      << dom;
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(dom, found, std::regex("data-images=\"(\\d+) of (\\d+)\"")))
+      << dom.substr(0, 500);
+  EXPECT_EQ(found[1], found[2]);
+  EXPECT_EQ(found[2], "7");
+  // The screenshot is not blank: it has dark text and images as well as the white page.
+  const auto shot = dir / "report.png";
+  std::string output;
+  ASSERT_EQ(
+      ganaug::testing::run_program(
+          browser, flags + "--window-size=1200,2400 --screenshot=" + shot.string() + " " + page,
+          &output),
+      0)
+      << output;
+  const auto image = cv::imread(shot.string(), cv::IMREAD_GRAYSCALE);
+  ASSERT_FALSE(image.empty()) << output;
+  const double dark_share = cv::countNonZero(image < 128) / static_cast<double>(image.total());
+  EXPECT_GT(dark_share, 0.01);
+  EXPECT_LT(dark_share, 0.9);
+  if (const char* keep = std::getenv("GANAUG_KEEP_SCREENSHOT"))  // to look at it yourself
+    fs::copy_file(shot, keep, fs::copy_options::overwrite_existing);
+}
