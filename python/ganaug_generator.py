@@ -44,7 +44,12 @@ class GanaugGenerator(nn.Module):
         super().__init__()
         self.num_classes, self.image_size, self.channels = num_classes, image_size, channels
         self.latent_dim, self.width = latent_dim, width
-        base, w = image_size // 4, width
+        # Above 64 pixels, one more sub-pixel stage per doubling (conv3/norm3, ...), so that the
+        # projection stays at 16 x 16 at most.
+        self.extra_stages = 0
+        while image_size // 4 >> self.extra_stages > 16:
+            self.extra_stages += 1
+        base, w = image_size // 4 >> self.extra_stages, width
         self.class_embedding = nn.Embedding(num_classes, latent_dim)
         self.project = nn.Linear(2 * latent_dim, 2 * w * base * base)
         self.norm0 = ConditionalBatchNorm(2 * w, num_classes)
@@ -52,16 +57,22 @@ class GanaugGenerator(nn.Module):
         self.norm1 = ConditionalBatchNorm(w, num_classes)
         self.conv2 = nn.Conv2d(w, w, 3, padding=1)
         self.norm2 = ConditionalBatchNorm(w, num_classes)
+        for i in range(self.extra_stages):
+            setattr(self, f"conv{3 + i}", nn.Conv2d(w, 4 * w, 3, padding=1))
+            setattr(self, f"norm{3 + i}", ConditionalBatchNorm(w, num_classes))
         self.to_image = nn.Conv2d(w, 4 * channels, 3, padding=1)
 
     def forward(self, noise, classes):
-        base = self.image_size // 4
+        base = self.image_size // 4 >> self.extra_stages
         h = self.project(torch.cat([noise, self.class_embedding(classes)], 1))
         h = h.view(noise.shape[0], 2 * self.width, base, base)
         h = F.relu(self.norm0(h, classes))
         h = F.pixel_shuffle(self.conv1(h), 2)
         h = F.relu(self.norm1(h, classes))
         h = F.relu(self.norm2(self.conv2(h), classes))
+        for i in range(self.extra_stages):
+            h = F.pixel_shuffle(getattr(self, f"conv{3 + i}")(h), 2)
+            h = F.relu(getattr(self, f"norm{3 + i}")(h, classes))
         return torch.tanh(F.pixel_shuffle(self.to_image(h), 2))
 
 

@@ -14,7 +14,10 @@
 #include <thread>
 
 #include "ganaug/datasets/idx.hpp"
+#include "ganaug/datasets/image.hpp"
 #include "ganaug/distributed.hpp"
+#include "ganaug/export.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/jobs/augment.hpp"
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
@@ -162,6 +165,55 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
               std::string(std::istreambuf_iterator<char>(b), {}))
         << name;
   }
+}
+
+TEST(Augment, A128PixelRunTrainsGeneratesResumesAndExports) {
+  ganaug::testing::TempDir dir;
+  // Two classes of 128 x 128 gray images in folders: a bright band in one of two places.
+  auto rng = at::make_generator<at::CPUGeneratorImpl>(3);
+  for (int64_t i = 0; i < 16; ++i) {
+    const int64_t k = i % 2;
+    auto image = torch::rand({1, 128, 128}, rng) * 0.4 - 1;
+    image.slice(1, 64 * k, 64 * k + 32).add_(1.2);
+    fs::create_directories(dir / "data" / std::to_string(k));
+    ganaug::write_file_atomic(dir / "data" / std::to_string(k) / (std::to_string(i) + ".png"),
+                              ganaug::encode_png(image));
+  }
+  auto options = ganaug::jobs::AugmentOptions()
+                     .data(ganaug::DatasetSpec().path((dir / "data").string()).per_class(0))
+                     .test_fraction(0.25)
+                     .scheme(ganaug::Scheme::kCond)
+                     .n(40)
+                     .generate_batch_size(10)
+                     .out_dir((dir / "out").string())
+                     .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan())
+                              .iterations(2)
+                              .g_width(8)
+                              .d_width(8)
+                              .batch_size(8))
+                     .classifier(ganaug::ClassifierOptions(2).epochs(1).width(4))
+                     .device("cpu")
+                     .threads(2);
+  // Stopped while it writes the images, then resumed.
+  ganaug::jobs::AugmentCallbacks callbacks;
+  std::atomic<bool> stop{false};
+  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
+    if (stage == "generate" && done >= 10) stop = true;
+  };
+  callbacks.should_stop = [&] { return stop.load(); };
+  EXPECT_THROW(ganaug::jobs::run_augment(options, callbacks), ganaug::Interrupted);
+  EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
+  const auto summary = ganaug::jobs::run_augment(options.resume(true));
+  EXPECT_EQ(summary["image_shape"], (std::vector<int64_t>{1, 128, 128}));
+  EXPECT_EQ(read_rows(dir / "out" / "labels.csv").size(), 41u);
+  const auto image = ganaug::decode_image(dir / "out" / "images" / "00000039.png");
+  EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, 128, 128}));
+  EXPECT_TRUE(summary.contains("retrained"));
+  // The trained generator exports for Python.
+  auto loaded = ganaug::load_generator((dir / "out" / "gan" / "checkpoint.pt").string(), "cpu");
+  EXPECT_EQ(loaded.options.image_size(), 128);
+  ganaug::export_generator(loaded.generator, loaded.class_names, (dir / "g.pt").string());
+  EXPECT_GT(fs::file_size(dir / "g.pt"), 0u);
 }
 
 TEST(Augment, ZeroImagesRetrainsOnTheRealDataAlone) {

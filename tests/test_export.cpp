@@ -14,13 +14,15 @@
 
 namespace {
 
-ganaug::GanTrainer trained_gan() {
+// A GAN of 16 x 16 images (or `size`) trained for 3 iterations on noise.
+ganaug::GanTrainer trained_gan(int64_t size = 16) {
   ganaug::LabeledDataset data;
-  data.images = torch::rand({24, 1, 16, 16}) * 2 - 1;
+  data.images = torch::rand({24, 1, size, size}) * 2 - 1;
   data.labels = torch::arange(24, torch::kInt64).remainder(3);
   data.class_names = {"a", "b", "c"};
   data.source = "noise";
-  ganaug::GanTrainer trainer(ganaug::testing::tiny_gan_options(3, 3, 4), data.class_names);
+  ganaug::GanTrainer trainer(ganaug::testing::tiny_gan_options(3, 3, 4).image_size(size),
+                             data.class_names);
   EXPECT_TRUE(trainer.train(data));
   return trainer;
 }
@@ -56,11 +58,12 @@ TEST(Export, WritesAPickledDictOfTheGeneratorsTensors) {
       {"1 class names", "3 classes"});
 }
 
-TEST(Export, PythonReproducesGanaugsImages) {
+// Python's copy of the generator (python/ganaug_generator.py) draws the images ganaug draws.
+static void expect_python_reproduces_images(int64_t size) {
   const auto python = ganaug::testing::python_with_torch();
   if (python.empty()) GTEST_SKIP() << "no Python with PyTorch (apt-get install python3-torch)";
   ganaug::testing::TempDir dir;
-  auto trainer = trained_gan();
+  auto trainer = trained_gan(size);
   auto generator = trainer.sampling_generator();
   ganaug::export_generator(generator, trainer.class_names(), (dir / "g.pt").string());
   const auto classes = torch::arange(12, torch::kInt64).remainder(3);
@@ -79,6 +82,11 @@ TEST(Export, PythonReproducesGanaugsImages) {
       &output);
   EXPECT_EQ(status, 0) << output;
 }
+
+TEST(Export, PythonReproducesGanaugsImages) { expect_python_reproduces_images(16); }
+
+// Above 64 pixels the generator has one more upsampling stage per doubling.
+TEST(Export, PythonReproducesGanaugsImagesAt128Pixels) { expect_python_reproduces_images(128); }
 
 #ifdef GANAUG_EXPORT_EXE
 TEST(Export, ToolWritesTheFileAndKeepsAnExistingOne) {

@@ -7,7 +7,7 @@
 
 TEST(Models, GeneratorAndDiscriminatorShapes) {
   torch::manual_seed(0);
-  for (int64_t size : {16, 28, 32, 64}) {
+  for (int64_t size : {16, 28, 32, 64, 96, 128}) {
     for (int64_t channels : {1, 3}) {
       ganaug::Generator g(ganaug::GeneratorOptions(4, size, channels).width(8));
       ganaug::Discriminator d(ganaug::DiscriminatorOptions(4, size, channels).width(8));
@@ -86,7 +86,33 @@ TEST(Models, RejectsUnsupportedShapes) {
         << e.what();
   }
   EXPECT_THROW(ganaug::Discriminator(ganaug::DiscriminatorOptions(10, 28, 2)), ganaug::Error);
-  EXPECT_THROW(ganaug::Generator(ganaug::GeneratorOptions(10, 128, 1)), ganaug::Error);
+  for (const int64_t size : {12, 68, 100, 132, 136})  // above 64: multiples of 8 up to 128
+    EXPECT_THROW(ganaug::Generator(ganaug::GeneratorOptions(10, size, 1)), ganaug::Error) << size;
+}
+
+TEST(Models, Above64PixelsTheGeneratorGainsAnUpsamplingStage) {
+  // Up to 64 pixels the generator is as it was (the same layers, so the same weights and
+  // images for a seed); above, one more sub-pixel stage ("conv3", "norm3") keeps the
+  // projection at 16 x 16 at most.
+  const auto names = [](int64_t size) {
+    ganaug::Generator g(ganaug::GeneratorOptions(3, size, 1).width(8));
+    std::vector<std::string> out;
+    for (const auto& p : g->named_parameters()) out.push_back(p.key());
+    return std::make_pair(out, g->named_parameters()["project.weight"].size(0));
+  };
+  const std::vector<std::string> original = {
+      "class_embedding.weight", "project.weight",  "project.bias", "norm0.scale.weight",
+      "norm0.shift.weight",     "conv1.weight",    "conv1.bias",   "norm1.scale.weight",
+      "norm1.shift.weight",     "conv2.weight",    "conv2.bias",   "norm2.scale.weight",
+      "norm2.shift.weight",     "to_image.weight", "to_image.bias"};
+  for (const int64_t size : {16, 64}) EXPECT_EQ(names(size).first, original) << size;
+  auto extended = original;
+  extended.insert(extended.begin() + 13,
+                  {"conv3.weight", "conv3.bias", "norm3.scale.weight", "norm3.shift.weight"});
+  for (const int64_t size : {96, 128}) EXPECT_EQ(names(size).first, extended) << size;
+  EXPECT_EQ(names(128).second, 2 * 8 * 16 * 16);  // the projection: 2 x width x 16 x 16
+  EXPECT_EQ(names(96).second, 2 * 8 * 12 * 12);
+  EXPECT_EQ(names(64).second, 2 * 8 * 16 * 16);
 }
 
 TEST(Models, ProjectionMakesScoreDependOnClass) {

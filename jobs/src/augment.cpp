@@ -18,6 +18,7 @@
 #include "ganaug/gan.hpp"
 #include "ganaug/job.hpp"
 #include "ganaug/metrics.hpp"
+#include "ganaug/models.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/pipelines/prefetch.hpp"
 #include "ganaug/runtime.hpp"
@@ -490,10 +491,8 @@ void AugmentOptions::validate() const {
                " CPUs this process may use");
   GANAUG_CHECK(!out_dir().empty(), "--out must name a folder");
   const int64_t size = data().image_size();
-  if (size > 0 && generator().empty()) {
-    GANAUG_CHECK(size >= 16 && size <= 64 && size % 4 == 0, "--image-size ", size,
-                 " is not supported by the GAN: use a multiple of 4 from 16 to 64");
-  }
+  GANAUG_CHECK(size <= 0 || !generator().empty() || gan_image_size_supported(size), "--image-size ",
+               size, " is not supported by the GAN: use ", kGanImageSizes);
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "--pool-confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(!pseudo() || !unlabeled().empty(), "--pseudo needs an unlabeled pool (--unlabeled)");

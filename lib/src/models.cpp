@@ -16,12 +16,17 @@ namespace F = torch::nn::functional;
 using detail::channels_last;
 using detail::use_channels_last;
 
+bool gan_image_size_supported(int64_t size) {
+  return (size >= 16 && size <= 64 && size % 4 == 0) || (size > 64 && size <= 128 && size % 8 == 0);
+}
+
+const char* const kGanImageSizes = "a multiple of 4 from 16 to 64 or of 8 from 72 to 128";
+
 void check_model_shape(int64_t num_classes, int64_t image_size, int64_t channels) {
   GANAUG_CHECK(num_classes >= 1 && num_classes <= 100000,
                "a conditional GAN needs from 1 to 100000 classes, got ", num_classes);
-  GANAUG_CHECK(image_size >= 16 && image_size <= 64 && image_size % 4 == 0, "image size ",
-               image_size,
-               " is not supported: use a multiple of 4 from 16 to 64 (resize with --image-size)");
+  GANAUG_CHECK(gan_image_size_supported(image_size), "image size ", image_size,
+               " is not supported: use ", kGanImageSizes, " (resize with --image-size)");
   GANAUG_CHECK(channels == 1 || channels == 3, "images must have 1 or 3 channels, got ", channels);
 }
 
@@ -86,11 +91,21 @@ torch::Tensor ConditionalBatchNormImpl::forward(const torch::Tensor& x,
   return torch::addcmul(beta.view({n, c, 1, 1}), norm(x), gamma.view({n, c, 1, 1}));
 }
 
+int64_t generator_extra_stages(int64_t image_size) {
+  int64_t stages = 0;
+  for (int64_t base = image_size / 4; base > 16; base /= 2) ++stages;
+  return stages;
+}
+
+int64_t generator_base_size(int64_t image_size) {
+  return image_size / 4 >> generator_extra_stages(image_size);
+}
+
 GeneratorImpl::GeneratorImpl(const GeneratorOptions& options_) : options(options_) {
   check_model_shape(options.num_classes(), options.image_size(), options.channels());
   GANAUG_CHECK(options.latent_dim() >= 1 && options.width() >= 4,
                "generator latent_dim and width must be positive (width at least 4)");
-  const int64_t base = options.image_size() / 4;
+  const int64_t base = generator_base_size(options.image_size());
   const int64_t w = options.width();
   const int64_t k = options.num_classes();
   class_embedding_ =
@@ -107,6 +122,14 @@ GeneratorImpl::GeneratorImpl(const GeneratorOptions& options_) : options(options
   conv2_ =
       register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(w, w, 3).padding(1)));
   norm2_ = register_module("norm2", ConditionalBatchNorm(w, k));
+  // Above 64 pixels, one more sub-pixel stage per doubling, so that the projection stays at 16
+  // x 16 at most (none up to 64: those generators are as they were).
+  for (int64_t i = 0; i < generator_extra_stages(options.image_size()); ++i) {
+    const auto n = std::to_string(3 + i);
+    up_convs_.push_back(register_module(
+        "conv" + n, torch::nn::Conv2d(torch::nn::Conv2dOptions(w, 4 * w, 3).padding(1))));
+    up_norms_.push_back(register_module("norm" + n, ConditionalBatchNorm(w, k)));
+  }
   to_image_ = register_module(
       "to_image",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(w, 4 * options.channels(), 3).padding(1)));
@@ -114,13 +137,15 @@ GeneratorImpl::GeneratorImpl(const GeneratorOptions& options_) : options(options
 }
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& noise, const torch::Tensor& classes) {
-  const int64_t base = options.image_size() / 4;
+  const int64_t base = generator_base_size(options.image_size());
   auto h = project_(torch::cat({noise, class_embedding_(classes)}, 1));
   h = channels_last(h.view({noise.size(0), 2 * options.width(), base, base}));
   h = norm0_(h, classes).relu_();
   h = channels_last(torch::pixel_shuffle(conv1_(h), 2));
   h = norm1_(h, classes).relu_();
   h = norm2_(conv2_(h), classes).relu_();
+  for (size_t i = 0; i < up_convs_.size(); ++i)
+    h = up_norms_[i](channels_last(torch::pixel_shuffle(up_convs_[i](h), 2)), classes).relu_();
   return torch::tanh(torch::pixel_shuffle(to_image_(h), 2));
 }
 

@@ -40,7 +40,7 @@ struct GanOptions {
   // -- architecture --
   /// Number of classes (K), from 1 to 100000.
   TORCH_ARG(int64_t, num_classes);
-  /// Side of the square images, a multiple of 4 from 16 to 64.
+  /// Side of the square images, a multiple of 4 from 16 to 64 or of 8 from 72 to 128.
   TORCH_ARG(int64_t, image_size);
   /// 1 or 3.
   TORCH_ARG(int64_t, channels);

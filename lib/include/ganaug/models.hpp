@@ -1,7 +1,8 @@
 #pragma once
 /// The conditional generator and the projection discriminator.
 ///
-/// Both work on square images of `image_size` pixels (a multiple of 4, 16 to 64), 1 or 3
+/// Both work on square images of `image_size` pixels (a multiple of 4 from 16 to 64, or of 8
+/// from 72 to 128), 1 or 3
 /// channels, and `num_classes` classes. The generator avoids ConvTranspose2d, whose backward is
 /// 5-10x slower than nearest upsampling + 3x3 convolution on CPU (FACTS.md), and conditions
 /// every normalisation on the class (conditional batch norm).
@@ -28,7 +29,8 @@ struct GeneratorOptions {
       : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
   /// Number of classes the generator is conditioned on.
   TORCH_ARG(int64_t, num_classes);
-  /// Side of the square output image; a multiple of 4 from 16 to 64.
+  /// Side of the square output image; a multiple of 4 from 16 to 64, or of 8 from 72 to 128
+  /// (one more upsampling stage per doubling above 64).
   TORCH_ARG(int64_t, image_size);
   /// 1 (gray) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
@@ -74,6 +76,8 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::Linear project_{nullptr};
   ConditionalBatchNorm norm0_{nullptr}, norm1_{nullptr}, norm2_{nullptr};
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, to_image_{nullptr};
+  std::vector<torch::nn::Conv2d> up_convs_;  // above 64 pixels: "conv3", "conv4", ...
+  std::vector<ConditionalBatchNorm> up_norms_;
 };
 TORCH_MODULE(Generator);
 
@@ -84,7 +88,7 @@ struct DiscriminatorOptions {
       : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
   /// Number of classes the scores are conditioned on.
   TORCH_ARG(int64_t, num_classes);
-  /// Side of the square input images; a multiple of 4 from 16 to 64.
+  /// Side of the square input images; a multiple of 4 from 16 to 64 or of 8 from 72 to 128.
   TORCH_ARG(int64_t, image_size);
   /// 1 (gray) or 3 (RGB).
   TORCH_ARG(int64_t, channels);
@@ -136,8 +140,14 @@ class DiscriminatorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Discriminator);
 
+/// Whether the GAN's models take square images of `size` pixels: a multiple of 4 from 16 to 64,
+/// or of 8 from 72 to 128.
+bool gan_image_size_supported(int64_t size);
+/// Those sizes in words, for messages.
+extern const char* const kGanImageSizes;
+
 /// Throws ganaug::Error unless the size, channels and classes are ones the models support: 1 to
-/// 100000 classes, a multiple of 4 from 16 to 64 pixels, 1 or 3 channels.
+/// 100000 classes, a multiple of 4 from 16 to 64 (or of 8 from 72 to 128) pixels, 1 or 3 channels.
 void check_model_shape(int64_t num_classes, int64_t image_size, int64_t channels);
 
 /// Number of parameter values (elements) of a module and its submodules, counting those that
