@@ -32,7 +32,7 @@ void print_human_summary(const nlohmann::json& s) {
   }
   std::cout << "wrote " << written << " images with '" << s["scheme"].get<std::string>()
             << "' labels to " << s["out_dir"].get<std::string>()
-            << "/ (labels.csv, summary.json)\n";
+            << "/ (labels.csv, summary.json, report.html)\n";
   if (s.contains("unlabeled")) {
     const auto& u = s["unlabeled"];
     std::cout << "unlabeled pool: " << u["images"] << " images";
