@@ -251,6 +251,19 @@ TEST(CustomNetwork, ScriptedBatchNormIsRecalibratedToTheImagesStatistics) {
   EXPECT_NEAR(mean.item<double>(), expected_mean.item<double>(), 1e-5);
   EXPECT_NEAR(var.item<double>(), expected_var.item<double>(), 1e-4);
   EXPECT_FALSE(model->is_training());
+  // A module traced in evaluation mode never updates its statistics in training mode: they
+  // stay as saved rather than being reset.
+  ganaug::Classifier traced(
+      blob_options(ganaug::script_network((dir / "traced_eval.pt").string())));
+  ganaug::recalibrate_batchnorm(traced, data.images, 30);
+  for (const auto& b : traced->named_buffers()) {
+    if (b.key().find("running_mean") != std::string::npos) {
+      EXPECT_FLOAT_EQ(b.value().item<float>(), 0.25f);
+    }
+    if (b.key().find("running_var") != std::string::npos) {
+      EXPECT_FLOAT_EQ(b.value().item<float>(), 4.0f);
+    }
+  }
 }
 
 #ifdef GANAUG_AUGMENT_EXE
@@ -356,5 +369,16 @@ TEST(CustomNetwork, AugmentBenchMeasuresTheGainsOfTheUsersClassifier) {
             1)
       << output;
   EXPECT_NE(output.find("classifier_file_hash"), std::string::npos) << output;
+  // The grid's classifiers have K outputs, newclass's K + 1: refused before anything trains.
+  EXPECT_NE(ganaug::testing::run_program(
+                GANAUG_BENCH_EXE,
+                "--data " + (dir / "data").string() +
+                    " --sizes 3 --seeds 1 --schemes none,newclass --device cpu"
+                    " --out " +
+                    (dir / "out2").string() + " --classifier " + (dir / "cnn.pt").string(),
+                &output),
+            0);
+  EXPECT_FALSE(fs::exists(dir / "out2" / "results.json"));
+  EXPECT_NE(output.find("leave newclass out of --schemes"), std::string::npos) << output;
 }
 #endif

@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <regex>
 
+#include "augment_report.hpp"
 #include "ganaug/jobs/augment.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -74,6 +75,24 @@ TEST(Report, AugmentWritesOneSelfContainedPageOfTheRun) {
   ASSERT_FALSE(grid.empty());
   EXPECT_EQ(grid.rows, 3 * (64 + 2) + 2);
   EXPECT_GT(grid.cols, 8 * (64 + 2) + 2);
+}
+
+TEST(Report, ALossLogCutShortByAKillIsReadUpToItsLastWholeLine) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_text(dir / "log.csv",
+                              "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s\n"
+                              "25,1.5,0.7,1,1,1,100\n50,1.2,0.9,1,1,2,100\n75,");
+  ganaug::jobs::detail::ReportInputs in;
+  in.summary = {
+      {"scheme", "smooth"}, {"train", {{"source", "d"}}}, {"timings", nlohmann::json::object()}};
+  in.class_names = {"a"};
+  in.gan_log = dir / "log.csv";
+  const auto html = ganaug::jobs::detail::report_html(in);
+  EXPECT_EQ(count(html, "<img "), 1u);  // the loss chart of the two whole lines
+  EXPECT_NE(html.find("No classifier was trained"), std::string::npos);
+  ganaug::testing::write_text(dir / "log.csv", "iteration,d_loss,g_loss\n10,");
+  EXPECT_NE(ganaug::jobs::detail::report_html(in).find("The training log is empty"),
+            std::string::npos);
 }
 
 TEST(Report, WithoutRetrainingTheReportSaysSo) {

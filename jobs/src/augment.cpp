@@ -130,11 +130,12 @@ class AugmentRun {
     timings_["total_s"] = seconds_since(total_start);
     summary_["timings"] = timings_;
     summary_["out_dir"] = fs::absolute(out_).string();
+    // The report first: summary.json, written last, marks a finished run.
+    write_report(generator);
     // Names and paths need not be UTF-8 (a Latin-1 folder name): JSON gets U+FFFD for such bytes.
     write_text_atomic(
         out_ / "summary.json",
         summary_.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-    write_report(generator);
     return summary_;
   }
 

@@ -3,6 +3,7 @@
 #include <boost/archive/iterators/base64_from_binary.hpp>
 #include <boost/archive/iterators/transform_width.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <opencv2/imgcodecs.hpp>
@@ -95,13 +96,22 @@ std::string losses_section(const std::filesystem::path& log) {
   chart.series = {{"discriminator", {}, {}, {}}, {"generator", {}, {}, {}}};
   std::string line;
   std::getline(in, line);  // the header
+  // A line cut short (a killed run, resumed) or not numbers is left out.
+  const auto number = [](const std::string& field, double& value) {
+    char* end = nullptr;
+    value = std::strtod(field.c_str(), &end);
+    return !field.empty() && end == field.c_str() + field.size() && std::isfinite(value);
+  };
   while (std::getline(in, line)) {
     const auto fields = split_csv_line(line);
-    if (fields.size() < 3) continue;
-    for (size_t i = 0; i < 2; ++i) {
-      chart.series[i].x.push_back(std::stod(fields[0]));
-      chart.series[i].y.push_back(std::stod(fields[1 + i]));
-    }
+    double iteration = 0, d = 0, g = 0;
+    if (fields.size() < 3 || !number(fields[0], iteration) || !number(fields[1], d) ||
+        !number(fields[2], g))
+      continue;
+    chart.series[0].x.push_back(iteration);
+    chart.series[0].y.push_back(d);
+    chart.series[1].x.push_back(iteration);
+    chart.series[1].y.push_back(g);
   }
   if (chart.series[0].x.empty()) return out + "<p>The training log is empty.</p>\n";
   std::vector<uchar> png;

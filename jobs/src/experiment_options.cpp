@@ -132,6 +132,13 @@ void ExperimentOptions::validate() const {
   for (const auto& scheme : schemes()) {
     GANAUG_CHECK(!scheme.pseudo || any_pool, "the scheme '", scheme.name(),
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
+    // The grid's other classifiers have K outputs and newclass's K + 1: one network cannot
+    // be both, and a misfit found at the first newclass cell would come after hours of work.
+    GANAUG_CHECK(!classifier().custom() || scheme.synthetic != Scheme::kNewClass, "the scheme '",
+                 scheme.name(),
+                 "' needs a classifier with K + 1 outputs and the "
+                 "grid's others K: with --classifier ",
+                 classifier().custom().name, " leave newclass out of --schemes");
   }
   GANAUG_CHECK((pool_gan() == PoolGan::kTeacher || gan().unlabeled_share() > 0) &&
                    gan().unlabeled_share() < 1,

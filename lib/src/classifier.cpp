@@ -774,8 +774,11 @@ void save_classifier_script(const Classifier& classifier, const std::string& pat
     if (auto* found = child->as<detail::ScriptNetwork>()) script = found;
   GANAUG_CHECK(script, "only a classifier built on a TorchScript module saves as TorchScript; ",
                path, " not written");
+  // A copy on the CPU: the file loads in Python on a machine without a GPU.
+  auto copy = script->script().deepcopy();
+  copy.to(torch::kCPU);
   std::ostringstream bytes;
-  script->script().save(bytes);
+  copy.save(bytes);
   const auto text = bytes.str();
   write_file_atomic(path, text.data(), text.size());
 }

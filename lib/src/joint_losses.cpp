@@ -18,9 +18,8 @@ void check_targets(const torch::Tensor& logits, const torch::Tensor& targets, in
   GANAUG_CHECK(targets.defined() && targets.dim() == 1 && targets.size(0) == logits.size(0), what,
                " needs one target per image: ", logits.size(0), " logits rows, ",
                targets.defined() ? targets.numel() : 0, " targets");
-  GANAUG_CHECK(targets.numel() == 0 ||
-                   (targets.min().item<int64_t>() >= 0 && targets.max().item<int64_t>() < classes),
-               what, " needs targets in [0, ", classes, ")");
+  GANAUG_CHECK(!((targets < 0) | (targets >= classes)).any().item<bool>(), what,
+               " needs targets in [0, ", classes, ")");
 }
 
 }  // namespace
@@ -48,10 +47,11 @@ torch::Tensor kplus1_fake_loss(const torch::Tensor& logits) {
 
 torch::Tensor feature_matching_loss(const torch::Tensor& real_features,
                                     const torch::Tensor& fake_features) {
-  GANAUG_CHECK(real_features.dim() == 2 && fake_features.dim() == 2 &&
-                   real_features.size(1) == fake_features.size(1),
-               "feature matching needs N x D features of one width, got ", real_features.sizes(),
-               " and ", fake_features.sizes());
+  GANAUG_CHECK(real_features.defined() && fake_features.defined() && real_features.dim() == 2 &&
+                   fake_features.dim() == 2 && real_features.size(0) > 0 &&
+                   fake_features.size(0) > 0 && real_features.size(1) == fake_features.size(1),
+               "feature matching needs N x D features (N >= 1) of one width, got ",
+               real_features.sizes(), " and ", fake_features.sizes());
   return (real_features.mean(0) - fake_features.mean(0)).square().mean();
 }
 

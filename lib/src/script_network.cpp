@@ -47,6 +47,7 @@ struct ScriptBatchnorm {
   torch::jit::Module layer;
   std::optional<double> momentum;  // none: a cumulative average
   torch::Tensor mean_sum, var_sum, old_mean, old_var;
+  torch::Tensor kept_mean, kept_var, kept_count;  // as they were, for a layer that never updates
 
   torch::Tensor get(const char* name) { return layer.attr(name).toTensor(); }
 };
@@ -57,7 +58,8 @@ std::vector<ScriptBatchnorm> script_batchnorm_layers(torch::jit::Module& module)
     if (!sub.hasattr("running_mean") || !sub.hasattr("running_var") ||
         !sub.hasattr("num_batches_tracked") || !sub.attr("running_mean").isTensor())
       continue;
-    ScriptBatchnorm bn{sub, std::nullopt, {}, {}, {}, {}};
+    ScriptBatchnorm bn;
+    bn.layer = sub;
     if (const auto m = sub.type()->findConstant("momentum"); m && m->isDouble())
       bn.momentum = m->toDouble();
     layers.push_back(std::move(bn));
@@ -73,6 +75,9 @@ bool reestimate_script_batchnorm(torch::jit::Module& module,
   if (layers.empty()) return false;
   torch::NoGradGuard no_grad;
   for (auto& bn : layers) {
+    bn.kept_mean = bn.get("running_mean").clone();
+    bn.kept_var = bn.get("running_var").clone();
+    bn.kept_count = bn.get("num_batches_tracked").clone();
     bn.get("running_mean").zero_();
     bn.get("running_var").fill_(1);
     bn.get("num_batches_tracked").zero_();
@@ -95,8 +100,16 @@ bool reestimate_script_batchnorm(torch::jit::Module& module,
       bn.var_sum.add_((bn.get("running_var") - (1 - m) * bn.old_var) / m);
     }
   }
-  // Without momentum the layers already hold the cumulative average of the batches.
+  // Without momentum the layers already hold the cumulative average of the batches. A layer
+  // that never updated (one the forward does not reach, or a module traced in evaluation
+  // mode) keeps the statistics it had.
   for (auto& bn : layers) {
+    if (bn.get("num_batches_tracked").item<int64_t>() == 0) {
+      bn.get("running_mean").copy_(bn.kept_mean);
+      bn.get("running_var").copy_(bn.kept_var);
+      bn.get("num_batches_tracked").copy_(bn.kept_count);
+      continue;
+    }
     if (!bn.momentum || batches == 0) continue;
     bn.get("running_mean").copy_(bn.mean_sum / static_cast<double>(batches));
     bn.get("running_var").copy_(bn.var_sum / static_cast<double>(batches));
@@ -129,7 +142,7 @@ CustomNetwork script_network(const std::string& path) {
     torch::jit::Module copy;
     {
       torch::NoGradGuard no_grad;
-      copy = loaded.clone();
+      copy = loaded.deepcopy();  // the same class types and methods, new tensors
     }
     const auto original = loaded.parameters();
     auto from = original.begin();

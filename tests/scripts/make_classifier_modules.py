@@ -72,6 +72,12 @@ def main() -> None:
     save(SmallCnn(3 if channels == 1 else 1, size, classes), "other_channels.pt")
     save(FixedSize(channels, size * 2, classes), "other_size.pt")
     save(NotANumber(channels, size, classes), "nan.pt")
+    # Traced in evaluation mode: its batch norm never updates; its statistics must survive.
+    traced = NormalisedInput(channels, size, classes).eval()
+    with torch.no_grad():
+        traced.norm.running_mean.fill_(0.25)
+        traced.norm.running_var.fill_(4.0)
+    torch.jit.trace(traced, torch.zeros(2, channels, size, size)).save(f"{out}/traced_eval.pt")
     frozen = SmallCnn(channels, size, classes)
     for p in frozen.parameters():
         p.requires_grad_(False)

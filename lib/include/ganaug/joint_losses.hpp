@@ -29,8 +29,8 @@ torch::Tensor kplus1_fake_loss(const torch::Tensor& logits);
 
 /// Feature matching (Salimans et al. 2016): the mean over features of the squared difference
 /// between the batch means of an inner layer's features on real and on generated images
-/// (N x D each, any N). The generator's loss; gradients reach both sides, so detach the real
-/// features. Throws ganaug::Error when the feature widths differ.
+/// (N x D each, N of each at least 1). The generator's loss; gradients reach both sides, so
+/// detach the real features. Throws ganaug::Error for empty batches or widths that differ.
 torch::Tensor feature_matching_loss(const torch::Tensor& real_features,
                                     const torch::Tensor& fake_features);
 
