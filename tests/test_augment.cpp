@@ -54,6 +54,17 @@ std::vector<std::vector<std::string>> read_rows(const fs::path& manifest) {
   return rows;
 }
 
+// Runs `options` and stops it (ganaug::Interrupted, expected) once `images` are generated.
+void run_until_generated(const ganaug::jobs::AugmentOptions& options, double images) {
+  ganaug::jobs::AugmentCallbacks callbacks;
+  std::atomic<bool> stop{false};
+  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
+    if (stage == "generate" && done >= images) stop = true;
+  };
+  callbacks.should_stop = [&] { return stop.load(); };
+  EXPECT_THROW(ganaug::jobs::run_augment(options, callbacks), ganaug::Interrupted);
+}
+
 int run_tool(const std::string& arguments, std::string* output = nullptr) {
   return ganaug::testing::run_program(GANAUG_AUGMENT_EXE, arguments, output);
 }
@@ -129,13 +140,7 @@ TEST(Augment, InterruptedRunResumesWithoutDuplicatesOrGaps) {
                      .n(600)
                      .generate_batch_size(20)
                      .retrain(false);
-  ganaug::jobs::AugmentCallbacks callbacks;
-  std::atomic<bool> stop{false};
-  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
-    if (stage == "generate" && done >= 100) stop = true;
-  };
-  callbacks.should_stop = [&] { return stop.load(); };
-  EXPECT_THROW(ganaug::jobs::run_augment(options, callbacks), ganaug::Interrupted);
+  run_until_generated(options, 100);
   const auto partial = read_rows(dir / "out" / "labels.csv");
   const auto files =
       std::distance(fs::directory_iterator(dir / "out" / "images"), fs::directory_iterator());
@@ -195,13 +200,7 @@ TEST(Augment, A128PixelRunTrainsGeneratesResumesAndExports) {
                      .device("cpu")
                      .threads(2);
   // Stopped while it writes the images, then resumed.
-  ganaug::jobs::AugmentCallbacks callbacks;
-  std::atomic<bool> stop{false};
-  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
-    if (stage == "generate" && done >= 10) stop = true;
-  };
-  callbacks.should_stop = [&] { return stop.load(); };
-  EXPECT_THROW(ganaug::jobs::run_augment(options, callbacks), ganaug::Interrupted);
+  run_until_generated(options, 10);
   EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
   const auto summary = ganaug::jobs::run_augment(options.resume(true));
   EXPECT_EQ(summary["image_shape"], (std::vector<int64_t>{1, 128, 128}));
