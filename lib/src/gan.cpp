@@ -12,6 +12,7 @@
 #include "fake_classes.hpp"
 #include "gan_checkpoint.hpp"
 #include "gan_fields.hpp"
+#include "gan_support.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
@@ -20,6 +21,9 @@
 namespace ganaug {
 
 namespace fs = std::filesystem;
+using detail::check_finite;
+using detail::copy_state;
+using detail::recompute_batchnorm_statistics;
 
 namespace {
 
@@ -27,7 +31,9 @@ constexpr int64_t kSamplesPerClass = 8;
 // Batches of the EMA generator's own samples its batch-norm statistics are recomputed from.
 constexpr int64_t kEmaStatisticsBatches = 16;
 
-void check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
+}  // namespace
+
+void detail::check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
   torch::NoGradGuard no_grad;
   const auto parameters = module.named_parameters();
   std::vector<torch::Tensor> finite;
@@ -43,7 +49,7 @@ void check_finite(const torch::nn::Module& module, const char* what, int64_t ite
   }
 }
 
-void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
+void detail::copy_state(torch::nn::Module& from, torch::nn::Module& to) {
   torch::NoGradGuard no_grad;
   auto source = from.parameters(), target = to.parameters();
   for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
@@ -51,7 +57,26 @@ void copy_state(torch::nn::Module& from, torch::nn::Module& to) {
   for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
 }
 
-}  // namespace
+void detail::update_moving_average(torch::nn::Module& model, torch::nn::Module& average,
+                                   double decay, int64_t step) {
+  const double d =
+      std::min(decay, (1.0 + static_cast<double>(step)) / (10.0 + static_cast<double>(step)));
+  torch::NoGradGuard no_grad;
+  auto source = model.parameters(), target = average.parameters();
+  for (size_t i = 0; i < source.size(); ++i) target[i].mul_(d).add_(source[i], 1 - d);
+  auto source_buffers = model.buffers(), target_buffers = average.buffers();
+  for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
+}
+
+DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labelled_images) {
+  if (o.diffaugment()) return *o.diffaugment();
+  DiffAugmentPolicy policy;
+  if (labelled_images < 10000) {
+    policy.translation = policy.cutout = true;
+    policy.color = o.channels() == 3;
+  }
+  return policy;
+}
 
 GanLoss parse_gan_loss(const std::string& name) {
   if (name == "hinge") return GanLoss::kHinge;
@@ -194,8 +219,8 @@ AcceptedImages generate_accepted(Generator& generator, int64_t count, uint64_t s
 // noise seeded by the run's seed and iteration): its weights are an average over the run, so
 // the raw generator's statistics, copied every step, do not describe its activations. Depends
 // only on the weights, the seed and the iteration: repeated calls give the same statistics.
-void recompute_batchnorm_statistics(Generator& generator, const GanOptions& o, int64_t iteration,
-                                    const torch::Device& device) {
+void detail::recompute_batchnorm_statistics(Generator& generator, const GanOptions& o,
+                                            int64_t iteration, const torch::Device& device) {
   detail::reestimate_batchnorm(*generator, [&] {
     auto rng = make_generator(device, mix_seed(mix_seed(o.seed(), streams::kEmaStatistics),
                                                static_cast<uint64_t>(iteration)));
@@ -234,12 +259,7 @@ struct RealImages {
                            std::max<int64_t>(1, std::llround(o.unlabeled_share() *
                                                              static_cast<double>(o.batch_size()))));
     }
-    if (o.diffaugment()) {
-      policy = *o.diffaugment();
-    } else if (n < 10000) {
-      policy.translation = policy.cutout = true;
-      policy.color = o.channels() == 3;
-    }
+    policy = detail::diffaugment_policy(o, n);
   }
 
   torch::Tensor labelled;            // rows of the labelled images in the data
@@ -386,13 +406,8 @@ struct GanTrainer::State {
   // The moving average of the generator's weights after step `iteration`, with a warm-up: a
   // short run should not average in its random initial weights. Buffers are copied.
   void update_ema() {
-    if (options.ema_decay() <= 0) return;
-    const double decay = std::min(options.ema_decay(), (1.0 + iteration) / (10.0 + iteration));
-    torch::NoGradGuard no_grad;
-    auto source = generator->parameters(), target = ema->parameters();
-    for (size_t i = 0; i < source.size(); ++i) target[i].mul_(decay).add_(source[i], 1 - decay);
-    auto source_buffers = generator->buffers(), target_buffers = ema->buffers();
-    for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
+    if (options.ema_decay() > 0)
+      detail::update_moving_average(*generator, *ema, options.ema_decay(), iteration);
   }
 
   // Module state kept equal on every rank: rank 0's at the start (weights and buffers), its

@@ -270,6 +270,7 @@ CheckpointReader::CheckpointReader(const std::string& path, const torch::Device&
                      format.toStringRef() == checkpoint_format(kind, 1),
                  "checkpoint ", path, " is not a ganaug ", expected());
     version_ = 1;
+    bare_zip_ = true;
     return;
   }
   // Format v2 and later: a header line, then the payload. Only a payload whose checksum holds
@@ -437,7 +438,7 @@ void CheckpointReader::load_optimizer(const char* key, torch::optim::Adam& optim
                "'; it is damaged or from another version");
   std::string problem;
   try {
-    problem = version_ == 1 ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
+    problem = bare_zip_ ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
   } catch (const std::exception& e) {
     problem = first_line(e);
   }

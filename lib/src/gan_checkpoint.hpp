@@ -76,6 +76,7 @@ class CheckpointReader {
  private:
   std::string path_;
   int64_t version_ = 0;
+  bool bare_zip_ = false;  // a GAN checkpoint of format v1 (no header line)
   torch::serialize::InputArchive archive_;
 };
 

@@ -11,6 +11,8 @@
 #include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/job.hpp"
+#include "ganaug/joint.hpp"
+#include "ganaug/joint_losses.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"

@@ -34,6 +34,16 @@ constexpr uint64_t kEmaStatistics = 0xE3A000000000ULL;
 /// multi-process run augments from mix_seed(mix_seed(seed, i), kRankAugment + r).
 constexpr uint64_t kTrainingSamples = 0xA11CE;
 constexpr uint64_t kRankAugment = 7;
+// -- joint training (lib/src/joint.cpp), from the run's seed --
+/// Initial weights of the classifier take ClassifierImpl::reset_parameters(seed) (the
+/// classifier's streams above); the generator's and the discriminator's mix these.
+constexpr uint64_t kJointGeneratorInit = 0x6A6E0000000000ULL;
+constexpr uint64_t kJointDiscriminatorInit = 0x6AD10000000000ULL;
+/// Step i draws from mix_seed(seed, i); its classifier dropout masks from
+/// mix_seed(mix_seed(seed, i), kJointDropout), its labelled images' augmentation from
+/// mix_seed(mix_seed(seed, i), kJointAugment).
+constexpr uint64_t kJointDropout = 0x6A64726F70ULL;  // "jdrop"
+constexpr uint64_t kJointAugment = 0x6A617567ULL;    // "jaug"
 // -- augment-bench (jobs/src/experiment.cpp), from a cell's seed or the first seed --
 /// The validation split (first seed).
 constexpr uint64_t kValidationSplit = 0x76616c;  // "val"

@@ -1,0 +1,628 @@
+#include "ganaug/joint.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "fake_classes.hpp"
+#include "gan_checkpoint.hpp"
+#include "gan_fields.hpp"
+#include "gan_support.hpp"
+#include "ganaug/diffaugment.hpp"
+#include "ganaug/error.hpp"
+#include "ganaug/file_io.hpp"
+#include "ganaug/joint_losses.hpp"
+#include "ganaug/runtime.hpp"
+#include "ganaug/seed_streams.hpp"
+
+namespace ganaug {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Joint checkpoints: v1 the header line.
+constexpr detail::CheckpointKind kJointCheckpoint{"ganaug-joint-checkpoint-v", 1, 1, false,
+                                                  "joint checkpoint"};
+
+torch::TensorOptions on(const torch::Device& device, torch::ScalarType type) {
+  return torch::TensorOptions().dtype(type).device(device);
+}
+
+void set_requires_grad(torch::nn::Module& module, bool on) {
+  for (auto& p : module.parameters()) p.set_requires_grad(on);
+}
+
+}  // namespace
+
+std::string to_string(JointForm form) {
+  switch (form) {
+    case JointForm::kKPlus1:
+      return "kplus1";
+    case JointForm::kTwoK:
+      return "2k";
+    case JointForm::kTriple:
+      return "triple";
+  }
+  GANAUG_FAIL("unknown joint form");
+}
+
+JointForm parse_joint_form(const std::string& name) {
+  for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
+    if (to_string(form) == name) return form;
+  GANAUG_FAIL("unknown joint form '", name, "': use kplus1, 2k or triple");
+}
+
+int64_t joint_outputs(JointForm form, int64_t num_classes) {
+  return form == JointForm::kTwoK ? 2 * num_classes : num_classes;
+}
+
+void JointOptions::validate() const {
+  check_model_shape(num_classes(), image_size(), channels());
+  GANAUG_CHECK(!classifier().custom(),
+               "joint training trains the built-in classifier networks (cnn, cnn-strided, "
+               "resnet), not a custom one (",
+               classifier().custom().name, ")");
+  GANAUG_CHECK(iterations() >= 0, "the joint steps must be 0 or more, got ", iterations());
+  GANAUG_CHECK(checkpoint_every() >= 0, "checkpoint_every must be 0 (off) or positive, got ",
+               checkpoint_every());
+  GANAUG_CHECK(log_every() >= 1, "log_every must be positive, got ", log_every());
+  GANAUG_CHECK(std::isfinite(unsupervised_weight()) && unsupervised_weight() >= 0,
+               "the unsupervised weight must be finite and not negative, got ",
+               unsupervised_weight());
+  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1,
+               "the warm-up share must lie in [0, 1), got ", warmup_share());
+  GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
+               threads());
+  classifier_options().validate();
+  gan_options().validate();
+}
+
+ClassifierOptions JointOptions::classifier_options() const {
+  return ClassifierOptions(classifier())
+      .num_outputs(joint_outputs(form(), num_classes()))
+      .image_size(image_size())
+      .channels(channels())
+      .optimizer(ClassifierOptimizer::kAdam)
+      .pool_weight(0)
+      .seed(seed())
+      .device(device())
+      .threads(threads());
+}
+
+GanOptions JointOptions::gan_options() const {
+  return GanOptions(gan())
+      .num_classes(num_classes())
+      .image_size(image_size())
+      .channels(channels())
+      .iterations(iterations())
+      .seed(seed())
+      .device(device())
+      .threads(threads())
+      .out_dir("")
+      .checkpoint_every(0)
+      .sample_every(0)
+      .log_every(log_every());
+}
+
+namespace {
+
+// The images of one train() call on the device, and how every step draws from them.
+struct JointData {
+  JointData(const LabeledDataset& labelled, const LabeledDataset* pool, const JointOptions& o,
+            const torch::Device& device, bool augments)
+      : fake_classes(torch::bincount(labelled.labels.masked_select(labelled.labels >= 0).cpu(), {},
+                                     o.num_classes()),
+                     device) {
+    const auto rows = torch::nonzero(labelled.labels >= 0).flatten();
+    const auto host = labelled.images.index_select(0, rows).to(torch::kCPU);
+    images = augments ? host : host.to(device);
+    labels = labelled.labels.index_select(0, rows).to(device);
+    n = rows.numel();
+    // The pool: images labelled -1 and the pool's (whose labels are not read).
+    std::vector<torch::Tensor> parts;
+    const auto unlabelled = torch::nonzero(labelled.labels < 0).flatten();
+    if (unlabelled.numel() > 0) parts.push_back(labelled.images.index_select(0, unlabelled));
+    if (pool && pool->size() > 0) parts.push_back(pool->images);
+    has_pool = !parts.empty();
+    // K + 1 without a pool: the labelled images are its unlabelled real ones.
+    if (!has_pool && o.form() == JointForm::kKPlus1) parts.push_back(host);
+    if (!parts.empty()) unlabelled_images = torch::cat(parts).to(device);
+    policy = detail::diffaugment_policy(o.gan_options(), n);
+    for (auto& part : parts) part = part.to(torch::kCPU);
+    parts.insert(parts.begin(), host);
+    recalibration = torch::cat(parts);
+  }
+
+  torch::Tensor images, labels;  // labelled (on the CPU when augmented per step)
+  torch::Tensor unlabelled_images;
+  torch::Tensor recalibration;  // every real image, for the classifier's batch norm
+  int64_t n = 0;
+  bool has_pool = false;
+  detail::FakeClasses fake_classes;
+  DiffAugmentPolicy policy;
+};
+
+// One step's draws and the batches the networks share.
+struct StepBatches {
+  at::Generator rng;
+  torch::Tensor labelled, labels;     // labelled images and their classes
+  torch::Tensor unlabelled;           // pool (or K + 1's unlabelled real) images, or undefined
+  torch::Tensor noise, fake_classes;  // of the classifier's (and discriminator's) fakes
+};
+
+}  // namespace
+
+struct JointTrainer::State {
+  State(JointOptions o, std::vector<std::string> names)
+      : options(std::move(o)),
+        class_names(std::move(names)),
+        device(select_device(options.device())) {}
+
+  JointOptions options;
+  std::vector<std::string> class_names;
+  torch::Device device;
+  Classifier classifier{nullptr}, classifier_average{nullptr};
+  Generator generator{nullptr}, generator_ema{nullptr};
+  Discriminator discriminator{nullptr};
+  std::unique_ptr<torch::optim::Adam> c_optimizer, g_optimizer, d_optimizer;
+  int64_t iteration = 0;
+  torch::Tensor recalibration;  // the real images of the last train() call
+
+  GanOptions gan() const { return options.gan_options(); }
+
+  std::unique_ptr<torch::optim::Adam> adam(torch::nn::Module& module, double lr,
+                                           double weight_decay = 0) const {
+    const auto& g = options.gan();
+    return std::make_unique<torch::optim::Adam>(module.parameters(),
+                                                torch::optim::AdamOptions(lr)
+                                                    .betas(std::make_tuple(g.beta1(), g.beta2()))
+                                                    .weight_decay(weight_decay));
+  }
+
+  void build() {
+    const auto& o = options;
+    const auto c = o.classifier_options();
+    classifier = Classifier(c);
+    classifier->reset_parameters(o.seed());
+    classifier_average = Classifier(c);
+    detail::copy_state(*classifier, *classifier_average);
+    const auto g = gan();
+    generator = Generator(g.generator_options());
+    reset_parameters(*generator, mix_seed(o.seed(), streams::kJointGeneratorInit));
+    generator_ema = Generator(g.generator_options());
+    detail::copy_state(*generator, *generator_ema);
+    for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(classifier.get()),
+                                 static_cast<torch::nn::Module*>(classifier_average.get()),
+                                 static_cast<torch::nn::Module*>(generator.get()),
+                                 static_cast<torch::nn::Module*>(generator_ema.get())})
+      m->to(device);
+    set_requires_grad(*classifier_average, false);
+    set_requires_grad(*generator_ema, false);
+    c_optimizer = adam(*classifier, c.learning_rate(), c.weight_decay());
+    g_optimizer = adam(*generator, g.g_lr());
+    if (o.form() == JointForm::kTriple) {
+      discriminator = Discriminator(g.discriminator_options());
+      reset_parameters(*discriminator, mix_seed(o.seed(), streams::kJointDiscriminatorInit));
+      discriminator->to(device);
+      d_optimizer = adam(*discriminator, g.d_lr());
+    }
+  }
+
+  // The step's batches: labelled images (augmented when asked), pool images, fake noise and
+  // classes, all from the step's generator.
+  StepBatches draw(const JointData& data, const BatchAugmenter& augment) const {
+    const auto& o = options;
+    StepBatches b;
+    const uint64_t step_seed = mix_seed(o.seed(), static_cast<uint64_t>(iteration));
+    b.rng = make_generator(device, step_seed);
+    const int64_t labelled_batch = o.classifier().batch_size(), batch = o.gan().batch_size();
+    const auto index = torch::randint(data.n, {labelled_batch}, b.rng, on(device, torch::kInt64));
+    b.labels = data.labels.index_select(0, index);
+    b.labelled = data.images.index_select(0, index.to(data.images.device()));
+    if (augment)
+      b.labelled = augment(b.labelled, mix_seed(step_seed, streams::kJointAugment)).to(device);
+    if (data.unlabelled_images.defined()) {
+      const auto pool_index =
+          torch::randint(data.unlabelled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
+      b.unlabelled = data.unlabelled_images.index_select(0, pool_index);
+    }
+    b.noise = torch::randn({batch, o.gan().latent_dim()}, b.rng, on(device, torch::kFloat32));
+    b.fake_classes = data.fake_classes.draw(batch, b.rng);
+    // The classifier's dropout masks: from the step's seed, so a resumed run draws the same.
+    for (const auto& m : classifier->modules())
+      if (auto* dropout = m->as<SeededDropoutImpl>())
+        dropout->reseed(mix_seed(step_seed, streams::kJointDropout));
+    return b;
+  }
+
+  // How much of the classifier's unsupervised terms a step takes: all but for kTriple, which
+  // trains on the labelled images alone for warmup_share of the steps, then ramps them in.
+  double ramp() const {
+    const auto& o = options;
+    if (o.form() != JointForm::kTriple) return 1.0;
+    const double warm = o.warmup_share() * static_cast<double>(o.iterations());
+    if (warm <= 0) return 1.0;
+    return std::clamp((static_cast<double>(iteration) - warm) / warm, 0.0, 1.0);
+  }
+
+  torch::Tensor fakes(const StepBatches& b) {
+    torch::NoGradGuard no_grad;
+    return generator(b.noise, b.fake_classes);
+  }
+
+  // The classifier's step; returns (loss, labelled cross-entropy) on the device.
+  torch::Tensor classifier_step(const JointData& data, const StepBatches& b,
+                                const torch::Tensor& fake) {
+    const auto& o = options;
+    const int64_t k = o.num_classes();
+    classifier->train();
+    const auto labelled_logits = classifier(b.labelled);
+    torch::Tensor supervised, unsupervised;
+    switch (o.form()) {
+      case JointForm::kKPlus1: {
+        supervised = kplus1_labelled_loss(labelled_logits, b.labels);
+        unsupervised =
+            kplus1_unlabelled_loss(classifier(b.unlabelled)) + kplus1_fake_loss(classifier(fake));
+        break;
+      }
+      case JointForm::kTwoK: {
+        supervised = two_k_loss(labelled_logits, b.labels);
+        unsupervised = two_k_loss(classifier(fake), b.fake_classes + k);
+        if (data.has_pool) {
+          // -log P(real, any class) for pool images.
+          const auto logits = classifier(b.unlabelled);
+          unsupervised =
+              unsupervised +
+              (torch::logsumexp(logits, 1) - torch::logsumexp(logits.slice(1, 0, k), 1)).mean();
+        }
+        break;
+      }
+      case JointForm::kTriple: {
+        supervised = torch::nn::functional::cross_entropy(labelled_logits, b.labels);
+        unsupervised = torch::nn::functional::cross_entropy(classifier(fake), b.fake_classes);
+        if (data.has_pool) unsupervised = unsupervised + pool_adversarial_loss(b);
+        break;
+      }
+    }
+    const auto loss = supervised + o.unsupervised_weight() * ramp() * unsupervised;
+    for (auto& group : c_optimizer->param_groups())
+      group.options().set_lr(scheduled_learning_rate(o.classifier_options(), iteration,
+                                                     std::max<int64_t>(1, o.iterations())));
+    c_optimizer->zero_grad();
+    loss.backward();
+    c_optimizer->step();
+    return torch::stack({loss.detach(), supervised.detach()});
+  }
+
+  // Triple-GAN's classifier term on the pool: the log-derivative estimate of
+  // E_{y ~ C(x)} log(1 - D(x, y)) at the class C predicts, D's verdict detached.
+  torch::Tensor pool_adversarial_loss(const StepBatches& b) {
+    const auto logits = classifier(b.unlabelled);
+    const auto predicted = logits.detach().argmax(1);
+    torch::Tensor verdict;
+    {
+      torch::NoGradGuard no_grad;
+      verdict = -torch::nn::functional::softplus(discriminator(b.unlabelled, predicted));
+    }
+    const auto log_p = torch::log_softmax(logits, 1).gather(1, predicted.unsqueeze(1)).squeeze(1);
+    return (log_p * verdict).mean();
+  }
+
+  // kTriple's discriminator step: labelled pairs real; generated pairs and pool pairs (with
+  // the classifier's classes) fake, half each when there is a pool. Returns its loss.
+  torch::Tensor discriminator_step(const JointData& data, StepBatches& b,
+                                   const torch::Tensor& fake) {
+    const auto g = gan();
+    std::vector<torch::Tensor> images{b.labelled, fake};
+    std::vector<torch::Tensor> classes{b.labels, b.fake_classes};
+    if (data.has_pool) {
+      torch::NoGradGuard no_grad;
+      classifier->eval();
+      images.push_back(b.unlabelled);
+      classes.push_back(classifier(b.unlabelled).argmax(1));
+      classifier->train();
+    }
+    auto all = torch::cat(images);
+    if (data.policy.any()) all = diff_augment(all, data.policy, b.rng);
+    const auto scores = discriminator(all, torch::cat(classes));
+    const int64_t l = b.labelled.size(0), f = fake.size(0);
+    const auto real = scores.slice(0, 0, l), generated = scores.slice(0, l, l + f);
+    auto real_term = [&](const torch::Tensor& s) {
+      return g.loss() == GanLoss::kHinge ? torch::relu(1 - s).mean()
+                                         : torch::nn::functional::softplus(-s).mean();
+    };
+    auto fake_term = [&](const torch::Tensor& s) {
+      return g.loss() == GanLoss::kHinge ? torch::relu(1 + s).mean()
+                                         : torch::nn::functional::softplus(s).mean();
+    };
+    auto loss = real_term(real);
+    loss = data.has_pool ? loss + 0.5 * (fake_term(generated) + fake_term(scores.slice(0, l + f)))
+                         : loss + fake_term(generated);
+    d_optimizer->zero_grad();
+    loss.backward();
+    d_optimizer->step();
+    return loss.detach();
+  }
+
+  // The generator's step (fresh noise, the same classes); returns its loss on the device.
+  torch::Tensor generator_step(const JointData& data, StepBatches& b) {
+    const auto& o = options;
+    const int64_t batch = o.gan().batch_size();
+    torch::nn::Module& judge = o.form() == JointForm::kTriple
+                                   ? static_cast<torch::nn::Module&>(*discriminator)
+                                   : static_cast<torch::nn::Module&>(*classifier);
+    set_requires_grad(judge, false);
+    const auto noise =
+        torch::randn({batch, o.gan().latent_dim()}, b.rng, on(device, torch::kFloat32));
+    generator->train();
+    auto fake = generator(noise, b.fake_classes);
+    torch::Tensor loss;
+    switch (o.form()) {
+      case JointForm::kKPlus1: {
+        torch::Tensor real_features;
+        {
+          torch::NoGradGuard no_grad;
+          real_features = classifier->embed(b.unlabelled);
+        }
+        loss = feature_matching_loss(real_features, classifier->embed(fake));
+        break;
+      }
+      case JointForm::kTwoK:
+        loss = two_k_loss(classifier(fake), b.fake_classes);
+        break;
+      case JointForm::kTriple: {
+        if (data.policy.any()) fake = diff_augment(fake, data.policy, b.rng);
+        const auto scores = discriminator(fake, b.fake_classes);
+        loss = o.gan().loss() == GanLoss::kHinge ? -scores.mean()
+                                                 : torch::nn::functional::softplus(-scores).mean();
+        break;
+      }
+    }
+    g_optimizer->zero_grad();
+    loss.backward();
+    g_optimizer->step();
+    set_requires_grad(judge, true);
+    return loss.detach();
+  }
+
+  // One step of every network; returns (c_loss, labelled_loss, g_loss, d_loss) on the device.
+  torch::Tensor step(const JointData& data, const BatchAugmenter& augment) {
+    auto b = draw(data, augment);
+    const auto fake = fakes(b);
+    auto d_loss = torch::zeros({}, on(device, torch::kFloat32));
+    if (options.form() == JointForm::kTriple) d_loss = discriminator_step(data, b, fake);
+    const auto c_losses = classifier_step(data, b, fake);
+    const auto g_loss = generator_step(data, b);
+    const auto decay = options.classifier().ema_decay();
+    if (decay > 0)
+      detail::update_moving_average(*classifier, *classifier_average, decay, iteration);
+    if (options.gan().ema_decay() > 0)
+      detail::update_moving_average(*generator, *generator_ema, options.gan().ema_decay(),
+                                    iteration + 1);
+    return torch::cat({c_losses, g_loss.reshape({1}), d_loss.reshape({1})});
+  }
+
+  void check_weights() const {
+    detail::check_finite(*classifier, "classifier", iteration);
+    detail::check_finite(*generator, "generator", iteration);
+    if (discriminator) detail::check_finite(*discriminator, "discriminator", iteration);
+  }
+};
+
+namespace {
+
+// log.csv and the progress reports of one train() call; the losses are read from the device
+// every log_every steps and checked for NaN/Inf then.
+class JointLog {
+ public:
+  JointLog(const JointOptions& o, int64_t first) : o_(o), start_(std::chrono::steady_clock::now()) {
+    progress_.iterations = o.iterations();
+    if (o.out_dir().empty()) return;
+    fs::create_directories(o.out_dir());
+    remove_temporary_files(o.out_dir());
+    const auto path = fs::path(o.out_dir()) / "log.csv";
+    const bool fresh = !fs::exists(path) || first == 0;
+    log_.open(path, fresh ? std::ios::trunc : std::ios::app);
+    GANAUG_CHECK(log_.good(), "cannot write the training log ", path.string());
+    if (fresh) log_ << "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds\n";
+    checkpoint_ = (fs::path(o.out_dir()) / "checkpoint.pt").string();
+  }
+
+  const std::string& checkpoint_path() const { return checkpoint_; }
+
+  const JointProgress& report(int64_t iteration, const torch::Tensor& losses) {
+    progress_.iteration = iteration;
+    progress_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (losses.defined()) {
+      const auto v = losses.to(torch::kCPU, torch::kFloat64).contiguous();
+      const double* x = v.data_ptr<double>();
+      progress_.c_loss = x[0];
+      progress_.labelled_loss = x[1];
+      progress_.g_loss = x[2];
+      progress_.d_loss = x[3];
+      for (int i = 0; i < 4; ++i)
+        GANAUG_CHECK(std::isfinite(x[i]), "joint training diverged by step ", iteration,
+                     " (losses are checked every ", o_.log_every(), "): classifier loss ", x[0],
+                     ", generator loss ", x[2], ", discriminator loss ", x[3],
+                     "; the last checkpoint is left intact. Lower the learning rates or change "
+                     "the seed");
+    }
+    if (log_.is_open()) {
+      log_ << iteration << ',' << progress_.c_loss << ',' << progress_.labelled_loss << ','
+           << progress_.g_loss << ',' << progress_.d_loss << ',' << progress_.seconds << '\n';
+      log_.flush();
+    }
+    return progress_;
+  }
+
+ private:
+  const JointOptions& o_;
+  std::chrono::steady_clock::time_point start_;
+  std::ofstream log_;
+  std::string checkpoint_;
+  JointProgress progress_;
+};
+
+void check_data(const LabeledDataset& data, const JointOptions& o, const char* what) {
+  data.validate();
+  GANAUG_CHECK(data.channels() == o.channels() && data.height() == o.image_size() &&
+                   data.width() == o.image_size(),
+               "joint training was set up for ", o.channels(), "x", o.image_size(), "x",
+               o.image_size(), " images but the ", what, " ", data.source, " holds ",
+               data.channels(), "x", data.height(), "x", data.width());
+}
+
+}  // namespace
+
+JointTrainer::JointTrainer(JointOptions options, std::vector<std::string> class_names)
+    : state_(std::make_unique<State>(std::move(options), std::move(class_names))) {
+  auto& s = *state_;
+  s.options.validate();
+  GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",
+               s.class_names.size(), " class names for ", s.options.num_classes(), " classes");
+  if (s.options.threads() > 0) configure_threads(s.options.threads());
+  s.build();
+}
+
+JointTrainer::~JointTrainer() = default;
+JointTrainer::JointTrainer(JointTrainer&&) noexcept = default;
+JointTrainer& JointTrainer::operator=(JointTrainer&&) noexcept = default;
+
+bool JointTrainer::train(const LabeledDataset& labelled, const LabeledDataset* pool) {
+  auto& s = *state_;
+  const auto& o = s.options;
+  check_data(labelled, o, "labelled data");
+  if (pool) check_data(*pool, o, "pool");
+  GANAUG_CHECK(labelled.num_classes() == o.num_classes(), "joint training was set up for ",
+               o.num_classes(), " classes but ", labelled.source, " has ", labelled.num_classes());
+  GANAUG_CHECK((labelled.labels >= 0).any().item<bool>(), "no labelled images in ",
+               labelled.source);
+  const JointData data(labelled, pool, o, s.device, static_cast<bool>(augment));
+  s.recalibration = data.recalibration;
+  JointLog log(o, s.iteration);
+  torch::Tensor losses;
+  while (s.iteration < o.iterations()) {
+    if (should_stop && should_stop()) {
+      if (!log.checkpoint_path().empty()) save_checkpoint(log.checkpoint_path());
+      return false;
+    }
+    losses = s.step(data, augment);
+    ++s.iteration;
+    if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
+      const auto& progress = log.report(s.iteration, losses);
+      s.check_weights();
+      if (on_progress) on_progress(progress);
+    }
+    if (!log.checkpoint_path().empty() && o.checkpoint_every() > 0 &&
+        s.iteration % o.checkpoint_every() == 0 && s.iteration < o.iterations())
+      save_checkpoint(log.checkpoint_path());
+  }
+  if (!log.checkpoint_path().empty()) save_checkpoint(log.checkpoint_path());
+  return true;
+}
+
+void JointTrainer::save_checkpoint(const std::string& path) const {
+  auto& s = *state_;
+  s.check_weights();
+  torch::serialize::OutputArchive archive;
+  detail::write_options(archive, s.gan());
+  const auto c = s.options.classifier_options();
+  archive.write("form", c10::IValue(to_string(s.options.form())));
+  archive.write("classifier_network", c10::IValue(to_string(c.network())));
+  archive.write("classifier_width", c10::IValue(c.network_width()));
+  archive.write("iteration", c10::IValue(s.iteration));
+  c10::List<std::string> names;
+  for (const auto& name : s.class_names) names.push_back(name);
+  archive.write("class_names", c10::IValue(names));
+  auto add = [&](const char* key, const torch::nn::Module& module) {
+    torch::serialize::OutputArchive sub;
+    module.save(sub);
+    archive.write(key, sub);
+  };
+  auto add_adam = [&](const char* key, torch::optim::Adam& optimizer) {
+    torch::serialize::OutputArchive sub;
+    detail::save_adam(sub, optimizer);
+    archive.write(key, sub);
+  };
+  add("classifier", *s.classifier);
+  add("classifier_average", *s.classifier_average);
+  add("generator", *s.generator);
+  add("generator_ema", *s.generator_ema);
+  add_adam("c_optimizer", *s.c_optimizer);
+  add_adam("g_optimizer", *s.g_optimizer);
+  if (s.discriminator) {
+    add("discriminator", *s.discriminator);
+    add_adam("d_optimizer", *s.d_optimizer);
+  }
+  detail::write_checkpoint_file(archive, path, kJointCheckpoint);
+}
+
+void JointTrainer::resume(const std::string& path) {
+  auto& s = *state_;
+  detail::CheckpointReader reader(path, s.device, kJointCheckpoint);
+  const auto form = reader.text("form");
+  GANAUG_CHECK(form == to_string(s.options.form()), "checkpoint ", path, " is of the joint form ",
+               form, ", this run's is ", to_string(s.options.form()));
+  const auto c = s.options.classifier_options();
+  const auto network = reader.text("classifier_network");
+  const auto width = reader.integer("classifier_width");
+  GANAUG_CHECK(network == to_string(c.network()) && width == c.network_width(), "checkpoint ", path,
+               " holds a ", network, " classifier of width ", width, ", this run builds a ",
+               to_string(c.network()), " of width ", c.network_width());
+  const auto differences = detail::architecture_differences(reader.options(), s.gan());
+  GANAUG_CHECK(differences.empty(), "checkpoint ", path, " was trained with another architecture (",
+               differences, " in this run); use the same model options or start a new run");
+  GANAUG_CHECK(reader.class_names() == s.class_names, "checkpoint ", path,
+               " was trained on other classes than this dataset's");
+  const std::vector<std::pair<const char*, torch::nn::Module*>> modules{
+      {"classifier", s.classifier.get()},
+      {"classifier_average", s.classifier_average.get()},
+      {"generator", s.generator.get()},
+      {"generator_ema", s.generator_ema.get()}};
+  for (const auto& [key, module] : modules) {
+    reader.load(key, *module);
+    reader.check_finite_weights(*module, key);
+  }
+  reader.load_optimizer("c_optimizer", *s.c_optimizer);
+  reader.load_optimizer("g_optimizer", *s.g_optimizer);
+  if (s.discriminator) {
+    reader.load("discriminator", *s.discriminator);
+    reader.check_finite_weights(*s.discriminator, "discriminator");
+    reader.load_optimizer("d_optimizer", *s.d_optimizer);
+  }
+  s.iteration = reader.integer("iteration");
+}
+
+Classifier JointTrainer::classifier() {
+  auto& s = *state_;
+  const auto c = s.options.classifier_options();
+  Classifier out(c);
+  out->to(s.device);
+  detail::copy_state(c.ema_decay() > 0 ? *s.classifier_average : *s.classifier, *out);
+  if (c.recalibrate_batchnorm() && s.recalibration.defined())
+    recalibrate_batchnorm(out, s.recalibration.to(s.device));
+  out->eval();
+  return out;
+}
+
+Generator JointTrainer::sampling_generator() {
+  auto& s = *state_;
+  if (s.options.gan().ema_decay() <= 0) {
+    s.generator->eval();
+    return s.generator;
+  }
+  detail::recompute_batchnorm_statistics(s.generator_ema, s.gan(), s.iteration, s.device);
+  return s.generator_ema;
+}
+
+Discriminator JointTrainer::discriminator() const { return state_->discriminator; }
+int64_t JointTrainer::iteration() const { return state_->iteration; }
+const JointOptions& JointTrainer::options() const { return state_->options; }
+torch::Device JointTrainer::device() const { return state_->device; }
+
+}  // namespace ganaug

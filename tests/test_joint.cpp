@@ -1,0 +1,260 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+
+#include "ganaug/error.hpp"
+#include "ganaug/joint.hpp"
+#include "ganaug/metrics.hpp"
+#include "ganaug/runtime.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+using ganaug::JointForm;
+
+namespace {
+
+// Three classes of 16 x 16 images: a bright square in one of three places, on noise drawn from
+// `seed`; `mirrored` flips them top to bottom (another distribution, for a pool that differs).
+ganaug::LabeledDataset squares(int64_t per_class, uint64_t seed, bool mirrored = false) {
+  auto rng = ganaug::make_cpu_generator(seed);
+  const int64_t n = 3 * per_class;
+  ganaug::LabeledDataset data;
+  data.images = torch::randn({n, 1, 16, 16}, rng) * 0.2 - 0.7;
+  data.labels = torch::arange(n, torch::kInt64).remainder(3);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = i % 3;
+    data.images[i].slice(1, 2, 7).slice(2, 1 + 5 * c, 5 + 5 * c).add_(1.5);
+  }
+  data.images.clamp_(-1, 1);
+  if (mirrored) data.images = data.images.flip({2});
+  data.class_names = {"a", "b", "c"};
+  data.source = mirrored ? "mirrored squares" : "squares";
+  return data;
+}
+
+ganaug::JointOptions tiny(JointForm form, int64_t iterations, uint64_t seed = 3) {
+  return ganaug::JointOptions(3, 16, 1)
+      .form(form)
+      .classifier(ganaug::ClassifierOptions(3).width(8).batch_size(8).lr(2e-3).ema_decay(0.9))
+      .gan(ganaug::testing::tiny_gan_options(3, 1, 0).beta1(0.5))
+      .iterations(iterations)
+      .log_every(2)
+      .seed(seed)
+      .device("cpu");
+}
+
+bool same_weights(torch::nn::Module& a, torch::nn::Module& b) {
+  auto pa = a.parameters(), pb = b.parameters();
+  if (pa.size() != pb.size()) return false;
+  for (size_t i = 0; i < pa.size(); ++i)
+    if (!torch::equal(pa[i], pb[i])) return false;
+  auto ba = a.buffers(), bb = b.buffers();
+  for (size_t i = 0; i < ba.size(); ++i)
+    if (!torch::equal(ba[i], bb[i])) return false;
+  return true;
+}
+
+class JointFormTest : public ::testing::TestWithParam<JointForm> {};
+
+}  // namespace
+
+TEST_P(JointFormTest, RepeatsBitForBitPerSeedAndResumesAfterAKillToTheSameWeights) {
+  const auto data = squares(6, 1);
+  auto pool = squares(4, 2, true);
+  ganaug::JointTrainer straight(tiny(GetParam(), 6), data.class_names);
+  straight.train(data, &pool);
+  ganaug::JointTrainer again(tiny(GetParam(), 6), data.class_names);
+  again.train(data, &pool);
+  auto a = straight.classifier(), b = again.classifier();
+  EXPECT_TRUE(same_weights(*a, *b));
+  EXPECT_TRUE(same_weights(*straight.sampling_generator(), *again.sampling_generator()));
+  ganaug::JointTrainer other_seed(tiny(GetParam(), 6, 4), data.class_names);
+  other_seed.train(data, &pool);
+  auto c = other_seed.classifier();
+  EXPECT_FALSE(same_weights(*a, *c));
+
+  // Killed at step 5: the checkpoint of step 3 is on disk and the process ends without another.
+  ganaug::testing::TempDir dir;
+  {
+    ganaug::JointTrainer killed(
+        tiny(GetParam(), 6).out_dir(dir.path().string()).checkpoint_every(3), data.class_names);
+    killed.on_progress = [](const ganaug::JointProgress& p) {
+      if (p.iteration == 4) throw std::runtime_error("killed");
+    };
+    EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
+  }
+  ganaug::JointTrainer resumed(tiny(GetParam(), 6), data.class_names);
+  resumed.resume((dir / "checkpoint.pt").string());
+  EXPECT_EQ(resumed.iteration(), 3);
+  EXPECT_TRUE(resumed.train(data, &pool));
+  auto r = resumed.classifier();
+  EXPECT_TRUE(same_weights(*a, *r));
+  EXPECT_TRUE(same_weights(*straight.sampling_generator(), *resumed.sampling_generator()));
+  if (GetParam() == JointForm::kTriple) {
+    EXPECT_TRUE(same_weights(*straight.discriminator(), *resumed.discriminator()));
+  }
+}
+
+TEST_P(JointFormTest, NeverReadsThePoolsLabels) {
+  const auto data = squares(6, 1);
+  auto pool = squares(4, 2, true);
+  auto relabelled = pool;
+  relabelled.labels = torch::full_like(pool.labels, -1);
+  ganaug::JointTrainer with_labels(tiny(GetParam(), 4), data.class_names);
+  with_labels.train(data, &pool);
+  ganaug::JointTrainer without(tiny(GetParam(), 4), data.class_names);
+  without.train(data, &relabelled);
+  auto a = with_labels.classifier(), b = without.classifier();
+  EXPECT_TRUE(same_weights(*a, *b));
+  // The same pool as images labelled -1 in the labelled data trains the same networks.
+  ganaug::JointTrainer inline_pool(tiny(GetParam(), 4), data.class_names);
+  inline_pool.train(ganaug::concatenate({data, relabelled}));
+  auto c = inline_pool.classifier();
+  EXPECT_TRUE(same_weights(*a, *c));
+  // And the pool counts: without it the networks differ.
+  ganaug::JointTrainer no_pool(tiny(GetParam(), 4), data.class_names);
+  no_pool.train(data);
+  auto d = no_pool.classifier();
+  EXPECT_FALSE(same_weights(*a, *d));
+}
+
+TEST_P(JointFormTest, TheJointClassifierLearnsTheClassesAndPredictsOverTheRealOnes) {
+  const auto data = squares(8, 1), test = squares(20, 9);
+  auto pool = squares(20, 5);
+  pool.labels.fill_(-1);
+  ganaug::JointTrainer trainer(tiny(GetParam(), 60), data.class_names);
+  trainer.train(data, &pool);
+  auto classifier = trainer.classifier();
+  EXPECT_EQ(classifier->options.num_outputs(), GetParam() == JointForm::kTwoK ? 6 : 3);
+  EXPECT_FALSE(classifier->is_training());
+  const auto metrics = ganaug::evaluate(classifier, test);
+  EXPECT_GE(metrics.accuracy, 0.9) << "joint form " << ganaug::to_string(GetParam());
+  auto generator = trainer.sampling_generator();
+  const auto images = ganaug::generate(generator, ganaug::balanced_classes(0, 6, 3), 1);
+  EXPECT_EQ(images.sizes(), (std::vector<int64_t>{6, 1, 16, 16}));
+  EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Forms, JointFormTest,
+                         ::testing::Values(JointForm::kKPlus1, JointForm::kTwoK,
+                                           JointForm::kTriple),
+                         [](const auto& info) {
+                           return info.param == JointForm::kKPlus1 ? std::string("KPlus1")
+                                  : info.param == JointForm::kTwoK ? std::string("TwoK")
+                                                                   : std::string("Triple");
+                         });
+
+TEST(Joint, TheTripleDiscriminatorSeesLabelledPairsAsRealAndPoolAndGeneratedPairsAsFake) {
+  const auto data = squares(8, 1);
+  const auto pool = squares(8, 2, true);  // another distribution: D can tell its pairs apart
+  auto options = tiny(JointForm::kTriple, 40);
+  options.gan(options.gan().d_lr(2e-3).diffaugment(ganaug::DiffAugmentPolicy{}));
+  ganaug::JointTrainer trainer(options, data.class_names);
+  trainer.train(data, &pool);
+  auto d = trainer.discriminator();
+  ASSERT_TRUE(d);
+  torch::NoGradGuard no_grad;
+  d->eval();
+  auto c = trainer.classifier();
+  const double real = d(data.images, data.labels).mean().item<double>();
+  const double pool_pairs = d(pool.images, c(pool.images).argmax(1)).mean().item<double>();
+  auto g = trainer.sampling_generator();
+  const auto classes = ganaug::balanced_classes(0, 24, 3);
+  const double generated = d(ganaug::generate(g, classes, 7), classes).mean().item<double>();
+  EXPECT_GT(real, pool_pairs);
+  EXPECT_GT(real, generated);
+  EXPECT_FALSE(ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1), data.class_names).discriminator());
+}
+
+TEST(Joint, LossesAreCheckedForNaNEveryLogInterval) {
+  const auto data = squares(6, 1);
+  auto options = tiny(JointForm::kKPlus1, 8);
+  options.gan(options.gan().ema_decay(0));
+  ganaug::JointTrainer trainer(options, data.class_names);
+  trainer.on_progress = [&](const ganaug::JointProgress& p) {
+    if (p.iteration != 2) return;
+    torch::NoGradGuard no_grad;
+    trainer.sampling_generator()->parameters()[0].fill_(std::numeric_limits<float>::quiet_NaN());
+  };
+  ganaug::testing::expect_error([&] { trainer.train(data); },
+                                {"joint training diverged by step 4", "Lower the learning rates"});
+}
+
+TEST(Joint, StopsOnRequestWithACheckpointAndLogs) {
+  const auto data = squares(6, 1);
+  ganaug::testing::TempDir dir;
+  ganaug::JointTrainer trainer(tiny(JointForm::kTwoK, 10).out_dir(dir.path().string()),
+                               data.class_names);
+  trainer.should_stop = [&] { return trainer.iteration() >= 4; };
+  std::vector<int64_t> reported;
+  trainer.on_progress = [&](const ganaug::JointProgress& p) { reported.push_back(p.iteration); };
+  EXPECT_FALSE(trainer.train(data));
+  EXPECT_EQ(reported, (std::vector<int64_t>{2, 4}));
+  ganaug::JointTrainer resumed(tiny(JointForm::kTwoK, 10), data.class_names);
+  resumed.resume((dir / "checkpoint.pt").string());
+  EXPECT_EQ(resumed.iteration(), 4);
+  std::ifstream log(dir / "log.csv");
+  std::string header;
+  std::getline(log, header);
+  EXPECT_EQ(header, "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds");
+  // Another form, classifier or generator is refused, naming the file and the difference.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kKPlus1, 10), data.class_names)
+            .resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "joint form 2k", "kplus1"});
+  auto wider = tiny(JointForm::kTwoK, 10);
+  wider.classifier(wider.classifier().width(16));
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(wider, data.class_names).resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "width 8", "width 16"});
+  auto other_generator = tiny(JointForm::kTwoK, 10);
+  other_generator.gan(other_generator.gan().g_width(16));
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(other_generator, data.class_names)
+            .resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "another architecture"});
+  // A GAN checkpoint is not a joint one.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kTwoK, 10), data.class_names)
+            .resume((dir / "log.csv").string());
+      },
+      {"log.csv"});
+}
+
+TEST(Joint, OptionsAreValidatedNamingTheValue) {
+  using ganaug::testing::expect_error;
+  const std::vector<std::string> names{"a", "b", "c"};
+  expect_error([&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).warmup_share(1), names); },
+               {"warm-up share", "[0, 1)"});
+  expect_error(
+      [&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).unsupervised_weight(-1), names); },
+      {"unsupervised weight"});
+  expect_error([&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).image_size(18), names); },
+               {"18"});
+  expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1), {"a", "b"});
+      },
+      {"2 class names for 3 classes"});
+  auto custom = tiny(JointForm::kKPlus1, 1);
+  custom.classifier(custom.classifier().custom(ganaug::CustomNetwork{
+      [] { return torch::nn::AnyModule(torch::nn::Linear(1, 1)); }, "mine.pt"}));
+  expect_error([&] { ganaug::JointTrainer(custom, names); }, {"built-in", "mine.pt"});
+  EXPECT_EQ(ganaug::parse_joint_form("2k"), JointForm::kTwoK);
+  for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
+    EXPECT_EQ(ganaug::parse_joint_form(ganaug::to_string(form)), form);
+  expect_error([] { ganaug::parse_joint_form("dada"); }, {"'dada'", "kplus1, 2k or triple"});
+  EXPECT_EQ(ganaug::joint_outputs(JointForm::kTwoK, 10), 20);
+  EXPECT_EQ(ganaug::joint_outputs(JointForm::kKPlus1, 10), 10);
+}
