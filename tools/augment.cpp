@@ -53,7 +53,10 @@ void print_human_summary(const nlohmann::json& s) {
   std::cout << std::fixed << std::setprecision(1)
             << "time: " << s["timings"]["total_s"].get<double>() << " s (";
   const double rate = s["gan_images_per_s"].get<double>();
-  if (rate > 0)  // 0: the generator was given, or a finished checkpoint was resumed
+  if (s["timings"].contains("joint_s"))
+    std::cout << "joint training of the classifier and the GAN "
+              << s["timings"]["joint_s"].get<double>() << " s)\n";
+  else if (rate > 0)  // 0: the generator was given, or a finished checkpoint was resumed
     std::cout << "GAN " << s["timings"]["gan_train_s"].get<double>() << " s at "
               << std::setprecision(0) << rate << " images/s)\n";
   else
@@ -76,8 +79,17 @@ po::options_description describe_options() {
       "pseudo-labels: smooth (uniform 1/K, LSRO), cond (the generator's class), argmax (a "
       "real-data classifier's prediction), argmax-dynamic (argmax, retrained with the paper's "
       "dynamic argmax: each batch relabelled by the classifier being trained) or newclass (one "
-      "extra class K)")("n", po::value<int64_t>()->default_value(5000),
-                        "synthetic images to write")(
+      "extra class K); or a classifier trained together with the GAN in place of retraining: "
+      "newclass-joint (the classifier is a K + 1 discriminator, the generator trained by feature "
+      "matching), dada-joint (2K outputs, real and generated per class) or triple-joint "
+      "(Triple-GAN: classifier, generator and a projection discriminator); --gan-iters steps")(
+      "joint-weight",
+      po::value<double>()->default_value(ganaug::JointOptions(2).unsupervised_weight()),
+      "with a joint scheme: weight of the classifier's terms on generated and --unlabeled images "
+      "against its labelled cross-entropy")(
+      "joint-warmup", po::value<double>()->default_value(ganaug::JointOptions(2).warmup_share()),
+      "with triple-joint: share of the steps on the labelled images alone before the other terms "
+      "ramp in")("n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(defaults.gan().iterations()),
       "GAN generator steps")(
@@ -157,6 +169,17 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   }
   const auto choice = ganaug::cli::parse_flag(values, "scheme", ganaug::SchemeChoice::parse);
   options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
+  if (choice.joint) {
+    options.joint(ganaug::JointOptions(2)
+                      .form(*choice.joint)
+                      .unsupervised_weight(values["joint-weight"].as<double>())
+                      .warmup_share(values["joint-warmup"].as<double>()));
+  } else {
+    for (const char* flag : {"joint-weight", "joint-warmup"})
+      if (!values[flag].defaulted())
+        throw ganaug::cli::UsageError(std::string("--") + flag + " goes with a joint scheme (" +
+                                      "newclass-joint, dada-joint or triple-joint)");
+  }
   if (values.count("classic")) {
     options.classic(true).classic_options(
         ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));

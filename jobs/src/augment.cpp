@@ -117,8 +117,7 @@ class AugmentRun {
     load();
     check_custom_classifier();
     prepare_output();
-    const auto gan_data = pool_for_gan();
-    auto generator = obtain_generator(gan_data);
+    auto generator = o_.joint() ? train_joint() : obtain_generator(pool_for_gan());
     if (!baseline_ && (o_.retrain() || o_.scheme() == Scheme::kArgmax)) train_baseline();
     timings_["baseline_s"] = baseline_seconds_;
     const auto generated = generate_images(generator);
@@ -299,6 +298,60 @@ class AugmentRun {
     return generator;
   }
 
+  // The classifier and the generator trained together (DIR/joint), resumed from its checkpoint
+  // with --resume (a finished one trains no further).
+  Generator train_joint() {
+    const auto start = Clock::now();
+    const auto& train = data_.train;
+    const auto& j = *o_.joint();
+    const auto& c = o_.classifier();
+    const auto options = JointOptions(j)
+                             .num_classes(train.num_classes())
+                             .image_size(train.height())
+                             .channels(train.channels())
+                             .classifier(ClassifierOptions(c).ema_decay(
+                                 c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay()))
+                             .gan(o_.gan())
+                             .iterations(o_.gan().iterations())
+                             .checkpoint_every(o_.gan().checkpoint_every())
+                             .log_every(o_.gan().log_every())
+                             .seed(o_.seed())
+                             .device(device_)
+                             .threads(o_.threads())
+                             .out_dir((out_ / "joint").string());
+    JointTrainer trainer(options, train.class_names);
+    const auto checkpoint = out_ / "joint" / "checkpoint.pt";
+    if (o_.resume() && fs::exists(checkpoint)) trainer.resume(checkpoint.string());
+    trainer.should_stop = stage_.should_stop;
+    trainer.augment =
+        classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view()).augment;
+    trainer.on_progress = [&](const JointProgress& p) {
+      progress("joint", static_cast<double>(p.iteration), static_cast<double>(p.iterations),
+               "c " + std::to_string(p.c_loss).substr(0, 5) + " g " +
+                   std::to_string(p.g_loss).substr(0, 5));
+    };
+    if (pool_) {
+      pool_summary_ = {{"source", o_.unlabeled()},
+                       {"images", pool_->size()},
+                       {"pseudo", false},
+                       {"joint", "the joint training's unlabelled images"}};
+    }
+    if (!trainer.train(train, pool_ ? &*pool_ : nullptr))
+      throw Interrupted("interrupted during joint training at step " +
+                        std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
+    joint_classifier_ = trainer.classifier();
+    auto generator = trainer.sampling_generator();
+    save_labelled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
+                       kReportPerClass);
+    joint_summary_ = {{"form", to_string(j.form())},
+                      {"steps", options.iterations()},
+                      {"unsupervised_weight", j.unsupervised_weight()},
+                      {"classifier_ema_decay", options.classifier().ema_decay()}};
+    if (j.form() == JointForm::kTriple) joint_summary_["warmup_share"] = j.warmup_share();
+    timings_["joint_s"] = seconds_since(start);
+    return generator;
+  }
+
   GenerateResult generate_images(Generator& generator) {
     const auto start = Clock::now();
     GeneratePipeline pipeline(generator, o_.scheme(),
@@ -349,6 +402,7 @@ class AugmentRun {
     summary_["classic"] = o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
     const auto tuning = detail::classifier_tuning(o_.classifier());
     if (!tuning.empty()) summary_["classifier_tuning"] = tuning;
+    if (o_.joint()) summary_["joint"] = joint_summary_;
     summary_["generated"] = {{"resumed_from", generated.already_done},
                              {"written", generated.written}};
   }
@@ -372,7 +426,8 @@ class AugmentRun {
       const auto index = torch::nonzero(train.labels == k).flatten().slice(0, 0, kReportPerClass);
       in.real.push_back(train.images.index_select(0, index));
     }
-    in.gan_log = out_ / "gan" / "log.csv";
+    in.joint = o_.joint().has_value();
+    in.gan_log = out_ / (in.joint ? "joint" : "gan") / "log.csv";
     write_text_atomic(out_ / "report.html", detail::report_html(in));
   }
 
@@ -388,19 +443,26 @@ class AugmentRun {
     return synthetic;
   }
 
-  void retrain_and_evaluate() {
+  // The classifier trained on the real and the synthetic images (or the joint one).
+  Classifier retrained_classifier() {
+    if (o_.joint()) return joint_classifier_;
     const auto& train = data_.train;
-    const int64_t k = train.num_classes();
     const auto synthetic = read_back_synthetic();
     // --pseudo: the pool joins as images labelled -1, trained on by consistency.
-    auto retrained = train_stage_classifier("retraining the classifier",
-                                            o_.pseudo() ? concatenate({train, *pool_}) : train,
-                                            o_.n() > 0 ? &synthetic : nullptr,
-                                            classifier_options(target_width(o_.scheme(), k))
-                                                .dynamic_argmax(o_.dynamic_argmax())
-                                                .pool_weight(o_.pseudo() ? 1.0 : 0.0),
-                                            classifier_hooks("retrain"), stage_hooks());
+    auto retrained = train_stage_classifier(
+        "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
+        o_.n() > 0 ? &synthetic : nullptr,
+        classifier_options(target_width(o_.scheme(), train.num_classes()))
+            .dynamic_argmax(o_.dynamic_argmax())
+            .pool_weight(o_.pseudo() ? 1.0 : 0.0),
+        classifier_hooks("retrain"), stage_hooks());
     save_custom_classifier(retrained, "retrained");
+    return retrained;
+  }
+
+  void retrain_and_evaluate() {
+    const int64_t k = data_.train.num_classes();
+    auto retrained = retrained_classifier();
     const auto base_metrics = evaluate(baseline_, data_.test);
     const auto new_metrics = evaluate(retrained, data_.test);
     summary_["baseline"] = to_json(base_metrics);
@@ -430,9 +492,9 @@ class AugmentRun {
   int threads_ = 0;
   TrainTestData data_;
   std::optional<LabeledDataset> pool_;
-  nlohmann::json record_, summary_, timings_, pool_summary_;
+  nlohmann::json record_, summary_, timings_, pool_summary_, joint_summary_;
   ShardRange range_;
-  Classifier baseline_{nullptr};
+  Classifier baseline_{nullptr}, joint_classifier_{nullptr};
   double baseline_seconds_ = 0, gan_rate_ = 0;
 };
 
@@ -450,8 +512,38 @@ ShardRange shard_range(int64_t n, int64_t batch_size, int64_t shard, int64_t num
   return range;
 }
 
+namespace {
+
+// The settings a joint scheme cannot go with.
+void validate_joint(const AugmentOptions& o) {
+  const auto labels = o.joint()->form() == JointForm::kKPlus1 ? Scheme::kNewClass : Scheme::kCond;
+  GANAUG_CHECK(o.scheme() == labels, "the joint form ", to_string(o.joint()->form()),
+               " labels its images ", to_string(labels), ", not ", to_string(o.scheme()));
+  GANAUG_CHECK(o.generator().empty(),
+               "a joint scheme trains its own generator together with the classifier: drop "
+               "--generator");
+  GANAUG_CHECK(o.retrain(),
+               "a joint scheme's classifier is trained with the generator: drop "
+               "--no-retrain (or pick another scheme)");
+  GANAUG_CHECK(!o.pseudo(), "a joint scheme trains on the unlabeled pool itself: drop --pseudo");
+  GANAUG_CHECK(o.num_shards() == 1 && o.distributed().world_size() == 1,
+               "a joint scheme runs in one process, unsharded");
+  GANAUG_CHECK(!o.classifier().custom(),
+               "a joint scheme trains the built-in classifier networks, "
+               "not ",
+               o.classifier().custom().name);
+  GANAUG_CHECK(
+      o.joint()->unsupervised_weight() >= 0 && std::isfinite(o.joint()->unsupervised_weight()),
+      "--joint-weight must be finite and not negative, got ", o.joint()->unsupervised_weight());
+  GANAUG_CHECK(o.joint()->warmup_share() >= 0 && o.joint()->warmup_share() < 1,
+               "--joint-warmup must lie in [0, 1), got ", o.joint()->warmup_share());
+}
+
+}  // namespace
+
 void AugmentOptions::validate() const {
   GANAUG_CHECK(n() >= 0, "--n must be 0 or positive, got ", n());
+  if (joint()) validate_joint(*this);
   GANAUG_CHECK(!dynamic_argmax() || scheme() == Scheme::kArgmax,
                "dynamic argmax relabels argmax labels: it goes with the argmax scheme only");
   GANAUG_CHECK(num_shards() >= 1, "--num-shards must be positive, got ", num_shards());

@@ -81,7 +81,24 @@ nlohmann::json shard_content(const fs::path& dir, int64_t first, int64_t count) 
 
 // "argmax-dynamic" for argmax retrained with dynamic argmax, else the scheme's name.
 std::string scheme_name(const AugmentOptions& o) {
-  return SchemeChoice{o.scheme(), o.dynamic_argmax()}.name();
+  return SchemeChoice{o.scheme(), o.dynamic_argmax(),
+                      o.joint() ? std::optional<JointForm>(o.joint()->form()) : std::nullopt}
+      .name();
+}
+
+// The joint training's settings and the classifier network it trains (the generator's are
+// the GAN's, recorded beside them).
+nlohmann::json joint_record(const JointOptions& joint, const ClassifierOptions& classifier,
+                            int64_t channels) {
+  const auto network = ClassifierOptions(classifier).channels(channels);
+  nlohmann::json record = {
+      {"form", to_string(joint.form())},      {"unsupervised_weight", joint.unsupervised_weight()},
+      {"warmup_share", joint.warmup_share()}, {"network", to_string(network.network())},
+      {"width", network.network_width()},     {"batch_size", classifier.batch_size()},
+      {"lr", classifier.learning_rate()},     {"ema_decay", classifier.ema_decay()}};
+  const auto tuning = classifier_tuning(classifier);
+  if (!tuning.empty()) record["tuning"] = tuning;
+  return record;
 }
 
 // What made an output folder: everything that decides its images and their labels. A resumed
@@ -106,6 +123,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
       record["generator"]["gan_batch"] = o.gan().batch_size();
     const auto tuning = gan_tuning(o.gan(), defaults, {"iterations", "batch_size"});
     if (!tuning.empty()) record["generator"]["tuning"] = tuning;
+    if (o.joint())
+      record["generator"]["joint"] =
+          joint_record(*o.joint(), o.classifier(), data.train.channels());
   } else {
     record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
                            {"hash", file_hash(o.generator())}};
@@ -130,7 +150,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
     labeller["file_hash"] = hash;
   const auto tuning = classifier_tuning(o.classifier());
   if (!tuning.empty()) labeller["tuning"] = tuning;  // absent from records of default runs
-  if (pool && o.generator().empty()) {               // the pool's pseudo-labels train the GAN
+  if (pool && o.joint()) {                           // the pool trains the joint networks
+    record["unlabeled"] = located(data_identity(*pool), o.unlabeled());
+  } else if (pool && o.generator().empty()) {  // the pool's pseudo-labels train the GAN
     record["unlabeled"] = located(data_identity(*pool), o.unlabeled());
     record["unlabeled"]["confidence"] = o.pool_confidence();
     record["unlabeled"]["teacher"] = labeller;

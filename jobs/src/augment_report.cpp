@@ -1,5 +1,6 @@
 #include "augment_report.hpp"
 
+#include <algorithm>
 #include <boost/archive/iterators/base64_from_binary.hpp>
 #include <boost/archive/iterators/transform_width.hpp>
 #include <cmath>
@@ -82,20 +83,34 @@ std::string images_section(const ReportInputs& in) {
   return s.str();
 }
 
-// The GAN's losses over its iterations, from its training log.
-std::string losses_section(const std::filesystem::path& log) {
-  std::string out = "<h2>GAN training</h2>\n";
+// The losses over the training steps, from a training log (the GAN's or the joint one's): the
+// columns its header names among the loss columns ganaug writes.
+std::string losses_section(const std::filesystem::path& log, bool joint) {
+  std::string out = joint ? "<h2>Joint training</h2>\n" : "<h2>GAN training</h2>\n";
   std::ifstream in(log);
   if (!in) return out + "<p>No training log: the generator was loaded, not trained here.</p>\n";
   LineChart chart;
-  chart.title = "GAN losses";
+  chart.title = joint ? "Joint training losses" : "GAN losses";
   chart.x_label = "iteration";
   chart.y_label = "loss";
   chart.width = 800;
   chart.height = 400;
-  chart.series = {{"discriminator", {}, {}, {}}, {"generator", {}, {}, {}}};
+  const std::vector<std::pair<std::string, std::string>> known = {
+      {"d_loss", "discriminator"},
+      {"c_loss", "classifier"},
+      {"labelled_loss", "classifier, labelled images"},
+      {"g_loss", "generator"}};
   std::string line;
-  std::getline(in, line);  // the header
+  std::getline(in, line);
+  const auto header = split_csv_line(line);
+  std::vector<size_t> columns;  // of the series, in `known` order
+  for (const auto& [column, name] : known) {
+    const auto at = std::find(header.begin(), header.end(), column);
+    // kTriple alone has a discriminator: a joint log's d_loss column of zeros is left out.
+    if (at == header.end() || (joint && column == "d_loss")) continue;
+    columns.push_back(static_cast<size_t>(at - header.begin()));
+    chart.series.push_back({name, {}, {}, {}});
+  }
   // A line cut short (a killed run, resumed) or not numbers is left out.
   const auto number = [](const std::string& field, double& value) {
     char* end = nullptr;
@@ -104,19 +119,22 @@ std::string losses_section(const std::filesystem::path& log) {
   };
   while (std::getline(in, line)) {
     const auto fields = split_csv_line(line);
-    double iteration = 0, d = 0, g = 0;
-    if (fields.size() < 3 || !number(fields[0], iteration) || !number(fields[1], d) ||
-        !number(fields[2], g))
-      continue;
-    chart.series[0].x.push_back(iteration);
-    chart.series[0].y.push_back(d);
-    chart.series[1].x.push_back(iteration);
-    chart.series[1].y.push_back(g);
+    double iteration = 0;
+    std::vector<double> values(columns.size());
+    bool complete = !fields.empty() && number(fields[0], iteration);
+    for (size_t i = 0; complete && i < columns.size(); ++i)
+      complete = columns[i] < fields.size() && number(fields[columns[i]], values[i]);
+    if (!complete) continue;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      chart.series[i].x.push_back(iteration);
+      chart.series[i].y.push_back(values[i]);
+    }
   }
-  if (chart.series[0].x.empty()) return out + "<p>The training log is empty.</p>\n";
+  if (chart.series.empty() || chart.series[0].x.empty())
+    return out + "<p>The training log is empty.</p>\n";
   std::vector<uchar> png;
   GANAUG_CHECK(cv::imencode(".png", draw_line_chart(chart), png), "cannot encode the loss chart");
-  return out + png_img(png, "GAN losses") + "\n";
+  return out + png_img(png, chart.title) + "\n";
 }
 
 // A confusion matrix, each cell shaded by its share of the true class's images.
@@ -228,7 +246,8 @@ std::string report_html(const ReportInputs& in) {
        << kStyle << "</head>\n<body>\n<h1>ganaug augment: <code>" << scheme << "</code> on " << data
        << "</h1>\n"
        << accuracy_section(in.summary, in.class_names) << images_section(in)
-       << losses_section(in.gan_log) << run_section(in) << kImageCheck << "</body>\n</html>\n";
+       << losses_section(in.gan_log, in.joint) << run_section(in) << kImageCheck
+       << "</body>\n</html>\n";
   return page.str();
 }
 

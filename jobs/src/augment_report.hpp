@@ -22,9 +22,11 @@ struct ReportInputs {
   /// Per class, some of its real images (N x C x H x W in [-1, 1]; may be empty) and the
   /// generator's samples of it.
   std::vector<torch::Tensor> real, generated;
-  /// The GAN's training log (gan/log.csv: iteration,d_loss,g_loss,...); a missing file (a
-  /// given generator) says so in the report.
+  /// The GAN's training log (gan/log.csv: iteration,d_loss,g_loss,...), or the joint
+  /// training's (joint/log.csv: iteration,c_loss,labelled_loss,g_loss,...) when `joint`; a
+  /// missing file (a given generator) says so in the report.
   std::filesystem::path gan_log;
+  bool joint = false;
 };
 
 /// The report as one HTML page: per class, real images beside generated ones; the GAN's loss

@@ -57,7 +57,7 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
 std::string ExperimentScheme::name() const {
   std::string out = classic ? "classic" : "";
   if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
-  if (synthetic) out += (out.empty() ? "" : "+") + SchemeChoice{*synthetic, dynamic}.name();
+  if (synthetic) out += (out.empty() ? "" : "+") + SchemeChoice{*synthetic, dynamic, std::nullopt}.name();
   return out.empty() ? "none" : out;
 }
 

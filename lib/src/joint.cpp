@@ -38,24 +38,6 @@ void set_requires_grad(torch::nn::Module& module, bool on) {
 
 }  // namespace
 
-std::string to_string(JointForm form) {
-  switch (form) {
-    case JointForm::kKPlus1:
-      return "kplus1";
-    case JointForm::kTwoK:
-      return "2k";
-    case JointForm::kTriple:
-      return "triple";
-  }
-  GANAUG_FAIL("unknown joint form");
-}
-
-JointForm parse_joint_form(const std::string& name) {
-  for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
-    if (to_string(form) == name) return form;
-  GANAUG_FAIL("unknown joint form '", name, "': use kplus1, 2k or triple");
-}
-
 int64_t joint_outputs(JointForm form, int64_t num_classes) {
   return form == JointForm::kTwoK ? 2 * num_classes : num_classes;
 }

@@ -13,19 +13,65 @@ Scheme parse_scheme(const std::string& name) {
   GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use newclass, argmax, smooth or cond");
 }
 
+std::string to_string(JointForm form) {
+  switch (form) {
+    case JointForm::kKPlus1:
+      return "kplus1";
+    case JointForm::kTwoK:
+      return "2k";
+    case JointForm::kTriple:
+      return "triple";
+  }
+  GANAUG_FAIL("unknown joint form");
+}
+
+JointForm parse_joint_form(const std::string& name) {
+  for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
+    if (to_string(form) == name) return form;
+  GANAUG_FAIL("unknown joint form '", name, "': use kplus1, 2k or triple");
+}
+
+namespace {
+
+// The scheme names of the joint forms, and the labels their written images get.
+struct JointName {
+  JointForm form;
+  const char* name;
+  Scheme labels;
+};
+constexpr JointName kJointNames[] = {{JointForm::kKPlus1, "newclass-joint", Scheme::kNewClass},
+                                     {JointForm::kTwoK, "dada-joint", Scheme::kCond},
+                                     {JointForm::kTriple, "triple-joint", Scheme::kCond}};
+
+}  // namespace
+
 SchemeChoice SchemeChoice::parse(const std::string& name) {
   SchemeChoice choice;
+  for (const auto& joint : kJointNames) {
+    if (name == joint.name) {
+      choice.scheme = joint.labels;
+      choice.joint = joint.form;
+      return choice;
+    }
+  }
   choice.dynamic = name == "argmax-dynamic";
   try {
     choice.scheme = parse_scheme(choice.dynamic ? "argmax" : name);
   } catch (const Error&) {
     GANAUG_FAIL("unknown pseudo-label scheme '", name,
-                "': use newclass, argmax, argmax-dynamic, smooth or cond");
+                "': use newclass, argmax, argmax-dynamic, smooth, cond, newclass-joint, "
+                "dada-joint or triple-joint");
   }
   return choice;
 }
 
-std::string SchemeChoice::name() const { return to_string(scheme) + (dynamic ? "-dynamic" : ""); }
+std::string SchemeChoice::name() const {
+  if (joint) {
+    for (const auto& j : kJointNames)
+      if (j.form == *joint) return j.name;
+  }
+  return to_string(scheme) + (dynamic ? "-dynamic" : "");
+}
 
 std::string to_string(Scheme scheme) {
   switch (scheme) {

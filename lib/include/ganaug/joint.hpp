@@ -31,19 +31,10 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/schemes.hpp"
 
 namespace ganaug {
 
-/// How the classifier takes part in the GAN's game.
-enum class JointForm {
-  kKPlus1,  ///< K + 1 discriminator (implicit fake class), feature matching
-  kTwoK,    ///< DADA's 2K outputs
-  kTriple,  ///< Triple-GAN: classifier, generator, projection discriminator
-};
-/// "kplus1", "2k" or "triple".
-std::string to_string(JointForm form);
-/// The form named "kplus1", "2k" or "triple"; throws ganaug::Error naming the valid ones.
-JointForm parse_joint_form(const std::string& name);
 /// The classifier's outputs under `form` for K classes: K, or 2K for kTwoK.
 int64_t joint_outputs(JointForm form, int64_t num_classes);
 

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,14 +25,29 @@ std::string to_string(Scheme scheme);
 /// All schemes, in the order above.
 std::vector<Scheme> all_schemes();
 
+/// How a classifier trained jointly with the GAN takes part in its game (joint.hpp).
+enum class JointForm {
+  kKPlus1,  ///< K + 1 discriminator (implicit fake class), feature matching
+  kTwoK,    ///< DADA's 2K outputs
+  kTriple,  ///< Triple-GAN: classifier, generator, projection discriminator
+};
+/// "kplus1", "2k" or "triple".
+std::string to_string(JointForm form);
+/// The form named "kplus1", "2k" or "triple"; throws ganaug::Error naming the valid ones.
+JointForm parse_joint_form(const std::string& name);
+
 /// A scheme as the tools and reports name it: the labels, and whether the retrained classifier
 /// relabels the synthetic images with the paper's dynamic argmax (ClassifierOptions::
 /// dynamic_argmax), named "argmax-dynamic".
 struct SchemeChoice {
   Scheme scheme = Scheme::kSmooth;
   bool dynamic = false;
-  /// Parses newclass, argmax, argmax-dynamic, smooth or cond; throws ganaug::Error naming the
-  /// valid ones.
+  /// Set when the classifier is trained jointly with the GAN in place of retraining on its
+  /// images: "newclass-joint" (kKPlus1; the images written are labelled newclass),
+  /// "dada-joint" (kTwoK) and "triple-joint" (kTriple), whose images are labelled cond.
+  std::optional<JointForm> joint;
+  /// Parses newclass, argmax, argmax-dynamic, smooth, cond, newclass-joint, dada-joint or
+  /// triple-joint; throws ganaug::Error naming the valid ones.
   static SchemeChoice parse(const std::string& name);
   /// The name parse() reads back.
   std::string name() const;

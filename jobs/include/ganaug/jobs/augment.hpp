@@ -14,6 +14,7 @@
 #include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/joint.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
@@ -47,6 +48,15 @@ struct AugmentOptions {
   /// classes, image size and channels from the data, its seed, device and threads from these
   /// options, and out_dir to DIR/gan.
   TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500).checkpoint_every(250).log_every(25);
+  /// Train the classifier together with the generator (joint.hpp) in place of a GAN and then a
+  /// classifier retrained on its images: the joint form, steps and weights of these options.
+  /// Their classifier and GAN settings are replaced by classifier() and gan() (the GAN's
+  /// iterations, checkpoint interval and log interval serve joint training: DIR/joint holds its
+  /// checkpoint.pt and log.csv), their shape, seed, device and threads by the run's. The
+  /// retrained classifier is the joint one; the images written are labelled by scheme():
+  /// newclass for kKPlus1, cond for the other forms. With `unlabeled` the pool is the joint
+  /// training's unlabelled images. nullopt (the default): no joint training.
+  TORCH_ARG(std::optional<JointOptions>, joint) = std::nullopt;
   /// A GAN checkpoint to generate from instead of training one.
   TORCH_ARG(std::string, generator) = "";
   /// Images per generation batch (larger batches suit a GPU; an interruption stops within a few
