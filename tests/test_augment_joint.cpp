@@ -22,13 +22,11 @@ ganaug::jobs::AugmentOptions tiny_joint(const fs::path& data, const fs::path& ou
   return ganaug::jobs::AugmentOptions()
       .data(ganaug::DatasetSpec().path(data.string()).per_class(0))
       .scheme(choice.scheme)
-      .joint(ganaug::JointOptions(2).form(*choice.joint))
+      .joint(ganaug::JointOptions(2).form(*choice.joint).iterations(6))
       .n(12)
       .out_dir(out.string())
-      .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan())
-               .iterations(6)
-               .checkpoint_every(2)
-               .log_every(1))
+      .gan(
+          ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan()).checkpoint_every(2).log_every(1))
       .classifier(ganaug::ClassifierOptions(2).epochs(1).batch_size(8))
       .device("cpu")
       .threads(2);
@@ -144,7 +142,7 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
   EXPECT_EQ(run_tool("--data " + (dir / "data").string() + " --per-class 0 --scheme dada-joint " +
-                         "--gan-iters 4 --n 6 --epochs 1 --device cpu --threads 1 --out " +
+                         "--joint-steps 4 --n 6 --epochs 1 --device cpu --threads 1 --out " +
                          out.string(),
                      &output),
             0)

@@ -90,6 +90,16 @@ TEST(Experiment, SchemeNames) {
   EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("pseudo").synthetic.has_value());
   EXPECT_TRUE(ganaug::jobs::ExperimentScheme::parse("classic+pseudo+smooth").classic);
   EXPECT_FALSE(ganaug::jobs::ExperimentScheme::parse("classic+smooth").pseudo);
+  // The joint columns: a classifier trained with a GAN of its own; never with pseudo.
+  const auto joint = ganaug::jobs::ExperimentScheme::parse("classic+triple-joint");
+  EXPECT_TRUE(joint.classic && joint.joint == ganaug::JointForm::kTriple && !joint.synthetic);
+  EXPECT_EQ(joint.name(), "classic+triple-joint");
+  EXPECT_EQ(ganaug::jobs::ExperimentScheme::parse("newclass-joint").joint,
+            ganaug::JointForm::kKPlus1);
+  EXPECT_EQ(ganaug::jobs::ExperimentScheme::parse("dada-joint").name(), "dada-joint");
+  ganaug::testing::expect_error(
+      [] { ganaug::jobs::ExperimentScheme::parse("classic+pseudo+dada-joint"); },
+      {"a joint column trains on the pool itself"});
   for (const char* bad : {"pseudo+classic", "smooth+pseudo", "classic+classic"}) {
     ganaug::testing::expect_error([&] { ganaug::jobs::ExperimentScheme::parse(bad); },
                                   {"unknown experiment scheme", "classic+pseudo+<scheme>"});
@@ -155,6 +165,57 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
       {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).unlabeled({-1}).validate(); },
                                 {"pool sizes must be 0 or positive"});
+}
+
+TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirstTable) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto options = tiny_grid(dir / "data", dir / "out")
+                           .sizes({3})
+                           .schemes(schemes({"classic", "classic+pseudo", "newclass-joint",
+                                             "classic+dada-joint", "triple-joint"}))
+                           .unlabeled({0, 10})
+                           .joint(ganaug::JointOptions(2).iterations(4));
+  const auto results = ganaug::jobs::run_experiment(options);
+  // Per seed: classic, classic+pseudo (pool), and each joint column without and with the pool.
+  ASSERT_EQ(results["cells"].size(), 16u);
+  std::set<std::string> keys;
+  for (const auto& c : results["cells"]) {
+    keys.insert(c["key"].get<std::string>());
+    EXPECT_GT(c["seconds"].get<double>(), 0) << c.dump();
+  }
+  for (const char* key : {"data|3|0|newclass-joint|0.000", "data|3|0|newclass-joint|0.000|u10",
+                          "data|3|1|classic+dada-joint|0.000|u10", "data|3|1|triple-joint|0.000"})
+    EXPECT_EQ(keys.count(key), 1u) << key;
+  // No GAN of the synthetic columns; each joint cell keeps its networks and their samples.
+  EXPECT_TRUE(results["generators"].empty());
+  for (const char* cell : {"data-n3-seed0-newclass-joint", "data-n3-seed1-u10-classic+dada-joint",
+                           "data-n3-seed0-u10-triple-joint"}) {
+    EXPECT_TRUE(fs::exists(dir / "out" / "generators" / cell / "checkpoint.pt")) << cell;
+    EXPECT_TRUE(fs::exists(dir / "out" / "generators" / cell / "samples.png")) << cell;
+  }
+  EXPECT_EQ(results["settings"]["joint"]["steps"], 4);
+  bool over_pseudo = false;
+  for (const auto& row : results["summary"])
+    if (row["scheme"] == "triple-joint" && row["unlabeled"] == 10)
+      over_pseudo = !row["gain_vs_classic_pseudo"].is_null();
+  EXPECT_TRUE(over_pseudo) << results["summary"].dump();
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  for (const char* text :
+       {"the GAN as the classifier", "the GAN as the classifier over the pool without a GAN"})
+    EXPECT_NE(report.find(text), std::string::npos) << text;
+  // Resumed: nothing left to run; with other joint settings, refused.
+  const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
+  EXPECT_EQ(again["cells"], results["cells"]);
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_experiment(
+            ExperimentOptions(options).resume(true).joint(ganaug::JointOptions(2).iterations(5)));
+      },
+      {"joint"});
+  // A grid without joint columns records no joint settings (older grids resume as before).
+  EXPECT_FALSE(tiny_grid(dir / "data", dir / "o").settings().contains("joint"));
 }
 
 TEST(Experiment, APoolTrainsAGanWithoutClassesByTheUnconditionalTerm) {

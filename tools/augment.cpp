@@ -82,14 +82,8 @@ po::options_description describe_options() {
       "extra class K); or a classifier trained together with the GAN in place of retraining: "
       "newclass-joint (the classifier is a K + 1 discriminator, the generator trained by feature "
       "matching), dada-joint (2K outputs, real and generated per class) or triple-joint "
-      "(Triple-GAN: classifier, generator and a projection discriminator); --gan-iters steps")(
-      "joint-weight",
-      po::value<double>()->default_value(ganaug::JointOptions(2).unsupervised_weight()),
-      "with a joint scheme: weight of the classifier's terms on generated and --unlabeled images "
-      "against its labelled cross-entropy")(
-      "joint-warmup", po::value<double>()->default_value(ganaug::JointOptions(2).warmup_share()),
-      "with triple-joint: share of the steps on the labelled images alone before the other terms "
-      "ramp in")("n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
+      "(Triple-GAN: classifier, generator and a projection discriminator); see --joint-*")(
+      "n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
       "gan-iters", po::value<int64_t>()->default_value(defaults.gan().iterations()),
       "GAN generator steps")(
@@ -125,6 +119,7 @@ po::options_description describe_options() {
       "quiet,q", po::bool_switch(), "print only errors")(
       "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
   ganaug::cli::add_classifier_options(description);
+  ganaug::cli::add_joint_options(description);
   ganaug::cli::add_device_options(description);
   ganaug::cli::add_shard_options(description);
   return description;
@@ -169,17 +164,8 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   }
   const auto choice = ganaug::cli::parse_flag(values, "scheme", ganaug::SchemeChoice::parse);
   options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
-  if (choice.joint) {
-    options.joint(ganaug::JointOptions(2)
-                      .form(*choice.joint)
-                      .unsupervised_weight(values["joint-weight"].as<double>())
-                      .warmup_share(values["joint-warmup"].as<double>()));
-  } else {
-    for (const char* flag : {"joint-weight", "joint-warmup"})
-      if (!values[flag].defaulted())
-        throw ganaug::cli::UsageError(std::string("--") + flag + " goes with a joint scheme (" +
-                                      "newclass-joint, dada-joint or triple-joint)");
-  }
+  const auto joint = ganaug::cli::joint_options_from(values, choice.joint.has_value());
+  if (choice.joint) options.joint(ganaug::JointOptions(joint).form(*choice.joint));
   if (values.count("classic")) {
     options.classic(true).classic_options(
         ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));

@@ -89,7 +89,9 @@ po::options_description describe_options() {
       po::value<std::string>()->default_value(
           join(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()))),
       "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
-      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled)")(
+      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled); also "
+      "newclass-joint, dada-joint, triple-joint and classic+ each: a classifier trained with a "
+      "GAN of its own (see augment --help and --joint-*), with each pool size")(
       "multiples", po::value<std::string>()->default_value("5"),
       "synthetic images as multiples of the labeled count, comma-separated")(
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
@@ -147,6 +149,7 @@ po::options_description describe_options() {
       "join the --out folders of a grid run as shards (--shard/--num-shards) into --out: one "
       "results.json, results.csv, report.md and charts; the grid options are not needed");
   ganaug::cli::add_classifier_options(description);
+  ganaug::cli::add_joint_options(description);
   ganaug::cli::add_shard_options(description);
   ganaug::cli::add_device_options(description);
   return description;
@@ -179,6 +182,9 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .validation_fraction(values["validation"].as<double>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
       .schemes(schemes)
+      .joint(ganaug::cli::joint_options_from(
+          values, std::any_of(schemes.begin(), schemes.end(),
+                              [](const auto& scheme) { return scheme.joint.has_value(); })))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)

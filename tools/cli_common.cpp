@@ -87,6 +87,34 @@ int report_failure(const std::string& tool, int argc, const char* const argv[],
   }
 }
 
+void add_joint_options(po::options_description& description) {
+  const JointOptions defaults(2);
+  // clang-format off
+  description.add_options()
+      ("joint-steps", po::value<int64_t>()->default_value(defaults.iterations()),
+       "with a joint scheme: steps of joint training (each a classifier, a generator and, for "
+       "triple-joint, a discriminator step)")
+      ("joint-weight", po::value<double>()->default_value(defaults.unsupervised_weight()),
+       "with a joint scheme: weight of the classifier's terms on generated and unlabeled images "
+       "against its labelled cross-entropy")
+      ("joint-warmup", po::value<double>()->default_value(defaults.warmup_share()),
+       "with triple-joint: share of the steps on the labelled images alone before the other "
+       "terms ramp in");
+  // clang-format on
+}
+
+JointOptions joint_options_from(const po::variables_map& values, bool any_joint) {
+  for (const char* flag : {"joint-steps", "joint-weight", "joint-warmup"}) {
+    if (!any_joint && !values[flag].defaulted())
+      throw UsageError(std::string("--") + flag +
+                       " goes with a joint scheme (newclass-joint, dada-joint or triple-joint)");
+  }
+  return JointOptions(2)
+      .iterations(values["joint-steps"].as<int64_t>())
+      .unsupervised_weight(values["joint-weight"].as<double>())
+      .warmup_share(values["joint-warmup"].as<double>());
+}
+
 void add_classifier_options(po::options_description& description) {
   const ClassifierOptions defaults(2);
   // clang-format off

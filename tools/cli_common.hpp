@@ -13,6 +13,7 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/error.hpp"
+#include "ganaug/joint.hpp"
 #include "ganaug/pipelines/load.hpp"
 
 namespace ganaug::cli {
@@ -75,6 +76,15 @@ void add_classifier_options(boost::program_options::options_description& descrip
 /// --optimizer, --classifier or --lr-schedule.
 ClassifierOptions classifier_options_from(const boost::program_options::variables_map& values,
                                           bool pool = false);
+
+/// Adds --joint-steps, --joint-weight and --joint-warmup: how the joint schemes (newclass-joint,
+/// dada-joint, triple-joint) train.
+void add_joint_options(boost::program_options::options_description& description);
+
+/// The JointOptions those flags ask for (form kKPlus1; the caller sets the form). With
+/// `any_joint` false (no joint scheme asked for), a --joint-* flag given is a UsageError.
+JointOptions joint_options_from(const boost::program_options::variables_map& values,
+                                bool any_joint);
 
 /// The strong view --strong asks for: with `pool` and no --strong, RandAugment (the pool
 /// recipe's). Throws UsageError for a bad spec.

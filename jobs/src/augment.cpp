@@ -312,7 +312,6 @@ class AugmentRun {
                              .classifier(ClassifierOptions(c).ema_decay(
                                  c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay()))
                              .gan(o_.gan())
-                             .iterations(o_.gan().iterations())
                              .checkpoint_every(o_.gan().checkpoint_every())
                              .log_every(o_.gan().log_every())
                              .seed(o_.seed())

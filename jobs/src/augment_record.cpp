@@ -91,11 +91,15 @@ std::string scheme_name(const AugmentOptions& o) {
 nlohmann::json joint_record(const JointOptions& joint, const ClassifierOptions& classifier,
                             int64_t channels) {
   const auto network = ClassifierOptions(classifier).channels(channels);
-  nlohmann::json record = {
-      {"form", to_string(joint.form())},      {"unsupervised_weight", joint.unsupervised_weight()},
-      {"warmup_share", joint.warmup_share()}, {"network", to_string(network.network())},
-      {"width", network.network_width()},     {"batch_size", classifier.batch_size()},
-      {"lr", classifier.learning_rate()},     {"ema_decay", classifier.ema_decay()}};
+  nlohmann::json record = {{"form", to_string(joint.form())},
+                           {"steps", joint.iterations()},
+                           {"unsupervised_weight", joint.unsupervised_weight()},
+                           {"warmup_share", joint.warmup_share()},
+                           {"network", to_string(network.network())},
+                           {"width", network.network_width()},
+                           {"batch_size", classifier.batch_size()},
+                           {"lr", classifier.learning_rate()},
+                           {"ema_decay", classifier.ema_decay()}};
   const auto tuning = classifier_tuning(classifier);
   if (!tuning.empty()) record["tuning"] = tuning;
   return record;

@@ -531,6 +531,42 @@ class Experiment {
     return images;
   }
 
+  // A joint column's classifier, trained with a GAN of its own on the labeled images and the
+  // cell's pool (generators/<cell>/: checkpoint, log and samples; an interrupted one resumes).
+  Classifier train_joint_cell(Group& g, const detail::CellSpec& cell) {
+    const auto& j = o_.joint();
+    const auto& c = o_.classifier();
+    const auto dir = fs::path(o_.out_dir()) / "generators" /
+                     (g.generator_key(cell.pool) + "-" + cell.scheme.name());
+    const auto options = JointOptions(j)
+                             .form(*cell.scheme.joint)
+                             .num_classes(g.k)
+                             .image_size(g.train.height())
+                             .channels(g.train.channels())
+                             .classifier(ClassifierOptions(c).ema_decay(
+                                 c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay()))
+                             .gan(o_.gan())
+                             .checkpoint_every(o_.gan().checkpoint_every())
+                             .log_every(o_.gan().log_every())
+                             .seed(g.seed)
+                             .device(o_.device())
+                             .threads(o_.threads())
+                             .out_dir(dir.string());
+    JointTrainer trainer(options, g.train.class_names);
+    if (fs::exists(dir / "checkpoint.pt")) trainer.resume((dir / "checkpoint.pt").string());
+    trainer.should_stop = [this] { return stop_requested(); };
+    trainer.augment = hooks(cell.scheme.classic).augment;
+    if (!trainer.train(g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr))
+      throw Interrupted("interrupted during joint training at step " +
+                        std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
+    auto generator = trainer.sampling_generator();
+    save_labelled_grid(
+        dir / "samples.png",
+        generate(generator, sample_grid_classes(g.k), mix_seed(g.seed, streams::kBenchSampleGrid)),
+        g.train.class_names);
+    return trainer.classifier();
+  }
+
   // One cell's classifier; `synthetic_count` gets the synthetic images it trained on and
   // `earlier_seconds` the training time of a classifier it reuses.
   Classifier train_cell(Group& g, const detail::CellSpec& cell, int64_t* synthetic_count,
@@ -542,6 +578,7 @@ class Experiment {
       return classifier_options(outputs, g.train, g.seed)
           .pool_weight(scheme.pseudo ? o_.pool_weight() : 0.0);
     };
+    if (scheme.joint) return train_joint_cell(g, cell);
     if (!scheme.synthetic && scheme.classic && !scheme.pseudo && g.teacher) {
       *earlier_seconds = g.teacher_seconds;
       return g.teacher;  // the same classifier, trained to label the pool

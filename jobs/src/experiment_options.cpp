@@ -44,20 +44,28 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   if (rest.empty()) return s;
   try {
     const auto choice = SchemeChoice::parse(rest);
-    s.synthetic = choice.scheme;
+    if (choice.joint)
+      s.joint = choice.joint;
+    else
+      s.synthetic = choice.scheme;
     s.dynamic = choice.dynamic;
   } catch (const Error&) {
     GANAUG_FAIL("unknown experiment scheme '", name,
                 "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
-                "or them joined in the order classic+pseudo+<scheme>");
+                "newclass-joint, dada-joint, triple-joint, or them joined in the order "
+                "classic+pseudo+<scheme>");
   }
+  GANAUG_CHECK(!(s.joint && s.pseudo), "the experiment scheme '", name,
+               "' cannot be: a joint column trains on the pool itself (drop pseudo+)");
   return s;
 }
 
 std::string ExperimentScheme::name() const {
   std::string out = classic ? "classic" : "";
   if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
-  if (synthetic) out += (out.empty() ? "" : "+") + SchemeChoice{*synthetic, dynamic, std::nullopt}.name();
+  if (synthetic || joint)
+    out += (out.empty() ? "" : "+") +
+           SchemeChoice{synthetic.value_or(Scheme::kSmooth), dynamic, joint}.name();
   return out.empty() ? "none" : out;
 }
 
@@ -99,6 +107,11 @@ void check_distinct(const std::vector<T>& values, const char* axis) {
 }
 }  // namespace
 
+bool ExperimentOptions::has_joint_column() const {
+  return std::any_of(schemes().begin(), schemes().end(),
+                     [](const ExperimentScheme& s) { return s.joint.has_value(); });
+}
+
 void ExperimentOptions::validate() const {
   GANAUG_CHECK(!datasets().empty(), "the experiment needs at least one dataset");
   GANAUG_CHECK(test_data().empty() || datasets().size() == 1,
@@ -139,6 +152,18 @@ void ExperimentOptions::validate() const {
                  "' needs a classifier with K + 1 outputs and the "
                  "grid's others K: with --classifier ",
                  classifier().custom().name, " leave newclass out of --schemes");
+    GANAUG_CHECK(!classifier().custom() || !scheme.joint, "the scheme '", scheme.name(),
+                 "' trains a built-in classifier network jointly with its GAN: with --classifier ",
+                 classifier().custom().name, " leave the joint schemes out of --schemes");
+  }
+  if (has_joint_column()) {
+    GANAUG_CHECK(joint().iterations() >= 1, "--joint-steps must be positive, got ",
+                 joint().iterations());
+    GANAUG_CHECK(joint().unsupervised_weight() >= 0 && std::isfinite(joint().unsupervised_weight()),
+                 "--joint-weight must be finite and not negative, got ",
+                 joint().unsupervised_weight());
+    GANAUG_CHECK(joint().warmup_share() >= 0 && joint().warmup_share() < 1,
+                 "--joint-warmup must lie in [0, 1), got ", joint().warmup_share());
   }
   GANAUG_CHECK((pool_gan() == PoolGan::kTeacher || gan().unlabeled_share() > 0) &&
                    gan().unlabeled_share() < 1,
@@ -233,6 +258,12 @@ nlohmann::json ExperimentOptions::settings() const {
       detail::gan_tuning(gan(), ExperimentOptions().gan(),
                          {"iterations", "mode_seeking", "minibatch_std", "unlabeled_share"});
   if (!gan_changes.empty()) out["gan_tuning"] = gan_changes;
+  // Only with a joint column, so that grids without one resume as before.
+  if (has_joint_column())
+    out["joint"] = {{"steps", joint().iterations()},
+                    {"unsupervised_weight", joint().unsupervised_weight()},
+                    {"warmup_share", joint().warmup_share()},
+                    {"ema_decay", joint().classifier().ema_decay()}};
   // Only when not the default, so that results from before the option still resume.
   if (strong_view().to_string() != StrongViewOptions().to_string())
     out["strong_view"] = strong_view().to_string();

@@ -107,7 +107,7 @@ std::vector<CellSpec> unit_cells(const std::vector<ExperimentScheme>& schemes,
   std::vector<CellSpec> cells;
   for (const auto& scheme : schemes) {
     std::vector<int64_t> cell_pools{0};
-    if (scheme.pseudo || scheme.synthetic) {
+    if (scheme.pseudo || scheme.synthetic || scheme.joint) {
       cell_pools.clear();
       for (auto p : pools)
         if (p > 0 || !scheme.pseudo) cell_pools.push_back(p);

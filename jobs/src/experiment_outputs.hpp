@@ -24,7 +24,8 @@ struct CellSpec {
 
 /// The cells of one unit in run order, scheme by scheme: a column without synthetic images or
 /// pool runs once (pool 0); a pseudo column once per pool size above 0; a GAN column once per
-/// multiple and pool size (pool sizes above 0 only with pseudo).
+/// multiple and pool size (pool sizes above 0 only with pseudo); a joint column once per pool
+/// size.
 std::vector<CellSpec> unit_cells(const std::vector<ExperimentScheme>& schemes,
                                  const std::vector<double>& multiples,
                                  const std::vector<int64_t>& pools);

@@ -39,8 +39,10 @@ nlohmann::json interval_json(const Interval& i) {
           {"n", i.n}};
 }
 
-// The first table of a grid with an unlabeled pool: what the pool gives without a GAN, what a
-// GAN adds on top of it, and what a GAN adds from the labeled images only (paired intervals).
+// The first table of a grid with an unlabeled pool or a joint column: what the pool gives
+// without a GAN, what a GAN adds on top of it, what a GAN adds from the labeled images only,
+// and what a GAN trained as the classifier gives over classic and classic+pseudo (paired
+// intervals).
 std::string pool_questions(const nlohmann::json& summary, const std::string& ds) {
   std::ostringstream md;
   md << "\n### The unlabeled pool and the GAN\n\n"
@@ -60,6 +62,14 @@ std::string pool_questions(const nlohmann::json& summary, const std::string& ds)
     if (row["dataset"] != ds) continue;
     const auto scheme = ExperimentScheme::parse(row["scheme"].get<std::string>());
     const int64_t pool = row.value("unlabeled", int64_t{0});
+    if (scheme.joint) {
+      line(pool > 0 ? "the GAN as the classifier, with the pool" : "the GAN as the classifier", row,
+           "classic", row["gain_vs_classic"]);
+      if (pool > 0)
+        line("the GAN as the classifier over the pool without a GAN", row, "classic+pseudo",
+             row.value("gain_vs_classic_pseudo", nlohmann::json()));
+      continue;
+    }
     if (!scheme.classic) continue;
     if (scheme.pseudo && !scheme.synthetic)
       line("the pool without a GAN", row, "classic", row["gain_vs_classic"]);
@@ -328,7 +338,12 @@ std::string experiment_report(const nlohmann::json& r) {
         std::any_of(r["summary"].begin(), r["summary"].end(), [&dataset](const auto& row) {
           return row["dataset"] == dataset && row.value("unlabeled", int64_t{0}) > 0;
         });
-    if (pools) md << pool_questions(r["summary"], ds);
+    const bool joint = std::any_of(
+        r["summary"].begin(), r["summary"].end(), [&dataset](const nlohmann::json& row) {
+          return row["dataset"] == dataset &&
+                 ExperimentScheme::parse(row["scheme"].get<std::string>()).joint.has_value();
+        });
+    if (pools || joint) md << pool_questions(r["summary"], ds);
     write_gain_tables(md, r["summary"], ds, pools);
     write_verdicts(md, r["summary"], ds);
     write_generators(md, r, ds);

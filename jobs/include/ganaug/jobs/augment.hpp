@@ -51,8 +51,9 @@ struct AugmentOptions {
   /// Train the classifier together with the generator (joint.hpp) in place of a GAN and then a
   /// classifier retrained on its images: the joint form, steps and weights of these options.
   /// Their classifier and GAN settings are replaced by classifier() and gan() (the GAN's
-  /// iterations, checkpoint interval and log interval serve joint training: DIR/joint holds its
-  /// checkpoint.pt and log.csv), their shape, seed, device and threads by the run's. The
+  /// checkpoint and log intervals serve joint training: DIR/joint holds its checkpoint.pt,
+  /// log.csv and samples.png), their shape, seed, device and threads by the run's; Polyak
+  /// averaging is classifier()'s ema_decay when set, else these options' (0.999). The
   /// retrained classifier is the joint one; the images written are labelled by scheme():
   /// newclass for kKPlus1, cond for the other forms. With `unlabeled` the pool is the joint
   /// training's unlabelled images. nullopt (the default): no joint training.

@@ -17,6 +17,7 @@
 #include "ganaug/datasets/classic_augment.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/job.hpp"
+#include "ganaug/joint.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
 
@@ -48,6 +49,11 @@ struct ExperimentScheme {
   std::optional<Scheme> synthetic;
   /// With argmax: retrain with dynamic argmax (ClassifierOptions::dynamic_argmax).
   bool dynamic = false;
+  /// The classifier trained together with a GAN of its own (joint.hpp; "newclass-joint",
+  /// "dada-joint", "triple-joint"), on the labeled images and the cell's pool when it has one;
+  /// no synthetic images are drawn for it (synthetic stays none). With classic, its labelled
+  /// images are augmented.
+  std::optional<JointForm> joint;
 
   /// Parses a name as above; throws ganaug::Error listing the valid names otherwise.
   static ExperimentScheme parse(const std::string& name);
@@ -105,6 +111,11 @@ struct ExperimentOptions {
   /// ratio, ... The grid sets the outputs, image size, channels, seed, device and threads, and
   /// pool_weight (pool_weight below in the pseudo columns, 0 elsewhere).
   TORCH_ARG(ClassifierOptions, classifier) = ClassifierOptions(2);
+  /// How the joint columns train (read only when the grid has one): the form comes from the
+  /// column; the steps, weights and Polyak decay from here (the decay used when classifier()'s
+  /// ema_decay is 0); the network, learning rate and batch from classifier(); the generator's
+  /// settings from gan(). Their checkpoints, log and samples go to generators/<cell>/.
+  TORCH_ARG(JointOptions, joint) = JointOptions(2);
   /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
   /// labeled subset gives at least this probability (confident_mask), drawing more images until
   /// the synthetic count is reached; 0 keeps every image.
@@ -161,6 +172,8 @@ struct ExperimentOptions {
   void validate() const;
   /// The options that decide a cell's result (not the grid's extent): a resumed run must match.
   nlohmann::json settings() const;
+  /// Whether a column of schemes() is a joint one.
+  bool has_joint_column() const;
 };
 
 /// Hooks for progress lines and interruption.
