@@ -112,6 +112,19 @@ TEST(AugmentJoint, AnInterruptedJointRunResumesToTheSameClassifierAndImages) {
   EXPECT_EQ(resumed["retrained"], straight["retrained"]);
   EXPECT_EQ(read_file(dir / "out" / "images" / "00000011.png"),
             read_file(dir / "straight" / "images" / "00000011.png"));
+  // Other joint settings in the same folder are refused, naming the flags.
+  ganaug::testing::expect_error(
+      [&] {
+        auto other = ganaug::jobs::AugmentOptions(options).resume(true);
+        other.joint(ganaug::JointOptions(*other.joint()).iterations(7));
+        ganaug::jobs::run_augment(other);
+      },
+      {"--joint-steps", "differs"});
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(options).resume(true).classic(true));
+      },
+      {"--classic", "differs"});
   // Another joint form in the same folder is refused (the run record).
   ganaug::testing::expect_error(
       [&] {
@@ -131,8 +144,12 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
   EXPECT_NE(output.find("drop --no-retrain"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme triple-joint --pseudo", &output), 2);
   EXPECT_NE(output.find("drop --pseudo"), std::string::npos) << output;
-  EXPECT_EQ(run_tool("--scheme triple-joint --joint-warmup 1", &output), 2);
-  EXPECT_NE(output.find("--joint-warmup must lie in [0, 1)"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme triple-joint --joint-warmup 0.5", &output), 2);
+  EXPECT_NE(output.find("--joint-warmup must lie in [0, 0.5)"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme newclass-joint --joint-warmup 0.2", &output), 2);
+  EXPECT_NE(output.find("--joint-warmup goes with triple-joint"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme dada-joint --joint-steps 0", &output), 2);
+  EXPECT_NE(output.find("--joint-steps must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme smooth --joint-weight 2", &output), 2);
   EXPECT_NE(output.find("--joint-weight goes with a joint scheme"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme cond-joint", &output), 2);
@@ -150,5 +167,5 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
   EXPECT_NE(output.find("joint training of the classifier and the GAN"), std::string::npos)
       << output;
   EXPECT_EQ(read_json(out / "summary.json")["scheme"], "dada-joint");
-  EXPECT_EQ(read_json(out / "run.json")["generator"]["joint"]["form"], "2k");
+  EXPECT_EQ(read_json(out / "run.json")["joint"]["form"], "2k");
 }

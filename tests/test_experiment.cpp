@@ -196,14 +196,17 @@ TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirs
   }
   EXPECT_EQ(results["settings"]["joint"]["steps"], 4);
   bool over_pseudo = false;
-  for (const auto& row : results["summary"])
+  for (const auto& row : results["summary"]) {
     if (row["scheme"] == "triple-joint" && row["unlabeled"] == 10)
       over_pseudo = !row["gain_vs_classic_pseudo"].is_null();
+    EXPECT_GT(row["seconds"].get<double>(), 0) << row.dump();  // the mean wall time of a cell
+  }
   EXPECT_TRUE(over_pseudo) << results["summary"].dump();
   std::ifstream report_file(dir / "out" / "report.md");
   const std::string report((std::istreambuf_iterator<char>(report_file)), {});
   for (const char* text :
-       {"the GAN as the classifier", "the GAN as the classifier over the pool without a GAN"})
+       {"the GAN as the classifier", "the GAN as the classifier over the pool without a GAN",
+        "time per cell (s)"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
   // Resumed: nothing left to run; with other joint settings, refused.
   const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));

@@ -110,6 +110,14 @@ TEST_P(JointFormTest, NeverReadsThePoolsLabels) {
   without.train(data, &relabelled);
   auto a = with_labels.classifier(), b = without.classifier();
   EXPECT_TRUE(same_weights(*a, *b));
+  // Labels that no dataset could hold, and no class names: never looked at.
+  auto garbage = pool;
+  garbage.labels = torch::full_like(pool.labels, 12345);
+  garbage.class_names.clear();
+  ganaug::JointTrainer with_garbage(tiny(GetParam(), 4), data.class_names);
+  with_garbage.train(data, &garbage);
+  auto g = with_garbage.classifier();
+  EXPECT_TRUE(same_weights(*a, *g));
   // The same pool as images labelled -1 in the labelled data trains the same networks.
   ganaug::JointTrainer inline_pool(tiny(GetParam(), 4), data.class_names);
   inline_pool.train(ganaug::concatenate({data, relabelled}));
@@ -224,19 +232,28 @@ TEST(Joint, StopsOnRequestWithACheckpointAndLogs) {
       },
       {"checkpoint.pt", "another architecture"});
   // A GAN checkpoint is not a joint one.
+  ganaug::GanTrainer gan(ganaug::testing::tiny_gan_options(3, 1, 0), data.class_names);
+  gan.save_checkpoint((dir / "gan.pt").string());
   ganaug::testing::expect_error(
       [&] {
         ganaug::JointTrainer(tiny(JointForm::kTwoK, 10), data.class_names)
-            .resume((dir / "log.csv").string());
+            .resume((dir / "gan.pt").string());
       },
-      {"log.csv"});
+      {"gan.pt", "not a ganaug joint checkpoint"});
+  // Nor one of a longer run than this one.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kTwoK, 3), data.class_names)
+            .resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "has trained 4 steps, more than this run's 3"});
 }
 
 TEST(Joint, OptionsAreValidatedNamingTheValue) {
   using ganaug::testing::expect_error;
   const std::vector<std::string> names{"a", "b", "c"};
-  expect_error([&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).warmup_share(1), names); },
-               {"warm-up share", "[0, 1)"});
+  expect_error([&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).warmup_share(0.5), names); },
+               {"warm-up share", "[0, 0.5)"});
   expect_error(
       [&] { ganaug::JointTrainer(tiny(JointForm::kKPlus1, 1).unsupervised_weight(-1), names); },
       {"unsupervised weight"});

@@ -164,7 +164,8 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   }
   const auto choice = ganaug::cli::parse_flag(values, "scheme", ganaug::SchemeChoice::parse);
   options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
-  const auto joint = ganaug::cli::joint_options_from(values, choice.joint.has_value());
+  const auto joint = ganaug::cli::joint_options_from(values, choice.joint.has_value(),
+                                                     choice.joint == ganaug::JointForm::kTriple);
   if (choice.joint) options.joint(ganaug::JointOptions(joint).form(*choice.joint));
   if (values.count("classic")) {
     options.classic(true).classic_options(

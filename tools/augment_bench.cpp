@@ -183,8 +183,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
       .schemes(schemes)
       .joint(ganaug::cli::joint_options_from(
-          values, std::any_of(schemes.begin(), schemes.end(),
-                              [](const auto& scheme) { return scheme.joint.has_value(); })))
+          values,
+          std::any_of(schemes.begin(), schemes.end(),
+                      [](const auto& scheme) { return scheme.joint.has_value(); }),
+          std::any_of(
+              schemes.begin(), schemes.end(),
+              [](const auto& scheme) { return scheme.joint == ganaug::JointForm::kTriple; })))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)

@@ -103,12 +103,15 @@ void add_joint_options(po::options_description& description) {
   // clang-format on
 }
 
-JointOptions joint_options_from(const po::variables_map& values, bool any_joint) {
+JointOptions joint_options_from(const po::variables_map& values, bool any_joint, bool any_triple) {
   for (const char* flag : {"joint-steps", "joint-weight", "joint-warmup"}) {
     if (!any_joint && !values[flag].defaulted())
       throw UsageError(std::string("--") + flag +
                        " goes with a joint scheme (newclass-joint, dada-joint or triple-joint)");
   }
+  if (!any_triple && !values["joint-warmup"].defaulted())
+    throw UsageError(
+        "--joint-warmup goes with triple-joint (the other joint forms do not warm up)");
   return JointOptions(2)
       .iterations(values["joint-steps"].as<int64_t>())
       .unsupervised_weight(values["joint-weight"].as<double>())

@@ -82,9 +82,10 @@ ClassifierOptions classifier_options_from(const boost::program_options::variable
 void add_joint_options(boost::program_options::options_description& description);
 
 /// The JointOptions those flags ask for (form kKPlus1; the caller sets the form). With
-/// `any_joint` false (no joint scheme asked for), a --joint-* flag given is a UsageError.
-JointOptions joint_options_from(const boost::program_options::variables_map& values,
-                                bool any_joint);
+/// `any_joint` false (no joint scheme asked for), a --joint-* flag given is a UsageError, and
+/// with `any_triple` false so is --joint-warmup (only triple-joint warms up).
+JointOptions joint_options_from(const boost::program_options::variables_map& values, bool any_joint,
+                                bool any_triple);
 
 /// The strong view --strong asks for: with `pool` and no --strong, RandAugment (the pool
 /// recipe's). Throws UsageError for a bad spec.

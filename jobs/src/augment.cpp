@@ -534,8 +534,10 @@ void validate_joint(const AugmentOptions& o) {
   GANAUG_CHECK(
       o.joint()->unsupervised_weight() >= 0 && std::isfinite(o.joint()->unsupervised_weight()),
       "--joint-weight must be finite and not negative, got ", o.joint()->unsupervised_weight());
-  GANAUG_CHECK(o.joint()->warmup_share() >= 0 && o.joint()->warmup_share() < 1,
-               "--joint-warmup must lie in [0, 1), got ", o.joint()->warmup_share());
+  GANAUG_CHECK(o.joint()->warmup_share() >= 0 && o.joint()->warmup_share() < 0.5,
+               "--joint-warmup must lie in [0, 0.5), got ", o.joint()->warmup_share());
+  GANAUG_CHECK(o.joint()->iterations() >= 1, "--joint-steps must be positive, got ",
+               o.joint()->iterations());
 }
 
 }  // namespace

@@ -88,9 +88,13 @@ std::string scheme_name(const AugmentOptions& o) {
 
 // The joint training's settings and the classifier network it trains (the generator's are
 // the GAN's, recorded beside them).
-nlohmann::json joint_record(const JointOptions& joint, const ClassifierOptions& classifier,
-                            int64_t channels) {
+nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
+  const auto& joint = *o.joint();
+  const auto& classifier = o.classifier();
   const auto network = ClassifierOptions(classifier).channels(channels);
+  // The Polyak decay the run uses: the classifier's when set, else the joint options'.
+  const double ema =
+      classifier.ema_decay() > 0 ? classifier.ema_decay() : joint.classifier().ema_decay();
   nlohmann::json record = {{"form", to_string(joint.form())},
                            {"steps", joint.iterations()},
                            {"unsupervised_weight", joint.unsupervised_weight()},
@@ -99,7 +103,9 @@ nlohmann::json joint_record(const JointOptions& joint, const ClassifierOptions& 
                            {"width", network.network_width()},
                            {"batch_size", classifier.batch_size()},
                            {"lr", classifier.learning_rate()},
-                           {"ema_decay", classifier.ema_decay()}};
+                           {"lr_schedule", to_string(classifier.lr_schedule())},
+                           {"ema_decay", ema},
+                           {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
   const auto tuning = classifier_tuning(classifier);
   if (!tuning.empty()) record["tuning"] = tuning;
   return record;
@@ -127,9 +133,10 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
       record["generator"]["gan_batch"] = o.gan().batch_size();
     const auto tuning = gan_tuning(o.gan(), defaults, {"iterations", "batch_size"});
     if (!tuning.empty()) record["generator"]["tuning"] = tuning;
-    if (o.joint())
-      record["generator"]["joint"] =
-          joint_record(*o.joint(), o.classifier(), data.train.channels());
+    if (o.joint()) {  // its steps are the joint training's, recorded with it
+      record["generator"].erase("gan_iterations");
+      record["joint"] = joint_record(o, data.train.channels());
+    }
   } else {
     record["generator"] = {{"checkpoint", fs::absolute(o.generator()).string()},
                            {"hash", file_hash(o.generator())}};
@@ -173,6 +180,9 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
       {"scheme", "--scheme"},
       {"seed", "--seed"},
       {"n", "--n"},
+      {"joint",
+       "the joint training (--joint-steps, --joint-weight, --joint-warmup, --classic, --lr, "
+       "--lr-schedule, --ema, --classifier, --classifier-width)"},
       {"generator", "--gan-iters / --generator"},
       {"shard", "--shard / --num-shards / --gen-batch"},
       {"image_shape", "the image shape (--image-size, --channels)"},

@@ -106,8 +106,7 @@ std::string losses_section(const std::filesystem::path& log, bool joint) {
   std::vector<size_t> columns;  // of the series, in `known` order
   for (const auto& [column, name] : known) {
     const auto at = std::find(header.begin(), header.end(), column);
-    // kTriple alone has a discriminator: a joint log's d_loss column of zeros is left out.
-    if (at == header.end() || (joint && column == "d_loss")) continue;
+    if (at == header.end()) continue;
     columns.push_back(static_cast<size_t>(at - header.begin()));
     chart.series.push_back({name, {}, {}, {}});
   }
@@ -130,6 +129,13 @@ std::string losses_section(const std::filesystem::path& log, bool joint) {
       chart.series[i].y.push_back(values[i]);
     }
   }
+  // A series of zeros is left out: a joint form without a discriminator logs d_loss 0.
+  chart.series.erase(std::remove_if(chart.series.begin(), chart.series.end(),
+                                    [](const auto& series) {
+                                      return std::all_of(series.y.begin(), series.y.end(),
+                                                         [](double y) { return y == 0; });
+                                    }),
+                     chart.series.end());
   if (chart.series.empty() || chart.series[0].x.empty())
     return out + "<p>The training log is empty.</p>\n";
   std::vector<uchar> png;

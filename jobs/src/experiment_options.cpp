@@ -162,8 +162,8 @@ void ExperimentOptions::validate() const {
     GANAUG_CHECK(joint().unsupervised_weight() >= 0 && std::isfinite(joint().unsupervised_weight()),
                  "--joint-weight must be finite and not negative, got ",
                  joint().unsupervised_weight());
-    GANAUG_CHECK(joint().warmup_share() >= 0 && joint().warmup_share() < 1,
-                 "--joint-warmup must lie in [0, 1), got ", joint().warmup_share());
+    GANAUG_CHECK(joint().warmup_share() >= 0 && joint().warmup_share() < 0.5,
+                 "--joint-warmup must lie in [0, 0.5), got ", joint().warmup_share());
   }
   GANAUG_CHECK((pool_gan() == PoolGan::kTeacher || gan().unlabeled_share() > 0) &&
                    gan().unlabeled_share() < 1,

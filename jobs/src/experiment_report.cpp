@@ -138,12 +138,14 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
   using Group = std::tuple<std::string, int64_t, std::string, double, int64_t>;
   std::vector<Group> order;
   std::map<Group, std::map<uint64_t, double>> accuracy;
+  std::map<Group, double> seconds;  // summed over the seeds
   for (const auto& c : cells) {
     Group g{c["dataset"].get<std::string>(), c["size"].get<int64_t>(),
             c["scheme"].get<std::string>(), c["multiple"].get<double>(),
             c.value("unlabeled", int64_t{0})};
     if (!accuracy.count(g)) order.push_back(g);
     accuracy[g][c["seed"].get<uint64_t>()] = c["accuracy"].get<double>();
+    seconds[g] += c.value("seconds", 0.0);
   }
   auto paired_gain = [&](const Group& g, const std::string& baseline,
                          int64_t pool) -> nlohmann::json {
@@ -171,6 +173,7 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
                     {"multiple", std::get<3>(g)},
                     {"unlabeled", pool},
                     {"accuracy", interval_json(mean_interval_95(values))},
+                    {"seconds", seconds[g] / static_cast<double>(values.size())},
                     {"gain_vs_none", paired_gain(g, "none", 0)},
                     {"gain_vs_classic", paired_gain(g, "classic", 0)},
                     {"gain_vs_classic_pseudo",
@@ -257,9 +260,9 @@ void write_gain_tables(std::ostringstream& md, const nlohmann::json& summary, co
       current_size = size;
       md << "\n### " << size << " labeled images per class\n\n"
          << "| scheme | " << (pools ? "pool | " : "")
-         << "synthetic | seeds | accuracy % | gain vs none | gain vs classic |"
+         << "synthetic | seeds | accuracy % | time per cell (s) | gain vs none | gain vs classic |"
          << (pools ? " gain vs classic+pseudo |" : "") << "\n"
-         << "| --- | --- | --- | --- | --- | --- |" << (pools ? " --- | --- |" : "") << "\n";
+         << "| --- | --- | --- | --- | --- | --- | --- |" << (pools ? " --- | --- |" : "") << "\n";
     }
     const double mult = row["multiple"].get<double>();
     const int64_t pool = row.value("unlabeled", int64_t{0});
@@ -268,8 +271,9 @@ void write_gain_tables(std::ostringstream& md, const nlohmann::json& summary, co
     if (pools) md << (pool > 0 ? std::to_string(pool) : "-") << " | ";
     md << (mult > 0 ? "x" + fixed(mult, 1) : "-") << " | " << a["n"] << " | "
        << fixed(100 * a["mean"].get<double>(), 2) << " ± "
-       << fixed(100 * a["stddev"].get<double>(), 2) << " | " << gain_text(row["gain_vs_none"])
-       << " | " << gain_text(row["gain_vs_classic"]) << " |";
+       << fixed(100 * a["stddev"].get<double>(), 2) << " | " << fixed(row.value("seconds", 0.0), 0)
+       << " | " << gain_text(row["gain_vs_none"]) << " | " << gain_text(row["gain_vs_classic"])
+       << " |";
     if (pools)
       md << " " << gain_text(row.value("gain_vs_classic_pseudo", nlohmann::json())) << " |";
     md << "\n";

@@ -68,6 +68,15 @@ void detail::update_moving_average(torch::nn::Module& model, torch::nn::Module& 
   for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
 }
 
+torch::Tensor detail::mode_seeking_term(const torch::Tensor& fake, const torch::Tensor& noise,
+                                        int64_t half) {
+  // MSGAN: the ratio of image distance to noise distance, which the generator raises.
+  const auto image_distance = (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
+  const auto noise_distance =
+      (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
+  return 1.0 / (image_distance / noise_distance + 1e-5);
+}
+
 DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labelled_images) {
   if (o.diffaugment()) return *o.diffaugment();
   DiffAugmentPolicy policy;
@@ -382,12 +391,7 @@ struct GanTrainer::State {
     auto fake = generator(noise, fake_classes);
     torch::Tensor seeking;
     if (mode_seeking) {
-      // MSGAN: the ratio of image distance to noise distance, which the generator raises.
-      const auto image_distance =
-          (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
-      const auto noise_distance =
-          (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
-      seeking = 1.0 / (image_distance / noise_distance + 1e-5);
+      seeking = detail::mode_seeking_term(fake, noise, half);
     }
     if (real.policy.any()) fake = diff_augment(fake, real.policy, d.augment_rng);
     const auto scores = discriminator(fake, fake_classes);

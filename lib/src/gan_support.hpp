@@ -23,6 +23,12 @@ void copy_state(torch::nn::Module& from, torch::nn::Module& to);
 void update_moving_average(torch::nn::Module& model, torch::nn::Module& average, double decay,
                            int64_t step);
 
+/// MSGAN's mode-seeking term (Mao et al. 2019) for a generator batch whose images i and half + i
+/// share a class and differ in noise: 1 / (image distance / noise distance + 1e-5), mean
+/// absolute distances between the two halves; the generator lowers it by making them differ.
+torch::Tensor mode_seeking_term(const torch::Tensor& fake, const torch::Tensor& noise,
+                                int64_t half);
+
 /// The DiffAugment transforms a discriminator trained on `labelled_images` real images uses:
 /// o.diffaugment(), or when that is "auto", translation and cutout under 10000 images (plus
 /// color for color images) and none from 10000.

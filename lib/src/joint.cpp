@@ -55,8 +55,9 @@ void JointOptions::validate() const {
   GANAUG_CHECK(std::isfinite(unsupervised_weight()) && unsupervised_weight() >= 0,
                "the unsupervised weight must be finite and not negative, got ",
                unsupervised_weight());
-  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1,
-               "the warm-up share must lie in [0, 1), got ", warmup_share());
+  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 0.5,
+               "the warm-up share must lie in [0, 0.5) (the ramp after it takes as long), got ",
+               warmup_share());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
   classifier_options().validate();
@@ -231,8 +232,11 @@ struct JointTrainer::State {
     return std::clamp((static_cast<double>(iteration) - warm) / warm, 0.0, 1.0);
   }
 
+  // The step's fakes for the classifier (and discriminator), by the generator in training mode
+  // whatever a caller left it in (sampling_generator() may hand it out).
   torch::Tensor fakes(const StepBatches& b) {
     torch::NoGradGuard no_grad;
+    generator->train();
     return generator(b.noise, b.fake_classes);
   }
 
@@ -280,18 +284,20 @@ struct JointTrainer::State {
     return torch::stack({loss.detach(), supervised.detach()});
   }
 
-  // Triple-GAN's classifier term on the pool: the log-derivative estimate of
-  // E_{y ~ C(x)} log(1 - D(x, y)) at the class C predicts, D's verdict detached.
+  // Triple-GAN's classifier term on the pool: alpha = 1/2 of E_{y ~ C(x)} log(1 - D(x, y)),
+  // the expectation taken exactly over the K classes with D's verdicts detached (no sampled
+  // label, no variance): C moves its probability towards the classes D takes for real pairs.
   torch::Tensor pool_adversarial_loss(const StepBatches& b) {
-    const auto logits = classifier(b.unlabelled);
-    const auto predicted = logits.detach().argmax(1);
-    torch::Tensor verdict;
+    const int64_t n = b.unlabelled.size(0), k = options.num_classes();
+    torch::Tensor verdicts;
     {
       torch::NoGradGuard no_grad;
-      verdict = -torch::nn::functional::softplus(discriminator(b.unlabelled, predicted));
+      // Image i with class j at row i * K + j.
+      const auto classes = torch::arange(k, on(device, torch::kInt64)).repeat({n});
+      const auto scores = discriminator(b.unlabelled.repeat_interleave(k, 0), classes);
+      verdicts = -torch::nn::functional::softplus(scores).view({n, k});
     }
-    const auto log_p = torch::log_softmax(logits, 1).gather(1, predicted.unsqueeze(1)).squeeze(1);
-    return (log_p * verdict).mean();
+    return 0.5 * (torch::softmax(classifier(b.unlabelled), 1) * verdicts).sum(1).mean();
   }
 
   // kTriple's discriminator step: labelled pairs real; generated pairs and pool pairs (with
@@ -299,6 +305,7 @@ struct JointTrainer::State {
   torch::Tensor discriminator_step(const JointData& data, StepBatches& b,
                                    const torch::Tensor& fake) {
     const auto g = gan();
+    discriminator->train();
     std::vector<torch::Tensor> images{b.labelled, fake};
     std::vector<torch::Tensor> classes{b.labels, b.fake_classes};
     if (data.has_pool) {
@@ -340,8 +347,19 @@ struct JointTrainer::State {
     set_requires_grad(judge, false);
     const auto noise =
         torch::randn({batch, o.gan().latent_dim()}, b.rng, on(device, torch::kFloat32));
+    // Images i and half + i share a class for the mode-seeking term (as in GanTrainer).
+    const int64_t half = batch / 2;
+    const bool seeking = o.gan().mode_seeking() > 0 && half > 0;
+    auto classes = b.fake_classes;
+    if (seeking) {
+      classes = classes.clone();
+      classes.slice(0, half, 2 * half).copy_(classes.slice(0, 0, half));
+    }
     generator->train();
-    auto fake = generator(noise, b.fake_classes);
+    auto fake = generator(noise, classes);
+    const auto diversity =
+        seeking ? o.gan().mode_seeking() * detail::mode_seeking_term(fake, noise, half)
+                : torch::zeros({}, on(device, torch::kFloat32));
     torch::Tensor loss;
     switch (o.form()) {
       case JointForm::kKPlus1: {
@@ -354,16 +372,17 @@ struct JointTrainer::State {
         break;
       }
       case JointForm::kTwoK:
-        loss = two_k_loss(classifier(fake), b.fake_classes);
+        loss = two_k_loss(classifier(fake), classes);
         break;
       case JointForm::kTriple: {
         if (data.policy.any()) fake = diff_augment(fake, data.policy, b.rng);
-        const auto scores = discriminator(fake, b.fake_classes);
+        const auto scores = discriminator(fake, classes);
         loss = o.gan().loss() == GanLoss::kHinge ? -scores.mean()
                                                  : torch::nn::functional::softplus(-scores).mean();
         break;
       }
     }
+    loss = loss + diversity;
     g_optimizer->zero_grad();
     loss.backward();
     g_optimizer->step();
@@ -450,13 +469,16 @@ class JointLog {
   JointProgress progress_;
 };
 
-void check_data(const LabeledDataset& data, const JointOptions& o, const char* what) {
-  data.validate();
-  GANAUG_CHECK(data.channels() == o.channels() && data.height() == o.image_size() &&
-                   data.width() == o.image_size(),
-               "joint training was set up for ", o.channels(), "x", o.image_size(), "x",
-               o.image_size(), " images but the ", what, " ", data.source, " holds ",
-               data.channels(), "x", data.height(), "x", data.width());
+// The images of `data` must have the run's shape; `what` names it in messages.
+void check_images(const LabeledDataset& data, const JointOptions& o, const char* what) {
+  const auto& x = data.images;
+  GANAUG_CHECK(x.defined() && x.dim() == 4 && x.scalar_type() == torch::kFloat32, "the ", what, " ",
+               data.source, " needs N x C x H x W float32 images");
+  GANAUG_CHECK(
+      x.size(1) == o.channels() && x.size(2) == o.image_size() && x.size(3) == o.image_size(),
+      "joint training was set up for ", o.channels(), "x", o.image_size(), "x", o.image_size(),
+      " images but the ", what, " ", data.source, " holds ", x.size(1), "x", x.size(2), "x",
+      x.size(3));
 }
 
 }  // namespace
@@ -478,8 +500,9 @@ JointTrainer& JointTrainer::operator=(JointTrainer&&) noexcept = default;
 bool JointTrainer::train(const LabeledDataset& labelled, const LabeledDataset* pool) {
   auto& s = *state_;
   const auto& o = s.options;
-  check_data(labelled, o, "labelled data");
-  if (pool) check_data(*pool, o, "pool");
+  labelled.validate();
+  check_images(labelled, o, "labelled data");
+  if (pool) check_images(*pool, o, "pool");  // its labels are not read, not even checked
   GANAUG_CHECK(labelled.num_classes() == o.num_classes(), "joint training was set up for ",
                o.num_classes(), " classes but ", labelled.source, " has ", labelled.num_classes());
   GANAUG_CHECK((labelled.labels >= 0).any().item<bool>(), "no labelled images in ",
@@ -577,7 +600,11 @@ void JointTrainer::resume(const std::string& path) {
     reader.check_finite_weights(*s.discriminator, "discriminator");
     reader.load_optimizer("d_optimizer", *s.d_optimizer);
   }
-  s.iteration = reader.integer("iteration");
+  const auto steps = reader.integer("iteration");
+  GANAUG_CHECK(steps <= s.options.iterations(), "checkpoint ", path, " has trained ", steps,
+               " steps, more than this run's ", s.options.iterations(),
+               "; give at least as many steps or start a new run");
+  s.iteration = steps;
 }
 
 Classifier JointTrainer::classifier() {

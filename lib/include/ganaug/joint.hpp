@@ -13,7 +13,8 @@
 ///   classifier, the generator and ganaug's projection discriminator. The discriminator sees
 ///   labelled pairs as real, generated pairs (G(z, y), y) and pool pairs (x, C(x)) as fake; the
 ///   classifier also learns from generated pairs and from the discriminator's verdict on its pool
-///   labels, both ramped in after it has trained on the labelled images alone.
+///   labels (the expectation over its class probabilities of log(1 - D(x, y)), weighted 1/2 as
+///   D weighs pool pairs), both ramped in after it has trained on the labelled images alone.
 ///
 /// The losses are those of joint_losses.hpp. Every draw comes from generators seeded by (seed,
 /// iteration): a run resumed from a checkpoint continues exactly as an uninterrupted one on the
@@ -44,7 +45,8 @@ int64_t joint_outputs(JointForm form, int64_t num_classes);
 /// step's weights), recalibrate_batchnorm; their num_outputs, image size, channels, epochs,
 /// optimizer, seed, device, threads and pool fields are not read (the run's own fields and the
 /// data decide them). The GAN options give the generator (latent_dim, g_width, g_lr, ema_decay,
-/// mode_seeking is not used), Adam's betas for every network, the generated and pool images per
+/// and mode_seeking: MSGAN's term against one image per class, added to the generator's loss in
+/// every form, as in GanTrainer), Adam's betas for every network, the generated and pool images per
 /// step (batch_size), and for kTriple the discriminator (d_width, spectral_norm, projection,
 /// minibatch_std, d_lr, the hinge or BCE loss) and DiffAugment; their num_classes, image size,
 /// channels, iterations, seed, device, threads and output fields are not read.
@@ -70,7 +72,7 @@ struct JointOptions {
   /// discriminator's verdict on its pool labels), relative to the labelled images'
   /// cross-entropy (1 in the papers).
   TORCH_ARG(double, unsupervised_weight) = 1.0;
-  /// kTriple: share of the steps, in [0, 1), on the labelled images alone before the classifier's
+  /// kTriple: share of the steps, in [0, 0.5), on the labelled images alone before the classifier's
   /// other terms ramp in linearly over as many steps again (Triple-GAN pre-trains C).
   TORCH_ARG(double, warmup_share) = 0.1;
   /// Seeds the initial weights and every step's draws; LibTorch's global generator is neither
@@ -90,7 +92,7 @@ struct JointOptions {
  public:
   /// Throws ganaug::Error naming the first bad value: an unsupported shape, a custom classifier
   /// network (the joint forms train the built-in ones), iterations or intervals out of range, a
-  /// weight that is negative or not finite, warmup_share outside [0, 1); and what the classifier
+  /// weight that is negative or not finite, warmup_share outside [0, 0.5); and what the classifier
   /// and GAN options' own validation refuses.
   void validate() const;
   /// The options the classifier is built with: classifier() with the outputs of the form, the
@@ -136,7 +138,8 @@ class JointTrainer {
 
   /// Loads a checkpoint written by save_checkpoint: weights, averages, optimizer moments and
   /// the step count. Throws ganaug::Error naming the file when it is missing, damaged, not a
-  /// joint checkpoint, of another form, architecture or class names, or holds NaN/Inf weights.
+  /// joint checkpoint, of another form, architecture or class names, holds NaN/Inf weights, or
+  /// has trained more steps than options().iterations().
   void resume(const std::string& path);
   /// Writes the whole training state atomically (a temporary file, then a rename), creating the
   /// parent folders. Throws ganaug::Error when a weight holds NaN/Inf or the file cannot be
