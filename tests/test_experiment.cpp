@@ -206,7 +206,7 @@ TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirs
   const std::string report((std::istreambuf_iterator<char>(report_file)), {});
   for (const char* text :
        {"the GAN as the classifier", "the GAN as the classifier over the pool without a GAN",
-        "time per cell (s)"})
+        "time per cell (s)", "joint columns 4 steps, unsupervised weight 1"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
   // Resumed: nothing left to run; with other joint settings, refused.
   const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));

@@ -107,6 +107,37 @@ void check_distinct(const std::vector<T>& values, const char* axis) {
 }
 }  // namespace
 
+namespace {
+// The columns: a pool for the pseudo ones, a network that fits each, the joint settings.
+void validate_columns(const ExperimentOptions& o) {
+  const bool any_pool =
+      std::any_of(o.unlabeled().begin(), o.unlabeled().end(), [](int64_t n) { return n > 0; });
+  for (const auto& scheme : o.schemes()) {
+    GANAUG_CHECK(!scheme.pseudo || any_pool, "the scheme '", scheme.name(),
+                 "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
+    // The grid's other classifiers have K outputs and newclass's K + 1: one network cannot
+    // be both, and a misfit found at the first newclass cell would come after hours of work.
+    GANAUG_CHECK(!o.classifier().custom() || scheme.synthetic != Scheme::kNewClass, "the scheme '",
+                 scheme.name(),
+                 "' needs a classifier with K + 1 outputs and the "
+                 "grid's others K: with --classifier ",
+                 o.classifier().custom().name, " leave newclass out of --schemes");
+    GANAUG_CHECK(!o.classifier().custom() || !scheme.joint, "the scheme '", scheme.name(),
+                 "' trains a built-in classifier network jointly with its GAN: with --classifier ",
+                 o.classifier().custom().name, " leave the joint schemes out of --schemes");
+  }
+  if (o.has_joint_column()) {
+    GANAUG_CHECK(o.joint().iterations() >= 1, "--joint-steps must be positive, got ",
+                 o.joint().iterations());
+    GANAUG_CHECK(
+        o.joint().unsupervised_weight() >= 0 && std::isfinite(o.joint().unsupervised_weight()),
+        "--joint-weight must be finite and not negative, got ", o.joint().unsupervised_weight());
+    GANAUG_CHECK(o.joint().warmup_share() >= 0 && o.joint().warmup_share() < 0.5,
+                 "--joint-warmup must lie in [0, 0.5), got ", o.joint().warmup_share());
+  }
+}
+}  // namespace
+
 bool ExperimentOptions::has_joint_column() const {
   return std::any_of(schemes().begin(), schemes().end(),
                      [](const ExperimentScheme& s) { return s.joint.has_value(); });
@@ -140,31 +171,7 @@ void ExperimentOptions::validate() const {
   check_distinct(data_paths, "dataset");
   check_distinct(unlabeled(), "unlabeled pool size");
   check_distinct(ExperimentScheme::names(schemes()), "scheme");
-  const bool any_pool =
-      std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
-  for (const auto& scheme : schemes()) {
-    GANAUG_CHECK(!scheme.pseudo || any_pool, "the scheme '", scheme.name(),
-                 "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
-    // The grid's other classifiers have K outputs and newclass's K + 1: one network cannot
-    // be both, and a misfit found at the first newclass cell would come after hours of work.
-    GANAUG_CHECK(!classifier().custom() || scheme.synthetic != Scheme::kNewClass, "the scheme '",
-                 scheme.name(),
-                 "' needs a classifier with K + 1 outputs and the "
-                 "grid's others K: with --classifier ",
-                 classifier().custom().name, " leave newclass out of --schemes");
-    GANAUG_CHECK(!classifier().custom() || !scheme.joint, "the scheme '", scheme.name(),
-                 "' trains a built-in classifier network jointly with its GAN: with --classifier ",
-                 classifier().custom().name, " leave the joint schemes out of --schemes");
-  }
-  if (has_joint_column()) {
-    GANAUG_CHECK(joint().iterations() >= 1, "--joint-steps must be positive, got ",
-                 joint().iterations());
-    GANAUG_CHECK(joint().unsupervised_weight() >= 0 && std::isfinite(joint().unsupervised_weight()),
-                 "--joint-weight must be finite and not negative, got ",
-                 joint().unsupervised_weight());
-    GANAUG_CHECK(joint().warmup_share() >= 0 && joint().warmup_share() < 0.5,
-                 "--joint-warmup must lie in [0, 0.5), got ", joint().warmup_share());
-  }
+  validate_columns(*this);
   GANAUG_CHECK((pool_gan() == PoolGan::kTeacher || gan().unlabeled_share() > 0) &&
                    gan().unlabeled_share() < 1,
                "the GAN's unlabeled share must lie in (0, 1), got ", gan().unlabeled_share());

@@ -226,10 +226,17 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
              ? "; classical augmentation `" + s["classic"].get<std::string>() + "`"
              : std::string("; classical augmentation chosen per size on the validation split "
                            "(below)"))
-     << tuning_and_pool(s, grid) << "; seeds " << s["first_seed"] << ".."
+     << tuning_and_pool(s, grid)
+     << (s.contains("joint")
+             ? "; joint columns " + s["joint"]["steps"].dump() + " steps, unsupervised weight " +
+                   s["joint"]["unsupervised_weight"].dump() + ", triple-joint warm-up " +
+                   s["joint"]["warmup_share"].dump()
+             : std::string())
+     << "; seeds " << s["first_seed"] << ".."
      << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1
      << " (each seed picks the labeled subset, the GAN and the classifiers' initialisation).\n\n"
-     << "Accuracy is the mean over seeds ± one standard deviation. Gains are in points, "
+     << "Accuracy is the mean over seeds ± one standard deviation; time per cell is the mean "
+        "wall time of its training, on this machine. Gains are in points, "
         "paired by seed (same labeled subset), with a 95% Student-t interval; **bold** where the "
         "interval excludes zero. Synthetic counts are a multiple of the labeled count.\n";
 }
