@@ -37,6 +37,7 @@ int main(int argc, char** argv) try {
   int64_t gen_batch = 500;
   std::string json;
   std::string diffaugment = "auto";
+  bool cuda_graphs = true;
   int threads = 0;
   std::string device = "cpu";
   std::string trace;
@@ -56,6 +57,11 @@ int main(int argc, char** argv) try {
       g_width = std::stoll(value);
     else if (flag == "--d-width")
       d_width = std::stoll(value);
+    else if (flag == "--cuda-graphs")
+      cuda_graphs = value == "on" ? true
+                    : value == "off"
+                        ? false
+                        : throw std::runtime_error("--cuda-graphs must be on or off, got " + value);
     else if (flag == "--diffaugment")
       diffaugment = value;
     else if (flag == "--trace")
@@ -83,6 +89,7 @@ int main(int argc, char** argv) try {
                      .threads(threads)
                      .diffaugment(ganaug::parse_diffaugment_choice(diffaugment))
                      .batch_size(batch_size)
+                     .cuda_graphs(cuda_graphs)
                      .log_every(1000000);
   if (g_width > 0) options.g_width(g_width);
   if (d_width > 0) options.d_width(d_width);
@@ -147,6 +154,8 @@ int main(int argc, char** argv) try {
     std::ofstream out(json);
     out << "{\"device\": \"" << trainer.device() << "\", \"image_size\": " << image_size
         << ", \"channels\": " << channels << ", \"batch_size\": " << options.batch_size()
+        << ", \"cuda_graphs\": "
+        << (cuda && cuda_graphs && ganaug::cuda_graphs_available() ? "true" : "false")
         << ", \"iterations\": " << iterations << ", \"train_images_per_s\": " << train_rate
         << ", \"train_gflops\": " << achieved << ", \"matmul_gflops\": " << mm
         << ", \"gen_batch\": " << gen_batch << ", \"gen_images_per_s\": " << gen_rate << "}\n";

@@ -26,4 +26,19 @@ inline LabeledDataset blobs(int64_t per_class, uint64_t seed) {
   return data;
 }
 
+// Two classes of 16x16 images (the tiny GAN's size), `n` of them alternating: a bright block on
+// the left (class 0, "left") or on the right (class 1, "right") of a dark background.
+inline LabeledDataset left_right_blobs(int64_t n = 32) {
+  LabeledDataset data;
+  data.images = -torch::ones({n, 1, 16, 16});
+  data.labels = torch::arange(n, torch::kInt64).remainder(2);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t left = i % 2 == 0 ? 2 : 9;
+    data.images[i].slice(1, 4, 12).slice(2, left, left + 5).fill_(1.0);
+  }
+  data.class_names = {"left", "right"};
+  data.source = "blobs";
+  return data;
+}
+
 }  // namespace ganaug::testing

@@ -19,6 +19,7 @@
 #include "ganaug/export.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/jobs/augment.hpp"
+#include "ganaug/runtime.hpp"
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -367,7 +368,8 @@ TEST(AugmentCli, RunsAndReportsJson) {
                              " --per-class 0 --gan-iters 2 --epochs 1 --n 7 --device cpu --json"
                              " --out " +
                              (dir / "out").string();
-  ASSERT_EQ(run_tool(common + " --scheme newclass", &output), 0) << output;
+  // --cuda-graphs off is accepted (the CPU has no graphs either way).
+  ASSERT_EQ(run_tool(common + " --scheme newclass --cuda-graphs off", &output), 0) << output;
   EXPECT_NE(output.find("\"scheme\": \"newclass\""), std::string::npos) << output;
   EXPECT_NE(output.find("\"deterministic\": false"), std::string::npos) << output;
   // The paper's dynamic argmax: argmax labels written, retrained with dynamic relabelling.
@@ -461,6 +463,9 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classifier vgg", &output), 2);
   EXPECT_NE(output.find("--classifier: unknown classifier 'vgg'"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--cuda-graphs maybe", &output), 2);
+  EXPECT_NE(output.find("--cuda-graphs must be on or off, got 'maybe'"), std::string::npos)
+      << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
   EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);
@@ -469,6 +474,10 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--version", &output), 0);
   EXPECT_NE(output.find("ganaug " GANAUG_VERSION_STRING), std::string::npos) << output;
   EXPECT_NE(output.find("LibTorch"), std::string::npos) << output;
+  EXPECT_NE(output.find(std::string("CUDA graphs of the GAN step: ") +
+                        (ganaug::cuda_graphs_available() ? "yes" : "no")),
+            std::string::npos)
+      << output;
   EXPECT_NE(output.find(ganaug::ProcessGroup::supported() ? "yes, c10d Gloo" : "without Gloo"),
             std::string::npos)
       << output;

@@ -784,6 +784,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--classic spin=1",
                           "--resume --force",
                           "--bogus",
+                          "--cuda-graphs maybe",
                           "--evaluate-on validation",
                           "--validation 1.5",
                           "--lr-schedule step",

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "blobs.hpp"
 #include "fake_classes.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
@@ -26,16 +27,7 @@ class GanTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     torch::manual_seed(0);
-    // Two classes of 16x16 blobs: class 0 bright on the left, class 1 on the right.
-    const int64_t n = 32;
-    data_.images = -torch::ones({n, 1, 16, 16});
-    data_.labels = torch::arange(n, torch::kInt64).remainder(2);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t left = i % 2 == 0 ? 2 : 9;
-      data_.images[i].slice(1, 4, 12).slice(2, left, left + 5).fill_(1.0);
-    }
-    data_.class_names = {"left", "right"};
-    data_.source = "blobs";
+    data_ = ganaug::testing::left_right_blobs(32);
   }
 
   ganaug::GanOptions options(int64_t iterations) const {

@@ -225,6 +225,9 @@ void add_device_options(po::options_description& description) {
   // clang-format off
   description.add_options()
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
+      ("cuda-graphs", po::value<std::string>()->default_value("on"),
+       "on: on a CUDA device, the GAN's training step is captured once as a CUDA graph and "
+       "replayed (one launch per iteration); off: every step launched eagerly")
       ("deterministic", po::bool_switch(),
        "deterministic algorithms only (cuDNN, cuBLAS): bit-exact repeats on CUDA; CPU runs "
        "repeat bit for bit without it")
@@ -240,11 +243,20 @@ std::string version_text() {
     out << torch::cuda::device_count() << " device(s)";
   else
     out << "none (this build or machine has no CUDA)";
+  out << "\nCUDA graphs of the GAN step: "
+      << (cuda_graphs_available() ? "yes" : "no (this build's LibTorch has no CUDA)");
   out << "\nseveral processes (WORLD_SIZE > 1): "
       << (ProcessGroup::supported() ? "yes, c10d Gloo"
                                     : "no, built without Gloo's headers (libgloo-dev)")
       << "\n";
   return out.str();
+}
+
+bool cuda_graphs_from(const po::variables_map& values) {
+  const auto& value = values["cuda-graphs"].as<std::string>();
+  if (value != "on" && value != "off")
+    throw UsageError("--cuda-graphs must be on or off, got '" + value + "'");
+  return value == "on";
 }
 
 void apply_device_options(const po::variables_map& values) {

@@ -92,8 +92,11 @@ JointOptions joint_options_from(const boost::program_options::variables_map& val
 StrongViewOptions strong_view_from(const boost::program_options::variables_map& values,
                                    bool pool = false);
 
-/// Adds --device and --deterministic.
+/// Adds --device, --cuda-graphs and --deterministic.
 void add_device_options(boost::program_options::options_description& description);
+
+/// --cuda-graphs: true for on, false for off; throws UsageError for anything else.
+bool cuda_graphs_from(const boost::program_options::variables_map& values);
 
 /// Turns on LibTorch's deterministic mode (ganaug::use_deterministic_algorithms) when
 /// --deterministic is set; call before any work on a device.

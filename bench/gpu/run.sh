@@ -5,7 +5,8 @@
 #   bash bench/gpu/run.sh [env] [build] [test] [cuda-tests] [bench] [run] [debug]
 # Environment: OUT (logs; default gpu-out), DEADLINE_S (seconds for all stages, default 570),
 #   TARGETS (ninja targets to build, default all), RUN_SEEDS (seeds of the default run, default 0),
-#   TEST_REGEX (ctest -R), BENCH_ARGS (extra bench_gan arguments), BENCH_CONFIGS ("SIZE CHANNELS BATCH [c]" ...; c: also NCHW).
+#   RUN_ARGS (extra augment arguments), GRAPHS (bench_gan's --cuda-graphs values, default "on off"),
+#   TEST_REGEX (ctest -R), BENCH_ARGS (extra bench_gan arguments), BENCH_CONFIGS ("SIZE CHANNELS BATCH [c],..."; c: also NCHW).
 # Files: .gpu/deps.tar.xz (the bundle), .gpu/fashion-mnist/*.gz (the default dataset).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -66,14 +67,18 @@ for stage in "$@"; do
       (cd "$B" && timeout "$(left)" ctest -R _CUDA -V --timeout 300) >"$out/cuda-tests.log" 2>&1
       grep -E "^\S*[0-9]+: \[ +(OK|FAILED|SKIPPED) +\]|tests passed|tests failed" "$out/cuda-tests.log" ;;
     bench)
-      # Interleaved: ganaug (C++) and the same model in PyTorch eager, at each size and batch.
+      # Interleaved: ganaug (C++, with and without CUDA graphs) and the same model in PyTorch
+      # eager, at each size and batch.
       # NCHW against channels-last is measured on the PyTorch model (ganaug is channels-last).
-      for cfg in ${BENCH_CONFIGS:-"28 1 64 c" "28 1 1024 c" "28 1 4096" "64 3 256 c" "64 3 1024"}; do
+      IFS=, read -r -a configs <<<"${BENCH_CONFIGS:-28 1 64 c,28 1 1024 c,28 1 4096,64 3 256 c,64 3 1024}"
+      for cfg in "${configs[@]}"; do
         set -- $cfg
         [ "$(left)" -lt 30 ] && break
-        timeout "$(left)" "$B/bench/bench_gan" --device cuda --image-size "$1" --channels "$2" \
-          --batch-size "$3" --iterations 200 --gen-batch 5000 --json "$out/tmp.json" ${BENCH_ARGS:-} \
-          >/dev/null && cat "$out/tmp.json" >>"$out/bench.jsonl"
+        for graphs in ${GRAPHS:-on off}; do
+          timeout "$(left)" "$B/bench/bench_gan" --device cuda --image-size "$1" --channels "$2" \
+            --batch-size "$3" --iterations 200 --gen-batch 5000 --json "$out/tmp.json" \
+            --cuda-graphs "$graphs" ${BENCH_ARGS:-} >/dev/null && cat "$out/tmp.json" >>"$out/bench.jsonl"
+        done
         formats=channels_last
         [ "${4:-}" = c ] && formats="channels_last contiguous"
         for format in $formats dcgan; do
@@ -92,7 +97,7 @@ for stage in "$@"; do
         rm -rf "$root/gpu-run-$seed"
         t0=$(date +%s.%N)
         timeout "$(left)" "$B/tools/augment" --scheme smooth --n 5000 --seed "$seed" \
-          --out "$root/gpu-run-$seed" >"$out/run-$seed.log" 2>&1
+          --out "$root/gpu-run-$seed" ${RUN_ARGS:-} >"$out/run-$seed.log" 2>&1
         rc=$?
         t1=$(date +%s.%N)
         echo "seed $seed rc $rc wall $(awk "BEGIN{print $t1 - $t0}") s" | tee -a "$out/run.log"

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "batchnorm_stats.hpp"
+#include "cuda_graph.hpp"
 #include "fake_classes.hpp"
 #include "gan_checkpoint.hpp"
 #include "gan_fields.hpp"
@@ -30,6 +31,9 @@ namespace {
 constexpr int64_t kSamplesPerClass = 8;
 // Batches of the EMA generator's own samples its batch-norm statistics are recomputed from.
 constexpr int64_t kEmaStatisticsBatches = 16;
+// Eager iterations of each train() call before its CUDA graph is captured: they create the
+// gradients and optimizer states the graph writes to, and set up cuBLAS and cuDNN on its stream.
+constexpr int64_t kEagerIterations = 3;
 
 }  // namespace
 
@@ -362,12 +366,12 @@ struct GanTrainer::State {
         o.loss() == GanLoss::kHinge
             ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
             : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
-    d_optimizer->zero_grad();
+    detail::zero_gradients(discriminator->parameters());
     d_loss.backward();
     if (distributed())
       group->average_gradients(discriminator->parameters(),
                                "averaging the discriminator's gradients" + d.at);
-    d_optimizer->step();
+    optimizer_step(*d_optimizer, d_steps_on_device);
     return torch::stack(
         {d_loss.detach(), real_scores.mean().detach(), fake_scores.mean().detach()});
   }
@@ -397,12 +401,12 @@ struct GanTrainer::State {
     const auto scores = discriminator(fake, fake_classes);
     auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
     if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
-    g_optimizer->zero_grad();
+    detail::zero_gradients(generator->parameters());
     g_loss.backward();
     if (distributed())
       group->average_gradients(generator->parameters(),
                                "averaging the generator's gradients" + d.at);
-    g_optimizer->step();
+    optimizer_step(*g_optimizer, g_steps_on_device);
     for (auto& p : discriminator->parameters()) p.set_requires_grad(true);
     return g_loss.detach();
   }
@@ -412,6 +416,74 @@ struct GanTrainer::State {
   void update_ema() {
     if (options.ema_decay() > 0)
       detail::update_moving_average(*generator, *ema, options.ema_decay(), iteration);
+  }
+
+  // The optimizers' and the iteration's counts on the device, which each replay of a CUDA
+  // graph raises: set before its capture, kept while it may replay (it writes to them).
+  torch::Tensor d_steps_on_device, g_steps_on_device, iteration_on_device;
+  bool capturing = false;
+
+  void optimizer_step(torch::optim::Adam& optimizer, const torch::Tensor& steps_on_device) const {
+    if (capturing)
+      detail::adam_step_on_device(optimizer, steps_on_device);
+    else
+      optimizer.step();
+  }
+
+  bool graphs_wanted() const {
+    return options.cuda_graphs() && device.is_cuda() && !distributed() && cuda_graphs_available();
+  }
+
+  // One eager iteration. Returns the discriminator's and the generator's losses, on the device.
+  std::pair<torch::Tensor, torch::Tensor> eager_iteration(const RealImages& real) {
+    auto d = draws();
+    torch::Tensor d_losses;
+    for (int64_t step = 0; step < options.d_steps(); ++step) d_losses = discriminator_step(real, d);
+    auto g_loss = generator_step(real, d);
+    synchronise(false, "copying rank 0's batch-norm statistics" + d.at);
+    ++iteration;
+    update_ema();
+    return {d_losses, g_loss};
+  }
+
+  // The same iteration replayed from `graph` (captured at its first call): the draws of a
+  // generator seeded as draws() seeds it, the counts on the device, the host's counts raised
+  // after the replay.
+  std::pair<torch::Tensor, torch::Tensor> graph_iteration(
+      const RealImages& real, detail::CudaStepGraph& graph,
+      std::pair<torch::Tensor, torch::Tensor>& out) {
+    graph.seed(mix_seed(options.seed(), static_cast<uint64_t>(iteration)));
+    if (!graph.captured()) {
+      const auto on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device);
+      d_steps_on_device = detail::adam_steps_tensor(*d_optimizer, device);
+      g_steps_on_device = detail::adam_steps_tensor(*g_optimizer, device);
+      iteration_on_device = torch::full({}, static_cast<double>(iteration), on_device);
+      capturing = true;
+      try {
+        graph.capture([&] {
+          StepDraws d;
+          d.rng = d.augment_rng = graph.generator();
+          d.local = options.batch_size();
+          for (int64_t step = 0; step < options.d_steps(); ++step)
+            out.first = discriminator_step(real, d);
+          out.second = generator_step(real, d);
+          iteration_on_device.add_(1);
+          if (options.ema_decay() > 0)
+            detail::update_moving_average_on_device(*generator, *ema, options.ema_decay(),
+                                                    iteration_on_device);
+        });
+        capturing = false;
+      } catch (const std::exception& e) {
+        capturing = false;
+        GANAUG_FAIL("capturing the GAN's training step as a CUDA graph failed: ", e.what(),
+                    "; train without graphs (GanOptions::cuda_graphs(false), --cuda-graphs off)");
+      }
+    }
+    graph.replay();
+    detail::advance_adam_steps(*d_optimizer, options.d_steps());
+    detail::advance_adam_steps(*g_optimizer, 1);
+    ++iteration;
+    return out;
   }
 
   // Module state kept equal on every rank: rank 0's at the start (weights and buffers), its
@@ -679,18 +751,19 @@ bool GanTrainer::train(const LabeledDataset& data) {
   torch::Tensor last_d_losses, last_g_loss;
   s.generator->train();
   s.discriminator->train();
+  // On CUDA, the iterations after the first few replay one captured graph (State::graph_iteration).
+  std::unique_ptr<detail::CudaStepGraph> graph;
+  if (s.graphs_wanted()) graph = std::make_unique<detail::CudaStepGraph>(s.device);
+  std::pair<torch::Tensor, torch::Tensor> graph_losses;
+  const int64_t eager_until = s.iteration + kEagerIterations;
   while (s.iteration < o.iterations()) {
     if (should_stop && should_stop()) {
       if (!checkpoint_path.empty()) save_checkpoint(checkpoint_path);
       return false;
     }
-    auto draws = s.draws();
-    for (int64_t step = 0; step < o.d_steps(); ++step)
-      last_d_losses = s.discriminator_step(real, draws);
-    last_g_loss = s.generator_step(real, draws);
-    s.synchronise(false, "copying rank 0's batch-norm statistics" + draws.at);
-    ++s.iteration;
-    s.update_ema();
+    std::tie(last_d_losses, last_g_loss) = graph && s.iteration >= eager_until
+                                               ? s.graph_iteration(real, *graph, graph_losses)
+                                               : s.eager_iteration(real);
     if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
       log.read_losses(s.iteration, last_d_losses, last_g_loss);
       check_finite(*s.generator, "generator", s.iteration);

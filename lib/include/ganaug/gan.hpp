@@ -100,6 +100,12 @@ struct GanOptions {
   /// (Debian's LibTorch starts with 1; see configure_threads); N > 0 sets it to N (process-wide)
   /// when the trainer is built.
   TORCH_ARG(int, threads) = 0;
+  /// On a CUDA device, after a few eager iterations, the whole iteration (discriminator steps,
+  /// generator step, moving average) is captured once as a CUDA graph and replayed: one launch
+  /// instead of hundreds. The same draws and arithmetic as the eager steps (to rounding: cuDNN
+  /// may choose other kernels). Ignored on the CPU, with several processes, and where LibTorch
+  /// has no CUDA; false runs every iteration eagerly.
+  TORCH_ARG(bool, cuda_graphs) = true;
   // -- outputs (all optional; empty out_dir writes nothing) --
   /// Folder for log.csv and checkpoint.pt.
   TORCH_ARG(std::string, out_dir) = "";

@@ -65,6 +65,11 @@ bool deterministic_algorithms();
 /// Whether this build and machine can run CUDA (torch::cuda::is_available()).
 bool cuda_available();
 
+/// Whether this build captures the GAN's training step as a CUDA graph on a CUDA device
+/// (GanOptions::cuda_graphs): LibTorch with CUDA and the CMake option GANAUG_CUDA_GRAPHS on (the
+/// default). False with Debian's LibTorch, which has no CUDA.
+bool cuda_graphs_available();
+
 /// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.
 std::string cpu_model();
 

@@ -1,0 +1,69 @@
+// Internal to the ganaug library: a training step captured once as a CUDA graph and replayed,
+// and the device-side optimizer and weight-average updates such a step needs (their counters
+// live in device tensors, so that a replay does not reuse the host values of the capture).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "ganaug/runtime.hpp"
+
+namespace ganaug::detail {
+
+/// One training step, captured on a side stream and replayed. While it exists the side stream
+/// is the current stream of its device (the step's eager iterations run there too, so that
+/// cuBLAS and the allocator are set up on it before the capture); destroying it synchronises
+/// and restores the previous stream and the default generator's seed and offset.
+///
+/// Random draws: a captured step draws from the device's default CUDA generator, which the
+/// graph reads at each replay. seed() reseeds it (offset 0) before a replay, so a replayed step
+/// draws exactly what a fresh generator seeded the same way draws in an eager step.
+class CudaStepGraph {
+ public:
+  /// Throws ganaug::Error when !cuda_graphs_available() or `device` is not a CUDA device.
+  explicit CudaStepGraph(const torch::Device& device);
+  ~CudaStepGraph();
+  CudaStepGraph(const CudaStepGraph&) = delete;
+  CudaStepGraph& operator=(const CudaStepGraph&) = delete;
+
+  /// The generator a captured step must draw from.
+  at::Generator generator() const;
+  /// Reseeds generator(), offset 0.
+  void seed(uint64_t seed);
+  /// Records `step` (nothing runs); a step that throws leaves no graph and rethrows.
+  void capture(const std::function<void()>& step);
+  bool captured() const;
+  /// Runs the recorded step once; throws ganaug::Error before capture().
+  void replay();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Adam's step for `optimizer` with the same arithmetic as torch::optim::Adam::step (no
+/// AMSGrad), its step count read from `steps` (a float64 scalar on the parameters' device, which
+/// this raises by 1) instead of the host state; exp_avg and exp_avg_sq are the optimizer's own
+/// state tensors, updated in place. Every parameter with a gradient must have its state (one
+/// eager step first); throws ganaug::Error otherwise. The host state's counts are not touched:
+/// advance_adam_steps() keeps them equal, so that checkpoints hold the right counts.
+void adam_step_on_device(torch::optim::Adam& optimizer, const torch::Tensor& steps);
+/// The host step count of `optimizer`'s first parameter with a state, as a float64 scalar on
+/// `device` (for adam_step_on_device); 0 before any step.
+torch::Tensor adam_steps_tensor(torch::optim::Adam& optimizer, const torch::Device& device);
+/// Adds `by` to the host step count of every parameter state of `optimizer`.
+void advance_adam_steps(torch::optim::Adam& optimizer, int64_t by);
+
+/// detail::update_moving_average with the step count read from `step` (a float64 scalar on the
+/// models' device; the caller raises it): the same decay, min(decay, (1 + t) / (10 + t)).
+void update_moving_average_on_device(torch::nn::Module& model, torch::nn::Module& average,
+                                     double decay, const torch::Tensor& step);
+
+/// Zeroes the gradients that exist, in place (an optimizer's zero_grad may free them instead,
+/// LibTorch 2.x's default; a captured step must keep writing to the same memory).
+void zero_gradients(const std::vector<torch::Tensor>& parameters);
+
+}  // namespace ganaug::detail
