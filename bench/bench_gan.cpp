@@ -1,7 +1,8 @@
 // GAN speed: training images/s at batch 64, generation images/s, parameter count, FLOPs per image,
 // and achieved GFLOP/s next to a 1024x1024 matrix-product GFLOP/s measured in the same run.
 // Usage: bench_gan [--iterations N] [--image-size S] [--channels C] [--threads T] [--device D]
-//                  [--batch-size B] [--gen-batch B] [--json FILE]
+//                  [--batch-size B] [--gen-batch B] [--json FILE] [--cuda-graphs on|off]
+//                  [--precision fp32|bf16]
 //                  [--trace FILE]   (FILE: a Chrome trace of 10 training iterations; then exits)
 // On CUDA the clocks stop after torch::cuda::synchronize(), and the matrix product is skipped (it
 // measures the CPU).
@@ -38,6 +39,7 @@ int main(int argc, char** argv) try {
   std::string json;
   std::string diffaugment = "auto";
   bool cuda_graphs = true;
+  auto precision = ganaug::Precision::kFloat32;
   int threads = 0;
   std::string device = "cpu";
   std::string trace;
@@ -62,6 +64,8 @@ int main(int argc, char** argv) try {
                     : value == "off"
                         ? false
                         : throw std::runtime_error("--cuda-graphs must be on or off, got " + value);
+    else if (flag == "--precision")
+      precision = ganaug::parse_precision(value);
     else if (flag == "--diffaugment")
       diffaugment = value;
     else if (flag == "--trace")
@@ -90,6 +94,7 @@ int main(int argc, char** argv) try {
                      .diffaugment(ganaug::parse_diffaugment_choice(diffaugment))
                      .batch_size(batch_size)
                      .cuda_graphs(cuda_graphs)
+                     .precision(precision)
                      .log_every(1000000);
   if (g_width > 0) options.g_width(g_width);
   if (d_width > 0) options.d_width(d_width);
@@ -156,6 +161,7 @@ int main(int argc, char** argv) try {
         << ", \"channels\": " << channels << ", \"batch_size\": " << options.batch_size()
         << ", \"cuda_graphs\": "
         << (cuda && cuda_graphs && ganaug::cuda_graphs_available() ? "true" : "false")
+        << ", \"precision\": \"" << ganaug::to_string(precision) << "\""
         << ", \"iterations\": " << iterations << ", \"train_images_per_s\": " << train_rate
         << ", \"train_gflops\": " << achieved << ", \"matmul_gflops\": " << mm
         << ", \"gen_batch\": " << gen_batch << ", \"gen_images_per_s\": " << gen_rate << "}\n";

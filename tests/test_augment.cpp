@@ -118,6 +118,9 @@ TEST(Augment, OutputContractForEveryScheme) {
                             "gan_images_per_s", "baseline", "retrained", "gain"}) {
       EXPECT_TRUE(written.contains(key)) << key;
     }
+    // On the CPU no step runs as a CUDA graph; the GAN trains in fp32 by default.
+    EXPECT_EQ(written.value("cuda_graphs", true), false);
+    EXPECT_EQ(written.value("gan_precision", std::string()), "fp32");
     for (const char* key : {"load_s", "gan_train_s", "generate_s", "retrain_s", "total_s"}) {
       EXPECT_TRUE(written["timings"].contains(key)) << key;
     }
@@ -466,6 +469,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--cuda-graphs maybe", &output), 2);
   EXPECT_NE(output.find("--cuda-graphs must be on or off, got 'maybe'"), std::string::npos)
       << output;
+  EXPECT_EQ(run_tool("--precision fp16", &output), 2);
+  EXPECT_NE(output.find("unknown precision 'fp16': use fp32 or bf16"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);
   EXPECT_NE(output.find("unknown key 'spin'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--help", &output), 0);
@@ -474,7 +479,7 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--version", &output), 0);
   EXPECT_NE(output.find("ganaug " GANAUG_VERSION_STRING), std::string::npos) << output;
   EXPECT_NE(output.find("LibTorch"), std::string::npos) << output;
-  EXPECT_NE(output.find(std::string("CUDA graphs of the GAN step: ") +
+  EXPECT_NE(output.find(std::string("CUDA graphs of the training steps: ") +
                         (ganaug::cuda_graphs_available() ? "yes" : "no")),
             std::string::npos)
       << output;

@@ -785,6 +785,8 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--resume --force",
                           "--bogus",
                           "--cuda-graphs maybe",
+                          "--precision fp16",
+                          "--gan-batch 0",
                           "--evaluate-on validation",
                           "--validation 1.5",
                           "--lr-schedule step",

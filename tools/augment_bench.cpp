@@ -98,7 +98,9 @@ po::options_description describe_options() {
       "first-seed",
       po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
       "the first seed")("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
-                        "GAN generator steps at batch 64")(
+                        "GAN generator steps")(
+      "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
+      "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
@@ -194,10 +196,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
       .gan(ganaug::GanOptions(options.gan())
                .iterations(values["gan-iters"].as<int64_t>())
+               .batch_size(values["gan-batch"].as<int64_t>())
                .mode_seeking(values["gan-mode-seeking"].as<double>())
                .minibatch_std(values["gan-mbstd"].as<bool>())
                .unlabeled_share(values["gan-unlabeled-share"].as<double>())
-               .cuda_graphs(ganaug::cli::cuda_graphs_from(values)))
+               .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
+               .precision(ganaug::cli::precision_from(values)))
       .strong_view(ganaug::cli::strong_view_from(values, pool))
       .classifier(ganaug::cli::classifier_options_from(values, pool)
                       .separate_synthetic_batches(values["separate-batches"].as<bool>())

@@ -204,7 +204,8 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .epochs(values["epochs"].as<int64_t>())
                      .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
                      .synthetic_share(values["synthetic-share"].as<double>())
-                     .synthetic_weight(values["synthetic-weight"].as<double>());
+                     .synthetic_weight(values["synthetic-weight"].as<double>())
+                     .cuda_graphs(cuda_graphs_from(values));
   set_classifier_network(options, values["classifier"].as<std::string>());
   if (!pool) return options;
   const auto recipe = pool_recipe(ClassifierOptions(2));
@@ -226,8 +227,11 @@ void add_device_options(po::options_description& description) {
   description.add_options()
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
       ("cuda-graphs", po::value<std::string>()->default_value("on"),
-       "on: on a CUDA device, the GAN's training step is captured once as a CUDA graph and "
-       "replayed (one launch per iteration); off: every step launched eagerly")
+       "on: on a CUDA device, the GAN's and the classifiers' training steps are captured once "
+       "as CUDA graphs and replayed (one launch per step); off: every step launched eagerly")
+      ("precision", po::value<std::string>()->default_value("fp32"),
+       "fp32, or bf16: on a CUDA device the GAN's training steps under autocast to bfloat16 "
+       "(for large --gan-batch; weights stay float32)")
       ("deterministic", po::bool_switch(),
        "deterministic algorithms only (cuDNN, cuBLAS): bit-exact repeats on CUDA; CPU runs "
        "repeat bit for bit without it")
@@ -243,7 +247,7 @@ std::string version_text() {
     out << torch::cuda::device_count() << " device(s)";
   else
     out << "none (this build or machine has no CUDA)";
-  out << "\nCUDA graphs of the GAN step: "
+  out << "\nCUDA graphs of the training steps: "
       << (cuda_graphs_available() ? "yes" : "no (this build's LibTorch has no CUDA)");
   out << "\nseveral processes (WORLD_SIZE > 1): "
       << (ProcessGroup::supported() ? "yes, c10d Gloo"
@@ -257,6 +261,10 @@ bool cuda_graphs_from(const po::variables_map& values) {
   if (value != "on" && value != "off")
     throw UsageError("--cuda-graphs must be on or off, got '" + value + "'");
   return value == "on";
+}
+
+Precision precision_from(const po::variables_map& values) {
+  return parse_flag(values, "precision", parse_precision);
 }
 
 void apply_device_options(const po::variables_map& values) {

@@ -15,6 +15,7 @@
 #include "ganaug/error.hpp"
 #include "ganaug/joint.hpp"
 #include "ganaug/pipelines/load.hpp"
+#include "ganaug/runtime.hpp"
 
 namespace ganaug::cli {
 
@@ -97,6 +98,8 @@ void add_device_options(boost::program_options::options_description& description
 
 /// --cuda-graphs: true for on, false for off; throws UsageError for anything else.
 bool cuda_graphs_from(const boost::program_options::variables_map& values);
+/// --precision's value; throws UsageError for one other than fp32 or bf16.
+Precision precision_from(const boost::program_options::variables_map& values);
 
 /// Turns on LibTorch's deterministic mode (ganaug::use_deterministic_algorithms) when
 /// --deterministic is set; call before any work on a device.

@@ -2,11 +2,18 @@
 # ganaug on a GPU machine that has PyTorch (CUDA), CMake and a compiler but none of Debian's
 # packages: builds against the PyTorch wheel's LibTorch with the bundle that
 # bench/gpu/make_deps_bundle.sh made here (.gpu/deps.tar.xz), then runs the stages asked for.
-#   bash bench/gpu/run.sh [env] [build] [test] [cuda-tests] [bench] [run] [debug]
+#   bash bench/gpu/run.sh [all] [env] [build] [test] [cuda-tests] [bench] [run] [select] [debug]
+# all: env build cuda-tests test run bench select, in that order (what the device budget of one
+# session, about 15 minutes, holds with room for a rerun).
 # Environment: OUT (logs; default gpu-out), DEADLINE_S (seconds for all stages, default 570),
 #   TARGETS (ninja targets to build, default all), RUN_SEEDS (seeds of the default run, default 0),
-#   RUN_ARGS (extra augment arguments), GRAPHS (bench_gan's --cuda-graphs values, default "on off"),
-#   TEST_REGEX (ctest -R), BENCH_ARGS (extra bench_gan arguments), BENCH_CONFIGS ("SIZE CHANNELS BATCH [c],..."; c: also NCHW).
+#   RUN_GRAPHS (its --cuda-graphs values, default "on off"), RUN_ARGS (extra augment arguments),
+#   GRAPHS (bench_gan's --cuda-graphs values, default "on off"), TEST_REGEX (ctest -R),
+#   BENCH_ARGS (extra bench_gan arguments), BENCH_CONFIGS ("SIZE CHANNELS BATCH [cb],...";
+#   c: the PyTorch model also NCHW, b: ganaug also in bf16),
+#   SELECT_CONFIGS ("GAN_BATCH PRECISION,..."; augment-bench on the validation split at 50 and
+#   100 labeled images per class, one seed: FCD, class faithfulness and the smooth scheme's gain
+#   per GAN batch and precision), SELECT_ARGS (extra augment-bench arguments).
 # Files: .gpu/deps.tar.xz (the bundle), .gpu/fashion-mnist/*.gz (the default dataset).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,7 +45,9 @@ if [ -d .gpu/fashion-mnist ] && [ ! -d /usr/share/datasets/fashion-mnist ]; then
 fi
 torch_dir=$($py -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "share", "cmake", "Torch"))')
 
-for stage in "$@"; do
+stages=("$@")
+[ "${stages[*]}" = all ] && stages=(env build cuda-tests test run bench select)
+for stage in "${stages[@]}"; do
   log "stage $stage ($(left) s left)"
   case $stage in
     env)
@@ -70,17 +79,21 @@ for stage in "$@"; do
       # Interleaved: ganaug (C++, with and without CUDA graphs) and the same model in PyTorch
       # eager, at each size and batch.
       # NCHW against channels-last is measured on the PyTorch model (ganaug is channels-last).
-      IFS=, read -r -a configs <<<"${BENCH_CONFIGS:-28 1 64 c,28 1 1024 c,28 1 4096,64 3 256 c,64 3 1024}"
+      IFS=, read -r -a configs <<<"${BENCH_CONFIGS:-28 1 64 c,28 1 1024 cb,28 1 4096 b,64 3 256 c,64 3 1024 b}"
       for cfg in "${configs[@]}"; do
         set -- $cfg
         [ "$(left)" -lt 30 ] && break
-        for graphs in ${GRAPHS:-on off}; do
+        variants=""
+        for graphs in ${GRAPHS:-on off}; do variants="$variants $graphs:fp32"; done
+        case "${4:-}" in *b*) variants="$variants on:bf16" ;; esac
+        for variant in $variants; do
           timeout "$(left)" "$B/bench/bench_gan" --device cuda --image-size "$1" --channels "$2" \
             --batch-size "$3" --iterations 200 --gen-batch 5000 --json "$out/tmp.json" \
-            --cuda-graphs "$graphs" ${BENCH_ARGS:-} >/dev/null && cat "$out/tmp.json" >>"$out/bench.jsonl"
+            --cuda-graphs "${variant%%:*}" --precision "${variant##*:}" ${BENCH_ARGS:-} \
+            >/dev/null && cat "$out/tmp.json" >>"$out/bench.jsonl"
         done
         formats=channels_last
-        [ "${4:-}" = c ] && formats="channels_last contiguous"
+        case "${4:-}" in *c*) formats="channels_last contiguous" ;; esac
         for format in $formats dcgan; do
           model=ganaug
           [ $format = dcgan ] && model=dcgan format=channels_last
@@ -92,17 +105,40 @@ for stage in "$@"; do
       rm -f "$out/tmp.json"
       cat "$out/bench.jsonl" ;;
     run)
+      # The default run, with the training steps as CUDA graphs and without (the same seed).
       for seed in ${RUN_SEEDS:-0}; do
+        for graphs in ${RUN_GRAPHS:-on off}; do
+          [ "$(left)" -lt 60 ] && break
+          dir=$root/gpu-run-$seed-$graphs
+          rm -rf "$dir"
+          t0=$(date +%s.%N)
+          timeout "$(left)" "$B/tools/augment" --scheme smooth --n 5000 --seed "$seed" \
+            --cuda-graphs "$graphs" --out "$dir" ${RUN_ARGS:-} >"$out/run-$seed-$graphs.log" 2>&1
+          rc=$?
+          t1=$(date +%s.%N)
+          echo "seed $seed graphs $graphs rc $rc wall $(awk "BEGIN{print $t1 - $t0}") s" |
+            tee -a "$out/run.log"
+          cp "$dir/summary.json" "$out/run-$seed-$graphs-summary.json" 2>/dev/null
+          tail -5 "$out/run-$seed-$graphs.log"
+        done
+      done ;;
+    select)
+      # The GAN's batch and precision on the validation split (augment-bench, one seed).
+      IFS=, read -r -a configs <<<"${SELECT_CONFIGS:-64 fp32,256 fp32,1024 fp32,1024 bf16}"
+      for cfg in "${configs[@]}"; do
+        set -- $cfg
         [ "$(left)" -lt 60 ] && break
-        rm -rf "$root/gpu-run-$seed"
-        t0=$(date +%s.%N)
-        timeout "$(left)" "$B/tools/augment" --scheme smooth --n 5000 --seed "$seed" \
-          --out "$root/gpu-run-$seed" ${RUN_ARGS:-} >"$out/run-$seed.log" 2>&1
-        rc=$?
-        t1=$(date +%s.%N)
-        echo "seed $seed rc $rc wall $(awk "BEGIN{print $t1 - $t0}") s" | tee -a "$out/run.log"
-        cp "$root/gpu-run-$seed/summary.json" "$out/run-$seed-summary.json" 2>/dev/null
-        tail -5 "$out/run-$seed.log"
+        name=select-$1-$2
+        rm -rf "$root/gpu-$name"
+        t0=$(date +%s)
+        timeout "$(left)" "$B/tools/augment-bench" --sizes 50,100 --seeds 1 --schemes none,smooth \
+          --validation 0.1 --evaluate-on validation --gan-batch "$1" --precision "$2" \
+          --out "$root/gpu-$name" ${SELECT_ARGS:-} >"$out/$name.log" 2>&1
+        echo "$name rc $? wall $(($(date +%s) - t0)) s" | tee -a "$out/select.log"
+        for f in results.json results.csv report.md; do
+          cp "$root/gpu-$name/$f" "$out/$name-$f" 2>/dev/null
+        done
+        grep -E "FCD|faithful|smooth" "$out/$name.log" | tail -6
       done ;;
     debug)
       # Where the tests' headers come from, and a backtrace of a few failing tests.

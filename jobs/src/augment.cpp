@@ -397,6 +397,10 @@ class AugmentRun {
       summary_["distributed"] = {{"world_size", o_.distributed().world_size()}};
     summary_["threads"] = threads_;
     summary_["deterministic"] = deterministic_algorithms();
+    // Whether the training steps ran as CUDA graphs, and in what precision the GAN's did.
+    summary_["cuda_graphs"] = o_.gan().cuda_graphs() && cuda_graphs_available() &&
+                              select_device(device_).is_cuda() && o_.distributed().world_size() <= 1;
+    summary_["gan_precision"] = to_string(o_.gan().precision());
     summary_["gan_images_per_s"] = gan_rate_;
     summary_["classic"] = o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
     const auto tuning = detail::classifier_tuning(o_.classifier());

@@ -229,6 +229,8 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"validation_fraction", validation_fraction()},
                         {"evaluate_on", to_string(evaluate_on())},
                         {"gan_iterations", gan().iterations()},
+                        {"gan_batch", gan().batch_size()},
+                        {"gan_precision", to_string(gan().precision())},
                         {"gan_mode_seeking", gan().mode_seeking()},
                         {"gan_minibatch_std", gan().minibatch_std()},
                         {"classifier_epochs", classifier().epochs()},

@@ -1,5 +1,8 @@
 #include "cuda_graph.hpp"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <optional>
 #include <sstream>
 #include <string>
@@ -8,9 +11,11 @@
 #include "ganaug/error.hpp"
 
 #ifdef GANAUG_WITH_CUDA_GRAPHS
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/version.h>
 #endif
 
 namespace ganaug {
@@ -40,6 +45,7 @@ struct CudaStepGraph::Impl {
   torch::Tensor saved_generator;
   std::optional<c10::cuda::CUDAStreamGuard> guard;
   at::cuda::CUDAGraph graph;
+  at::cuda::CUDAEvent to_side, to_default;  // orderings with the default stream
   bool captured = false;
 };
 
@@ -72,7 +78,12 @@ void CudaStepGraph::seed(uint64_t seed) {
 void CudaStepGraph::capture(const std::function<void()>& step) {
   GANAUG_CHECK(!impl_->captured, "a CUDA step graph is captured once");
   impl_->stream.synchronize();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // Other threads (a prefetching feeder) may go on queueing work on other streams meanwhile.
+  impl_->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+#else
   impl_->graph.capture_begin();
+#endif
   try {
     step();
   } catch (...) {
@@ -94,6 +105,16 @@ void CudaStepGraph::replay() {
   impl_->graph.replay();
 }
 
+void CudaStepGraph::wait_for_default_stream() {
+  impl_->to_side.record(c10::cuda::getDefaultCUDAStream(impl_->stream.device_index()));
+  impl_->to_side.block(impl_->stream);
+}
+
+void CudaStepGraph::default_stream_waits() {
+  impl_->to_default.record(impl_->stream);
+  impl_->to_default.block(c10::cuda::getDefaultCUDAStream(impl_->stream.device_index()));
+}
+
 #else  // no CUDA graphs in this build
 
 struct CudaStepGraph::Impl {};
@@ -110,8 +131,47 @@ void CudaStepGraph::seed(uint64_t) {}
 void CudaStepGraph::capture(const std::function<void()>&) {}
 bool CudaStepGraph::captured() const { return false; }
 void CudaStepGraph::replay() {}
+void CudaStepGraph::wait_for_default_stream() {}
+void CudaStepGraph::default_stream_waits() {}
 
 #endif
+
+namespace {
+
+// Autocast's switch and type for CUDA: per device type from LibTorch 2.4, CUDA's own before.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCUDA); }
+void set_autocast_enabled(bool on) { at::autocast::set_autocast_enabled(at::kCUDA, on); }
+at::ScalarType autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCUDA); }
+void set_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_dtype(at::kCUDA, type); }
+#else
+bool autocast_enabled() { return at::autocast::is_enabled(); }
+void set_autocast_enabled(bool on) { at::autocast::set_enabled(on); }
+at::ScalarType autocast_dtype() { return at::autocast::get_autocast_gpu_dtype(); }
+void set_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_gpu_dtype(type); }
+#endif
+
+}  // namespace
+
+Autocast::Autocast(Precision precision) {
+  if (precision != Precision::kBFloat16) return;
+  on_ = true;
+  was_enabled_ = autocast_enabled();
+  was_dtype_ = autocast_dtype();
+  was_caching_ = at::autocast::is_autocast_cache_enabled();
+  set_autocast_enabled(true);
+  set_autocast_dtype(at::kBFloat16);
+  at::autocast::set_autocast_cache_enabled(false);
+  at::autocast::increment_nesting();
+}
+
+Autocast::~Autocast() {
+  if (!on_) return;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_autocast_enabled(was_enabled_);
+  set_autocast_dtype(was_dtype_);
+  at::autocast::set_autocast_cache_enabled(was_caching_);
+}
 
 namespace {
 
@@ -150,26 +210,34 @@ void for_each_adam_state(torch::optim::Adam& optimizer, bool with_gradient_only,
 
 }  // namespace
 
+void adam_update_on_device(torch::Tensor value, torch::Tensor grad, torch::Tensor exp_avg,
+                           torch::Tensor exp_avg_sq, const torch::Tensor& steps,
+                           const torch::Tensor& lr, double beta1, double beta2, double eps,
+                           double weight_decay) {
+  torch::NoGradGuard no_grad;
+  if (weight_decay != 0) grad = grad.add(value, weight_decay);
+  exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+  // As torch::optim::Adam: the bias corrections in double precision, then the same order.
+  const auto bias_correction1 = 1 - torch::pow(beta1, steps);
+  const auto bias_correction2 = 1 - torch::pow(beta2, steps);
+  const auto denom =
+      (exp_avg_sq.sqrt() / bias_correction2.sqrt().to(value.scalar_type())).add_(eps);
+  value.sub_(exp_avg / denom * (lr / bias_correction1).to(value.scalar_type()));
+}
+
 void adam_step_on_device(torch::optim::Adam& optimizer, const torch::Tensor& steps) {
   torch::NoGradGuard no_grad;
   steps.add_(1);
-  for_each_adam_state(
-      optimizer, true,
-      [&](torch::Tensor& p, const torch::optim::AdamOptions& o,
-          torch::optim::AdamParamState& state) {
-        GANAUG_CHECK(!o.amsgrad(), "Adam's device step has no AMSGrad");
-        const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
-        auto grad = p.grad();
-        if (o.weight_decay() != 0) grad = grad.add(p, o.weight_decay());
-        state.exp_avg().mul_(beta1).add_(grad, 1 - beta1);
-        state.exp_avg_sq().mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-        // As torch::optim::Adam: the bias corrections in double precision, then the same order.
-        const auto bias_correction1 = 1 - torch::pow(beta1, steps);
-        const auto bias_correction2 = 1 - torch::pow(beta2, steps);
-        const auto denom =
-            (state.exp_avg_sq().sqrt() / bias_correction2.sqrt().to(p.scalar_type())).add_(o.eps());
-        p.sub_(state.exp_avg() / denom * (o.lr() / bias_correction1).to(p.scalar_type()));
-      });
+  for_each_adam_state(optimizer, true,
+                      [&](torch::Tensor& p, const torch::optim::AdamOptions& o,
+                          torch::optim::AdamParamState& state) {
+                        GANAUG_CHECK(!o.amsgrad(), "Adam's device step has no AMSGrad");
+                        adam_update_on_device(p, p.grad(), state.exp_avg(), state.exp_avg_sq(),
+                                              steps, torch::full({}, o.lr(), steps.options()),
+                                              std::get<0>(o.betas()), std::get<1>(o.betas()),
+                                              o.eps(), o.weight_decay());
+                      });
 }
 
 torch::Tensor adam_steps_tensor(torch::optim::Adam& optimizer, const torch::Device& device) {
@@ -202,10 +270,10 @@ void update_moving_average_on_device(torch::nn::Module& model, torch::nn::Module
   for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
 }
 
-void zero_gradients(const std::vector<torch::Tensor>& parameters) {
+void zero_gradients(std::vector<torch::Tensor> parameters) {
   torch::NoGradGuard no_grad;
-  for (const auto& p : parameters) {
-    auto& grad = const_cast<torch::Tensor&>(p).mutable_grad();
+  for (auto& p : parameters) {
+    auto& grad = p.mutable_grad();
     if (grad.defined()) grad.zero_();
   }
 }

@@ -38,11 +38,42 @@ class CudaStepGraph {
   bool captured() const;
   /// Runs the recorded step once; throws ganaug::Error before capture().
   void replay();
+  /// The side stream waits for the work queued so far on the device's default stream, where
+  /// other threads (a prefetching feeder) queue theirs: call after such a thread has queued a
+  /// step's inputs and before the step reads them.
+  void wait_for_default_stream();
+  /// The default stream waits for the work queued so far on the side stream: call before other
+  /// threads may reuse the memory of inputs a step read.
+  void default_stream_waits();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// While it lives, CUDA operations of this thread run under LibTorch's autocast to bfloat16 when
+/// `precision` is Precision::kBFloat16 (nothing changes otherwise); autocast's cast cache is off,
+/// so that a CUDA graph may capture the casts. Restores the previous settings when destroyed.
+class Autocast {
+ public:
+  explicit Autocast(Precision precision);
+  ~Autocast();
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  bool on_ = false, was_enabled_ = false, was_caching_ = true;
+  at::ScalarType was_dtype_ = at::kHalf;
+};
+
+/// Adam's update of one tensor of weights `value` (torch::optim::Adam's arithmetic, no AMSGrad):
+/// L2 weight decay added to `grad`, the moments updated in place, the bias corrections from
+/// `steps` (a float64 scalar on the weights' device, already raised for this step) and the
+/// learning rate `lr` (a float64 scalar there too), so that nothing is read from the host.
+void adam_update_on_device(torch::Tensor value, torch::Tensor grad, torch::Tensor exp_avg,
+                           torch::Tensor exp_avg_sq, const torch::Tensor& steps,
+                           const torch::Tensor& lr, double beta1, double beta2, double eps,
+                           double weight_decay);
 
 /// Adam's step for `optimizer` with the same arithmetic as torch::optim::Adam::step (no
 /// AMSGrad), its step count read from `steps` (a float64 scalar on the parameters' device, which
@@ -64,6 +95,6 @@ void update_moving_average_on_device(torch::nn::Module& model, torch::nn::Module
 
 /// Zeroes the gradients that exist, in place (an optimizer's zero_grad may free them instead,
 /// LibTorch 2.x's default; a captured step must keep writing to the same memory).
-void zero_gradients(const std::vector<torch::Tensor>& parameters);
+void zero_gradients(std::vector<torch::Tensor> parameters);
 
 }  // namespace ganaug::detail

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cuda_graph.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug::detail {
@@ -77,6 +78,15 @@ void FlatAdam::step(double lr) {
   values_.addcdiv_(exp_avg_, denom, -lr / bias_correction1);
 }
 
+void FlatAdam::step_on_device(const torch::Tensor& lr) {
+  torch::NoGradGuard no_grad;
+  if (!steps_on_device_.defined())
+    steps_on_device_ = torch::full({}, static_cast<double>(steps_), lr.options());
+  steps_on_device_.add_(1);
+  adam_update_on_device(values_, grads_, exp_avg_, exp_avg_sq_, steps_on_device_, lr, beta1_,
+                        beta2_, eps_, weight_decay_);
+}
+
 FlatSgd::FlatSgd(std::vector<torch::Tensor> parameters, const std::vector<bool>& decayed,
                  double weight_decay, double momentum, bool nesterov)
     : FlatOptimizer(std::move(parameters)),
@@ -88,18 +98,25 @@ FlatSgd::FlatSgd(std::vector<torch::Tensor> parameters, const std::vector<bool>&
   decay_ = element_mask(decayed).mul_(weight_decay);
 }
 
-void FlatSgd::step(double lr) {
-  torch::NoGradGuard no_grad;
+torch::Tensor FlatSgd::direction() {
   // As torch::optim::SGD::step (dampening 0), on the whole buffer.
   auto d = weight_decay_ != 0 ? grads_.addcmul(decay_, values_) : grads_;
-  if (momentum_ != 0) {
-    if (!momentum_buffer_.defined())
-      momentum_buffer_ = d.clone();
-    else
-      momentum_buffer_.mul_(momentum_).add_(d);
-    d = nesterov_ ? d.add(momentum_buffer_, momentum_) : momentum_buffer_;
-  }
-  values_.add_(d, -lr);
+  if (momentum_ == 0) return d;
+  if (!momentum_buffer_.defined())
+    momentum_buffer_ = d.clone();
+  else
+    momentum_buffer_.mul_(momentum_).add_(d);
+  return nesterov_ ? d.add(momentum_buffer_, momentum_) : momentum_buffer_;
+}
+
+void FlatSgd::step(double lr) {
+  torch::NoGradGuard no_grad;
+  values_.add_(direction(), -lr);
+}
+
+void FlatSgd::step_on_device(const torch::Tensor& lr) {
+  torch::NoGradGuard no_grad;
+  values_.sub_(direction() * lr.to(values_.scalar_type()));
 }
 
 WeightAverage::WeightAverage(const torch::Tensor& like, double decay)
@@ -108,10 +125,16 @@ WeightAverage::WeightAverage(const torch::Tensor& like, double decay)
 }
 
 void WeightAverage::update(const torch::Tensor& values) {
+  accumulate(values);
+  count();
+}
+
+void WeightAverage::accumulate(const torch::Tensor& values) {
   torch::NoGradGuard no_grad;
   sum_.mul_(decay_).add_(values, 1 - decay_);
-  weight_ = 1 - (1 - weight_) * decay_;
 }
+
+void WeightAverage::count() { weight_ = 1 - (1 - weight_) * decay_; }
 
 torch::Tensor WeightAverage::average() const {
   GANAUG_CHECK(weight_ > 0, "a weight average has no weights before its first update");

@@ -25,6 +25,12 @@ class FlatOptimizer {
   void zero_grad();
   /// One step with learning rate `lr`.
   virtual void step(double lr) = 0;
+  /// The same step with everything it reads on the device: the learning rate `lr` (a float64
+  /// scalar on the parameters' device) and any count of steps, so that the step can be captured
+  /// in a CUDA graph and replayed. The first call takes over the counts of step(); once called,
+  /// call only this one (it does not raise step()'s counts). Its arithmetic matches step()'s to
+  /// rounding.
+  virtual void step_on_device(const torch::Tensor& lr) = 0;
   /// Each parameter gets a copy of its values in memory of its own, and no gradient.
   void release();
   /// Every parameter's values, one after another: writing to it writes the parameters.
@@ -45,9 +51,11 @@ class FlatAdam : public FlatOptimizer {
   FlatAdam(std::vector<torch::Tensor> parameters, double weight_decay, double beta1 = 0.9,
            double beta2 = 0.999, double eps = 1e-8);
   void step(double lr) override;
+  void step_on_device(const torch::Tensor& lr) override;
 
  private:
   torch::Tensor exp_avg_, exp_avg_sq_;
+  torch::Tensor steps_on_device_;  // float64, from the first step_on_device
   double weight_decay_, beta1_, beta2_, eps_;
   int64_t steps_ = 0;
 };
@@ -62,8 +70,12 @@ class FlatSgd : public FlatOptimizer {
   FlatSgd(std::vector<torch::Tensor> parameters, const std::vector<bool>& decayed,
           double weight_decay, double momentum, bool nesterov);
   void step(double lr) override;
+  void step_on_device(const torch::Tensor& lr) override;
 
  private:
+  // The step's direction: the gradient with weight decay and momentum (the buffer updated).
+  torch::Tensor direction();
+
   torch::Tensor decay_, momentum_buffer_;
   double weight_decay_, momentum_;
   bool nesterov_;
@@ -77,8 +89,12 @@ class WeightAverage {
  public:
   /// `decay` d in (0, 1); `like` gives the shape and type.
   WeightAverage(const torch::Tensor& like, double decay);
-  /// Adds the weights after a step.
+  /// Adds the weights after a step: accumulate() and count().
   void update(const torch::Tensor& values);
+  /// The device's share of update(): what a CUDA graph captures.
+  void accumulate(const torch::Tensor& values);
+  /// The host's share of update(): counts one more step (call after each replay).
+  void count();
   /// The average so far; throws ganaug::Error before the first update.
   torch::Tensor average() const;
 

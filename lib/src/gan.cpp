@@ -345,27 +345,30 @@ struct GanTrainer::State {
     const auto noise = d.mine(torch::randn({batch, o.latent_dim()}, d.rng, float_on_device));
     const auto global_fake_classes = real.fake_classes.draw(batch, d.rng);
     const auto fake_classes = d.mine(global_fake_classes);
-    torch::Tensor fake;
+    torch::Tensor fake, d_loss, real_scores, fake_scores;
     {
-      torch::NoGradGuard no_grad;
-      fake = generator(noise, fake_classes);
+      detail::Autocast autocast(o.precision());
+      {
+        torch::NoGradGuard no_grad;
+        fake = generator(noise, fake_classes);
+      }
+      // As many fakes as pool images are scored without their class.
+      auto scored_fake_classes = fake_classes;
+      if (real.pool_rows > 0) {
+        scored_fake_classes = global_fake_classes.clone();
+        scored_fake_classes.slice(0, batch - real.pool_rows).fill_(-1);
+        scored_fake_classes = d.mine(scored_fake_classes);
+      }
+      auto both = torch::cat({real.images.index_select(0, index), fake.to(torch::kFloat32)});
+      if (real.policy.any()) both = diff_augment(both, real.policy, d.augment_rng);
+      const auto scores = discriminator(
+          both, torch::cat({real.labels.index_select(0, index), scored_fake_classes}));
+      real_scores = scores.slice(0, 0, d.local).to(torch::kFloat32);
+      fake_scores = scores.slice(0, d.local).to(torch::kFloat32);
+      d_loss = o.loss() == GanLoss::kHinge
+                   ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
+                   : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
     }
-    // As many fakes as pool images are scored without their class.
-    auto scored_fake_classes = fake_classes;
-    if (real.pool_rows > 0) {
-      scored_fake_classes = global_fake_classes.clone();
-      scored_fake_classes.slice(0, batch - real.pool_rows).fill_(-1);
-      scored_fake_classes = d.mine(scored_fake_classes);
-    }
-    auto both = torch::cat({real.images.index_select(0, index), fake});
-    if (real.policy.any()) both = diff_augment(both, real.policy, d.augment_rng);
-    const auto scores =
-        discriminator(both, torch::cat({real.labels.index_select(0, index), scored_fake_classes}));
-    const auto real_scores = scores.slice(0, 0, d.local), fake_scores = scores.slice(0, d.local);
-    const auto d_loss =
-        o.loss() == GanLoss::kHinge
-            ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
-            : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
     detail::zero_gradients(discriminator->parameters());
     d_loss.backward();
     if (distributed())
@@ -392,15 +395,17 @@ struct GanTrainer::State {
       fake_classes = fake_classes.clone();
       fake_classes.slice(0, half, 2 * half).copy_(fake_classes.slice(0, 0, half));
     }
-    auto fake = generator(noise, fake_classes);
-    torch::Tensor seeking;
-    if (mode_seeking) {
-      seeking = detail::mode_seeking_term(fake, noise, half);
+    torch::Tensor g_loss;
+    {
+      detail::Autocast autocast(o.precision());
+      auto fake = generator(noise, fake_classes).to(torch::kFloat32);
+      torch::Tensor seeking;
+      if (mode_seeking) seeking = detail::mode_seeking_term(fake, noise, half);
+      if (real.policy.any()) fake = diff_augment(fake, real.policy, d.augment_rng);
+      const auto scores = discriminator(fake, fake_classes).to(torch::kFloat32);
+      g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+      if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
     }
-    if (real.policy.any()) fake = diff_augment(fake, real.policy, d.augment_rng);
-    const auto scores = discriminator(fake, fake_classes);
-    auto g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
-    if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
     detail::zero_gradients(generator->parameters());
     g_loss.backward();
     if (distributed())
@@ -579,6 +584,9 @@ GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
   s.options.validate();
   GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",
                s.class_names.size(), " class names for ", s.options.num_classes(), " classes");
+  GANAUG_CHECK(s.options.precision() == Precision::kFloat32 || s.device.is_cuda(),
+               "bf16 autocast (GanOptions::precision, --precision bf16) needs a CUDA device, not ",
+               s.device.str(), "; train in fp32 there");
   if (s.options.threads() > 0) configure_threads(s.options.threads());
   // Initial weights from the run's seed alone: LibTorch's global generator is not seeded.
   s.generator = Generator(s.options.generator_options());

@@ -118,4 +118,14 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
+std::string to_string(Precision precision) {
+  return precision == Precision::kBFloat16 ? "bf16" : "fp32";
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::kFloat32;
+  if (name == "bf16") return Precision::kBFloat16;
+  GANAUG_FAIL("unknown precision '", name, "': use fp32 or bf16");
+}
+
 }  // namespace ganaug

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,15 @@ struct ClassifierOptions {
   /// that trains on them, by ClassifierHooks::feeder when one is set; 0 prepares each step on
   /// the training thread when it comes. The batches are the same either way.
   TORCH_ARG(int64_t, prefetch) = 2;
+  /// On a CUDA device, after a few eager steps, a whole training step (forward and backward
+  /// passes, the optimizer's update, the weight average) is captured once as a CUDA graph and
+  /// replayed for every full batch: one launch instead of hundreds. Steps of other shapes (an
+  /// epoch's last, short batch) run eagerly with the same device-side arithmetic. Steps run
+  /// eagerly throughout with an unlabeled pool, dynamic argmax, a custom network or a
+  /// ClassifierHooks::on_synthetic_batch hook, on the CPU and where LibTorch has no CUDA. With
+  /// graphs on CUDA, the dropout masks come from the device's default generator reseeded for
+  /// each step (restored afterwards), so the run is not the same draw for draw as with false.
+  TORCH_ARG(bool, cuda_graphs) = true;
 
  public:
   /// Throws ganaug::Error naming the first bad value (by `names`, the field's own name by
@@ -209,6 +219,9 @@ class SeededDropoutImpl : public torch::nn::Module {
   explicit SeededDropoutImpl(double p = 0.5);
   /// Replaces the mask generator with a fresh one seeded `seed`.
   void reseed(uint64_t seed);
+  /// Draws the masks from `generator` in place of the layer's own, until called with nullopt
+  /// (a training step captured as a CUDA graph draws from the device's default generator).
+  void draw_from(std::optional<at::Generator> generator);
   /// In training mode, `x` with a share p of its elements zeroed and the rest scaled by
   /// 1 / (1 - p); the mask is drawn on x's device, from a generator of that device seeded as
   /// the layer was (made on the first call on a new device). Otherwise `x` itself.
@@ -218,6 +231,7 @@ class SeededDropoutImpl : public torch::nn::Module {
   double p_;
   uint64_t seed_ = 0;
   at::Generator generator_;
+  std::optional<at::Generator> borrowed_;
 };
 TORCH_MODULE(SeededDropout);
 

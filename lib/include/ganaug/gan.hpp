@@ -17,6 +17,7 @@
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/models.hpp"
+#include "ganaug/runtime.hpp"
 #include "ganaug/seed_streams.hpp"
 
 namespace ganaug {
@@ -106,6 +107,10 @@ struct GanOptions {
   /// may choose other kernels). Ignored on the CPU, with several processes, and where LibTorch
   /// has no CUDA; false runs every iteration eagerly.
   TORCH_ARG(bool, cuda_graphs) = true;
+  /// The arithmetic of the training steps' forward passes: float32 (the default), or on a CUDA
+  /// device autocast to bfloat16 (Precision::kBFloat16; weights, optimizer and the sampling
+  /// generator stay float32). The trainer refuses kBFloat16 on the CPU.
+  TORCH_ARG(Precision, precision) = Precision::kFloat32;
   // -- outputs (all optional; empty out_dir writes nothing) --
   /// Folder for log.csv and checkpoint.pt.
   TORCH_ARG(std::string, out_dir) = "";

@@ -65,10 +65,25 @@ bool deterministic_algorithms();
 /// Whether this build and machine can run CUDA (torch::cuda::is_available()).
 bool cuda_available();
 
-/// Whether this build captures the GAN's training step as a CUDA graph on a CUDA device
-/// (GanOptions::cuda_graphs): LibTorch with CUDA and the CMake option GANAUG_CUDA_GRAPHS on (the
-/// default). False with Debian's LibTorch, which has no CUDA.
+/// Whether this build captures training steps as CUDA graphs on a CUDA device
+/// (GanOptions::cuda_graphs, ClassifierOptions::cuda_graphs): LibTorch with CUDA and the CMake
+/// option GANAUG_CUDA_GRAPHS on (the default). False with Debian's LibTorch, which has no CUDA.
 bool cuda_graphs_available();
+
+/// The arithmetic of a network's forward passes in training.
+enum class Precision {
+  /// float32 throughout (on CUDA, cuBLAS and cuDNN may use TF32 where LibTorch allows it).
+  kFloat32,
+  /// On a CUDA device, LibTorch's autocast to bfloat16: matrix products and convolutions in
+  /// bfloat16, losses, normalisations and reductions in float32; the weights, gradients and
+  /// optimizer stay float32. For large batches on a GPU; refused on the CPU.
+  kBFloat16,
+};
+
+/// "fp32" or "bf16".
+std::string to_string(Precision precision);
+/// The precision named "fp32" or "bf16"; throws ganaug::Error naming `name` otherwise.
+Precision parse_precision(const std::string& name);
 
 /// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.
 std::string cpu_model();

@@ -12,11 +12,15 @@ namespace ganaug {
 uint64_t mix_seed(uint64_t seed, uint64_t stream);
 
 namespace streams {
-// -- the classifier (lib/src/classifier.cpp) --
+// -- the classifier (lib/src/classifier.cpp, classifier_training.cpp) --
 /// Initial weights.
 constexpr uint64_t kClassifierInit = 0xC1A5500000000ULL;
 /// Dropout masks.
 constexpr uint64_t kClassifierDropout = 0xD50000000000ULL;
+/// Dropout masks of steps trained as a CUDA graph (ClassifierOptions::cuda_graphs): step i
+/// draws from mix_seed(mix_seed(seed, kClassifierGraphDropout), i) on the device's default
+/// generator.
+constexpr uint64_t kClassifierGraphDropout = 0xD56000000000ULL;
 /// Pool images drawn per step, mixed into the epoch's seed (mix_seed(seed, epoch)); the epoch's
 /// order uses stream `epoch` and a batch's augmentation stream `epoch * 100003 + first image`.
 constexpr uint64_t kClassifierPoolDraw = 0x706f6f6c;  // "pool"
