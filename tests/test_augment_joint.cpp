@@ -152,6 +152,12 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
   EXPECT_NE(output.find("--joint-steps must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme smooth --joint-weight 2", &output), 2);
   EXPECT_NE(output.find("--joint-weight goes with a joint scheme"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme smooth --joint-consistency 1", &output), 2);
+  EXPECT_NE(output.find("--joint-consistency goes with a joint scheme"), std::string::npos)
+      << output;
+  EXPECT_EQ(run_tool("--scheme newclass-joint --joint-consistency -1", &output), 2);
+  EXPECT_NE(output.find("--joint-consistency must be finite and not negative"), std::string::npos)
+      << output;
   EXPECT_EQ(run_tool("--scheme cond-joint", &output), 2);
   EXPECT_NE(output.find("newclass-joint, dada-joint or triple-joint"), std::string::npos) << output;
 

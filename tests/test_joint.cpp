@@ -58,6 +58,22 @@ bool same_weights(torch::nn::Module& a, torch::nn::Module& b) {
   return true;
 }
 
+// The consistency loss's views: the pool images with noise drawn from the view's seed; the
+// strong one records the rows it was given.
+void set_views(ganaug::JointTrainer& trainer, std::vector<int64_t>* strong_rows = nullptr) {
+  const auto noisy = [](const torch::Tensor& x, uint64_t seed, double amount) {
+    auto rng = ganaug::make_cpu_generator(seed);
+    return (x + amount * torch::randn(x.sizes(), rng, torch::TensorOptions())).clamp(-1, 1);
+  };
+  trainer.weak_augment = [noisy](const torch::Tensor& x, uint64_t seed) {
+    return noisy(x, seed, 0.05);
+  };
+  trainer.strong_augment = [noisy, strong_rows](const torch::Tensor& x, uint64_t seed) {
+    if (strong_rows) strong_rows->push_back(x.size(0));
+    return noisy(x, seed, 0.4);
+  };
+}
+
 class JointFormTest : public ::testing::TestWithParam<JointForm> {};
 
 }  // namespace
@@ -145,6 +161,55 @@ TEST_P(JointFormTest, TheJointClassifierLearnsTheClassesAndPredictsOverTheRealOn
   const auto images = ganaug::generate(generator, ganaug::balanced_classes(0, 6, 3), 1);
   EXPECT_EQ(images.sizes(), (std::vector<int64_t>{6, 1, 16, 16}));
   EXPECT_TRUE(torch::isfinite(images).all().item<bool>());
+}
+
+TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
+  const auto data = squares(6, 1);
+  auto pool = squares(4, 2, true);
+  pool.labels.fill_(12345);  // never read
+  // A threshold every prediction of 3 classes reaches: the loss acts at every step.
+  auto options = tiny(GetParam(), 6).consistency_weight(1.0);
+  options.classifier(ganaug::ClassifierOptions(options.classifier()).pool_threshold(0.3));
+  {
+    ganaug::JointTrainer without_view(options, data.class_names);
+    ganaug::testing::expect_error([&] { without_view.train(data, &pool); },
+                                  {"consistency", "strong_augment"});
+  }
+  std::vector<int64_t> rows;
+  ganaug::JointTrainer straight(options, data.class_names);
+  set_views(straight, &rows);
+  ASSERT_TRUE(straight.train(data, &pool));
+  // One strong view per step, of the step's pool images.
+  EXPECT_EQ(rows, std::vector<int64_t>(6, options.gan().batch_size()));
+  ganaug::JointTrainer again(options, data.class_names);
+  set_views(again);
+  again.train(data, &pool);
+  auto a = straight.classifier(), b = again.classifier();
+  EXPECT_TRUE(same_weights(*a, *b));
+  // The loss counts: without it (the same views given) the classifier differs.
+  ganaug::JointTrainer off(ganaug::JointOptions(options).consistency_weight(0), data.class_names);
+  set_views(off);
+  off.train(data, &pool);
+  auto c = off.classifier();
+  EXPECT_FALSE(same_weights(*a, *c));
+
+  ganaug::testing::TempDir dir;
+  {
+    ganaug::JointTrainer killed(
+        ganaug::JointOptions(options).out_dir(dir.path().string()).checkpoint_every(3),
+        data.class_names);
+    set_views(killed);
+    killed.on_progress = [](const ganaug::JointProgress& p) {
+      if (p.iteration == 4) throw std::runtime_error("killed");
+    };
+    EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
+  }
+  ganaug::JointTrainer resumed(options, data.class_names);
+  set_views(resumed);
+  resumed.resume((dir / "checkpoint.pt").string());
+  EXPECT_TRUE(resumed.train(data, &pool));
+  auto r = resumed.classifier();
+  EXPECT_TRUE(same_weights(*a, *r));
 }
 
 INSTANTIATE_TEST_SUITE_P(Forms, JointFormTest,

@@ -93,3 +93,18 @@ TEST(Schemes, ConfidentMaskKeepsWhatTheClassifierVouchesFor) {
   EXPECT_THROW(ganaug::confident_mask(Scheme::kCond, kCond, p, 1.5), ganaug::Error);
   EXPECT_THROW(ganaug::confident_mask(Scheme::kCond, kCond, {}, 0.5), ganaug::Error);
 }
+
+TEST(Schemes, ConsistencyLossTakesTheConfidentWeakViewsAsTargets) {
+  // K = 2 classes, 3 outputs (as a 2K or K + 1 classifier may have): row 0 is confident.
+  const auto guess = torch::tensor({{0.9f, 0.1f}, {0.6f, 0.4f}});
+  const auto strong = torch::tensor({{0.0f, 1.0f, 0.5f}, {2.0f, 0.0f, 0.0f}});
+  const auto [loss, confident] = ganaug::consistency_loss(guess, strong, 0.8);
+  // Row 0's cross-entropy towards class 0, row 1 adds 0, averaged over both.
+  const double expected = -torch::log_softmax(strong[0], 0)[0].item<double>() / 2;
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-6);
+  EXPECT_NEAR(confident.item<double>(), 0.5, 1e-9);
+  const auto [none, no_share] = ganaug::consistency_loss(guess, strong, 0.95);
+  EXPECT_EQ(none.item<double>(), 0.0);
+  EXPECT_EQ(no_share.item<double>(), 0.0);
+  EXPECT_THROW(ganaug::consistency_loss(guess, strong.slice(1, 0, 1), 0.8), ganaug::Error);
+}

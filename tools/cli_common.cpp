@@ -99,12 +99,16 @@ void add_joint_options(po::options_description& description) {
        "against its labelled cross-entropy")
       ("joint-warmup", po::value<double>()->default_value(defaults.warmup_share()),
        "with triple-joint: share of the steps on the labelled images alone before the other "
-       "terms ramp in");
+       "terms ramp in")
+      ("joint-consistency", po::value<double>()->default_value(defaults.consistency_weight()),
+       "with a joint scheme and --unlabeled: weight of FixMatch's consistency loss on the pool "
+       "images in the joint classifier's loss (weak view: the classical one; strong view: "
+       "--strong; confidence: --pool-threshold); 0 = none");
   // clang-format on
 }
 
 JointOptions joint_options_from(const po::variables_map& values, bool any_joint, bool any_triple) {
-  for (const char* flag : {"joint-steps", "joint-weight", "joint-warmup"}) {
+  for (const char* flag : {"joint-steps", "joint-weight", "joint-warmup", "joint-consistency"}) {
     if (!any_joint && !values[flag].defaulted())
       throw UsageError(std::string("--") + flag +
                        " goes with a joint scheme (newclass-joint, dada-joint or triple-joint)");
@@ -115,7 +119,8 @@ JointOptions joint_options_from(const po::variables_map& values, bool any_joint,
   return JointOptions(2)
       .iterations(values["joint-steps"].as<int64_t>())
       .unsupervised_weight(values["joint-weight"].as<double>())
-      .warmup_share(values["joint-warmup"].as<double>());
+      .warmup_share(values["joint-warmup"].as<double>())
+      .consistency_weight(values["joint-consistency"].as<double>());
 }
 
 void add_classifier_options(po::options_description& description) {

@@ -322,8 +322,11 @@ class AugmentRun {
     const auto checkpoint = out_ / "joint" / "checkpoint.pt";
     if (o_.resume() && fs::exists(checkpoint)) trainer.resume(checkpoint.string());
     trainer.should_stop = stage_.should_stop;
-    trainer.augment =
-        classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view()).augment;
+    const auto hooks =
+        classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view());
+    trainer.augment = hooks.augment;
+    trainer.weak_augment = hooks.weak_augment;
+    trainer.strong_augment = hooks.strong_augment;
     trainer.on_progress = [&](const JointProgress& p) {
       progress("joint", static_cast<double>(p.iteration), static_cast<double>(p.iterations),
                "c " + std::to_string(p.c_loss).substr(0, 5) + " g " +
@@ -345,6 +348,7 @@ class AugmentRun {
     joint_summary_ = {{"form", to_string(j.form())},
                       {"steps", options.iterations()},
                       {"unsupervised_weight", j.unsupervised_weight()},
+                      {"consistency_weight", j.consistency_weight()},
                       {"classifier_ema_decay", options.classifier().ema_decay()}};
     if (j.form() == JointForm::kTriple) joint_summary_["warmup_share"] = j.warmup_share();
     timings_["joint_s"] = seconds_since(start);
@@ -399,7 +403,8 @@ class AugmentRun {
     summary_["deterministic"] = deterministic_algorithms();
     // Whether the training steps ran as CUDA graphs, and in what precision the GAN's did.
     summary_["cuda_graphs"] = o_.gan().cuda_graphs() && cuda_graphs_available() &&
-                              select_device(device_).is_cuda() && o_.distributed().world_size() <= 1;
+                              select_device(device_).is_cuda() &&
+                              o_.distributed().world_size() <= 1;
     summary_["gan_precision"] = to_string(o_.gan().precision());
     summary_["gan_images_per_s"] = gan_rate_;
     summary_["classic"] = o_.classic() ? nlohmann::json(o_.classic_options().to_string()) : nullptr;
@@ -540,6 +545,9 @@ void validate_joint(const AugmentOptions& o) {
       "--joint-weight must be finite and not negative, got ", o.joint()->unsupervised_weight());
   GANAUG_CHECK(o.joint()->warmup_share() >= 0 && o.joint()->warmup_share() < 0.5,
                "--joint-warmup must lie in [0, 0.5), got ", o.joint()->warmup_share());
+  GANAUG_CHECK(
+      o.joint()->consistency_weight() >= 0 && std::isfinite(o.joint()->consistency_weight()),
+      "--joint-consistency must be finite and not negative, got ", o.joint()->consistency_weight());
   GANAUG_CHECK(o.joint()->iterations() >= 1, "--joint-steps must be positive, got ",
                o.joint()->iterations());
 }

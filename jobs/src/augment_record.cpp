@@ -108,6 +108,11 @@ nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
                            {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
   const auto tuning = classifier_tuning(classifier);
   if (!tuning.empty()) record["tuning"] = tuning;
+  // Only when used, so that joint runs from before the option resume as before.
+  if (joint.consistency_weight() > 0) {
+    record["consistency_weight"] = joint.consistency_weight();
+    record["strong_view"] = o.strong_view().to_string();
+  }
   return record;
 }
 

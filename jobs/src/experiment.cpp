@@ -555,7 +555,10 @@ class Experiment {
     JointTrainer trainer(options, g.train.class_names);
     if (fs::exists(dir / "checkpoint.pt")) trainer.resume((dir / "checkpoint.pt").string());
     trainer.should_stop = [this] { return stop_requested(); };
-    trainer.augment = hooks(cell.scheme.classic).augment;
+    const auto views = hooks(cell.scheme.classic);
+    trainer.augment = views.augment;
+    trainer.weak_augment = views.weak_augment;
+    trainer.strong_augment = views.strong_augment;
     if (!trainer.train(g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr))
       throw Interrupted("interrupted during joint training at step " +
                         std::to_string(trainer.iteration()) + stage_hooks().resume_hint);

@@ -134,6 +134,10 @@ void validate_columns(const ExperimentOptions& o) {
         "--joint-weight must be finite and not negative, got ", o.joint().unsupervised_weight());
     GANAUG_CHECK(o.joint().warmup_share() >= 0 && o.joint().warmup_share() < 0.5,
                  "--joint-warmup must lie in [0, 0.5), got ", o.joint().warmup_share());
+    GANAUG_CHECK(
+        o.joint().consistency_weight() >= 0 && std::isfinite(o.joint().consistency_weight()),
+        "--joint-consistency must be finite and not negative, got ",
+        o.joint().consistency_weight());
   }
 }
 }  // namespace
@@ -229,8 +233,6 @@ nlohmann::json ExperimentOptions::settings() const {
                         {"validation_fraction", validation_fraction()},
                         {"evaluate_on", to_string(evaluate_on())},
                         {"gan_iterations", gan().iterations()},
-                        {"gan_batch", gan().batch_size()},
-                        {"gan_precision", to_string(gan().precision())},
                         {"gan_mode_seeking", gan().mode_seeking()},
                         {"gan_minibatch_std", gan().minibatch_std()},
                         {"classifier_epochs", classifier().epochs()},
@@ -266,13 +268,18 @@ nlohmann::json ExperimentOptions::settings() const {
   const auto gan_changes =
       detail::gan_tuning(gan(), ExperimentOptions().gan(),
                          {"iterations", "mode_seeking", "minibatch_std", "unlabeled_share"});
-  if (!gan_changes.empty()) out["gan_tuning"] = gan_changes;
+  if (!gan_changes.empty()) out["gan_tuning"] = gan_changes;  // the batch size among them
+  // Not a stored GAN setting; only when not the default, so that older grids resume as before.
+  if (gan().precision() != Precision::kFloat32) out["gan_precision"] = to_string(gan().precision());
   // Only with a joint column, so that grids without one resume as before.
   if (has_joint_column())
     out["joint"] = {{"steps", joint().iterations()},
                     {"unsupervised_weight", joint().unsupervised_weight()},
                     {"warmup_share", joint().warmup_share()},
                     {"ema_decay", joint().classifier().ema_decay()}};
+  // Only when used, so that joint grids from before the option still resume.
+  if (has_joint_column() && joint().consistency_weight() > 0)
+    out["joint"]["consistency_weight"] = joint().consistency_weight();
   // Only when not the default, so that results from before the option still resume.
   if (strong_view().to_string() != StrongViewOptions().to_string())
     out["strong_view"] = strong_view().to_string();

@@ -230,7 +230,10 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
      << (s.contains("joint")
              ? "; joint columns " + s["joint"]["steps"].dump() + " steps, unsupervised weight " +
                    s["joint"]["unsupervised_weight"].dump() + ", triple-joint warm-up " +
-                   s["joint"]["warmup_share"].dump()
+                   s["joint"]["warmup_share"].dump() +
+                   (s["joint"].contains("consistency_weight")
+                        ? ", consistency weight " + s["joint"]["consistency_weight"].dump()
+                        : std::string())
              : std::string())
      << "; seeds " << s["first_seed"] << ".."
      << s["first_seed"].get<int64_t>() + grid["seeds"].get<int64_t>() - 1

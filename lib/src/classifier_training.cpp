@@ -221,12 +221,9 @@ torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptio
     guess = torch::softmax(model(b.weak).slice(1, 0, num_classes), 1);
     if (draws.alignment) guess = draws.alignment->align(guess);
   }
-  const auto [probability, predicted] = guess.max(1);
-  const auto mask = probability.ge(options.pool_threshold()).to(torch::kFloat32);
-  const auto targets =
-      torch::nn::functional::one_hot(predicted, options.num_outputs()).to(torch::kFloat32);
-  draws.confident.add_(mask.mean());
-  return (soft_cross_entropy(model(b.strong), targets) * mask).mean();
+  const auto [loss, confident] = consistency_loss(guess, model(b.strong), options.pool_threshold());
+  draws.confident.add_(confident);
+  return loss;
 }
 
 void check_training_inputs(const LabeledDataset& real, const LabeledDataset* synthetic,

@@ -16,6 +16,7 @@
 #include "ganaug/file_io.hpp"
 #include "ganaug/joint_losses.hpp"
 #include "ganaug/runtime.hpp"
+#include "ganaug/schemes.hpp"
 #include "ganaug/seed_streams.hpp"
 
 namespace ganaug {
@@ -55,6 +56,9 @@ void JointOptions::validate() const {
   GANAUG_CHECK(std::isfinite(unsupervised_weight()) && unsupervised_weight() >= 0,
                "the unsupervised weight must be finite and not negative, got ",
                unsupervised_weight());
+  GANAUG_CHECK(std::isfinite(consistency_weight()) && consistency_weight() >= 0,
+               "the consistency weight must be finite and not negative, got ",
+               consistency_weight());
   GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 0.5,
                "the warm-up share must lie in [0, 0.5) (the ramp after it takes as long), got ",
                warmup_share());
@@ -116,17 +120,27 @@ struct JointData {
     if (!parts.empty()) unlabelled_images = torch::cat(parts).to(device);
     policy = detail::diffaugment_policy(o.gan_options(), n);
     for (auto& part : parts) part = part.to(torch::kCPU);
+    // The pool's views for the consistency loss are made on the host.
+    if (has_pool && o.consistency_weight() > 0) unlabelled_host = torch::cat(parts);
     parts.insert(parts.begin(), host);
     recalibration = torch::cat(parts);
   }
 
   torch::Tensor images, labels;  // labelled (on the CPU when augmented per step)
   torch::Tensor unlabelled_images;
-  torch::Tensor recalibration;  // every real image, for the classifier's batch norm
+  torch::Tensor unlabelled_host;  // the pool on the host, when consistency training needs views
+  torch::Tensor recalibration;    // every real image, for the classifier's batch norm
   int64_t n = 0;
   bool has_pool = false;
   detail::FakeClasses fake_classes;
   DiffAugmentPolicy policy;
+};
+
+// The host-side augmentations of a step: of the labelled images, and the pool's two views.
+struct Views {
+  const BatchAugmenter& augment;
+  const BatchAugmenter& weak;
+  const BatchAugmenter& strong;
 };
 
 // One step's draws and the batches the networks share.
@@ -134,6 +148,7 @@ struct StepBatches {
   at::Generator rng;
   torch::Tensor labelled, labels;     // labelled images and their classes
   torch::Tensor unlabelled;           // pool (or K + 1's unlabelled real) images, or undefined
+  torch::Tensor weak, strong;         // their views for the consistency loss, or undefined
   torch::Tensor noise, fake_classes;  // of the classifier's (and discriminator's) fakes
 };
 
@@ -197,7 +212,7 @@ struct JointTrainer::State {
 
   // The step's batches: labelled images (augmented when asked), pool images, fake noise and
   // classes, all from the step's generator.
-  StepBatches draw(const JointData& data, const BatchAugmenter& augment) const {
+  StepBatches draw(const JointData& data, const Views& views) const {
     const auto& o = options;
     StepBatches b;
     const uint64_t step_seed = mix_seed(o.seed(), static_cast<uint64_t>(iteration));
@@ -206,12 +221,20 @@ struct JointTrainer::State {
     const auto index = torch::randint(data.n, {labelled_batch}, b.rng, on(device, torch::kInt64));
     b.labels = data.labels.index_select(0, index);
     b.labelled = data.images.index_select(0, index.to(data.images.device()));
-    if (augment)
-      b.labelled = augment(b.labelled, mix_seed(step_seed, streams::kJointAugment)).to(device);
+    if (views.augment)
+      b.labelled =
+          views.augment(b.labelled, mix_seed(step_seed, streams::kJointAugment)).to(device);
     if (data.unlabelled_images.defined()) {
       const auto pool_index =
           torch::randint(data.unlabelled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
       b.unlabelled = data.unlabelled_images.index_select(0, pool_index);
+      if (data.unlabelled_host.defined()) {
+        const auto host = data.unlabelled_host.index_select(0, pool_index.cpu());
+        const auto& weak = views.weak ? views.weak : views.augment;
+        b.weak =
+            (weak ? weak(host, mix_seed(step_seed, streams::kJointWeakView)) : host).to(device);
+        b.strong = views.strong(host, mix_seed(step_seed, streams::kJointStrongView)).to(device);
+      }
     }
     b.noise = torch::randn({batch, o.gan().latent_dim()}, b.rng, on(device, torch::kFloat32));
     b.fake_classes = data.fake_classes.draw(batch, b.rng);
@@ -274,7 +297,9 @@ struct JointTrainer::State {
         break;
       }
     }
-    const auto loss = supervised + o.unsupervised_weight() * ramp() * unsupervised;
+    auto loss = supervised + o.unsupervised_weight() * ramp() * unsupervised;
+    if (b.strong.defined())
+      loss = loss + o.consistency_weight() * consistency_ramp() * consistency_term(b);
     for (auto& group : c_optimizer->param_groups())
       group.options().set_lr(scheduled_learning_rate(o.classifier_options(), iteration,
                                                      std::max<int64_t>(1, o.iterations())));
@@ -282,6 +307,26 @@ struct JointTrainer::State {
     loss.backward();
     c_optimizer->step();
     return torch::stack({loss.detach(), supervised.detach()});
+  }
+
+  // How much of the consistency loss a step takes: ramped in linearly over the classifier's
+  // pool_ramp_share of the steps, as in the pool arm.
+  double consistency_ramp() const {
+    const double steps = options.classifier().pool_ramp_share() *
+                         static_cast<double>(std::max<int64_t>(1, options.iterations()));
+    return steps > 0 ? std::min(1.0, static_cast<double>(iteration) / steps) : 1.0;
+  }
+
+  // FixMatch's loss on the step's pool images: the weak view's confident class (over the K
+  // real classes) is the strong view's target.
+  torch::Tensor consistency_term(const StepBatches& b) {
+    torch::Tensor guess;
+    {
+      torch::NoGradGuard no_grad;
+      guess = torch::softmax(classifier(b.weak).slice(1, 0, options.num_classes()), 1);
+    }
+    return consistency_loss(guess, classifier(b.strong), options.classifier().pool_threshold())
+        .first;
   }
 
   // Triple-GAN's classifier term on the pool: alpha = 1/2 of E_{y ~ C(x)} log(1 - D(x, y)),
@@ -391,8 +436,8 @@ struct JointTrainer::State {
   }
 
   // One step of every network; returns (c_loss, labelled_loss, g_loss, d_loss) on the device.
-  torch::Tensor step(const JointData& data, const BatchAugmenter& augment) {
-    auto b = draw(data, augment);
+  torch::Tensor step(const JointData& data, const Views& views) {
+    auto b = draw(data, views);
     const auto fake = fakes(b);
     auto d_loss = torch::zeros({}, on(device, torch::kFloat32));
     if (options.form() == JointForm::kTriple) d_loss = discriminator_step(data, b, fake);
@@ -507,7 +552,12 @@ bool JointTrainer::train(const LabeledDataset& labelled, const LabeledDataset* p
                o.num_classes(), " classes but ", labelled.source, " has ", labelled.num_classes());
   GANAUG_CHECK((labelled.labels >= 0).any().item<bool>(), "no labelled images in ",
                labelled.source);
+  const bool has_pool = (labelled.labels < 0).any().item<bool>() || (pool && pool->size() > 0);
+  GANAUG_CHECK(o.consistency_weight() <= 0 || !has_pool || strong_augment,
+               "consistency training on the pool (JointOptions::consistency_weight) needs "
+               "JointTrainer::strong_augment, the strong view");
   const JointData data(labelled, pool, o, s.device, static_cast<bool>(augment));
+  const Views views{augment, weak_augment, strong_augment};
   s.recalibration = data.recalibration;
   JointLog log(o, s.iteration);
   torch::Tensor losses;
@@ -516,7 +566,7 @@ bool JointTrainer::train(const LabeledDataset& labelled, const LabeledDataset* p
       if (!log.checkpoint_path().empty()) save_checkpoint(log.checkpoint_path());
       return false;
     }
-    losses = s.step(data, augment);
+    losses = s.step(data, views);
     ++s.iteration;
     if (s.iteration % o.log_every() == 0 || s.iteration == o.iterations()) {
       const auto& progress = log.report(s.iteration, losses);

@@ -155,4 +155,18 @@ torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tenso
   return -(targets * torch::log_softmax(logits, 1)).sum(1);
 }
 
+std::pair<torch::Tensor, torch::Tensor> consistency_loss(const torch::Tensor& guess,
+                                                         const torch::Tensor& strong_logits,
+                                                         double threshold) {
+  GANAUG_CHECK(guess.dim() == 2 && strong_logits.dim() == 2 &&
+                   guess.size(0) == strong_logits.size(0) && strong_logits.size(1) >= guess.size(1),
+               "consistency needs N x K probabilities and N x (K or more) logits, got ",
+               guess.sizes(), " and ", strong_logits.sizes());
+  const auto [probability, predicted] = guess.max(1);
+  const auto mask = probability.ge(threshold).to(torch::kFloat32);
+  const auto targets =
+      torch::nn::functional::one_hot(predicted, strong_logits.size(1)).to(torch::kFloat32);
+  return {(soft_cross_entropy(strong_logits, targets) * mask).mean(), mask.mean()};
+}
+
 }  // namespace ganaug

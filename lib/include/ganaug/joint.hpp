@@ -72,6 +72,14 @@ struct JointOptions {
   /// discriminator's verdict on its pool labels), relative to the labelled images'
   /// cross-entropy (1 in the papers).
   TORCH_ARG(double, unsupervised_weight) = 1.0;
+  /// Weight of FixMatch's consistency loss on the pool images in the classifier's loss (the
+  /// pool arm's, ClassifierOptions::pool_weight): each step's pool images (gan().batch_size()
+  /// of them) get a weak view (JointTrainer::weak_augment, else augment, else the image) whose
+  /// confident prediction over the K classes (top probability at least
+  /// classifier().pool_threshold()) is the hard target of a strong view
+  /// (JointTrainer::strong_augment); ramped in linearly over classifier().pool_ramp_share() of
+  /// the steps. 0 (the default) adds none; without pool images it has nothing to act on.
+  TORCH_ARG(double, consistency_weight) = 0.0;
   /// kTriple: share of the steps, in [0, 0.5), on the labelled images alone before the classifier's
   /// other terms ramp in linearly over as many steps again (Triple-GAN pre-trains C).
   TORCH_ARG(double, warmup_share) = 0.1;
@@ -171,6 +179,11 @@ class JointTrainer {
   /// Applied to the labelled images of every step (classical augmentation) with a seed drawn
   /// from the step's seed; runs on the calling thread. Empty: the images as they are.
   BatchAugmenter augment;
+  /// The weak and strong views of pool images for the consistency loss
+  /// (JointOptions::consistency_weight), on the host, with seeds drawn from the step's seed;
+  /// weak_augment empty takes augment. train() refuses a consistency weight above 0 with pool
+  /// images and no strong_augment.
+  BatchAugmenter weak_augment, strong_augment;
 
  private:
   struct State;

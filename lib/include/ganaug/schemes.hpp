@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ganaug {
@@ -85,5 +86,15 @@ torch::Tensor hard_labels(Scheme scheme, const torch::Tensor& targets);
 /// uniform target over K classes this is the LSRO loss -(1/K) sum_k log p_k. Returns N values,
 /// differentiable in `logits`. Throws ganaug::Error when the two shapes differ.
 torch::Tensor soft_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
+
+/// FixMatch's consistency loss (Sohn et al., NeurIPS 2020) on N unlabeled images: where a weak
+/// view's top class probability (`guess`, N x K, computed without gradient) reaches
+/// `threshold`, that class is the hard target of the strong view's logits (`strong_logits`,
+/// N x outputs with outputs >= K; class k is output k). Returns the loss averaged over all N
+/// images (an unconfident one adds 0) and the share of confident images, both scalars. Throws
+/// ganaug::Error for shapes that do not fit.
+std::pair<torch::Tensor, torch::Tensor> consistency_loss(const torch::Tensor& guess,
+                                                         const torch::Tensor& strong_logits,
+                                                         double threshold);
 
 }  // namespace ganaug

@@ -48,6 +48,9 @@ constexpr uint64_t kJointDiscriminatorInit = 0x6AD10000000000ULL;
 /// mix_seed(mix_seed(seed, i), kJointAugment).
 constexpr uint64_t kJointDropout = 0x6A64726F70ULL;  // "jdrop"
 constexpr uint64_t kJointAugment = 0x6A617567ULL;    // "jaug"
+/// The weak and the strong view of its pool images (JointOptions::consistency_weight).
+constexpr uint64_t kJointWeakView = 0x6A7765616BULL;    // "jweak"
+constexpr uint64_t kJointStrongView = 0x6A7374726FULL;  // "jstro"
 // -- augment-bench (jobs/src/experiment.cpp), from a cell's seed or the first seed --
 /// The validation split (first seed).
 constexpr uint64_t kValidationSplit = 0x76616c;  // "val"
