@@ -18,8 +18,18 @@ cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_PREFIX_PATH="$work/prefix" >"$work/configure.log" ||
   { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/build" -j "$jobs" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
-# Nothing of the source tree in how it was built.
-if grep -rq "$(pwd)" "$work/build/CMakeCache.txt" "$work/build/CMakeFiles/embed.dir/flags.make"; then
+# Nothing of the source tree in how it was built: the cache, and the compile and link lines
+# (build.ninja with Ninja, the target's flags.make and link.txt with Make).
+build_files=("$work/build/CMakeCache.txt")
+for f in "$work/build/build.ninja" "$work/build/CMakeFiles/embed.dir/flags.make" \
+         "$work/build/CMakeFiles/embed.dir/link.txt"; do
+  if [ -f "$f" ]; then build_files+=("$f"); fi
+done
+if [ "${#build_files[@]}" -lt 2 ]; then
+  echo "embed: found neither build.ninja nor flags.make in $work/build" >&2
+  exit 1
+fi
+if grep -q "$(pwd)" "${build_files[@]}"; then
   echo "embed: the example's build refers to the source tree $(pwd)" >&2
   exit 1
 fi
