@@ -167,9 +167,11 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   const auto data = squares(6, 1);
   auto pool = squares(4, 2, true);
   pool.labels.fill_(12345);  // never read
-  // A threshold every prediction of 3 classes reaches: the loss acts at every step.
+  // A threshold every prediction of 3 classes reaches: the loss acts at every step. FixMatch's
+  // mu of 2.5 pool images per labelled one: 20 views a step for a labelled batch of 8.
   auto options = tiny(GetParam(), 6).consistency_weight(1.0);
-  options.classifier(ganaug::ClassifierOptions(options.classifier()).pool_threshold(0.3));
+  options.classifier(
+      ganaug::ClassifierOptions(options.classifier()).pool_threshold(0.3).pool_ratio(2.5));
   {
     ganaug::JointTrainer without_view(options, data.class_names);
     ganaug::testing::expect_error([&] { without_view.train(data, &pool); },
@@ -179,8 +181,9 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   ganaug::JointTrainer straight(options, data.class_names);
   set_views(straight, &rows);
   ASSERT_TRUE(straight.train(data, &pool));
-  // One strong view per step, of the step's pool images.
-  EXPECT_EQ(rows, std::vector<int64_t>(6, options.gan().batch_size()));
+  // One strong view per step, of pool_ratio x the labelled batch's pool images.
+  EXPECT_EQ(rows, std::vector<int64_t>(6, 20));
+  EXPECT_NE(options.gan().batch_size(), 20);
   ganaug::JointTrainer again(options, data.class_names);
   set_views(again);
   again.train(data, &pool);

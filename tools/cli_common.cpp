@@ -103,7 +103,8 @@ void add_joint_options(po::options_description& description) {
       ("joint-consistency", po::value<double>()->default_value(defaults.consistency_weight()),
        "with a joint scheme and --unlabeled: weight of FixMatch's consistency loss on the pool "
        "images in the joint classifier's loss (weak view: the classical one; strong view: "
-       "--strong; confidence: --pool-threshold); 0 = none");
+       "--strong; confidence: --pool-threshold; --pool-ratio x the labelled batch of pool images a "
+       "step); 0 = none");
   // clang-format on
 }
 

@@ -229,7 +229,12 @@ struct JointTrainer::State {
           torch::randint(data.unlabelled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
       b.unlabelled = data.unlabelled_images.index_select(0, pool_index);
       if (data.unlabelled_host.defined()) {
-        const auto host = data.unlabelled_host.index_select(0, pool_index.cpu());
+        // FixMatch's mu: pool_ratio x the labelled batch, drawn apart from the GAN's pool batch.
+        const int64_t viewed =
+            std::max<int64_t>(1, std::llround(labelled_batch * o.classifier().pool_ratio()));
+        const auto view_index = torch::randint(data.unlabelled_host.size(0), {viewed}, b.rng,
+                                               on(device, torch::kInt64));
+        const auto host = data.unlabelled_host.index_select(0, view_index.cpu());
         const auto& weak = views.weak ? views.weak : views.augment;
         b.weak =
             (weak ? weak(host, mix_seed(step_seed, streams::kJointWeakView)) : host).to(device);

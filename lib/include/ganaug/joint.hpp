@@ -73,9 +73,10 @@ struct JointOptions {
   /// cross-entropy (1 in the papers).
   TORCH_ARG(double, unsupervised_weight) = 1.0;
   /// Weight of FixMatch's consistency loss on the pool images in the classifier's loss (the
-  /// pool arm's, ClassifierOptions::pool_weight): each step's pool images (gan().batch_size()
-  /// of them) get a weak view (JointTrainer::weak_augment, else augment, else the image) whose
-  /// confident prediction over the K classes (top probability at least
+  /// pool arm's, ClassifierOptions::pool_weight): each step draws classifier().pool_ratio() x
+  /// classifier().batch_size() pool images (FixMatch's mu, apart from the GAN terms' pool
+  /// batch of gan().batch_size()); each gets a weak view (JointTrainer::weak_augment, else augment,
+  /// else the image) whose confident prediction over the K classes (top probability at least
   /// classifier().pool_threshold()) is the hard target of a strong view
   /// (JointTrainer::strong_augment); ramped in linearly over classifier().pool_ramp_share() of
   /// the steps. 0 (the default) adds none; without pool images it has nothing to act on.
