@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sanitizer and fuzzing stage of CI. One clang build with AddressSanitizer + UndefinedBehavior-
 # Sanitizer and libFuzzer coverage (GANAUG_SANITIZE=address,undefined, GANAUG_FUZZ=ON), then
-#   tests: the GoogleTest suite under the sanitizers, without the tests labelled "slow";
+#   tests: the GoogleTest suite under the sanitizers, without the files labelled "slow" (those
+#          that train whole runs of the tools: the release suite runs them), each test file in
+#          one process (GANAUG_TESTS_PER_FILE: loading LibTorch under ASan takes seconds);
 #   fuzz:  every fuzz target on the inputs saved under tests/data/fuzz_regressions/<target>/,
 #          then FUZZ_SECONDS of fuzzing on a copy of fuzz/corpus/<target>/.
 # Fails on any sanitizer report, test failure, crash, leak, timeout or out-of-memory, and prints
@@ -36,18 +38,19 @@ status=0
 
 echo "== configure $build_dir (clang, address,undefined, libFuzzer)"
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-  -DGANAUG_SANITIZE=address,undefined -DGANAUG_FUZZ=ON -DGANAUG_BUILD_BENCH=OFF >/dev/null
+  -DGANAUG_SANITIZE=address,undefined -DGANAUG_FUZZ=ON -DGANAUG_BUILD_BENCH=OFF \
+  -DGANAUG_TESTS_PER_FILE=ON >/dev/null
 t=$SECONDS
 if [ "$mode" = fuzz ]; then
   cmake --build "$build_dir" -j "$jobs" --target ganaug_fuzzers
 else
-  cmake --build "$build_dir" -j "$jobs"
+  cmake --build "$build_dir" -j "$jobs" --target ganaug_fast_tests ganaug_fuzzers
 fi
 echo "== build: $(timer $((SECONDS - t)))"
 
 if [ "$mode" != fuzz ]; then
   t=$SECONDS
-  echo "== tests under address,undefined (label slow excluded)"
+  echo "== tests under address,undefined (label slow excluded, one process per file)"
   if ! (cd "$build_dir" && ctest -LE slow -j "$jobs" --output-on-failure "${ctest_args[@]}"); then
     status=1
   fi
