@@ -174,4 +174,15 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
       << output;
   EXPECT_EQ(read_json(out / "summary.json")["scheme"], "dada-joint");
   EXPECT_EQ(read_json(out / "run.json")["joint"]["form"], "2k");
+  // The joint classifier trains with Adam unless --optimizer is given (the pool recipe's SGD
+  // does not carry over); an asked-for optimizer is part of the run record.
+  EXPECT_FALSE(read_json(out / "run.json")["joint"].contains("optimizer"));
+  const auto sgd = dir / "sgd";
+  EXPECT_EQ(run_tool("--data " + (dir / "data").string() + " --per-class 0 --scheme dada-joint " +
+                         "--joint-steps 4 --n 6 --epochs 1 --optimizer sgd --device cpu " +
+                         "--threads 1 --out " + sgd.string(),
+                     &output),
+            0)
+      << output;
+  EXPECT_EQ(read_json(sgd / "run.json")["joint"]["optimizer"], "sgd");
 }

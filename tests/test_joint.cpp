@@ -317,6 +317,47 @@ TEST(Joint, StopsOnRequestWithACheckpointAndLogs) {
       {"checkpoint.pt", "has trained 4 steps, more than this run's 3"});
 }
 
+TEST(Joint, TheClassifierTrainsWithSgdWhenAskedAndResumesItsMomentum) {
+  const auto data = squares(6, 1);
+  auto pool = squares(4, 2, true);
+  auto options = tiny(JointForm::kKPlus1, 6);
+  options.classifier(ganaug::ClassifierOptions(options.classifier())
+                         .optimizer(ganaug::ClassifierOptimizer::kSgd)
+                         .lr(0.03)
+                         .weight_decay(5e-4));
+  ganaug::JointTrainer straight(options, data.class_names);
+  straight.train(data, &pool);
+  ganaug::JointTrainer adam(tiny(JointForm::kKPlus1, 6), data.class_names);
+  adam.train(data, &pool);
+  auto a = straight.classifier(), b = adam.classifier();
+  EXPECT_FALSE(same_weights(*a, *b));
+
+  // Killed after step 4 with the checkpoint of step 3: the momentum buffers come back with it
+  // (a fresh one would take other steps).
+  ganaug::testing::TempDir dir;
+  {
+    ganaug::JointTrainer killed(
+        ganaug::JointOptions(options).out_dir(dir.path().string()).checkpoint_every(3),
+        data.class_names);
+    killed.on_progress = [](const ganaug::JointProgress& p) {
+      if (p.iteration == 4) throw std::runtime_error("killed");
+    };
+    EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
+  }
+  ganaug::JointTrainer resumed(options, data.class_names);
+  resumed.resume((dir / "checkpoint.pt").string());
+  EXPECT_TRUE(resumed.train(data, &pool));
+  auto r = resumed.classifier();
+  EXPECT_TRUE(same_weights(*a, *r));
+  // A run with the other optimizer does not take the checkpoint over.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kKPlus1, 6), data.class_names)
+            .resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "trained with sgd", "uses adam"});
+}
+
 TEST(Joint, OptionsAreValidatedNamingTheValue) {
   using ganaug::testing::expect_error;
   const std::vector<std::string> names{"a", "b", "c"};

@@ -117,11 +117,18 @@ JointOptions joint_options_from(const po::variables_map& values, bool any_joint,
   if (!any_triple && !values["joint-warmup"].defaulted())
     throw UsageError(
         "--joint-warmup goes with triple-joint (the other joint forms do not warm up)");
-  return JointOptions(2)
-      .iterations(values["joint-steps"].as<int64_t>())
-      .unsupervised_weight(values["joint-weight"].as<double>())
-      .warmup_share(values["joint-warmup"].as<double>())
-      .consistency_weight(values["joint-consistency"].as<double>());
+  auto options = JointOptions(2)
+                     .iterations(values["joint-steps"].as<int64_t>())
+                     .unsupervised_weight(values["joint-weight"].as<double>())
+                     .warmup_share(values["joint-warmup"].as<double>())
+                     .consistency_weight(values["joint-consistency"].as<double>());
+  // The joint classifier takes --optimizer only when given: the pool recipe's SGD, which the
+  // other classifiers take by default, lost 6 points in the joint trainer (bench/RESULTS.md).
+  if (!values["optimizer"].defaulted()) {
+    options.classifier(ClassifierOptions(options.classifier())
+                           .optimizer(parse_flag(values, "optimizer", parse_classifier_optimizer)));
+  }
+  return options;
 }
 
 void add_classifier_options(po::options_description& description) {
@@ -144,7 +151,7 @@ void add_classifier_options(po::options_description& description) {
       ("optimizer", po::value<std::string>()->default_value(to_string(defaults.optimizer())),
        "classifier optimizer: adam, or sgd (Nesterov momentum 0.9, weight decay on the "
        "convolution and linear weights only: FixMatch's; the default with a pool trained on by "
-       "consistency)")
+       "consistency; the joint schemes' classifier keeps adam unless given)")
       ("lr", po::value<double>()->default_value(defaults.lr()),
        "classifier learning rate at the start; 0 takes the optimizer's own (adam 0.001, sgd 0.03)")
       ("weight-decay", po::value<double>()->default_value(defaults.weight_decay()),

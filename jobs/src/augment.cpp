@@ -309,8 +309,7 @@ class AugmentRun {
                              .num_classes(train.num_classes())
                              .image_size(train.height())
                              .channels(train.channels())
-                             .classifier(ClassifierOptions(c).ema_decay(
-                                 c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay()))
+                             .classifier(detail::joint_classifier_options(c, j))
                              .gan(o_.gan())
                              .checkpoint_every(o_.gan().checkpoint_every())
                              .log_every(o_.gan().log_every())

@@ -92,9 +92,7 @@ nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
   const auto& joint = *o.joint();
   const auto& classifier = o.classifier();
   const auto network = ClassifierOptions(classifier).channels(channels);
-  // The Polyak decay the run uses: the classifier's when set, else the joint options'.
-  const double ema =
-      classifier.ema_decay() > 0 ? classifier.ema_decay() : joint.classifier().ema_decay();
+  const auto trained = detail::joint_classifier_options(classifier, joint);
   nlohmann::json record = {{"form", to_string(joint.form())},
                            {"steps", joint.iterations()},
                            {"unsupervised_weight", joint.unsupervised_weight()},
@@ -104,10 +102,13 @@ nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
                            {"batch_size", classifier.batch_size()},
                            {"lr", classifier.learning_rate()},
                            {"lr_schedule", to_string(classifier.lr_schedule())},
-                           {"ema_decay", ema},
+                           {"ema_decay", trained.ema_decay()},
                            {"classic", o.classic() ? o.classic_options().to_string() : "off"}};
   const auto tuning = classifier_tuning(classifier);
   if (!tuning.empty()) record["tuning"] = tuning;
+  // Only when not the default, so that joint runs from before the option resume as before.
+  if (trained.optimizer() != ClassifierOptimizer::kAdam)
+    record["optimizer"] = to_string(trained.optimizer());
   // Only when used, so that joint runs from before the option resume as before.
   if (joint.consistency_weight() > 0) {
     record["consistency_weight"] = joint.consistency_weight();

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "augment_record.hpp"
+#include "classifier_flags.hpp"
 #include "experiment_checks.hpp"
 #include "experiment_outputs.hpp"
 #include "experiment_results.hpp"
@@ -543,8 +544,7 @@ class Experiment {
                              .num_classes(g.k)
                              .image_size(g.train.height())
                              .channels(g.train.channels())
-                             .classifier(ClassifierOptions(c).ema_decay(
-                                 c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay()))
+                             .classifier(detail::joint_classifier_options(c, j))
                              .gan(o_.gan())
                              .checkpoint_every(o_.gan().checkpoint_every())
                              .log_every(o_.gan().log_every())

@@ -280,6 +280,8 @@ nlohmann::json ExperimentOptions::settings() const {
   // Only when used, so that joint grids from before the option still resume.
   if (has_joint_column() && joint().consistency_weight() > 0)
     out["joint"]["consistency_weight"] = joint().consistency_weight();
+  if (has_joint_column() && joint().classifier().optimizer() != ClassifierOptimizer::kAdam)
+    out["joint"]["optimizer"] = to_string(joint().classifier().optimizer());
   // Only when not the default, so that results from before the option still resume.
   if (strong_view().to_string() != StrongViewOptions().to_string())
     out["strong_view"] = strong_view().to_string();

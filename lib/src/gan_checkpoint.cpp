@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -150,14 +151,18 @@ std::string read_adam_state(torch::serialize::InputArchive& archive, const std::
   return "";
 }
 
+// Whether an optimizer state keyed by parameter index (format v2) is for `parameters` of them.
+bool holds_count(torch::serialize::InputArchive& archive, size_t parameters) {
+  c10::IValue count;
+  return archive.try_read("count", count) && count.isInt() &&
+         count.toInt() == static_cast<int64_t>(parameters);
+}
+
 // Returns what is wrong with the stored moments (format v2: keyed by parameter index), or "".
 std::string load_adam(torch::serialize::InputArchive& archive, torch::optim::Adam& optimizer) {
   const auto& parameters = optimizer.param_groups().at(0).params();
-  c10::IValue count;
-  if (!archive.try_read("count", count) || !count.isInt() ||
-      count.toInt() != static_cast<int64_t>(parameters.size())) {
+  if (!holds_count(archive, parameters.size()))
     return "its optimizer state is for another number of parameters";
-  }
   optimizer.state().clear();
   for (size_t i = 0; i < parameters.size(); ++i) {
     c10::IValue step;
@@ -195,6 +200,33 @@ std::string load_adam_v1(torch::serialize::InputArchive& archive, torch::optim::
   return "";
 }
 
+// The parameters of every group of `optimizer`, in order.
+std::vector<torch::Tensor> all_parameters(torch::optim::Optimizer& optimizer) {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& group : optimizer.param_groups())
+    parameters.insert(parameters.end(), group.params().begin(), group.params().end());
+  return parameters;
+}
+
+// SGD's momentum buffers keyed by parameter index (format v2 only). Returns what is wrong, or "".
+std::string load_sgd(torch::serialize::InputArchive& archive, torch::optim::SGD& optimizer) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  const auto parameters = all_parameters(optimizer);
+  if (!holds_count(archive, parameters.size()))
+    return "its optimizer state is for another number of parameters";
+  optimizer.state().clear();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    torch::Tensor momentum;
+    if (!archive.try_read("momentum_" + std::to_string(i), momentum)) continue;  // no step yet
+    if (!momentum.sizes().equals(parameters[i].sizes()))
+      return "its optimizer state for parameter " + std::to_string(i) + " does not fit";
+    auto state = std::make_unique<torch::optim::SGDParamState>();
+    state->momentum_buffer(momentum.to(parameters[i].options()));
+    optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
+  }
+  return "";
+}
+
 }  // namespace
 
 void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o) {
@@ -213,6 +245,19 @@ void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& opt
     archive.write("step_" + index, c10::IValue(static_cast<int64_t>(state.step())));
     archive.write("exp_avg_" + index, state.exp_avg());
     archive.write("exp_avg_sq_" + index, state.exp_avg_sq());
+  }
+}
+
+void save_sgd(torch::serialize::OutputArchive& archive, torch::optim::SGD& optimizer) {
+  using StateMap = std::decay_t<decltype(optimizer.state())>;
+  const auto parameters = all_parameters(optimizer);
+  archive.write("count", c10::IValue(static_cast<int64_t>(parameters.size())));
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const auto found = optimizer.state().find(adam_state_key<StateMap>(parameters[i]));
+    if (found == optimizer.state().end()) continue;  // no step taken yet
+    const auto& state = static_cast<const torch::optim::SGDParamState&>(*found->second);
+    if (state.momentum_buffer().defined())
+      archive.write("momentum_" + std::to_string(i), state.momentum_buffer());
   }
 }
 
@@ -373,6 +418,13 @@ std::string CheckpointReader::text(const char* key) {
   return v.toStringRef();
 }
 
+std::string CheckpointReader::text_or(const char* key, const std::string& fallback) {
+  c10::IValue v;
+  if (!archive_.try_read(key, v)) return fallback;
+  GANAUG_CHECK(v.isString(), "checkpoint ", path_, " is damaged: '", key, "' is not text");
+  return v.toStringRef();
+}
+
 GanOptions CheckpointReader::options() {
   GanOptions o(1);
   for (const auto& field : gan_fields()) {
@@ -433,12 +485,23 @@ void CheckpointReader::load(const char* key, torch::nn::Module& target) {
 // layout (format v1, keyed by the addresses of the writing process's tensors, matched up by
 // order).
 void CheckpointReader::load_optimizer(const char* key, torch::optim::Adam& optimizer) {
+  load_state(key, [&](torch::serialize::InputArchive& sub) {
+    return bare_zip_ ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
+  });
+}
+
+void CheckpointReader::load_optimizer(const char* key, torch::optim::SGD& optimizer) {
+  load_state(key, [&](torch::serialize::InputArchive& sub) { return load_sgd(sub, optimizer); });
+}
+
+void CheckpointReader::load_state(
+    const char* key, const std::function<std::string(torch::serialize::InputArchive&)>& read) {
   torch::serialize::InputArchive sub;
   GANAUG_CHECK(archive_.try_read(key, sub), "checkpoint ", path_, " lacks '", key,
                "'; it is damaged or from another version");
   std::string problem;
   try {
-    problem = bare_zip_ ? load_adam_v1(sub, optimizer) : load_adam(sub, optimizer);
+    problem = read(sub);
   } catch (const std::exception& e) {
     problem = first_line(e);
   }

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
 /// Writes Adam's moments keyed by parameter index (LibTorch's own layout keys them by tensor
 /// address, which neither travels between LibTorch versions nor comes out the same twice).
 void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& optimizer);
+/// Writes SGD's momentum buffers the same way, the parameters of all groups counted in order.
+void save_sgd(torch::serialize::OutputArchive& archive, torch::optim::SGD& optimizer);
 
 /// The bytes of a checkpoint file of the current format holding `payload` (a serialised LibTorch
 /// archive): the format's header line with the payload's size and checksum, then the payload.
@@ -63,6 +66,7 @@ class CheckpointReader {
   double real_or(const char* key, double fallback);
   double real(const char* key);
   std::string text(const char* key);
+  std::string text_or(const char* key, const std::string& fallback);
   GanOptions options();
   // Loads a module stored under `key`, checking every weight's shape against the module's.
   void load(const char* key, torch::nn::Module& target);
@@ -70,10 +74,16 @@ class CheckpointReader {
   // layout (format v1, keyed by the addresses of the writing process's tensors, matched up by
   // order).
   void load_optimizer(const char* key, torch::optim::Adam& optimizer);
+  // Loads SGD's momentum buffers as save_sgd wrote them.
+  void load_optimizer(const char* key, torch::optim::SGD& optimizer);
   // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.
   void check_finite_weights(const torch::nn::Module& module, const char* key) const;
 
  private:
+  // Reads the archive under `key` with `read`, which returns what is wrong or "".
+  void load_state(const char* key,
+                  const std::function<std::string(torch::serialize::InputArchive&)>& read);
+
   std::string path_;
   int64_t version_ = 0;
   bool bare_zip_ = false;  // a GAN checkpoint of format v1 (no header line)

@@ -73,7 +73,6 @@ ClassifierOptions JointOptions::classifier_options() const {
       .num_outputs(joint_outputs(form(), num_classes()))
       .image_size(image_size())
       .channels(channels())
-      .optimizer(ClassifierOptimizer::kAdam)
       .pool_weight(0)
       .seed(seed())
       .device(device())
@@ -166,7 +165,8 @@ struct JointTrainer::State {
   Classifier classifier{nullptr}, classifier_average{nullptr};
   Generator generator{nullptr}, generator_ema{nullptr};
   Discriminator discriminator{nullptr};
-  std::unique_ptr<torch::optim::Adam> c_optimizer, g_optimizer, d_optimizer;
+  std::unique_ptr<torch::optim::Optimizer> c_optimizer;  // Adam or SGD, as the options ask
+  std::unique_ptr<torch::optim::Adam> g_optimizer, d_optimizer;
   int64_t iteration = 0;
   torch::Tensor recalibration;  // the real images of the last train() call
 
@@ -179,6 +179,28 @@ struct JointTrainer::State {
                                                 torch::optim::AdamOptions(lr)
                                                     .betas(std::make_tuple(g.beta1(), g.beta2()))
                                                     .weight_decay(weight_decay));
+  }
+
+  // The classifier's optimizer: Adam, or SGD with Nesterov momentum and weight decay on the
+  // convolution and linear weights only (as the classifier's own training, FixMatch's).
+  std::unique_ptr<torch::optim::Optimizer> classifier_optimizer(const ClassifierOptions& c) {
+    if (c.optimizer() == ClassifierOptimizer::kAdam)
+      return adam(*classifier, c.learning_rate(), c.weight_decay());
+    std::vector<torch::Tensor> decayed, other;
+    for (const auto& p : classifier->parameters()) (p.dim() > 1 ? decayed : other).push_back(p);
+    auto sgd = [&](double weight_decay) {
+      return torch::optim::SGDOptions(c.learning_rate())
+          .momentum(c.momentum())
+          .nesterov(true)
+          .weight_decay(weight_decay);
+    };
+    return std::make_unique<torch::optim::SGD>(
+        std::vector<torch::optim::OptimizerParamGroup>{
+            torch::optim::OptimizerParamGroup(
+                decayed, std::make_unique<torch::optim::SGDOptions>(sgd(c.weight_decay()))),
+            torch::optim::OptimizerParamGroup(other,
+                                              std::make_unique<torch::optim::SGDOptions>(sgd(0)))},
+        sgd(c.weight_decay()));
   }
 
   void build() {
@@ -200,7 +222,7 @@ struct JointTrainer::State {
       m->to(device);
     set_requires_grad(*classifier_average, false);
     set_requires_grad(*generator_ema, false);
-    c_optimizer = adam(*classifier, c.learning_rate(), c.weight_decay());
+    c_optimizer = classifier_optimizer(c);
     g_optimizer = adam(*generator, g.g_lr());
     if (o.form() == JointForm::kTriple) {
       discriminator = Discriminator(g.discriminator_options());
@@ -613,7 +635,14 @@ void JointTrainer::save_checkpoint(const std::string& path) const {
   add("classifier_average", *s.classifier_average);
   add("generator", *s.generator);
   add("generator_ema", *s.generator_ema);
-  add_adam("c_optimizer", *s.c_optimizer);
+  archive.write("classifier_optimizer", c10::IValue(to_string(c.optimizer())));
+  if (auto* sgd = dynamic_cast<torch::optim::SGD*>(s.c_optimizer.get())) {
+    torch::serialize::OutputArchive sub;
+    detail::save_sgd(sub, *sgd);
+    archive.write("c_optimizer", sub);
+  } else {
+    add_adam("c_optimizer", static_cast<torch::optim::Adam&>(*s.c_optimizer));
+  }
   add_adam("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
     add("discriminator", *s.discriminator);
@@ -648,7 +677,15 @@ void JointTrainer::resume(const std::string& path) {
     reader.load(key, *module);
     reader.check_finite_weights(*module, key);
   }
-  reader.load_optimizer("c_optimizer", *s.c_optimizer);
+  // Checkpoints from before the choice of optimizer were all Adam's.
+  const auto optimizer = reader.text_or("classifier_optimizer", "adam");
+  GANAUG_CHECK(optimizer == to_string(c.optimizer()), "checkpoint ", path,
+               "'s classifier was trained with ", optimizer, ", this run's uses ",
+               to_string(c.optimizer()), "; use the same --optimizer or start a new run");
+  if (auto* sgd = dynamic_cast<torch::optim::SGD*>(s.c_optimizer.get()))
+    reader.load_optimizer("c_optimizer", *sgd);
+  else
+    reader.load_optimizer("c_optimizer", static_cast<torch::optim::Adam&>(*s.c_optimizer));
   reader.load_optimizer("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
     reader.load("discriminator", *s.discriminator);

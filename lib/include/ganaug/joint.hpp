@@ -39,17 +39,20 @@ namespace ganaug {
 /// The classifier's outputs under `form` for K classes: K, or 2K for kTwoK.
 int64_t joint_outputs(JointForm form, int64_t num_classes);
 
-/// A joint run. The classifier options give its network (architecture, width), its Adam
-/// learning rate and schedule, weight decay, the labelled images per step (batch_size) and the
-/// Polyak average of its weights that is the trained classifier (ema_decay; 0 takes the last
-/// step's weights), recalibrate_batchnorm; their num_outputs, image size, channels, epochs,
-/// optimizer, seed, device, threads and pool fields are not read (the run's own fields and the
-/// data decide them). The GAN options give the generator (latent_dim, g_width, g_lr, ema_decay,
-/// and mode_seeking: MSGAN's term against one image per class, added to the generator's loss in
-/// every form, as in GanTrainer), Adam's betas for every network, the generated and pool images per
-/// step (batch_size), and for kTriple the discriminator (d_width, spectral_norm, projection,
-/// minibatch_std, d_lr, the hinge or BCE loss) and DiffAugment; their num_classes, image size,
-/// channels, iterations, seed, device, threads and output fields are not read.
+/// A joint run. The classifier options give its network (architecture, width), its optimizer
+/// (Adam, or SGD with Nesterov momentum and weight decay on the convolution and linear weights
+/// only, as in the classifier's own training), learning rate and schedule, weight decay, the
+/// labelled images per step (batch_size) and the Polyak average of its weights that is the
+/// trained classifier (ema_decay; 0 takes the last step's weights), recalibrate_batchnorm, and
+/// with a pool the consistency loss's pool_ratio, pool_threshold and pool_ramp_share; their
+/// num_outputs, image size, channels, epochs, seed, device, threads and other pool fields are
+/// not read (the run's own fields and the data decide them). The GAN options give the generator
+/// (latent_dim, g_width, g_lr, ema_decay, and mode_seeking: MSGAN's term against one image per
+/// class, added to the generator's loss in every form, as in GanTrainer), Adam's betas for every
+/// network, the generated and pool images per step (batch_size), and for kTriple the discriminator
+/// (d_width, spectral_norm, projection, minibatch_std, d_lr, the hinge or BCE loss) and
+/// DiffAugment; their num_classes, image size, channels, iterations, seed, device, threads and
+/// output fields are not read.
 struct JointOptions {
   /// Images default to 1 x 28 x 28 of `num_classes` classes.
   explicit JointOptions(int64_t num_classes, int64_t image_size = 28, int64_t channels = 1)
