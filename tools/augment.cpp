@@ -3,8 +3,6 @@
 
 #include "ganaug/jobs/augment.hpp"
 
-#include <atomic>
-#include <csignal>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
@@ -18,9 +16,6 @@
 namespace po = boost::program_options;
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-extern "C" void request_stop(int) { stop_requested = true; }
 
 void print_human_summary(const nlohmann::json& s) {
   const auto written =
@@ -166,8 +161,9 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   }
   const auto choice = ganaug::cli::parse_flag(values, "scheme", ganaug::SchemeChoice::parse);
   options.scheme(choice.scheme).dynamic_argmax(choice.dynamic);
-  const auto joint = ganaug::cli::joint_options_from(values, choice.joint.has_value(),
-                                                     choice.joint == ganaug::JointForm::kTriple);
+  const auto joint = ganaug::cli::joint_options_from(
+      values, choice.joint.has_value(), choice.joint == ganaug::JointForm::kTriple,
+      !values["unlabeled"].as<std::string>().empty());
   if (choice.joint) options.joint(ganaug::JointOptions(joint).form(*choice.joint));
   if (values.count("classic")) {
     options.classic(true).classic_options(
@@ -196,8 +192,7 @@ int main(int argc, char** argv) try {
                  "over an array's tasks; this run trains, so every task runs the whole job (give "
                  "each its own --seed and --out, e.g. --seed $SLURM_ARRAY_TASK_ID)\n";
   }
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
+  ganaug::cli::install_stop_handlers();
   const bool json = values["json"].as<bool>();
   ganaug::cli::Progress progress(stderr, values["quiet"].as<bool>());
   ganaug::jobs::AugmentCallbacks callbacks;
@@ -205,7 +200,7 @@ int main(int argc, char** argv) try {
                               const std::string& detail) {
     progress.update(stage, done, total, detail);
   };
-  callbacks.should_stop = [] { return stop_requested.load(); };
+  callbacks.should_stop = ganaug::cli::stop_requested;
   try {
     const auto summary = ganaug::jobs::run_augment(options, callbacks);
     progress.finish();

@@ -2,8 +2,6 @@
 // report whether the synthetic images help a classifier, with intervals over seeds.
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <iostream>
 #include <sstream>
 
@@ -14,9 +12,6 @@
 namespace po = boost::program_options;
 
 namespace {
-
-std::atomic<bool> stop_requested{false};
-extern "C" void request_stop(int) { stop_requested = true; }
 
 std::vector<std::string> split_list(const std::string& option, const std::string& text) {
   std::vector<std::string> items;
@@ -190,7 +185,8 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                       [](const auto& scheme) { return scheme.joint.has_value(); }),
           std::any_of(
               schemes.begin(), schemes.end(),
-              [](const auto& scheme) { return scheme.joint == ganaug::JointForm::kTriple; })))
+              [](const auto& scheme) { return scheme.joint == ganaug::JointForm::kTriple; }),
+          std::any_of(pools.begin(), pools.end(), [](int64_t n) { return n > 0; })))
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
@@ -257,8 +253,7 @@ int main(int argc, char** argv) try {
   const auto shard = ganaug::cli::shard_from(values, /*slurm_fallback=*/true);
   const auto options = options_from(values, shard);
   ganaug::cli::apply_device_options(values);
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
+  ganaug::cli::install_stop_handlers();
   if (!quiet && shard.count > 1)
     std::cerr << "augment-bench: shard " << shard.index << " of " << shard.count
               << (shard.from == "slurm" ? " (from the Slurm job array)" : "") << "\n";
@@ -266,7 +261,7 @@ int main(int argc, char** argv) try {
   callbacks.on_progress = [quiet](const std::string& line) {
     if (!quiet) std::cerr << "augment-bench: " << line << std::endl;
   };
-  callbacks.should_stop = [] { return stop_requested.load(); };
+  callbacks.should_stop = ganaug::cli::stop_requested;
   try {
     ganaug::jobs::run_experiment(options, callbacks);
   } catch (const ganaug::Interrupted& e) {

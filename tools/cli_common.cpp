@@ -2,9 +2,12 @@
 
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -108,12 +111,16 @@ void add_joint_options(po::options_description& description) {
   // clang-format on
 }
 
-JointOptions joint_options_from(const po::variables_map& values, bool any_joint, bool any_triple) {
+JointOptions joint_options_from(const po::variables_map& values, bool any_joint, bool any_triple,
+                                bool any_pool) {
   for (const char* flag : {"joint-steps", "joint-weight", "joint-warmup", "joint-consistency"}) {
     if (!any_joint && !values[flag].defaulted())
       throw UsageError(std::string("--") + flag +
                        " goes with a joint scheme (newclass-joint, dada-joint or triple-joint)");
   }
+  if (!any_pool && !values["joint-consistency"].defaulted())
+    throw UsageError(
+        "--joint-consistency goes with --unlabeled (it weighs consistency training on a pool)");
   if (!any_triple && !values["joint-warmup"].defaulted())
     throw UsageError(
         "--joint-warmup goes with triple-joint (the other joint forms do not warm up)");
@@ -177,13 +184,54 @@ void add_classifier_options(po::options_description& description) {
        "(FixMatch: 7; with a pool trained on by consistency: 3)")
       ("distribution-alignment", po::bool_switch(),
        "align the pool's targets to the labeled images' class shares (ReMixMatch)")
-      ("prefetch", po::value<int64_t>()->default_value(defaults.prefetch()),
+      ("prefetch", po::value<std::string>()->default_value("auto"),
        "classifier steps whose batches are drawn and augmented ahead of the step, on a oneTBB "
-       "worker thread; 0 prepares each on the training thread (the same batches either way)");
+       "worker thread; 0 prepares each on the training thread (the same batches either way); "
+       "auto: 2 on CUDA or when --threads leaves a core free, else 0");
   // clang-format on
 }
 
 namespace {
+std::atomic<bool> stop_asked{false};
+
+// Async-signal-safe: an atomic exchange, write(2), alarm(2), _exit(2).
+[[noreturn]] void end_now(int signal) {
+  static const char message[] =
+      "\nstopped at once (a second signal, or SIGTERM's grace ran out); what the run wrote "
+      "is resumable with --resume\n";
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, message, sizeof message - 1);
+  ::_exit(128 + signal);
+}
+
+extern "C" void on_stop_signal(int signal) {
+  if (stop_asked.exchange(true)) end_now(signal);
+  if (signal == SIGTERM) ::alarm(kTermGraceSeconds);
+}
+
+extern "C" void on_grace_over(int) { end_now(SIGTERM); }
+}  // namespace
+
+void install_stop_handlers() {
+  std::signal(SIGALRM, on_grace_over);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+bool stop_requested() { return stop_asked.load(); }
+
+namespace {
+// --prefetch: "auto" or a whole number of steps (its range is ClassifierOptions::validate's).
+int64_t prefetch_from(const po::variables_map& values) {
+  const auto& text = values["prefetch"].as<std::string>();
+  if (text == "auto") return kAutoPrefetch;
+  int64_t steps = 0;
+  const auto end = text.data() + text.size();
+  const auto [at, error] = std::from_chars(text.data(), end, steps);
+  if (error != std::errc() || at != end || steps < 0)
+    throw UsageError("--prefetch must be auto or a whole number of steps, got '" + text + "'");
+  return steps;
+}
+
 // --classifier: a built-in network's name, else a TorchScript file (a path, or a name that ends
 // in .pt or .pth, or a file that exists).
 void set_classifier_network(ClassifierOptions& options, const std::string& value) {
@@ -212,7 +260,7 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .pool_threshold(values["pool-threshold"].as<double>())
                      .pool_ratio(values["pool-ratio"].as<double>())
                      .distribution_alignment(values["distribution-alignment"].as<bool>())
-                     .prefetch(values["prefetch"].as<int64_t>())
+                     .prefetch(prefetch_from(values))
                      .width(values["classifier-width"].as<int64_t>())
                      .epochs(values["epochs"].as<int64_t>())
                      .lr_schedule(parse_flag(values, "lr-schedule", parse_lr_schedule))
@@ -220,6 +268,9 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .synthetic_weight(values["synthetic-weight"].as<double>())
                      .cuda_graphs(cuda_graphs_from(values));
   set_classifier_network(options, values["classifier"].as<std::string>());
+  if (options.custom() && !values["classifier-width"].defaulted())
+    throw UsageError("--classifier-width sets the width of the built-in networks, not of " +
+                     options.custom().name);
   if (!pool) return options;
   const auto recipe = pool_recipe(ClassifierOptions(2));
   if (values["optimizer"].defaulted()) options.optimizer(recipe.optimizer());

@@ -53,6 +53,17 @@ auto parse_flag(const boost::program_options::variables_map& values, const std::
 /// Adds --help and --verbose (errors keep their source locations, for bug reports).
 void add_help_options(boost::program_options::options_description& description);
 
+/// Ctrl-C (SIGINT) and SIGTERM: the first asks the run to stop at its next safe point
+/// (stop_requested() turns true; the run ends with status 130 and can be resumed). A second
+/// signal ends the process at once, and so does SIGTERM on its own when the run has not stopped
+/// kTermGraceSeconds later (a user's network whose forward never returns): exit status 128 +
+/// the signal, leaving what a SIGKILL leaves (--resume cleans it and goes on).
+void install_stop_handlers();
+/// Whether a stop was asked for (see install_stop_handlers).
+bool stop_requested();
+/// Seconds SIGTERM waits for the safe point before it ends the process.
+inline constexpr unsigned kTermGraceSeconds = 10;
+
 /// Call from a tool's `catch (...)`: prints the exception in flight as "<tool>: <message>"
 /// (source locations only with --verbose among the arguments) and returns the exit status: 2
 /// for a UsageError (followed by "see <tool> --help"), 130 for ganaug::Interrupted, 1
@@ -84,9 +95,10 @@ void add_joint_options(boost::program_options::options_description& description)
 
 /// The JointOptions those flags ask for (form kKPlus1; the caller sets the form). With
 /// `any_joint` false (no joint scheme asked for), a --joint-* flag given is a UsageError, and
-/// with `any_triple` false so is --joint-warmup (only triple-joint warms up).
+/// with `any_triple` false so is --joint-warmup (only triple-joint warms up), and with `any_pool`
+/// false (no unlabeled pool) so is --joint-consistency.
 JointOptions joint_options_from(const boost::program_options::variables_map& values, bool any_joint,
-                                bool any_triple);
+                                bool any_triple, bool any_pool);
 
 /// The strong view --strong asks for: with `pool` and no --strong, RandAugment (the pool
 /// recipe's). Throws UsageError for a bad spec.

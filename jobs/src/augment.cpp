@@ -23,6 +23,7 @@
 #include "ganaug/pipelines/prefetch.hpp"
 #include "ganaug/runtime.hpp"
 #include "output_dir.hpp"
+#include "timing.hpp"
 
 namespace ganaug::jobs {
 
@@ -30,12 +31,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
+using detail::seconds_since;
 // Images per class in gan/samples.png and report.html.
 constexpr int64_t kReportPerClass = 8;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 nlohmann::json to_json(const Metrics& m) {
   return {{"accuracy", m.accuracy},
@@ -96,6 +95,20 @@ std::string process_device(const AugmentOptions& o) {
   return o.device();
 }
 
+// Whether `a` and `b` hold the same images, in any order: each set sorted by a fixed random
+// projection of its pixels, then compared exactly.
+bool same_images_in_any_order(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes()) return false;
+  const auto rows = [](const torch::Tensor& t) { return t.flatten(1).to(torch::kFloat64); };
+  const auto ra = rows(a), rb = rows(b);
+  const auto projection =
+      torch::sin(torch::arange(ra.size(1), torch::kFloat64) * 12.9898 + 78.233) * 43758.5453;
+  const auto order = [&](const torch::Tensor& r) {
+    return std::get<1>((r * projection.frac()).sum(1).sort());
+  };
+  return torch::equal(ra.index_select(0, order(ra)), rb.index_select(0, order(rb)));
+}
+
 // One augment run on rank 0 (or alone), stage by stage: load, prepare the folder, the baseline
 // classifier and the pool's labels, the GAN, generation, retraining and evaluation, the summary.
 class AugmentRun {
@@ -107,12 +120,15 @@ class AugmentRun {
 
   nlohmann::json run() {
     const auto total_start = Clock::now();
+    // What the flags and the build alone refuse, before anything is read, written or trained.
+    if (o_.generator().empty()) check_precision(o_.gan().precision(), select_device(device_));
     // Checked before loading, changed only after: a run that fails to load loses nothing.
     detail::check_output_dir(out_, o_.resume(), o_.force(), "continue the run in it",
                              {{"training data", o_.data().path()},
                               {"test data", o_.test_data()},
                               {"unlabeled pool", o_.unlabeled()},
-                              {"generator checkpoint", o_.generator(), true}});
+                              {"generator checkpoint", o_.generator(), true},
+                              {"classifier file", detail::classifier_file(o_.classifier()), true}});
     threads_ = configure_threads(o_.threads());
     load();
     check_custom_classifier();
@@ -167,9 +183,8 @@ class AugmentRun {
                    train.source, " ", kind(train.channels()),
                    " ones: add --channels 1 (or 3) to read both with that many channels");
       // Consistency training on the labeled images themselves adds nothing a pool is for.
-      GANAUG_CHECK(!(pool_->size() == train.size() && torch::equal(pool_->images, train.images)),
-                   "the unlabeled pool ", o_.unlabeled(), " holds exactly the labeled images of ",
-                   train.source,
+      GANAUG_CHECK(!same_images_in_any_order(pool_->images, train.images), "the unlabeled pool ",
+                   o_.unlabeled(), " holds exactly the labeled images of ", train.source,
                    ": a pool adds images the labeled set lacks (the same folder "
                    "serves with --per-class, which labels only some of its images)");
     }
@@ -347,7 +362,8 @@ class AugmentRun {
     joint_summary_ = {{"form", to_string(j.form())},
                       {"steps", options.iterations()},
                       {"unsupervised_weight", j.unsupervised_weight()},
-                      {"consistency_weight", j.consistency_weight()},
+                      // Applied only with a pool to train on.
+                      {"consistency_weight", pool_ ? j.consistency_weight() : 0.0},
                       {"classifier_ema_decay", options.classifier().ema_decay()}};
     if (j.form() == JointForm::kTriple) joint_summary_["warmup_share"] = j.warmup_share();
     timings_["joint_s"] = seconds_since(start);
@@ -399,6 +415,7 @@ class AugmentRun {
     if (o_.distributed().world_size() > 1)
       summary_["distributed"] = {{"world_size", o_.distributed().world_size()}};
     summary_["threads"] = threads_;
+    summary_["prefetch"] = o_.classifier().prefetch_steps(select_device(device_));
     summary_["deterministic"] = deterministic_algorithms();
     // Whether the training steps ran as CUDA graphs, and in what precision the GAN's did.
     summary_["cuda_graphs"] = o_.gan().cuda_graphs() && cuda_graphs_available() &&

@@ -110,7 +110,7 @@ nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
   if (trained.optimizer() != ClassifierOptimizer::kAdam)
     record["optimizer"] = to_string(trained.optimizer());
   // Only when used, so that joint runs from before the option resume as before.
-  if (joint.consistency_weight() > 0) {
+  if (joint.consistency_weight() > 0 && !o.unlabeled().empty()) {
     record["consistency_weight"] = joint.consistency_weight();
     record["strong_view"] = o.strong_view().to_string();
   }

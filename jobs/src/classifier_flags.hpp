@@ -3,6 +3,7 @@
 // that the jobs' options name them in their messages as the user typed them; and the changed
 // classifier and GAN settings that run records hold.
 
+#include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,14 @@
 #include "ganaug/joint.hpp"
 
 namespace ganaug::jobs::detail {
+
+/// The file of a user's TorchScript classifier (ClassifierOptions::custom), when it is one; else
+/// empty. An input that --force must not delete.
+inline std::string classifier_file(const ClassifierOptions& o) {
+  std::error_code error;
+  return o.custom() && std::filesystem::is_regular_file(o.custom().name, error) ? o.custom().name
+                                                                                : std::string();
+}
 
 /// "--epochs" for "epochs", "--classifier-width" for "width", ...; other fields keep their own
 /// name. For ClassifierOptions::validate.

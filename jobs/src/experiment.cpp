@@ -29,6 +29,7 @@
 #include "ganaug/runtime.hpp"
 #include "ganaug/version.hpp"
 #include "output_dir.hpp"
+#include "timing.hpp"
 
 namespace ganaug::jobs {
 
@@ -36,12 +37,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using detail::Clock;
 using detail::fixed;
 using detail::now_utc;
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using detail::seconds_since;
 
 std::string dataset_label(const DatasetSpec& spec) {
   if (spec.path().empty()) return "fashion-mnist";
@@ -62,8 +61,10 @@ class Experiment {
 
   nlohmann::json run() {
     o_.validate();
+    // What the flags and the build alone refuse, before anything is written or trained.
+    check_precision(o_.gan().precision(), select_device(o_.device()));
+    configure_threads(o_.threads());  // before prepare(): the record names the prefetch it implies
     prepare();
-    configure_threads(o_.threads());
     for (size_t d = 0; d < o_.datasets().size(); ++d) run_dataset(o_.datasets()[d], d);
     write_outputs();
     return written_;
@@ -85,23 +86,26 @@ class Experiment {
     std::vector<detail::RunInput> inputs;
     for (const auto& spec : o_.datasets()) inputs.push_back({"dataset", spec.path()});
     inputs.push_back({"test data", o_.test_data()});
+    inputs.push_back({"classifier file", detail::classifier_file(o_.classifier()), true});
     lock_ =
         detail::prepare_output_dir(out, o_.resume(), o_.force(), "skip its finished cells", inputs);
-    nlohmann::json header = {{"format", "ganaug-bench-v1"},
-                             {"settings", o_.settings()},
-                             {"grid",
-                              {{"datasets", dataset_labels()},
-                               {"sizes", o_.sizes()},
-                               {"schemes", ExperimentScheme::names(o_.schemes())},
-                               {"multiples", o_.multiples()},
-                               {"unlabeled", o_.unlabeled()},
-                               {"seeds", o_.seeds()}}},
-                             {"machine",
-                              {{"cpu", cpu_model()},
-                               {"hardware_threads", hardware_threads()},
-                               {"device", select_device(o_.device()).str()},
-                               {"deterministic", deterministic_algorithms()}}},
-                             {"started", now_utc()}};
+    nlohmann::json header = {
+        {"format", "ganaug-bench-v1"},
+        {"settings", o_.settings()},
+        {"grid",
+         {{"datasets", dataset_labels()},
+          {"sizes", o_.sizes()},
+          {"schemes", ExperimentScheme::names(o_.schemes())},
+          {"multiples", o_.multiples()},
+          {"unlabeled", o_.unlabeled()},
+          {"seeds", o_.seeds()}}},
+        {"machine",
+         {{"cpu", cpu_model()},
+          {"hardware_threads", hardware_threads()},
+          {"device", select_device(o_.device()).str()},
+          {"prefetch", o_.classifier().prefetch_steps(select_device(o_.device()))},
+          {"deterministic", deterministic_algorithms()}}},
+        {"started", now_utc()}};
     if (o_.num_shards() > 1) header["shard"] = {{"index", o_.shard()}, {"count", o_.num_shards()}};
     results_ = detail::ResultsStore(std::move(header));
     const auto previous_path = out / "results.json";

@@ -277,8 +277,11 @@ nlohmann::json ExperimentOptions::settings() const {
                     {"unsupervised_weight", joint().unsupervised_weight()},
                     {"warmup_share", joint().warmup_share()},
                     {"ema_decay", joint().classifier().ema_decay()}};
-  // Only when used, so that joint grids from before the option still resume.
-  if (has_joint_column() && joint().consistency_weight() > 0)
+  // Only when used (with a pool to train on), so that joint grids from before the option still
+  // resume.
+  const bool any_pool =
+      std::any_of(unlabeled().begin(), unlabeled().end(), [](int64_t n) { return n > 0; });
+  if (has_joint_column() && joint().consistency_weight() > 0 && any_pool)
     out["joint"]["consistency_weight"] = joint().consistency_weight();
   if (has_joint_column() && joint().classifier().optimizer() != ClassifierOptimizer::kAdam)
     out["joint"]["optimizer"] = to_string(joint().classifier().optimizer());

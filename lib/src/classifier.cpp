@@ -64,8 +64,9 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                pool_ratio());
   GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1, name("pool_ramp_share"),
                " must lie in [0, 1), got ", pool_ramp_share());
-  GANAUG_CHECK(prefetch() >= 0 && prefetch() <= 64, name("prefetch"),
-               " (steps prepared ahead) must lie in [0, 64], got ", prefetch());
+  GANAUG_CHECK(prefetch() == kAutoPrefetch || (prefetch() >= 0 && prefetch() <= 64),
+               name("prefetch"),
+               " (steps prepared ahead) must lie in [0, 64] or be automatic, got ", prefetch());
 }
 
 ClassifierArchitecture ClassifierOptions::network() const {
@@ -78,6 +79,12 @@ int64_t ClassifierOptions::network_width() const {
   if (custom()) return 0;
   if (width() > 0) return width();
   return network() == ClassifierArchitecture::kResnet ? 32 : 24;
+}
+
+int64_t ClassifierOptions::prefetch_steps(const torch::Device& device) const {
+  if (prefetch() != kAutoPrefetch) return prefetch();
+  if (device.is_cuda()) return 2;
+  return torch::get_num_threads() < hardware_threads() ? 2 : 0;
 }
 
 double ClassifierOptions::learning_rate() const {
@@ -171,12 +178,49 @@ TORCH_MODULE(ResidualBlock);
 
 using detail::channels_last;
 
+std::string custom_name(const ClassifierOptions& o) {
+  return o.custom().name.empty() ? std::string("(custom)") : o.custom().name;
+}
+
+// A pass of the user's network on its own copy of `images`: a network that changes its input in
+// place (`x -= 0.5`) would otherwise change ganaug's test set, pool or generated images. A
+// LibTorch error inside it is the user's network's, and named so (first line, no backtrace).
+torch::Tensor forward_custom(torch::nn::AnyModule& network, const ClassifierOptions& o,
+                             const torch::Tensor& images) {
+  try {
+    return network.forward(images.clone());
+  } catch (const c10::Error& e) {
+    GANAUG_FAIL("the classifier ", custom_name(o), " failed on a batch of ", images.size(0),
+                " images: ", first_line(e));
+  }
+}
+
+// The logits of one probe pass: float32, one row per image and one column per output, finite;
+// in training, carrying a gradient that reaches the parameters.
+void check_probe_logits(const torch::Tensor& logits, const ClassifierOptions& o, int64_t n,
+                        const char* mode) {
+  const auto name = custom_name(o);
+  const auto outputs = o.num_outputs();
+  GANAUG_CHECK(logits.scalar_type() == torch::kFloat32, "the classifier ", name, " gives ",
+               logits.scalar_type(), " logits in ", mode, " mode; ganaug trains on float32 ones");
+  GANAUG_CHECK(logits.dim() == 2 && logits.size(0) == n && logits.size(1) == outputs,
+               "the classifier ", name, " gives ", logits.sizes(), " logits for ", n, " images in ",
+               mode, " mode; expected ", n, " x ", outputs,
+               " (one logit per class; the newclass scheme needs one more, for the synthetic "
+               "images' class)");
+  GANAUG_CHECK(torch::isfinite(logits).all().item<bool>(), "the classifier ", name,
+               " gives NaN or infinite logits for images in [-1, 1] in ", mode, " mode");
+}
+
 // Refuses a custom network that does not fit `o`, before anything trains, naming it and what
-// was expected: a probe batch of two images in evaluation mode (no autograd, so batch-norm
-// statistics stay as they are), then training mode.
+// was expected: a probe batch of 3 images in evaluation mode without autograd, then one of 5 in
+// training mode with a backward pass (so that an output that depends on the batch size, NaN
+// only in training, detached logits or an in-place operation that breaks backward are found
+// now, not after a GAN has trained). The network's buffers (batch-norm statistics) and
+// gradients are left as they were.
 void check_custom_network(torch::nn::Module& module, torch::nn::AnyModule& network,
                           const ClassifierOptions& o) {
-  const auto& name = o.custom().name.empty() ? std::string("(custom)") : o.custom().name;
+  const auto name = custom_name(o);
   bool trainable = false;
   for (const auto& p : module.parameters()) {
     trainable = trainable || p.requires_grad();
@@ -187,27 +231,44 @@ void check_custom_network(torch::nn::Module& module, torch::nn::AnyModule& netwo
                " has no trainable parameters (none requires a gradient)");
   const int64_t c = o.channels(), s = o.image_size();
   auto generator = make_cpu_generator(0);
-  const auto probe = torch::rand({2, c, s, s}, generator, torch::dtype(torch::kFloat32)) * 2 - 1;
-  torch::Tensor logits;
+  // The logits of n random images in [-1, 1], checked.
+  const auto probe = [&](int64_t n, const char* mode) -> torch::Tensor {
+    torch::Tensor logits;
+    try {
+      logits = network.forward(
+          torch::rand({n, c, s, s}, generator, torch::dtype(torch::kFloat32)) * 2 - 1);
+    } catch (const std::exception& e) {
+      GANAUG_FAIL("the classifier ", name, " does not take ", n, " x ", c, " x ", s, " x ", s,
+                  " images (N x C x H x W, values in [-1, 1]) in ", mode, " mode: ", first_line(e));
+    }
+    check_probe_logits(logits, o, n, mode);
+    return logits;
+  };
+  std::vector<torch::Tensor> buffers;
+  for (const auto& b : module.buffers()) buffers.push_back(b.clone());
   {
     torch::NoGradGuard no_grad;
     module.eval();
-    try {
-      logits = network.forward(probe);
-    } catch (const std::exception& e) {
-      GANAUG_FAIL("the classifier ", name, " does not take 2 x ", c, " x ", s, " x ", s,
-                  " images (N x C x H x W, values in [-1, 1]): ", first_line(e));
-    }
+    probe(3, "evaluation");
   }
-  const auto outputs = o.num_outputs();
-  GANAUG_CHECK(logits.dim() == 2 && logits.size(0) == 2 && logits.size(1) == outputs,
-               "the classifier ", name, " gives ", logits.sizes(),
-               " logits for 2 images; expected 2 x ", outputs,
-               " (one logit per class; the newclass scheme needs one more, for the synthetic "
-               "images' class)");
-  GANAUG_CHECK(torch::isfinite(logits).all().item<bool>(), "the classifier ", name,
-               " gives NaN or infinite logits for images in [-1, 1]");
   module.train();
+  torch::AutoGradMode grad(true);  // also where the caller builds the classifier without autograd
+  const auto logits = probe(5, "training");
+  GANAUG_CHECK(logits.requires_grad(), "the classifier ", name,
+               " gives logits that carry no gradient in training mode (detached, or computed "
+               "without the parameters): it cannot be trained");
+  try {
+    logits.logsumexp(1).sum().backward();
+  } catch (const std::exception& e) {
+    GANAUG_FAIL("the classifier ", name,
+                " cannot be trained: the backward pass through it fails (an in-place operation "
+                "on a tensor autograd needs?): ",
+                first_line(e));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters()) p.mutable_grad() = torch::Tensor();
+  auto kept = buffers.begin();
+  for (auto& b : module.buffers()) b.copy_(*kept++);
 }
 
 }  // namespace
@@ -300,14 +361,14 @@ void ClassifierImpl::reset_parameters(uint64_t seed) {
 }
 
 torch::Tensor ClassifierImpl::embed(const torch::Tensor& images) {
-  if (!custom_.is_empty()) return custom_.forward(images);
+  if (!custom_.is_empty()) return forward_custom(custom_, options, images);
   // In training on the CPU, batch norm, pooling and ReLU run as one pass (the same arithmetic).
   auto x = detail::forward_fusing_batchnorm_pool_relu(features_, channels_last(images));
   return head_->is_empty() ? x : head_->forward(x);
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& images) {
-  if (!custom_.is_empty()) return custom_.forward(images);
+  if (!custom_.is_empty()) return forward_custom(custom_, options, images);
   return output_(embed(images));
 }
 

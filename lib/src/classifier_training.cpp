@@ -355,7 +355,7 @@ class TrainingRun {
   }
 
   Classifier train() {
-    const int64_t ahead = hooks_.feeder ? options_.prefetch() : 0;
+    const int64_t ahead = hooks_.feeder ? options_.prefetch_steps(device_) : 0;
     plans_.resize(static_cast<size_t>(ahead + 1));
     batches_.resize(plans_.size());
     if (graphs_wanted())

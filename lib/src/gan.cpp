@@ -584,9 +584,7 @@ GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
   s.options.validate();
   GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",
                s.class_names.size(), " class names for ", s.options.num_classes(), " classes");
-  GANAUG_CHECK(s.options.precision() == Precision::kFloat32 || s.device.is_cuda(),
-               "bf16 autocast (GanOptions::precision, --precision bf16) needs a CUDA device, not ",
-               s.device.str(), "; train in fp32 there");
+  check_precision(s.options.precision(), s.device);
   if (s.options.threads() > 0) configure_threads(s.options.threads());
   // Initial weights from the run's seed alone: LibTorch's global generator is not seeded.
   s.generator = Generator(s.options.generator_options());

@@ -122,6 +122,12 @@ std::string to_string(Precision precision) {
   return precision == Precision::kBFloat16 ? "bf16" : "fp32";
 }
 
+void check_precision(Precision precision, const torch::Device& device) {
+  GANAUG_CHECK(precision == Precision::kFloat32 || device.is_cuda(),
+               "bf16 autocast (GanOptions::precision, --precision bf16) needs a CUDA device, not ",
+               device.str(), "; train in fp32 there");
+}
+
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::kFloat32;
   if (name == "bf16") return Precision::kBFloat16;

@@ -121,9 +121,13 @@ bool reestimate_script_batchnorm(torch::jit::Module& module,
 }  // namespace detail
 
 CustomNetwork script_network(const std::string& path) {
-  GANAUG_CHECK(std::filesystem::is_regular_file(path), "the classifier file ", path,
+  std::error_code error;
+  GANAUG_CHECK(std::filesystem::exists(path, error), "the classifier file ", path,
                " does not exist (a TorchScript module saved in Python with "
                "torch.jit.script(model).save(path))");
+  GANAUG_CHECK(std::filesystem::is_regular_file(path, error), "the classifier file ", path,
+               " is not a regular file (a folder, device or pipe); give the TorchScript file "
+               "itself");
   torch::jit::Module loaded;
   try {
     loaded = torch::jit::load(path, torch::kCPU);

@@ -77,6 +77,9 @@ std::string to_string(LrSchedule schedule);
 /// The schedule named "cosine" or "constant"; throws ganaug::Error naming `name` otherwise.
 LrSchedule parse_lr_schedule(const std::string& name);
 
+/// ClassifierOptions::prefetch's automatic value: see ClassifierOptions::prefetch_steps().
+inline constexpr int64_t kAutoPrefetch = -1;
+
 /// Classifier architecture and training schedule. Nothing is checked until validate() (which
 /// the Classifier constructor and train_classifier call).
 struct ClassifierOptions {
@@ -172,8 +175,9 @@ struct ClassifierOptions {
   TORCH_ARG(int, threads) = 0;
   /// Steps whose batches (random draws, then augmented views) are prepared ahead of the step
   /// that trains on them, by ClassifierHooks::feeder when one is set; 0 prepares each step on
-  /// the training thread when it comes. The batches are the same either way.
-  TORCH_ARG(int64_t, prefetch) = 2;
+  /// the training thread when it comes; kAutoPrefetch (the default) decides by the device, see
+  /// prefetch_steps(). The batches are the same either way.
+  TORCH_ARG(int64_t, prefetch) = kAutoPrefetch;
   /// On a CUDA device, after a few eager steps, a whole training step (forward and backward
   /// passes, the optimizer's update, the weight average) is captured once as a CUDA graph and
   /// replayed for every full batch: one launch instead of hundreds. Steps of other shapes (an
@@ -198,6 +202,11 @@ struct ClassifierOptions {
   int64_t network_width() const;
   /// The learning rate used: lr(), or the optimizer's own when 0.
   double learning_rate() const;
+  /// The steps prepared ahead on `device`: prefetch(), or for kAutoPrefetch 2 on CUDA (the
+  /// host prepares batches while the device trains) and on a CPU where LibTorch's threads leave
+  /// a core free, else 0: on a CPU whose cores all run the network, a preparing thread takes
+  /// one of them (the default job ran ~25% slower with 2 on two cores, bench/RESULTS.md).
+  int64_t prefetch_steps(const torch::Device& device) const;
 };
 
 /// `options` with the settings of consistency training on an unlabeled pool that were chosen on

@@ -84,6 +84,9 @@ enum class Precision {
 std::string to_string(Precision precision);
 /// The precision named "fp32" or "bf16"; throws ganaug::Error naming `name` otherwise.
 Precision parse_precision(const std::string& name);
+/// Throws ganaug::Error unless `precision` runs on `device` (bf16 autocast needs CUDA). The jobs
+/// call it before they write or train anything.
+void check_precision(Precision precision, const torch::Device& device);
 
 /// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.
 std::string cpu_model();
