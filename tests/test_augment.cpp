@@ -24,6 +24,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_augment {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -546,3 +550,5 @@ TEST(AugmentCli, AMultiProcessRunWhoseOtherRankNeverComesFailsWithinTheTimeout) 
   EXPECT_LT(seconds, 60);
   EXPECT_FALSE(fs::exists(dir / "out" / "summary.json"));
 }
+
+}  // namespace ganaug_tests_augment

@@ -11,6 +11,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_augment_guards {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -170,12 +174,21 @@ TEST(AugmentGuards, OptionsAreCheckedBeforeAnyWork) {
       {"--seed -1", "--seed"},
       {"--threads 1000", "--threads 1000"},
       {"--image-size 100000", "--image-size 100000"},
-      {"--image-size 30", "multiple of 4 from 16 to 64"}};
+      {"--image-size 30", "multiple of 4 from 16 to 64"},
+      {"--prefetch soon", "--prefetch must be auto or a whole number of steps, got 'soon'"},
+      {"--prefetch -1", "--prefetch must be auto or a whole number"},
+      // Not applied without a pool, so not accepted as if it were.
+      {"--scheme newclass-joint --joint-consistency 0.5",
+       "--joint-consistency goes with --unlabeled"}};
   for (const auto& [option, message] : usage) {
     EXPECT_EQ(run_tool(tiny(dir / "data", out, option), &output), 2) << option;
     expect_has(output, message);
     EXPECT_FALSE(fs::exists(out)) << option;
   }
+  // What the build refuses (bf16 autocast on a CPU) is refused before the folder is made.
+  EXPECT_EQ(run_tool(tiny(dir / "data", out, "--precision bf16"), &output), 1);
+  expect_has(output, "needs a CUDA device");
+  EXPECT_FALSE(fs::exists(out));
   // Ten billion images cannot fit: refused before the GAN trains.
   EXPECT_EQ(run_tool(tiny(dir / "data", out, "--n 10000000000"), &output), 1);
   expect_has(output, "not enough free");
@@ -212,3 +225,5 @@ TEST(AugmentGuards, NamesThatAreNotUtf8DoNotBreakTheSummary) {
   // And the checkpoint, which keeps the raw names, resumes.
   EXPECT_EQ(run_tool(tiny(dir / "data", out, "--resume"), &output), 0) << output;
 }
+
+}  // namespace ganaug_tests_augment_guards

@@ -8,6 +8,10 @@
 
 #include "batchnorm_pool.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_batchnorm_pool {
+
 namespace {
 
 namespace nn = torch::nn;
@@ -145,3 +149,5 @@ TEST(BatchNormPool, OtherCasesRunTheStockLayers) {
 }
 
 }  // namespace
+
+}  // namespace ganaug_tests_batchnorm_pool

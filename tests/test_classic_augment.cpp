@@ -5,6 +5,10 @@
 #include "ganaug/datasets/classic_augment.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_classic_augment {
+
 using ganaug::ClassicAugmentOptions;
 using ganaug::testing::expect_error;
 
@@ -166,3 +170,5 @@ TEST(ClassicAugment, DrivesClassifierTraining) {
   EXPECT_FALSE(
       torch::isnan(ganaug::predict_probabilities(model, data.images, 2)).any().item<bool>());
 }
+
+}  // namespace ganaug_tests_classic_augment

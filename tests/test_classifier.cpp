@@ -10,6 +10,10 @@
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_classifier {
+
 namespace {
 
 using ganaug::testing::blobs;
@@ -472,3 +476,5 @@ TEST(Classifier, TrainsOnCudaWithSyntheticImagesAndAHostAugmentation_CUDA) {
   auto augmented = ganaug::train_classifier(train, &synthetic, small(3).device("cuda"), hooks);
   EXPECT_TRUE(augmented->parameters().front().is_cuda());
 }
+
+}  // namespace ganaug_tests_classifier

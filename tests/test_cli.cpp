@@ -8,6 +8,10 @@
 
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_cli {
+
 using ganaug::testing::TempDir;
 
 namespace {
@@ -129,3 +133,5 @@ TEST(Cli, BadCommandLinesExitWith2) {
   EXPECT_EQ(help.status, 0);
   EXPECT_TRUE(contains(help.out, "--per-class")) << help.out;
 }
+
+}  // namespace ganaug_tests_cli

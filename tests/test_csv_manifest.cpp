@@ -7,6 +7,10 @@
 #include "ganaug/pipelines/load.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_csv_manifest {
+
 using ganaug::testing::expect_error;
 using ganaug::testing::TempDir;
 using ganaug::testing::write_text;
@@ -178,3 +182,5 @@ TEST(CsvManifest, PathsOutsideTheManifestFolderNeedPermission) {
   expect_error([&] { ganaug::read_csv_manifest(dir / "sub" / "link.csv"); },
                {"link.csv:1", "lies outside"});
 }
+
+}  // namespace ganaug_tests_csv_manifest

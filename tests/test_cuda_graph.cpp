@@ -19,6 +19,10 @@
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_cuda_graph {
+
 namespace {
 
 namespace nn = torch::nn;
@@ -291,3 +295,5 @@ TEST(ClassifierGraph, DropoutDrawsRepeatPerSeed_CUDA) {
 }
 
 }  // namespace
+
+}  // namespace ganaug_tests_cuda_graph

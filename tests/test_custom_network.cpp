@@ -1,13 +1,24 @@
 // The user's own network as the classifier: any torch::nn::Module, or a TorchScript file saved
 // in Python (tests/scripts/make_classifier_modules.py), through the library and `augment`.
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "blobs.hpp"
 #include "ganaug/classifier.hpp"
@@ -16,18 +27,36 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_custom_network {
+
 namespace fs = std::filesystem;
 using ganaug::testing::expect_error;
 
 namespace {
 
+// What a user's network may do wrong (or merely unusually: kInPlace normalises its input in
+// place, a common idiom).
+enum class Quirk {
+  kNone,
+  kPoison,            // NaN logits
+  kNanInTraining,     // NaN logits in training mode only
+  kThrowsInTraining,  // raises in training mode only
+  kDetached,          // logits without a gradient
+  kIntegerLogits,     // int64 logits
+  kBatchDependent,    // at most 3 rows of logits, whatever the batch
+  kBreaksBackward,    // an in-place operation on a tensor that autograd needs
+  kInPlace,           // x -= 0.25; x /= 0.75 on its input
+  kOutOfPlace,        // the same normalisation into a new tensor
+};
+
 // A small network of the user's: convolution, batch norm, dropout (from LibTorch's global
-// generator), a linear layer; `frozen` asks no gradient of any parameter; `poison` multiplies
-// the logits by NaN.
+// generator), a linear layer; `frozen` asks no gradient of any parameter; `quirk` as above.
 class UserNetImpl : public torch::nn::Module {
  public:
-  UserNetImpl(int64_t channels, int64_t outputs, bool frozen = false, bool poison = false)
-      : poison_(poison) {
+  UserNetImpl(int64_t channels, int64_t outputs, bool frozen = false, Quirk quirk = Quirk::kNone)
+      : quirk_(quirk) {
     conv_ = register_module("conv",
                             torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 4, 3).padding(1)));
     norm_ = register_module("norm", torch::nn::BatchNorm2d(4));
@@ -36,13 +65,36 @@ class UserNetImpl : public torch::nn::Module {
     if (frozen)
       for (auto& p : parameters()) p.set_requires_grad(false);
   }
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto logits = output_(dropout_(torch::relu(norm_(conv_(x))).flatten(1)));
-    return poison_ ? logits * std::numeric_limits<float>::quiet_NaN() : logits;
+  torch::Tensor forward(torch::Tensor x) {
+    constexpr float nan = std::numeric_limits<float>::quiet_NaN();
+    if (quirk_ == Quirk::kInPlace) {
+      torch::NoGradGuard no_grad;
+      x.sub_(0.25).div_(0.75);
+    }
+    if (quirk_ == Quirk::kThrowsInTraining && is_training())
+      throw std::runtime_error("this network cannot train");
+    if (quirk_ == Quirk::kOutOfPlace) x = (x - 0.25) / 0.75;
+    auto hidden = torch::relu(norm_(conv_(x)));
+    if (quirk_ == Quirk::kBreaksBackward) hidden.mul_(2);
+    auto logits = output_(dropout_(hidden.flatten(1)));
+    switch (quirk_) {
+      case Quirk::kPoison:
+        return logits * nan;
+      case Quirk::kNanInTraining:
+        return is_training() ? logits * nan : logits;
+      case Quirk::kDetached:
+        return logits.detach();
+      case Quirk::kIntegerLogits:
+        return logits.to(torch::kInt64);
+      case Quirk::kBatchDependent:
+        return logits.narrow(0, 0, std::min<int64_t>(3, x.size(0)));
+      default:
+        return logits;
+    }
   }
 
  private:
-  bool poison_;
+  Quirk quirk_;
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d norm_{nullptr};
   torch::nn::Dropout dropout_{nullptr};
@@ -152,19 +204,53 @@ TEST(CustomNetwork, ModulesThatDoNotFitAreRefusedNamingWhatWasExpected) {
     ganaug::train_classifier(data, nullptr, blob_options(network, outputs));
   };
   expect_error([&] { train(user_net("two-outputs", int64_t{1}, int64_t{2})); },
-               {"two-outputs", "[2, 2]", "expected 2 x 3", "newclass"});
+               {"two-outputs", "[3, 2]", "expected 3 x 3", "newclass"});
   expect_error([&] { train(user_net("k-outputs", int64_t{1}, int64_t{3}), 4); },
-               {"k-outputs", "expected 2 x 4"});
+               {"k-outputs", "expected 3 x 4"});
   expect_error([&] { train(user_net("rgb", int64_t{3}, int64_t{3})); },
-               {"rgb", "does not take 2 x 1 x 8 x 8 images"});
+               {"rgb", "does not take 3 x 1 x 8 x 8 images"});
   expect_error([&] { train(user_net("frozen", int64_t{1}, int64_t{3}, true)); },
                {"frozen", "no trainable parameters"});
-  expect_error([&] { train(user_net("poisoned", int64_t{1}, int64_t{3}, false, true)); },
-               {"poisoned", "NaN or infinite logits"});
+  // What fails only in training, or only at the backward pass, is refused before training too.
+  const auto quirky = [](const std::string& name, Quirk quirk) {
+    return user_net(name, int64_t{1}, int64_t{3}, false, quirk);
+  };
+  const std::vector<std::pair<Quirk, std::vector<std::string>>> refused = {
+      {Quirk::kPoison, {"NaN or infinite logits", "evaluation mode"}},
+      {Quirk::kNanInTraining, {"NaN or infinite logits", "training mode"}},
+      {Quirk::kThrowsInTraining, {"does not take 5 x 1 x 8 x 8", "training mode", "cannot train"}},
+      {Quirk::kDetached, {"carry no gradient"}},
+      {Quirk::kIntegerLogits, {"Long logits", "float32"}},
+      {Quirk::kBatchDependent, {"[3, 3] logits for 5 images", "training mode"}},
+      {Quirk::kBreaksBackward, {"backward pass through it fails", "inplace"}}};
+  for (const auto& [quirk, parts] : refused) {
+    auto expected = parts;
+    expected.push_back("quirky");
+    expect_error([&, quirk = quirk] { train(quirky("quirky", quirk)); }, expected);
+  }
   ganaug::CustomNetwork empty;
   empty.name = "empty";
   empty.make = [] { return torch::nn::AnyModule(); };
   expect_error([&] { train(empty); }, {"empty", "made no network"});
+}
+
+// A network that changes its input in place changes nothing of ganaug's: each pass gets its own
+// copy of the images, so it trains and predicts as the same network written out of place.
+TEST(CustomNetwork, ANetworkThatNormalisesItsInputInPlaceLeavesTheImagesAlone) {
+  const auto data = ganaug::testing::blobs(20, 1);
+  const auto test = ganaug::testing::blobs(10, 99);
+  const auto kept = test.images.clone();
+  const auto made = [](Quirk quirk) {
+    return user_net("net", int64_t{1}, int64_t{3}, false, quirk);
+  };
+  auto in_place = ganaug::train_classifier(data, nullptr, blob_options(made(Quirk::kInPlace)));
+  auto out_of_place =
+      ganaug::train_classifier(data, nullptr, blob_options(made(Quirk::kOutOfPlace)));
+  EXPECT_TRUE(same(weights(in_place), weights(out_of_place)));
+  const auto p = ganaug::predict_probabilities(in_place, test.images, 3, 7);
+  EXPECT_TRUE(torch::equal(test.images, kept)) << "the network changed the images it was given";
+  EXPECT_TRUE(torch::equal(p, ganaug::predict_probabilities(out_of_place, test.images, 3, 7)));
+  EXPECT_TRUE(torch::equal(p, ganaug::predict_probabilities(in_place, test.images, 3, 7)));
 }
 
 TEST(CustomNetwork, ScriptFilesThatCannotBeLoadedAreNamed) {
@@ -318,13 +404,15 @@ TEST(CustomNetwork, AugmentRefusesAClassifierThatDoesNotFitBeforeWritingAnything
       " --per-class 0 --gan-iters 3 --epochs 1 --n 6 --device cpu --threads 2 --quiet --out " +
       (dir / "out").string() + " --classifier ";
   const std::vector<std::pair<std::string, std::vector<std::string>>> misfits = {
-      {"other_channels.pt", {"other_channels.pt", "does not take 2 x 1 x 16 x 16 images"}},
-      {"other_size.pt", {"other_size.pt", "does not take 2 x 1 x 16 x 16 images"}},
+      {"other_channels.pt", {"other_channels.pt", "does not take 3 x 1 x 16 x 16 images"}},
+      {"other_size.pt", {"other_size.pt", "does not take 3 x 1 x 16 x 16 images"}},
       {"frozen.pt", {"frozen.pt", "no trainable parameters"}},
       {"nan.pt", {"nan.pt", "NaN or infinite logits"}},
       {"missing.pt", {"missing.pt", "does not exist"}},
+      {"", {"is not a regular file"}},  // the folder itself
       {"not_a_module.pt", {"not_a_module.pt", "not a TorchScript module"}},
-      {"cnn.pt --scheme newclass", {"cnn.pt", "expected 2 x 4", "newclass"}}};
+      {"not_a_module.pt", {"not_a_module.pt", "not a TorchScript module"}},
+      {"cnn.pt --scheme newclass", {"cnn.pt", "expected 3 x 4", "newclass"}}};
   for (const auto& [file, parts] : misfits) {
     std::string output;
     EXPECT_EQ(run_augment(common + (dir / file).string(), &output), 1) << file << output;
@@ -341,8 +429,146 @@ TEST(CustomNetwork, AugmentRefusesAClassifierThatDoesNotFitBeforeWritingAnything
       << output;
   EXPECT_EQ(run_augment("--classifier vgg", &output), 2);
   EXPECT_NE(output.find("TorchScript file"), std::string::npos) << output;
+  // A flag that does not apply to a user's network is refused, not ignored.
+  EXPECT_EQ(run_augment(common + (dir / "cnn.pt").string() + " --classifier-width 64", &output), 2);
+  EXPECT_NE(output.find("--classifier-width sets the width of the built-in networks"),
+            std::string::npos)
+      << output;
 }
 #endif
+
+// A scripted network that normalises its input in place gives what the same network written out
+// of place gives: the test set, the argmax labeller's images and the pool are not changed.
+TEST(CustomNetwork, AugmentWithANetworkThatChangesItsInputInPlaceMeasuresTheSameImages) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
+  std::map<std::string, nlohmann::json> summaries;
+  std::map<std::string, std::string> labels;
+  for (const std::string net : {"in_place", "out_of_place"}) {
+    const auto out = dir / ("out-" + net);
+    std::string output;
+    ASSERT_EQ(run_augment("--data " + (dir / "data").string() +
+                              " --per-class 0 --gan-iters 3 --epochs 2 --n 12 --scheme argmax"
+                              " --device cpu --threads 2 --quiet --out " +
+                              out.string() + " --classifier " + (dir / (net + ".pt")).string(),
+                          &output),
+              0)
+        << output;
+    summaries[net] = read_json(out / "summary.json");
+    std::ifstream in(out / "labels.csv");
+    labels[net].assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  for (const char* model : {"baseline", "retrained"})
+    EXPECT_EQ(summaries["in_place"][model]["accuracy"],
+              summaries["out_of_place"][model]["accuracy"])
+        << model;
+  EXPECT_EQ(labels["in_place"], labels["out_of_place"]);
+  for (int i = 0; i < 12; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "images/%08d.png", i);
+    std::ifstream a(dir / "out-in_place" / name, std::ios::binary),
+        b(dir / "out-out_of_place" / name, std::ios::binary);
+    EXPECT_TRUE(std::equal(std::istreambuf_iterator<char>(a), std::istreambuf_iterator<char>(),
+                           std::istreambuf_iterator<char>(b), std::istreambuf_iterator<char>()))
+        << name;
+  }
+}
+
+// A run stuck in a user's forward that never returns: a second Ctrl-C ends it at once, and so
+// does one SIGTERM after its grace period (tools/cli_common.hpp).
+TEST(CustomNetwork, ASecondCtrlCOrASigtermEndsARunStuckInTheUsersForward) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
+  for (const bool term : {false, true}) {
+    std::vector<std::string> args{GANAUG_AUGMENT_EXE,
+                                  "--data",
+                                  (dir / "data").string(),
+                                  "--per-class",
+                                  "0",
+                                  "--device",
+                                  "cpu",
+                                  "--quiet",
+                                  "--out",
+                                  (dir / (term ? "term" : "int")).string(),
+                                  "--classifier",
+                                  (dir / "endless.pt").string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    ASSERT_EQ(posix_spawn(&pid, args[0].c_str(), nullptr, nullptr, argv.data(), environ), 0);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // loaded, inside the forward
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "the run ended before the signal";
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(kill(pid, term ? SIGTERM : SIGINT), 0);
+    if (!term) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "one Ctrl-C waits for a safe point";
+      ASSERT_EQ(kill(pid, SIGINT), 0);
+    }
+    // Polled, so that a run that ignores the signals fails the test instead of hanging it.
+    pid_t ended = 0;
+    while (ended == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(60)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ended = waitpid(pid, &status, WNOHANG);
+    }
+    if (ended == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      FAIL() << (term ? "SIGTERM" : "a second Ctrl-C") << " did not end the run";
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 128 + (term ? SIGTERM : SIGINT));
+    EXPECT_LT(seconds, term ? 10.0 + 20 : 20.0);
+    if (term) {
+      EXPECT_GE(seconds, 9.0) << "SIGTERM first waits for a safe point";
+    }
+    EXPECT_FALSE(fs::exists(dir / (term ? "term" : "int") / "summary.json"));
+  }
+}
+
+// --force empties the output folder: a classifier file inside it is refused first, as a
+// generator checkpoint is, by both tools.
+TEST(CustomNetwork, ForceNeverDeletesTheUsersClassifierFile) {
+  SKIP_WITHOUT_PYTHON(python);
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto out = dir / "out";
+  fs::create_directories(out / "nets");
+  ASSERT_TRUE(make_script_modules(python, out / "nets", 1, 16, 3));
+  const auto net = (out / "nets" / "cnn.pt").string();
+  std::string output;
+  EXPECT_EQ(run_augment("--data " + (dir / "data").string() +
+                            " --per-class 0 --gan-iters 3 --epochs 1 --n 6 --device cpu --quiet"
+                            " --force --out " +
+                            out.string() + " --classifier " + net,
+                        &output),
+            1)
+      << output;
+  EXPECT_NE(output.find("holds the classifier file " + net + ": --force would delete it"),
+            std::string::npos)
+      << output;
+  EXPECT_TRUE(fs::exists(net));
+#ifdef GANAUG_BENCH_EXE
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE,
+                                         "--data " + (dir / "data").string() +
+                                             " --sizes 3 --seeds 1 --schemes none --device cpu"
+                                             " --force --out " +
+                                             (dir / "out").string() + " --classifier " + net,
+                                         &output),
+            1)
+      << output;
+  EXPECT_NE(output.find("--force would delete it"), std::string::npos) << output;
+  EXPECT_TRUE(fs::exists(net));
+#endif
+}
 
 #ifdef GANAUG_BENCH_EXE
 TEST(CustomNetwork, AugmentBenchMeasuresTheGainsOfTheUsersClassifier) {
@@ -382,3 +608,5 @@ TEST(CustomNetwork, AugmentBenchMeasuresTheGainsOfTheUsersClassifier) {
   EXPECT_NE(output.find("leave newclass out of --schemes"), std::string::npos) << output;
 }
 #endif
+
+}  // namespace ganaug_tests_custom_network

@@ -4,6 +4,10 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_dataset {
+
 namespace {
 
 // 3 classes with 5, 4 and 3 images; image i is filled with i / 100 so it can be identified.
@@ -92,3 +96,5 @@ TEST(Dataset, ConcatenateChecksShapes) {
   other.images = torch::zeros({12, 1, 5, 5});
   EXPECT_THROW(ganaug::concatenate({data, other}), ganaug::Error);
 }
+
+}  // namespace ganaug_tests_dataset

@@ -5,6 +5,10 @@
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_diffaugment {
+
 TEST(DiffAugment, ParsesPolicies) {
   EXPECT_FALSE(ganaug::DiffAugmentPolicy::parse("off").any());
   const auto policy = ganaug::DiffAugmentPolicy::parse("translation,cutout");
@@ -59,3 +63,5 @@ TEST(DiffAugment, IsDifferentiableAndSeeded) {
   EXPECT_TRUE(x.grad().defined());
   EXPECT_GT(x.grad().abs().sum().item<float>(), 0);
 }
+
+}  // namespace ganaug_tests_diffaugment

@@ -15,6 +15,10 @@
 #include "dist_support.hpp"
 #include "ganaug/distributed.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_distributed {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -259,3 +263,5 @@ TEST(Distributed, TheJobLayoutComesFromTorchrunOrSlurm) {
   EXPECT_EQ(ganaug::distributed_from_environment().world_size(), 1);
   unset_all();
 }
+
+}  // namespace ganaug_tests_distributed

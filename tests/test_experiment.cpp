@@ -14,6 +14,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_experiment {
+
 namespace fs = std::filesystem;
 using ganaug::jobs::ExperimentOptions;
 
@@ -1183,3 +1187,5 @@ TEST(ExperimentCli, RunsAShardFromTheSlurmArrayAndMerges) {
     EXPECT_NE(output.find("see augment-bench --help"), std::string::npos) << output;
   }
 }
+
+}  // namespace ganaug_tests_experiment

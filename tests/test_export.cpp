@@ -12,6 +12,10 @@
 #include "ganaug/gan.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_export {
+
 namespace {
 
 // A GAN of 16 x 16 images (or `size`) trained for 3 iterations on noise.
@@ -133,3 +137,5 @@ TEST(Export, TheToolNeverWritesOverTheCheckpointItReads) {
   EXPECT_EQ(read_bytes(dir / "gan.pt"), checkpoint);
 }
 #endif
+
+}  // namespace ganaug_tests_export

@@ -10,6 +10,10 @@
 #include "ganaug/file_io.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_file_io {
+
 namespace fs = std::filesystem;
 using ganaug::testing::expect_error;
 
@@ -117,3 +121,5 @@ TEST(FileIo, TemporaryFilesOfKilledWritersAreRemoved) {
   EXPECT_TRUE(fs::exists(dir / "keep.tmp-notes"));
   EXPECT_TRUE(fs::exists(dir / "labels.csv"));
 }
+
+}  // namespace ganaug_tests_file_io

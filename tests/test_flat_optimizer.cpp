@@ -5,6 +5,10 @@
 
 #include "flat_optimizer.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_flat_optimizer {
+
 namespace {
 
 namespace nn = torch::nn;
@@ -187,3 +191,5 @@ TEST(FlatAdam, RefusesParametersOfMixedTypes) {
 }
 
 }  // namespace
+
+}  // namespace ganaug_tests_flat_optimizer

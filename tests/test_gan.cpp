@@ -14,6 +14,10 @@
 #include "ganaug/runtime.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_gan {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -665,3 +669,5 @@ TEST(GanOptionsTest, DifferencesNameTheStoredFieldsThatDifferAndSettingsValidate
   EXPECT_THROW(ganaug::GanOptions(1).image_size(13).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::GanOptions(1).g_width(3).validate_settings(), ganaug::Error);
 }
+
+}  // namespace ganaug_tests_gan

@@ -11,6 +11,10 @@
 #include "ganaug/runtime.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_generate {
+
 namespace fs = std::filesystem;
 using ganaug::testing::expect_error;
 
@@ -135,3 +139,5 @@ TEST(GeneratePipeline, GeneratesFromAGeneratorOnCudaAsOnTheCpu_CUDA) {
   const auto a = manifest_files(dir / "cpu" / "labels.csv");
   EXPECT_EQ(a, manifest_files(dir / "cuda" / "labels.csv"));
 }
+
+}  // namespace ganaug_tests_generate

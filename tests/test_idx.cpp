@@ -8,6 +8,10 @@
 #include "ganaug/datasets/idx.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_idx {
+
 using ganaug::testing::expect_error;
 using ganaug::testing::TempDir;
 
@@ -233,3 +237,5 @@ TEST(Idx, ExtraBytesInALabelsFileAreRefused) {
   expect_error([&] { ganaug::read_idx(dir / "images", dir / "labels"); },
                {"2 bytes more than the 5 labels", (dir / "labels").string()});
 }
+
+}  // namespace ganaug_tests_idx

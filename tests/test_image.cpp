@@ -8,6 +8,10 @@
 #include "ganaug/datasets/image.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_image {
+
 using ganaug::testing::expect_error;
 using ganaug::testing::TempDir;
 
@@ -230,3 +234,5 @@ TEST(Image, OnlyPngJpegAndBmpAreDecodedAndHugeHeadersAreRefused) {
     EXPECT_EQ(image.sizes(), (std::vector<int64_t>{1, 6, 5})) << name;
   }
 }
+
+}  // namespace ganaug_tests_image

@@ -7,6 +7,10 @@
 #include "ganaug/pipelines/load.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_image_folder {
+
 using ganaug::testing::expect_error;
 using ganaug::testing::TempDir;
 
@@ -151,3 +155,5 @@ TEST(ImageFolder, SymbolicLinksAreFollowedOnlyInsideTheFolder) {
   std::filesystem::create_directory_symlink(dir / "elsewhere" / "c", dir / "root" / "c");
   expect_error([&] { ganaug::list_image_folder(dir / "root"); }, {"outside the folder"});
 }
+
+}  // namespace ganaug_tests_image_folder

@@ -12,6 +12,10 @@
 #include "ganaug/runtime.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_joint {
+
 namespace fs = std::filesystem;
 using ganaug::JointForm;
 
@@ -384,3 +388,5 @@ TEST(Joint, OptionsAreValidatedNamingTheValue) {
   EXPECT_EQ(ganaug::joint_outputs(JointForm::kTwoK, 10), 20);
   EXPECT_EQ(ganaug::joint_outputs(JointForm::kKPlus1, 10), 10);
 }
+
+}  // namespace ganaug_tests_joint

@@ -10,6 +10,10 @@
 #include "ganaug/joint_losses.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_joint_losses {
+
 using ganaug::testing::expect_error;
 
 TEST(JointLosses, KPlusOneLossesEqualTheirDefinitionsOnHandMadeLogits) {
@@ -111,3 +115,5 @@ TEST(JointLosses, TheTwoKClassifierPredictsOverTheRealClassesOnly) {
                {"one target per image"});
   expect_error([&] { ganaug::kplus1_labelled_loss(logits, torch::tensor({0, -1})); }, {"[0, 6)"});
 }
+
+}  // namespace ganaug_tests_joint_losses

@@ -11,6 +11,10 @@
 #include "ganaug/pipelines/normalize.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_load_pipeline {
+
 using ganaug::testing::expect_error;
 using ganaug::testing::TempDir;
 
@@ -229,3 +233,5 @@ TEST(LoadPipeline, TrainingDataMayNotInventEmptyClasses) {
                  {"one-based.csv", "has no image of class '0'", "(1 of 4 classes)"});
   }
 }
+
+}  // namespace ganaug_tests_load_pipeline

@@ -8,6 +8,10 @@
 #include "ganaug/datasets/mat.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_mat {
+
 namespace {
 
 // Two classes of 16x16 BGR images: a red (class 0) or blue (class 1) square on black.
@@ -91,3 +95,5 @@ TEST(Mat, SynthesizeFromMats) {
   EXPECT_EQ(mats.size(), 6u);
   EXPECT_EQ(mats[0].size(), cv::Size(16, 16));
 }
+
+}  // namespace ganaug_tests_mat

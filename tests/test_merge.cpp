@@ -18,6 +18,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_merge {
+
 namespace fs = std::filesystem;
 using ganaug::testing::expect_error;
 
@@ -312,3 +316,5 @@ TEST_F(ShardTest, TheToolsShardFromSlurmArrayVariablesAndMerge) {
   EXPECT_NE(output.find("shard 0 of 2 is missing"), std::string::npos) << output;
   EXPECT_EQ(ganaug::testing::run_program(GANAUG_MERGE_EXE, "--out " + merged, &output), 2);
 }
+
+}  // namespace ganaug_tests_merge

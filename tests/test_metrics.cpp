@@ -6,6 +6,10 @@
 #include "ganaug/metrics.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_metrics {
+
 TEST(Metrics, WithinClassSpreadSeesCollapse) {
   torch::manual_seed(4);
   const auto labels = torch::arange(40, torch::kInt64).remainder(2);
@@ -91,3 +95,5 @@ TEST(Metrics, ClassifierFeaturesArePenultimateActivations) {
                                 .width(4));
   EXPECT_EQ(ganaug::classifier_features(resnet, torch::zeros({2, 3, 12, 12})).size(1), 16);
 }
+
+}  // namespace ganaug_tests_metrics

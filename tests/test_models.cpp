@@ -5,6 +5,10 @@
 #include "ganaug/models.hpp"
 #include "ganaug/spectral_norm.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_models {
+
 TEST(Models, GeneratorAndDiscriminatorShapes) {
   torch::manual_seed(0);
   for (int64_t size : {16, 28, 32, 64, 96, 128}) {
@@ -219,3 +223,5 @@ TEST(SpectralNorm, EvaluationModeDoesNotUpdateVectors) {
   linear(torch::randn({2, 5}));
   EXPECT_FALSE(torch::equal(u, linear->named_buffers()["u"]));
 }
+
+}  // namespace ganaug_tests_models

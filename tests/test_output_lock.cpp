@@ -13,6 +13,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_output_lock {
+
 namespace fs = std::filesystem;
 using ganaug::jobs::detail::OutputLock;
 
@@ -174,3 +178,5 @@ TEST(OutputLock, EveryToolThatWritesAFolderWaitsItsTurn) {
             0)
       << output;
 }
+
+}  // namespace ganaug_tests_output_lock

@@ -29,6 +29,10 @@
 #include "ganaug/version.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_output_pin {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -224,3 +228,5 @@ TEST(OutputPin, BenchGridWithAndWithoutPool) {
   ganaug::jobs::run_experiment(options);
   expect_pinned("bench", hash_bench_output(dir / "bench"));
 }
+
+}  // namespace ganaug_tests_output_pin

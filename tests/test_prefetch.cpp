@@ -18,6 +18,10 @@
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_prefetch {
+
 namespace {
 
 bool has_worker_threads() {
@@ -223,3 +227,30 @@ TEST(Prefetch, TrainingStopsOnAnAugmentationErrorOrWhenAsked) {
                ganaug::Interrupted);
   EXPECT_EQ(polls, 6);
 }
+
+// The automatic default prepares ahead where a core or a device is free for it: on CUDA, and
+// on a CPU where LibTorch's threads leave a core; where the network's threads take every core,
+// a preparing thread would take one of theirs (bench/RESULTS.md: the default job ~25% slower).
+TEST(Prefetch, AutomaticPrefetchPreparesAheadOnlyWhereSomethingIsFree) {
+  ganaug::ClassifierOptions options(3);
+  EXPECT_EQ(options.prefetch(), ganaug::kAutoPrefetch);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(ganaug::hardware_threads());
+  EXPECT_EQ(options.prefetch_steps(torch::kCPU), 0);
+  EXPECT_EQ(options.prefetch_steps(torch::Device(torch::kCUDA, 0)), 2);
+  if (ganaug::hardware_threads() > 1) {
+    torch::set_num_threads(1);
+    EXPECT_EQ(options.prefetch_steps(torch::kCPU), 2);
+  }
+  torch::set_num_threads(threads);
+  // A number is used as given, on every device.
+  options.prefetch(0);
+  EXPECT_EQ(options.prefetch_steps(torch::Device(torch::kCUDA, 0)), 0);
+  options.prefetch(5);
+  EXPECT_EQ(options.prefetch_steps(torch::kCPU), 5);
+  EXPECT_NO_THROW(options.prefetch(ganaug::kAutoPrefetch).validate());
+  ganaug::testing::expect_error([&] { options.prefetch(-2).validate(); },
+                                {"prefetch", "[0, 64] or be automatic", "-2"});
+}
+
+}  // namespace ganaug_tests_prefetch

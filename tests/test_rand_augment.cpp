@@ -6,6 +6,10 @@
 #include "ganaug/seed_streams.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_rand_augment {
+
 using ganaug::RandAugmentOp;
 using ganaug::RandAugmentOptions;
 using ganaug::StrongViewOptions;
@@ -239,3 +243,5 @@ TEST(RandAugment, StrongViewShiftsFlipsThenAugments) {
   EXPECT_TRUE(torch::equal(hooks.strong_augment(x, 4), a));
   EXPECT_FALSE(hooks.augment);
 }
+
+}  // namespace ganaug_tests_rand_augment

@@ -12,6 +12,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_report {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -140,3 +144,5 @@ TEST(Report, RendersInHeadlessChromiumWithEveryImageLoaded) {
   if (const char* keep = std::getenv("GANAUG_KEEP_SCREENSHOT"))  // to look at it yourself
     fs::copy_file(shot, keep, fs::copy_options::overwrite_existing);
 }
+
+}  // namespace ganaug_tests_report

@@ -8,6 +8,10 @@
 #include "ganaug/runtime.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_runtime {
+
 TEST(Runtime, ConfigureThreadsSetsTheCount) {
   EXPECT_EQ(ganaug::configure_threads(1), 1);
   EXPECT_EQ(torch::get_num_threads(), 1);
@@ -96,3 +100,5 @@ TEST(Runtime, TheDefaultThreadCountFollowsOmpNumThreadsElseTheAffinityMask) {
   }
   ganaug::configure_threads(1);
 }
+
+}  // namespace ganaug_tests_runtime

@@ -6,6 +6,10 @@
 #include "ganaug/error.hpp"
 #include "ganaug/schemes.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_schemes {
+
 namespace {
 const auto kCond = torch::tensor({0, 2, 1, 2}, torch::kInt64);
 }
@@ -108,3 +112,5 @@ TEST(Schemes, ConsistencyLossTakesTheConfidentWeakViewsAsTargets) {
   EXPECT_EQ(no_share.item<double>(), 0.0);
   EXPECT_THROW(ganaug::consistency_loss(guess, strong.slice(1, 0, 1), 0.8), ganaug::Error);
 }
+
+}  // namespace ganaug_tests_schemes

@@ -10,6 +10,10 @@
 #include "ganaug/ganaug.hpp"
 #include "test_support.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_synthesize {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -253,3 +257,5 @@ TEST(Version, HeaderAndLibraryAgree) {
   EXPECT_EQ(GANAUG_VERSION,
             GANAUG_VERSION_MAJOR * 10000 + GANAUG_VERSION_MINOR * 100 + GANAUG_VERSION_PATCH);
 }
+
+}  // namespace ganaug_tests_synthesize

@@ -15,6 +15,10 @@
 #include "test_support.hpp"
 #include "tiny_data.hpp"
 
+// Each test file in a namespace of its own: the test executables compile several files as one
+// translation unit (CMake unity builds), where their helpers must not meet.
+namespace ganaug_tests_unlabeled {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -249,13 +253,24 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
             1);
   EXPECT_NE(output.find("unlabeled pool not found"), std::string::npos) << output;
   EXPECT_FALSE(fs::exists(dir / "y" / "summary.json"));
-  // A pool that is the labeled set itself is named (with --per-class the folder serves).
-  const std::string same = "--data " + (dir / "data").string() + " --per-class 0 --unlabeled " +
-                           (dir / "data" / "train-images-idx3-ubyte").string() +
-                           " --gan-iters 2 --epochs 1 --n 6 --device cpu --out " +
-                           (dir / "same").string();
-  EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE, same, &output), 1);
-  EXPECT_NE(output.find("holds exactly the labeled images of"), std::string::npos) << output;
+  // A pool that is the labeled set itself, in order or not, is named (with --per-class the
+  // folder serves).
+  const auto labeled = ganaug::read_idx(dir / "data" / "train-images-idx3-ubyte",
+                                        dir / "data" / "train-labels-idx1-ubyte");
+  const auto reversed = torch::arange(labeled.size() - 1, -1, -1, torch::kInt64);
+  fs::create_directories(dir / "reordered");
+  ganaug::write_idx(
+      dir / "reordered" / "images-idx3-ubyte", dir / "reordered" / "labels-idx1-ubyte",
+      ganaug::read_idx_pixels(dir / "data" / "train-images-idx3-ubyte").index_select(0, reversed),
+      labeled.labels.index_select(0, reversed));
+  for (const auto& pool :
+       {dir / "data" / "train-images-idx3-ubyte", dir / "reordered" / "images-idx3-ubyte"}) {
+    const std::string same = "--data " + (dir / "data").string() + " --per-class 0 --unlabeled " +
+                             pool.string() + " --gan-iters 2 --epochs 1 --n 6 --device cpu --out " +
+                             (dir / "same").string();
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE, same, &output), 1) << pool;
+    EXPECT_NE(output.find("holds exactly the labeled images of"), std::string::npos) << output;
+  }
   EXPECT_FALSE(fs::exists(dir / "same" / "summary.json"));
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
                                          common + " --unlabeled " +
@@ -295,3 +310,5 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
     EXPECT_NE(output.find(message), std::string::npos) << output;
   }
 }
+
+}  // namespace ganaug_tests_unlabeled

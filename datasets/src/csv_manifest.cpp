@@ -10,6 +10,7 @@
 #include <set>
 #include <tuple>
 
+#include "class_names.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 
@@ -41,12 +42,6 @@ std::optional<float> parse_float(const std::string& text) {
   const float value = std::strtof(text.c_str(), &end);
   if (errno != 0 || end != text.c_str() + text.size()) return std::nullopt;
   return value;
-}
-
-std::vector<std::string> numbered_class_names(int64_t count) {
-  std::vector<std::string> names;
-  for (int64_t k = 0; k < count; ++k) names.push_back(std::to_string(k));
-  return names;
 }
 
 std::string list_names(const std::vector<std::string>& names) {
@@ -112,7 +107,7 @@ ImageList read_plain(const std::filesystem::path& manifest, const std::vector<Ro
                    " would make ", static_cast<uint64_t>(highest) + 1,  // INT64_MAX: no overflow
                    " classes; ganaug supports up to ", kMaxClasses,
                    " (labels number the classes 0..K-1)");
-      list.class_names = numbered_class_names(highest + 1);
+      list.class_names = detail::numbered_class_names(highest + 1);
     } else {
       std::set<std::string> distinct;
       for (const auto& row : rows) distinct.insert(row.fields[1]);
@@ -183,8 +178,8 @@ ImageList read_soft(const std::filesystem::path& manifest, const Row& header,
     GANAUG_CHECK(num_targets > 0 || highest < kMaxClasses, manifest.string(), ": label ", highest,
                  " would make ", highest + 1, " classes; ganaug supports up to ", kMaxClasses,
                  " (labels number the classes 0..K-1)");
-    list.class_names =
-        numbered_class_names(num_targets > 0 ? static_cast<int64_t>(num_targets) : highest + 1);
+    list.class_names = detail::numbered_class_names(
+        num_targets > 0 ? static_cast<int64_t>(num_targets) : highest + 1);
   }
   for (size_t i = 0; i < list.records.size(); ++i) {
     GANAUG_CHECK(list.records[i].label < static_cast<int64_t>(list.class_names.size()),

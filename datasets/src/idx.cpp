@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 
+#include "class_names.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug {
@@ -100,12 +101,6 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& compressed,
   inflateEnd(&stream);
   out.resize(produced);
   return out;
-}
-
-std::vector<std::string> numbered_class_names(int64_t count) {
-  std::vector<std::string> names;
-  for (int64_t k = 0; k < count; ++k) names.push_back(std::to_string(k));
-  return names;
 }
 
 bool ends_with_gz(const std::filesystem::path& path) { return path.extension() == ".gz"; }
@@ -221,7 +216,7 @@ IdxContents read_idx_contents(const std::filesystem::path& images_path,
   if (class_names.empty()) {
     int64_t highest = 255;
     while (images_per_label[static_cast<size_t>(highest)] == 0) --highest;
-    out.class_names = numbered_class_names(highest + 1);
+    out.class_names = detail::numbered_class_names(highest + 1);
   } else {
     out.class_names = class_names;
   }

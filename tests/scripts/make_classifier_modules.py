@@ -39,6 +39,34 @@ class NormalisedInput(nn.Module):
         return self.output(self.norm(x).flatten(1))
 
 
+class InPlaceNormalised(SmallCnn):
+    """Normalises its input in place first (a common idiom), then SmallCnn."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x -= 0.25
+        x /= 0.75
+        return self.output(self.dropout(self.features(x)))
+
+
+class OutOfPlaceNormalised(SmallCnn):
+    """InPlaceNormalised's arithmetic into new tensors."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x - 0.25
+        x = x / 0.75
+        return self.output(self.dropout(self.features(x)))
+
+
+class Endless(SmallCnn):
+    """A forward that never returns."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        while bool(y.sum() > -1.0e30):
+            y = y + 0.0
+        return self.output(self.dropout(self.features(y)))
+
+
 class FixedSize(nn.Module):
     """Only takes images of one side (its linear layer reads every pixel)."""
 
@@ -72,6 +100,12 @@ def main() -> None:
     save(SmallCnn(3 if channels == 1 else 1, size, classes), "other_channels.pt")
     save(FixedSize(channels, size * 2, classes), "other_size.pt")
     save(NotANumber(channels, size, classes), "nan.pt")
+    save(Endless(channels, size, classes), "endless.pt")
+    # The same weights, normalised in place and out of place.
+    torch.manual_seed(1)
+    save(InPlaceNormalised(channels, size, classes), "in_place.pt")
+    torch.manual_seed(1)
+    save(OutOfPlaceNormalised(channels, size, classes), "out_of_place.pt")
     # Traced in evaluation mode: its batch norm never updates; its statistics must survive.
     traced = NormalisedInput(channels, size, classes).eval()
     with torch.no_grad():
