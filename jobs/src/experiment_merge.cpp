@@ -21,16 +21,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Shard {
+struct GridShard {
   std::string dir;
   nlohmann::json results;
   int64_t index = 0;
   int64_t count = 1;
 };
 
-Shard read_shard(const std::string& dir) {
+GridShard read_grid_shard(const std::string& dir) {
   const auto path = fs::path(dir) / "results.json";
-  Shard shard{dir, {}, 0, 1};
+  GridShard shard{dir, {}, 0, 1};
   std::ifstream in(path);
   GANAUG_CHECK(in.good(), "shard folder ", dir,
                " has no results.json: is it an augment-bench --out folder?");
@@ -66,7 +66,7 @@ Shard read_shard(const std::string& dir) {
 }
 
 // The first key of `a` whose value differs in `b`, as "key: a-value against b-value".
-std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+std::string first_differing_setting(const nlohmann::json& a, const nlohmann::json& b) {
   for (const auto& [key, value] : a.items())
     if (!b.contains(key) || b[key] != value)
       return key + ": " + value.dump() + " against " + (b.contains(key) ? b[key].dump() : "none");
@@ -163,16 +163,16 @@ void merge_references(nlohmann::json& merged, const nlohmann::json& shard, const
 nlohmann::json merge_experiments(const std::string& out_dir,
                                  const std::vector<std::string>& shard_dirs, bool force) {
   GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
-  std::vector<Shard> shards;
-  for (const auto& dir : shard_dirs) shards.push_back(read_shard(dir));
+  std::vector<GridShard> shards;
+  for (const auto& dir : shard_dirs) shards.push_back(read_grid_shard(dir));
   const auto& first = shards.front();
-  std::map<int64_t, const Shard*> by_index;
+  std::map<int64_t, const GridShard*> by_index;
   for (const auto& s : shards) {
     GANAUG_CHECK(s.count == first.count, s.dir, " is shard ", s.index, " of ", s.count, ", but ",
                  first.dir, " is shard ", first.index, " of ", first.count,
                  ": merge the shards of one grid");
     for (const auto& key : {"settings", "grid"}) {
-      const auto difference = first_difference(first.results[key], s.results[key]);
+      const auto difference = first_differing_setting(first.results[key], s.results[key]);
       GANAUG_CHECK(difference.empty(), s.dir, " was run with other ",
                    std::string(key) == "grid" ? "grid" : "settings", " than ", first.dir, " (",
                    difference, "): merge the shards of one grid");
