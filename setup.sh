@@ -28,7 +28,9 @@ if [ "$mode" = test ]; then packages+=(clang libclang-rt-14-dev llvm-14 python3-
 
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  # No `| grep -q` under pipefail: grep stops at the first match, and a writer still writing then
+  # fails the pipeline (SIGPIPE).
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]; then
     missing+=("$p")
   fi
 done
@@ -42,8 +44,8 @@ fi
 
 # LibTorch calls the system libblas.so.3; the reference BLAS is 35x slower than OpenBLAS
 # (FACTS.md). Installing libopenblas0-pthread switches the alternative; say so if it did not.
-if command -v update-alternatives >/dev/null &&
-   ! update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"; then
+blas="$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null || true)"
+if command -v update-alternatives >/dev/null && ! grep -q "^Value: .*openblas" <<<"$blas"; then
   echo "setup: warning: libblas.so.3 does not point to OpenBLAS; CPU training will be slow" >&2
 fi
 

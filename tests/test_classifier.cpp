@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <optional>
+#include <vector>
+
 #include "blobs.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
@@ -355,6 +358,47 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
   auto identity_model = ganaug::train_classifier(real, nullptr, short_options, viewed);
   EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(weak_model, test.images, 3),
                            ganaug::predict_probabilities(identity_model, test.images, 3)));
+}
+
+// Where the pool's true classes are known, each epoch reports how often its targets are right;
+// training does not read them.
+TEST(Classifier, ThePoolsTrueClassesMeasureItsTargetsAndChangeNothing) {
+  const auto test = blobs(20, 2);
+  auto setup = blobs_with_pool();
+  const auto& real = setup.real;
+  auto& hooks = setup.hooks;
+  const auto truth = blobs(40, 7).labels;  // the pool's classes, in its order
+  const auto options =
+      small(3).epochs(30).seed(2).pool_weight(1).pool_threshold(0.7).pool_ramp_share(0);
+  std::vector<std::optional<double>> accuracy;
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
+    accuracy.push_back(p.pool_accuracy);
+  };
+  auto blind = ganaug::train_classifier(real, nullptr, options, hooks);
+  for (const auto& a : accuracy) EXPECT_FALSE(a.has_value());
+  accuracy.clear();
+  auto measured_hooks = hooks;
+  measured_hooks.pool_truth = truth;
+  auto measured = ganaug::train_classifier(real, nullptr, options, measured_hooks);
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(blind, test.images, 3),
+                           ganaug::predict_probabilities(measured, test.images, 3)));
+  ASSERT_EQ(accuracy.size(), 30u);
+  ASSERT_TRUE(accuracy.back().has_value());
+  for (const auto& a : accuracy) {
+    if (a) {
+      EXPECT_TRUE(*a >= 0 && *a <= 1) << *a;
+    }
+  }
+  EXPECT_GT(*accuracy.back(), 0.9);
+  // Every class named wrongly: the same targets, all wrong.
+  accuracy.clear();
+  measured_hooks.pool_truth = (truth + 1).remainder(3);
+  ganaug::train_classifier(real, nullptr, options, measured_hooks);
+  EXPECT_LT(*accuracy.back(), 0.1);
+  measured_hooks.pool_truth = truth.slice(0, 0, 5);
+  ganaug::testing::expect_error(
+      [&] { ganaug::train_classifier(real, nullptr, options, measured_hooks); },
+      {"pool_truth holds 5 classes for 120 pool images"});
 }
 
 TEST(Classifier, SgdWithNesterovMomentumTakesItsOwnRateAndLearns) {

@@ -153,10 +153,29 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
   std::ifstream report_file(dir / "out" / "report.md");
   const std::string report((std::istreambuf_iterator<char>(report_file)),
                            std::istreambuf_iterator<char>());
-  for (const char* text : {"The unlabeled pool and the GAN", "the pool without a GAN",
-                           "a GAN on top of the pool", "a GAN from the labeled images only",
-                           "a GAN trained with the pool", "gain vs classic+pseudo"})
+  for (const char* text :
+       {"The unlabeled pool and the GAN", "the pool without a GAN", "a GAN on top of the pool",
+        "a GAN from the labeled images only", "a GAN trained with the pool",
+        "gain vs classic+pseudo", "### The pool's targets", "](pool-data.png)"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
+  // The pseudo cells trace their pool per epoch (1 here): the share over the threshold, and how
+  // many of those targets are the images' true classes; pool.csv and a chart hold them.
+  int64_t traced = 0;
+  for (const auto& c : results["cells"]) {
+    const bool pseudo = c["scheme"].get<std::string>().find("pseudo") != std::string::npos;
+    EXPECT_EQ(c.contains("pool"), pseudo) << c.dump();
+    if (!pseudo) continue;
+    ++traced;
+    ASSERT_EQ(c["pool"]["threshold_share"].size(), 1u) << c.dump();
+    ASSERT_EQ(c["pool"]["label_accuracy"].size(), 1u) << c.dump();
+    const double share = c["pool"]["threshold_share"][0].get<double>();
+    EXPECT_TRUE(share >= 0 && share <= 1) << share;
+    const auto& right = c["pool"]["label_accuracy"][0];
+    EXPECT_TRUE(right.is_null() || (right.get<double>() >= 0 && right.get<double>() <= 1));
+  }
+  EXPECT_EQ(traced, 4);  // classic+pseudo and classic+pseudo+smooth, two seeds
+  EXPECT_EQ(count_lines(dir / "out" / "pool.csv"), 1 + traced);
+  EXPECT_TRUE(fs::exists(dir / "out" / "pool-data.png"));
   // Resumed: nothing left to run.
   const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
   EXPECT_EQ(again["cells"], results["cells"]);
@@ -921,7 +940,7 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "a" / "data");
   ganaug::testing::write_tiny_idx(dir / "b" / "data", 2);  // other images, the same name
-  ganaug::testing::write_tiny_idx(dir / "my, \"data\"");
+  ganaug::testing::write_tiny_idx(dir / "my, \"data\" *v1.2*<b>");
   const auto grid = [&](std::vector<fs::path> data, const fs::path& out) {
     std::vector<ganaug::DatasetSpec> specs;
     for (const auto& d : data) specs.push_back(ganaug::DatasetSpec().path(d.string()));
@@ -932,10 +951,11 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
         .schemes(schemes({"none"}));
   };
   // Two folders of one name are two data sets, numbered; a name with a comma and quotes is one
-  // CSV field.
+  // CSV field; a folder's name is whole (dots too), and Markdown shows it as it is.
   const auto both = ganaug::jobs::run_experiment(
-      grid({dir / "a" / "data", dir / "b" / "data", dir / "my, \"data\""}, dir / "both"));
-  EXPECT_EQ(both["grid"]["datasets"], (std::vector<std::string>{"data", "data-2", "my, \"data\""}));
+      grid({dir / "a" / "data", dir / "b" / "data", dir / "my, \"data\" *v1.2*<b>"}, dir / "both"));
+  EXPECT_EQ(both["grid"]["datasets"],
+            (std::vector<std::string>{"data", "data-2", "my, \"data\" *v1.2*<b>"}));
   ASSERT_EQ(both["cells"].size(), 3u);
   EXPECT_NE(both["references"]["data"]["train_hash"], both["references"]["data-2"]["train_hash"]);
   std::ifstream csv(dir / "both" / "results.csv");
@@ -945,8 +965,14 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
     EXPECT_EQ(fields.size(), 10u) << line;
     datasets.push_back(fields[0]);
   }
-  EXPECT_EQ(datasets, (std::vector<std::string>{"dataset", "data", "data-2", "my, \"data\""}));
+  EXPECT_EQ(datasets,
+            (std::vector<std::string>{"dataset", "data", "data-2", "my, \"data\" *v1.2*<b>"}));
   EXPECT_TRUE(fs::exists(dir / "both" / "reference-data-2.pt"));
+  std::ifstream md_file(dir / "both" / "report.md");
+  const std::string md(std::istreambuf_iterator<char>(md_file), {});
+  EXPECT_NE(md.find("\n## my, \"data\" \\*v1\\.2\\*&lt;b&gt;\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("](accuracy-my%2C%20%22data%22%20%2Av1.2%2A%3Cb%3E.png)"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "both" / "accuracy-my, \"data\" *v1.2*<b>.png"));
 
   // One data set named twice, by any spelling, would run its cells twice.
   ganaug::testing::expect_error(

@@ -177,6 +177,26 @@ TEST(Image, LabelledGridScalesCellsUpAndNamesEachRow) {
       {"3 rows of 3", "got 6"});
 }
 
+// The grid's names as Hershey fonts can draw them: accents dropped, other characters '?', long
+// names cut (a 20,000-character name made a grid 170,547 pixels wide).
+TEST(Image, LabelsAreDrawnAsAsciiAndCut) {
+  EXPECT_EQ(ganaug::drawable_label("T-shirt/top"), "T-shirt/top");
+  EXPECT_EQ(ganaug::drawable_label("Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9"
+                                   "e \xC3\x86sop Stra\xC3\x9F"
+                                   "e"),
+            "Creme brulee AEsop Strasse");
+  EXPECT_EQ(ganaug::drawable_label("\xE7\x8C\xAB cat"), "? cat");        // U+732B
+  EXPECT_EQ(ganaug::drawable_label("bad \xE9t\xE9 \x80"), "bad ?t? ?");  // Latin-1 bytes, stray
+  EXPECT_EQ(ganaug::drawable_label("tab\there"), "tab?here");
+  EXPECT_EQ(ganaug::drawable_label(std::string(40, 'a'), 10), "aaaaaaa...");
+  EXPECT_EQ(ganaug::drawable_label(std::string(10, 'a'), 10), std::string(10, 'a'));
+  auto images = torch::zeros({2, 1, 8, 8});
+  const auto grid =
+      cv::imdecode(ganaug::encode_labelled_grid(images, {std::string(20000, 'w'), "\xC3\xA9"}, 1),
+                   cv::IMREAD_UNCHANGED);
+  EXPECT_LT(grid.cols, 600);
+}
+
 TEST(Chart, DrawsEverySeriesInItsColourAndWritesPng) {
   ganaug::LineChart chart;
   chart.title = "accuracy";

@@ -99,6 +99,40 @@ TEST(Report, ALossLogCutShortByAKillIsReadUpToItsLastWholeLine) {
             std::string::npos);
 }
 
+// 500 classes with names of 20,000 characters: the page stays small (the confusion matrices show
+// the 20 most confused classes; names are cut), and says what it left out.
+TEST(Report, ManyClassesWithLongNamesKeepThePageSmall) {
+  const size_t k = 500;
+  ganaug::jobs::detail::ReportInputs in;
+  std::vector<std::string> names;
+  for (size_t c = 0; c < k; ++c)
+    names.push_back("class" + std::to_string(c) + "-" + std::string(20000, 'x'));
+  // Class c's images are called c, but for classes 7 and 300: half of theirs go to class 9.
+  auto confusion = nlohmann::json::array();
+  for (size_t i = 0; i < k; ++i) {
+    std::vector<int64_t> row(k, 0);
+    row[i] = 10;
+    if (i == 7 || i == 300) row[i] = row[9] = 5;
+    confusion.push_back(row);
+  }
+  const auto metrics = nlohmann::json{{"accuracy", 0.98},
+                                      {"per_class_accuracy", std::vector<double>(k, 0.98)},
+                                      {"confusion", confusion}};
+  in.summary = {
+      {"scheme", "smooth"},  {"train", {{"source", "d"}}}, {"timings", nlohmann::json::object()},
+      {"gain", 0.0},         {"test", {{"images", 5000}}}, {"baseline", metrics},
+      {"retrained", metrics}};
+  in.class_names = names;
+  const auto html = ganaug::jobs::detail::report_html(in);
+  EXPECT_LT(html.size(), 200000u);  // 43.5 MB before
+  EXPECT_NE(html.find("the 20 most confused of 500 classes"), std::string::npos);
+  // The confused classes among those shown, and no class name whole.
+  for (const char* shown : {"class7-", "class9-", "class300-"})
+    EXPECT_NE(html.find(std::string("<th>") + shown), std::string::npos) << shown;
+  EXPECT_EQ(html.find(std::string(1000, 'x')), std::string::npos);
+  EXPECT_NE(html.find("(500 x 500: in summary.json)"), std::string::npos);
+}
+
 TEST(Report, WithoutRetrainingTheReportSaysSo) {
   ganaug::testing::TempDir dir;
   tiny_run(dir, false);

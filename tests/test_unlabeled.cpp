@@ -285,6 +285,17 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   EXPECT_NE(output.find("\"images\": 12"), std::string::npos) << output;
   EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=1,cutout=0.5\""), std::string::npos)
       << output;
+  // Each epoch's share of pool images over the threshold, in summary.json and report.html.
+  {
+    std::ifstream in(dir / "z" / "summary.json");
+    const auto summary = nlohmann::json::parse(in);
+    const auto& shares = summary["unlabeled"]["retrained"]["threshold_share"];
+    ASSERT_EQ(shares.size(), 1u);  // --epochs 1
+    EXPECT_TRUE(shares[0].get<double>() >= 0 && shares[0].get<double>() <= 1) << shares;
+    std::ifstream page(dir / "z" / "report.html");
+    const std::string html(std::istreambuf_iterator<char>(page), {});
+    EXPECT_NE(html.find("Pool images over the threshold"), std::string::npos);
+  }
   // Without those flags the pool recipe's: RandAugment, SGD, decay 5e-4, an average at 0.99, 3
   // pool images per labeled one (the epochs stay as given: --epochs 1).
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,

@@ -245,6 +245,45 @@ torch::Tensor grid_of(const torch::Tensor& images, int64_t columns, int64_t padd
 }
 }  // namespace
 
+std::string drawable_label(const std::string& label, size_t max_characters) {
+  // U+00C0 to U+00FF as ASCII ('*': two letters, below); U+00D7 and U+00F7 are x and /.
+  static const char* const latin1 =
+      "AAAAAA*CEEEEIIIIDNOOOOOxOUUUUY**aaaaaa*ceeeeiiiidnooooo/ouuuuy*y";
+  std::string out;
+  size_t characters = 0;
+  for (size_t i = 0; i < label.size() && characters <= max_characters; ++characters) {
+    // One UTF-8 character; a byte that does not start a whole one stands for itself ('?').
+    const auto byte = static_cast<unsigned char>(label[i]);
+    size_t length = byte < 0x80 ? 1 : (byte & 0xE0) == 0xC0 ? 2 : (byte & 0xF0) == 0xE0 ? 3 : 4;
+    if ((byte & 0xC0) == 0x80 || byte >= 0xF8) length = 0;
+    uint32_t code = length == 0 ? 0xFFFD : length == 1 ? byte : byte & (0xFF >> (length + 1));
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = i + k < label.size() ? static_cast<unsigned char>(label[i + k]) : 0;
+      if ((next & 0xC0) != 0x80) {
+        code = 0xFFFD;
+        length = k;
+        break;
+      }
+      code = (code << 6) | (next & 0x3F);
+    }
+    i += std::max<size_t>(length, 1);
+    if (code >= 0x20 && code < 0x7F) {
+      out += static_cast<char>(code);
+    } else if (code >= 0xC0 && code <= 0xFF && latin1[code - 0xC0] != '*') {
+      out += latin1[code - 0xC0];
+    } else {
+      static const std::pair<uint32_t, const char*> pairs[] = {
+          {0xC6, "AE"}, {0xDE, "Th"}, {0xDF, "ss"}, {0xE6, "ae"}, {0xFE, "th"}};
+      const auto found = std::find_if(std::begin(pairs), std::end(pairs),
+                                      [code](const auto& p) { return p.first == code; });
+      out += found != std::end(pairs) ? found->second : "?";
+    }
+  }
+  if (characters > max_characters)
+    out = out.substr(0, std::max<size_t>(max_characters, 3) - 3) + "...";
+  return out;
+}
+
 std::vector<uchar> encode_png(const float* in, int channels, int height, int width) {
   GANAUG_CHECK(channels == 1 || channels == 3, "encode_png needs 1 or 3 channels, got ", channels);
   return encode_mat(to_mat(in, channels, height, width));
@@ -268,8 +307,10 @@ std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
   // The names in a white column on the left, each centred on its row.
   const auto font = cv::FONT_HERSHEY_SIMPLEX;
   const double font_scale = 0.5;
+  std::vector<std::string> drawn;
+  for (const auto& label : labels) drawn.push_back(drawable_label(label));
   int text_width = 0;
-  for (const auto& label : labels) {
+  for (const auto& label : drawn) {
     int baseline = 0;
     text_width = std::max(text_width, cv::getTextSize(label, font, font_scale, 1, &baseline).width);
   }
@@ -278,8 +319,8 @@ std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
   for (size_t i = 0; i < labels.size(); ++i) {
     const int middle = static_cast<int>(padding + static_cast<int64_t>(i) * row_height +
                                         images.size(2) * scale / 2);
-    cv::putText(column, labels[i], cv::Point(8, middle + 5), font, font_scale, cv::Scalar::all(0),
-                1, cv::LINE_AA);
+    cv::putText(column, drawn[i], cv::Point(8, middle + 5), font, font_scale, cv::Scalar::all(0), 1,
+                cv::LINE_AA);
   }
   cv::Mat out;
   cv::hconcat(column, grid, out);

@@ -472,14 +472,22 @@ class AugmentRun {
     if (o_.joint()) return joint_classifier_;
     const auto& train = data_.train;
     const auto synthetic = read_back_synthetic();
-    // --pseudo: the pool joins as images labelled -1, trained on by consistency.
+    // --pseudo: the pool joins as images labelled -1, trained on by consistency; each epoch's
+    // share of pool images over the threshold is kept for the summary.
+    auto hooks = classifier_hooks("retrain");
+    if (o_.pseudo()) {
+      hooks.on_epoch = [this, show = hooks.on_epoch](const ClassifierProgress& p) {
+        show(p);
+        threshold_share_.push_back(p.pool_confident);
+      };
+    }
     auto retrained = train_stage_classifier(
         "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
         o_.n() > 0 ? &synthetic : nullptr,
         classifier_options(target_width(o_.scheme(), train.num_classes()))
             .dynamic_argmax(o_.dynamic_argmax())
             .pool_weight(o_.pseudo() ? 1.0 : 0.0),
-        classifier_hooks("retrain"), stage_hooks());
+        hooks, stage_hooks());
     save_custom_classifier(retrained, "retrained");
     return retrained;
   }
@@ -504,6 +512,10 @@ class AugmentRun {
       // Only when not the default, so that default runs write what they wrote before.
       if (o_.strong_view().to_string() != StrongViewOptions().to_string())
         pool_summary_["retrained"]["strong_view"] = o_.strong_view().to_string();
+      // Per epoch of consistency training, the share of the step's pool images whose weak view
+      // passed the threshold (none when the classifier was not trained in this process).
+      if (!threshold_share_.empty())
+        pool_summary_["retrained"]["threshold_share"] = threshold_share_;
     }
   }
 
@@ -520,6 +532,7 @@ class AugmentRun {
   ShardRange range_;
   Classifier baseline_{nullptr}, joint_classifier_{nullptr};
   double baseline_seconds_ = 0, gan_rate_ = 0;
+  std::vector<double> threshold_share_;  // per epoch of the retrained classifier, with --pseudo
 };
 
 }  // namespace

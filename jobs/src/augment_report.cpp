@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
+#include <numeric>
 #include <opencv2/imgcodecs.hpp>
 #include <sstream>
+#include <vector>
 
 #include "ganaug/datasets/chart.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
@@ -42,6 +44,23 @@ std::string escape(const std::string& text) {
   return out;
 }
 
+// Past this many classes the confusion matrices show the most confused ones: the page grows with
+// the square of the classes otherwise (500 classes made 43.5 MB that took 26 s to render).
+constexpr size_t kConfusionClasses = 20;
+// Class names in the page's tables are cut to this many characters (the whole names are in
+// summary.json).
+constexpr size_t kNameCharacters = 40;
+
+// `name` cut to kNameCharacters bytes (on a UTF-8 character boundary) with an ellipsis.
+std::string cut_name(const std::string& name) {
+  if (name.size() <= kNameCharacters) return name;
+  size_t cut = kNameCharacters - 3;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return name.substr(0, cut) + "\u2026";
+}
+
+std::string short_name(const std::string& name) { return escape(cut_name(name)); }
+
 // A PNG as an <img> that needs no file: a data: URL.
 std::string png_img(const std::vector<uchar>& png, const std::string& alt) {
   using namespace boost::archive::iterators;
@@ -70,13 +89,14 @@ std::string images_section(const ReportInputs& in) {
     << "<tr><th>class</th><th>real (training set)</th><th>generated</th></tr>\n";
   for (size_t k = 0; k < in.class_names.size(); ++k) {
     const auto& name = in.class_names[k];
-    s << "<tr><td>" << escape(name) << "</td><td>";
+    s << "<tr><td>" << short_name(name) << "</td><td>";
     if (k < in.real.size() && in.real[k].defined() && in.real[k].size(0) > 0)
-      s << png_img(encode_labelled_grid(in.real[k], {}, in.real[k].size(0)), "real " + name);
+      s << png_img(encode_labelled_grid(in.real[k], {}, in.real[k].size(0)),
+                   "real " + cut_name(name));
     s << "</td><td>";
     if (k < in.generated.size() && in.generated[k].defined() && in.generated[k].size(0) > 0)
       s << png_img(encode_labelled_grid(in.generated[k], {}, in.generated[k].size(0)),
-                   "generated " + name);
+                   "generated " + cut_name(name));
     s << "</td></tr>\n";
   }
   s << "</table>\n";
@@ -143,19 +163,79 @@ std::string losses_section(const std::filesystem::path& log, bool joint) {
   return out + png_img(png, chart.title) + "\n";
 }
 
-// A confusion matrix, each cell shaded by its share of the true class's images.
+// With --pseudo: the share of pool images over the threshold, per epoch of consistency training.
+std::string pool_section(const nlohmann::json& summary) {
+  if (!summary.contains("unlabeled") || !summary["unlabeled"].contains("retrained") ||
+      !summary["unlabeled"]["retrained"].contains("threshold_share"))
+    return "";
+  const auto& retrained = summary["unlabeled"]["retrained"];
+  LineChart chart;
+  chart.title = "Pool images over the threshold (" + retrained["confidence"].dump() + ")";
+  chart.x_label = "epoch";
+  chart.y_label = "share of the step's pool images";
+  chart.width = 800;
+  chart.height = 400;
+  ChartSeries series{"retrained classifier", {}, {}, {}};
+  const auto& shares = retrained["threshold_share"];
+  // About 16 epochs drawn (the chart marks every x drawn), the last among them.
+  const size_t step = std::max<size_t>(1, shares.size() / 16);
+  for (size_t e = 0; e < shares.size(); ++e) {
+    if (e % step != 0 && e + 1 != shares.size()) continue;
+    series.x.push_back(static_cast<double>(e + 1));
+    series.y.push_back(shares[e].get<double>());
+  }
+  chart.series.push_back(series);
+  std::vector<uchar> png;
+  GANAUG_CHECK(cv::imencode(".png", draw_line_chart(chart), png), "cannot encode the pool chart");
+  return "<h2>Consistency training on the pool</h2>\n<p>" +
+         std::to_string(retrained.value("confident", int64_t{0})) +
+         " pool images are confident to the retrained classifier at the end; the share of each "
+         "epoch's pool images whose weak view passed the threshold:</p>\n" +
+         png_img(png, chart.title) + "\n";
+}
+
+// The classes the confusion matrices show: every class up to kConfusionClasses, else the
+// kConfusionClasses with the most misclassified images (as the true class or the predicted one)
+// in either matrix, in class order.
+std::vector<size_t> shown_classes(const nlohmann::json& a, const nlohmann::json& b) {
+  std::vector<size_t> classes(a.size());
+  std::iota(classes.begin(), classes.end(), size_t{0});
+  if (classes.size() <= kConfusionClasses) return classes;
+  std::vector<double> errors(classes.size(), 0.0);
+  for (const auto* m : {&a, &b})
+    for (size_t i = 0; i < m->size() && i < errors.size(); ++i)
+      for (size_t j = 0; j < (*m)[i].size() && j < errors.size(); ++j)
+        if (i != j) {
+          errors[i] += (*m)[i][j].get<double>();
+          errors[j] += (*m)[i][j].get<double>();
+        }
+  std::stable_sort(classes.begin(), classes.end(),
+                   [&](size_t x, size_t y) { return errors[x] > errors[y]; });
+  classes.resize(kConfusionClasses);
+  std::sort(classes.begin(), classes.end());
+  return classes;
+}
+
+// A confusion matrix over the `shown` classes, each cell shaded by its share of the true
+// class's images.
 std::string confusion_table(const nlohmann::json& confusion, const std::vector<std::string>& names,
-                            const std::string& title) {
+                            const std::string& title, const std::vector<size_t>& shown) {
   std::ostringstream s;
   s << "<table class=\"confusion\"><caption>" << escape(title)
-    << " (rows: true class, columns: predicted)</caption>\n<tr><th></th>";
-  for (const auto& name : names) s << "<th>" << escape(name) << "</th>";
+    << " (rows: true class, columns: predicted";
+  if (shown.size() < confusion.size())
+    s << "; the " << shown.size() << " most confused of " << confusion.size()
+      << " classes, all in summary.json";
+  s << ")</caption>\n<tr><th></th>";
+  const auto name = [&](size_t k) { return short_name(k < names.size() ? names[k] : ""); };
+  for (const size_t j : shown) s << "<th>" << name(j) << "</th>";
   s << "</tr>\n";
-  for (size_t i = 0; i < confusion.size(); ++i) {
+  for (const size_t i : shown) {
     double total = 0;
     for (const auto& v : confusion[i]) total += v.get<double>();
-    s << "<tr><th>" << escape(i < names.size() ? names[i] : "") << "</th>";
-    for (const auto& v : confusion[i]) {
+    s << "<tr><th>" << name(i) << "</th>";
+    for (const size_t j : shown) {
+      const auto& v = confusion[i][j];
       const double share = total > 0 ? v.get<double>() / total : 0;
       s << "<td style=\"background: rgba(31, 119, 180, " << std::setprecision(3) << share << ")\">"
         << v.get<int64_t>() << "</td>";
@@ -187,11 +267,13 @@ std::string accuracy_section(const nlohmann::json& summary, const std::vector<st
   for (size_t k = 0; k < names.size(); ++k) {
     const double a = base["per_class_accuracy"][k].get<double>();
     const double b = retrained["per_class_accuracy"][k].get<double>();
-    s << "<tr><td>" << escape(names[k]) << "</td><td>" << percent(a, 1) << "%</td><td>"
+    s << "<tr><td>" << short_name(names[k]) << "</td><td>" << percent(a, 1) << "%</td><td>"
       << percent(b, 1) << "%</td><td>" << signed_points(b - a) << "</td></tr>\n";
   }
-  s << "</table>\n<div class=\"side\">" << confusion_table(base["confusion"], names, "Baseline")
-    << confusion_table(retrained["confusion"], names, "Retrained") << "</div>\n";
+  const auto shown = shown_classes(base["confusion"], retrained["confusion"]);
+  s << "</table>\n<div class=\"side\">"
+    << confusion_table(base["confusion"], names, "Baseline", shown)
+    << confusion_table(retrained["confusion"], names, "Retrained", shown) << "</div>\n";
   return s.str();
 }
 
@@ -207,8 +289,16 @@ std::string run_section(const ReportInputs& in) {
       << escape(s.value("device", "")) << ", " << s.value("threads", 0) << " threads; "
       << std::fixed << std::setprecision(1) << s["timings"].value("total_s", 0.0)
       << " s in all</li>\n</ul>\n";
-  for (const auto& [name, json] :
-       {std::pair{"summary.json", &in.summary}, {"run.json", &in.record}})
+  // Past kConfusionClasses classes the matrices stay in summary.json, out of the page.
+  nlohmann::json summary = in.summary;
+  if (in.class_names.size() > kConfusionClasses)
+    for (const char* model : {"baseline", "retrained"})
+      if (summary.contains(model) && summary[model].contains("confusion"))
+        summary[model]["confusion"] = "(" + std::to_string(in.class_names.size()) + " x " +
+                                      std::to_string(in.class_names.size()) + ": in summary.json)";
+  const std::pair<const char*, const nlohmann::json*> files[] = {{"summary.json", &summary},
+                                                                 {"run.json", &in.record}};
+  for (const auto& [name, json] : files)
     out << "<details><summary>" << name << "</summary><pre>"
         << escape(json->dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
         << "</pre></details>\n";
@@ -251,9 +341,9 @@ std::string report_html(const ReportInputs& in) {
        << scheme << " on " << data << "</title>\n"
        << kStyle << "</head>\n<body>\n<h1>ganaug augment: <code>" << scheme << "</code> on " << data
        << "</h1>\n"
-       << accuracy_section(in.summary, in.class_names) << images_section(in)
-       << losses_section(in.gan_log, in.joint) << run_section(in) << kImageCheck
-       << "</body>\n</html>\n";
+       << accuracy_section(in.summary, in.class_names) << pool_section(in.summary)
+       << images_section(in) << losses_section(in.gan_log, in.joint) << run_section(in)
+       << kImageCheck << "</body>\n</html>\n";
   return page.str();
 }
 

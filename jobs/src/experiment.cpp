@@ -42,11 +42,14 @@ using detail::fixed;
 using detail::now_utc;
 using detail::seconds_since;
 
+// A data set's name in the grid: its folder's name whole ("data.v2"), a file's without its
+// extension ("manifest" for manifest.csv).
 std::string dataset_label(const DatasetSpec& spec) {
   if (spec.path().empty()) return "fashion-mnist";
   fs::path p = fs::path(spec.path()).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
-  return p.has_extension() ? p.stem().string() : p.filename().string();
+  std::error_code error;
+  return fs::is_regular_file(p, error) ? p.stem().string() : p.filename().string();
 }
 
 // Images as the PNG files users get hold them: 8-bit levels.
@@ -197,6 +200,23 @@ class Experiment {
                  const ClassicAugmentOptions* setting = nullptr) const {
     return train_stage_classifier("training the classifier", real, synthetic, options,
                                   hooks(classic, setting), stage_hooks());
+  }
+  // fit() of a cell trained on a pool whose true classes are `truth`: each epoch's share of pool
+  // images over the threshold and the accuracy of their targets go to `trace`.
+  Classifier fit_traced(const LabeledDataset& real, const LabeledDataset* synthetic,
+                        const ClassifierOptions& options, bool classic, const torch::Tensor& truth,
+                        nlohmann::json& trace) const {
+    auto traced = hooks(classic);
+    traced.pool_truth = truth;
+    trace = {{"threshold_share", nlohmann::json::array()},
+             {"label_accuracy", nlohmann::json::array()}};
+    traced.on_epoch = [&trace](const ClassifierProgress& p) {
+      trace["threshold_share"].push_back(p.pool_confident);
+      trace["label_accuracy"].push_back(p.pool_accuracy ? nlohmann::json(*p.pool_accuracy)
+                                                        : nlohmann::json());
+    };
+    return train_stage_classifier("training the classifier", real, synthetic, options, traced,
+                                  stage_hooks());
   }
 
   // The network of `ds`'s classifiers and its width, after checking that the finished results
@@ -429,6 +449,7 @@ class Experiment {
     uint64_t seed = 0;
     LabeledDataset train;
     std::map<int64_t, LabeledDataset> pools;
+    std::map<int64_t, torch::Tensor> pool_truths;  // the pools' classes, for measurement only
     Classifier teacher{nullptr};
     double teacher_seconds = 0;  // its training time, counted in the `classic` cell reusing it
     std::map<int64_t, Generator> generators;
@@ -445,7 +466,8 @@ class Experiment {
     const LabeledDataset& pool(int64_t n) {
       auto& pool = pools[n];
       if (!pool.images.defined())
-        pool = unlabeled_pool(*full, size, seed, n, mix_seed(seed, streams::kUnlabeledPool));
+        pool = unlabeled_pool(*full, size, seed, n, mix_seed(seed, streams::kUnlabeledPool),
+                              &pool_truths[n]);
       return pool;
     }
   };
@@ -577,13 +599,19 @@ class Experiment {
   // One cell's classifier; `synthetic_count` gets the synthetic images it trained on and
   // `earlier_seconds` the training time of a classifier it reuses.
   Classifier train_cell(Group& g, const detail::CellSpec& cell, int64_t* synthetic_count,
-                        double* earlier_seconds) {
+                        double* earlier_seconds, nlohmann::json* pool_trace) {
     const auto& scheme = cell.scheme;
-    // The pseudo columns train on the labeled images and the pool (labelled -1).
+    // The pseudo columns train on the labeled images and the pool (labelled -1); what the pool's
+    // targets do, epoch by epoch, goes to `pool_trace` (its true classes are known here).
     const auto real = scheme.pseudo ? concatenate({g.train, g.pool(cell.pool)}) : g.train;
     const auto options = [&](int64_t outputs) {
       return classifier_options(outputs, g.train, g.seed)
           .pool_weight(scheme.pseudo ? o_.pool_weight() : 0.0);
+    };
+    const auto fit_cell = [&](const LabeledDataset* synthetic, const ClassifierOptions& o) {
+      if (!scheme.pseudo) return fit(real, synthetic, o, scheme.classic);
+      return fit_traced(real, synthetic, o, scheme.classic, g.pool_truths.at(cell.pool),
+                        *pool_trace);
     };
     if (scheme.joint) return train_joint_cell(g, cell);
     if (!scheme.synthetic && scheme.classic && !scheme.pseudo && g.teacher) {
@@ -591,7 +619,7 @@ class Experiment {
       return g.teacher;  // the same classifier, trained to label the pool
     }
     if (!scheme.synthetic) {
-      auto model = fit(real, nullptr, options(g.k), scheme.classic);
+      auto model = fit_cell(nullptr, options(g.k));
       if (!scheme.classic && !scheme.pseudo) g.real_only = model;
       if (scheme.classic && !scheme.pseudo && !g.teacher) g.teacher = model;
       return model;
@@ -606,8 +634,7 @@ class Experiment {
       probabilities = predict_probabilities(g.real_only, synthetic.images, g.k);
     synthetic.targets = scheme_targets(labels, synthetic.labels, g.k, probabilities);
     *synthetic_count = synthetic.size();
-    return fit(real, &synthetic, options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic),
-               scheme.classic);
+    return fit_cell(&synthetic, options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic));
   }
 
   void run_cell(Group& g, const detail::CellSpec& cell) {
@@ -615,7 +642,8 @@ class Experiment {
     const auto start = Clock::now();
     int64_t synthetic_count = 0;
     double earlier_seconds = 0;
-    auto model = train_cell(g, cell, &synthetic_count, &earlier_seconds);
+    nlohmann::json pool_trace;
+    auto model = train_cell(g, cell, &synthetic_count, &earlier_seconds, &pool_trace);
     const auto metrics = evaluate(model, *g.test);
     const double seconds = seconds_since(start) + earlier_seconds;
     const auto& scheme = cell.scheme;
@@ -632,6 +660,7 @@ class Experiment {
     result.macro_f1 = metrics.macro_f1;
     result.seconds = seconds;
     if (scheme.classic) result.classic = classic_.to_string();
+    result.pool = pool_trace;
     results_.add_cell(std::move(result));
     say(g.name + " " + scheme.name() + (cell.multiple > 0 ? " x" + fixed(cell.multiple, 1) : "") +
         (cell.pool > 0 ? " pool " + std::to_string(cell.pool) : "") + ": " +

@@ -1,5 +1,6 @@
 #include "experiment_outputs.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <iomanip>
 #include <map>
@@ -63,6 +64,33 @@ void write_charts(const fs::path& out, const nlohmann::json& results) {
   for (const auto& [ds, chart] : charts) save_line_chart(out / ("accuracy-" + ds + ".png"), chart);
 }
 
+// Per data set with pseudo cells: each (scheme, size, pool)'s share of pool images over the
+// threshold and the accuracy of those targets, per epoch, in % (means over the seeds).
+void write_pool_charts(const fs::path& out, const nlohmann::json& results) {
+  for (const auto& [ds, groups] : pool_traces(results["cells"])) {
+    LineChart chart;
+    chart.title = ds + ": the pool's targets per epoch (means over seeds)";
+    chart.x_label = "epoch";
+    chart.y_label = "%";
+    for (const auto& [name, trace] : groups) {
+      for (const auto& [series, label] :
+           {std::pair{"threshold_share", ": over the threshold"}, {"label_accuracy", ": right"}}) {
+        ChartSeries s{name + label, {}, {}, {}};
+        const auto& means = trace.at(series);
+        // About 16 epochs drawn (the chart marks every x drawn), the last among them.
+        const size_t step = std::max<size_t>(1, means.size() / 16);
+        for (size_t e = 0; e < means.size(); ++e) {
+          if (means[e].is_null() || (e % step != 0 && e + 1 != means.size())) continue;
+          s.x.push_back(static_cast<double>(e + 1));
+          s.y.push_back(100 * means[e].get<double>());
+        }
+        if (!s.x.empty()) chart.series.push_back(std::move(s));
+      }
+    }
+    if (!chart.series.empty()) save_line_chart(out / ("pool-" + ds + ".png"), chart);
+  }
+}
+
 int64_t position(const nlohmann::json& list, const nlohmann::json& value, const char* what) {
   for (size_t i = 0; i < list.size(); ++i)
     if (list[i] == value) return static_cast<int64_t>(i);
@@ -78,16 +106,34 @@ void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
   std::ostringstream csv;
   csv << "dataset,size,seed,scheme,multiple,unlabeled,synthetic_images,accuracy,macro_f1,"
          "seconds\n";
+  // The pseudo cells' log: per epoch, the share of pool images over the threshold and the
+  // accuracy of those targets (empty in an epoch without one).
+  std::ostringstream pool_csv;
+  pool_csv << "dataset,size,seed,scheme,multiple,unlabeled,epoch,threshold_share,label_accuracy\n";
+  bool traced = false;
   for (const auto& c : results["cells"]) {
-    csv << csv_field(c["dataset"].get<std::string>()) << "," << c["size"] << "," << c["seed"] << ","
-        << c["scheme"].get<std::string>() << "," << c["multiple"] << ","
-        << c.value("unlabeled", int64_t{0}) << "," << c["synthetic_images"] << ","
-        << fixed(c["accuracy"].get<double>(), 6) << "," << fixed(c["macro_f1"].get<double>(), 6)
-        << "," << fixed(c["seconds"].get<double>(), 1) << "\n";
+    std::ostringstream cell;
+    cell << csv_field(c["dataset"].get<std::string>()) << "," << c["size"] << "," << c["seed"]
+         << "," << c["scheme"].get<std::string>() << "," << c["multiple"] << ","
+         << c.value("unlabeled", int64_t{0}) << ",";
+    csv << cell.str() << c["synthetic_images"] << "," << fixed(c["accuracy"].get<double>(), 6)
+        << "," << fixed(c["macro_f1"].get<double>(), 6) << ","
+        << fixed(c["seconds"].get<double>(), 1) << "\n";
+    if (!c.contains("pool")) continue;
+    traced = true;
+    const auto& shares = c["pool"]["threshold_share"];
+    const auto& right = c["pool"]["label_accuracy"];
+    for (size_t e = 0; e < shares.size(); ++e)
+      pool_csv << cell.str() << e + 1 << "," << fixed(shares[e].get<double>(), 6) << ","
+               << (e < right.size() && !right[e].is_null() ? fixed(right[e].get<double>(), 6)
+                                                           : std::string())
+               << "\n";
   }
   write_text(out / "results.csv", csv.str());
+  if (traced) write_text(out / "pool.csv", pool_csv.str());
   write_text(out / "report.md", experiment_report(results));
   write_charts(out, results);
+  write_pool_charts(out, results);
 }
 
 int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cell) {
@@ -99,6 +145,37 @@ int64_t experiment_unit(const nlohmann::json& results, const nlohmann::json& cel
                                          results["settings"]["first_seed"].get<uint64_t>());
   GANAUG_CHECK(seed >= 0 && seed < seeds, "the grid has no seed ", cell["seed"].dump());
   return (d * static_cast<int64_t>(grid["sizes"].size()) + s) * seeds + seed;
+}
+
+std::map<std::string, std::map<std::string, nlohmann::json>> pool_traces(
+    const nlohmann::json& cells) {
+  // Per (data set, group): per series, per epoch, the sum and count of the seeds' values.
+  std::map<std::string,
+           std::map<std::string, std::map<std::string, std::vector<std::pair<double, int>>>>>
+      sums;
+  for (const auto& c : cells) {
+    if (!c.contains("pool")) continue;
+    const auto name = c["scheme"].get<std::string>() + " n" + c["size"].dump() + " pool " +
+                      std::to_string(c.value("unlabeled", int64_t{0}));
+    auto& group = sums[c["dataset"].get<std::string>()][name];
+    for (const auto& [series, values] : c["pool"].items()) {
+      auto& epochs = group[series];
+      if (epochs.size() < values.size()) epochs.resize(values.size(), {0.0, 0});
+      for (size_t e = 0; e < values.size(); ++e)
+        if (!values[e].is_null())
+          epochs[e] = {epochs[e].first + values[e].get<double>(), epochs[e].second + 1};
+    }
+  }
+  std::map<std::string, std::map<std::string, nlohmann::json>> out;
+  for (const auto& [ds, groups] : sums)
+    for (const auto& [name, series] : groups)
+      for (const auto& [key, epochs] : series) {
+        auto means = nlohmann::json::array();
+        for (const auto& [sum, count] : epochs)
+          means.push_back(count > 0 ? nlohmann::json(sum / count) : nlohmann::json());
+        out[ds][name][key] = means;
+      }
+  return out;
 }
 
 std::vector<CellSpec> unit_cells(const std::vector<ExperimentScheme>& schemes,

@@ -1,10 +1,12 @@
 #pragma once
 // What augment-bench writes from its results object (results.json, results.csv, report.md,
-// accuracy-<dataset>.png), shared by the grid (experiment.cpp) and the merge of its shards
-// (experiment_merge.cpp). Internal to the pipelines library.
+// accuracy-<dataset>.png, and for pseudo cells pool.csv and pool-<dataset>.png), shared by the grid
+// (experiment.cpp) and the merge of its shards (experiment_merge.cpp). Internal to the pipelines
+// library.
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -21,6 +23,12 @@ struct CellSpec {
   double multiple = 0;
   int64_t pool = 0;
 };
+
+/// What the pseudo cells' pools did: per data set, per group of cells
+/// ("<scheme> n<size> pool <p>"), per series ("threshold_share", "label_accuracy"), the mean
+/// over the group's seeds in each epoch (null in an epoch without a value).
+std::map<std::string, std::map<std::string, nlohmann::json>> pool_traces(
+    const nlohmann::json& cells);
 
 /// The cells of one unit in run order, scheme by scheme: a column without synthetic images or
 /// pool runs once (pool 0); a pseudo column once per pool size above 0; a GAN column once per

@@ -1,7 +1,9 @@
 // augment-bench's summary of its cells (paired intervals) and its Markdown report.
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstring>
 #include <iomanip>
 #include <map>
 #include <set>
@@ -184,6 +186,42 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
 
 namespace {
 
+// `text` as Markdown shows it literally: Markdown's punctuation escaped with a backslash, HTML's
+// as entities (a data set's name is the user's folder name).
+std::string markdown_text(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '&') {
+      out += "&amp;";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      if (std::strchr("\\`*_{}[]()#+-.!|~", c) != nullptr && c != '\0') out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+// `path` as a Markdown link's destination: every byte but letters, digits and -._~/
+// percent-encoded.
+std::string markdown_url(const std::string& path) {
+  std::ostringstream out;
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || (c != '\0' && std::strchr("-._~/", c) != nullptr))
+      out << c;
+    else
+      out << '%' << std::uppercase << std::hex << std::setw(2) << std::setfill('0')
+          << static_cast<int>(byte) << std::dec;
+  }
+  return out.str();
+}
+
 // The classifier's training fields set away from their defaults and the pool's consistency
 // settings (when the grid has a pool), as "; ..." clauses of the settings sentence.
 std::string tuning_and_pool(const nlohmann::json& s, const nlohmann::json& grid) {
@@ -247,7 +285,7 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
 // A dataset's test set and reference classifier.
 void write_reference(std::ostringstream& md, const nlohmann::json& s, const std::string& ds,
                      const nlohmann::json& ref) {
-  md << "\n## " << ds << "\n\n"
+  md << "\n## " << markdown_text(ds) << "\n\n"
      << (s.value("evaluate_on", std::string("test")) == "validation" ? "Scored on: " : "Test set: ")
      << ref["test"].value("source", std::string("?")) << " (" << ref["test"].value("images", 0)
      << " images). Classifier network: " << ref.value("network", std::string("?"))
@@ -257,6 +295,29 @@ void write_reference(std::ostringstream& md, const nlohmann::json& s, const std:
         "and judges class faithfulness. FCD of real training vs real test images at "
      << ref["fcd_samples"]
      << " samples (the floor): " << fixed(ref["fcd_real_vs_real"].get<double>(), 2) << ".\n";
+}
+
+// What the pseudo cells' pools did: the chart, and each group's last epoch.
+void write_pool_targets(std::ostringstream& md, const nlohmann::json& cells,
+                        const std::string& ds) {
+  const auto traces = detail::pool_traces(cells);
+  const auto found = traces.find(ds);
+  if (found == traces.end()) return;
+  md << "\n### The pool's targets\n\n"
+     << "Per epoch of consistency training, the share of the step's pool images whose weak view "
+        "passed the threshold (they become targets), and how many of those targets are the "
+        "image's true class (the pool is drawn from labeled data; training never reads its "
+        "labels). Means over seeds, last epoch:\n\n"
+     << "| cells | over the threshold | targets right |\n| --- | --- | --- |\n";
+  const auto last = [](const nlohmann::json& means) {
+    for (auto it = means.rbegin(); it != means.rend(); ++it)
+      if (!it->is_null()) return fixed(100 * it->get<double>(), 1) + "%";
+    return std::string("-");
+  };
+  for (const auto& [name, trace] : found->second)
+    md << "| " << markdown_text(name) << " | " << last(trace.at("threshold_share")) << " | "
+       << last(trace.at("label_accuracy")) << " |\n";
+  md << "\n![pool targets](" << markdown_url("pool-" + ds + ".png") << ")\n";
 }
 
 // One table per labeled size: every scheme's accuracy and gains.
@@ -312,7 +373,7 @@ void write_verdicts(std::ostringstream& md, const nlohmann::json& summary, const
 
 // The dataset's chart and its generators' measurements.
 void write_generators(std::ostringstream& md, const nlohmann::json& r, const std::string& ds) {
-  md << "\n![accuracy](accuracy-" << ds << ".png)\n\n"
+  md << "\n![accuracy](" << markdown_url("accuracy-" + ds + ".png") << ")\n\n"
      << "### Generators\n\n"
      << "| size | seed | FCD | class faithfulness | diversity | CAS | GAN s | GAN images/s | "
         "samples |\n"
@@ -360,6 +421,7 @@ std::string experiment_report(const nlohmann::json& r) {
     if (pools || joint) md << pool_questions(r["summary"], ds);
     write_gain_tables(md, r["summary"], ds, pools);
     write_verdicts(md, r["summary"], ds);
+    write_pool_targets(md, r["cells"], ds);
     write_generators(md, r, ds);
   }
   return md.str();

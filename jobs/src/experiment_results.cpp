@@ -32,6 +32,7 @@ void to_json(nlohmann::json& j, const CellResult& c) {
        {"macro_f1", c.macro_f1},
        {"seconds", c.seconds}};
   if (!c.classic.empty()) j["classic"] = c.classic;
+  if (!c.pool.is_null()) j["pool"] = c.pool;
 }
 
 void from_json(const nlohmann::json& j, CellResult& c) {
@@ -47,6 +48,14 @@ void from_json(const nlohmann::json& j, CellResult& c) {
   c.macro_f1 = share_at(j, "macro_f1");
   c.seconds = j.at("seconds").get<double>();
   c.classic = j.value("classic", std::string());
+  c.pool = j.value("pool", nlohmann::json());  // files from before it was traced
+  if (!c.pool.is_null()) {
+    for (const char* series : {"threshold_share", "label_accuracy"})
+      for (const auto& share : c.pool.at(series))
+        GANAUG_CHECK(share.is_null() || (share.is_number() && share.get<double>() >= 0 &&
+                                         share.get<double>() <= 1),
+                     "\"pool\": \"", series, "\" holds ", share.dump(), ", not a share in [0, 1]");
+  }
 }
 
 void to_json(nlohmann::json& j, const ClassicChoiceCell& c) {

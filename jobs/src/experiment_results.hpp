@@ -27,6 +27,10 @@ struct CellResult {
   double accuracy = 0, macro_f1 = 0;
   double seconds = 0;   ///< wall time of the cell (and of a classifier it reused)
   std::string classic;  ///< the classical setting of a classic cell; empty otherwise
+  /// A pseudo cell's pool, per epoch: "threshold_share" (of the step's pool images whose weak
+  /// view passed the threshold) and "label_accuracy" (of those targets, against the pool's true
+  /// classes; null in an epoch without one); null for other cells and files from before.
+  nlohmann::json pool;
 };
 void to_json(nlohmann::json& j, const CellResult& c);
 void from_json(const nlohmann::json& j, CellResult& c);

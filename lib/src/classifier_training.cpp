@@ -75,6 +75,7 @@ struct StepPlan {
 // with its targets and loss weights, and the pool's weak and strong views.
 struct Batch {
   torch::Tensor images, targets, weights, weak, strong;
+  torch::Tensor pool_pick;  // the pool images of `weak` and `strong`
   int64_t n_real = 0;
   bool synthetic = false;
 };
@@ -156,6 +157,7 @@ Batch build_step(const TrainingSet& set, const StepPlan& plan, double synthetic_
     const auto& weak_view = hooks.weak_augment ? hooks.weak_augment : hooks.augment;
     b.weak = (weak_view ? weak_view(unlabeled, plan.batch_seed + 2) : unlabeled).to(set.device);
     b.strong = hooks.strong_augment(unlabeled, plan.batch_seed + 3).to(set.device);
+    b.pool_pick = plan.pool_pick;
   }
   return b;
 }
@@ -208,6 +210,8 @@ torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions
 struct PoolDraws {
   torch::Tensor confident;                     // the epoch's summed share of targets
   detail::DistributionAlignment* alignment{};  // when the targets are aligned
+  torch::Tensor truth;                         // ClassifierHooks::pool_truth, when given
+  torch::Tensor right, targets;                // the epoch's counts of right targets and targets
 };
 
 // FixMatch's consistency loss on the step's pool images: the weak view's confident prediction
@@ -223,6 +227,14 @@ torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptio
   }
   const auto [loss, confident] = consistency_loss(guess, model(b.strong), options.pool_threshold());
   draws.confident.add_(confident);
+  if (draws.truth.defined()) {
+    const auto [probability, predicted] = guess.max(1);
+    const auto target = probability.ge(options.pool_threshold());
+    const auto truth = draws.truth.index_select(0, b.pool_pick).to(predicted.device());
+    const auto known = target & truth.ge(0);  // a pool image without a class is not counted
+    draws.right.add_((predicted.eq(truth) & known).sum());
+    draws.targets.add_(known.sum());
+  }
   return loss;
 }
 
@@ -248,6 +260,10 @@ void check_training_inputs(const LabeledDataset& real, const LabeledDataset* syn
   GANAUG_CHECK(options.pool_weight() <= 0 || (real.labels < 0).sum().item<int64_t>() == 0 ||
                    hooks.strong_augment,
                "consistency training on an unlabeled pool needs ClassifierHooks::strong_augment");
+  GANAUG_CHECK(!hooks.pool_truth.defined() ||
+                   hooks.pool_truth.numel() == (real.labels < 0).sum().item<int64_t>(),
+               "ClassifierHooks::pool_truth holds ", hooks.pool_truth.numel(), " classes for ",
+               (real.labels < 0).sum().item<int64_t>(), " pool images");
 }
 
 // The optimizer options ask for, over the model's parameters.
@@ -394,7 +410,14 @@ class TrainingRun {
     // Summed on the device and read once per epoch.
     const auto float64_on_device = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
     auto loss_sum = torch::zeros({}, float64_on_device);
-    PoolDraws pool{torch::zeros({}, float64_on_device), alignment_.get()};
+    PoolDraws pool;
+    pool.confident = torch::zeros({}, float64_on_device);
+    pool.alignment = alignment_.get();
+    if (set_.use_pool && hooks_.pool_truth.defined()) {
+      pool.truth = hooks_.pool_truth.to(torch::kCPU, torch::kInt64).flatten();
+      pool.right = torch::zeros({}, float64_on_device);
+      pool.targets = torch::zeros({}, float64_on_device);
+    }
     const int64_t batches = planner_.steps_per_epoch();
     for (int64_t i = 0; i < batches; ++i, ++step_) {
       if (hooks_.should_stop && hooks_.should_stop())
@@ -414,6 +437,8 @@ class TrainingRun {
     GANAUG_CHECK(std::isfinite(progress.loss), "classifier training diverged in epoch ", epoch + 1,
                  "; lower the learning rate");
     if (set_.use_pool) progress.pool_confident = pool.confident.item<double>() / batches;
+    if (pool.truth.defined() && pool.targets.item<double>() > 0)
+      progress.pool_accuracy = pool.right.item<double>() / pool.targets.item<double>();
     return progress;
   }
 

@@ -101,7 +101,7 @@ LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, u
 }
 
 LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uint64_t seed,
-                              int64_t size, uint64_t pool_seed) {
+                              int64_t size, uint64_t pool_seed, torch::Tensor* true_labels) {
   auto chosen = per_class_choice(data, per_class, seed);
   std::sort(chosen.begin(), chosen.end());
   std::vector<int64_t> rest;
@@ -119,6 +119,8 @@ LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uin
   std::sort(rest.begin(), rest.end());
   LabeledDataset pool;
   pool.images = data.images.index_select(0, to_index_tensor(rest).to(data.images.device()));
+  if (true_labels)
+    *true_labels = data.labels.index_select(0, to_index_tensor(rest).to(data.labels.device()));
   pool.labels = torch::full({size}, -1, torch::TensorOptions().dtype(torch::kInt64));
   pool.class_names = data.class_names;
   pool.source =

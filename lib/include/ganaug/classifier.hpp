@@ -294,6 +294,9 @@ struct ClassifierProgress {
   /// With an unlabeled pool (pool_weight > 0): the epoch's share of pool images whose weak view
   /// gave a confident prediction (a target); 0 before the pool is used.
   double pool_confident = 0;
+  /// With ClassifierHooks::pool_truth: the share of the epoch's targets whose class is the pool
+  /// image's true one (the pseudo-labels' accuracy); none when no image passed the threshold.
+  std::optional<double> pool_accuracy;
 };
 
 /// Prepares a training run's steps ahead of the step that trains on them. train_classifier calls
@@ -336,6 +339,10 @@ struct ClassifierHooks {
   /// (for diagnostics and tests).
   std::function<void(int64_t step, const torch::Tensor& logits, const torch::Tensor& targets)>
       on_synthetic_batch;
+  /// For measurement only, where the pool's true classes are known (a bench's pool drawn from
+  /// labeled data): one class per pool image, in the order the images labelled -1 stand in the
+  /// real set. Training never reads it; it gives ClassifierProgress::pool_accuracy.
+  torch::Tensor pool_truth;
   /// Polled before every batch; true stops training by throwing ganaug::Interrupted
   /// ("classifier training interrupted").
   std::function<bool()> should_stop;

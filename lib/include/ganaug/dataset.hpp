@@ -55,10 +55,12 @@ LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, u
 /// images drawn at random with `pool_seed` from the others (those that subset leaves out,
 /// images labelled -1 included), in their original order, every label set to -1 and no soft
 /// targets. Only the subset's choice reads labels; the pool's draw does not, and the pool
-/// carries none. Throws ganaug::Error as subset_per_class does, and when size is negative or
-/// larger than the images left.
+/// carries none; `true_labels`, when given, gets the pool images' labels in `data`, for
+/// measurement only (ClassifierHooks::pool_truth). Throws ganaug::Error as subset_per_class
+/// does, and when size is negative or larger than the images left.
 LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uint64_t seed,
-                              int64_t size, uint64_t pool_seed);
+                              int64_t size, uint64_t pool_seed,
+                              torch::Tensor* true_labels = nullptr);
 
 /// A seeded, stratified split: about `test_fraction` of every class goes to the second part,
 /// at least one image of each class to each part. Both parts keep the original order; images

@@ -70,13 +70,18 @@ std::vector<uchar> encode_png(const float* chw_in_minus1_1, int channels, int he
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images,
                      int64_t nrow = 8, int64_t padding = 2);
 
+/// `label` as OpenCV's Hershey fonts can draw it (printable ASCII): Latin-1 letters without their
+/// accents (é -> e, ß -> ss), other characters as '?', at most `max_characters` characters (a
+/// longer label ends in "..."). For the names in labelled grids.
+std::string drawable_label(const std::string& label, size_t max_characters = 32);
+
 /// PNG bytes of N x C x H x W images in [-1, 1] (C = 1 or 3, any device) in rows of `per_row`,
 /// each scaled up by a whole factor (nearest neighbour) so that its side is at least `min_cell`
 /// pixels, 2 white pixels between them; with `labels`, one per row (row i holds images
 /// [i * per_row, (i + 1) * per_row)), each written in a white column left of its row (class
-/// names beside a generator's samples). Throws ganaug::Error for another shape, no images, a
-/// count other than labels.size() x per_row (when labels are given), per_row < 1 or
-/// min_cell < 0.
+/// names beside a generator's samples; as drawable_label() gives them). Throws ganaug::Error for
+/// another shape, no images, a count other than labels.size() x per_row (when labels are given),
+/// per_row < 1 or min_cell < 0.
 std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
                                         const std::vector<std::string>& labels, int64_t per_row,
                                         int64_t min_cell = 56);
