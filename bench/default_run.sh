@@ -18,7 +18,7 @@ augment="$build/tools/augment"
 fields() {
   python3 -c 'import json, sys
 s = json.load(open(sys.argv[1])); t = s["timings"]
-print(f"{t[\"total_s\"]:.1f} {t[\"baseline_s\"]:.1f} {t[\"retrain_s\"]:.1f}",
+print("%.1f %.1f %.1f" % (t["total_s"], t["baseline_s"], t["retrain_s"]),
       s["baseline"]["accuracy"], s["retrained"]["accuracy"], s.get("prefetch", "-"))' "$1"
 }
 
