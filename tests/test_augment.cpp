@@ -1,7 +1,6 @@
 // End to end: the augment pipeline and its command line on a tiny IDX dataset built here.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 
@@ -418,11 +417,8 @@ TEST(AugmentCli, SigintStopsCleanlyAndResumeFinishes) {
                                 "--quiet",
                                 "--out",
                                 out.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  const pid_t pid = ganaug::testing::spawn_program(args);
+  ASSERT_GT(pid, 0);
   // Send SIGINT as soon as the manifest lists some images, as a user pressing Ctrl-C would.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline &&

@@ -1,7 +1,6 @@
 // The user's own network as the classifier: any torch::nn::Module, or a TorchScript file saved
 // in Python (tests/scripts/make_classifier_modules.py), through the library and `augment`.
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -496,11 +495,8 @@ TEST(CustomNetwork, ASecondCtrlCOrASigtermEndsARunStuckInTheUsersForward) {
                                   (dir / (term ? "term" : "int")).string(),
                                   "--classifier",
                                   (dir / "endless.pt").string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    ASSERT_EQ(posix_spawn(&pid, args[0].c_str(), nullptr, nullptr, argv.data(), environ), 0);
+    const pid_t pid = ganaug::testing::spawn_program(args);
+    ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::seconds(3));  // loaded, inside the forward
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, WNOHANG), 0) << "the run ended before the signal";

@@ -2,6 +2,7 @@
 // Helpers shared by the tests: a fresh temporary folder per test and a check on error messages.
 
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +101,17 @@ inline int run_program(const std::string& program, const std::string& arguments,
 
 /// A Python with PyTorch: $GANAUG_PYTHON, Debian's /usr/bin/python3, or python3 on the PATH;
 /// empty when there is none.
+/// Starts `args[0]` with the arguments args[1...] and this process's environment, without
+/// waiting; its process id, or -1 when it cannot be started.
+inline pid_t spawn_program(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  return posix_spawn(&pid, args.at(0).c_str(), nullptr, nullptr, argv.data(), environ) == 0 ? pid
+                                                                                            : -1;
+}
+
 inline std::string python_with_torch() {
   std::vector<std::string> candidates;
   if (const char* chosen = std::getenv("GANAUG_PYTHON")) candidates.push_back(chosen);
