@@ -48,6 +48,7 @@ enum class Quirk {
   kBreaksBackward,    // an in-place operation on a tensor that autograd needs
   kInPlace,           // x -= 0.25; x /= 0.75 on its input
   kOutOfPlace,        // the same normalisation into a new tensor
+  kLargeBatches,      // raises for batches of more than 5 (after the network check)
 };
 
 // A small network of the user's: convolution, batch norm, dropout (from LibTorch's global
@@ -72,6 +73,8 @@ class UserNetImpl : public torch::nn::Module {
     }
     if (quirk_ == Quirk::kThrowsInTraining && is_training())
       throw std::runtime_error("this network cannot train");
+    if (quirk_ == Quirk::kLargeBatches && x.size(0) > 5)
+      throw std::runtime_error("too many images\nframe #0: [somewhere]");
     if (quirk_ == Quirk::kOutOfPlace) x = (x - 0.25) / 0.75;
     auto hidden = torch::relu(norm_(conv_(x)));
     if (quirk_ == Quirk::kBreaksBackward) hidden.mul_(2);
@@ -226,6 +229,18 @@ TEST(CustomNetwork, ModulesThatDoNotFitAreRefusedNamingWhatWasExpected) {
     auto expected = parts;
     expected.push_back("quirky");
     expect_error([&, quirk = quirk] { train(quirky("quirky", quirk)); }, expected);
+  }
+  // A failure the check cannot see is named with the network when it comes; the whole message
+  // only in the source-location tail (printed with --verbose).
+  try {
+    train(quirky("late", Quirk::kLargeBatches));
+    ADD_FAILURE() << "a network that fails on batches of more than 5 images trained";
+  } catch (const ganaug::Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(
+        what.rfind("the classifier late failed on a batch of 12 images: too many images [", 0), 0u)
+        << what;
+    EXPECT_NE(what.find("frame #0: (somewhere)]"), std::string::npos) << what;
   }
   ganaug::CustomNetwork empty;
   empty.name = "empty";

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -183,15 +184,22 @@ std::string custom_name(const ClassifierOptions& o) {
 }
 
 // A pass of the user's network on its own copy of `images`: a network that changes its input in
-// place (`x -= 0.5`) would otherwise change ganaug's test set, pool or generated images. A
-// LibTorch error inside it is the user's network's, and named so (first line, no backtrace).
+// place (`x -= 0.5`) would otherwise change ganaug's test set, pool or generated images. An
+// error inside it is the user's network's, and named so: its first line, the whole of it (a
+// LibTorch backtrace) in the source-location tail that the tools print only with --verbose.
 torch::Tensor forward_custom(torch::nn::AnyModule& network, const ClassifierOptions& o,
                              const torch::Tensor& images) {
   try {
     return network.forward(images.clone());
-  } catch (const c10::Error& e) {
-    GANAUG_FAIL("the classifier ", custom_name(o), " failed on a batch of ", images.size(0),
-                " images: ", first_line(e));
+  } catch (const Error&) {
+    throw;  // ganaug's own (a stop request included)
+  } catch (const std::exception& e) {
+    std::string whole = e.what();  // the tail's brackets must balance
+    std::replace(whole.begin(), whole.end(), '[', '(');
+    std::replace(whole.begin(), whole.end(), ']', ')');
+    detail::throw_error(__FILE__, __LINE__, whole.c_str(),
+                        detail::concat("the classifier ", custom_name(o), " failed on a batch of ",
+                                       images.size(0), " images: ", first_line(e)));
   }
 }
 
