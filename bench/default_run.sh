@@ -25,7 +25,7 @@ print("%.1f %.1f %.1f" % (t["total_s"], t["baseline_s"], t["retrain_s"]),
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 start=$(date +%s.%N)
 "$augment" --scheme smooth --n 5000 --quiet --out "$out/default" >/dev/null
-wall=$(echo "$(date +%s.%N) - $start" | bc)
+wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
 read -r total baseline retrain base_acc re_acc prefetch < <(fields "$out/default/summary.json")
 printf 'default job: %.1f s wall (augment total %s s; classifiers %s + %s s; prefetch %s); accuracy %s -> %s\n' \
   "$wall" "$total" "$baseline" "$retrain" "$prefetch" "$base_acc" "$re_acc"
