@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
 
 #include "ganaug/datasets/csv_manifest.hpp"
+#include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/jobs/experiment.hpp"
 #include "ganaug/metrics.hpp"
@@ -188,6 +190,101 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
       {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).unlabeled({-1}).validate(); },
                                 {"pool sizes must be 0 or positive"});
+}
+
+TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsControl) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto options = tiny_grid(dir / "data", dir / "out")
+                           .sizes({3})
+                           .schemes(schemes({"classic", "classic+pseudo", "classic+pseudo+self",
+                                             "classic+pseudo+cond"}))
+                           .unlabeled({10})
+                           .pool_confidence(0.34)
+                           .pool_teacher(ganaug::PoolTeacher::kPseudo);
+  std::vector<std::string> lines;
+  ganaug::jobs::ExperimentCallbacks callbacks;
+  callbacks.on_progress = [&](const std::string& line) { lines.push_back(line); };
+  const auto results = ganaug::jobs::run_experiment(options, callbacks);
+  ASSERT_EQ(results["cells"].size(), 8u);
+  EXPECT_EQ(results["settings"]["pool_teacher"], "pseudo");
+  // One teacher per (size, seed, pool): the classic+pseudo cell's classifier, trained once.
+  int64_t teachers = 0;
+  for (const auto& line : lines)
+    teachers += line.find("training the pool teacher") != std::string::npos;
+  EXPECT_EQ(teachers, 2) << ::testing::PrintToString(lines);
+  std::map<std::string, int64_t> kept;  // per seed's generator
+  for (const auto& g : results["generators"]) {
+    EXPECT_EQ(g["unlabeled"]["teacher"], "pseudo") << g.dump();
+    kept[g["key"].get<std::string>()] = g["unlabeled"]["kept"].get<int64_t>();
+    EXPECT_TRUE(
+        fs::exists(dir / "out" / "generators" / g["key"].get<std::string>() / "teacher.pt"));
+  }
+  ASSERT_EQ(kept.size(), 2u);
+  for (const auto& c : results["cells"]) {
+    const auto scheme = c["scheme"].get<std::string>();
+    const auto key = "data-n3-seed" + c["seed"].dump() + "-u10";
+    // Self-training trains on exactly the images the GAN learned from the pool.
+    if (scheme == "classic+pseudo+self") EXPECT_EQ(c["synthetic_images"], kept.at(key)) << c.dump();
+    if (scheme == "classic+pseudo") {
+      EXPECT_GT(c["seconds"].get<double>(), 0) << c.dump();  // the teacher's training time
+      EXPECT_EQ(c["pool"]["threshold_share"].size(), 1u) << c.dump();
+    }
+  }
+  // The GAN's share over the teacher and over the control, with their intervals.
+  bool over_self = false;
+  for (const auto& row : results["summary"])
+    if (row["scheme"] == "classic+pseudo+cond") over_self = row.contains("gain_vs_self");
+  EXPECT_TRUE(over_self) << results["summary"].dump();
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  for (const char* text : {"a GAN on top of the pool over self-training", "self-training: the",
+                           "`classic+pseudo` classifier (dual pseudo training)"})
+    EXPECT_NE(report.find(text), std::string::npos) << text;
+  // The teacher's cell gives what it gives under the classic teacher: reusing it changes nothing.
+  const auto plain = ganaug::jobs::run_experiment(ExperimentOptions(options)
+                                                      .schemes(schemes({"classic+pseudo"}))
+                                                      .pool_teacher(ganaug::PoolTeacher::kClassic)
+                                                      .out_dir((dir / "plain").string()));
+  for (const auto& c : plain["cells"])
+    for (const auto& d : results["cells"])
+      if (d["key"] == c["key"]) EXPECT_EQ(d["accuracy"], c["accuracy"]) << c.dump();
+  // A resumed grid reads the saved teachers back: with a cell to redo, no teacher trains again.
+  auto edited = results;
+  auto& cells = edited["cells"];
+  cells.erase(
+      std::remove_if(cells.begin(), cells.end(),
+                     [](const nlohmann::json& c) { return c["scheme"] == "classic+pseudo+self"; }),
+      cells.end());
+  ganaug::write_text_atomic(dir / "out" / "results.json", edited.dump(1));
+  lines.clear();
+  const auto again =
+      ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true), callbacks);
+  for (const auto& line : lines)
+    EXPECT_EQ(line.find("training the pool teacher"), std::string::npos) << line;
+  EXPECT_EQ(again["cells"].size(), 8u);
+  for (const auto& c : again["cells"])
+    for (const auto& d : results["cells"])
+      if (d["key"] == c["key"]) EXPECT_EQ(d["accuracy"], c["accuracy"]) << c.dump();
+  // Another teacher cannot resume the folder; a self column needs a pool.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_experiment(
+            ExperimentOptions(options).resume(true).pool_teacher(ganaug::PoolTeacher::kClassic));
+      },
+      {"pool_teacher"});
+  ganaug::testing::expect_error(
+      [&] {
+        ExperimentOptions(options)
+            .schemes(schemes({"classic+pseudo+self"}))
+            .unlabeled({0})
+            .validate();
+      },
+      {"classic+pseudo+self", "trains on an unlabeled pool"});
+  ganaug::testing::expect_error([] { ganaug::jobs::ExperimentScheme::parse("classic+self+cond"); },
+                                {"self is a column's last part"});
+  EXPECT_EQ(ganaug::jobs::ExperimentScheme::parse("classic+pseudo+self").name(),
+            "classic+pseudo+self");
 }
 
 TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirstTable) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <fstream>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/datasets/image.hpp"
 #include "ganaug/file_io.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/jobs/augment.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "test_support.hpp"
@@ -200,6 +202,94 @@ TEST(Augment, AnUnlabeledPoolTrainsTheGanAndPseudoRetrainsWithoutReadingALabel) 
       {"--pseudo needs an unlabeled pool"});
 }
 
+TEST(Augment, DualPseudoTrainingsTeacherLabelsThePoolForTheGanAndIsKeptForAResume) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  write_pool_folders(dir / "data", dir / "flat", dir / "nested");
+  const auto options = [&](const char* out) {
+    return ganaug::jobs::AugmentOptions()
+        .data(ganaug::DatasetSpec().path((dir / "data").string()).per_class(4))
+        .n(12)
+        .out_dir((dir / out).string())
+        .gan(ganaug::GanOptions(ganaug::jobs::AugmentOptions().gan())
+                 .iterations(4)
+                 .checkpoint_every(1)
+                 .log_every(1))
+        .classifier(ganaug::ClassifierOptions(2).epochs(2))
+        .device("cpu")
+        .threads(2)
+        .unlabeled((dir / "flat").string())
+        .pool_confidence(0.34)
+        .pseudo(true)
+        .pool_teacher(ganaug::PoolTeacher::kPseudo);
+  };
+  const auto summary = ganaug::jobs::run_augment(options("a"));
+  ASSERT_TRUE(summary.contains("teacher")) << summary.dump();
+  const double teacher = summary["teacher"]["accuracy"].get<double>();
+  EXPECT_TRUE(teacher >= 0 && teacher <= 1);
+  EXPECT_DOUBLE_EQ(summary["gan_share"].get<double>(),
+                   summary["retrained"]["accuracy"].get<double>() - teacher);
+  EXPECT_NE(summary["unlabeled"]["gan"]["labels"].get<std::string>().find("the teacher's"),
+            std::string::npos);
+  // The teacher's file labelled the GAN's pool images: read back, it gives the same classes.
+  ASSERT_TRUE(fs::exists(dir / "a" / "teacher.pt"));
+  ganaug::Classifier read(ganaug::ClassifierOptions(3, 16).epochs(2).device("cpu"));
+  ganaug::load_classifier(read, (dir / "a" / "teacher.pt").string());
+  const auto pool = ganaug::load_unlabeled_pool(
+      ganaug::UnlabeledSpec().path((dir / "flat").string()).image_size(16), {"0", "1", "2"});
+  const auto labels = ganaug::label_pool(read, pool.images, 3, 0.34);
+  const auto counts = labels.predicted.masked_select(labels.confident).bincount({}, 3);
+  EXPECT_EQ(summary["unlabeled"]["gan"]["class_counts"],
+            nlohmann::json(
+                std::vector<int64_t>(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + 3)));
+  // The report shows the three classifiers.
+  {
+    std::ifstream page(dir / "a" / "report.html");
+    const std::string html(std::istreambuf_iterator<char>(page), {});
+    for (const char* text : {"Dual pseudo training: the GAN's share", "<th>teacher</th>"})
+      EXPECT_NE(html.find(text), std::string::npos) << text;
+  }
+  // Without generated images the student is the teacher again: trained as the teacher is.
+  const auto alone = ganaug::jobs::run_augment(options("n0").n(0));
+  EXPECT_EQ(alone["retrained"]["confusion"], alone["teacher"]["confusion"]);
+  EXPECT_EQ(alone["gan_share"].get<double>(), 0.0);
+  EXPECT_EQ(alone["teacher"]["accuracy"], summary["teacher"]["accuracy"]);
+  // Interrupted in the GAN's training, the run resumes with the teacher it saved.
+  std::atomic<bool> stop{false};
+  ganaug::jobs::AugmentCallbacks callbacks;
+  callbacks.on_progress = [&](const std::string& stage, double done, double, const std::string&) {
+    if (stage == "gan" && done >= 2) stop = true;
+  };
+  callbacks.should_stop = [&] { return stop.load(); };
+  EXPECT_THROW(ganaug::jobs::run_augment(options("b"), callbacks), ganaug::Interrupted);
+  ASSERT_TRUE(fs::exists(dir / "b" / "teacher.pt"));
+  EXPECT_FALSE(fs::exists(dir / "b" / "summary.json"));
+  const auto saved = fs::last_write_time(dir / "b" / "teacher.pt");
+  const auto resumed = ganaug::jobs::run_augment(options("b").resume(true));
+  EXPECT_EQ(fs::last_write_time(dir / "b" / "teacher.pt"), saved);
+  EXPECT_EQ(resumed["teacher"]["accuracy"], summary["teacher"]["accuracy"]);
+  EXPECT_EQ(resumed["unlabeled"]["gan"], summary["unlabeled"]["gan"]);
+  // A folder of dual pseudo training cannot be resumed without --teacher.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_augment(
+            options("a").pool_teacher(ganaug::PoolTeacher::kClassic).resume(true));
+      },
+      {"--teacher", "differs"});
+  // What --teacher needs, said before anything trains.
+  ganaug::testing::expect_error([&] { ganaug::jobs::run_augment(options("c").pseudo(false)); },
+                                {"--teacher trains the student", "add --pseudo"});
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_augment(
+            options("c").generator((dir / "a" / "gan" / "checkpoint.pt").string()));
+      },
+      {"--teacher labels the pool a GAN trains on: drop --generator"});
+  ganaug::testing::expect_error([&] { ganaug::jobs::run_augment(options("c").retrain(false)); },
+                                {"drop --no-retrain"});
+  EXPECT_FALSE(fs::exists(dir / "c"));
+}
+
 TEST(Augment, AColourPoolForGrayDataIsNamedUnlessChannelsAreGiven) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
@@ -240,6 +330,13 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
                 GANAUG_AUGMENT_EXE, common + " --pseudo --out " + (dir / "x").string(), &output),
             2);
   EXPECT_NE(output.find("--pseudo needs an unlabeled pool"), std::string::npos) << output;
+  EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
+                                         common + " --unlabeled " + (dir / "data").string() +
+                                             " --teacher --out " + (dir / "x").string(),
+                                         &output),
+            2);
+  EXPECT_NE(output.find("--teacher trains the student as the teacher"), std::string::npos)
+      << output;
   EXPECT_EQ(
       ganaug::testing::run_program(
           GANAUG_AUGMENT_EXE,

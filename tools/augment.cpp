@@ -45,6 +45,13 @@ void print_human_summary(const nlohmann::json& s) {
               << 100 * s["gain"].get<double>() << std::noshowpos
               << " points (one seed: differences of about a point are noise)\n";
   }
+  if (s.contains("teacher")) {
+    std::cout << std::fixed << std::setprecision(2) << "dual pseudo training: teacher "
+              << 100 * s["teacher"]["accuracy"].get<double>() << "%, student "
+              << 100 * s["retrained"]["accuracy"].get<double>() << "%, the GAN's share "
+              << std::showpos << 100 * s["gan_share"].get<double>() << std::noshowpos
+              << " points\n";
+  }
   std::cout << std::fixed << std::setprecision(1)
             << "time: " << s["timings"]["total_s"].get<double>() << " s (";
   const double rate = s["gan_images_per_s"].get<double>();
@@ -105,7 +112,12 @@ po::options_description describe_options() {
       "pseudo", po::bool_switch(),
       "also retrain on the --unlabeled images by consistency training (FixMatch: a confident "
       "prediction on a weak view is the target of a strong view)")(
-      "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
+      "teacher", po::bool_switch(),
+      "with --pseudo, dual pseudo training: a classifier trained first on the labeled images and "
+      "the pool by consistency (the teacher, DIR/teacher.pt) labels the pool for the GAN in "
+      "place of the baseline; the retrained classifier is its student, and the summary gives "
+      "the GAN's share over the teacher")("no-retrain", po::bool_switch(),
+                                          "only write the images; skip the classifiers")(
       "dist-timeout", po::value<double>()->default_value(300),
       "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
       "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "
@@ -142,6 +154,8 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
       .unlabeled(values["unlabeled"].as<std::string>())
       .pool_confidence(values["pool-confidence"].as<double>())
       .pseudo(values["pseudo"].as<bool>())
+      .pool_teacher(values["teacher"].as<bool>() ? ganaug::PoolTeacher::kPseudo
+                                                 : ganaug::PoolTeacher::kClassic)
       .strong_view(ganaug::cli::strong_view_from(values, pool))
       .device(values["device"].as<std::string>())
       .threads(values["threads"].as<int>())

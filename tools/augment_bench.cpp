@@ -84,7 +84,9 @@ po::options_description describe_options() {
       po::value<std::string>()->default_value(
           join(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()))),
       "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
-      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled); also "
+      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled); self in "
+      "place of <scheme>: the pool teacher's confident pool images in place of a GAN's (the "
+      "control of dual pseudo training, see --pool-teacher); also "
       "newclass-joint, dada-joint, triple-joint and classic+ each: a classifier trained with a "
       "GAN of its own (see augment --help and --joint-*), with each pool size")(
       "multiples", po::value<std::string>()->default_value("5"),
@@ -117,7 +119,13 @@ po::options_description describe_options() {
       "schemes train on it by consistency; 0 = no pool")(
       "pool-confidence",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_confidence()),
-      "the classic classifier's probability a pool image needs to train a GAN, in (0, 1]")(
+      "the pool teacher's probability a pool image needs to train a GAN (and join a self "
+      "column), in (0, 1]")(
+      "pool-teacher",
+      po::value<std::string>()->default_value(
+          ganaug::to_string(ganaug::jobs::ExperimentOptions().pool_teacher())),
+      "which classifier labels the pool for the GANs and the self columns: classic (the labeled "
+      "images') or pseudo (classic+pseudo's, trained on the pool: dual pseudo training)")(
       "pool-gan",
       po::value<std::string>()->default_value(
           ganaug::to_string(ganaug::jobs::ExperimentOptions().pool_gan())),
@@ -159,9 +167,12 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
   const auto pools = parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true);
   // A grid with a pool trained on by consistency takes the pool recipe's classifier (for all
   // of its cells, so that every arm trains the same network the same way) under the flags given.
-  const bool pool = std::any_of(pools.begin(), pools.end(), [](int64_t n) { return n > 0; }) &&
-                    std::any_of(schemes.begin(), schemes.end(),
-                                [](const ganaug::jobs::ExperimentScheme& s) { return s.pseudo; });
+  // The pool teacher of dual pseudo training is such a classifier too.
+  const bool pool =
+      std::any_of(pools.begin(), pools.end(), [](int64_t n) { return n > 0; }) &&
+      (std::any_of(schemes.begin(), schemes.end(),
+                   [](const ganaug::jobs::ExperimentScheme& s) { return s.pseudo; }) ||
+       values["pool-teacher"].as<std::string>() == "pseudo");
   ganaug::jobs::ExperimentOptions options;
   std::vector<ganaug::DatasetSpec> datasets;
   const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
@@ -220,6 +231,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
         .evaluate_on(
             ganaug::cli::parse_flag(values, "evaluate-on", ganaug::jobs::parse_evaluate_on))
         .pool_gan(ganaug::cli::parse_flag(values, "pool-gan", ganaug::parse_pool_gan))
+        .pool_teacher(ganaug::cli::parse_flag(values, "pool-teacher", ganaug::parse_pool_teacher))
         .classic_options(
             ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));
     std::vector<ganaug::ClassicAugmentOptions> choices;

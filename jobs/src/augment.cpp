@@ -267,17 +267,39 @@ class AugmentRun {
         {"source", o_.unlabeled()}, {"images", pool_->size()}, {"pseudo", o_.pseudo()}};
     if (!o_.generator().empty()) return data_.train;
     train_baseline();
-    const auto labels =
-        label_pool(baseline_, pool_->images, data_.train.num_classes(), o_.pool_confidence());
-    auto kept = pool_->select(torch::nonzero(labels.confident).flatten());
-    kept.labels = labels.predicted.masked_select(labels.confident);
+    const bool dual = o_.pool_teacher() == PoolTeacher::kPseudo;
+    if (dual) train_teacher();
+    const auto labels = label_pool(dual ? teacher_ : baseline_, pool_->images,
+                                   data_.train.num_classes(), o_.pool_confidence());
+    const auto kept = confident_pool(*pool_, labels);
     pool_summary_["gan"] = {{"confidence", o_.pool_confidence()},
                             {"kept", kept.size()},
                             {"class_counts", kept.class_counts()},
-                            {"labels",
-                             "the baseline classifier's class, where its probability "
-                             "reaches the confidence"}};
+                            {"labels", std::string(dual ? "the teacher's"
+                                                        : "the baseline "
+                                                          "classifier's") +
+                                           " class, where its probability reaches the "
+                                           "confidence"}};
     return gan_training_data(data_.train, *pool_, labels, PoolGan::kTeacher);
+  }
+
+  // Dual pseudo training's teacher: the labeled images and the pool by consistency, as the
+  // student will train (DIR/teacher.pt; a resumed run reads it back rather than train again).
+  void train_teacher() {
+    const auto start = Clock::now();
+    const auto path = out_ / "teacher.pt";
+    const auto options = classifier_options(baseline_outputs()).pool_weight(1.0);
+    if (o_.resume() && fs::exists(path)) {
+      teacher_ = Classifier(options);
+      load_classifier(teacher_, path.string());
+    } else {
+      teacher_ =
+          train_stage_classifier("training the teacher", concatenate({data_.train, *pool_}),
+                                 nullptr, options, classifier_hooks("teacher"), stage_hooks());
+      save_classifier(teacher_, path.string());
+      save_custom_classifier(teacher_, "teacher");
+    }
+    timings_["teacher_s"] = seconds_since(start);
   }
 
   Generator obtain_generator(const LabeledDataset& gan_data) {
@@ -500,6 +522,12 @@ class AugmentRun {
     summary_["baseline"] = to_json(base_metrics);
     summary_["retrained"] = to_json(new_metrics);
     summary_["gain"] = new_metrics.accuracy - base_metrics.accuracy;
+    if (teacher_) {
+      const auto teacher_metrics = evaluate(teacher_, data_.test);
+      summary_["teacher"] = to_json(teacher_metrics);
+      summary_["teacher"]["file"] = "teacher.pt";
+      summary_["gan_share"] = new_metrics.accuracy - teacher_metrics.accuracy;
+    }
     if (o_.pseudo()) {
       // What the retrained classifier makes of the pool: its confident labels.
       const auto labels = label_pool(retrained, pool_->images, k, o_.classifier().pool_threshold());
@@ -531,6 +559,7 @@ class AugmentRun {
   nlohmann::json record_, summary_, timings_, pool_summary_, joint_summary_;
   ShardRange range_;
   Classifier baseline_{nullptr}, joint_classifier_{nullptr};
+  Classifier teacher_{nullptr};  // dual pseudo training's (PoolTeacher::kPseudo)
   double baseline_seconds_ = 0, gan_rate_ = 0;
   std::vector<double> threshold_share_;  // per epoch of the retrained classifier, with --pseudo
 };
@@ -631,6 +660,14 @@ void AugmentOptions::validate() const {
   GANAUG_CHECK(pool_confidence() > 0 && pool_confidence() <= 1,
                "--pool-confidence must lie in (0, 1], got ", pool_confidence());
   GANAUG_CHECK(!pseudo() || !unlabeled().empty(), "--pseudo needs an unlabeled pool (--unlabeled)");
+  if (pool_teacher() == PoolTeacher::kPseudo) {
+    GANAUG_CHECK(pseudo(),
+                 "--teacher trains the student as the teacher, on the pool by consistency: add "
+                 "--pseudo (and --unlabeled DIR)");
+    GANAUG_CHECK(generator().empty(),
+                 "--teacher labels the pool a GAN trains on: drop --generator (or --teacher)");
+    GANAUG_CHECK(retrain(), "--teacher's share is measured by retraining: drop --no-retrain");
+  }
   strong_view().validate();
   GANAUG_CHECK(unlabeled().empty() || distributed().world_size() == 1,
                "--unlabeled runs in one process (WORLD_SIZE ", distributed().world_size(),

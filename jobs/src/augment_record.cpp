@@ -173,6 +173,9 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
     record["unlabeled"] = located(data_identity(*pool), o.unlabeled());
     record["unlabeled"]["confidence"] = o.pool_confidence();
     record["unlabeled"]["teacher"] = labeller;
+    // Only for --teacher, so that folders from before it resume as before.
+    if (o.pool_teacher() == PoolTeacher::kPseudo)
+      record["unlabeled"]["teacher"]["trained_on"] = "labeled images and the pool (--teacher)";
   }
   if (o.scheme() == Scheme::kArgmax) record["labeller"] = labeller;
   return record;
@@ -199,7 +202,7 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
        "--epochs / --lr-schedule / --classic / --classifier / --classifier-width or the "
        "classifier's other training fields (argmax labeller)"},
       {"unlabeled",
-       "--unlabeled / --pool-confidence / the teacher's --epochs, --lr-schedule, "
+       "--unlabeled / --pool-confidence / --teacher / the teacher's --epochs, --lr-schedule, "
        "--classic, --classifier, --classifier-width"}};
   // Where things were found is informative only: a moved data set or checkpoint with the same
   // contents is the same input.

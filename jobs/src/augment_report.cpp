@@ -262,13 +262,27 @@ std::string accuracy_section(const nlohmann::json& summary, const std::vector<st
     << "<p class=\"caveat\">One seed. Two classifiers trained on the same data with different "
        "seeds often differ by a point or more; before trusting a gain, measure it over several "
        "seeds with <code>augment-bench</code>, which reports paired 95% intervals.</p>\n";
-  s << "<table class=\"per-class\"><tr><th>class</th><th>baseline</th><th>retrained</th>"
-       "<th>change (points)</th></tr>\n";
+  const bool teacher = summary.contains("teacher");
+  if (teacher) {
+    s << "<p class=\"gain\">Dual pseudo training: the GAN's share <b>"
+      << signed_points(summary["gan_share"].get<double>()) << " points</b> (teacher "
+      << percent(summary["teacher"]["accuracy"].get<double>()) << "%, student "
+      << percent(retrained["accuracy"].get<double>())
+      << "%). The teacher trained on the labeled images and the pool by consistency and "
+         "labelled the pool for the GAN; the student trained as it did, with the generated "
+         "images added. What the GAN adds beyond those labels alone, measure with "
+         "<code>augment-bench</code>'s <code>classic+pseudo+self</code> column.</p>\n";
+  }
+  s << "<table class=\"per-class\"><tr><th>class</th><th>baseline</th>"
+    << (teacher ? "<th>teacher</th>" : "") << "<th>retrained</th><th>change (points)</th></tr>\n";
   for (size_t k = 0; k < names.size(); ++k) {
     const double a = base["per_class_accuracy"][k].get<double>();
     const double b = retrained["per_class_accuracy"][k].get<double>();
-    s << "<tr><td>" << short_name(names[k]) << "</td><td>" << percent(a, 1) << "%</td><td>"
-      << percent(b, 1) << "%</td><td>" << signed_points(b - a) << "</td></tr>\n";
+    s << "<tr><td>" << short_name(names[k]) << "</td><td>" << percent(a, 1) << "%</td>";
+    if (teacher)
+      s << "<td>" << percent(summary["teacher"]["per_class_accuracy"][k].get<double>(), 1)
+        << "%</td>";
+    s << "<td>" << percent(b, 1) << "%</td><td>" << signed_points(b - a) << "</td></tr>\n";
   }
   const auto shown = shown_classes(base["confusion"], retrained["confusion"]);
   s << "</table>\n<div class=\"side\">"
@@ -292,7 +306,7 @@ std::string run_section(const ReportInputs& in) {
   // Past kConfusionClasses classes the matrices stay in summary.json, out of the page.
   nlohmann::json summary = in.summary;
   if (in.class_names.size() > kConfusionClasses)
-    for (const char* model : {"baseline", "retrained"})
+    for (const char* model : {"baseline", "teacher", "retrained"})
       if (summary.contains(model) && summary[model].contains("confusion"))
         summary[model]["confusion"] = "(" + std::to_string(in.class_names.size()) + " x " +
                                       std::to_string(in.class_names.size()) + ": in summary.json)";

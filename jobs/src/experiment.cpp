@@ -452,6 +452,15 @@ class Experiment {
     std::map<int64_t, torch::Tensor> pool_truths;  // the pools' classes, for measurement only
     Classifier teacher{nullptr};
     double teacher_seconds = 0;  // its training time, counted in the `classic` cell reusing it
+    // Per pool size, with pool_teacher kPseudo: the "classic+pseudo" classifier, its training
+    // time and pool trace (the cell of that column reuses all three).
+    struct PseudoTeacher {
+      Classifier model{nullptr};
+      double seconds = 0;
+      nlohmann::json trace;
+    };
+    std::map<int64_t, PseudoTeacher> pseudo_teachers;
+    std::map<int64_t, PoolLabels> pool_labels;  // the teacher's verdict on each pool
     std::map<int64_t, Generator> generators;
     Classifier real_only{nullptr};
     // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
@@ -504,23 +513,91 @@ class Experiment {
     for (const auto& cell : todo) run_cell(g, cell);
   }
 
-  // The GAN's data for a pool size: the labeled images and the pool as pool_gan says, with the
-  // labels of the group's teacher (the "classic" classifier of this labeled subset).
-  LabeledDataset gan_data(Group& g, int64_t pool, nlohmann::json* record) {
-    if (pool == 0) return g.train;
-    const auto& unlabeled = g.pool(pool);
-    const auto mode = o_.pool_gan();
-    PoolLabels labels;
-    if (mode != PoolGan::kUnconditional) {
+  // The "classic+pseudo" classifier of a pool: trained on the labeled images and the pool by
+  // consistency, its pool traced (the pool's true classes are known here).
+  Classifier fit_pseudo(Group& g, int64_t pool, const LabeledDataset* synthetic,
+                        const ClassifierOptions& options, bool classic, nlohmann::json* trace) {
+    const auto real = concatenate({g.train, g.pool(pool)});  // draws the pool and its truth
+    return fit_traced(real, synthetic, ClassifierOptions(options).pool_weight(o_.pool_weight()),
+                      classic, g.pool_truths.at(pool), *trace);
+  }
+
+  // The "classic+pseudo" classifier of a pool as the pool teacher: trained once, kept in
+  // generators/<group>-u<pool>/teacher.pt with its time and trace (teacher.json), read back by a
+  // resumed grid.
+  Classifier pseudo_teacher(Group& g, int64_t pool) {
+    auto& t = g.pseudo_teachers[pool];
+    if (t.model) return t.model;
+    const auto dir = fs::path(o_.out_dir()) / "generators" / g.generator_key(pool);
+    const auto options = classifier_options(g.k, g.train, g.seed);
+    if (fs::exists(dir / "teacher.pt") && fs::exists(dir / "teacher.json")) {
+      std::ifstream in(dir / "teacher.json");
+      const auto record = nlohmann::json::parse(in, nullptr, false);
+      if (!record.is_discarded() && record.contains("trace")) {
+        t.model = Classifier(ClassifierOptions(options).pool_weight(o_.pool_weight()));
+        load_classifier(t.model, (dir / "teacher.pt").string());
+        t.seconds = record.value("seconds", 0.0);
+        t.trace = record["trace"];
+        return t.model;
+      }
+    }
+    check_stop();
+    say(g.name + ": training the pool teacher (classic+pseudo, pool " + std::to_string(pool) + ")");
+    const auto start = Clock::now();
+    t.model = fit_pseudo(g, pool, nullptr, options, true, &t.trace);
+    t.seconds = seconds_since(start);
+    fs::create_directories(dir);
+    save_classifier(t.model, (dir / "teacher.pt").string());
+    write_text_atomic(dir / "teacher.json",
+                      nlohmann::json{{"seconds", t.seconds}, {"trace", t.trace}}.dump(1) + "\n");
+    return t.model;
+  }
+
+  // The teacher's confident classes of a pool's images, labelled once per pool: the teacher is
+  // the group's "classic" classifier, or with pool_teacher kPseudo its "classic+pseudo" one.
+  const PoolLabels& pool_labels(Group& g, int64_t pool) {
+    auto found = g.pool_labels.find(pool);
+    if (found != g.pool_labels.end()) return found->second;
+    Classifier teacher{nullptr};
+    if (o_.pool_teacher() == PoolTeacher::kPseudo) {
+      teacher = pseudo_teacher(g, pool);
+    } else {
       if (!g.teacher) {
         const auto start = Clock::now();
         g.teacher = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), true);
         g.teacher_seconds = seconds_since(start);
       }
-      labels = label_pool(g.teacher, unlabeled.images, g.k, o_.pool_confidence());
+      teacher = g.teacher;
     }
+    return g.pool_labels[pool] =
+               label_pool(teacher, g.pool(pool).images, g.k, o_.pool_confidence());
+  }
+
+  // The GAN's data for a pool size: the labeled images and the pool as pool_gan says, with the
+  // labels of the group's pool teacher.
+  LabeledDataset gan_data(Group& g, int64_t pool, nlohmann::json* record) {
+    if (pool == 0) return g.train;
+    const auto& unlabeled = g.pool(pool);
+    const auto mode = o_.pool_gan();
+    PoolLabels labels;
+    if (mode != PoolGan::kUnconditional) labels = pool_labels(g, pool);
     *record = {{"images", pool}, {"kept", labels.kept()}, {"gan", to_string(o_.pool_gan())}};
+    if (mode != PoolGan::kUnconditional) {
+      (*record)["teacher"] = to_string(o_.pool_teacher());
+      (*record)["kept_label_accuracy"] = kept_label_accuracy(labels, g.pool_truths.at(pool));
+    }
     return gan_training_data(g.train, unlabeled, labels, mode);
+  }
+
+  // The share of the confident pool labels that are the images' true classes (null when none
+  // is confident): measurement only.
+  static nlohmann::json kept_label_accuracy(const PoolLabels& labels, const torch::Tensor& truth) {
+    if (labels.kept() == 0) return nullptr;
+    return (labels.predicted == truth)
+        .masked_select(labels.confident)
+        .to(torch::kFloat64)
+        .mean()
+        .item<double>();
   }
 
   void make_generator(Group& g, int64_t pool) {
@@ -603,20 +680,32 @@ class Experiment {
     const auto& scheme = cell.scheme;
     // The pseudo columns train on the labeled images and the pool (labelled -1); what the pool's
     // targets do, epoch by epoch, goes to `pool_trace` (its true classes are known here).
-    const auto real = scheme.pseudo ? concatenate({g.train, g.pool(cell.pool)}) : g.train;
     const auto options = [&](int64_t outputs) {
-      return classifier_options(outputs, g.train, g.seed)
-          .pool_weight(scheme.pseudo ? o_.pool_weight() : 0.0);
+      return classifier_options(outputs, g.train, g.seed);
     };
     const auto fit_cell = [&](const LabeledDataset* synthetic, const ClassifierOptions& o) {
-      if (!scheme.pseudo) return fit(real, synthetic, o, scheme.classic);
-      return fit_traced(real, synthetic, o, scheme.classic, g.pool_truths.at(cell.pool),
-                        *pool_trace);
+      if (!scheme.pseudo) return fit(g.train, synthetic, o, scheme.classic);
+      return fit_pseudo(g, cell.pool, synthetic, o, scheme.classic, pool_trace);
     };
     if (scheme.joint) return train_joint_cell(g, cell);
-    if (!scheme.synthetic && scheme.classic && !scheme.pseudo && g.teacher) {
+    const bool real_only = !scheme.synthetic && !scheme.self_training;
+    if (real_only && scheme.classic && !scheme.pseudo && g.teacher) {
       *earlier_seconds = g.teacher_seconds;
       return g.teacher;  // the same classifier, trained to label the pool
+    }
+    const auto pseudo_teacher = g.pseudo_teachers.find(cell.pool);
+    if (real_only && scheme.classic && scheme.pseudo && pseudo_teacher != g.pseudo_teachers.end()) {
+      *earlier_seconds = pseudo_teacher->second.seconds;
+      *pool_trace = pseudo_teacher->second.trace;
+      return pseudo_teacher->second.model;  // likewise, the pool teacher of dual pseudo training
+    }
+    if (scheme.self_training) {
+      // The teacher's confident pool images with its class, where a GAN's images would go.
+      auto labelled = confident_pool(g.pool(cell.pool), pool_labels(g, cell.pool));
+      labelled.targets = scheme_targets(Scheme::kCond, labelled.labels, g.k, {});
+      labelled.source = "the pool teacher's confident images";
+      *synthetic_count = labelled.size();
+      return fit_cell(labelled.size() > 0 ? &labelled : nullptr, options(g.k));
     }
     if (!scheme.synthetic) {
       auto model = fit_cell(nullptr, options(g.k));

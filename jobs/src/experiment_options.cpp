@@ -41,7 +41,11 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   };
   s.classic = take("classic");
   s.pseudo = take("pseudo");
+  s.self_training = take("self");
   if (rest.empty()) return s;
+  GANAUG_CHECK(!s.self_training, "the experiment scheme '", name,
+               "' cannot be: self is a column's last part (its extra images are the pool's, not "
+               "a GAN's)");
   try {
     const auto choice = SchemeChoice::parse(rest);
     if (choice.joint)
@@ -52,7 +56,7 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   } catch (const Error&) {
     GANAUG_FAIL("unknown experiment scheme '", name,
                 "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
-                "newclass-joint, dada-joint, triple-joint, or them joined in the order "
+                "newclass-joint, dada-joint, triple-joint, self, or them joined in the order "
                 "classic+pseudo+<scheme>");
   }
   GANAUG_CHECK(!(s.joint && s.pseudo), "the experiment scheme '", name,
@@ -63,6 +67,7 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
 std::string ExperimentScheme::name() const {
   std::string out = classic ? "classic" : "";
   if (pseudo) out += out.empty() ? "pseudo" : "+pseudo";
+  if (self_training) out += out.empty() ? "self" : "+self";
   if (synthetic || joint)
     out += (out.empty() ? "" : "+") +
            SchemeChoice{synthetic.value_or(Scheme::kSmooth), dynamic, joint}.name();
@@ -113,7 +118,8 @@ void validate_columns(const ExperimentOptions& o) {
   const bool any_pool =
       std::any_of(o.unlabeled().begin(), o.unlabeled().end(), [](int64_t n) { return n > 0; });
   for (const auto& scheme : o.schemes()) {
-    GANAUG_CHECK(!scheme.pseudo || any_pool, "the scheme '", scheme.name(),
+    GANAUG_CHECK((!scheme.pseudo && !scheme.self_training) || any_pool, "the scheme '",
+                 scheme.name(),
                  "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
     // The grid's other classifiers have K outputs and newclass's K + 1: one network cannot
     // be both, and a misfit found at the first newclass cell would come after hours of work.
@@ -285,7 +291,8 @@ nlohmann::json ExperimentOptions::settings() const {
     out["joint"]["consistency_weight"] = joint().consistency_weight();
   if (has_joint_column() && joint().classifier().optimizer() != ClassifierOptimizer::kAdam)
     out["joint"]["optimizer"] = to_string(joint().classifier().optimizer());
-  // Only when not the default, so that results from before the option still resume.
+  // Only when not the default, so that results from before the options still resume.
+  if (pool_teacher() != PoolTeacher::kClassic) out["pool_teacher"] = to_string(pool_teacher());
   if (strong_view().to_string() != StrongViewOptions().to_string())
     out["strong_view"] = strong_view().to_string();
   return out;

@@ -184,10 +184,11 @@ std::vector<CellSpec> unit_cells(const std::vector<ExperimentScheme>& schemes,
   std::vector<CellSpec> cells;
   for (const auto& scheme : schemes) {
     std::vector<int64_t> cell_pools{0};
-    if (scheme.pseudo || scheme.synthetic || scheme.joint) {
+    const bool needs_pool = scheme.pseudo || scheme.self_training;
+    if (needs_pool || scheme.synthetic || scheme.joint) {
       cell_pools.clear();
       for (auto p : pools)
-        if (p > 0 || !scheme.pseudo) cell_pools.push_back(p);
+        if (p > 0 || !needs_pool) cell_pools.push_back(p);
     }
     const auto cell_multiples = scheme.synthetic ? multiples : std::vector<double>{0.0};
     for (auto p : cell_pools)

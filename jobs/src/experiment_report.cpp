@@ -73,15 +73,23 @@ std::string pool_questions(const nlohmann::json& summary, const std::string& ds)
       continue;
     }
     if (!scheme.classic) continue;
-    if (scheme.pseudo && !scheme.synthetic)
+    const auto over_pseudo = row.value("gain_vs_classic_pseudo", nlohmann::json());
+    if (scheme.self_training) {
+      line("self-training: the teacher's confident pool labels as labeled images", row,
+           scheme.pseudo ? "classic+pseudo" : "classic",
+           scheme.pseudo ? over_pseudo : row["gain_vs_classic"]);
+    } else if (scheme.pseudo && !scheme.synthetic) {
       line("the pool without a GAN", row, "classic", row["gain_vs_classic"]);
-    else if (scheme.pseudo)
-      line("a GAN on top of the pool", row, "classic+pseudo",
-           row.value("gain_vs_classic_pseudo", nlohmann::json()));
-    else if (scheme.synthetic && pool > 0)
+    } else if (scheme.pseudo) {
+      line("a GAN on top of the pool", row, "classic+pseudo", over_pseudo);
+      // The control: the same labels as images of the pool rather than of a GAN.
+      line("a GAN on top of the pool over self-training", row, "classic+pseudo+self",
+           row.value("gain_vs_self", nlohmann::json()));
+    } else if (scheme.synthetic && pool > 0) {
       line("a GAN trained with the pool", row, "classic", row["gain_vs_classic"]);
-    else if (scheme.synthetic)
+    } else if (scheme.synthetic) {
       line("a GAN from the labeled images only", row, "classic", row["gain_vs_classic"]);
+    }
   }
   return md.str();
 }
@@ -180,6 +188,9 @@ nlohmann::json summarize_cells(const nlohmann::json& cells) {
                     {"gain_vs_classic", paired_gain(g, "classic", 0)},
                     {"gain_vs_classic_pseudo",
                      pool > 0 ? paired_gain(g, "classic+pseudo", pool) : nlohmann::json()}});
+    // Self-training's figures where a grid has that column (the control of a GAN on a pool).
+    const auto self = pool > 0 ? paired_gain(g, "classic+pseudo+self", pool) : nlohmann::json();
+    if (!self.is_null()) rows.back()["gain_vs_self"] = self;
   }
   return rows;
 }
@@ -237,7 +248,12 @@ std::string tuning_and_pool(const nlohmann::json& s, const nlohmann::json& grid)
     out << "; consistency training on the pool: weight " << s.value("pool_weight", 1.0)
         << ", threshold " << s.value("pool_threshold", 0.95) << ", " << s.value("pool_ratio", 1.0)
         << " pool images per labeled image, strong view "
-        << s.value("strong_view", std::string("classic"));
+        << s.value("strong_view", std::string("classic"))
+        << "; the pool's labels for the GANs and self-training from the "
+        << (s.value("pool_teacher", std::string("classic")) == "pseudo"
+                ? "`classic+pseudo` classifier (dual pseudo training)"
+                : "`classic` classifier")
+        << " where it is at least " << s.value("pool_confidence", 0.9) << " sure";
   }
   return out.str();
 }

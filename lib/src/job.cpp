@@ -28,6 +28,16 @@ std::string to_string(PoolGan mode) {
   return "teacher";
 }
 
+PoolTeacher parse_pool_teacher(const std::string& name) {
+  if (name == "classic") return PoolTeacher::kClassic;
+  if (name == "pseudo") return PoolTeacher::kPseudo;
+  GANAUG_FAIL("unknown pool teacher '", name, "': use classic or pseudo");
+}
+
+std::string to_string(PoolTeacher teacher) {
+  return teacher == PoolTeacher::kPseudo ? "pseudo" : "classic";
+}
+
 int64_t PoolLabels::kept() const {
   return confident.defined() ? confident.sum().item<int64_t>() : 0;
 }
@@ -37,6 +47,12 @@ PoolLabels label_pool(Classifier& teacher, const torch::Tensor& pool_images, int
   const auto [probability, predicted] =
       predict_probabilities(teacher, pool_images, num_classes).max(1);
   return {predicted, probability >= confidence};
+}
+
+LabeledDataset confident_pool(const LabeledDataset& pool, const PoolLabels& labels) {
+  auto kept = pool.select(torch::nonzero(labels.confident).flatten());
+  kept.labels = labels.predicted.masked_select(labels.confident);
+  return kept;
 }
 
 LabeledDataset gan_training_data(const LabeledDataset& labeled, const LabeledDataset& pool,

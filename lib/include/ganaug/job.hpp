@@ -36,6 +36,20 @@ PoolGan parse_pool_gan(const std::string& name);
 /// The name parse_pool_gan() reads back.
 std::string to_string(PoolGan mode);
 
+/// Which classifier labels an unlabeled pool for a GAN (and for self-training): the teacher.
+enum class PoolTeacher {
+  /// The supervised classifier of the labeled images (with classical augmentation where the
+  /// run has it).
+  kClassic,
+  /// The classifier trained on the labeled images and the pool by consistency (FixMatch): the
+  /// first stage of dual pseudo training (You et al., NeurIPS 2023), a stronger labeller.
+  kPseudo,
+};
+/// Parses "classic" or "pseudo"; throws ganaug::Error naming the valid ones.
+PoolTeacher parse_pool_teacher(const std::string& name);
+/// The name parse_pool_teacher() reads back.
+std::string to_string(PoolTeacher teacher);
+
 /// A teacher's verdict on the images of an unlabeled pool.
 struct PoolLabels {
   /// N int64: the teacher's most probable class of each image.
@@ -50,6 +64,10 @@ struct PoolLabels {
 /// whether its probability reaches `confidence`.
 PoolLabels label_pool(Classifier& teacher, const torch::Tensor& pool_images, int64_t num_classes,
                       double confidence);
+
+/// The images of `pool` the teacher is confident of, labelled with its class (in pool order):
+/// what the GAN learns from the pool, and self-training's extra labeled images.
+LabeledDataset confident_pool(const LabeledDataset& pool, const PoolLabels& labels);
 
 /// The GAN's training data: `labeled`, then the images of `pool` that `mode` uses, in pool
 /// order: with a class the teacher's (`labels`, ignored under kUnconditional), without one

@@ -14,6 +14,7 @@
 #include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/joint.hpp"
 #include "ganaug/pipelines/load.hpp"
 #include "ganaug/schemes.hpp"
@@ -107,6 +108,15 @@ struct AugmentOptions {
   TORCH_ARG(std::string, unlabeled) = "";
   /// Teacher confidence a pool image needs to train the GAN, in (0, 1].
   TORCH_ARG(double, pool_confidence) = 0.9;
+  /// Which classifier labels the pool for the GAN (the teacher). kClassic: the baseline.
+  /// kPseudo (`--teacher`; needs `pseudo` and a GAN to train): dual pseudo training (You et al.,
+  /// NeurIPS 2023) — a classifier trained first on the labeled images and the pool by
+  /// consistency, as the retrained one is (the teacher, DIR/teacher.pt, reused on a resume),
+  /// labels the pool; the GAN learns from the labeled images and the pool images it is
+  /// confident of; the retrained classifier (the student) learns from the real and generated
+  /// images and the pool. summary.json then holds "teacher" (its test metrics) beside
+  /// "baseline" and "retrained", and "gan_share", the student's accuracy minus the teacher's.
+  TORCH_ARG(PoolTeacher, pool_teacher) = PoolTeacher::kClassic;
   /// Also retrain on the pool by consistency training (FixMatch, ClassifierOptions::pool_weight
   /// 1): the "pseudo" use of the pool. Needs `unlabeled`.
   TORCH_ARG(bool, pseudo) = false;

@@ -38,13 +38,19 @@ std::string to_string(EvaluateOn where);
 
 /// A grid column: real data only ("none"), classical augmentation ("classic"), a pseudo-label
 /// scheme ("cond", "newclass", "argmax", "smooth"; "argmax-dynamic": argmax retrained with the
-/// paper's dynamic argmax), the unlabeled pool by consistency training ("pseudo") or a mix, in
-/// the order classic+pseudo+<scheme> ("classic+smooth", "pseudo+cond", "classic+pseudo", ...).
+/// paper's dynamic argmax), the unlabeled pool by consistency training ("pseudo"), the teacher's
+/// confident pool images as labeled ones ("self") or a mix, in the order
+/// classic+pseudo+<scheme or self> ("classic+smooth", "pseudo+cond", "classic+pseudo+self", ...).
 struct ExperimentScheme {
   /// Classical augmentation of the real images.
   bool classic = false;
   /// Consistency training on the unlabeled pool (ClassifierOptions::pool_weight).
   bool pseudo = false;
+  /// Self-training ("self"; "classic+pseudo+self"): the pool images the grid's pool teacher
+  /// (ExperimentOptions::pool_teacher) labels with at least pool_confidence join in place of
+  /// synthetic images, with its class, as cond's images would: the control of a GAN trained on
+  /// those same labels (the GAN adds only what its images add to them). Needs a pool.
+  bool self_training = false;
   /// The pseudo-label scheme of the synthetic images; none for real data only.
   std::optional<Scheme> synthetic;
   /// With argmax: retrain with dynamic argmax (ClassifierOptions::dynamic_argmax).
@@ -135,9 +141,15 @@ struct ExperimentOptions {
   /// columns train on the pool; 0 = no pool (GANs on the labeled images only). Columns that use
   /// neither run once.
   TORCH_ARG(std::vector<int64_t>, unlabeled) = std::vector<int64_t>{0};
-  /// How pool images train a GAN (the teacher is the "classic" classifier; its labels count
-  /// from pool_confidence).
+  /// How pool images train a GAN (the teacher's labels count from pool_confidence).
   TORCH_ARG(PoolGan, pool_gan) = PoolGan::kTeacher;
+  /// The teacher that labels a pool for its GAN and for the self-training columns: the
+  /// "classic" classifier of the labeled subset (the default), or its "classic+pseudo"
+  /// classifier trained on that pool (dual pseudo training: the pool-trained classifier labels
+  /// the pool, the GAN learns from all of it, the classifier retrains on real and generated
+  /// images). Either is trained once per (dataset, size, seed, pool) and is also that cell's
+  /// classifier.
+  TORCH_ARG(PoolTeacher, pool_teacher) = PoolTeacher::kClassic;
   /// Teacher confidence a pool image needs to train a GAN with a class, in (0, 1].
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// ClassifierOptions::pool_weight of the pseudo columns, positive.
