@@ -291,6 +291,18 @@ TEST(Classifier, CosineScheduleDecaysToZero) {
   const auto constant =
       ganaug::ClassifierOptions(3).lr(0.01).lr_schedule(ganaug::LrSchedule::kConstant);
   EXPECT_DOUBLE_EQ(ganaug::scheduled_learning_rate(constant, 99, 100), 0.01);
+  // FixMatch's: lr cos(7 pi k / 16 K), from the full rate to cos(7 pi / 16) of it.
+  const auto fixmatch =
+      ganaug::ClassifierOptions(3).lr(0.01).lr_schedule(ganaug::LrSchedule::kFixMatchCosine);
+  EXPECT_DOUBLE_EQ(ganaug::scheduled_learning_rate(fixmatch, 0, 100), 0.01);
+  EXPECT_NEAR(ganaug::scheduled_learning_rate(fixmatch, 100, 100), 0.01 * 0.19509032201612825,
+              1e-12);
+  EXPECT_NEAR(ganaug::scheduled_learning_rate(fixmatch, 50, 100),
+              0.01 * std::cos(7 * std::acos(-1.0) / 32), 1e-12);
+  EXPECT_EQ(ganaug::parse_lr_schedule("fixmatch-cosine"), ganaug::LrSchedule::kFixMatchCosine);
+  EXPECT_EQ(ganaug::to_string(ganaug::LrSchedule::kFixMatchCosine), "fixmatch-cosine");
+  ganaug::testing::expect_error([] { ganaug::parse_lr_schedule("step"); },
+                                {"use cosine, constant or fixmatch-cosine"});
   // The schedule reaches the optimizer: the two runs end with different weights.
   const auto train = blobs(10, 1);
   auto a = ganaug::train_classifier(train, nullptr, small(3).epochs(2));
@@ -358,6 +370,41 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
   auto identity_model = ganaug::train_classifier(real, nullptr, short_options, viewed);
   EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(weak_model, test.images, 3),
                            ganaug::predict_probabilities(identity_model, test.images, 3)));
+}
+
+// The weak view's pass without dropout: the targets change, the network's modes are restored,
+// and a network without dropout trains the same either way.
+TEST(Classifier, PoolTargetsWithoutDropoutComeFromTheWholeNetwork) {
+  auto setup = blobs_with_pool();
+  const auto test = blobs(20, 2);
+  const auto options = small(3).epochs(3).seed(2).pool_weight(1).pool_threshold(0.5);
+  std::vector<double> with_dropout, without;
+  auto hooks = setup.hooks;
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
+    with_dropout.push_back(p.pool_confident);
+  };
+  auto a = ganaug::train_classifier(setup.real, nullptr, options, hooks);
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
+    without.push_back(p.pool_confident);
+  };
+  auto b = ganaug::train_classifier(
+      setup.real, nullptr, ganaug::ClassifierOptions(options).pool_target_dropout(false), hooks);
+  EXPECT_NE(with_dropout, without);
+  EXPECT_FALSE(torch::equal(ganaug::predict_probabilities(a, test.images, 3),
+                            ganaug::predict_probabilities(b, test.images, 3)));
+  // The targets' pass switches only the dropout layers, and only for that pass: a network
+  // without dropout (the ResNet) trains bit for bit the same.
+  const auto resnet =
+      ganaug::ClassifierOptions(options).architecture(ganaug::ClassifierArchitecture::kResnet);
+  ganaug::Classifier probe(resnet);
+  for (const auto& m : probe->modules(false))
+    ASSERT_EQ(m->as<ganaug::SeededDropoutImpl>(), nullptr);
+  auto c = ganaug::train_classifier(setup.real, nullptr, resnet, setup.hooks);
+  auto d = ganaug::train_classifier(setup.real, nullptr,
+                                    ganaug::ClassifierOptions(resnet).pool_target_dropout(false),
+                                    setup.hooks);
+  EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(c, test.images, 3),
+                           ganaug::predict_probabilities(d, test.images, 3)));
 }
 
 // Where the pool's true classes are known, each epoch reports how often its targets are right;
@@ -486,7 +533,7 @@ TEST(Classifier, RejectsBadOptions) {
   for (const auto s : {ganaug::LrSchedule::kCosine, ganaug::LrSchedule::kConstant})
     EXPECT_EQ(ganaug::parse_lr_schedule(ganaug::to_string(s)), s);
   ganaug::testing::expect_error([] { ganaug::parse_lr_schedule("step"); },
-                                {"'step'", "cosine or constant"});
+                                {"'step'", "cosine, constant or fixmatch-cosine"});
   EXPECT_THROW(ganaug::ClassifierOptions(3).synthetic_share(1.0).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).width(-1).validate(), ganaug::Error);
   EXPECT_THROW(ganaug::ClassifierOptions(3).weight_decay(-1).validate(), ganaug::Error);

@@ -201,6 +201,43 @@ TEST(RandAugment, BatchesRepeatPerSeedAndStayInRange) {
   expect_error([] { ganaug::rand_augment(torch::zeros({2, 2, 8, 8}), 1); }, {"1 or 3 channels"});
 }
 
+// The published code's draws (kekmodel/FixMatch-pytorch, RandAugmentMC and CutoutAbs): each op
+// applied with probability p, Cutout always of the full side asked for.
+TEST(RandAugment, PublishedOpProbabilityAndFixedCutout) {
+  const auto x = torch::rand({200, 1, 16, 16}) * 2 - 1;
+  // p = 0: no op is applied, as with no ops at all.
+  EXPECT_TRUE(
+      torch::equal(ganaug::rand_augment(x, 3, RandAugmentOptions().op_probability(0).cutout(0)),
+                   ganaug::rand_augment(x, 3, RandAugmentOptions().ops(0).cutout(0))));
+  // p = 0.5: some images keep both ops off, others not.
+  const auto half = ganaug::rand_augment(x, 3, RandAugmentOptions().op_probability(0.5).cutout(0));
+  const auto none = ganaug::rand_augment(x, 3, RandAugmentOptions().ops(0).cutout(0));
+  const auto unchanged = (half == none).flatten(1).all(1).sum().item<int64_t>();
+  EXPECT_GT(unchanged, 20);  // about a quarter of 200
+  EXPECT_LT(unchanged, 100);
+  // Cutout of a drawn side hides nothing on some images; of the fixed side (8 of 16 pixels,
+  // clipped at the edges) at least a 4 x 4 corner on every image, the whole square on most.
+  const auto ones = torch::ones({200, 1, 16, 16});
+  const auto hidden = [&](RandAugmentOptions o) {
+    return (ganaug::rand_augment(ones, 5, o.ops(0)) == 0).flatten(1).sum(1);
+  };
+  const auto drawn = hidden(RandAugmentOptions());
+  const auto fixed = hidden(RandAugmentOptions().fixed_cutout(true));
+  EXPECT_EQ(drawn.min().item<int64_t>(), 0);
+  EXPECT_GE(fixed.min().item<int64_t>(), 16);
+  EXPECT_EQ(fixed.max().item<int64_t>(), 64);
+  EXPECT_GT(fixed.to(torch::kFloat64).mean().item<double>(),
+            drawn.to(torch::kFloat64).mean().item<double>());
+  // Their spec, read back; the default's spec is unchanged.
+  const auto published = RandAugmentOptions::parse("p=0.5,fixed=1");
+  EXPECT_DOUBLE_EQ(published.op_probability(), 0.5);
+  EXPECT_TRUE(published.fixed_cutout());
+  EXPECT_EQ(published.to_string(), "ops=2,cutout=0.5,p=0.5,fixed=1");
+  EXPECT_EQ(RandAugmentOptions::parse(published.to_string()).to_string(), published.to_string());
+  expect_error([] { RandAugmentOptions::parse("p=1.5"); }, {"p is a probability in [0, 1]"});
+  expect_error([] { RandAugmentOptions::parse("fixed=2"); }, {"fixed is 0 or 1"});
+}
+
 TEST(RandAugment, SpecsParseAndRefuseWhatIsWrong) {
   const auto o = RandAugmentOptions::parse("ops=3,cutout=0.25");
   EXPECT_EQ(o.ops(), 3);

@@ -372,16 +372,19 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
                                          common + " --unlabeled " +
                                              (dir / "data" / "t10k-images-idx3-ubyte").string() +
-                                             " --pseudo --strong randaugment:ops=1 "
-                                             "--optimizer sgd --ema 0.9 --out " +
+                                             " --pseudo --strong randaugment:ops=1,p=0.5,fixed=1 "
+                                             "--optimizer sgd --ema 0.9 --pool-ramp 0 "
+                                             "--pool-target-dropout 0 --out " +
                                              (dir / "z").string(),
                                          &output),
             0)
       << output;
   EXPECT_NE(output.find("\"unlabeled\""), std::string::npos) << output;
   EXPECT_NE(output.find("\"images\": 12"), std::string::npos) << output;
-  EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=1,cutout=0.5\""), std::string::npos)
-      << output;
+  // FixMatch's published settings, each a flag of its own, reach the run and its summary.
+  for (const char* setting : {"\"strong_view\": \"randaugment:ops=1,cutout=0.5,p=0.5,fixed=1\"",
+                              "\"pool_ramp_share\": 0.0", "\"pool_target_dropout\": false"})
+    EXPECT_NE(output.find(setting), std::string::npos) << setting << " in " << output;
   // Each epoch's share of pool images over the threshold, in summary.json and report.html.
   {
     std::ifstream in(dir / "z" / "summary.json");

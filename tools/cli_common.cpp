@@ -154,7 +154,8 @@ void add_classifier_options(po::options_description& description) {
       ("epochs", po::value<int64_t>()->default_value(defaults.epochs()),
        "classifier epochs over the real images (with a pool trained on by consistency: 450)")
       ("lr-schedule", po::value<std::string>()->default_value(to_string(defaults.lr_schedule())),
-       "classifier learning rate: cosine (decays to 0 over the run) or constant")
+       "classifier learning rate: cosine (decays to 0 over the run), constant, or "
+       "fixmatch-cosine (FixMatch's cos(7 pi k / 16 K), ending at a fifth of the start)")
       ("optimizer", po::value<std::string>()->default_value(to_string(defaults.optimizer())),
        "classifier optimizer: adam, or sgd (Nesterov momentum 0.9, weight decay on the "
        "convolution and linear weights only: FixMatch's; the default with a pool trained on by "
@@ -182,6 +183,12 @@ void add_classifier_options(po::options_description& description) {
       ("pool-ratio", po::value<double>()->default_value(defaults.pool_ratio()),
        "pool images per classifier step in consistency training, as a multiple of the batch "
        "(FixMatch: 7; with a pool trained on by consistency: 3)")
+      ("pool-ramp", po::value<double>()->default_value(defaults.pool_ramp_share()),
+       "share of the steps, in [0, 1), over which the consistency loss's weight ramps up from 0 "
+       "(published FixMatch: 0)")
+      ("pool-target-dropout", po::value<bool>()->default_value(defaults.pool_target_dropout()),
+       "1: the weak view's pass that makes the pool's targets keeps the classifier's dropout on; "
+       "0: it runs with dropout off (FixMatch's networks have none)")
       ("distribution-alignment", po::bool_switch(),
        "align the pool's targets to the labeled images' class shares (ReMixMatch)")
       ("prefetch", po::value<std::string>()->default_value("auto"),
@@ -259,6 +266,8 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .ema_decay(values["ema"].as<double>())
                      .pool_threshold(values["pool-threshold"].as<double>())
                      .pool_ratio(values["pool-ratio"].as<double>())
+                     .pool_ramp_share(values["pool-ramp"].as<double>())
+                     .pool_target_dropout(values["pool-target-dropout"].as<bool>())
                      .distribution_alignment(values["distribution-alignment"].as<bool>())
                      .prefetch(prefetch_from(values))
                      .width(values["classifier-width"].as<int64_t>())

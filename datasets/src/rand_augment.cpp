@@ -205,19 +205,29 @@ std::vector<RandAugmentOp> rand_augment_ops(int64_t channels) {
 
 RandAugmentOptions RandAugmentOptions::parse(const std::string& spec) {
   RandAugmentOptions o;
-  detail::for_each_spec_item(
-      spec, "RandAugment", "ops, cutout", [&](const std::string& key, const std::string& value) {
-        const double number = detail::spec_number("RandAugment", key, value);
-        if (key == "ops") {
-          GANAUG_CHECK(number == std::floor(number), "RandAugment: ops is a whole number, got '",
-                       value, "'");
-          o.ops(static_cast<int64_t>(number));
-        } else if (key == "cutout") {
-          o.cutout(number);
-        } else {
-          GANAUG_FAIL("RandAugment: unknown key '", key, "' (keys: ops, cutout)");
-        }
-      });
+  detail::for_each_spec_item(spec, "RandAugment", "ops, cutout, p, fixed",
+                             [&](const std::string& key, const std::string& value) {
+                               const double number = detail::spec_number("RandAugment", key, value);
+                               const auto whole = [&] {
+                                 GANAUG_CHECK(number == std::floor(number), "RandAugment: ", key,
+                                              " is a whole number, got '", value, "'");
+                                 return static_cast<int64_t>(number);
+                               };
+                               if (key == "ops") {
+                                 o.ops(whole());
+                               } else if (key == "cutout") {
+                                 o.cutout(number);
+                               } else if (key == "p") {
+                                 o.op_probability(number);
+                               } else if (key == "fixed") {
+                                 GANAUG_CHECK(number == 0 || number == 1,
+                                              "RandAugment: fixed is 0 or 1, got '", value, "'");
+                                 o.fixed_cutout(number == 1);
+                               } else {
+                                 GANAUG_FAIL("RandAugment: unknown key '", key,
+                                             "' (keys: ops, cutout, p, fixed)");
+                               }
+                             });
   o.validate();
   return o;
 }
@@ -225,6 +235,9 @@ RandAugmentOptions RandAugmentOptions::parse(const std::string& spec) {
 std::string RandAugmentOptions::to_string() const {
   std::ostringstream s;
   s << "ops=" << ops() << ",cutout=" << cutout();
+  // Only when set, so that the default spec reads as before they existed.
+  if (op_probability() != 1.0) s << ",p=" << op_probability();
+  if (fixed_cutout()) s << ",fixed=1";
   return s.str();
 }
 
@@ -234,6 +247,8 @@ void RandAugmentOptions::validate() const {
                "RandAugment: cutout is a share of the side in "
                "[0, 1], got ",
                cutout());
+  GANAUG_CHECK(op_probability() >= 0 && op_probability() <= 1,
+               "RandAugment: p is a probability in [0, 1], got ", op_probability());
 }
 
 torch::Tensor apply_rand_augment_op(const torch::Tensor& image, RandAugmentOp op,
@@ -271,11 +286,14 @@ torch::Tensor rand_augment(const torch::Tensor& images, uint64_t seed,
     auto bytes = to_bytes(in[i]);
     for (int64_t k = 0; k < options.ops(); ++k) {
       const auto op = ops[pick(rng)];
-      apply_op(bytes, op, unit(rng));
+      const double magnitude = unit(rng);
+      // The coin only when it can come up tails, so that the default draws as before.
+      if (options.op_probability() < 1 && unit(rng) >= options.op_probability()) continue;
+      apply_op(bytes, op, magnitude);
     }
     from_bytes(bytes, out[i]);
-    const auto side =
-        static_cast<int64_t>(std::llround(unit(rng) * options.cutout() * std::min(h, w)));
+    const double share = options.fixed_cutout() ? 1.0 : unit(rng);
+    const auto side = static_cast<int64_t>(std::llround(share * options.cutout() * std::min(h, w)));
     std::uniform_int_distribution<int64_t> row(0, h - 1), column(0, w - 1);
     const int64_t cy = row(rng), cx = column(rng);
     cutout_in_place(out[i], side, cy, cx);

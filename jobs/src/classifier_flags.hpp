@@ -42,6 +42,8 @@ inline std::string classifier_flag_name(const std::string& field) {
       {"weight_decay", "--weight-decay"},
       {"ema_decay", "--ema"},
       {"distribution_alignment", "--distribution-alignment"},
+      {"pool_ramp_share", "--pool-ramp"},
+      {"pool_target_dropout", "--pool-target-dropout"},
       {"threads", "--threads"}};
   const auto found = flags.find(field);
   return found != flags.end() ? found->second : field;
@@ -67,6 +69,7 @@ inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
   note("warmup_share", o.warmup_share(), d.warmup_share());
   note("dynamic_weight", o.dynamic_weight(), d.dynamic_weight());
   note("pool_ramp_share", o.pool_ramp_share(), d.pool_ramp_share());
+  note("pool_target_dropout", o.pool_target_dropout(), d.pool_target_dropout());
   note("separate_synthetic_batches", o.separate_synthetic_batches(),
        d.separate_synthetic_batches());
   note("recalibrate_batchnorm", o.recalibrate_batchnorm(), d.recalibrate_batchnorm());

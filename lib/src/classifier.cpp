@@ -136,13 +136,23 @@ ClassifierArchitecture parse_classifier_architecture(const std::string& name) {
 }
 
 std::string to_string(LrSchedule schedule) {
-  return schedule == LrSchedule::kConstant ? "constant" : "cosine";
+  switch (schedule) {
+    case LrSchedule::kConstant:
+      return "constant";
+    case LrSchedule::kFixMatchCosine:
+      return "fixmatch-cosine";
+    case LrSchedule::kCosine:
+      break;
+  }
+  return "cosine";
 }
 
 LrSchedule parse_lr_schedule(const std::string& name) {
-  if (name == "cosine") return LrSchedule::kCosine;
-  if (name == "constant") return LrSchedule::kConstant;
-  GANAUG_FAIL("unknown learning-rate schedule '", name, "': use cosine or constant");
+  for (const auto schedule :
+       {LrSchedule::kCosine, LrSchedule::kConstant, LrSchedule::kFixMatchCosine})
+    if (name == to_string(schedule)) return schedule;
+  GANAUG_FAIL("unknown learning-rate schedule '", name,
+              "': use cosine, constant or fixmatch-cosine");
 }
 
 namespace {
@@ -467,10 +477,13 @@ void save_classifier_script(const Classifier& classifier, const std::string& pat
 
 double scheduled_learning_rate(const ClassifierOptions& options, int64_t step,
                                int64_t total_steps) {
-  if (options.lr_schedule() != LrSchedule::kCosine || total_steps <= 0)
+  if (options.lr_schedule() == LrSchedule::kConstant || total_steps <= 0)
     return options.learning_rate();
   const double progress = std::min(1.0, static_cast<double>(step) / total_steps);
-  return options.learning_rate() * 0.5 * (1 + std::cos(std::acos(-1.0) * progress));
+  const double pi = std::acos(-1.0);
+  if (options.lr_schedule() == LrSchedule::kFixMatchCosine)
+    return options.learning_rate() * std::cos(7 * pi * progress / 16);
+  return options.learning_rate() * 0.5 * (1 + std::cos(pi * progress));
 }
 
 torch::Tensor predict_probabilities(Classifier& classifier, const torch::Tensor& images,

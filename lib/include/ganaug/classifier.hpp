@@ -70,11 +70,15 @@ enum class LrSchedule {
   kCosine,
   /// The starting rate throughout.
   kConstant,
+  /// FixMatch's (Sohn et al. 2020, and its published code): lr cos(7 pi k / (16 K)) at step k
+  /// of K, which ends at about a fifth of the starting rate rather than at 0.
+  kFixMatchCosine,
 };
 
-/// "cosine" or "constant".
+/// "cosine", "constant" or "fixmatch-cosine".
 std::string to_string(LrSchedule schedule);
-/// The schedule named "cosine" or "constant"; throws ganaug::Error naming `name` otherwise.
+/// The schedule named "cosine", "constant" or "fixmatch-cosine"; throws ganaug::Error naming
+/// `name` otherwise.
 LrSchedule parse_lr_schedule(const std::string& name);
 
 /// ClassifierOptions::prefetch's automatic value: see ClassifierOptions::prefetch_steps().
@@ -160,8 +164,14 @@ struct ClassifierOptions {
   /// Pool images per step as a multiple of batch_size (FixMatch uses 7; 1 keeps a CPU step
   /// about twice the plain one).
   TORCH_ARG(double, pool_ratio) = 1.0;
-  /// Share of the steps, in [0, 1), over which pool_weight ramps up from 0.
+  /// Share of the steps, in [0, 1), over which pool_weight ramps up from 0 (published
+  /// FixMatch: 0, the full weight from the first step).
   TORCH_ARG(double, pool_ramp_share) = 0.1;
+  /// Whether the weak view's pass, which makes the pool's targets, runs with the network's
+  /// dropout active (as every training pass does, the default) or with the dropout layers off
+  /// (false): FixMatch's networks have no dropout, so its targets come from the whole network.
+  /// Batch norm trains on the weak view either way. A user's network keeps its own modes.
+  TORCH_ARG(bool, pool_target_dropout) = true;
   /// ReMixMatch's distribution alignment of the pool's targets: the weak view's probabilities
   /// are multiplied by the labeled images' class shares over the mean of the network's pool
   /// predictions in the last 128 steps, and renormalised, before the threshold and the argmax.

@@ -48,14 +48,20 @@ struct RandAugmentOptions {
   /// is drawn uniformly from [0, cutout] x side, its centre anywhere in the image (the square
   /// clipped at the edges), filled with mid-gray (0). 0 disables Cutout.
   TORCH_ARG(double, cutout) = 0.5;
+  /// Probability that each drawn operation is applied (the published FixMatch code,
+  /// kekmodel/FixMatch-pytorch's RandAugmentMC: 0.5); 1 (the default) applies every one.
+  TORCH_ARG(double, op_probability) = 1.0;
+  /// Cutout's side is always `cutout` x side (the published code's CutoutAbs: half the image)
+  /// rather than drawn from [0, cutout] x side (the default).
+  TORCH_ARG(bool, fixed_cutout) = false;
 
  public:
-  /// Parses "ops=2,cutout=0.5" (any subset; "default" or "" keeps the defaults). Throws
-  /// ganaug::Error naming the bad key or value.
+  /// Parses "ops=2,cutout=0.5,p=0.5,fixed=1" (any subset; "default" or "" keeps the
+  /// defaults). Throws ganaug::Error naming the bad key or value.
   static RandAugmentOptions parse(const std::string& spec);
   /// The spec that parse() turns back into these options.
   std::string to_string() const;
-  /// Throws ganaug::Error unless ops lies in [0, 8] and cutout in [0, 1].
+  /// Throws ganaug::Error unless ops lies in [0, 8] and cutout and p in [0, 1].
   void validate() const;
 };
 
