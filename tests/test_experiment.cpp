@@ -239,6 +239,9 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
   std::ifstream report_file(dir / "out" / "report.md");
   const std::string report((std::istreambuf_iterator<char>(report_file)), {});
   for (const char* text : {"a GAN on top of the pool over self-training", "self-training: the",
+                           "The supervised reference (`classic`, the gains' \"vs classic\"): 3 "
+                           "per class `shift=2",
+                           "the classical setting given (`--classic`), not chosen",
                            "`classic+pseudo` classifier (dual pseudo training)"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
   // The teacher's cell gives what it gives under the classic teacher: reusing it changes nothing.
@@ -457,6 +460,11 @@ TEST(Experiment, ChoosesTheClassicalSettingOnTheValidationSplit) {
       << report;
   EXPECT_NE(report.find("`shift=0,"), std::string::npos) << report;
   EXPECT_NE(report.find("**yes**"), std::string::npos) << report;
+  EXPECT_NE(report.find("3 per class `" + best +
+                        "`, 1 epochs, the same as every other arm; the "
+                        "classical setting chosen on the validation split"),
+            std::string::npos)
+      << report;
   // A resumed run trains none of them again.
   const auto again = ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true));
   EXPECT_EQ(again["classic_choice"]["cells"], choice["cells"]);

@@ -418,6 +418,30 @@ void write_generators(std::ostringstream& md, const nlohmann::json& r, const std
 
 }  // namespace
 
+// Which arm the gains "vs classic" are over: its classical setting per size, its epochs, and
+// whether the setting was chosen on the validation split or simply given.
+std::string supervised_reference(const nlohmann::json& r, const std::string& ds) {
+  std::map<int64_t, std::set<std::string>> settings;  // size -> classical settings of its cells
+  for (const auto& c : r["cells"])
+    if (c["dataset"] == ds && c["scheme"] == "classic" && c.contains("classic"))
+      settings[c["size"].get<int64_t>()].insert(c["classic"].get<std::string>());
+  if (settings.empty()) return "";
+  std::ostringstream md;
+  md << "\nThe supervised reference (`classic`, the gains' \"vs classic\"): ";
+  bool first = true;
+  for (const auto& [size, specs] : settings) {
+    md << (first ? "" : "; ") << size << " per class ";
+    for (const auto& spec : specs) md << "`" << spec << "`";
+    first = false;
+  }
+  const bool chosen = !r["settings"].value("classic_choices", nlohmann::json::array()).empty();
+  md << ", " << r["settings"]["classifier_epochs"] << " epochs, the same as every other arm; "
+     << (chosen ? "the classical setting chosen on the validation split (below).\n"
+                : "the classical setting given (`--classic`), not chosen on a validation split: "
+                  "`--classic-choices` picks the strongest of several.\n");
+  return md.str();
+}
+
 std::string experiment_report(const nlohmann::json& r) {
   std::ostringstream md;
   write_header(md, r);
@@ -434,6 +458,7 @@ std::string experiment_report(const nlohmann::json& r) {
           return row["dataset"] == dataset &&
                  ExperimentScheme::parse(row["scheme"].get<std::string>()).joint.has_value();
         });
+    md << supervised_reference(r, ds);
     if (pools || joint) md << pool_questions(r["summary"], ds);
     write_gain_tables(md, r["summary"], ds, pools);
     write_verdicts(md, r["summary"], ds);
