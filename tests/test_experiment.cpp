@@ -217,6 +217,11 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
   for (const auto& g : results["generators"]) {
     EXPECT_EQ(g["unlabeled"]["teacher"], "pseudo") << g.dump();
     kept[g["key"].get<std::string>()] = g["unlabeled"]["kept"].get<int64_t>();
+    int64_t counted = 0;  // how many passed the threshold, per class
+    for (const auto& n : g["unlabeled"]["class_counts"]) counted += n.get<int64_t>();
+    EXPECT_EQ(counted, g["unlabeled"]["kept"].get<int64_t>()) << g.dump();
+    const auto& right = g["unlabeled"]["kept_label_accuracy"];
+    EXPECT_TRUE(right.is_null() || (right.get<double>() >= 0 && right.get<double>() <= 1));
     EXPECT_TRUE(
         fs::exists(dir / "out" / "generators" / g["key"].get<std::string>() / "teacher.pt"));
   }

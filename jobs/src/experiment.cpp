@@ -584,6 +584,7 @@ class Experiment {
     *record = {{"images", pool}, {"kept", labels.kept()}, {"gan", to_string(o_.pool_gan())}};
     if (mode != PoolGan::kUnconditional) {
       (*record)["teacher"] = to_string(o_.pool_teacher());
+      (*record)["class_counts"] = confident_pool(unlabeled, labels).class_counts();
       (*record)["kept_label_accuracy"] = kept_label_accuracy(labels, g.pool_truths.at(pool));
     }
     return gan_training_data(g.train, unlabeled, labels, mode);
