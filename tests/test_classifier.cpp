@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "blobs.hpp"
+#include "dropout_off.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
@@ -370,6 +372,33 @@ TEST(Classifier, ConsistencyTrainingOnAnUnlabeledPool) {
   auto identity_model = ganaug::train_classifier(real, nullptr, short_options, viewed);
   EXPECT_TRUE(torch::equal(ganaug::predict_probabilities(weak_model, test.images, 3),
                            ganaug::predict_probabilities(identity_model, test.images, 3)));
+}
+
+// DropoutOff switches only the dropout layers off, and only while it lives.
+TEST(Classifier, DropoutOffSwitchesOnlyDropoutAndOnlyForAWhile) {
+  ganaug::Classifier model(small(3));
+  model->train();
+  const auto modes = [&] {
+    std::vector<std::pair<bool, bool>> out;  // (is dropout, training)
+    for (const auto& m : model->modules(false))
+      out.emplace_back(m->as<ganaug::SeededDropoutImpl>() != nullptr, m->is_training());
+    return out;
+  };
+  const auto before = modes();
+  ASSERT_TRUE(std::any_of(before.begin(), before.end(), [](const auto& m) { return m.first; }));
+  {
+    ganaug::detail::DropoutOff off(model, true);
+    for (const auto& [dropout, training] : modes()) EXPECT_EQ(training, !dropout);
+  }
+  EXPECT_EQ(modes(), before);
+  {
+    ganaug::detail::DropoutOff kept(model, false);
+    EXPECT_EQ(modes(), before);
+  }
+  // A model already evaluating stays so.
+  model->eval();
+  { ganaug::detail::DropoutOff off(model, true); }
+  for (const auto& m : modes()) EXPECT_FALSE(m.second);
 }
 
 // The weak view's pass without dropout: the targets change, the network's modes are restored,

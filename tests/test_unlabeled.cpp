@@ -269,6 +269,13 @@ TEST(Augment, DualPseudoTrainingsTeacherLabelsThePoolForTheGanAndIsKeptForAResum
   EXPECT_EQ(fs::last_write_time(dir / "b" / "teacher.pt"), saved);
   EXPECT_EQ(resumed["teacher"]["accuracy"], summary["teacher"]["accuracy"]);
   EXPECT_EQ(resumed["unlabeled"]["gan"], summary["unlabeled"]["gan"]);
+  // A teacher trained with another strong view is not read back into this run.
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::jobs::run_augment(options("b").resume(true).strong_view(
+            ganaug::StrongViewOptions::parse("randaugment:p=0.5")));
+      },
+      {"--strong", "differs"});
   // A folder of dual pseudo training cannot be resumed without --teacher.
   ganaug::testing::expect_error(
       [&] {

@@ -297,8 +297,8 @@ class AugmentRun {
           train_stage_classifier("training the teacher", concatenate({data_.train, *pool_}),
                                  nullptr, options, classifier_hooks("teacher"), stage_hooks());
       save_classifier(teacher_, path.string());
-      save_custom_classifier(teacher_, "teacher");
     }
+    save_custom_classifier(teacher_, "teacher");
     timings_["teacher_s"] = seconds_since(start);
   }
 

@@ -174,8 +174,10 @@ nlohmann::json run_record(const AugmentOptions& o, const TrainTestData& data,
     record["unlabeled"]["confidence"] = o.pool_confidence();
     record["unlabeled"]["teacher"] = labeller;
     // Only for --teacher, so that folders from before it resume as before.
-    if (o.pool_teacher() == PoolTeacher::kPseudo)
+    if (o.pool_teacher() == PoolTeacher::kPseudo) {
       record["unlabeled"]["teacher"]["trained_on"] = "labeled images and the pool (--teacher)";
+      record["unlabeled"]["teacher"]["strong_view"] = o.strong_view().to_string();
+    }
   }
   if (o.scheme() == Scheme::kArgmax) record["labeller"] = labeller;
   return record;
@@ -203,7 +205,7 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
        "classifier's other training fields (argmax labeller)"},
       {"unlabeled",
        "--unlabeled / --pool-confidence / --teacher / the teacher's --epochs, --lr-schedule, "
-       "--classic, --classifier, --classifier-width"}};
+       "--classic, --strong, --classifier, --classifier-width"}};
   // Where things were found is informative only: a moved data set or checkpoint with the same
   // contents is the same input.
   auto identity = [](const nlohmann::json& record, const char* key) {

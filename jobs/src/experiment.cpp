@@ -458,6 +458,7 @@ class Experiment {
       Classifier model{nullptr};
       double seconds = 0;
       nlohmann::json trace;
+      bool trained_now = false;  // in this process, rather than read back from its file
     };
     std::map<int64_t, PseudoTeacher> pseudo_teachers;
     std::map<int64_t, PoolLabels> pool_labels;  // the teacher's verdict on each pool
@@ -546,6 +547,7 @@ class Experiment {
     const auto start = Clock::now();
     t.model = fit_pseudo(g, pool, nullptr, options, true, &t.trace);
     t.seconds = seconds_since(start);
+    t.trained_now = true;
     fs::create_directories(dir);
     save_classifier(t.model, (dir / "teacher.pt").string());
     write_text_atomic(dir / "teacher.json",
@@ -694,11 +696,16 @@ class Experiment {
       *earlier_seconds = g.teacher_seconds;
       return g.teacher;  // the same classifier, trained to label the pool
     }
-    const auto pseudo_teacher = g.pseudo_teachers.find(cell.pool);
-    if (real_only && scheme.classic && scheme.pseudo && pseudo_teacher != g.pseudo_teachers.end()) {
-      *earlier_seconds = pseudo_teacher->second.seconds;
-      *pool_trace = pseudo_teacher->second.trace;
-      return pseudo_teacher->second.model;  // likewise, the pool teacher of dual pseudo training
+    if (real_only && scheme.classic && scheme.pseudo && o_.pool_teacher() == PoolTeacher::kPseudo) {
+      // Likewise the pool teacher of dual pseudo training: trained here if not yet (its time
+      // is then this cell's own), else reused or read back from its file.
+      const auto known = g.pseudo_teachers.find(cell.pool);
+      const bool earlier = known != g.pseudo_teachers.end() && known->second.model;
+      auto model = pseudo_teacher(g, cell.pool);
+      const auto& t = g.pseudo_teachers.at(cell.pool);
+      *earlier_seconds = !earlier && t.trained_now ? 0.0 : t.seconds;
+      *pool_trace = t.trace;
+      return model;
     }
     if (scheme.self_training) {
       // The teacher's confident pool images with its class, where a GAN's images would go.

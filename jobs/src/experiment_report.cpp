@@ -435,8 +435,9 @@ std::string supervised_reference(const nlohmann::json& r, const std::string& ds)
     first = false;
   }
   const bool chosen = !r["settings"].value("classic_choices", nlohmann::json::array()).empty();
-  md << ", " << r["settings"]["classifier_epochs"] << " epochs, the same as every other arm; "
-     << (chosen ? "the classical setting chosen on the validation split (below).\n"
+  md << ", " << r["settings"]["classifier_epochs"]
+     << " epochs, as every arm but the joint ones (which train for their steps); "
+     << (chosen ? "the classical setting chosen on the validation split (above).\n"
                 : "the classical setting given (`--classic`), not chosen on a validation split: "
                   "`--classic-choices` picks the strongest of several.\n");
   return md.str();

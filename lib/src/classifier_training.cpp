@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cuda_graph.hpp"
+#include "dropout_off.hpp"
 #include "flat_optimizer.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
@@ -214,29 +215,6 @@ struct PoolDraws {
   torch::Tensor right, targets;                // the epoch's counts of right targets and targets
 };
 
-// While it lives (when `off`), the built-in network's dropout layers are in eval mode and
-// every other layer keeps its mode.
-class DropoutOff {
- public:
-  DropoutOff(Classifier& model, bool off) {
-    if (!off) return;
-    for (const auto& m : model->modules(false)) {
-      if (m->as<SeededDropoutImpl>() != nullptr && m->is_training()) {
-        m->eval();
-        switched_.push_back(m);
-      }
-    }
-  }
-  ~DropoutOff() {
-    for (const auto& m : switched_) m->train();
-  }
-  DropoutOff(const DropoutOff&) = delete;
-  DropoutOff& operator=(const DropoutOff&) = delete;
-
- private:
-  std::vector<std::shared_ptr<torch::nn::Module>> switched_;
-};
-
 // FixMatch's consistency loss on the step's pool images: the weak view's confident prediction
 // is the strong view's hard target. Adds the step's share of confident images to
 // draws.confident.
@@ -245,7 +223,7 @@ torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptio
   torch::Tensor guess;
   {
     torch::NoGradGuard no_grad;
-    DropoutOff dropout_off(model, !options.pool_target_dropout());
+    detail::DropoutOff dropout_off(model, !options.pool_target_dropout());
     guess = torch::softmax(model(b.weak).slice(1, 0, num_classes), 1);
     if (draws.alignment) guess = draws.alignment->align(guess);
   }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dropout_off.hpp"
 #include "fake_classes.hpp"
 #include "gan_checkpoint.hpp"
 #include "gan_fields.hpp"
@@ -350,6 +351,7 @@ struct JointTrainer::State {
     torch::Tensor guess;
     {
       torch::NoGradGuard no_grad;
+      detail::DropoutOff dropout_off(classifier, !options.classifier().pool_target_dropout());
       guess = torch::softmax(classifier(b.weak).slice(1, 0, options.num_classes()), 1);
     }
     return consistency_loss(guess, classifier(b.strong), options.classifier().pool_threshold())

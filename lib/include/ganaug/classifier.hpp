@@ -170,7 +170,8 @@ struct ClassifierOptions {
   /// Whether the weak view's pass, which makes the pool's targets, runs with the network's
   /// dropout active (as every training pass does, the default) or with the dropout layers off
   /// (false): FixMatch's networks have no dropout, so its targets come from the whole network.
-  /// Batch norm trains on the weak view either way. A user's network keeps its own modes.
+  /// Batch norm trains on the weak view either way. A user's network keeps its own modes. The
+  /// joint trainer's consistency term (JointOptions::consistency_weight) follows it too.
   TORCH_ARG(bool, pool_target_dropout) = true;
   /// ReMixMatch's distribution alignment of the pool's targets: the weak view's probabilities
   /// are multiplied by the labeled images' class shares over the mean of the network's pool
