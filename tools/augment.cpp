@@ -69,11 +69,12 @@ po::options_description describe_options() {
   po::options_description description(
       "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
       "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
-      "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n\nOptions");
+      "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n");
   const ganaug::jobs::AugmentOptions defaults;
   ganaug::cli::add_help_options(description);
   ganaug::cli::add_dataset_options(description, 100);
-  description.add_options()(
+  po::options_description run("Run and output");
+  run.add_options()(
       "test-data", po::value<std::string>()->default_value(""),
       "held-out test set (any format --data takes); default: the dataset's own test split, or "
       "a seeded 20% stratified split when it has none")(
@@ -87,8 +88,21 @@ po::options_description describe_options() {
       "(Triple-GAN: classifier, generator and a projection discriminator); see --joint-*")(
       "n", po::value<int64_t>()->default_value(5000), "synthetic images to write")(
       "out", po::value<std::string>()->default_value("augment-out"), "output folder")(
-      "gan-iters", po::value<int64_t>()->default_value(defaults.gan().iterations()),
-      "GAN generator steps")(
+      "classic", po::value<std::string>()->implicit_value("default"),
+      "classical augmentation of the real images in both classifiers; optional spec "
+      "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
+      "zoom=1.1 add small rotations and crops; erase=0.5 random erasing)")(
+      "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
+      "resume", po::bool_switch(), "continue an interrupted run in --out")(
+      "force", po::bool_switch(), "replace the contents of a non-empty --out")(
+      "quiet,q", po::bool_switch(), "print only errors")(
+      "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
+  description.add(run);
+
+  po::options_description gan_group("GAN");
+  gan_group.add_options()("gan-iters",
+                          po::value<int64_t>()->default_value(defaults.gan().iterations()),
+                          "GAN generator steps")(
       "gan-batch", po::value<int64_t>()->default_value(defaults.gan().batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "checkpoint-every", po::value<int64_t>()->default_value(defaults.gan().checkpoint_every()),
@@ -98,10 +112,14 @@ po::options_description describe_options() {
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
       "gen-batch", po::value<int64_t>()->default_value(250),
       "images per generation batch (larger suits a GPU)")(
-      "classic", po::value<std::string>()->implicit_value("default"),
-      "classical augmentation of the real images in both classifiers; optional spec "
-      "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
-      "zoom=1.1 add small rotations and crops; erase=0.5 random erasing)")(
+      "dist-timeout", po::value<double>()->default_value(300),
+      "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
+      "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "
+      "failing");
+  description.add(gan_group);
+
+  po::options_description pool("Unlabeled pool");
+  pool.add_options()(
       "unlabeled", po::value<std::string>()->default_value(""),
       "unlabeled images of the same kind (a folder, searched at any depth with its folder names "
       "ignored; an IDX images file; or a CSV with a path column): the baseline classifier labels "
@@ -116,15 +134,9 @@ po::options_description describe_options() {
       "with --pseudo, dual pseudo training: a classifier trained first on the labeled images and "
       "the pool by consistency (the teacher, DIR/teacher.pt) labels the pool for the GAN in "
       "place of the baseline; the retrained classifier is its student, and the summary gives "
-      "the GAN's share over the teacher")("no-retrain", po::bool_switch(),
-                                          "only write the images; skip the classifiers")(
-      "dist-timeout", po::value<double>()->default_value(300),
-      "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
-      "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "
-      "failing")("resume", po::bool_switch(), "continue an interrupted run in --out")(
-      "force", po::bool_switch(), "replace the contents of a non-empty --out")(
-      "quiet,q", po::bool_switch(), "print only errors")(
-      "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
+      "the GAN's share over the teacher");
+  description.add(pool);
+
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_joint_options(description);
   ganaug::cli::add_device_options(description);

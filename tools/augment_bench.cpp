@@ -60,11 +60,11 @@ po::options_description describe_options() {
   po::options_description description(
       "augment-bench: measure whether GAN-made images help a classifier. For every dataset,\n"
       "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
-      "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n\n"
-      "Options");
+      "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n");
   const auto gan = ganaug::jobs::ExperimentOptions().gan();
   ganaug::cli::add_help_options(description);
-  description.add_options()(
+  po::options_description data("Data");
+  data.add_options()(
       "data", po::value<std::vector<std::string>>()->composing(),
       "a dataset (any format augment takes; repeat for several); default Fashion-MNIST")(
       "format", po::value<std::string>()->default_value("auto"),
@@ -78,8 +78,12 @@ po::options_description describe_options() {
                "are drawn; 0 = none")(
       "evaluate-on", po::value<std::string>()->default_value("test"),
       "score cells on the test set, or on the --validation split (to tune settings without "
-      "looking at the test set)")("sizes", po::value<std::string>()->default_value("20,50,100,500"),
-                                  "labeled images per class, comma-separated")(
+      "looking at the test set)");
+  description.add(data);
+
+  po::options_description grid("The grid");
+  grid.add_options()("sizes", po::value<std::string>()->default_value("20,50,100,500"),
+                     "labeled images per class, comma-separated")(
       "schemes",
       po::value<std::string>()->default_value(
           join(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()))),
@@ -94,17 +98,9 @@ po::options_description describe_options() {
       "seeds", po::value<int64_t>()->default_value(3), "seeds per cell")(
       "first-seed",
       po::value<ganaug::cli::Unsigned>()->default_value(ganaug::cli::Unsigned{0}, "0"),
-      "the first seed")("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
-                        "GAN generator steps")(
-      "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
-      "real images per GAN step (and as many fakes); larger batches suit a GPU")(
-      "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
-      "weight of the GAN's mode-seeking term (0 = off)")(
-      "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
-      "minibatch standard-deviation feature in the discriminator (1 or 0)")(
-      "classic", po::value<std::string>()->default_value("default"),
-      "classical augmentation spec (as augment --classic): "
-      "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
+      "the first seed")("classic", po::value<std::string>()->default_value("default"),
+                        "classical augmentation spec (as augment --classic): "
+                        "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
       "classic-choices", po::value<std::string>()->default_value(""),
       "classical settings to choose from, separated by ';' (e.g. "
       "\"default;erase=0.5;rotate=10,zoom=1.1\"): each size takes the one with the best mean "
@@ -116,7 +112,22 @@ po::options_description describe_options() {
       "unlabeled pool sizes, comma-separated: N images drawn (seeded) from the training data "
       "outside the labeled subset and the validation split, their labels dropped; the GAN "
       "schemes train their GAN with the pool's confident pseudo-labels too, and the pseudo "
-      "schemes train on it by consistency; 0 = no pool")(
+      "schemes train on it by consistency; 0 = no pool");
+  description.add(grid);
+
+  po::options_description gan_group("GAN");
+  gan_group.add_options()("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
+                          "GAN generator steps")(
+      "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
+      "real images per GAN step (and as many fakes); larger batches suit a GPU")(
+      "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
+      "weight of the GAN's mode-seeking term (0 = off)")(
+      "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
+      "minibatch standard-deviation feature in the discriminator (1 or 0)");
+  description.add(gan_group);
+
+  po::options_description pool("Unlabeled pool");
+  pool.add_options()(
       "pool-confidence",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_confidence()),
       "the pool teacher's probability a pool image needs to train a GAN (and join a self "
@@ -136,7 +147,11 @@ po::options_description describe_options() {
                  "unconditional or both), in (0, 1)")(
       "pool-weight",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
-      "weight of the pseudo schemes' consistency loss")(
+      "weight of the pseudo schemes' consistency loss");
+  description.add(pool);
+
+  po::options_description training("Classifier training in the grid");
+  training.add_options()(
       "separate-batches", po::value<bool>()->default_value(true),
       "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
       "recalibrate-bn", po::value<bool>()->default_value(true),
@@ -144,8 +159,11 @@ po::options_description describe_options() {
       "reference-epochs", po::value<int64_t>()->default_value(3),
       "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
       "metric-samples", po::value<int64_t>()->default_value(2000),
-      "generated images per generator for FCD and class faithfulness")(
-      "out", po::value<std::string>()->default_value("bench-out"), "output folder")(
+      "generated images per generator for FCD and class faithfulness");
+  description.add(training);
+
+  po::options_description run("Run and output");
+  run.add_options()("out", po::value<std::string>()->default_value("bench-out"), "output folder")(
       "resume", po::bool_switch(), "keep the finished cells in --out and run the others")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
       "threads", po::value<int>()->default_value(0), "CPU threads; 0 = one per core")(
@@ -153,6 +171,8 @@ po::options_description describe_options() {
       "merge", po::value<std::vector<std::string>>()->multitoken(),
       "join the --out folders of a grid run as shards (--shard/--num-shards) into --out: one "
       "results.json, results.csv, report.md and charts; the grid options are not needed");
+  description.add(run);
+
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_joint_options(description);
   ganaug::cli::add_shard_options(description);

@@ -59,11 +59,13 @@ std::string without_location(const std::string& message) {
 
 void add_help_options(po::options_description& description) {
   // clang-format off
-  description.add_options()
+  po::options_description group("General");
+  group.add_options()
       ("help,h", "show this help")
       ("verbose", po::bool_switch(),
        "errors also name the source line and the check that raised them (for bug reports)");
   // clang-format on
+  description.add(group);
 }
 
 int report_failure(const std::string& tool, int argc, const char* const argv[],
@@ -93,7 +95,8 @@ int report_failure(const std::string& tool, int argc, const char* const argv[],
 void add_joint_options(po::options_description& description) {
   const JointOptions defaults(2);
   // clang-format off
-  description.add_options()
+  po::options_description group("Joint schemes (--scheme newclass-joint, dada-joint, triple-joint)");
+  group.add_options()
       ("joint-steps", po::value<int64_t>()->default_value(defaults.iterations()),
        "with a joint scheme: steps of joint training (each a classifier, a generator and, for "
        "triple-joint, a discriminator step)")
@@ -109,6 +112,7 @@ void add_joint_options(po::options_description& description) {
        "--strong; confidence: --pool-threshold; --pool-ratio x the labelled batch of pool images a "
        "step); 0 = none");
   // clang-format on
+  description.add(group);
 }
 
 JointOptions joint_options_from(const po::variables_map& values, bool any_joint, bool any_triple,
@@ -141,7 +145,8 @@ JointOptions joint_options_from(const po::variables_map& values, bool any_joint,
 void add_classifier_options(po::options_description& description) {
   const ClassifierOptions defaults(2);
   // clang-format off
-  description.add_options()
+  po::options_description group("Classifier"), pool("Consistency training on an unlabeled pool");
+  group.add_options()
       ("classifier", po::value<std::string>()->default_value(to_string(defaults.architecture())),
        "classifier network: auto (resnet for RGB, else cnn), cnn, cnn-strided (0.36x the "
        "arithmetic of cnn, about 1.3 points less accurate on Fashion-MNIST), resnet, or your "
@@ -172,12 +177,18 @@ void add_classifier_options(po::options_description& description) {
        "share of each classifier batch that is synthetic, in [0, 1) (augment-bench: above 0)")
       ("synthetic-weight", po::value<double>()->default_value(defaults.synthetic_weight()),
        "weight of the synthetic images' loss")
+      ("prefetch", po::value<std::string>()->default_value("auto"),
+       "classifier steps whose batches are drawn and augmented ahead of the step, on a oneTBB "
+       "worker thread; 0 prepares each on the training thread (the same batches either way); "
+       "auto: 2 on CUDA or when --threads leaves a core free, else 0");
+  pool.add_options()
       ("strong", po::value<std::string>()->default_value(StrongViewOptions().to_string()),
        "strong view of unlabeled pool images in consistency training: classic (larger shifts, "
        "rotations, zoom-ins and random erasing) or randaugment[:ops=2,cutout=0.5] (FixMatch's: "
        "shift and flip, then 2 of 14 photometric and geometric operations at random "
        "magnitudes, then a gray square of up to half the side; the default with a pool trained "
-       "on by consistency)")
+       "on by consistency; p=0.5 applies each operation with probability 0.5 and fixed=1 makes "
+       "the square always half the side, as the published FixMatch code does)")
       ("pool-threshold", po::value<double>()->default_value(defaults.pool_threshold()),
        "confidence a weak view's prediction needs to become a target in consistency training")
       ("pool-ratio", po::value<double>()->default_value(defaults.pool_ratio()),
@@ -190,12 +201,9 @@ void add_classifier_options(po::options_description& description) {
        "1: the weak view's pass that makes the pool's targets keeps the classifier's dropout on; "
        "0: it runs with dropout off (FixMatch's networks have none)")
       ("distribution-alignment", po::bool_switch(),
-       "align the pool's targets to the labeled images' class shares (ReMixMatch)")
-      ("prefetch", po::value<std::string>()->default_value("auto"),
-       "classifier steps whose batches are drawn and augmented ahead of the step, on a oneTBB "
-       "worker thread; 0 prepares each on the training thread (the same batches either way); "
-       "auto: 2 on CUDA or when --threads leaves a core free, else 0");
+       "align the pool's targets to the labeled images' class shares (ReMixMatch)");
   // clang-format on
+  description.add(group).add(pool);
 }
 
 namespace {
@@ -297,7 +305,8 @@ StrongViewOptions strong_view_from(const po::variables_map& values, bool pool) {
 
 void add_device_options(po::options_description& description) {
   // clang-format off
-  description.add_options()
+  po::options_description group("Device and threads");
+  group.add_options()
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
       ("cuda-graphs", po::value<std::string>()->default_value("on"),
        "on: on a CUDA device, the GAN's and the classifiers' training steps are captured once "
@@ -310,6 +319,7 @@ void add_device_options(po::options_description& description) {
        "repeat bit for bit without it")
       ("version", "print the versions and what this build can use (CUDA, several processes)");
   // clang-format on
+  description.add(group);
 }
 
 std::string version_text() {
@@ -346,13 +356,15 @@ void apply_device_options(const po::variables_map& values) {
 
 void add_shard_options(po::options_description& description) {
   // clang-format off
-  description.add_options()
+  po::options_description group("Shards and processes (clusters)");
+  group.add_options()
       ("shard", po::value<int64_t>(),
        "this process's shard, 0 to --num-shards - 1 (in a Slurm job array, when neither flag is "
        "given: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN)")
       ("num-shards", po::value<int64_t>(),
        "processes sharing the work (in a Slurm job array: SLURM_ARRAY_TASK_COUNT)");
   // clang-format on
+  description.add(group);
 }
 
 namespace {
@@ -403,7 +415,8 @@ ShardChoice shard_from(const po::variables_map& values, bool slurm_fallback) {
 
 void add_dataset_options(po::options_description& description, int64_t default_per_class) {
   // clang-format off
-  description.add_options()
+  po::options_description group("Data");
+  group.add_options()
       ("data", po::value<std::string>()->default_value(""),
        "dataset: an MNIST-like folder of IDX files, an image folder root/<class>/<image>, or a "
        "CSV manifest (path,label); empty = Fashion-MNIST from the dataset-fashion-mnist package")
@@ -424,6 +437,7 @@ void add_dataset_options(po::options_description& description, int64_t default_p
        "read CSV manifest paths outside the manifest's folder and follow symbolic links out of "
        "an image folder (refused by default)");
   // clang-format on
+  description.add(group);
 }
 
 DatasetSpec dataset_spec_from(const po::variables_map& values) {
