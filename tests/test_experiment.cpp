@@ -248,14 +248,17 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
       if (g["key"] == key) matched += g["unlabeled"]["class_counts"] == nlohmann::json(counts);
     EXPECT_EQ(matched, 1) << key;
     for (const auto& c : results["cells"])
-      if (c["seed"] == seed && c["scheme"] == "classic+pseudo")
+      if (c["seed"] == seed && c["scheme"] == "classic+pseudo") {
         EXPECT_DOUBLE_EQ(c["accuracy"].get<double>(), ganaug::evaluate(teacher, test).accuracy);
+      }
   }
   for (const auto& c : results["cells"]) {
     const auto scheme = c["scheme"].get<std::string>();
     const auto key = "data-n3-seed" + c["seed"].dump() + "-u10";
     // Self-training trains on exactly the images the GAN learned from the pool.
-    if (scheme == "classic+pseudo+self") EXPECT_EQ(c["synthetic_images"], kept.at(key)) << c.dump();
+    if (scheme == "classic+pseudo+self") {
+      EXPECT_EQ(c["synthetic_images"], kept.at(key)) << c.dump();
+    }
     if (scheme == "classic+pseudo") {
       EXPECT_GT(c["seconds"].get<double>(), 0) << c.dump();  // the teacher's training time
       EXPECT_EQ(c["pool"]["threshold_share"].size(), 1u) << c.dump();
@@ -788,7 +791,7 @@ TEST(Experiment, ValidationSplitKeepsTheTestSetOutOfTuning) {
       },
       {"validation fraction above 0"});
   ganaug::testing::expect_error([] { ganaug::jobs::parse_evaluate_on("train"); },
-                                {"cannot evaluate on 'train'", "use test or validation"});
+                                {"unknown set to evaluate on 'train'", "use test or validation"});
   EXPECT_EQ(ganaug::jobs::parse_evaluate_on(
                 ganaug::jobs::to_string(ganaug::jobs::EvaluateOn::kValidation)),
             ganaug::jobs::EvaluateOn::kValidation);

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "ganaug/choices.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/error.hpp"
 
@@ -23,13 +24,17 @@ std::optional<std::filesystem::path> find_either(const std::filesystem::path& di
 
 }  // namespace
 
-std::string to_string(IdxSplit split) { return split == IdxSplit::kTest ? "test" : "train"; }
-
-IdxSplit parse_idx_split(const std::string& name) {
-  if (name == "train") return IdxSplit::kTrain;
-  if (name == "test") return IdxSplit::kTest;
-  GANAUG_FAIL("unknown split '", name, "'; use train or test");
+namespace {
+const Choices<IdxSplit>& idx_splits() {
+  static const Choices<IdxSplit> choices("split",
+                                         {{IdxSplit::kTrain, "train"}, {IdxSplit::kTest, "test"}});
+  return choices;
 }
+}  // namespace
+
+std::string to_string(IdxSplit split) { return idx_splits().name(split); }
+
+IdxSplit parse_idx_split(const std::string& name) { return idx_splits().parse(name); }
 
 std::filesystem::path default_fashion_mnist_dir() {
   const char* overridden = std::getenv("GANAUG_FASHION_MNIST_DIR");

@@ -6,6 +6,7 @@
 
 #include "augment_record.hpp"
 #include "classifier_flags.hpp"
+#include "ganaug/choices.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
@@ -16,15 +17,17 @@
 #include "ganaug/version.hpp"
 
 namespace ganaug::jobs {
-EvaluateOn parse_evaluate_on(const std::string& name) {
-  if (name == "test") return EvaluateOn::kTest;
-  if (name == "validation") return EvaluateOn::kValidation;
-  GANAUG_FAIL("cannot evaluate on '", name, "': use test or validation");
+namespace {
+const Choices<EvaluateOn>& evaluate_on_choices() {
+  static const Choices<EvaluateOn> choices(
+      "set to evaluate on", {{EvaluateOn::kTest, "test"}, {EvaluateOn::kValidation, "validation"}});
+  return choices;
 }
+}  // namespace
 
-std::string to_string(EvaluateOn where) {
-  return where == EvaluateOn::kValidation ? "validation" : "test";
-}
+EvaluateOn parse_evaluate_on(const std::string& name) { return evaluate_on_choices().parse(name); }
+
+std::string to_string(EvaluateOn where) { return evaluate_on_choices().name(where); }
 
 ExperimentScheme ExperimentScheme::parse(const std::string& name) {
   ExperimentScheme s;

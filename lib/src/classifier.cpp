@@ -13,6 +13,7 @@
 #include "batchnorm_stats.hpp"
 #include "flat_optimizer.hpp"
 #include "gan_checkpoint.hpp"
+#include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
@@ -93,9 +94,22 @@ double ClassifierOptions::learning_rate() const {
   return optimizer() == ClassifierOptimizer::kSgd ? 0.03 : 1e-3;
 }
 
-std::string to_string(ClassifierOptimizer optimizer) {
-  return optimizer == ClassifierOptimizer::kSgd ? "sgd" : "adam";
+namespace {
+const Choices<ClassifierOptimizer>& optimizers() {
+  static const Choices<ClassifierOptimizer> choices(
+      "optimizer", {{ClassifierOptimizer::kAdam, "adam"}, {ClassifierOptimizer::kSgd, "sgd"}});
+  return choices;
 }
+const Choices<LrSchedule>& lr_schedules() {
+  static const Choices<LrSchedule> choices("learning-rate schedule",
+                                           {{LrSchedule::kCosine, "cosine"},
+                                            {LrSchedule::kConstant, "constant"},
+                                            {LrSchedule::kFixMatchCosine, "fixmatch-cosine"}});
+  return choices;
+}
+}  // namespace
+
+std::string to_string(ClassifierOptimizer optimizer) { return optimizers().name(optimizer); }
 
 ClassifierOptions pool_recipe(ClassifierOptions options) {
   return options.optimizer(ClassifierOptimizer::kSgd)
@@ -106,9 +120,7 @@ ClassifierOptions pool_recipe(ClassifierOptions options) {
 }
 
 ClassifierOptimizer parse_classifier_optimizer(const std::string& name) {
-  if (name == "adam") return ClassifierOptimizer::kAdam;
-  if (name == "sgd") return ClassifierOptimizer::kSgd;
-  GANAUG_FAIL("unknown optimizer '", name, "': use adam or sgd");
+  return optimizers().parse(name);
 }
 
 std::string to_string(ClassifierArchitecture architecture) {
@@ -135,25 +147,9 @@ ClassifierArchitecture parse_classifier_architecture(const std::string& name) {
               "': use auto, cnn-strided, cnn, resnet or a TorchScript file");
 }
 
-std::string to_string(LrSchedule schedule) {
-  switch (schedule) {
-    case LrSchedule::kConstant:
-      return "constant";
-    case LrSchedule::kFixMatchCosine:
-      return "fixmatch-cosine";
-    case LrSchedule::kCosine:
-      break;
-  }
-  return "cosine";
-}
+std::string to_string(LrSchedule schedule) { return lr_schedules().name(schedule); }
 
-LrSchedule parse_lr_schedule(const std::string& name) {
-  for (const auto schedule :
-       {LrSchedule::kCosine, LrSchedule::kConstant, LrSchedule::kFixMatchCosine})
-    if (name == to_string(schedule)) return schedule;
-  GANAUG_FAIL("unknown learning-rate schedule '", name,
-              "': use cosine, constant or fixmatch-cosine");
-}
+LrSchedule parse_lr_schedule(const std::string& name) { return lr_schedules().parse(name); }
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include "gan_checkpoint.hpp"
 #include "gan_fields.hpp"
 #include "gan_support.hpp"
+#include "ganaug/choices.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
@@ -91,13 +92,17 @@ DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labell
   return policy;
 }
 
-GanLoss parse_gan_loss(const std::string& name) {
-  if (name == "hinge") return GanLoss::kHinge;
-  if (name == "bce") return GanLoss::kBce;
-  GANAUG_FAIL("unknown GAN loss '", name, "': use hinge or bce");
+namespace {
+const Choices<GanLoss>& gan_losses() {
+  static const Choices<GanLoss> choices("GAN loss",
+                                        {{GanLoss::kHinge, "hinge"}, {GanLoss::kBce, "bce"}});
+  return choices;
 }
+}  // namespace
 
-std::string to_string(GanLoss loss) { return loss == GanLoss::kHinge ? "hinge" : "bce"; }
+GanLoss parse_gan_loss(const std::string& name) { return gan_losses().parse(name); }
+
+std::string to_string(GanLoss loss) { return gan_losses().name(loss); }
 
 GeneratorOptions GanOptions::generator_options() const {
   return GeneratorOptions(num_classes(), image_size(), channels())

@@ -4,39 +4,33 @@
 
 #include <chrono>
 
+#include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug {
 
-PoolGan parse_pool_gan(const std::string& name) {
-  if (name == "teacher") return PoolGan::kTeacher;
-  if (name == "unconditional") return PoolGan::kUnconditional;
-  if (name == "both") return PoolGan::kBoth;
-  GANAUG_FAIL("unknown use of the pool by the GAN '", name,
-              "': use teacher, unconditional or both");
+namespace {
+const Choices<PoolGan>& pool_gans() {
+  static const Choices<PoolGan> choices("use of the pool by the GAN",
+                                        {{PoolGan::kTeacher, "teacher"},
+                                         {PoolGan::kUnconditional, "unconditional"},
+                                         {PoolGan::kBoth, "both"}});
+  return choices;
 }
+const Choices<PoolTeacher>& pool_teachers() {
+  static const Choices<PoolTeacher> choices(
+      "pool teacher", {{PoolTeacher::kClassic, "classic"}, {PoolTeacher::kPseudo, "pseudo"}});
+  return choices;
+}
+}  // namespace
 
-std::string to_string(PoolGan mode) {
-  switch (mode) {
-    case PoolGan::kTeacher:
-      return "teacher";
-    case PoolGan::kUnconditional:
-      return "unconditional";
-    case PoolGan::kBoth:
-      return "both";
-  }
-  return "teacher";
-}
+PoolGan parse_pool_gan(const std::string& name) { return pool_gans().parse(name); }
 
-PoolTeacher parse_pool_teacher(const std::string& name) {
-  if (name == "classic") return PoolTeacher::kClassic;
-  if (name == "pseudo") return PoolTeacher::kPseudo;
-  GANAUG_FAIL("unknown pool teacher '", name, "': use classic or pseudo");
-}
+std::string to_string(PoolGan mode) { return pool_gans().name(mode); }
 
-std::string to_string(PoolTeacher teacher) {
-  return teacher == PoolTeacher::kPseudo ? "pseudo" : "classic";
-}
+PoolTeacher parse_pool_teacher(const std::string& name) { return pool_teachers().parse(name); }
+
+std::string to_string(PoolTeacher teacher) { return pool_teachers().name(teacher); }
 
 int64_t PoolLabels::kept() const {
   return confident.defined() ? confident.sum().item<int64_t>() : 0;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug {
@@ -118,9 +119,15 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-std::string to_string(Precision precision) {
-  return precision == Precision::kBFloat16 ? "bf16" : "fp32";
+namespace {
+const Choices<Precision>& precisions() {
+  static const Choices<Precision> choices(
+      "precision", {{Precision::kFloat32, "fp32"}, {Precision::kBFloat16, "bf16"}});
+  return choices;
 }
+}  // namespace
+
+std::string to_string(Precision precision) { return precisions().name(precision); }
 
 void check_precision(Precision precision, const torch::Device& device) {
   GANAUG_CHECK(precision == Precision::kFloat32 || device.is_cuda(),
@@ -128,10 +135,6 @@ void check_precision(Precision precision, const torch::Device& device) {
                device.str(), "; train in fp32 there");
 }
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::kFloat32;
-  if (name == "bf16") return Precision::kBFloat16;
-  GANAUG_FAIL("unknown precision '", name, "': use fp32 or bf16");
-}
+Precision parse_precision(const std::string& name) { return precisions().parse(name); }
 
 }  // namespace ganaug

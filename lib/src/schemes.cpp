@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug {
@@ -13,23 +14,18 @@ Scheme parse_scheme(const std::string& name) {
   GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use newclass, argmax, smooth or cond");
 }
 
-std::string to_string(JointForm form) {
-  switch (form) {
-    case JointForm::kKPlus1:
-      return "kplus1";
-    case JointForm::kTwoK:
-      return "2k";
-    case JointForm::kTriple:
-      return "triple";
-  }
-  GANAUG_FAIL("unknown joint form");
+namespace {
+const Choices<JointForm>& joint_forms() {
+  static const Choices<JointForm> choices(
+      "joint form",
+      {{JointForm::kKPlus1, "kplus1"}, {JointForm::kTwoK, "2k"}, {JointForm::kTriple, "triple"}});
+  return choices;
 }
+}  // namespace
 
-JointForm parse_joint_form(const std::string& name) {
-  for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
-    if (to_string(form) == name) return form;
-  GANAUG_FAIL("unknown joint form '", name, "': use kplus1, 2k or triple");
-}
+std::string to_string(JointForm form) { return joint_forms().name(form); }
+
+JointForm parse_joint_form(const std::string& name) { return joint_forms().parse(name); }
 
 namespace {
 

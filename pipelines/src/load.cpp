@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "flow_support.hpp"
+#include "ganaug/choices.hpp"
 #include "ganaug/datasets/csv_manifest.hpp"
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
@@ -246,27 +247,22 @@ void check_spec(const DatasetSpec& spec) {
 
 }  // namespace
 
-std::string to_string(DatasetFormat format) {
-  switch (format) {
-    case DatasetFormat::kAuto:
-      return "auto";
-    case DatasetFormat::kFashionMnist:
-      return "fashion-mnist";
-    case DatasetFormat::kIdx:
-      return "idx";
-    case DatasetFormat::kFolder:
-      return "folder";
-    case DatasetFormat::kCsv:
-      return "csv";
-  }
-  GANAUG_FAIL("invalid DatasetFormat ", static_cast<int>(format));
+namespace {
+const Choices<DatasetFormat>& dataset_formats() {
+  static const Choices<DatasetFormat> choices("dataset format",
+                                              {{DatasetFormat::kAuto, "auto"},
+                                               {DatasetFormat::kFashionMnist, "fashion-mnist"},
+                                               {DatasetFormat::kIdx, "idx"},
+                                               {DatasetFormat::kFolder, "folder"},
+                                               {DatasetFormat::kCsv, "csv"}});
+  return choices;
 }
+}  // namespace
+
+std::string to_string(DatasetFormat format) { return dataset_formats().name(format); }
 
 DatasetFormat parse_dataset_format(const std::string& name) {
-  for (const auto format : {DatasetFormat::kAuto, DatasetFormat::kFashionMnist, DatasetFormat::kIdx,
-                            DatasetFormat::kFolder, DatasetFormat::kCsv})
-    if (name == to_string(format)) return format;
-  GANAUG_FAIL("unknown dataset format '", name, "'; use auto, fashion-mnist, idx, folder or csv");
+  return dataset_formats().parse(name);
 }
 
 DatasetFormat resolve_format(const DatasetSpec& spec) {

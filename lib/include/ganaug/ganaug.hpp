@@ -4,6 +4,7 @@
 /// (OpenCV) are in <ganaug/datasets/...>, the oneTBB pipelines in <ganaug/pipelines/...>.
 /// docs/api.md gives the overview.
 
+#include "ganaug/choices.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/diffaugment.hpp"
