@@ -436,6 +436,37 @@ TEST(Classifier, PoolTargetsWithoutDropoutComeFromTheWholeNetwork) {
                            ganaug::predict_probabilities(d, test.images, 3)));
 }
 
+// FixMatch's one batch-norm pass over the labelled images and both pool views: other
+// statistics, so another training, repeatable; the targets then come from that pass.
+TEST(Classifier, OnePassOverLabelledAndPoolViewsMixesTheirBatchNorm) {
+  auto setup = blobs_with_pool();
+  const auto test = blobs(20, 2);
+  const auto options = small(3).epochs(3).seed(2).pool_weight(1).pool_threshold(0.5);
+  auto three = ganaug::train_classifier(setup.real, nullptr, options, setup.hooks);
+  const auto one_pass = ganaug::ClassifierOptions(options).pool_one_pass(true);
+  std::vector<double> confident;
+  auto hooks = setup.hooks;
+  hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) {
+    confident.push_back(p.pool_confident);
+  };
+  auto one = ganaug::train_classifier(setup.real, nullptr, one_pass, hooks);
+  auto again = ganaug::train_classifier(setup.real, nullptr, one_pass, setup.hooks);
+  const auto p_three = ganaug::predict_probabilities(three, test.images, 3);
+  const auto p_one = ganaug::predict_probabilities(one, test.images, 3);
+  EXPECT_FALSE(torch::equal(p_three, p_one));
+  EXPECT_TRUE(torch::equal(p_one, ganaug::predict_probabilities(again, test.images, 3)));
+  ASSERT_EQ(confident.size(), 3u);
+  for (double c : confident) EXPECT_TRUE(c >= 0 && c <= 1) << c;
+  EXPECT_GT(ganaug::evaluate(one, test).accuracy, 0.5);
+  // With synthetic images in a pass of their own, the pool's views still join the real ones.
+  auto synthetic = class0_labelled_2();
+  auto mixed = ganaug::train_classifier(setup.real, &synthetic, one_pass, setup.hooks);
+  EXPECT_FALSE(torch::equal(p_one, ganaug::predict_probabilities(mixed, test.images, 3)));
+  ganaug::testing::expect_error(
+      [&] { ganaug::ClassifierOptions(one_pass).pool_target_dropout(false).validate(); },
+      {"pool_one_pass", "pool_target_dropout"});
+}
+
 // Where the pool's true classes are known, each epoch reports how often its targets are right;
 // training does not read them.
 TEST(Classifier, ThePoolsTrueClassesMeasureItsTargetsAndChangeNothing) {

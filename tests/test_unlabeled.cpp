@@ -405,15 +405,16 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   }
   // Without those flags the pool recipe's: RandAugment, SGD, decay 5e-4, an average at 0.99, 3
   // pool images per labeled one (the epochs stay as given: --epochs 1).
-  ASSERT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE,
-                                         common + " --unlabeled " +
-                                             (dir / "data" / "t10k-images-idx3-ubyte").string() +
-                                             " --pseudo --out " + (dir / "recipe").string(),
-                                         &output),
+  ASSERT_EQ(ganaug::testing::run_program(
+                GANAUG_AUGMENT_EXE,
+                common + " --unlabeled " + (dir / "data" / "t10k-images-idx3-ubyte").string() +
+                    " --pseudo --pool-one-pass --out " + (dir / "recipe").string(),
+                &output),
             0)
       << output;
-  for (const char* setting : {"\"optimizer\": \"sgd\"", "\"weight_decay\": 0.0005",
-                              "\"ema_decay\": 0.99", "\"pool_ratio\": 3.0"})
+  for (const char* setting :
+       {"\"optimizer\": \"sgd\"", "\"weight_decay\": 0.0005", "\"ema_decay\": 0.99",
+        "\"pool_ratio\": 3.0", "\"pool_one_pass\": true"})
     EXPECT_NE(output.find(setting), std::string::npos) << setting << " in " << output;
   EXPECT_NE(output.find("\"strong_view\": \"randaugment:ops=2,cutout=0.5\""), std::string::npos)
       << output;

@@ -200,6 +200,9 @@ void add_classifier_options(po::options_description& description) {
       ("pool-target-dropout", po::value<bool>()->default_value(defaults.pool_target_dropout()),
        "1: the weak view's pass that makes the pool's targets keeps the classifier's dropout on; "
        "0: it runs with dropout off (FixMatch's networks have none)")
+      ("pool-one-pass", po::bool_switch(),
+       "the labeled images and the pool's weak and strong views in one forward pass, so that "
+       "batch norm mixes them (the published FixMatch code); default: three passes")
       ("distribution-alignment", po::bool_switch(),
        "align the pool's targets to the labeled images' class shares (ReMixMatch)");
   // clang-format on
@@ -276,6 +279,7 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .pool_ratio(values["pool-ratio"].as<double>())
                      .pool_ramp_share(values["pool-ramp"].as<double>())
                      .pool_target_dropout(values["pool-target-dropout"].as<bool>())
+                     .pool_one_pass(values["pool-one-pass"].as<bool>())
                      .distribution_alignment(values["distribution-alignment"].as<bool>())
                      .prefetch(prefetch_from(values))
                      .width(values["classifier-width"].as<int64_t>())

@@ -44,6 +44,7 @@ inline std::string classifier_flag_name(const std::string& field) {
       {"distribution_alignment", "--distribution-alignment"},
       {"pool_ramp_share", "--pool-ramp"},
       {"pool_target_dropout", "--pool-target-dropout"},
+      {"pool_one_pass", "--pool-one-pass"},
       {"threads", "--threads"}};
   const auto found = flags.find(field);
   return found != flags.end() ? found->second : field;
@@ -70,6 +71,7 @@ inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
   note("dynamic_weight", o.dynamic_weight(), d.dynamic_weight());
   note("pool_ramp_share", o.pool_ramp_share(), d.pool_ramp_share());
   note("pool_target_dropout", o.pool_target_dropout(), d.pool_target_dropout());
+  note("pool_one_pass", o.pool_one_pass(), d.pool_one_pass());
   note("separate_synthetic_batches", o.separate_synthetic_batches(),
        d.separate_synthetic_batches());
   note("recalibrate_batchnorm", o.recalibrate_batchnorm(), d.recalibrate_batchnorm());

@@ -66,6 +66,10 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                pool_ratio());
   GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1, name("pool_ramp_share"),
                " must lie in [0, 1), got ", pool_ramp_share());
+  GANAUG_CHECK(!pool_one_pass() || pool_target_dropout(), name("pool_one_pass"),
+               " makes the pool's targets in the training pass itself, with its dropout: it "
+               "cannot go with ",
+               name("pool_target_dropout"), " off");
   GANAUG_CHECK(prefetch() == kAutoPrefetch || (prefetch() >= 0 && prefetch() <= 64),
                name("prefetch"),
                " (steps prepared ahead) must lie in [0, 64] or be automatic, got ", prefetch());

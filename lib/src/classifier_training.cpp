@@ -182,16 +182,25 @@ class InlineFeeder final : public StepFeeder {
 // The batch's weighted cross-entropy: real and synthetic images in separate forward passes
 // when asked (batch statistics of a single image mean little: such a part goes through with
 // the other); under dynamic argmax the synthetic targets are the network's own predictions.
+// `pool_views`, when given, are the step's weak and strong pool views: they go through the
+// network in the real images' pass (FixMatch's one batch-norm pass), and their logits come back
+// in `pool_logits`.
 torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions& options,
-                            int64_t num_classes, int64_t step, const ClassifierHooks& hooks) {
+                            int64_t num_classes, int64_t step, const ClassifierHooks& hooks,
+                            const torch::Tensor& pool_views = {},
+                            torch::Tensor* pool_logits = nullptr) {
   torch::Tensor logits;
-  if (b.synthetic && options.separate_synthetic_batches() && b.n_real >= 2 &&
-      b.images.size(0) - b.n_real >= 2) {
-    logits =
-        torch::cat({model(b.images.slice(0, 0, b.n_real)), model(b.images.slice(0, b.n_real))});
-  } else {
-    logits = model(b.images);
+  const bool separate = b.synthetic && options.separate_synthetic_batches() && b.n_real >= 2 &&
+                        b.images.size(0) - b.n_real >= 2;
+  const int64_t first_pass = separate ? b.n_real : b.images.size(0);
+  auto with_pool = b.images.slice(0, 0, first_pass);
+  if (pool_views.defined()) with_pool = torch::cat({with_pool, pool_views});
+  logits = model(with_pool);
+  if (pool_views.defined()) {
+    *pool_logits = logits.slice(0, first_pass);
+    logits = logits.slice(0, 0, first_pass);
   }
+  if (separate) logits = torch::cat({logits, model(b.images.slice(0, b.n_real))});
   if (b.synthetic && options.dynamic_argmax()) {
     // The paper's dynamic argmax: each synthetic image is trained towards the network's own
     // current prediction over the real classes, from this very forward pass (detached).
@@ -218,16 +227,21 @@ struct PoolDraws {
 // FixMatch's consistency loss on the step's pool images: the weak view's confident prediction
 // is the strong view's hard target. Adds the step's share of confident images to
 // draws.confident.
+// With `views` (the weak then the strong view's logits of one pass with the labelled images)
+// the network is not run again.
 torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptions& options,
-                        int64_t num_classes, PoolDraws& draws) {
+                        int64_t num_classes, PoolDraws& draws, const torch::Tensor& views = {}) {
   torch::Tensor guess;
+  const int64_t n = b.weak.size(0);
   {
     torch::NoGradGuard no_grad;
-    detail::DropoutOff dropout_off(model, !options.pool_target_dropout());
-    guess = torch::softmax(model(b.weak).slice(1, 0, num_classes), 1);
+    detail::DropoutOff dropout_off(model, !options.pool_target_dropout() && !views.defined());
+    const auto weak = views.defined() ? views.slice(0, 0, n).detach() : model(b.weak);
+    guess = torch::softmax(weak.slice(1, 0, num_classes), 1);
     if (draws.alignment) guess = draws.alignment->align(guess);
   }
-  const auto [loss, confident] = consistency_loss(guess, model(b.strong), options.pool_threshold());
+  const auto [loss, confident] = consistency_loss(
+      guess, views.defined() ? views.slice(0, n) : model(b.strong), options.pool_threshold());
   draws.confident.add_(confident);
   if (draws.truth.defined()) {
     const auto [probability, predicted] = guess.max(1);
@@ -454,13 +468,15 @@ class TrainingRun {
 
   // The step's loss (labelled images, and the pool's consistency term when there is a pool).
   torch::Tensor step_loss(Batch& b, PoolDraws& pool) {
-    auto loss = labelled_loss(model_, b, options_, k_, step_, hooks_);
-    if (set_.use_pool) {
-      const double ramp =
-          ramp_steps_ > 0 ? std::min(1.0, static_cast<double>(step_) / ramp_steps_) : 1.0;
-      loss = loss + options_.pool_weight() * ramp * pool_loss(model_, b, options_, k_, pool);
-    }
-    return loss;
+    if (!set_.use_pool) return labelled_loss(model_, b, options_, k_, step_, hooks_);
+    // One pass over the labelled, weak and strong images (pool_one_pass), or three.
+    torch::Tensor views;
+    auto loss = labelled_loss(
+        model_, b, options_, k_, step_, hooks_,
+        options_.pool_one_pass() ? torch::cat({b.weak, b.strong}) : torch::Tensor(), &views);
+    const double ramp =
+        ramp_steps_ > 0 ? std::min(1.0, static_cast<double>(step_) / ramp_steps_) : 1.0;
+    return loss + options_.pool_weight() * ramp * pool_loss(model_, b, options_, k_, pool, views);
   }
 
   // Gradients and the update; with a graph, the update reads the learning rate and the step

@@ -173,6 +173,13 @@ struct ClassifierOptions {
   /// Batch norm trains on the weak view either way. A user's network keeps its own modes. The
   /// joint trainer's consistency term (JointOptions::consistency_weight) follows it too.
   TORCH_ARG(bool, pool_target_dropout) = true;
+  /// The step's labelled images (real, and synthetic unless separate_synthetic_batches puts
+  /// them apart) and its pool's weak and strong views go through the network in one pass, so
+  /// that every batch-norm statistic mixes them, as in the published FixMatch code (which
+  /// interleaves them); false (the default): three passes, each with its own statistics. The
+  /// weak view's targets then come from that pass, with its dropout (pool_target_dropout must
+  /// stay true). The joint trainer's consistency term keeps its own passes.
+  TORCH_ARG(bool, pool_one_pass) = false;
   /// ReMixMatch's distribution alignment of the pool's targets: the weak view's probabilities
   /// are multiplied by the labeled images' class shares over the mean of the network's pool
   /// predictions in the last 128 steps, and renormalised, before the threshold and the argmax.
