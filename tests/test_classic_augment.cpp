@@ -3,6 +3,8 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/datasets/classic_augment.hpp"
+#include "ganaug/datasets/rand_augment.hpp"
+#include "ganaug/seed_streams.hpp"
 #include "test_support.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
@@ -149,6 +151,26 @@ TEST(ClassicAugment, WeakAndStrongViewsOfConsistencyTraining) {
       ganaug::strong_augment_options(ganaug::ClassicAugmentOptions::parse("shift=6,rotate=20"))
           .to_string(),
       "shift=6,rotate=20,zoom=1.2,flip=1,border=constant,erase=1");
+}
+
+// randaugment=1: the warp, then RandAugment and Cutout (FixMatch's strong augmentation of the
+// labeled images), drawn from the batch's seed; the weak view of pool images leaves it out.
+TEST(ClassicAugment, RandAugmentOnTheLabeledImagesAfterTheWarp) {
+  const auto with = ClassicAugmentOptions::parse("erase=0.5,randaugment=1");
+  EXPECT_TRUE(with.rand_augment());
+  EXPECT_EQ(with.to_string(),
+            "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0.5,randaugment=1");
+  EXPECT_EQ(ClassicAugmentOptions::parse(with.to_string()).to_string(), with.to_string());
+  EXPECT_FALSE(ganaug::weak_augment_options(with).rand_augment());
+  expect_error([] { ClassicAugmentOptions::parse("randaugment=2"); }, {"randaugment is 0 or 1"});
+  const auto x = torch::rand({6, 1, 16, 16}) * 2 - 1;
+  const auto plain = ganaug::classic_augment(x, 7, ClassicAugmentOptions().erase(0.5));
+  const auto augmented = ganaug::classic_augment(x, 7, with);
+  EXPECT_TRUE(torch::equal(augmented, ganaug::classic_augment(x, 7, with)));
+  EXPECT_TRUE(torch::equal(
+      augmented,
+      ganaug::rand_augment(plain, ganaug::mix_seed(7, ganaug::streams::kClassicRandAugment))));
+  EXPECT_FALSE(torch::equal(augmented, plain));
 }
 
 TEST(ClassicAugment, DrivesClassifierTraining) {

@@ -91,7 +91,8 @@ po::options_description describe_options() {
       "classic", po::value<std::string>()->implicit_value("default"),
       "classical augmentation of the real images in both classifiers; optional spec "
       "shift=2,rotate=0,zoom=1,flip=1,border=constant (flip=0 for digits and text; rotate=10 and "
-      "zoom=1.1 add small rotations and crops; erase=0.5 random erasing)")(
+      "zoom=1.1 add small rotations and crops; erase=0.5 random erasing; randaugment=1 adds "
+      "RandAugment and Cutout, FixMatch's strong augmentation)")(
       "no-retrain", po::bool_switch(), "only write the images; skip the classifiers")(
       "resume", po::bool_switch(), "continue an interrupted run in --out")(
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(

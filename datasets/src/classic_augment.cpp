@@ -45,7 +45,7 @@ void erase_rectangle(torch::Tensor image, std::mt19937_64& rng, double p) {
 
 ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
   ClassicAugmentOptions o;
-  const std::string keys = "shift, rotate, zoom, flip, border, erase";
+  const std::string keys = "shift, rotate, zoom, flip, border, erase, randaugment";
   detail::for_each_spec_item(
       spec, "classical augmentation", keys, [&](const std::string& key, const std::string& value) {
         if (key == "shift") {
@@ -67,6 +67,10 @@ ClassicAugmentOptions ClassicAugmentOptions::parse(const std::string& spec) {
           o.border(value == "constant" ? Border::kConstant : Border::kReflect);
         } else if (key == "erase") {
           o.erase(parse_number(key, value));
+        } else if (key == "randaugment") {
+          GANAUG_CHECK(value == "0" || value == "1",
+                       "classical augmentation: randaugment is 0 or 1, got '", value, "'");
+          o.rand_augment(value == "1");
         } else {
           GANAUG_FAIL("classical augmentation: unknown key '", key, "' (keys: ", keys, ")");
         }
@@ -81,6 +85,7 @@ std::string ClassicAugmentOptions::to_string() const {
     << ",flip=" << (horizontal_flip() ? 1 : 0)
     << ",border=" << (border() == Border::kConstant ? "constant" : "reflect");
   if (erase() > 0) s << ",erase=" << erase();  // absent when off: older specs read the same
+  if (rand_augment()) s << ",randaugment=1";
   return s.str();
 }
 
@@ -135,6 +140,8 @@ torch::Tensor classic_augment(const torch::Tensor& images, uint64_t seed,
     // Drawn after the warp's numbers, so that erase=0 leaves every other draw as it was.
     if (options.erase() > 0) erase_rectangle(out[i], rng, options.erase());
   }
+  if (options.rand_augment())
+    out = rand_augment(out, mix_seed(seed, streams::kClassicRandAugment), RandAugmentOptions());
   return out.to(images.device());
 }
 
@@ -156,7 +163,7 @@ ClassicAugmentOptions strong_augment_options(const ClassicAugmentOptions& weak) 
 
 ClassicAugmentOptions weak_augment_options(const ClassicAugmentOptions& classic) {
   auto weak = classic;
-  weak.erase(0);
+  weak.erase(0).rand_augment(false);
   return weak;
 }
 

@@ -28,6 +28,9 @@ constexpr uint64_t kClassifierPoolDraw = 0x706f6f6c;  // "pool"
 /// RandAugment of the strong view, mixed into the batch's seed (the shift and flip under it
 /// draw from the batch's seed itself).
 constexpr uint64_t kStrongRandAugment = 0x52414e44;  // "RAND"
+/// RandAugment of the labeled images under a classical setting with randaugment=1, mixed into
+/// the batch's seed.
+constexpr uint64_t kClassicRandAugment = 0x4352414e44;  // "CRAND"
 // -- the GAN (lib/src/gan.cpp) --
 /// Initial weights of the generator and of the discriminator.
 constexpr uint64_t kGeneratorInit = 0x6E0000000000ULL;

@@ -41,10 +41,16 @@ struct ClassicAugmentOptions {
   /// probability an image, after the warp, gets one rectangle of 2-40% of its area (aspect ratio
   /// 0.3 to 3.3) filled with uniform random values in [-1, 1]. 0 disables it.
   TORCH_ARG(double, erase) = 0.0;
+  /// After the warp (and erasing), RandAugment and Cutout (rand_augment() with its defaults):
+  /// the strong augmentation of the labeled images that FixMatch's supervised baselines train
+  /// with, a candidate for the strongest supervised arm. The weak view of pool images leaves it
+  /// out, as it leaves out erasing.
+  TORCH_ARG(bool, rand_augment) = false;
 
  public:
-  /// Parses "shift=2,rotate=10,zoom=1.1,flip=1,border=constant,erase=0.5" (any subset, any order;
-  /// "default" or "" keeps the defaults). Throws ganaug::Error naming the bad key or value.
+  /// Parses "shift=2,rotate=10,zoom=1.1,flip=1,border=constant,erase=0.5,randaugment=1" (any
+  /// subset, any order; "default" or "" keeps the defaults). Throws ganaug::Error naming the bad
+  /// key or value.
   static ClassicAugmentOptions parse(const std::string& spec);
   /// The spec that parse() turns back into these options.
   std::string to_string() const;
