@@ -169,7 +169,11 @@ void expect_pinned(const std::string& name, const std::string& hash) {
          "intended ones, and pin their hashes with the new revision";
   EXPECT_EQ(hash, kExpected.at(name))
       << name << " wrote other outputs than output revision " << kPinnedRevision
-      << " pins; if the change is intended, bump kOutputRevision and pin " << hash;
+      << " pins; if the change is intended, bump kOutputRevision and pin " << hash
+      << (std::getenv("OPENBLAS_CORETYPE") == nullptr
+              ? " (run through ctest, or with OPENBLAS_CORETYPE=Haswell as ctest sets it: "
+                "OpenBLAS's kernels for other CPU kinds round otherwise)"
+              : "");
 }
 
 }  // namespace
