@@ -56,13 +56,8 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-po::options_description describe_options() {
-  po::options_description description(
-      "augment-bench: measure whether GAN-made images help a classifier. For every dataset,\n"
-      "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
-      "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n");
-  const auto gan = ganaug::jobs::ExperimentOptions().gan();
-  ganaug::cli::add_help_options(description);
+// augment-bench --help's "Data" section.
+po::options_description data_options() {
   po::options_description data("Data");
   data.add_options()(
       "data", po::value<std::vector<std::string>>()->composing(),
@@ -79,8 +74,11 @@ po::options_description describe_options() {
       "evaluate-on", po::value<std::string>()->default_value("test"),
       "score cells on the test set, or on the --validation split (to tune settings without "
       "looking at the test set)");
-  description.add(data);
+  return data;
+}
 
+// augment-bench --help's "The grid" section.
+po::options_description grid_options() {
   po::options_description grid("The grid");
   grid.add_options()("sizes", po::value<std::string>()->default_value("20,50,100,500"),
                      "labeled images per class, comma-separated")(
@@ -113,8 +111,12 @@ po::options_description describe_options() {
       "outside the labeled subset and the validation split, their labels dropped; the GAN "
       "schemes train their GAN with the pool's confident pseudo-labels too, and the pseudo "
       "schemes train on it by consistency; 0 = no pool");
-  description.add(grid);
+  return grid;
+}
 
+// augment-bench --help's "GAN" section.
+po::options_description gan_options() {
+  const auto gan = ganaug::jobs::ExperimentOptions().gan();
   po::options_description gan_group("GAN");
   gan_group.add_options()("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
                           "GAN generator steps")(
@@ -124,8 +126,12 @@ po::options_description describe_options() {
       "weight of the GAN's mode-seeking term (0 = off)")(
       "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
       "minibatch standard-deviation feature in the discriminator (1 or 0)");
-  description.add(gan_group);
+  return gan_group;
+}
 
+// augment-bench --help's "Unlabeled pool" section.
+po::options_description pool_options() {
+  const auto gan = ganaug::jobs::ExperimentOptions().gan();
   po::options_description pool("Unlabeled pool");
   pool.add_options()(
       "pool-confidence",
@@ -148,8 +154,11 @@ po::options_description describe_options() {
       "pool-weight",
       po::value<double>()->default_value(ganaug::jobs::ExperimentOptions().pool_weight()),
       "weight of the pseudo schemes' consistency loss");
-  description.add(pool);
+  return pool;
+}
 
+// augment-bench --help's "Classifier training in the grid" section.
+po::options_description training_options() {
   po::options_description training("Classifier training in the grid");
   training.add_options()(
       "separate-batches", po::value<bool>()->default_value(true),
@@ -160,8 +169,11 @@ po::options_description describe_options() {
       "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
       "metric-samples", po::value<int64_t>()->default_value(2000),
       "generated images per generator for FCD and class faithfulness");
-  description.add(training);
+  return training;
+}
 
+// augment-bench --help's "Run and output" section.
+po::options_description run_options() {
   po::options_description run("Run and output");
   run.add_options()("out", po::value<std::string>()->default_value("bench-out"), "output folder")(
       "resume", po::bool_switch(), "keep the finished cells in --out and run the others")(
@@ -171,8 +183,21 @@ po::options_description describe_options() {
       "merge", po::value<std::vector<std::string>>()->multitoken(),
       "join the --out folders of a grid run as shards (--shard/--num-shards) into --out: one "
       "results.json, results.csv, report.md and charts; the grid options are not needed");
-  description.add(run);
+  return run;
+}
 
+po::options_description describe_options() {
+  po::options_description description(
+      "augment-bench: measure whether GAN-made images help a classifier. For every dataset,\n"
+      "labeled size and seed it trains one conditional GAN, then one classifier per scheme, and\n"
+      "writes report.md, results.csv, results.json and accuracy charts into --out as it goes.\n");
+  ganaug::cli::add_help_options(description);
+  description.add(data_options());
+  description.add(grid_options());
+  description.add(gan_options());
+  description.add(pool_options());
+  description.add(training_options());
+  description.add(run_options());
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_joint_options(description);
   ganaug::cli::add_shard_options(description);
