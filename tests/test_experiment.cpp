@@ -16,6 +16,7 @@
 #include "ganaug/jobs/experiment.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/pipelines/load.hpp"
+#include "ganaug/schemes.hpp"
 #include "ganaug/seed_streams.hpp"
 #include "test_support.hpp"
 #include "tiny_data.hpp"
@@ -348,6 +349,55 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
                                 {"self is a column's last part"});
   EXPECT_EQ(ganaug::jobs::ExperimentScheme::parse("classic+pseudo+self").name(),
             "classic+pseudo+self");
+}
+
+// With the pool teacher of dual pseudo training, the teacher also judges the generated images:
+// the count drawn to find the kept ones, and the judge's mean confidence in them, replay with
+// teacher.pt as the filter.
+TEST(Experiment, DualPseudoTrainingsTeacherFiltersTheGeneratedImages) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const auto results =
+      ganaug::jobs::run_experiment(tiny_grid(dir / "data", dir / "out")
+                                       .sizes({3})
+                                       .seeds(1)
+                                       .schemes(schemes({"classic+pseudo", "classic+pseudo+cond"}))
+                                       .unlabeled({10})
+                                       .pool_confidence(0.34)
+                                       .min_confidence(0.4)
+                                       .classifier(ganaug::ClassifierOptions(2).epochs(4))
+                                       .pool_teacher(ganaug::PoolTeacher::kPseudo));
+  const fs::path generators = dir / "out" / "generators" / "data-n3-seed0-u10";
+  ganaug::Classifier teacher(ganaug::ClassifierOptions(3, 16).device("cpu"));
+  ganaug::load_classifier(teacher, (generators / "teacher.pt").string());
+  auto generator = ganaug::load_generator((generators / "checkpoint.pt").string(), "cpu").generator;
+  const auto levels = [](const torch::Tensor& images) {  // as the PNG files hold them
+    return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
+  };
+  const auto replay = ganaug::generate_accepted(
+      generator, 2 * 9, ganaug::mix_seed(0, ganaug::streams::kBenchSynthetic),
+      [&](const torch::Tensor& candidates, const torch::Tensor& classes) {
+        return ganaug::confident_mask(ganaug::Scheme::kCond, classes,
+                                      ganaug::predict_probabilities(teacher, levels(candidates), 3),
+                                      0.4);
+      });
+  const double confidence = ganaug::predict_probabilities(teacher, levels(replay.images), 3)
+                                .gather(1, replay.classes.view({-1, 1}))
+                                .mean()
+                                .item<double>();
+  int64_t student = 0;
+  for (const auto& c : results["cells"])
+    if (c["scheme"] == "classic+pseudo+cond") {
+      ++student;
+      EXPECT_EQ(c["synthetic_drawn"].get<int64_t>(), replay.drawn) << c.dump();
+      EXPECT_EQ(c["synthetic_images"].get<int64_t>(), replay.images.size(0)) << c.dump();
+      EXPECT_NEAR(c["synthetic_confidence"].get<double>(), confidence, 1e-6) << c.dump();
+    }
+  EXPECT_EQ(student, 1);
+  EXPECT_GT(replay.drawn, replay.images.size(0));  // the filter refused some: it was tested
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("kept when the pool teacher"), std::string::npos);
 }
 
 TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirstTable) {

@@ -104,8 +104,9 @@ po::options_description grid_options() {
       "\"default;erase=0.5;rotate=10,zoom=1.1\"): each size takes the one with the best mean "
       "accuracy on the validation split (needs --validation) as its classic setting")(
       "min-confidence", po::value<double>()->default_value(0.0),
-      "cond and argmax: keep only synthetic images whose label the real-data classifier gives "
-      "at least this probability (more are drawn to keep the count); 0 keeps all")(
+      "cond and argmax: keep only synthetic images whose label the real-data classifier (with "
+      "--pool-teacher pseudo, in pool columns: the pool teacher) gives at least this "
+      "probability (more are drawn to keep the count); 0 keeps all")(
       "unlabeled", po::value<std::string>()->default_value("0"),
       "unlabeled pool sizes, comma-separated: N images drawn (seeded) from the training data "
       "outside the labeled subset and the validation split, their labels dropped; the GAN "

@@ -57,6 +57,23 @@ torch::Tensor quantize(const torch::Tensor& images) {
   return images.add(1).mul(127.5).round().div(127.5).sub(1).clamp(-1, 1);
 }
 
+// The judge's mean probability of the classes of the images it kept.
+double judge_confidence(Classifier& judge, const LabeledDataset& kept, int64_t k) {
+  if (kept.size() == 0) return 0;
+  return predict_probabilities(judge, kept.images, k)
+      .gather(1, kept.labels.to(torch::kInt64).view({-1, 1}))
+      .mean()
+      .item<double>();
+}
+
+// A cell's synthetic images; filtered by a judge's confidence, with how many were generated to
+// find them and the judge's mean confidence in their classes (0 and null unfiltered).
+struct SyntheticSet {
+  LabeledDataset images;
+  int64_t drawn = 0;
+  std::optional<double> confidence;
+};
+
 class Experiment {
  public:
   Experiment(const ExperimentOptions& o, const ExperimentCallbacks& c)
@@ -465,7 +482,7 @@ class Experiment {
     std::map<int64_t, Generator> generators;
     Classifier real_only{nullptr};
     // Unfiltered sets are shared by the schemes; filtered ones depend on the scheme.
-    std::map<std::tuple<int64_t, double, std::string>, LabeledDataset> synthetic_sets;
+    std::map<std::tuple<int64_t, double, std::string>, SyntheticSet> synthetic_sets;
 
     std::string generator_key(int64_t pool) const {
       return name + (pool > 0 ? "-u" + std::to_string(pool) : "");
@@ -613,29 +630,52 @@ class Experiment {
     if (results_.generator(key) == nullptr) measure_generator(g, trained, dir, key, pool_record);
   }
 
-  // The synthetic images of a cell, drawn once per (pool, multiple) and, when filtered by the
-  // "none" classifier's confidence, per scheme.
-  const LabeledDataset& synthetic_images(Group& g, const detail::CellSpec& cell, Scheme labels) {
+  // The classifier that judges a cell's generated images (the argmax scheme's labels, the
+  // confidence filter): with pool_teacher kPseudo and a pool, the pool teacher (dual pseudo
+  // training's labeller); else the "none" classifier, trained on the labeled images alone.
+  Classifier judge(Group& g, const detail::CellSpec& cell) {
+    if (cell.pool > 0 && o_.pool_teacher() == PoolTeacher::kPseudo)
+      return pseudo_teacher(g, cell.pool);
+    if (!g.real_only)
+      g.real_only = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), false);
+    return g.real_only;
+  }
+
+  // Unfiltered synthetic sets are shared by the schemes; filtered ones depend on the scheme.
+  std::tuple<int64_t, double, std::string> synthetic_key(const detail::CellSpec& cell,
+                                                         Scheme labels) const {
     const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
-    auto& images =
-        g.synthetic_sets[{cell.pool, cell.multiple, filtered ? to_string(labels) : std::string()}];
-    if (images.images.defined()) return images;
+    return {cell.pool, cell.multiple, filtered ? to_string(labels) : std::string()};
+  }
+  // The synthetic images of a cell, drawn once per (pool, multiple) and, when filtered by the
+  // judge's confidence, per scheme.
+  const SyntheticSet& synthetic_images(Group& g, const detail::CellSpec& cell, Scheme labels) {
+    auto& set = g.synthetic_sets[synthetic_key(cell, labels)];
+    if (set.images.images.defined()) return set;
+    const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
     const int64_t n = std::max<int64_t>(1, std::llround(cell.multiple * g.train.size()));
     ImageFilter keep;
+    Classifier judged{nullptr};
     if (filtered) {
+      judged = judge(g, cell);
       keep = [&](const torch::Tensor& candidates, const torch::Tensor& classes) {
         return confident_mask(labels, classes,
-                              predict_probabilities(g.real_only, quantize(candidates), g.k),
+                              predict_probabilities(judged, quantize(candidates), g.k),
                               o_.min_confidence());
       };
     }
     auto accepted = generate_accepted(g.generators.at(cell.pool), n,
                                       mix_seed(g.seed, streams::kBenchSynthetic), keep);
+    auto& images = set.images;
     images.images = quantize(accepted.images);
     images.labels = accepted.classes;
     images.class_names = g.train.class_names;
     images.source = "generator " + g.generator_key(cell.pool);
-    return images;
+    if (filtered) {
+      set.drawn = accepted.drawn;
+      set.confidence = judge_confidence(judged, images, g.k);
+    }
+    return set;
   }
 
   // A joint column's classifier, trained with a GAN of its own on the labeled images and the
@@ -676,10 +716,11 @@ class Experiment {
     return trainer.classifier();
   }
 
-  // One cell's classifier; `synthetic_count` gets the synthetic images it trained on and
-  // `earlier_seconds` the training time of a classifier it reuses.
-  Classifier train_cell(Group& g, const detail::CellSpec& cell, int64_t* synthetic_count,
-                        double* earlier_seconds, nlohmann::json* pool_trace) {
+  // One cell's classifier; `out` gets the synthetic images it trained on (and, filtered, how
+  // many were drawn to find them), its pool's trace, and as `seconds` the training time of a
+  // classifier it reuses.
+  Classifier train_cell(Group& g, const detail::CellSpec& cell, detail::CellResult* out) {
+    auto* const pool_trace = &out->pool;
     const auto& scheme = cell.scheme;
     // The pseudo columns train on the labeled images and the pool (labelled -1); what the pool's
     // targets do, epoch by epoch, goes to `pool_trace` (its true classes are known here).
@@ -693,7 +734,7 @@ class Experiment {
     if (scheme.joint) return train_joint_cell(g, cell);
     const bool real_only = !scheme.synthetic && !scheme.self_training;
     if (real_only && scheme.classic && !scheme.pseudo && g.teacher) {
-      *earlier_seconds = g.teacher_seconds;
+      out->seconds = g.teacher_seconds;
       return g.teacher;  // the same classifier, trained to label the pool
     }
     if (real_only && scheme.classic && scheme.pseudo && o_.pool_teacher() == PoolTeacher::kPseudo) {
@@ -703,7 +744,7 @@ class Experiment {
       const bool earlier = known != g.pseudo_teachers.end() && known->second.model;
       auto model = pseudo_teacher(g, cell.pool);
       const auto& t = g.pseudo_teachers.at(cell.pool);
-      *earlier_seconds = !earlier && t.trained_now ? 0.0 : t.seconds;
+      out->seconds = !earlier && t.trained_now ? 0.0 : t.seconds;
       *pool_trace = t.trace;
       return model;
     }
@@ -712,7 +753,7 @@ class Experiment {
       auto labelled = confident_pool(g.pool(cell.pool), pool_labels(g, cell.pool));
       labelled.targets = scheme_targets(Scheme::kCond, labelled.labels, g.k, {});
       labelled.source = "the pool teacher's confident images";
-      *synthetic_count = labelled.size();
+      out->synthetic_images = labelled.size();
       return fit_cell(labelled.size() > 0 ? &labelled : nullptr, options(g.k));
     }
     if (!scheme.synthetic) {
@@ -722,29 +763,28 @@ class Experiment {
       return model;
     }
     const Scheme labels = *scheme.synthetic;
-    const bool filtered = o_.min_confidence() > 0 && filters_by_confidence(labels);
-    if ((labels == Scheme::kArgmax || filtered) && !g.real_only)
-      g.real_only = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), false);
-    LabeledDataset synthetic = synthetic_images(g, cell, labels);
+    const auto& set = synthetic_images(g, cell, labels);
+    out->synthetic_drawn = set.drawn;
+    out->synthetic_confidence = set.confidence;
+    LabeledDataset synthetic = set.images;
     torch::Tensor probabilities;
-    if (labels == Scheme::kArgmax)
-      probabilities = predict_probabilities(g.real_only, synthetic.images, g.k);
+    if (labels == Scheme::kArgmax) {
+      auto labeller = judge(g, cell);
+      probabilities = predict_probabilities(labeller, synthetic.images, g.k);
+    }
     synthetic.targets = scheme_targets(labels, synthetic.labels, g.k, probabilities);
-    *synthetic_count = synthetic.size();
+    out->synthetic_images = synthetic.size();
     return fit_cell(&synthetic, options(target_width(labels, g.k)).dynamic_argmax(scheme.dynamic));
   }
 
   void run_cell(Group& g, const detail::CellSpec& cell) {
     check_stop();
     const auto start = Clock::now();
-    int64_t synthetic_count = 0;
-    double earlier_seconds = 0;
-    nlohmann::json pool_trace;
-    auto model = train_cell(g, cell, &synthetic_count, &earlier_seconds, &pool_trace);
-    const auto metrics = evaluate(model, *g.test);
-    const double seconds = seconds_since(start) + earlier_seconds;
-    const auto& scheme = cell.scheme;
     detail::CellResult result;
+    auto model = train_cell(g, cell, &result);
+    const auto metrics = evaluate(model, *g.test);
+    const double seconds = seconds_since(start) + result.seconds;
+    const auto& scheme = cell.scheme;
     result.key = g.cell_key(cell);
     result.dataset = g.ds;
     result.size = g.size;
@@ -752,12 +792,10 @@ class Experiment {
     result.scheme = scheme.name();
     result.multiple = cell.multiple;
     result.unlabeled = cell.pool;
-    result.synthetic_images = synthetic_count;
     result.accuracy = metrics.accuracy;
     result.macro_f1 = metrics.macro_f1;
     result.seconds = seconds;
     if (scheme.classic) result.classic = classic_.to_string();
-    result.pool = pool_trace;
     results_.add_cell(std::move(result));
     say(g.name + " " + scheme.name() + (cell.multiple > 0 ? " x" + fixed(cell.multiple, 1) : "") +
         (cell.pool > 0 ? " pool " + std::to_string(cell.pool) : "") + ": " +

@@ -272,9 +272,11 @@ void write_header(std::ostringstream& md, const nlohmann::json& r) {
      << s.value("lr_schedule", std::string("constant")) << " learning rate), synthetic share "
      << s["synthetic_share"] << " of each batch, synthetic loss weight " << s["synthetic_weight"]
      << (s.value("min_confidence", 0.0) > 0
-             ? ", cond and argmax images kept when the real-data classifier gives their label at "
-               "least " +
-                   fixed(s["min_confidence"].get<double>(), 2)
+             ? std::string(", cond and argmax images kept when the ") +
+                   (s.value("pool_teacher", std::string("classic")) == "pseudo"
+                        ? "pool teacher (in pool columns; else the real-data classifier)"
+                        : "real-data classifier") +
+                   " gives their label at least " + fixed(s["min_confidence"].get<double>(), 2)
              : std::string())
      << (s.value("classic_choices", nlohmann::json::array()).empty()
              ? "; classical augmentation `" + s["classic"].get<std::string>() + "`"

@@ -31,6 +31,8 @@ void to_json(nlohmann::json& j, const CellResult& c) {
        {"accuracy", c.accuracy},
        {"macro_f1", c.macro_f1},
        {"seconds", c.seconds}};
+  if (c.synthetic_drawn > 0) j["synthetic_drawn"] = c.synthetic_drawn;
+  if (c.synthetic_confidence) j["synthetic_confidence"] = *c.synthetic_confidence;
   if (!c.classic.empty()) j["classic"] = c.classic;
   if (!c.pool.is_null()) j["pool"] = c.pool;
 }
@@ -44,6 +46,9 @@ void from_json(const nlohmann::json& j, CellResult& c) {
   c.multiple = j.at("multiple").get<double>();
   c.unlabeled = j.value("unlabeled", int64_t{0});  // files from before pools
   c.synthetic_images = j.at("synthetic_images").get<int64_t>();
+  c.synthetic_drawn = j.value("synthetic_drawn", int64_t{0});
+  if (j.contains("synthetic_confidence"))
+    c.synthetic_confidence = share_at(j, "synthetic_confidence");
   c.accuracy = share_at(j, "accuracy");
   c.macro_f1 = share_at(j, "macro_f1");
   c.seconds = j.at("seconds").get<double>();

@@ -24,6 +24,11 @@ struct CellResult {
   double multiple = 0;
   int64_t unlabeled = 0;  ///< pool size (0: none; absent in files from before pools)
   int64_t synthetic_images = 0;
+  /// Filtered cells (ExperimentOptions::min_confidence): the images generated to find the
+  /// synthetic_images its judge kept; 0 (not written) for the others.
+  int64_t synthetic_drawn = 0;
+  /// Filtered cells: the judge's mean probability of the kept images' classes; unset otherwise.
+  std::optional<double> synthetic_confidence;
   double accuracy = 0, macro_f1 = 0;
   double seconds = 0;   ///< wall time of the cell (and of a classifier it reused)
   std::string classic;  ///< the classical setting of a classic cell; empty otherwise

@@ -122,9 +122,10 @@ struct ExperimentOptions {
   /// ema_decay is 0); the network, learning rate and batch from classifier(); the generator's
   /// settings from gan(). Their checkpoints, log and samples go to generators/<cell>/.
   TORCH_ARG(JointOptions, joint) = JointOptions(2);
-  /// cond and argmax keep only synthetic images whose label the "none" classifier of the same
-  /// labeled subset gives at least this probability (confident_mask), drawing more images until
-  /// the synthetic count is reached; 0 keeps every image.
+  /// cond and argmax keep only synthetic images whose label the judge gives at least this
+  /// probability (confident_mask), drawing more images until the synthetic count is reached; 0
+  /// keeps every image. The judge (also argmax's labeller) is the "none" classifier of the same
+  /// labeled subset, or in pool columns with pool_teacher kPseudo the pool teacher.
   TORCH_ARG(double, min_confidence) = 0.0;
   /// The classical augmentation of the "classic" columns (default: ClassicAugmentOptions()).
   TORCH_ARG(ClassicAugmentOptions, classic_options);
