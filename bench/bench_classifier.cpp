@@ -19,11 +19,12 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "commands.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 
-namespace {
+namespace ganaug::bench::classifier_command {
 
 namespace nn = torch::nn;
 
@@ -70,9 +71,10 @@ double plain_epoch(PlainNet& net, torch::optim::Adam& optimizer, const torch::Te
   return seconds / steps;
 }
 
-}  // namespace
+}  // namespace ganaug::bench::classifier_command
 
-int main(int argc, char** argv) try {
+int ganaug::bench::run_classifier(int argc, char** argv) try {
+  using namespace classifier_command;
   int64_t epochs = 6, n = 1000, width = 0;
   int threads = 0;
   std::string trace;

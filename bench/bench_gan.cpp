@@ -18,18 +18,20 @@
 #include <string>
 
 #include "bench_support.hpp"
+#include "commands.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/runtime.hpp"
 
-namespace {
+namespace ganaug::bench::gan_command {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-}  // namespace
+}  // namespace ganaug::bench::gan_command
 
-int main(int argc, char** argv) try {
+int ganaug::bench::run_gan(int argc, char** argv) try {
+  using namespace gan_command;
   int64_t iterations = 60, image_size = 28, channels = 1, g_width = 0, d_width = 0;
   int64_t batch_size = 64;
   // Batches of 500 on the CPU: measured here, 28x28 generation ran at about 6,200 images/s in

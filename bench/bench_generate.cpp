@@ -12,11 +12,12 @@
 #include <string>
 
 #include "bench_support.hpp"
+#include "commands.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/runtime.hpp"
 
-int main(int argc, char** argv) try {
+int ganaug::bench::run_generate(int argc, char** argv) try {
   int64_t n = 5000;
   int repeats = 5;
   std::string scheme_name = "smooth", out_path;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "commands.hpp"
 #include "ganaug/datasets/fashion_mnist.hpp"
 #include "ganaug/datasets/idx.hpp"
 #include "ganaug/pipelines/load.hpp"
@@ -28,7 +29,7 @@
 using ganaug::bench::best_of_interleaved;
 using ganaug::bench::load_average;
 
-namespace {
+namespace ganaug::bench::load_command {
 
 // root/<class>/<i>.png, 28x28 gray: Fashion-MNIST images when the package is installed (so the
 // PNGs compress like real data), otherwise seeded noise.
@@ -57,9 +58,10 @@ void write_image_folder(const std::filesystem::path& root, int64_t count) {
   }
 }
 
-}  // namespace
+}  // namespace ganaug::bench::load_command
 
-int main(int argc, char** argv) try {
+int ganaug::bench::run_load(int argc, char** argv) try {
+  using namespace load_command;
   int64_t folder_images = 4000;
   int repeats = 3;
   std::string out_path;

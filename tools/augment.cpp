@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/error.hpp"
@@ -15,7 +16,7 @@
 
 namespace po = boost::program_options;
 
-namespace {
+namespace ganaug::cli::augment_command {
 
 void print_human_summary(const nlohmann::json& s) {
   const auto written =
@@ -204,9 +205,10 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
   return options;
 }
 
-}  // namespace
+}  // namespace ganaug::cli::augment_command
 
-int main(int argc, char** argv) try {
+int ganaug::cli::run_augment(int argc, char** argv) try {
+  using namespace augment_command;
   const auto description = describe_options();
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (ganaug::cli::print_help_or_version(values, description)) return 0;

@@ -6,12 +6,13 @@
 #include <sstream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/jobs/experiment.hpp"
 
 namespace po = boost::program_options;
 
-namespace {
+namespace ganaug::cli::augment_bench_command {
 
 std::vector<std::string> split_list(const std::string& option, const std::string& text) {
   std::vector<std::string> items;
@@ -292,9 +293,10 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
   return options;
 }
 
-}  // namespace
+}  // namespace ganaug::cli::augment_bench_command
 
-int main(int argc, char** argv) try {
+int ganaug::cli::run_augment_bench(int argc, char** argv) try {
+  using namespace augment_bench_command;
   const auto description = describe_options();
   const auto values = ganaug::cli::parse_command_line(argc, argv, description);
   if (ganaug::cli::print_help_or_version(values, description)) return 0;

@@ -7,13 +7,14 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/gan.hpp"
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int ganaug::cli::run_export(int argc, char** argv) try {
   po::options_description description(
       "ganaug-export: write a GAN checkpoint's generator as a PyTorch file\n\n"
       "  ganaug-export --generator RUN/gan/checkpoint.pt --out generator.pt\n"

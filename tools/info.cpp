@@ -5,11 +5,12 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 #include "ganaug/error.hpp"
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int ganaug::cli::run_info(int argc, char** argv) try {
   po::options_description description(
       "ganaug-info: summarise a dataset (with no options: Fashion-MNIST, train split)\n\nOptions");
   ganaug::cli::add_help_options(description);

@@ -6,10 +6,11 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "commands.hpp"
 
 namespace po = boost::program_options;
 
-int main(int argc, char** argv) try {
+int ganaug::cli::run_merge(int argc, char** argv) try {
   po::options_description description(
       "augment-merge: join the shard folders of `augment --generator CKPT --no-retrain --shard K\n"
       "--num-shards S` into one folder, the same bytes as a single run (images, labels.csv),\n"
