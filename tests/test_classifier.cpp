@@ -115,6 +115,10 @@ TEST(Classifier, AutoPicksTheNetworkAndWidthAndTheStridedOneSkipsAPooling) {
   EXPECT_EQ(ganaug::to_string(Architecture::kCnnStrided), "cnn-strided");
   ganaug::testing::expect_error([] { ganaug::parse_classifier_architecture("vgg"); },
                                 {"'vgg'", "auto, cnn-strided, cnn, resnet or a TorchScript file"});
+  // A user's network is named in outputs, but its name is not a network to ask for.
+  EXPECT_EQ(ganaug::to_string(Architecture::kCustom), "custom");
+  ganaug::testing::expect_error([] { ganaug::parse_classifier_architecture("custom"); },
+                                {"'custom'", "resnet or a TorchScript file"});
 }
 
 TEST(Classifier, DeterministicForSeed) {

@@ -57,10 +57,10 @@ ExperimentScheme ExperimentScheme::parse(const std::string& name) {
       s.synthetic = choice.scheme;
     s.dynamic = choice.dynamic;
   } catch (const Error&) {
-    GANAUG_FAIL("unknown experiment scheme '", name,
-                "': use none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, "
-                "newclass-joint, dada-joint, triple-joint, self, or them joined in the order "
-                "classic+pseudo+<scheme>");
+    std::string schemes;
+    for (const auto& scheme : SchemeChoice::names()) schemes += scheme + ", ";
+    GANAUG_FAIL("unknown experiment scheme '", name, "': use none, classic, pseudo, ", schemes,
+                "self, or them joined in the order classic+pseudo+<scheme>");
   }
   GANAUG_CHECK(!(s.joint && s.pseudo), "the experiment scheme '", name,
                "' cannot be: a joint column trains on the pool itself (drop pseudo+)");

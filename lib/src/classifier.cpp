@@ -127,28 +127,26 @@ ClassifierOptimizer parse_classifier_optimizer(const std::string& name) {
   return optimizers().parse(name);
 }
 
+namespace {
+const Choices<ClassifierArchitecture>& architectures() {
+  static const Choices<ClassifierArchitecture> choices(
+      "classifier",
+      {{ClassifierArchitecture::kAuto, "auto"},
+       {ClassifierArchitecture::kCnnStrided, "cnn-strided"},
+       {ClassifierArchitecture::kCnn, "cnn"},
+       {ClassifierArchitecture::kResnet, "resnet"},
+       {ClassifierArchitecture::kCustom, "custom"}},
+      "a TorchScript file", {ClassifierArchitecture::kCustom});
+  return choices;
+}
+}  // namespace
+
 std::string to_string(ClassifierArchitecture architecture) {
-  switch (architecture) {
-    case ClassifierArchitecture::kAuto:
-      return "auto";
-    case ClassifierArchitecture::kCnn:
-      return "cnn";
-    case ClassifierArchitecture::kCnnStrided:
-      return "cnn-strided";
-    case ClassifierArchitecture::kResnet:
-      return "resnet";
-    case ClassifierArchitecture::kCustom:
-      return "custom";
-  }
-  GANAUG_FAIL("invalid ClassifierArchitecture ", static_cast<int>(architecture));
+  return architectures().name(architecture);
 }
 
 ClassifierArchitecture parse_classifier_architecture(const std::string& name) {
-  for (const auto a : {ClassifierArchitecture::kAuto, ClassifierArchitecture::kCnnStrided,
-                       ClassifierArchitecture::kCnn, ClassifierArchitecture::kResnet})
-    if (name == to_string(a)) return a;
-  GANAUG_FAIL("unknown classifier '", name,
-              "': use auto, cnn-strided, cnn, resnet or a TorchScript file");
+  return architectures().parse(name);
 }
 
 std::string to_string(LrSchedule schedule) { return lr_schedules().name(schedule); }

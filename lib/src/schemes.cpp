@@ -7,12 +7,21 @@
 
 namespace ganaug {
 
-Scheme parse_scheme(const std::string& name) {
-  for (auto scheme : all_schemes()) {
-    if (to_string(scheme) == name) return scheme;
-  }
-  GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use newclass, argmax, smooth or cond");
+namespace {
+const Choices<Scheme>& schemes() {
+  static const Choices<Scheme> choices("pseudo-label scheme", {{Scheme::kNewClass, "newclass"},
+                                                               {Scheme::kArgmax, "argmax"},
+                                                               {Scheme::kSmooth, "smooth"},
+                                                               {Scheme::kCond, "cond"}});
+  return choices;
 }
+}  // namespace
+
+Scheme parse_scheme(const std::string& name) { return schemes().parse(name); }
+
+std::string to_string(Scheme scheme) { return schemes().name(scheme); }
+
+std::vector<Scheme> all_schemes() { return schemes().values(); }
 
 namespace {
 const Choices<JointForm>& joint_forms() {
@@ -54,11 +63,19 @@ SchemeChoice SchemeChoice::parse(const std::string& name) {
   try {
     choice.scheme = parse_scheme(choice.dynamic ? "argmax" : name);
   } catch (const Error&) {
-    GANAUG_FAIL("unknown pseudo-label scheme '", name,
-                "': use newclass, argmax, argmax-dynamic, smooth, cond, newclass-joint, "
-                "dada-joint or triple-joint");
+    GANAUG_FAIL("unknown pseudo-label scheme '", name, "': use ", list_names(names()));
   }
   return choice;
+}
+
+std::vector<std::string> SchemeChoice::names() {
+  std::vector<std::string> out;  // the schemes, argmax's dynamic variant, the joint forms
+  for (const auto scheme : all_schemes()) {
+    out.push_back(to_string(scheme));
+    if (scheme == Scheme::kArgmax) out.push_back("argmax-dynamic");
+  }
+  for (const auto& joint : kJointNames) out.emplace_back(joint.name);
+  return out;
 }
 
 std::string SchemeChoice::name() const {
@@ -67,24 +84,6 @@ std::string SchemeChoice::name() const {
       if (j.form == *joint) return j.name;
   }
   return to_string(scheme) + (dynamic ? "-dynamic" : "");
-}
-
-std::string to_string(Scheme scheme) {
-  switch (scheme) {
-    case Scheme::kNewClass:
-      return "newclass";
-    case Scheme::kArgmax:
-      return "argmax";
-    case Scheme::kSmooth:
-      return "smooth";
-    case Scheme::kCond:
-      return "cond";
-  }
-  return "unknown";
-}
-
-std::vector<Scheme> all_schemes() {
-  return {Scheme::kNewClass, Scheme::kArgmax, Scheme::kSmooth, Scheme::kCond};
 }
 
 int64_t target_width(Scheme scheme, int64_t num_classes) {

@@ -50,6 +50,8 @@ struct SchemeChoice {
   /// Parses newclass, argmax, argmax-dynamic, smooth, cond, newclass-joint, dada-joint or
   /// triple-joint; throws ganaug::Error naming the valid ones.
   static SchemeChoice parse(const std::string& name);
+  /// Every name parse() reads, in the order above.
+  static std::vector<std::string> names();
   /// The name parse() reads back.
   std::string name() const;
 };
