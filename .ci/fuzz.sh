@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sanitizer and fuzzing stage of CI. One clang build with AddressSanitizer + UndefinedBehavior-
 # Sanitizer and libFuzzer coverage (GANAUG_SANITIZE=address,undefined, GANAUG_FUZZ=ON), then
-#   tests: the GoogleTest suite under the sanitizers, without the files labelled "slow" (those
+#   tests: the GoogleTest suite under the sanitizers, without the files labeled "slow" (those
 #          that train whole runs of the tools: the release suite runs them), each test file in
 #          one process (GANAUG_TESTS_PER_FILE: loading LibTorch under ASan takes seconds);
 #   fuzz:  every fuzz target on the inputs saved under tests/data/fuzz_regressions/<target>/,

@@ -277,7 +277,7 @@ TEST(Augment, TheLabellersNetworkIsPartOfTheRunRecord) {
         [&] { ganaug::jobs::run_augment(ganaug::jobs::AugmentOptions(other).resume(true)); },
         {"cannot resume", "--classifier"});
   }
-  // A folder from before the network was recorded was labelled by the defaults of then (cnn at
+  // A folder from before the network was recorded was labeled by the defaults of then (cnn at
   // width 32): it resumes with those only.
   for (const char* key : {"network", "width"}) record["labeller"].erase(key);
   std::ofstream(out / "run.json") << record.dump(2) << "\n";

@@ -45,7 +45,7 @@ PoolSetup blobs_with_pool() {
 }
 
 // 20 synthetic images that look like class 0 but carry the target of class 2.
-ganaug::LabeledDataset class0_labelled_2() {
+ganaug::LabeledDataset class0_labeled_2() {
   auto synthetic = blobs(20, 6).select(torch::arange(0, 60, 3));
   synthetic.targets =
       ganaug::scheme_targets(ganaug::Scheme::kCond, torch::full({20}, 2, torch::kInt64), 3);
@@ -169,7 +169,7 @@ TEST(Classifier, GrayImagesRunChannelsLastWithTheSameResults) {
 
 TEST(Classifier, NewClassPredictsOverFirstK) {
   const auto train = blobs(20, 1);
-  // Synthetic images: pure noise, all labelled as the extra class 3.
+  // Synthetic images: pure noise, all labeled as the extra class 3.
   auto synthetic = blobs(20, 3);
   synthetic.images = torch::rand_like(synthetic.images) * 2 - 1;
   synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kNewClass, synthetic.labels, 3);
@@ -188,15 +188,15 @@ TEST(Classifier, NewClassPredictsOverFirstK) {
 TEST(Classifier, DynamicArgmaxRelabelsEveryBatchAfterTheWarmUp) {
   // 60 real images in batches of 16: 4 steps an epoch, 32 in all; a warm-up of half of them.
   const auto train = blobs(20, 1);
-  const auto synthetic = class0_labelled_2();
+  const auto synthetic = class0_labeled_2();
   std::vector<int64_t> steps;
-  int64_t relabelled = 0, own_targets = 0;
+  int64_t relabeled = 0, own_targets = 0;
   ganaug::ClassifierHooks hooks;
   hooks.on_synthetic_batch = [&](int64_t step, const torch::Tensor& logits,
                                  const torch::Tensor& targets) {
     steps.push_back(step);
     const auto own = torch::nn::functional::one_hot(logits.argmax(1), 3).to(torch::kFloat32);
-    relabelled += torch::equal(targets, own) ? 1 : 0;
+    relabeled += torch::equal(targets, own) ? 1 : 0;
     own_targets += targets.select(1, 2).eq(1).all().item<bool>() ? 1 : 0;
   };
   ganaug::train_classifier(train, &synthetic,
@@ -205,10 +205,10 @@ TEST(Classifier, DynamicArgmaxRelabelsEveryBatchAfterTheWarmUp) {
   ASSERT_EQ(steps.size(), 16u) << "synthetic images in every step after the warm-up, none before";
   EXPECT_EQ(steps.front(), 16);
   EXPECT_EQ(steps.back(), 31);
-  EXPECT_EQ(relabelled, 16) << "each batch's targets are that batch's own predictions";
+  EXPECT_EQ(relabeled, 16) << "each batch's targets are that batch's own predictions";
   // Without dynamic argmax the synthetic set's targets (class 2) are used from the first step.
   steps.clear();
-  relabelled = own_targets = 0;
+  relabeled = own_targets = 0;
   ganaug::train_classifier(train, &synthetic, small(3).synthetic_share(0.5), hooks);
   ASSERT_EQ(steps.size(), 32u);
   EXPECT_EQ(steps.front(), 0);
@@ -219,7 +219,7 @@ TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
   const auto train = blobs(20, 1);
   // Synthetic images that look like class 0 but carry the wrong (class 2) target: dynamic
   // argmax replaces the target with the model's own prediction after the warm-up.
-  const auto synthetic = class0_labelled_2();
+  const auto synthetic = class0_labeled_2();
   std::vector<double> losses;
   ganaug::ClassifierHooks hooks;
   hooks.on_epoch = [&](const ganaug::ClassifierProgress& p) { losses.push_back(p.loss); };
@@ -234,7 +234,7 @@ TEST(Classifier, DynamicArgmaxRelabelsSyntheticImages) {
       ganaug::predict_probabilities(dynamic, synthetic.images, 3).argmax(1).eq(0).sum();
   const auto fixed_zero =
       ganaug::predict_probabilities(fixed, synthetic.images, 3).argmax(1).eq(0).sum();
-  // Relabelled by the model itself, the synthetic images stay class 0; trained on the wrong
+  // Relabeled by the model itself, the synthetic images stay class 0; trained on the wrong
   // fixed label, far fewer do.
   EXPECT_GE(dynamic_zero.item<int64_t>(), 18);
   EXPECT_GT(dynamic_zero.item<int64_t>(), fixed_zero.item<int64_t>());
@@ -440,9 +440,9 @@ TEST(Classifier, PoolTargetsWithoutDropoutComeFromTheWholeNetwork) {
                            ganaug::predict_probabilities(d, test.images, 3)));
 }
 
-// FixMatch's one batch-norm pass over the labelled images and both pool views: other
+// FixMatch's one batch-norm pass over the labeled images and both pool views: other
 // statistics, so another training, repeatable; the targets then come from that pass.
-TEST(Classifier, OnePassOverLabelledAndPoolViewsMixesTheirBatchNorm) {
+TEST(Classifier, OnePassOverLabeledAndPoolViewsMixesTheirBatchNorm) {
   auto setup = blobs_with_pool();
   const auto test = blobs(20, 2);
   const auto options = small(3).epochs(3).seed(2).pool_weight(1).pool_threshold(0.5);
@@ -463,7 +463,7 @@ TEST(Classifier, OnePassOverLabelledAndPoolViewsMixesTheirBatchNorm) {
   for (double c : confident) EXPECT_TRUE(c >= 0 && c <= 1) << c;
   EXPECT_GT(ganaug::evaluate(one, test).accuracy, 0.5);
   // With synthetic images in a pass of their own, the pool's views still join the real ones.
-  auto synthetic = class0_labelled_2();
+  auto synthetic = class0_labeled_2();
   auto mixed = ganaug::train_classifier(setup.real, &synthetic, one_pass, setup.hooks);
   EXPECT_FALSE(torch::equal(p_one, ganaug::predict_probabilities(mixed, test.images, 3)));
   ganaug::testing::expect_error(

@@ -231,7 +231,7 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
         fs::exists(dir / "out" / "generators" / g["key"].get<std::string>() / "teacher.pt"));
   }
   ASSERT_EQ(kept.size(), 2u);
-  // The teacher's file is the classic+pseudo cell's classifier (its test accuracy) and labelled
+  // The teacher's file is the classic+pseudo cell's classifier (its test accuracy) and labeled
   // the GAN's pool images (its confident classes, read back over the seed's pool).
   const auto full = ganaug::load_dataset(ganaug::DatasetSpec().path((dir / "data").string()));
   const auto test = ganaug::load_dataset(

@@ -566,7 +566,7 @@ TEST_F(GanTest, TrainsOnImbalancedClasses) {
 }
 
 TEST_F(GanTest, UnlabeledImagesTrainTheDiscriminatorWithoutAClassOnlyWhenAsked) {
-  // The blobs plus a pool labelled -1 of other images (the blobs mirrored top to bottom).
+  // The blobs plus a pool labeled -1 of other images (the blobs mirrored top to bottom).
   ganaug::LabeledDataset pooled = data_;
   pooled.images = torch::cat({data_.images, data_.images.flip({2})});
   pooled.labels = torch::cat({data_.labels, torch::full({32}, -1, torch::kInt64)});
@@ -576,12 +576,12 @@ TEST_F(GanTest, UnlabeledImagesTrainTheDiscriminatorWithoutAClassOnlyWhenAsked) 
     return trainer;
   };
   // Share 0: the pool is left out, as if it were not there.
-  auto labelled_only = train(data_, 0.0);
+  auto labeled_only = train(data_, 0.0);
   auto ignored = train(pooled, 0.0);
-  EXPECT_TRUE(same_weights(*labelled_only.discriminator(), *ignored.discriminator()));
+  EXPECT_TRUE(same_weights(*labeled_only.discriminator(), *ignored.discriminator()));
   // Share above 0: the pool trains the discriminator, and which pool it is matters.
   auto used = train(pooled, 0.5);
-  EXPECT_FALSE(same_weights(*labelled_only.discriminator(), *used.discriminator()));
+  EXPECT_FALSE(same_weights(*labeled_only.discriminator(), *used.discriminator()));
   ganaug::LabeledDataset other_pool = pooled;
   other_pool.images = pooled.images.clone();
   other_pool.images.slice(0, 32).neg_();
@@ -593,9 +593,9 @@ TEST_F(GanTest, UnlabeledImagesTrainTheDiscriminatorWithoutAClassOnlyWhenAsked) 
   used.save_checkpoint((dir_ / "pooled.pt").string());
   EXPECT_DOUBLE_EQ(
       ganaug::load_generator((dir_ / "pooled.pt").string(), "cpu").options.unlabeled_share(), 0.5);
-  // A share of the data with no image labelled -1 changes nothing.
+  // A share of the data with no image labeled -1 changes nothing.
   auto no_pool = train(data_, 0.5);
-  EXPECT_TRUE(same_weights(*labelled_only.generator(), *no_pool.generator()));
+  EXPECT_TRUE(same_weights(*labeled_only.generator(), *no_pool.generator()));
   ganaug::testing::expect_error([&] { options(3).unlabeled_share(1.0).validate(); },
                                 {"unlabeled share", "[0, 1)"});
 }

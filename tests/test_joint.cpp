@@ -122,12 +122,12 @@ TEST_P(JointFormTest, RepeatsBitForBitPerSeedAndResumesAfterAKillToTheSameWeight
 TEST_P(JointFormTest, NeverReadsThePoolsLabels) {
   const auto data = squares(6, 1);
   auto pool = squares(4, 2, true);
-  auto relabelled = pool;
-  relabelled.labels = torch::full_like(pool.labels, -1);
+  auto relabeled = pool;
+  relabeled.labels = torch::full_like(pool.labels, -1);
   ganaug::JointTrainer with_labels(tiny(GetParam(), 4), data.class_names);
   with_labels.train(data, &pool);
   ganaug::JointTrainer without(tiny(GetParam(), 4), data.class_names);
-  without.train(data, &relabelled);
+  without.train(data, &relabeled);
   auto a = with_labels.classifier(), b = without.classifier();
   EXPECT_TRUE(same_weights(*a, *b));
   // Labels that no dataset could hold, and no class names: never looked at.
@@ -138,9 +138,9 @@ TEST_P(JointFormTest, NeverReadsThePoolsLabels) {
   with_garbage.train(data, &garbage);
   auto g = with_garbage.classifier();
   EXPECT_TRUE(same_weights(*a, *g));
-  // The same pool as images labelled -1 in the labelled data trains the same networks.
+  // The same pool as images labeled -1 in the labeled data trains the same networks.
   ganaug::JointTrainer inline_pool(tiny(GetParam(), 4), data.class_names);
-  inline_pool.train(ganaug::concatenate({data, relabelled}));
+  inline_pool.train(ganaug::concatenate({data, relabeled}));
   auto c = inline_pool.classifier();
   EXPECT_TRUE(same_weights(*a, *c));
   // And the pool counts: without it the networks differ.
@@ -172,7 +172,7 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   auto pool = squares(4, 2, true);
   pool.labels.fill_(12345);  // never read
   // A threshold every prediction of 3 classes reaches: the loss acts at every step. FixMatch's
-  // mu of 2.5 pool images per labelled one: 20 views a step for a labelled batch of 8.
+  // mu of 2.5 pool images per labeled one: 20 views a step for a labeled batch of 8.
   auto options = tiny(GetParam(), 6).consistency_weight(1.0);
   options.classifier(
       ganaug::ClassifierOptions(options.classifier()).pool_threshold(0.3).pool_ratio(2.5));
@@ -185,7 +185,7 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   ganaug::JointTrainer straight(options, data.class_names);
   set_views(straight, &rows);
   ASSERT_TRUE(straight.train(data, &pool));
-  // One strong view per step, of pool_ratio x the labelled batch's pool images.
+  // One strong view per step, of pool_ratio x the labeled batch's pool images.
   EXPECT_EQ(rows, std::vector<int64_t>(6, 20));
   EXPECT_NE(options.gan().batch_size(), 20);
   ganaug::JointTrainer again(options, data.class_names);
@@ -228,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(Forms, JointFormTest,
                                                                    : std::string("Triple");
                          });
 
-TEST(Joint, TheTripleDiscriminatorSeesLabelledPairsAsRealAndPoolAndGeneratedPairsAsFake) {
+TEST(Joint, TheTripleDiscriminatorSeesLabeledPairsAsRealAndPoolAndGeneratedPairsAsFake) {
   const auto data = squares(8, 1);
   const auto pool = squares(8, 2, true);  // another distribution: D can tell its pairs apart
   auto options = tiny(JointForm::kTriple, 40);

@@ -169,7 +169,7 @@ TEST(Synthesize, ReportsProgressStopsOnRequestAndWritesOnlyWhenAsked) {
 }
 
 TEST(Synthesize, AnUnlabeledPoolInTheDataTrainsTheGanWithTheTeachersLabels) {
-  // 4 labelled images per class and a pool of 30 more, labelled -1.
+  // 4 labeled images per class and a pool of 30 more, labeled -1.
   auto data = ganaug::concatenate({bars(4), bars(10)});
   data.labels.slice(0, 12).fill_(-1);
   // Above a third, on three classes: every pool image the teacher is that sure of trains the GAN.
@@ -177,12 +177,12 @@ TEST(Synthesize, AnUnlabeledPoolInTheDataTrainsTheGanWithTheTeachersLabels) {
       ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(0.34));
   EXPECT_GT(with_pool.pool_images_used, 0);
   EXPECT_LE(with_pool.pool_images_used, 30);
-  // Confidence 0 leaves the pool out: the same images as the labelled data alone.
+  // Confidence 0 leaves the pool out: the same images as the labeled data alone.
   const auto without = ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(0));
-  const auto labelled_only = ganaug::synthesize(bars(4), tiny(ganaug::Scheme::kCond, 3));
+  const auto labeled_only = ganaug::synthesize(bars(4), tiny(ganaug::Scheme::kCond, 3));
   EXPECT_EQ(without.pool_images_used, 0);
-  EXPECT_TRUE(torch::equal(without.images, labelled_only.images));
-  EXPECT_FALSE(torch::equal(with_pool.images, labelled_only.images));
+  EXPECT_TRUE(torch::equal(without.images, labeled_only.images));
+  EXPECT_FALSE(torch::equal(with_pool.images, labeled_only.images));
   EXPECT_THROW(ganaug::synthesize(data, tiny(ganaug::Scheme::kCond, 3).pool_confidence(1.5)),
                ganaug::Error);
 }

@@ -231,7 +231,7 @@ TEST(Augment, DualPseudoTrainingsTeacherLabelsThePoolForTheGanAndIsKeptForAResum
                    summary["retrained"]["accuracy"].get<double>() - teacher);
   EXPECT_NE(summary["unlabeled"]["gan"]["labels"].get<std::string>().find("the teacher's"),
             std::string::npos);
-  // The teacher's file labelled the GAN's pool images: read back, it gives the same classes.
+  // The teacher's file labeled the GAN's pool images: read back, it gives the same classes.
   ASSERT_TRUE(fs::exists(dir / "a" / "teacher.pt"));
   ganaug::Classifier read(ganaug::ClassifierOptions(3, 16).epochs(2).device("cpu"));
   ganaug::load_classifier(read, (dir / "a" / "teacher.pt").string());

@@ -33,7 +33,7 @@ void print_human_summary(const nlohmann::json& s) {
     const auto& u = s["unlabeled"];
     std::cout << "unlabeled pool: " << u["images"] << " images";
     if (u.contains("gan"))
-      std::cout << ", " << u["gan"]["kept"] << " of them pseudo-labelled for the GAN";
+      std::cout << ", " << u["gan"]["kept"] << " of them pseudo-labeled for the GAN";
     if (u["pseudo"].get<bool>()) std::cout << ", all used in retraining (consistency)";
     std::cout << "\n";
   }
@@ -82,7 +82,7 @@ po::options_description describe_options() {
       "scheme", po::value<std::string>()->default_value("smooth"),
       "pseudo-labels: smooth (uniform 1/K, LSRO), cond (the generator's class), argmax (a "
       "real-data classifier's prediction), argmax-dynamic (argmax, retrained with the paper's "
-      "dynamic argmax: each batch relabelled by the classifier being trained) or newclass (one "
+      "dynamic argmax: each batch relabeled by the classifier being trained) or newclass (one "
       "extra class K); or a classifier trained together with the GAN in place of retraining: "
       "newclass-joint (the classifier is a K + 1 discriminator, the generator trained by feature "
       "matching), dada-joint (2K outputs, real and generated per class) or triple-joint "

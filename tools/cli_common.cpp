@@ -102,14 +102,14 @@ void add_joint_options(po::options_description& description) {
        "triple-joint, a discriminator step)")
       ("joint-weight", po::value<double>()->default_value(defaults.unsupervised_weight()),
        "with a joint scheme: weight of the classifier's terms on generated and unlabeled images "
-       "against its labelled cross-entropy")
+       "against its labeled cross-entropy")
       ("joint-warmup", po::value<double>()->default_value(defaults.warmup_share()),
-       "with triple-joint: share of the steps on the labelled images alone before the other "
+       "with triple-joint: share of the steps on the labeled images alone before the other "
        "terms ramp in")
       ("joint-consistency", po::value<double>()->default_value(defaults.consistency_weight()),
        "with a joint scheme and --unlabeled: weight of FixMatch's consistency loss on the pool "
        "images in the joint classifier's loss (weak view: the classical one; strong view: "
-       "--strong; confidence: --pool-threshold; --pool-ratio x the labelled batch of pool images a "
+       "--strong; confidence: --pool-threshold; --pool-ratio x the labeled batch of pool images a "
        "step); 0 = none");
   // clang-format on
   description.add(group);

@@ -289,14 +289,14 @@ std::vector<uchar> encode_png(const float* in, int channels, int height, int wid
   return encode_mat(to_mat(in, channels, height, width));
 }
 
-std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
+std::vector<uchar> encode_labeled_grid(const torch::Tensor& images,
                                         const std::vector<std::string>& labels, int64_t per_row,
                                         int64_t min_cell) {
   GANAUG_CHECK(per_row >= 1 && min_cell >= 0,
-               "a labelled grid needs per_row >= 1 and min_cell >= 0");
+               "a labeled grid needs per_row >= 1 and min_cell >= 0");
   GANAUG_CHECK(labels.empty() || (images.defined() && images.dim() >= 1 &&
                                   images.size(0) == static_cast<int64_t>(labels.size()) * per_row),
-               "a labelled grid of ", labels.size(), " rows of ", per_row, " needs ",
+               "a labeled grid of ", labels.size(), " rows of ", per_row, " needs ",
                static_cast<int64_t>(labels.size()) * per_row, " images, got ",
                images.defined() && images.dim() >= 1 ? images.size(0) : 0);
   const int64_t side = images.defined() && images.dim() == 4 ? images.size(2) : 1;
@@ -327,9 +327,9 @@ std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
   return encode_mat(out);
 }
 
-void save_labelled_grid(const std::filesystem::path& path, const torch::Tensor& images,
+void save_labeled_grid(const std::filesystem::path& path, const torch::Tensor& images,
                         const std::vector<std::string>& labels, int64_t per_row, int64_t min_cell) {
-  write_file_atomic(path, encode_labelled_grid(images, labels, per_row, min_cell));
+  write_file_atomic(path, encode_labeled_grid(images, labels, per_row, min_cell));
 }
 
 void save_image_grid(const std::filesystem::path& path, const torch::Tensor& images, int64_t nrow,

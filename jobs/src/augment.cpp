@@ -328,7 +328,7 @@ class AugmentRun {
                     train.class_names, stage);
       generator = trained.generator;
       gan_rate_ = trained.images_per_second;
-      save_labelled_grid(out_ / "gan" / "samples.png", class_samples(generator), train.class_names,
+      save_labeled_grid(out_ / "gan" / "samples.png", class_samples(generator), train.class_names,
                          kReportPerClass);
     }
     timings_["gan_train_s"] = seconds_since(start);
@@ -372,14 +372,14 @@ class AugmentRun {
       pool_summary_ = {{"source", o_.unlabeled()},
                        {"images", pool_->size()},
                        {"pseudo", false},
-                       {"joint", "the joint training's unlabelled images"}};
+                       {"joint", "the joint training's unlabeled images"}};
     }
     if (!trainer.train(train, pool_ ? &*pool_ : nullptr))
       throw Interrupted("interrupted during joint training at step " +
                         std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
     joint_classifier_ = trainer.classifier();
     auto generator = trainer.sampling_generator();
-    save_labelled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
+    save_labeled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
                        kReportPerClass);
     joint_summary_ = {{"form", to_string(j.form())},
                       {"steps", options.iterations()},
@@ -494,7 +494,7 @@ class AugmentRun {
     if (o_.joint()) return joint_classifier_;
     const auto& train = data_.train;
     const auto synthetic = read_back_synthetic();
-    // --pseudo: the pool joins as images labelled -1, trained on by consistency; each epoch's
+    // --pseudo: the pool joins as images labeled -1, trained on by consistency; each epoch's
     // share of pool images over the threshold is kept for the summary.
     auto hooks = classifier_hooks("retrain");
     if (o_.pseudo()) {

@@ -215,7 +215,7 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
     }
     return value;
   };
-  // Folders from before the network was recorded were labelled by the network then the default.
+  // Folders from before the network was recorded were labeled by the network then the default.
   const bool color = was.value("image_shape", nlohmann::json::array({1}))[0] == 3;
   for (auto* labeller : {was.contains("labeller") ? &was["labeller"] : nullptr,
                          was.contains("unlabeled") && was["unlabeled"].contains("teacher")

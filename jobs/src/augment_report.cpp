@@ -91,11 +91,11 @@ std::string images_section(const ReportInputs& in) {
     const auto& name = in.class_names[k];
     s << "<tr><td>" << short_name(name) << "</td><td>";
     if (k < in.real.size() && in.real[k].defined() && in.real[k].size(0) > 0)
-      s << png_img(encode_labelled_grid(in.real[k], {}, in.real[k].size(0)),
+      s << png_img(encode_labeled_grid(in.real[k], {}, in.real[k].size(0)),
                    "real " + cut_name(name));
     s << "</td><td>";
     if (k < in.generated.size() && in.generated[k].defined() && in.generated[k].size(0) > 0)
-      s << png_img(encode_labelled_grid(in.generated[k], {}, in.generated[k].size(0)),
+      s << png_img(encode_labeled_grid(in.generated[k], {}, in.generated[k].size(0)),
                    "generated " + cut_name(name));
     s << "</td></tr>\n";
   }
@@ -118,7 +118,7 @@ std::string losses_section(const std::filesystem::path& log, bool joint) {
   const std::vector<std::pair<std::string, std::string>> known = {
       {"d_loss", "discriminator"},
       {"c_loss", "classifier"},
-      {"labelled_loss", "classifier, labelled images"},
+      {"labelled_loss", "classifier, labeled images"},
       {"g_loss", "generator"}};
   std::string line;
   std::getline(in, line);
@@ -269,7 +269,7 @@ std::string accuracy_section(const nlohmann::json& summary, const std::vector<st
       << percent(summary["teacher"]["accuracy"].get<double>()) << "%, student "
       << percent(retrained["accuracy"].get<double>())
       << "%). The teacher trained on the labeled images and the pool by consistency and "
-         "labelled the pool for the GAN; the student trained as it did, with the generated "
+         "labeled the pool for the GAN; the student trained as it did, with the generated "
          "images added. What the GAN adds beyond those labels alone, measure with "
          "<code>augment-bench</code>'s <code>classic+pseudo+self</code> column.</p>\n";
   }

@@ -572,7 +572,7 @@ class Experiment {
     return t.model;
   }
 
-  // The teacher's confident classes of a pool's images, labelled once per pool: the teacher is
+  // The teacher's confident classes of a pool's images, labeled once per pool: the teacher is
   // the group's "classic" classifier, or with pool_teacher kPseudo its "classic+pseudo" one.
   const PoolLabels& pool_labels(Group& g, int64_t pool) {
     auto found = g.pool_labels.find(pool);
@@ -709,7 +709,7 @@ class Experiment {
       throw Interrupted("interrupted during joint training at step " +
                         std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
     auto generator = trainer.sampling_generator();
-    save_labelled_grid(
+    save_labeled_grid(
         dir / "samples.png",
         generate(generator, sample_grid_classes(g.k), mix_seed(g.seed, streams::kBenchSampleGrid)),
         g.train.class_names);
@@ -722,7 +722,7 @@ class Experiment {
   Classifier train_cell(Group& g, const detail::CellSpec& cell, detail::CellResult* out) {
     auto* const pool_trace = &out->pool;
     const auto& scheme = cell.scheme;
-    // The pseudo columns train on the labeled images and the pool (labelled -1); what the pool's
+    // The pseudo columns train on the labeled images and the pool (labeled -1); what the pool's
     // targets do, epoch by epoch, goes to `pool_trace` (its true classes are known here).
     const auto options = [&](int64_t outputs) {
       return classifier_options(outputs, g.train, g.seed);
@@ -750,11 +750,11 @@ class Experiment {
     }
     if (scheme.self_training) {
       // The teacher's confident pool images with its class, where a GAN's images would go.
-      auto labelled = confident_pool(g.pool(cell.pool), pool_labels(g, cell.pool));
-      labelled.targets = scheme_targets(Scheme::kCond, labelled.labels, g.k, {});
-      labelled.source = "the pool teacher's confident images";
-      out->synthetic_images = labelled.size();
-      return fit_cell(labelled.size() > 0 ? &labelled : nullptr, options(g.k));
+      auto labeled = confident_pool(g.pool(cell.pool), pool_labels(g, cell.pool));
+      labeled.targets = scheme_targets(Scheme::kCond, labeled.labels, g.k, {});
+      labeled.source = "the pool teacher's confident images";
+      out->synthetic_images = labeled.size();
+      return fit_cell(labeled.size() > 0 ? &labeled : nullptr, options(g.k));
     }
     if (!scheme.synthetic) {
       auto model = fit_cell(nullptr, options(g.k));
@@ -809,7 +809,7 @@ class Experiment {
   TrainedGan obtain_generator(const LabeledDataset& train, const fs::path& dir, uint64_t seed,
                               const std::string& group) {
     const auto checkpoint = dir / "checkpoint.pt";
-    // Images labelled -1 (pool images without the teacher's class) train by the unconditional
+    // Images labeled -1 (pool images without the teacher's class) train by the unconditional
     // term.
     const bool has_unlabeled = (train.labels < 0).any().item<bool>();
     const auto options = GanOptions(o_.gan())
@@ -845,7 +845,7 @@ class Experiment {
                          const std::string& key, const nlohmann::json& pool_record) {
     auto generator = trained.generator;
     const int64_t k = g.k;
-    save_labelled_grid(
+    save_labeled_grid(
         dir / "samples.png",
         generate(generator, sample_grid_classes(k), mix_seed(g.seed, streams::kBenchSampleGrid)),
         g.train.class_names);

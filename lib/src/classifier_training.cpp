@@ -32,12 +32,12 @@ struct TrainingSet {
         real_device(hooks.augment ? host : device),
         synthetic_device(hooks.augment && hooks.augment_synthetic ? host : device) {
     const int64_t outputs = options.num_outputs();
-    const auto labelled = torch::nonzero(real.labels >= 0).flatten();
-    real_images = real.images.index_select(0, labelled).to(real_device);
-    real_targets = torch::nn::functional::one_hot(real.labels.index_select(0, labelled), outputs)
+    const auto labeled = torch::nonzero(real.labels >= 0).flatten();
+    real_images = real.images.index_select(0, labeled).to(real_device);
+    real_targets = torch::nn::functional::one_hot(real.labels.index_select(0, labeled), outputs)
                        .to(real_device, torch::kFloat32);
     n_real = real_images.size(0);
-    GANAUG_CHECK(n_real > 0, "no labelled images to train the classifier on in ", real.source);
+    GANAUG_CHECK(n_real > 0, "no labeled images to train the classifier on in ", real.source);
     use_synthetic = synthetic && synthetic->size() > 0 && options.synthetic_share() > 0;
     const int64_t batch = options.batch_size();
     if (use_synthetic) {
@@ -46,7 +46,7 @@ struct TrainingSet {
       synthetic_per_batch = std::max<int64_t>(
           1, std::llround(batch * options.synthetic_share() / (1 - options.synthetic_share())));
     }
-    // The unlabeled pool: images labelled -1, kept on the host for the augmenters.
+    // The unlabeled pool: images labeled -1, kept on the host for the augmenters.
     const auto pool_index = torch::nonzero(real.labels < 0).flatten();
     use_pool = options.pool_weight() > 0 && pool_index.numel() > 0;
     if (use_pool) {
@@ -57,14 +57,14 @@ struct TrainingSet {
 
   const torch::Device host{torch::kCPU};
   torch::Device device, real_device, synthetic_device;
-  torch::Tensor real_images, real_targets;            // labelled real images, one-hot targets
+  torch::Tensor real_images, real_targets;            // labeled real images, one-hot targets
   torch::Tensor synthetic_images, synthetic_targets;  // soft targets
   torch::Tensor pool_images;                          // on the host
   int64_t n_real = 0, synthetic_per_batch = 0, pool_per_batch = 0;
   bool use_synthetic = false, use_pool = false;
 };
 
-// The random draws of one step, made in step order: its labelled images, its synthetic and
+// The random draws of one step, made in step order: its labeled images, its synthetic and
 // pool picks, and the seed its augmentation hooks get.
 struct StepPlan {
   torch::Tensor index, synthetic_pick, pool_pick;
@@ -72,7 +72,7 @@ struct StepPlan {
   bool synthetic = false;
 };
 
-// One step's inputs: the labelled batch (the real images, augmented, then the synthetic ones)
+// One step's inputs: the labeled batch (the real images, augmented, then the synthetic ones)
 // with its targets and loss weights, and the pool's weak and strong views.
 struct Batch {
   torch::Tensor images, targets, weights, weak, strong;
@@ -185,7 +185,7 @@ class InlineFeeder final : public StepFeeder {
 // `pool_views`, when given, are the step's weak and strong pool views: they go through the
 // network in the real images' pass (FixMatch's one batch-norm pass), and their logits come back
 // in `pool_logits`.
-torch::Tensor labelled_loss(Classifier& model, Batch& b, const ClassifierOptions& options,
+torch::Tensor labeled_loss(Classifier& model, Batch& b, const ClassifierOptions& options,
                             int64_t num_classes, int64_t step, const ClassifierHooks& hooks,
                             const torch::Tensor& pool_views = {},
                             torch::Tensor* pool_logits = nullptr) {
@@ -227,7 +227,7 @@ struct PoolDraws {
 // FixMatch's consistency loss on the step's pool images: the weak view's confident prediction
 // is the strong view's hard target. Adds the step's share of confident images to
 // draws.confident.
-// With `views` (the weak then the strong view's logits of one pass with the labelled images)
+// With `views` (the weak then the strong view's logits of one pass with the labeled images)
 // the network is not run again.
 torch::Tensor pool_loss(Classifier& model, const Batch& b, const ClassifierOptions& options,
                         int64_t num_classes, PoolDraws& draws, const torch::Tensor& views = {}) {
@@ -466,12 +466,12 @@ class TrainingRun {
     return graph_->eager_full_steps++ >= StepGraph::kEagerSteps;
   }
 
-  // The step's loss (labelled images, and the pool's consistency term when there is a pool).
+  // The step's loss (labeled images, and the pool's consistency term when there is a pool).
   torch::Tensor step_loss(Batch& b, PoolDraws& pool) {
-    if (!set_.use_pool) return labelled_loss(model_, b, options_, k_, step_, hooks_);
-    // One pass over the labelled, weak and strong images (pool_one_pass), or three.
+    if (!set_.use_pool) return labeled_loss(model_, b, options_, k_, step_, hooks_);
+    // One pass over the labeled, weak and strong images (pool_one_pass), or three.
     torch::Tensor views;
-    auto loss = labelled_loss(
+    auto loss = labeled_loss(
         model_, b, options_, k_, step_, hooks_,
         options_.pool_one_pass() ? torch::cat({b.weak, b.strong}) : torch::Tensor(), &views);
     const double ramp =

@@ -170,7 +170,7 @@ LabeledDataset concatenate(const std::vector<LabeledDataset>& parts) {
     if (part.targets.defined()) targets.push_back(part.targets);
   }
   GANAUG_CHECK(targets.empty() || targets.size() == parts.size(),
-               "cannot concatenate hard-labelled and soft-labelled datasets");
+               "cannot concatenate hard-labeled and soft-labeled datasets");
   LabeledDataset out;
   out.images = torch::cat(images);
   out.labels = torch::cat(labels);

@@ -82,10 +82,10 @@ torch::Tensor detail::mode_seeking_term(const torch::Tensor& fake, const torch::
   return 1.0 / (image_distance / noise_distance + 1e-5);
 }
 
-DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labelled_images) {
+DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labeled_images) {
   if (o.diffaugment()) return *o.diffaugment();
   DiffAugmentPolicy policy;
-  if (labelled_images < 10000) {
+  if (labeled_images < 10000) {
     policy.translation = policy.cutout = true;
     policy.color = o.channels() == 3;
   }
@@ -260,16 +260,16 @@ namespace {
 // The real images of one train() call, on the device, and how every step draws from them.
 struct RealImages {
   RealImages(const LabeledDataset& data, const GanOptions& o, const torch::Device& device)
-      : labelled(torch::nonzero(data.labels >= 0).flatten()),
+      : labeled(torch::nonzero(data.labels >= 0).flatten()),
         fake_classes(
-            torch::bincount(data.labels.index_select(0, labelled).cpu(), {}, o.num_classes()),
+            torch::bincount(data.labels.index_select(0, labeled).cpu(), {}, o.num_classes()),
             device) {
-    n = labelled.numel();
-    // With unlabeled_share, the images labelled -1 follow the labelled ones (labels kept -1).
-    const auto unlabelled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
+    n = labeled.numel();
+    // With unlabeled_share, the images labeled -1 follow the labeled ones (labels kept -1).
+    const auto unlabeled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
                                                     : torch::empty({0}, torch::kInt64);
-    pool_n = unlabelled.numel();
-    const auto rows = pool_n > 0 ? torch::cat({labelled, unlabelled}) : labelled;
+    pool_n = unlabeled.numel();
+    const auto rows = pool_n > 0 ? torch::cat({labeled, unlabeled}) : labeled;
     images = data.images.index_select(0, rows).to(device);
     labels = data.labels.index_select(0, rows).to(device);
     if (pool_n > 0) {
@@ -280,9 +280,9 @@ struct RealImages {
     policy = detail::diffaugment_policy(o, n);
   }
 
-  torch::Tensor labelled;            // rows of the labelled images in the data
-  torch::Tensor images, labels;      // the labelled rows, then the pool's, on the device
-  int64_t n = 0, pool_n = 0;         // labelled and pool rows
+  torch::Tensor labeled;            // rows of the labeled images in the data
+  torch::Tensor images, labels;      // the labeled rows, then the pool's, on the device
+  int64_t n = 0, pool_n = 0;         // labeled and pool rows
   int64_t pool_rows = 0;             // real rows of a global batch drawn from the pool (the last)
   detail::FakeClasses fake_classes;  // the fakes' classes, with the data's class frequencies
   DiffAugmentPolicy policy;
@@ -745,7 +745,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
                data.width());
   GANAUG_CHECK(data.num_classes() == o.num_classes(), "the GAN was set up for ", o.num_classes(),
                " classes but ", data.source, " has ", data.num_classes());
-  GANAUG_CHECK((data.labels >= 0).any().item<bool>(), "no labelled images to train the GAN on in ",
+  GANAUG_CHECK((data.labels >= 0).any().item<bool>(), "no labeled images to train the GAN on in ",
                data.source);
   // Before the first collective: a rank with other shapes would abort inside Gloo, one with
   // another seed or data would average the gradients of two jobs.

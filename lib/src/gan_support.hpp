@@ -29,10 +29,10 @@ void update_moving_average(torch::nn::Module& model, torch::nn::Module& average,
 torch::Tensor mode_seeking_term(const torch::Tensor& fake, const torch::Tensor& noise,
                                 int64_t half);
 
-/// The DiffAugment transforms a discriminator trained on `labelled_images` real images uses:
+/// The DiffAugment transforms a discriminator trained on `labeled_images` real images uses:
 /// o.diffaugment(), or when that is "auto", translation and cutout under 10000 images (plus
 /// color for color images) and none from 10000.
-DiffAugmentPolicy diffaugment_policy(const GanOptions& o, int64_t labelled_images);
+DiffAugmentPolicy diffaugment_policy(const GanOptions& o, int64_t labeled_images);
 
 /// The EMA generator's batch-norm statistics, recomputed from its own samples (balanced classes,
 /// noise seeded by o.seed() and `iteration`): its weights are an average over the run, so the

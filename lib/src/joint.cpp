@@ -99,36 +99,36 @@ namespace {
 
 // The images of one train() call on the device, and how every step draws from them.
 struct JointData {
-  JointData(const LabeledDataset& labelled, const LabeledDataset* pool, const JointOptions& o,
+  JointData(const LabeledDataset& labeled, const LabeledDataset* pool, const JointOptions& o,
             const torch::Device& device, bool augments)
-      : fake_classes(torch::bincount(labelled.labels.masked_select(labelled.labels >= 0).cpu(), {},
+      : fake_classes(torch::bincount(labeled.labels.masked_select(labeled.labels >= 0).cpu(), {},
                                      o.num_classes()),
                      device) {
-    const auto rows = torch::nonzero(labelled.labels >= 0).flatten();
-    const auto host = labelled.images.index_select(0, rows).to(torch::kCPU);
+    const auto rows = torch::nonzero(labeled.labels >= 0).flatten();
+    const auto host = labeled.images.index_select(0, rows).to(torch::kCPU);
     images = augments ? host : host.to(device);
-    labels = labelled.labels.index_select(0, rows).to(device);
+    labels = labeled.labels.index_select(0, rows).to(device);
     n = rows.numel();
-    // The pool: images labelled -1 and the pool's (whose labels are not read).
+    // The pool: images labeled -1 and the pool's (whose labels are not read).
     std::vector<torch::Tensor> parts;
-    const auto unlabelled = torch::nonzero(labelled.labels < 0).flatten();
-    if (unlabelled.numel() > 0) parts.push_back(labelled.images.index_select(0, unlabelled));
+    const auto unlabeled = torch::nonzero(labeled.labels < 0).flatten();
+    if (unlabeled.numel() > 0) parts.push_back(labeled.images.index_select(0, unlabeled));
     if (pool && pool->size() > 0) parts.push_back(pool->images);
     has_pool = !parts.empty();
-    // K + 1 without a pool: the labelled images are its unlabelled real ones.
+    // K + 1 without a pool: the labeled images are its unlabeled real ones.
     if (!has_pool && o.form() == JointForm::kKPlus1) parts.push_back(host);
-    if (!parts.empty()) unlabelled_images = torch::cat(parts).to(device);
+    if (!parts.empty()) unlabeled_images = torch::cat(parts).to(device);
     policy = detail::diffaugment_policy(o.gan_options(), n);
     for (auto& part : parts) part = part.to(torch::kCPU);
     // The pool's views for the consistency loss are made on the host.
-    if (has_pool && o.consistency_weight() > 0) unlabelled_host = torch::cat(parts);
+    if (has_pool && o.consistency_weight() > 0) unlabeled_host = torch::cat(parts);
     parts.insert(parts.begin(), host);
     recalibration = torch::cat(parts);
   }
 
-  torch::Tensor images, labels;  // labelled (on the CPU when augmented per step)
-  torch::Tensor unlabelled_images;
-  torch::Tensor unlabelled_host;  // the pool on the host, when consistency training needs views
+  torch::Tensor images, labels;  // labeled (on the CPU when augmented per step)
+  torch::Tensor unlabeled_images;
+  torch::Tensor unlabeled_host;  // the pool on the host, when consistency training needs views
   torch::Tensor recalibration;    // every real image, for the classifier's batch norm
   int64_t n = 0;
   bool has_pool = false;
@@ -136,7 +136,7 @@ struct JointData {
   DiffAugmentPolicy policy;
 };
 
-// The host-side augmentations of a step: of the labelled images, and the pool's two views.
+// The host-side augmentations of a step: of the labeled images, and the pool's two views.
 struct Views {
   const BatchAugmenter& augment;
   const BatchAugmenter& weak;
@@ -146,8 +146,8 @@ struct Views {
 // One step's draws and the batches the networks share.
 struct StepBatches {
   at::Generator rng;
-  torch::Tensor labelled, labels;     // labelled images and their classes
-  torch::Tensor unlabelled;           // pool (or K + 1's unlabelled real) images, or undefined
+  torch::Tensor labeled, labels;     // labeled images and their classes
+  torch::Tensor unlabeled;           // pool (or K + 1's unlabeled real) images, or undefined
   torch::Tensor weak, strong;         // their views for the consistency loss, or undefined
   torch::Tensor noise, fake_classes;  // of the classifier's (and discriminator's) fakes
 };
@@ -233,31 +233,31 @@ struct JointTrainer::State {
     }
   }
 
-  // The step's batches: labelled images (augmented when asked), pool images, fake noise and
+  // The step's batches: labeled images (augmented when asked), pool images, fake noise and
   // classes, all from the step's generator.
   StepBatches draw(const JointData& data, const Views& views) const {
     const auto& o = options;
     StepBatches b;
     const uint64_t step_seed = mix_seed(o.seed(), static_cast<uint64_t>(iteration));
     b.rng = make_generator(device, step_seed);
-    const int64_t labelled_batch = o.classifier().batch_size(), batch = o.gan().batch_size();
-    const auto index = torch::randint(data.n, {labelled_batch}, b.rng, on(device, torch::kInt64));
+    const int64_t labeled_batch = o.classifier().batch_size(), batch = o.gan().batch_size();
+    const auto index = torch::randint(data.n, {labeled_batch}, b.rng, on(device, torch::kInt64));
     b.labels = data.labels.index_select(0, index);
-    b.labelled = data.images.index_select(0, index.to(data.images.device()));
+    b.labeled = data.images.index_select(0, index.to(data.images.device()));
     if (views.augment)
-      b.labelled =
-          views.augment(b.labelled, mix_seed(step_seed, streams::kJointAugment)).to(device);
-    if (data.unlabelled_images.defined()) {
+      b.labeled =
+          views.augment(b.labeled, mix_seed(step_seed, streams::kJointAugment)).to(device);
+    if (data.unlabeled_images.defined()) {
       const auto pool_index =
-          torch::randint(data.unlabelled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
-      b.unlabelled = data.unlabelled_images.index_select(0, pool_index);
-      if (data.unlabelled_host.defined()) {
-        // FixMatch's mu: pool_ratio x the labelled batch, drawn apart from the GAN's pool batch.
+          torch::randint(data.unlabeled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
+      b.unlabeled = data.unlabeled_images.index_select(0, pool_index);
+      if (data.unlabeled_host.defined()) {
+        // FixMatch's mu: pool_ratio x the labeled batch, drawn apart from the GAN's pool batch.
         const int64_t viewed =
-            std::max<int64_t>(1, std::llround(labelled_batch * o.classifier().pool_ratio()));
-        const auto view_index = torch::randint(data.unlabelled_host.size(0), {viewed}, b.rng,
+            std::max<int64_t>(1, std::llround(labeled_batch * o.classifier().pool_ratio()));
+        const auto view_index = torch::randint(data.unlabeled_host.size(0), {viewed}, b.rng,
                                                on(device, torch::kInt64));
-        const auto host = data.unlabelled_host.index_select(0, view_index.cpu());
+        const auto host = data.unlabeled_host.index_select(0, view_index.cpu());
         const auto& weak = views.weak ? views.weak : views.augment;
         b.weak =
             (weak ? weak(host, mix_seed(step_seed, streams::kJointWeakView)) : host).to(device);
@@ -274,7 +274,7 @@ struct JointTrainer::State {
   }
 
   // How much of the classifier's unsupervised terms a step takes: all but for kTriple, which
-  // trains on the labelled images alone for warmup_share of the steps, then ramps them in.
+  // trains on the labeled images alone for warmup_share of the steps, then ramps them in.
   double ramp() const {
     const auto& o = options;
     if (o.form() != JointForm::kTriple) return 1.0;
@@ -291,27 +291,27 @@ struct JointTrainer::State {
     return generator(b.noise, b.fake_classes);
   }
 
-  // The classifier's step; returns (loss, labelled cross-entropy) on the device.
+  // The classifier's step; returns (loss, labeled cross-entropy) on the device.
   torch::Tensor classifier_step(const JointData& data, const StepBatches& b,
                                 const torch::Tensor& fake) {
     const auto& o = options;
     const int64_t k = o.num_classes();
     classifier->train();
-    const auto labelled_logits = classifier(b.labelled);
+    const auto labeled_logits = classifier(b.labeled);
     torch::Tensor supervised, unsupervised;
     switch (o.form()) {
       case JointForm::kKPlus1: {
-        supervised = kplus1_labelled_loss(labelled_logits, b.labels);
+        supervised = kplus1_labeled_loss(labeled_logits, b.labels);
         unsupervised =
-            kplus1_unlabelled_loss(classifier(b.unlabelled)) + kplus1_fake_loss(classifier(fake));
+            kplus1_unlabeled_loss(classifier(b.unlabeled)) + kplus1_fake_loss(classifier(fake));
         break;
       }
       case JointForm::kTwoK: {
-        supervised = two_k_loss(labelled_logits, b.labels);
+        supervised = two_k_loss(labeled_logits, b.labels);
         unsupervised = two_k_loss(classifier(fake), b.fake_classes + k);
         if (data.has_pool) {
           // -log P(real, any class) for pool images.
-          const auto logits = classifier(b.unlabelled);
+          const auto logits = classifier(b.unlabeled);
           unsupervised =
               unsupervised +
               (torch::logsumexp(logits, 1) - torch::logsumexp(logits.slice(1, 0, k), 1)).mean();
@@ -319,7 +319,7 @@ struct JointTrainer::State {
         break;
       }
       case JointForm::kTriple: {
-        supervised = torch::nn::functional::cross_entropy(labelled_logits, b.labels);
+        supervised = torch::nn::functional::cross_entropy(labeled_logits, b.labels);
         unsupervised = torch::nn::functional::cross_entropy(classifier(fake), b.fake_classes);
         if (data.has_pool) unsupervised = unsupervised + pool_adversarial_loss(b);
         break;
@@ -362,37 +362,37 @@ struct JointTrainer::State {
   // the expectation taken exactly over the K classes with D's verdicts detached (no sampled
   // label, no variance): C moves its probability towards the classes D takes for real pairs.
   torch::Tensor pool_adversarial_loss(const StepBatches& b) {
-    const int64_t n = b.unlabelled.size(0), k = options.num_classes();
+    const int64_t n = b.unlabeled.size(0), k = options.num_classes();
     torch::Tensor verdicts;
     {
       torch::NoGradGuard no_grad;
       // Image i with class j at row i * K + j.
       const auto classes = torch::arange(k, on(device, torch::kInt64)).repeat({n});
-      const auto scores = discriminator(b.unlabelled.repeat_interleave(k, 0), classes);
+      const auto scores = discriminator(b.unlabeled.repeat_interleave(k, 0), classes);
       verdicts = -torch::nn::functional::softplus(scores).view({n, k});
     }
-    return 0.5 * (torch::softmax(classifier(b.unlabelled), 1) * verdicts).sum(1).mean();
+    return 0.5 * (torch::softmax(classifier(b.unlabeled), 1) * verdicts).sum(1).mean();
   }
 
-  // kTriple's discriminator step: labelled pairs real; generated pairs and pool pairs (with
+  // kTriple's discriminator step: labeled pairs real; generated pairs and pool pairs (with
   // the classifier's classes) fake, half each when there is a pool. Returns its loss.
   torch::Tensor discriminator_step(const JointData& data, StepBatches& b,
                                    const torch::Tensor& fake) {
     const auto g = gan();
     discriminator->train();
-    std::vector<torch::Tensor> images{b.labelled, fake};
+    std::vector<torch::Tensor> images{b.labeled, fake};
     std::vector<torch::Tensor> classes{b.labels, b.fake_classes};
     if (data.has_pool) {
       torch::NoGradGuard no_grad;
       classifier->eval();
-      images.push_back(b.unlabelled);
-      classes.push_back(classifier(b.unlabelled).argmax(1));
+      images.push_back(b.unlabeled);
+      classes.push_back(classifier(b.unlabeled).argmax(1));
       classifier->train();
     }
     auto all = torch::cat(images);
     if (data.policy.any()) all = diff_augment(all, data.policy, b.rng);
     const auto scores = discriminator(all, torch::cat(classes));
-    const int64_t l = b.labelled.size(0), f = fake.size(0);
+    const int64_t l = b.labeled.size(0), f = fake.size(0);
     const auto real = scores.slice(0, 0, l), generated = scores.slice(0, l, l + f);
     auto real_term = [&](const torch::Tensor& s) {
       return g.loss() == GanLoss::kHinge ? torch::relu(1 - s).mean()
@@ -440,7 +440,7 @@ struct JointTrainer::State {
         torch::Tensor real_features;
         {
           torch::NoGradGuard no_grad;
-          real_features = classifier->embed(b.unlabelled);
+          real_features = classifier->embed(b.unlabeled);
         }
         loss = feature_matching_loss(real_features, classifier->embed(fake));
         break;
@@ -464,7 +464,7 @@ struct JointTrainer::State {
     return loss.detach();
   }
 
-  // One step of every network; returns (c_loss, labelled_loss, g_loss, d_loss) on the device.
+  // One step of every network; returns (c_loss, labeled_loss, g_loss, d_loss) on the device.
   torch::Tensor step(const JointData& data, const Views& views) {
     auto b = draw(data, views);
     const auto fake = fakes(b);
@@ -517,7 +517,7 @@ class JointLog {
       const auto v = losses.to(torch::kCPU, torch::kFloat64).contiguous();
       const double* x = v.data_ptr<double>();
       progress_.c_loss = x[0];
-      progress_.labelled_loss = x[1];
+      progress_.labeled_loss = x[1];
       progress_.g_loss = x[2];
       progress_.d_loss = x[3];
       for (int i = 0; i < 4; ++i)
@@ -528,7 +528,7 @@ class JointLog {
                      "the seed");
     }
     if (log_.is_open()) {
-      log_ << iteration << ',' << progress_.c_loss << ',' << progress_.labelled_loss << ','
+      log_ << iteration << ',' << progress_.c_loss << ',' << progress_.labeled_loss << ','
            << progress_.g_loss << ',' << progress_.d_loss << ',' << progress_.seconds << '\n';
       log_.flush();
     }
@@ -571,21 +571,21 @@ JointTrainer::~JointTrainer() = default;
 JointTrainer::JointTrainer(JointTrainer&&) noexcept = default;
 JointTrainer& JointTrainer::operator=(JointTrainer&&) noexcept = default;
 
-bool JointTrainer::train(const LabeledDataset& labelled, const LabeledDataset* pool) {
+bool JointTrainer::train(const LabeledDataset& labeled, const LabeledDataset* pool) {
   auto& s = *state_;
   const auto& o = s.options;
-  labelled.validate();
-  check_images(labelled, o, "labelled data");
+  labeled.validate();
+  check_images(labeled, o, "labeled data");
   if (pool) check_images(*pool, o, "pool");  // its labels are not read, not even checked
-  GANAUG_CHECK(labelled.num_classes() == o.num_classes(), "joint training was set up for ",
-               o.num_classes(), " classes but ", labelled.source, " has ", labelled.num_classes());
-  GANAUG_CHECK((labelled.labels >= 0).any().item<bool>(), "no labelled images in ",
-               labelled.source);
-  const bool has_pool = (labelled.labels < 0).any().item<bool>() || (pool && pool->size() > 0);
+  GANAUG_CHECK(labeled.num_classes() == o.num_classes(), "joint training was set up for ",
+               o.num_classes(), " classes but ", labeled.source, " has ", labeled.num_classes());
+  GANAUG_CHECK((labeled.labels >= 0).any().item<bool>(), "no labeled images in ",
+               labeled.source);
+  const bool has_pool = (labeled.labels < 0).any().item<bool>() || (pool && pool->size() > 0);
   GANAUG_CHECK(o.consistency_weight() <= 0 || !has_pool || strong_augment,
                "consistency training on the pool (JointOptions::consistency_weight) needs "
                "JointTrainer::strong_augment, the strong view");
-  const JointData data(labelled, pool, o, s.device, static_cast<bool>(augment));
+  const JointData data(labeled, pool, o, s.device, static_cast<bool>(augment));
   const Views views{augment, weak_augment, strong_augment};
   s.recalibration = data.recalibration;
   JointLog log(o, s.iteration);

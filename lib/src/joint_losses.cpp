@@ -29,14 +29,14 @@ torch::Tensor kplus1_real_probability(const torch::Tensor& logits) {
   return torch::sigmoid(torch::logsumexp(logits, 1));
 }
 
-torch::Tensor kplus1_labelled_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
-  check_logits(logits, "the K + 1 labelled loss");
-  check_targets(logits, labels, logits.size(1), "the K + 1 labelled loss");
+torch::Tensor kplus1_labeled_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  check_logits(logits, "the K + 1 labeled loss");
+  check_targets(logits, labels, logits.size(1), "the K + 1 labeled loss");
   return torch::nn::functional::cross_entropy(logits, labels);
 }
 
-torch::Tensor kplus1_unlabelled_loss(const torch::Tensor& logits) {
-  check_logits(logits, "the K + 1 unlabelled loss");
+torch::Tensor kplus1_unlabeled_loss(const torch::Tensor& logits) {
+  check_logits(logits, "the K + 1 unlabeled loss");
   return torch::nn::functional::softplus(-torch::logsumexp(logits, 1)).mean();
 }
 

@@ -36,7 +36,7 @@ LabeledDataset SyntheticSet::dataset() const {
 
 namespace {
 
-// The teacher labels the pool (images labelled -1) in place: its confident images gain the
+// The teacher labels the pool (images labeled -1) in place: its confident images gain the
 // teacher's class, the others stay without one (trained on only under GanOptions::unlabeled_share).
 LabeledDataset with_pool(const LabeledDataset& data, Classifier& teacher,
                          const SynthesizeOptions& options, int64_t* pool_images_used) {
@@ -61,7 +61,7 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
   const auto counts = data.class_counts();
   for (int64_t c = 0; c < k; ++c) {
     GANAUG_CHECK(counts[static_cast<size_t>(c)] > 0, "class '", data.class_names[c], "' of ",
-                 data.source, " has no labelled images; every class needs some");
+                 data.source, " has no labeled images; every class needs some");
   }
   if (options.threads() > 0) configure_threads(options.threads());
   const auto report = [&](const char* stage, int64_t done, int64_t total) {

@@ -151,7 +151,7 @@ struct ClassifierOptions {
   TORCH_ARG(double, warmup_share) = 0.25;
   /// Weight of the synthetic images' loss under dynamic argmax (replaces synthetic_weight).
   TORCH_ARG(double, dynamic_weight) = 0.1;
-  /// Consistency training on the images of the real set labelled -1 (an unlabeled pool), as in
+  /// Consistency training on the images of the real set labeled -1 (an unlabeled pool), as in
   /// FixMatch (Sohn et al., NeurIPS 2020): every step draws pool_ratio x batch_size pool images;
   /// the network's prediction for a weakly augmented view of each (ClassifierHooks::augment, or
   /// the image itself), without gradient, becomes the hard target of a strongly augmented view
@@ -173,7 +173,7 @@ struct ClassifierOptions {
   /// Batch norm trains on the weak view either way. A user's network keeps its own modes. The
   /// joint trainer's consistency term (JointOptions::consistency_weight) follows it too.
   TORCH_ARG(bool, pool_target_dropout) = true;
-  /// The step's labelled images (real, and synthetic unless separate_synthetic_batches puts
+  /// The step's labeled images (real, and synthetic unless separate_synthetic_batches puts
   /// them apart) and its pool's weak and strong views go through the network in one pass, so
   /// that every batch-norm statistic mixes them, as in the published FixMatch code (which
   /// interleaves them); false (the default): three passes, each with its own statistics. The
@@ -358,7 +358,7 @@ struct ClassifierHooks {
   std::function<void(int64_t step, const torch::Tensor& logits, const torch::Tensor& targets)>
       on_synthetic_batch;
   /// For measurement only, where the pool's true classes are known (a bench's pool drawn from
-  /// labeled data): one class per pool image, in the order the images labelled -1 stand in the
+  /// labeled data): one class per pool image, in the order the images labeled -1 stand in the
   /// real set. Training never reads it; it gives ClassifierProgress::pool_accuracy.
   torch::Tensor pool_truth;
   /// Polled before every batch; true stops training by throwing ganaug::Interrupted
@@ -373,7 +373,7 @@ struct ClassifierHooks {
 
 /// Trains a classifier on `real` (hard labels) plus, when `synthetic` is given, its images with
 /// their soft targets (`synthetic->targets`, num_outputs wide). Real labels become one-hot
-/// targets over num_outputs; real images labelled -1 are skipped, or with pool_weight > 0 are
+/// targets over num_outputs; real images labeled -1 are skipped, or with pool_weight > 0 are
 /// the unlabeled pool of consistency training (their labels are never read). Synthetic images are
 /// used only when `synthetic` is non-null and non-empty and synthetic_share > 0; `synthetic` is
 /// only read during the call. Deterministic for a seed on the CPU.
@@ -383,7 +383,7 @@ struct ClassifierHooks {
 /// options.threads() > 0. Hooks run on the calling thread, the augmentation hooks on the
 /// feeder's when there is one. Throws ganaug::Error for invalid
 /// options or data, num_outputs other than K or K + 1, images of another size than the
-/// options', synthetic targets of the wrong width or images of another shape, no labelled real
+/// options', synthetic targets of the wrong width or images of another shape, no labeled real
 /// image, an unavailable device or a non-finite loss (divergence); ganaug::Interrupted when
 /// should_stop asks.
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,

@@ -19,7 +19,7 @@ struct LabeledDataset {
   torch::Tensor images;
   /// N int64 class indices in [0, num_classes()); -1 marks an image with no hard label.
   torch::Tensor labels;
-  /// Optional N x T float32 soft targets (rows sum to 1); undefined for hard-labelled data.
+  /// Optional N x T float32 soft targets (rows sum to 1); undefined for hard-labeled data.
   torch::Tensor targets;
   /// One name per class; class k is class_names[k].
   std::vector<std::string> class_names;
@@ -34,7 +34,7 @@ struct LabeledDataset {
   int64_t width() const { return images.size(3); }
   /// K, the number of class names.
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
-  /// Images per class, indexed by class; images labelled -1 are not counted.
+  /// Images per class, indexed by class; images labeled -1 are not counted.
   std::vector<int64_t> class_counts() const;
   /// Throws ganaug::Error (naming `source`) unless images are N x C x H x W float32, labels N
   /// int64 in [-1, K), there is at least one class name, and targets, when defined, are N x T.
@@ -47,13 +47,13 @@ struct LabeledDataset {
 
 /// `per_class` images of every class, chosen at random with `seed`; the result lists them
 /// class by class in their original order within a class, and `source` notes the choice. Images
-/// labelled -1 are never chosen. Throws ganaug::Error when per_class is not positive, and naming
+/// labeled -1 are never chosen. Throws ganaug::Error when per_class is not positive, and naming
 /// the class when a class has fewer than `per_class` images.
 LabeledDataset subset_per_class(const LabeledDataset& data, int64_t per_class, uint64_t seed);
 
 /// An unlabeled pool beside the labeled subset subset_per_class(data, per_class, seed): `size`
 /// images drawn at random with `pool_seed` from the others (those that subset leaves out,
-/// images labelled -1 included), in their original order, every label set to -1 and no soft
+/// images labeled -1 included), in their original order, every label set to -1 and no soft
 /// targets. Only the subset's choice reads labels; the pool's draw does not, and the pool
 /// carries none; `true_labels`, when given, gets the pool images' labels in `data`, for
 /// measurement only (ClassifierHooks::pool_truth). Throws ganaug::Error as subset_per_class
@@ -64,7 +64,7 @@ LabeledDataset unlabeled_pool(const LabeledDataset& data, int64_t per_class, uin
 
 /// A seeded, stratified split: about `test_fraction` of every class goes to the second part,
 /// at least one image of each class to each part. Both parts keep the original order; images
-/// labelled -1 go to neither. Throws ganaug::Error when the fraction is outside (0, 1) or a class
+/// labeled -1 go to neither. Throws ganaug::Error when the fraction is outside (0, 1) or a class
 /// has fewer than 2 images.
 std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset& data,
                                                            double test_fraction, uint64_t seed);

@@ -85,12 +85,12 @@ struct GanOptions {
   /// making their images differ. Fights the conditional GAN's habit of drawing one image per
   /// class. 0 disables it.
   TORCH_ARG(double, mode_seeking) = 0.1;
-  /// Images of the training data labelled -1 (an unlabeled pool) take part when above 0: this
+  /// Images of the training data labeled -1 (an unlabeled pool) take part when above 0: this
   /// share of every real batch is drawn from them and scored by the discriminator without a
   /// class (the projection discriminator's unconditional term), against as many fakes also
   /// scored without their class (the generator still draws them conditioned). A semi-supervised
   /// conditional GAN whose pool images need no pseudo-labels. In [0, 1); 0 ignores images
-  /// labelled -1.
+  /// labeled -1.
   TORCH_ARG(double, unlabeled_share) = 0.0;
   /// Seeds the initial weights and every iteration's draws (batches, noise, classes,
   /// DiffAugment); LibTorch's global generator is neither read nor seeded for them.
@@ -171,7 +171,7 @@ class GanTrainer {
   /// written if out_dir is set). Returns true when all iterations are done. Throws ganaug::Error
   /// on a shape mismatch or when a loss or weight becomes NaN/Inf (the last checkpoint stays).
   ///
-  /// Only the labelled images are used (-1 is skipped; there must be some); they are copied to
+  /// Only the labeled images are used (-1 is skipped; there must be some); they are copied to
   /// the device for the call. With an out_dir it creates the folder, removes temporary files
   /// a killed run left there, starts log.csv afresh at iteration 0 or appends to it, and writes
   /// checkpoint.pt every checkpoint_every steps and at the end. Callbacks run on the calling

@@ -65,13 +65,13 @@ struct PoolLabels {
 PoolLabels label_pool(Classifier& teacher, const torch::Tensor& pool_images, int64_t num_classes,
                       double confidence);
 
-/// The images of `pool` the teacher is confident of, labelled with its class (in pool order):
+/// The images of `pool` the teacher is confident of, labeled with its class (in pool order):
 /// what the GAN learns from the pool, and self-training's extra labeled images.
 LabeledDataset confident_pool(const LabeledDataset& pool, const PoolLabels& labels);
 
 /// The GAN's training data: `labeled`, then the images of `pool` that `mode` uses, in pool
 /// order: with a class the teacher's (`labels`, ignored under kUnconditional), without one
-/// labelled -1. When no pool image is used, `labeled` itself.
+/// labeled -1. When no pool image is used, `labeled` itself.
 LabeledDataset gan_training_data(const LabeledDataset& labeled, const LabeledDataset& pool,
                                  const PoolLabels& labels, PoolGan mode);
 

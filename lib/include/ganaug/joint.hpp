@@ -11,10 +11,10 @@
 ///   the class asked for. It predicts over its K real outputs.
 /// - kTriple: Triple-GAN (Li et al. 2017; V2's projection discriminator and hinge loss): a
 ///   classifier, the generator and ganaug's projection discriminator. The discriminator sees
-///   labelled pairs as real, generated pairs (G(z, y), y) and pool pairs (x, C(x)) as fake; the
+///   labeled pairs as real, generated pairs (G(z, y), y) and pool pairs (x, C(x)) as fake; the
 ///   classifier also learns from generated pairs and from the discriminator's verdict on its pool
 ///   labels (the expectation over its class probabilities of log(1 - D(x, y)), weighted 1/2 as
-///   D weighs pool pairs), both ramped in after it has trained on the labelled images alone.
+///   D weighs pool pairs), both ramped in after it has trained on the labeled images alone.
 ///
 /// The losses are those of joint_losses.hpp. Every draw comes from generators seeded by (seed,
 /// iteration): a run resumed from a checkpoint continues exactly as an uninterrupted one on the
@@ -42,7 +42,7 @@ int64_t joint_outputs(JointForm form, int64_t num_classes);
 /// A joint run. The classifier options give its network (architecture, width), its optimizer
 /// (Adam, or SGD with Nesterov momentum and weight decay on the convolution and linear weights
 /// only, as in the classifier's own training), learning rate and schedule, weight decay, the
-/// labelled images per step (batch_size) and the Polyak average of its weights that is the
+/// labeled images per step (batch_size) and the Polyak average of its weights that is the
 /// trained classifier (ema_decay; 0 takes the last step's weights), recalibrate_batchnorm, and
 /// with a pool the consistency loss's pool_ratio, pool_threshold and pool_ramp_share; their
 /// num_outputs, image size, channels, epochs, seed, device, threads and other pool fields are
@@ -72,7 +72,7 @@ struct JointOptions {
   TORCH_ARG(int64_t, iterations) = 6000;
   /// Weight of the terms on pool and generated images in the classifier's loss (kKPlus1 and
   /// kTwoK: the unsupervised GAN terms; kTriple: its loss on generated pairs and the
-  /// discriminator's verdict on its pool labels), relative to the labelled images'
+  /// discriminator's verdict on its pool labels), relative to the labeled images'
   /// cross-entropy (1 in the papers).
   TORCH_ARG(double, unsupervised_weight) = 1.0;
   /// Weight of FixMatch's consistency loss on the pool images in the classifier's loss (the
@@ -84,7 +84,7 @@ struct JointOptions {
   /// (JointTrainer::strong_augment); ramped in linearly over classifier().pool_ramp_share() of
   /// the steps. 0 (the default) adds none; without pool images it has nothing to act on.
   TORCH_ARG(double, consistency_weight) = 0.0;
-  /// kTriple: share of the steps, in [0, 0.5), on the labelled images alone before the classifier's
+  /// kTriple: share of the steps, in [0, 0.5), on the labeled images alone before the classifier's
   /// other terms ramp in linearly over as many steps again (Triple-GAN pre-trains C).
   TORCH_ARG(double, warmup_share) = 0.1;
   /// Seeds the initial weights and every step's draws; LibTorch's global generator is neither
@@ -119,9 +119,9 @@ struct JointOptions {
 struct JointProgress {
   int64_t iteration = 0, iterations = 0;  ///< steps done and planned
   /// The classifier's (or the discriminator-classifier's) loss of the last step, its
-  /// cross-entropy on the labelled images, the generator's loss, and kTriple's discriminator loss
+  /// cross-entropy on the labeled images, the generator's loss, and kTriple's discriminator loss
   /// (0 for the other forms).
-  double c_loss = 0, labelled_loss = 0, g_loss = 0, d_loss = 0;
+  double c_loss = 0, labeled_loss = 0, g_loss = 0, d_loss = 0;
   double seconds = 0;  ///< training time in this process
 };
 
@@ -138,15 +138,15 @@ class JointTrainer {
 
   /// Trains until options.iterations() steps are done or should_stop returns true (polled
   /// before every step; a checkpoint is then written when out_dir is set). Returns whether all
-  /// steps are done. `labelled`'s images labelled -1, and every image of `pool` when given, are
-  /// the unlabelled pool; the pool's labels are never read. Without pool images, kKPlus1 takes
-  /// the labelled images as its unlabelled real ones (as Salimans et al. do), and the other
+  /// steps are done. `labeled`'s images labeled -1, and every image of `pool` when given, are
+  /// the unlabeled pool; the pool's labels are never read. Without pool images, kKPlus1 takes
+  /// the labeled images as its unlabeled real ones (as Salimans et al. do), and the other
   /// forms train without pool terms. With an out_dir it removes temporary files a killed run
   /// left there, starts log.csv afresh at step 0 or appends to it, and writes checkpoint.pt
   /// every checkpoint_every steps and at the end. Throws ganaug::Error for data of another
-  /// shape or classes, no labelled image, or a loss or weight that becomes NaN/Inf (checked
+  /// shape or classes, no labeled image, or a loss or weight that becomes NaN/Inf (checked
   /// every log_every steps; the last checkpoint stays).
-  bool train(const LabeledDataset& labelled, const LabeledDataset* pool = nullptr);
+  bool train(const LabeledDataset& labeled, const LabeledDataset* pool = nullptr);
 
   /// Loads a checkpoint written by save_checkpoint: weights, averages, optimizer moments and
   /// the step count. Throws ganaug::Error naming the file when it is missing, damaged, not a
@@ -159,7 +159,7 @@ class JointTrainer {
   void save_checkpoint(const std::string& path) const;
 
   /// The trained classifier: the Polyak average when enabled (batch norm recalibrated from the
-  /// labelled and pool images of the last train() call when recalibrate_batchnorm is on), else
+  /// labeled and pool images of the last train() call when recalibrate_batchnorm is on), else
   /// the classifier being trained; in evaluation mode. Its outputs are joint_outputs(form, K):
   /// predict_probabilities(classifier, images, K) gives the class probabilities of every form.
   /// A copy: training on does not change it.
@@ -180,7 +180,7 @@ class JointTrainer {
   std::function<void(const JointProgress&)> on_progress;
   /// Polled before every step; true stops training (see train()).
   std::function<bool()> should_stop;
-  /// Applied to the labelled images of every step (classical augmentation) with a seed drawn
+  /// Applied to the labeled images of every step (classical augmentation) with a seed drawn
   /// from the step's seed; runs on the calling thread. Empty: the images as they are.
   BatchAugmenter augment;
   /// The weak and strong views of pool images for the consistency loss

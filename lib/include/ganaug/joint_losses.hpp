@@ -16,13 +16,23 @@ namespace ganaug {
 /// their log-sum-exp. N.
 torch::Tensor kplus1_real_probability(const torch::Tensor& logits);
 
-/// Cross-entropy of labelled real images over the K real classes: the mean of
+/// Cross-entropy of labeled real images over the K real classes: the mean of
 /// logsumexp(logits) - logits[label]. Throws ganaug::Error for labels outside [0, K) or counts
 /// that differ.
-torch::Tensor kplus1_labelled_loss(const torch::Tensor& logits, const torch::Tensor& labels);
+torch::Tensor kplus1_labeled_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
-/// -log D(x) for unlabelled real images: the mean of softplus(-logsumexp(logits)).
-torch::Tensor kplus1_unlabelled_loss(const torch::Tensor& logits);
+/// -log D(x) for unlabeled real images: the mean of softplus(-logsumexp(logits)).
+torch::Tensor kplus1_unlabeled_loss(const torch::Tensor& logits);
+
+/// The spellings of 0.5 and before, kept for a release.
+[[deprecated("use kplus1_labeled_loss")]] inline torch::Tensor kplus1_labelled_loss(
+    const torch::Tensor& logits, const torch::Tensor& labels) {
+  return kplus1_labeled_loss(logits, labels);
+}
+[[deprecated("use kplus1_unlabeled_loss")]] inline torch::Tensor kplus1_unlabelled_loss(
+    const torch::Tensor& logits) {
+  return kplus1_unlabeled_loss(logits);
+}
 
 /// -log(1 - D(G(z))) for generated images: the mean of softplus(logsumexp(logits)).
 torch::Tensor kplus1_fake_loss(const torch::Tensor& logits);

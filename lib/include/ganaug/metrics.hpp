@@ -48,7 +48,7 @@ torch::Tensor classifier_features(Classifier& classifier, const torch::Tensor& i
 double frechet_distance(const torch::Tensor& a, const torch::Tensor& b);
 
 /// How varied the images of each class are: the per-pixel standard deviation within each class
-/// (over the images labelled with it), averaged over pixels and then over the classes present.
+/// (over the images labeled with it), averaged over pixels and then over the classes present.
 /// A generator that draws one image per class scores near 0; compare with the real images'.
 /// Classes with fewer than 2 images are skipped. Throws ganaug::Error unless there is one label
 /// per image and some class has at least 2 images.

@@ -11,7 +11,7 @@
 
 namespace ganaug {
 
-/// How synthetic images are labelled (Zheng, Zheng & Yang, ICCV 2017, and the plain cGAN label).
+/// How synthetic images are labeled (Zheng, Zheng & Yang, ICCV 2017, and the plain cGAN label).
 enum class Scheme {
   kNewClass,  ///< one extra class K; the classifier gets K+1 outputs ("all in one")
   kArgmax,    ///< one-hot on the argmax of a classifier trained on the real data ("pseudo label")
@@ -44,8 +44,8 @@ struct SchemeChoice {
   Scheme scheme = Scheme::kSmooth;
   bool dynamic = false;
   /// Set when the classifier is trained jointly with the GAN in place of retraining on its
-  /// images: "newclass-joint" (kKPlus1; the images written are labelled newclass),
-  /// "dada-joint" (kTwoK) and "triple-joint" (kTriple), whose images are labelled cond.
+  /// images: "newclass-joint" (kKPlus1; the images written are labeled newclass),
+  /// "dada-joint" (kTwoK) and "triple-joint" (kTriple), whose images are labeled cond.
   std::optional<JointForm> joint;
   /// Parses newclass, argmax, argmax-dynamic, smooth, cond, newclass-joint, dada-joint or
   /// triple-joint; throws ganaug::Error naming the valid ones.

@@ -47,7 +47,7 @@ constexpr uint64_t kRankAugment = 7;
 constexpr uint64_t kJointGeneratorInit = 0x6A6E0000000000ULL;
 constexpr uint64_t kJointDiscriminatorInit = 0x6AD10000000000ULL;
 /// Step i draws from mix_seed(seed, i); its classifier dropout masks from
-/// mix_seed(mix_seed(seed, i), kJointDropout), its labelled images' augmentation from
+/// mix_seed(mix_seed(seed, i), kJointDropout), its labeled images' augmentation from
 /// mix_seed(mix_seed(seed, i), kJointAugment).
 constexpr uint64_t kJointDropout = 0x6A64726F70ULL;  // "jdrop"
 constexpr uint64_t kJointAugment = 0x6A617567ULL;    // "jaug"

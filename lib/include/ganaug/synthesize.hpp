@@ -26,7 +26,7 @@ namespace ganaug {
 ///   ganaug::SyntheticSet extra = ganaug::synthesize(train, options);
 /// \endcode
 struct SynthesizeOptions {
-  /// How the synthetic images are labelled (see schemes.hpp).
+  /// How the synthetic images are labeled (see schemes.hpp).
   TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
   /// Synthetic images to make, balanced over the classes (image i is conditioned on i % K).
   TORCH_ARG(int64_t, n) = 5000;
@@ -39,13 +39,13 @@ struct SynthesizeOptions {
   /// A GAN checkpoint (GanTrainer::save_checkpoint) to sample from instead of training a GAN;
   /// its classes must be the dataset's.
   TORCH_ARG(std::string, generator) = "";
-  /// Epochs of the labelling classifier (the teacher) trained on the labelled images for the
+  /// Epochs of the labelling classifier (the teacher) trained on the labeled images for the
   /// argmax scheme and for an unlabeled pool.
   TORCH_ARG(int64_t, teacher_epochs) = ClassifierOptions(2).epochs();
-  /// Images of the data labelled -1 are an unlabeled pool: the teacher labels them, and those it
+  /// Images of the data labeled -1 are an unlabeled pool: the teacher labels them, and those it
   /// gives a class with at least this probability train the GAN with that class (a
   /// semi-supervised conditional GAN). In [0, 1]; 0 gives no pool image a class. The others
-  /// stay labelled -1: set GanOptions::unlabeled_share (in `gan`) to train the GAN
+  /// stay labeled -1: set GanOptions::unlabeled_share (in `gan`) to train the GAN
   /// on them too, by the discriminator's unconditional term.
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// Images per generation batch.
@@ -102,8 +102,8 @@ struct SyntheticSet {
 
 /// Trains a conditional GAN on `data` (or loads options.generator()), generates options.n()
 /// images balanced over the classes and labels them under options.scheme(); for argmax, and
-/// when `data` holds an unlabeled pool (images labelled -1, see pool_confidence), it first
-/// trains a classifier on the labelled images (ClassifierOptions' defaults, teacher_epochs).
+/// when `data` holds an unlabeled pool (images labeled -1, see pool_confidence), it first
+/// trains a classifier on the labeled images (ClassifierOptions' defaults, teacher_epochs).
 ///
 /// Deterministic for a seed on the CPU with a fixed thread count. Does not seed LibTorch's
 /// global generator, prints nothing, writes nothing unless gan().out_dir() is set, and changes the

@@ -72,7 +72,7 @@ void save_image_grid(const std::filesystem::path& path, const torch::Tensor& ima
 
 /// `label` as OpenCV's Hershey fonts can draw it (printable ASCII): Latin-1 letters without their
 /// accents (é -> e, ß -> ss), other characters as '?', at most `max_characters` characters (a
-/// longer label ends in "..."). For the names in labelled grids.
+/// longer label ends in "..."). For the names in labeled grids.
 std::string drawable_label(const std::string& label, size_t max_characters = 32);
 
 /// PNG bytes of N x C x H x W images in [-1, 1] (C = 1 or 3, any device) in rows of `per_row`,
@@ -82,13 +82,25 @@ std::string drawable_label(const std::string& label, size_t max_characters = 32)
 /// names beside a generator's samples; as drawable_label() gives them). Throws ganaug::Error for
 /// another shape, no images, a count other than labels.size() x per_row (when labels are given),
 /// per_row < 1 or min_cell < 0.
-std::vector<uchar> encode_labelled_grid(const torch::Tensor& images,
-                                        const std::vector<std::string>& labels, int64_t per_row,
-                                        int64_t min_cell = 56);
-/// encode_labelled_grid() written as a PNG, atomically (see write_file_atomic(); the folder must
+std::vector<uchar> encode_labeled_grid(const torch::Tensor& images,
+                                       const std::vector<std::string>& labels, int64_t per_row,
+                                       int64_t min_cell = 56);
+/// encode_labeled_grid() written as a PNG, atomically (see write_file_atomic(); the folder must
 /// exist). Throws as it does, and ganaug::Error for a file that cannot be written.
-void save_labelled_grid(const std::filesystem::path& path, const torch::Tensor& images,
-                        const std::vector<std::string>& labels, int64_t per_row = 8,
-                        int64_t min_cell = 56);
+void save_labeled_grid(const std::filesystem::path& path, const torch::Tensor& images,
+                       const std::vector<std::string>& labels, int64_t per_row = 8,
+                       int64_t min_cell = 56);
+
+/// The spellings of 0.5 and before, kept for a release.
+[[deprecated("use encode_labeled_grid")]] inline std::vector<uchar> encode_labelled_grid(
+    const torch::Tensor& images, const std::vector<std::string>& labels, int64_t per_row,
+    int64_t min_cell = 56) {
+  return encode_labeled_grid(images, labels, per_row, min_cell);
+}
+[[deprecated("use save_labeled_grid")]] inline void save_labelled_grid(
+    const std::filesystem::path& path, const torch::Tensor& images,
+    const std::vector<std::string>& labels, int64_t per_row = 8, int64_t min_cell = 56) {
+  save_labeled_grid(path, images, labels, per_row, min_cell);
+}
 
 }  // namespace ganaug

@@ -15,7 +15,7 @@ struct ImageRecord {
   std::filesystem::path path;
   /// Class index in [0, class_names.size()), or -1 for an image with only a soft target.
   int64_t label = -1;
-  /// Soft target, one probability per entry; empty for a hard-labelled image.
+  /// Soft target, one probability per entry; empty for a hard-labeled image.
   std::vector<float> target;
 };
 
@@ -28,7 +28,7 @@ struct ImageList {
   /// The folder or manifest the list came from, for messages and summaries.
   std::string source;
 
-  /// Records per class; records labelled -1 are not counted. Every other label must be below
+  /// Records per class; records labeled -1 are not counted. Every other label must be below
   /// class_names.size().
   std::vector<int64_t> class_counts() const {
     std::vector<int64_t> counts(class_names.size(), 0);

@@ -31,10 +31,10 @@ struct AugmentOptions {
   TORCH_ARG(std::string, test_data) = "";
   /// Share of the data held out as the test set when there is no other, in (0, 1).
   TORCH_ARG(double, test_fraction) = 0.2;
-  /// How the synthetic images are labelled (see schemes.hpp).
+  /// How the synthetic images are labeled (see schemes.hpp).
   TORCH_ARG(Scheme, scheme) = Scheme::kSmooth;
   /// With Scheme::kArgmax: retrain with the paper's dynamic argmax (ClassifierOptions::
-  /// dynamic_argmax), each synthetic batch relabelled by the classifier being trained; the
+  /// dynamic_argmax), each synthetic batch relabeled by the classifier being trained; the
   /// written labels are the baseline classifier's, as for argmax ("argmax-dynamic" in the tools).
   TORCH_ARG(bool, dynamic_argmax) = false;
   /// Synthetic images to write.
@@ -55,9 +55,9 @@ struct AugmentOptions {
   /// checkpoint and log intervals serve joint training: DIR/joint holds its checkpoint.pt,
   /// log.csv and samples.png), their shape, seed, device and threads by the run's; Polyak
   /// averaging is classifier()'s ema_decay when set, else these options' (0.999). The
-  /// retrained classifier is the joint one; the images written are labelled by scheme():
+  /// retrained classifier is the joint one; the images written are labeled by scheme():
   /// newclass for kKPlus1, cond for the other forms. With `unlabeled` the pool is the joint
-  /// training's unlabelled images. nullopt (the default): no joint training.
+  /// training's unlabeled images. nullopt (the default): no joint training.
   TORCH_ARG(std::optional<JointOptions>, joint) = std::nullopt;
   /// A GAN checkpoint to generate from instead of training one.
   TORCH_ARG(std::string, generator) = "";

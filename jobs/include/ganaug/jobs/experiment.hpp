@@ -57,7 +57,7 @@ struct ExperimentScheme {
   bool dynamic = false;
   /// The classifier trained together with a GAN of its own (joint.hpp; "newclass-joint",
   /// "dada-joint", "triple-joint"), on the labeled images and the cell's pool when it has one;
-  /// no synthetic images are drawn for it (synthetic stays none). With classic, its labelled
+  /// no synthetic images are drawn for it (synthetic stays none). With classic, its labeled
   /// images are augmented.
   std::optional<JointForm> joint;
 
