@@ -374,10 +374,16 @@ TEST(AugmentCli, RunsAndReportsJson) {
                              " --per-class 0 --gan-iters 2 --epochs 1 --n 7 --device cpu --json"
                              " --out " +
                              (dir / "out").string();
-  // --cuda-graphs off is accepted (the CPU has no graphs either way).
-  ASSERT_EQ(run_tool(common + " --scheme newclass --cuda-graphs off", &output), 0) << output;
+  // --no-cuda-graphs is accepted (the CPU has no graphs either way).
+  ASSERT_EQ(run_tool(common + " --scheme newclass --no-cuda-graphs", &output), 0) << output;
   EXPECT_NE(output.find("\"scheme\": \"newclass\""), std::string::npos) << output;
   EXPECT_NE(output.find("\"deterministic\": false"), std::string::npos) << output;
+  // ganaug 0.5's spelling still runs, with a notice naming the switch.
+  ASSERT_EQ(run_tool(common + " --scheme newclass --cuda-graphs off --force", &output), 0)
+      << output;
+  EXPECT_NE(output.find("note: --cuda-graphs off is ganaug 0.5's spelling; use --no-cuda-graphs"),
+            std::string::npos)
+      << output;
   // The paper's dynamic argmax: argmax labels written, retrained with dynamic relabelling.
   ASSERT_EQ(run_tool(common + " --scheme argmax-dynamic --force", &output), 0) << output;
   EXPECT_NE(output.find("\"scheme\": \"argmax-dynamic\""), std::string::npos) << output;
@@ -466,9 +472,15 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classifier vgg", &output), 2);
   EXPECT_NE(output.find("--classifier: unknown classifier 'vgg'"), std::string::npos) << output;
+  // Booleans are switches; 0.5's valued spelling is read with a notice, and checked.
   EXPECT_EQ(run_tool("--cuda-graphs maybe", &output), 2);
-  EXPECT_NE(output.find("--cuda-graphs must be on or off, got 'maybe'"), std::string::npos)
+  EXPECT_NE(output.find("--cuda-graphs takes 1, 0, on or off, got 'maybe'"), std::string::npos)
       << output;
+  EXPECT_EQ(run_tool("--cuda-graphs off --no-cuda-graphs", &output), 2);
+  EXPECT_NE(output.find("--cuda-graphs and --no-cuda-graphs given together"), std::string::npos)
+      << output;
+  EXPECT_EQ(run_tool("--pool-target-dropout 2", &output), 2);
+  EXPECT_NE(output.find("now the switch --no-pool-target-dropout"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--precision fp16", &output), 2);
   EXPECT_NE(output.find("unknown precision 'fp16': use fp32 or bf16"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);

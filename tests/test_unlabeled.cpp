@@ -381,7 +381,7 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
                                              (dir / "data" / "t10k-images-idx3-ubyte").string() +
                                              " --pseudo --strong randaugment:ops=1,p=0.5,fixed=1 "
                                              "--optimizer sgd --ema 0.9 --pool-ramp 0 "
-                                             "--pool-target-dropout 0 --out " +
+                                             "--no-pool-target-dropout --out " +
                                              (dir / "z").string(),
                                          &output),
             0)

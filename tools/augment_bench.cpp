@@ -125,9 +125,10 @@ po::options_description gan_options() {
       "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
-      "weight of the GAN's mode-seeking term (0 = off)")(
-      "gan-mbstd", po::value<bool>()->default_value(gan.minibatch_std()),
-      "minibatch standard-deviation feature in the discriminator (1 or 0)");
+      "weight of the GAN's mode-seeking term (0 = off)");
+  ganaug::cli::add_default_on(
+      gan_group, "gan-mbstd",
+      "no minibatch standard-deviation feature in the discriminator (default: one)");
   return gan_group;
 }
 
@@ -162,11 +163,15 @@ po::options_description pool_options() {
 // augment-bench --help's "Classifier training in the grid" section.
 po::options_description training_options() {
   po::options_description training("Classifier training in the grid");
+  ganaug::cli::add_default_on(
+      training, "separate-batches",
+      "real and synthetic images in one forward pass (default: separate passes, "
+      "each with its own batch-norm statistics)");
+  ganaug::cli::add_default_on(
+      training, "recalibrate-bn",
+      "keep the batch-norm statistics of training (default: recomputed from the real "
+      "training images after training)");
   training.add_options()(
-      "separate-batches", po::value<bool>()->default_value(true),
-      "real and synthetic images in separate forward passes (own batch-norm statistics), 1 or 0")(
-      "recalibrate-bn", po::value<bool>()->default_value(true),
-      "recompute batch-norm statistics from the real training images after training, 1 or 0")(
       "reference-epochs", po::value<int64_t>()->default_value(3),
       "epochs of the full-data reference classifier (FCD features, class faithfulness)")(
       "metric-samples", po::value<int64_t>()->default_value(2000),
@@ -252,14 +257,15 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                .iterations(values["gan-iters"].as<int64_t>())
                .batch_size(values["gan-batch"].as<int64_t>())
                .mode_seeking(values["gan-mode-seeking"].as<double>())
-               .minibatch_std(values["gan-mbstd"].as<bool>())
+               .minibatch_std(ganaug::cli::default_on(values, "gan-mbstd"))
                .unlabeled_share(values["gan-unlabeled-share"].as<double>())
                .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
                .precision(ganaug::cli::precision_from(values)))
       .strong_view(ganaug::cli::strong_view_from(values, pool))
-      .classifier(ganaug::cli::classifier_options_from(values, pool)
-                      .separate_synthetic_batches(values["separate-batches"].as<bool>())
-                      .recalibrate_batchnorm(values["recalibrate-bn"].as<bool>()))
+      .classifier(
+          ganaug::cli::classifier_options_from(values, pool)
+              .separate_synthetic_batches(ganaug::cli::default_on(values, "separate-batches"))
+              .recalibrate_batchnorm(ganaug::cli::default_on(values, "recalibrate-bn")))
       .min_confidence(values["min-confidence"].as<double>())
       .unlabeled(pools)
       .pool_confidence(values["pool-confidence"].as<double>())

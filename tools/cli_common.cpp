@@ -197,15 +197,15 @@ void add_classifier_options(po::options_description& description) {
       ("pool-ramp", po::value<double>()->default_value(defaults.pool_ramp_share()),
        "share of the steps, in [0, 1), over which the consistency loss's weight ramps up from 0 "
        "(published FixMatch: 0)")
-      ("pool-target-dropout", po::value<bool>()->default_value(defaults.pool_target_dropout()),
-       "1: the weak view's pass that makes the pool's targets keeps the classifier's dropout on; "
-       "0: it runs with dropout off (FixMatch's networks have none)")
       ("pool-one-pass", po::bool_switch(),
        "the labeled images and the pool's weak and strong views in one forward pass, so that "
        "batch norm mixes them (the published FixMatch code); default: three passes")
       ("distribution-alignment", po::bool_switch(),
        "align the pool's targets to the labeled images' class shares (ReMixMatch)");
   // clang-format on
+  add_default_on(pool, "pool-target-dropout",
+                 "the weak view's pass that makes the pool's targets runs with the classifier's "
+                 "dropout off, as FixMatch's networks have none (default: on)");
   description.add(group).add(pool);
 }
 
@@ -278,7 +278,7 @@ ClassifierOptions classifier_options_from(const po::variables_map& values, bool 
                      .pool_threshold(values["pool-threshold"].as<double>())
                      .pool_ratio(values["pool-ratio"].as<double>())
                      .pool_ramp_share(values["pool-ramp"].as<double>())
-                     .pool_target_dropout(values["pool-target-dropout"].as<bool>())
+                     .pool_target_dropout(default_on(values, "pool-target-dropout"))
                      .pool_one_pass(values["pool-one-pass"].as<bool>())
                      .distribution_alignment(values["distribution-alignment"].as<bool>())
                      .prefetch(prefetch_from(values))
@@ -312,9 +312,6 @@ void add_device_options(po::options_description& description) {
   po::options_description group("Device and threads");
   group.add_options()
       ("device", po::value<std::string>()->default_value("auto"), "auto, cpu, cuda or cuda:N")
-      ("cuda-graphs", po::value<std::string>()->default_value("on"),
-       "on: on a CUDA device, the GAN's and the classifiers' training steps are captured once "
-       "as CUDA graphs and replayed (one launch per step); off: every step launched eagerly")
       ("precision", po::value<std::string>()->default_value("fp32"),
        "fp32, or bf16: on a CUDA device the GAN's training steps under autocast to bfloat16 "
        "(for large --gan-batch; weights stay float32)")
@@ -323,6 +320,10 @@ void add_device_options(po::options_description& description) {
        "repeat bit for bit without it")
       ("version", "print the versions and what this build can use (CUDA, several processes)");
   // clang-format on
+  add_default_on(group, "cuda-graphs",
+                 "on a CUDA device, every training step launched eagerly (default: the GAN's and "
+                 "the classifiers' steps are captured once as CUDA graphs and replayed, one "
+                 "launch per step)");
   description.add(group);
 }
 
@@ -343,12 +344,38 @@ std::string version_text() {
   return out.str();
 }
 
-bool cuda_graphs_from(const po::variables_map& values) {
-  const auto& value = values["cuda-graphs"].as<std::string>();
-  if (value != "on" && value != "off")
-    throw UsageError("--cuda-graphs must be on or off, got '" + value + "'");
-  return value == "on";
+namespace {
+// The old spellings of add_default_on()'s settings: parsed, not shown by --help.
+po::options_description& old_spellings() {
+  static po::options_description old("Spellings of ganaug 0.5");
+  return old;
 }
+}  // namespace
+
+void add_default_on(po::options_description& group, const std::string& name,
+                    const std::string& help) {
+  group.add_options()(("no-" + name).c_str(), po::bool_switch(), help.c_str());
+  if (old_spellings().find_nothrow(name, false) == nullptr)
+    old_spellings().add_options()(name.c_str(), po::value<std::string>(), "");
+}
+
+bool default_on(const po::variables_map& values, const std::string& name) {
+  const bool off = values["no-" + name].as<bool>();
+  if (!values.count(name)) return !off;
+  if (off) throw UsageError("--" + name + " and --no-" + name + " given together");
+  const auto& value = values[name].as<std::string>();
+  if (value != "1" && value != "0" && value != "on" && value != "off") {
+    throw UsageError("--" + name + " takes 1, 0, on or off, got '" + value +
+                     "' (ganaug 0.5's spelling; now the switch --no-" + name + ")");
+  }
+  const bool on = value == "1" || value == "on";
+  std::cerr << "note: --" << name << " " << value << " is ganaug 0.5's spelling; "
+            << (on ? "it is the default (drop it)" : "use --no-" + name)
+            << ". The old spelling goes in a later release.\n";
+  return on;
+}
+
+bool cuda_graphs_from(const po::variables_map& values) { return default_on(values, "cuda-graphs"); }
 
 Precision precision_from(const po::variables_map& values) {
   return parse_flag(values, "precision", parse_precision);
@@ -477,7 +504,9 @@ po::variables_map parse_command_line(int argc, const char* const argv[],
                                      const po::options_description& description) {
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(argc, argv).options(description).run(), values);
+    po::options_description all;
+    all.add(description).add(old_spellings());
+    po::store(po::command_line_parser(argc, argv).options(all).run(), values);
     po::notify(values);
   } catch (const po::error& e) {
     throw UsageError(e.what());

@@ -105,10 +105,21 @@ JointOptions joint_options_from(const boost::program_options::variables_map& val
 StrongViewOptions strong_view_from(const boost::program_options::variables_map& values,
                                    bool pool = false);
 
-/// Adds --device, --cuda-graphs and --deterministic.
+/// Boolean settings have one style: a switch. A setting on by default is turned off by the switch
+/// --no-<name> (added to `group`; `help` says what it does). The spelling of ganaug 0.5,
+/// --<name> with a value (1 or 0, on or off), is still read for a release, with a notice on
+/// stderr; --help does not list it.
+void add_default_on(boost::program_options::options_description& group, const std::string& name,
+                    const std::string& help);
+/// Whether the setting of add_default_on() is on: false with --no-<name>, else the old
+/// spelling's value where given (printing the notice), else true. Throws UsageError when both
+/// spellings are given or the old one's value is not 1, 0, on or off.
+bool default_on(const boost::program_options::variables_map& values, const std::string& name);
+
+/// Adds --device, --no-cuda-graphs and --deterministic.
 void add_device_options(boost::program_options::options_description& description);
 
-/// --cuda-graphs: true for on, false for off; throws UsageError for anything else.
+/// CUDA graphs on unless --no-cuda-graphs (default_on()).
 bool cuda_graphs_from(const boost::program_options::variables_map& values);
 /// --precision's value; throws UsageError for one other than fp32 or bf16.
 Precision precision_from(const boost::program_options::variables_map& values);
@@ -141,8 +152,8 @@ ShardChoice shard_from(const boost::program_options::variables_map& values, bool
 /// range (unknown format or split, negative size, channels other than 0, 1 or 3).
 DatasetSpec dataset_spec_from(const boost::program_options::variables_map& values);
 
-/// Parses the command line against `description`. Throws UsageError for unknown options,
-/// malformed values and positional arguments.
+/// Parses the command line against `description` and the old spellings add_default_on() keeps.
+/// Throws UsageError for unknown options, malformed values and positional arguments.
 boost::program_options::variables_map parse_command_line(
     int argc, const char* const argv[],
     const boost::program_options::options_description& description);
