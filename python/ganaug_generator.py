@@ -38,7 +38,7 @@ class ConditionalBatchNorm(nn.Module):
 
 
 class GanaugGenerator(nn.Module):
-    """(noise N x latent_dim, classes N) -> images N x C x S x S in [-1, 1]; see lib/src/models.cpp."""
+    """(noise N x latent_dim, classes N) -> images N x C x S x S in [-1, 1]; see lib/src/models/models.cpp."""
 
     def __init__(self, num_classes, image_size=28, channels=1, latent_dim=64, width=32):
         super().__init__()

@@ -6,7 +6,7 @@
 
 #include <limits>
 
-#include "batchnorm_pool.hpp"
+#include "training/batchnorm_pool.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
 // translation unit (CMake unity builds), where their helpers must not meet.

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "blobs.hpp"
-#include "dropout_off.hpp"
+#include "training/dropout_off.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"

@@ -9,8 +9,8 @@
 #include <iostream>
 
 #include "blobs.hpp"
-#include "cuda_graph.hpp"
-#include "gan_support.hpp"
+#include "runtime/cuda_graph.hpp"
+#include "gan/gan_support.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"

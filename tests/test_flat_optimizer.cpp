@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "flat_optimizer.hpp"
+#include "training/flat_optimizer.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
 // translation unit (CMake unity builds), where their helpers must not meet.

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "blobs.hpp"
-#include "fake_classes.hpp"
+#include "gan/fake_classes.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/runtime.hpp"

@@ -12,7 +12,7 @@ namespace ganaug {
 uint64_t mix_seed(uint64_t seed, uint64_t stream);
 
 namespace streams {
-// -- the classifier (lib/src/classifier.cpp, classifier_training.cpp) --
+// -- the classifier (lib/src/classifier/classifier.cpp, classifier_training.cpp) --
 /// Initial weights.
 constexpr uint64_t kClassifierInit = 0xC1A5500000000ULL;
 /// Dropout masks.
@@ -31,7 +31,7 @@ constexpr uint64_t kStrongRandAugment = 0x52414e44;  // "RAND"
 /// RandAugment of the labeled images under a classical setting with randaugment=1, mixed into
 /// the batch's seed.
 constexpr uint64_t kClassicRandAugment = 0x4352414e44;  // "CRAND"
-// -- the GAN (lib/src/gan.cpp) --
+// -- the GAN (lib/src/gan/gan.cpp) --
 /// Initial weights of the generator and of the discriminator.
 constexpr uint64_t kGeneratorInit = 0x6E0000000000ULL;
 constexpr uint64_t kDiscriminatorInit = 0xD10000000000ULL;
@@ -41,7 +41,7 @@ constexpr uint64_t kEmaStatistics = 0xE3A000000000ULL;
 /// multi-process run augments from mix_seed(mix_seed(seed, i), kRankAugment + r).
 constexpr uint64_t kTrainingSamples = 0xA11CE;
 constexpr uint64_t kRankAugment = 7;
-// -- joint training (lib/src/joint.cpp), from the run's seed --
+// -- joint training (lib/src/joint/joint.cpp), from the run's seed --
 /// Initial weights of the classifier take ClassifierImpl::reset_parameters(seed) (the
 /// classifier's streams above); the generator's and the discriminator's mix these.
 constexpr uint64_t kJointGeneratorInit = 0x6A6E0000000000ULL;

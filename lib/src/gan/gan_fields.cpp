@@ -1,4 +1,4 @@
-#include "gan_fields.hpp"
+#include "gan/gan_fields.hpp"
 
 #include <cmath>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "gan_checkpoint.hpp"
+#include "gan/gan_checkpoint.hpp"
 
 #include <torch/version.h>
 #include <zlib.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <type_traits>
 
-#include "gan_fields.hpp"
+#include "gan/gan_fields.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 

@@ -9,10 +9,10 @@
 #include <optional>
 #include <sstream>
 
-#include "batchnorm_pool.hpp"
-#include "batchnorm_stats.hpp"
-#include "flat_optimizer.hpp"
-#include "gan_checkpoint.hpp"
+#include "training/batchnorm_pool.hpp"
+#include "training/batchnorm_stats.hpp"
+#include "training/flat_optimizer.hpp"
+#include "gan/gan_checkpoint.hpp"
 #include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
@@ -20,8 +20,8 @@
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
-#include "memory_format.hpp"
-#include "script_network.hpp"
+#include "runtime/memory_format.hpp"
+#include "models/script_network.hpp"
 
 namespace ganaug {
 

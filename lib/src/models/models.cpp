@@ -7,7 +7,7 @@
 
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
-#include "memory_format.hpp"
+#include "runtime/memory_format.hpp"
 
 namespace ganaug {
 

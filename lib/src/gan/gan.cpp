@@ -8,12 +8,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "batchnorm_stats.hpp"
-#include "cuda_graph.hpp"
-#include "fake_classes.hpp"
-#include "gan_checkpoint.hpp"
-#include "gan_fields.hpp"
-#include "gan_support.hpp"
+#include "training/batchnorm_stats.hpp"
+#include "runtime/cuda_graph.hpp"
+#include "gan/fake_classes.hpp"
+#include "gan/gan_checkpoint.hpp"
+#include "gan/gan_fields.hpp"
+#include "gan/gan_support.hpp"
 #include "ganaug/choices.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"

@@ -1,4 +1,4 @@
-#include "memory_format.hpp"
+#include "runtime/memory_format.hpp"
 
 namespace ganaug::detail {
 

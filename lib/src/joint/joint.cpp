@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dropout_off.hpp"
-#include "fake_classes.hpp"
-#include "gan_checkpoint.hpp"
-#include "gan_fields.hpp"
-#include "gan_support.hpp"
+#include "training/dropout_off.hpp"
+#include "gan/fake_classes.hpp"
+#include "gan/gan_checkpoint.hpp"
+#include "gan/gan_fields.hpp"
+#include "gan/gan_support.hpp"
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"

@@ -1,4 +1,4 @@
-#include "batchnorm_stats.hpp"
+#include "training/batchnorm_stats.hpp"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "batchnorm_pool.hpp"
+#include "training/batchnorm_pool.hpp"
 
 #include <ATen/Parallel.h>
 

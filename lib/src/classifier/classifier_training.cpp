@@ -7,9 +7,9 @@
 #include <memory>
 #include <optional>
 
-#include "cuda_graph.hpp"
-#include "dropout_off.hpp"
-#include "flat_optimizer.hpp"
+#include "runtime/cuda_graph.hpp"
+#include "training/dropout_off.hpp"
+#include "training/flat_optimizer.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"

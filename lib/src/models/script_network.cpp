@@ -1,4 +1,4 @@
-#include "script_network.hpp"
+#include "models/script_network.hpp"
 
 #include <torch/torch.h>
 

@@ -1,8 +1,8 @@
-#include "flat_optimizer.hpp"
+#include "training/flat_optimizer.hpp"
 
 #include <cmath>
 
-#include "cuda_graph.hpp"
+#include "runtime/cuda_graph.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug::detail {

@@ -1,4 +1,4 @@
-#include "cuda_graph.hpp"
+#include "runtime/cuda_graph.hpp"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
