@@ -481,6 +481,12 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
       << output;
   EXPECT_EQ(run_tool("--pool-target-dropout 2", &output), 2);
   EXPECT_NE(output.find("now the switch --no-pool-target-dropout"), std::string::npos) << output;
+  // Messages name the switches as typed.
+  EXPECT_NE(run_tool("--pool-one-pass --no-pool-target-dropout", &output), 0);
+  EXPECT_NE(output.find("--pool-one-pass makes the pool's targets in the training pass itself"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("(--no-pool-target-dropout)"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--precision fp16", &output), 2);
   EXPECT_NE(output.find("unknown precision 'fp16': use fp32 or bf16"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classic spin=3", &output), 2);

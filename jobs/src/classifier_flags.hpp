@@ -33,8 +33,8 @@ inline std::string classifier_flag_name(const std::string& field) {
       {"width", "--classifier-width"},
       {"synthetic_share", "--synthetic-share"},
       {"synthetic_weight", "--synthetic-weight"},
-      {"separate_synthetic_batches", "--separate-batches"},
-      {"recalibrate_batchnorm", "--recalibrate-bn"},
+      {"separate_synthetic_batches", "--no-separate-batches"},
+      {"recalibrate_batchnorm", "--no-recalibrate-bn"},
       {"pool_threshold", "--pool-threshold"},
       {"pool_ratio", "--pool-ratio"},
       {"optimizer", "--optimizer"},
@@ -43,7 +43,7 @@ inline std::string classifier_flag_name(const std::string& field) {
       {"ema_decay", "--ema"},
       {"distribution_alignment", "--distribution-alignment"},
       {"pool_ramp_share", "--pool-ramp"},
-      {"pool_target_dropout", "--pool-target-dropout"},
+      {"pool_target_dropout", "--no-pool-target-dropout"},
       {"pool_one_pass", "--pool-one-pass"},
       {"threads", "--threads"}};
   const auto found = flags.find(field);

@@ -9,9 +9,6 @@
 #include <optional>
 #include <sstream>
 
-#include "training/batchnorm_pool.hpp"
-#include "training/batchnorm_stats.hpp"
-#include "training/flat_optimizer.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
@@ -20,8 +17,11 @@
 #include "ganaug/models.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
-#include "runtime/memory_format.hpp"
 #include "models/script_network.hpp"
+#include "runtime/memory_format.hpp"
+#include "training/batchnorm_pool.hpp"
+#include "training/batchnorm_stats.hpp"
+#include "training/flat_optimizer.hpp"
 
 namespace ganaug {
 
@@ -68,8 +68,8 @@ void ClassifierOptions::validate(const FieldNames& names) const {
                " must lie in [0, 1), got ", pool_ramp_share());
   GANAUG_CHECK(!pool_one_pass() || pool_target_dropout(), name("pool_one_pass"),
                " makes the pool's targets in the training pass itself, with its dropout: it "
-               "cannot go with ",
-               name("pool_target_dropout"), " off");
+               "cannot go with targets made without dropout (",
+               name("pool_target_dropout"), ")");
   GANAUG_CHECK(prefetch() == kAutoPrefetch || (prefetch() >= 0 && prefetch() <= 64),
                name("prefetch"),
                " (steps prepared ahead) must lie in [0, 64] or be automatic, got ", prefetch());

@@ -518,7 +518,7 @@ class TrainingRun {
         g.capturing = false;
         GANAUG_FAIL("capturing the classifier's training step as a CUDA graph failed: ", e.what(),
                     "; train without graphs (ClassifierOptions::cuda_graphs(false), "
-                    "--cuda-graphs off)");
+                    "--no-cuda-graphs)");
       }
     }
     g.graph.replay();

@@ -486,7 +486,7 @@ struct GanTrainer::State {
       } catch (const std::exception& e) {
         capturing = false;
         GANAUG_FAIL("capturing the GAN's training step as a CUDA graph failed: ", e.what(),
-                    "; train without graphs (GanOptions::cuda_graphs(false), --cuda-graphs off)");
+                    "; train without graphs (GanOptions::cuda_graphs(false), --no-cuda-graphs)");
       }
     }
     graph.replay();
