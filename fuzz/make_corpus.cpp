@@ -153,8 +153,9 @@ ganaug::GanOptions tiny_options() {
 // Hand-made checkpoints. Format v1 (still read) is a LibTorch archive holding the option fields,
 // "iteration", newline-joined "class_names" and one sub-archive per module; format v2 is a
 // header line with the payload's size and checksum, then an archive with the same fields (class
-// names as a list), see lib/src/gan/gan.cpp. `change` edits the fields. Only the module load_generator
-// reads is written (generator_ema, or generator when ema_decay is 0), which keeps each file small.
+// names as a list), see lib/src/gan/gan.cpp. `change` edits the fields. Only the module
+// load_generator reads is written (generator_ema, or generator when ema_decay is 0), which keeps
+// each file small.
 using Fields = std::map<std::string, c10::IValue>;
 
 std::string archive_bytes(torch::serialize::OutputArchive& archive) {

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "blobs.hpp"
-#include "training/dropout_off.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
@@ -14,6 +13,7 @@
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "test_support.hpp"
+#include "training/dropout_off.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
 // translation unit (CMake unity builds), where their helpers must not meet.

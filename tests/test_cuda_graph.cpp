@@ -9,7 +9,6 @@
 #include <iostream>
 
 #include "blobs.hpp"
-#include "runtime/cuda_graph.hpp"
 #include "gan/gan_support.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
@@ -17,6 +16,7 @@
 #include "ganaug/metrics.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
+#include "runtime/cuda_graph.hpp"
 #include "test_support.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one

@@ -290,8 +290,8 @@ std::vector<uchar> encode_png(const float* in, int channels, int height, int wid
 }
 
 std::vector<uchar> encode_labeled_grid(const torch::Tensor& images,
-                                        const std::vector<std::string>& labels, int64_t per_row,
-                                        int64_t min_cell) {
+                                       const std::vector<std::string>& labels, int64_t per_row,
+                                       int64_t min_cell) {
   GANAUG_CHECK(per_row >= 1 && min_cell >= 0,
                "a labeled grid needs per_row >= 1 and min_cell >= 0");
   GANAUG_CHECK(labels.empty() || (images.defined() && images.dim() >= 1 &&
@@ -328,7 +328,7 @@ std::vector<uchar> encode_labeled_grid(const torch::Tensor& images,
 }
 
 void save_labeled_grid(const std::filesystem::path& path, const torch::Tensor& images,
-                        const std::vector<std::string>& labels, int64_t per_row, int64_t min_cell) {
+                       const std::vector<std::string>& labels, int64_t per_row, int64_t min_cell) {
   write_file_atomic(path, encode_labeled_grid(images, labels, per_row, min_cell));
 }
 

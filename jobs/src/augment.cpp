@@ -329,7 +329,7 @@ class AugmentRun {
       generator = trained.generator;
       gan_rate_ = trained.images_per_second;
       save_labeled_grid(out_ / "gan" / "samples.png", class_samples(generator), train.class_names,
-                         kReportPerClass);
+                        kReportPerClass);
     }
     timings_["gan_train_s"] = seconds_since(start);
     return generator;
@@ -380,7 +380,7 @@ class AugmentRun {
     joint_classifier_ = trainer.classifier();
     auto generator = trainer.sampling_generator();
     save_labeled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
-                       kReportPerClass);
+                      kReportPerClass);
     joint_summary_ = {{"form", to_string(j.form())},
                       {"steps", options.iterations()},
                       {"unsupervised_weight", j.unsupervised_weight()},

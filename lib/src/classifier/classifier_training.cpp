@@ -7,14 +7,14 @@
 #include <memory>
 #include <optional>
 
-#include "runtime/cuda_graph.hpp"
-#include "training/dropout_off.hpp"
-#include "training/flat_optimizer.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "ganaug/seed_streams.hpp"
+#include "runtime/cuda_graph.hpp"
+#include "training/dropout_off.hpp"
+#include "training/flat_optimizer.hpp"
 
 namespace ganaug {
 
@@ -186,9 +186,9 @@ class InlineFeeder final : public StepFeeder {
 // network in the real images' pass (FixMatch's one batch-norm pass), and their logits come back
 // in `pool_logits`.
 torch::Tensor labeled_loss(Classifier& model, Batch& b, const ClassifierOptions& options,
-                            int64_t num_classes, int64_t step, const ClassifierHooks& hooks,
-                            const torch::Tensor& pool_views = {},
-                            torch::Tensor* pool_logits = nullptr) {
+                           int64_t num_classes, int64_t step, const ClassifierHooks& hooks,
+                           const torch::Tensor& pool_views = {},
+                           torch::Tensor* pool_logits = nullptr) {
   torch::Tensor logits;
   const bool separate = b.synthetic && options.separate_synthetic_batches() && b.n_real >= 2 &&
                         b.images.size(0) - b.n_real >= 2;

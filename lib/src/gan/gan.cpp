@@ -8,8 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "training/batchnorm_stats.hpp"
-#include "runtime/cuda_graph.hpp"
 #include "gan/fake_classes.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "gan/gan_fields.hpp"
@@ -19,6 +17,8 @@
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
 #include "ganaug/runtime.hpp"
+#include "runtime/cuda_graph.hpp"
+#include "training/batchnorm_stats.hpp"
 
 namespace ganaug {
 
@@ -267,7 +267,7 @@ struct RealImages {
     n = labeled.numel();
     // With unlabeled_share, the images labeled -1 follow the labeled ones (labels kept -1).
     const auto unlabeled = o.unlabeled_share() > 0 ? torch::nonzero(data.labels < 0).flatten()
-                                                    : torch::empty({0}, torch::kInt64);
+                                                   : torch::empty({0}, torch::kInt64);
     pool_n = unlabeled.numel();
     const auto rows = pool_n > 0 ? torch::cat({labeled, unlabeled}) : labeled;
     images = data.images.index_select(0, rows).to(device);
@@ -280,7 +280,7 @@ struct RealImages {
     policy = detail::diffaugment_policy(o, n);
   }
 
-  torch::Tensor labeled;            // rows of the labeled images in the data
+  torch::Tensor labeled;             // rows of the labeled images in the data
   torch::Tensor images, labels;      // the labeled rows, then the pool's, on the device
   int64_t n = 0, pool_n = 0;         // labeled and pool rows
   int64_t pool_rows = 0;             // real rows of a global batch drawn from the pool (the last)

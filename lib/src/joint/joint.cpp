@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include "training/dropout_off.hpp"
 #include "gan/fake_classes.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "gan/gan_fields.hpp"
@@ -19,6 +18,7 @@
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "ganaug/seed_streams.hpp"
+#include "training/dropout_off.hpp"
 
 namespace ganaug {
 
@@ -129,7 +129,7 @@ struct JointData {
   torch::Tensor images, labels;  // labeled (on the CPU when augmented per step)
   torch::Tensor unlabeled_images;
   torch::Tensor unlabeled_host;  // the pool on the host, when consistency training needs views
-  torch::Tensor recalibration;    // every real image, for the classifier's batch norm
+  torch::Tensor recalibration;   // every real image, for the classifier's batch norm
   int64_t n = 0;
   bool has_pool = false;
   detail::FakeClasses fake_classes;
@@ -146,8 +146,8 @@ struct Views {
 // One step's draws and the batches the networks share.
 struct StepBatches {
   at::Generator rng;
-  torch::Tensor labeled, labels;     // labeled images and their classes
-  torch::Tensor unlabeled;           // pool (or K + 1's unlabeled real) images, or undefined
+  torch::Tensor labeled, labels;      // labeled images and their classes
+  torch::Tensor unlabeled;            // pool (or K + 1's unlabeled real) images, or undefined
   torch::Tensor weak, strong;         // their views for the consistency loss, or undefined
   torch::Tensor noise, fake_classes;  // of the classifier's (and discriminator's) fakes
 };
@@ -245,8 +245,7 @@ struct JointTrainer::State {
     b.labels = data.labels.index_select(0, index);
     b.labeled = data.images.index_select(0, index.to(data.images.device()));
     if (views.augment)
-      b.labeled =
-          views.augment(b.labeled, mix_seed(step_seed, streams::kJointAugment)).to(device);
+      b.labeled = views.augment(b.labeled, mix_seed(step_seed, streams::kJointAugment)).to(device);
     if (data.unlabeled_images.defined()) {
       const auto pool_index =
           torch::randint(data.unlabeled_images.size(0), {batch}, b.rng, on(device, torch::kInt64));
@@ -255,8 +254,8 @@ struct JointTrainer::State {
         // FixMatch's mu: pool_ratio x the labeled batch, drawn apart from the GAN's pool batch.
         const int64_t viewed =
             std::max<int64_t>(1, std::llround(labeled_batch * o.classifier().pool_ratio()));
-        const auto view_index = torch::randint(data.unlabeled_host.size(0), {viewed}, b.rng,
-                                               on(device, torch::kInt64));
+        const auto view_index =
+            torch::randint(data.unlabeled_host.size(0), {viewed}, b.rng, on(device, torch::kInt64));
         const auto host = data.unlabeled_host.index_select(0, view_index.cpu());
         const auto& weak = views.weak ? views.weak : views.augment;
         b.weak =
@@ -579,8 +578,7 @@ bool JointTrainer::train(const LabeledDataset& labeled, const LabeledDataset* po
   if (pool) check_images(*pool, o, "pool");  // its labels are not read, not even checked
   GANAUG_CHECK(labeled.num_classes() == o.num_classes(), "joint training was set up for ",
                o.num_classes(), " classes but ", labeled.source, " has ", labeled.num_classes());
-  GANAUG_CHECK((labeled.labels >= 0).any().item<bool>(), "no labeled images in ",
-               labeled.source);
+  GANAUG_CHECK((labeled.labels >= 0).any().item<bool>(), "no labeled images in ", labeled.source);
   const bool has_pool = (labeled.labels < 0).any().item<bool>() || (pool && pool->size() > 0);
   GANAUG_CHECK(o.consistency_weight() <= 0 || !has_pool || strong_augment,
                "consistency training on the pool (JointOptions::consistency_weight) needs "

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "runtime/cuda_graph.hpp"
 #include "ganaug/error.hpp"
+#include "runtime/cuda_graph.hpp"
 
 namespace ganaug::detail {
 
