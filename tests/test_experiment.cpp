@@ -1086,6 +1086,54 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
     EXPECT_NE(report.find(part), std::string::npos) << part << " not in:\n" << report;
 }
 
+// A grid with a validation split and no --classic states its gains against the strongest of the
+// supervised candidates, chosen there; results.csv names each classic cell's setting.
+TEST(ExperimentCli, WithAValidationSplitTheStrongestSupervisedSettingIsTheReference) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  const std::string common = "--data " + (dir / "data").string() +
+                             " --sizes 3 --seeds 1 --schemes classic --epochs 1"
+                             " --reference-epochs 1 --metric-samples 12 --device cpu --out ";
+  std::string output;
+  auto run = [&](const std::string& name, const std::string& extra) {
+    EXPECT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE,
+                                           common + (dir / name).string() + " " + extra, &output),
+              0)
+        << output;
+    return read_json(dir / name / "results.json");
+  };
+  auto csv_classic = [&](const std::string& name) {
+    std::ifstream csv(dir / name / "results.csv");
+    std::vector<std::vector<std::string>> rows;
+    for (std::string line; std::getline(csv, line);) rows.push_back(ganaug::split_csv_line(line));
+    EXPECT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows.at(0).at(9), "classic");
+    return rows.at(1).at(9);
+  };
+  const auto chosen = run("auto", "--validation 0.25");
+  std::vector<std::string> candidates;
+  for (const auto& c : ganaug::jobs::ExperimentOptions::supervised_candidates())
+    candidates.push_back(c.to_string());
+  EXPECT_EQ(chosen["settings"]["classic_choices"], candidates);
+  const auto spec = chosen["classic_choice"]["chosen"]["data-n3"]["classic"].get<std::string>();
+  EXPECT_NE(std::find(candidates.begin(), candidates.end(), spec), candidates.end());
+  EXPECT_EQ(csv_classic("auto"), spec);
+  std::ifstream report_file(dir / "auto" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("the classical setting chosen on the validation split"), std::string::npos)
+      << report;
+  // A setting given, no validation split, or "none": the given setting, not chosen.
+  for (const auto& [name, extra] : std::vector<std::pair<std::string, std::string>>{
+           {"given", "--validation 0.25 --classic erase=0.5"},
+           {"none", "--validation 0.25 --classic-choices none"},
+           {"no-split", ""}}) {
+    const auto given = run(name, extra);
+    EXPECT_TRUE(given["settings"]["classic_choices"].empty()) << name;
+    EXPECT_FALSE(given.contains("classic_choice")) << name;
+    EXPECT_EQ(csv_classic(name), given["settings"]["classic"].get<std::string>()) << name;
+  }
+}
+
 namespace {
 
 // results.csv without its seconds column (the only one that depends on the machine's speed).
@@ -1177,7 +1225,7 @@ TEST(Experiment, DataSetsAreKnownByTheirContentNotTheirFolderName) {
   std::vector<std::string> datasets;
   for (std::string line; std::getline(csv, line);) {
     const auto fields = ganaug::split_csv_line(line);
-    EXPECT_EQ(fields.size(), 10u) << line;
+    EXPECT_EQ(fields.size(), 11u) << line;
     datasets.push_back(fields[0]);
   }
   EXPECT_EQ(datasets,

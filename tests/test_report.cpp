@@ -69,6 +69,11 @@ TEST(Report, AugmentWritesOneSelfContainedPageOfTheRun) {
     EXPECT_NE(html.find("<td>" + name.get<std::string>() + "</td>"), std::string::npos) << name;
   EXPECT_NE(html.find("GAN losses"), std::string::npos);
   EXPECT_NE(html.find("One seed."), std::string::npos);  // the gain's caveat
+  // The supervised arm the gain is over, named with its setting and how it was chosen.
+  EXPECT_TRUE(summary["classic"].is_null());
+  EXPECT_NE(html.find("Baseline: the classifier without generated images, no classical "
+                      "augmentation, as given: not chosen on a validation split"),
+            std::string::npos);
   EXPECT_NE(html.find("Gain: <b>"), std::string::npos);
   EXPECT_EQ(count(html, "<table class=\"confusion\">"), 2u);
   EXPECT_NE(html.find("run.json"), std::string::npos);

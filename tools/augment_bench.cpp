@@ -100,10 +100,13 @@ po::options_description grid_options() {
       "the first seed")("classic", po::value<std::string>()->default_value("default"),
                         "classical augmentation spec (as augment --classic): "
                         "shift=2,rotate=0,zoom=1,flip=1,border=constant,erase=0")(
-      "classic-choices", po::value<std::string>()->default_value(""),
+      "classic-choices", po::value<std::string>()->default_value("auto"),
       "classical settings to choose from, separated by ';' (e.g. "
       "\"default;erase=0.5;rotate=10,zoom=1.1\"): each size takes the one with the best mean "
-      "accuracy on the validation split (needs --validation) as its classic setting")(
+      "accuracy on the validation split (needs --validation) as its classic setting, the "
+      "supervised reference of the gains. auto: with --validation, without --classic, in one "
+      "process, \"default;erase=0.5;randaugment=1\" where a column uses the classical setting; "
+      "none: the --classic setting")(
       "min-confidence", po::value<double>()->default_value(0.0),
       "cond and argmax: keep only synthetic images whose label the real-data classifier (with "
       "--pool-teacher pseudo, in pool columns: the pool teacher) gives at least this "
@@ -213,6 +216,30 @@ po::options_description describe_options() {
 }
 
 // The grid the command line asks for; throws ganaug::cli::UsageError for bad options.
+// The classical settings to choose the supervised reference from: the list given, none, or
+// (auto) the supervised candidates wherever the grid can choose and has a use for the choice.
+std::vector<ganaug::ClassicAugmentOptions> classic_choices_from(
+    const po::variables_map& values, const ganaug::jobs::ExperimentOptions& options) {
+  const auto text = values["classic-choices"].as<std::string>();
+  if (text == "none") return {};
+  if (text == "auto") {
+    const auto& schemes = options.schemes();
+    const auto& pools = options.unlabeled();
+    const bool uses_classic =
+        std::any_of(schemes.begin(), schemes.end(), [](const auto& s) { return s.classic; }) ||
+        std::any_of(pools.begin(), pools.end(), [](int64_t n) { return n > 0; });
+    const bool can_choose = options.validation_fraction() > 0 && options.num_shards() == 1 &&
+                            values["classic"].defaulted();
+    if (!uses_classic || !can_choose) return {};
+    return ganaug::jobs::ExperimentOptions::supervised_candidates();
+  }
+  std::vector<ganaug::ClassicAugmentOptions> choices;
+  std::stringstream specs(text);
+  for (std::string spec; std::getline(specs, spec, ';');)
+    choices.push_back(ganaug::ClassicAugmentOptions::parse(spec));
+  return choices;
+}
+
 ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                                              const ganaug::cli::ShardChoice& shard) {
   const auto schemes = parse_schemes(values["schemes"].as<std::string>());
@@ -287,11 +314,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
         .pool_teacher(ganaug::cli::parse_flag(values, "pool-teacher", ganaug::parse_pool_teacher))
         .classic_options(
             ganaug::cli::parse_flag(values, "classic", ganaug::ClassicAugmentOptions::parse));
-    std::vector<ganaug::ClassicAugmentOptions> choices;
-    std::stringstream specs(values["classic-choices"].as<std::string>());
-    for (std::string spec; std::getline(specs, spec, ';');)
-      choices.push_back(ganaug::ClassicAugmentOptions::parse(spec));
-    options.classic_choices(choices);
+    options.classic_choices(classic_choices_from(values, options));
     options.validate();
   } catch (const ganaug::Error& e) {
     throw ganaug::cli::UsageError(e.what());

@@ -245,6 +245,20 @@ std::string confusion_table(const nlohmann::json& confusion, const std::vector<s
   return s.str() + "</table>\n";
 }
 
+// Which supervised arm the gain is over: the classical setting given, which no validation split
+// chose here.
+std::string baseline_note(const nlohmann::json& summary) {
+  const auto classic = summary.value("classic", nlohmann::json());
+  return "<p class=\"caveat\">Baseline: the classifier without generated images, " +
+         (classic.is_string()
+              ? "classical augmentation <code>" + escape(classic.get<std::string>()) + "</code>"
+              : std::string("no classical augmentation")) +
+         ", as given: not chosen on a validation split, so perhaps not the strongest "
+         "supervised arm. <code>augment-bench --validation 0.1</code> chooses it among "
+         "<code>default</code>, <code>erase=0.5</code> and <code>randaugment=1</code> and states "
+         "the gains against it.</p>\n";
+}
+
 // The gain with its caveat, accuracy per class, both confusion matrices.
 std::string accuracy_section(const nlohmann::json& summary, const std::vector<std::string>& names) {
   std::ostringstream s;
@@ -261,7 +275,8 @@ std::string accuracy_section(const nlohmann::json& summary, const std::vector<st
     << summary["test"].value("images", int64_t{0}) << " test images).</p>\n"
     << "<p class=\"caveat\">One seed. Two classifiers trained on the same data with different "
        "seeds often differ by a point or more; before trusting a gain, measure it over several "
-       "seeds with <code>augment-bench</code>, which reports paired 95% intervals.</p>\n";
+       "seeds with <code>augment-bench</code>, which reports paired 95% intervals.</p>\n"
+    << baseline_note(summary);
   const bool teacher = summary.contains("teacher");
   if (teacher) {
     s << "<p class=\"gain\">Dual pseudo training: the GAN's share <b>"

@@ -226,6 +226,11 @@ void ExperimentOptions::validate() const {
   select_device(device());
 }
 
+std::vector<ClassicAugmentOptions> ExperimentOptions::supervised_candidates() {
+  return {ClassicAugmentOptions(), ClassicAugmentOptions::parse("erase=0.5"),
+          ClassicAugmentOptions::parse("randaugment=1")};
+}
+
 namespace {
 std::vector<std::string> choice_specs(const std::vector<ClassicAugmentOptions>& choices) {
   std::vector<std::string> specs;

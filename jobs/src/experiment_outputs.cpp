@@ -104,8 +104,10 @@ void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
   results["summary"] = summarize_cells(results["cells"]);
   write_text(out / "results.json", results.dump(2) + "\n");
   std::ostringstream csv;
+  // `classic`: the classical setting a classic cell's real images were augmented with (the
+  // size's chosen one where the grid chose it on the validation split); empty otherwise.
   csv << "dataset,size,seed,scheme,multiple,unlabeled,synthetic_images,accuracy,macro_f1,"
-         "seconds\n";
+         "classic,seconds\n";
   // The pseudo cells' log: per epoch, the share of pool images over the threshold and the
   // accuracy of those targets (empty in an epoch without one).
   std::ostringstream pool_csv;
@@ -118,6 +120,7 @@ void write_experiment_outputs(const fs::path& out, nlohmann::json& results) {
          << c.value("unlabeled", int64_t{0}) << ",";
     csv << cell.str() << c["synthetic_images"] << "," << fixed(c["accuracy"].get<double>(), 6)
         << "," << fixed(c["macro_f1"].get<double>(), 6) << ","
+        << csv_field(c.value("classic", std::string())) << ","
         << fixed(c["seconds"].get<double>(), 1) << "\n";
     if (!c.contains("pool")) continue;
     traced = true;

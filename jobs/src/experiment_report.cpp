@@ -440,8 +440,10 @@ std::string supervised_reference(const nlohmann::json& r, const std::string& ds)
   md << ", " << r["settings"]["classifier_epochs"]
      << " epochs, as every arm but the joint ones (which train for their steps); "
      << (chosen ? "the classical setting chosen on the validation split (above).\n"
-                : "the classical setting given (`--classic`), not chosen on a validation split: "
-                  "`--classic-choices` picks the strongest of several.\n");
+                : "the classical setting given, not chosen on a validation split, so perhaps not "
+                  "the strongest supervised arm: with `--validation` and no `--classic`, the bench "
+                  "chooses among default, erase=0.5 and randaugment=1 (`--classic-choices` "
+                  "names others).\n");
   return md.str();
 }
 

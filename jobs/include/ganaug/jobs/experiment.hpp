@@ -180,6 +180,11 @@ struct ExperimentOptions {
   TORCH_ARG(int64_t, num_shards) = 1;
 
  public:
+  /// The supervised candidates augment-bench chooses among by default when a grid holds out a
+  /// validation split and is given no classical setting: "default" (shift and flip), random
+  /// erasing ("erase=0.5") and RandAugment + Cutout on the labeled images ("randaugment=1"),
+  /// so that every gain is stated against the strongest of them (the choice is per size).
+  static std::vector<ClassicAugmentOptions> supervised_candidates();
   /// Throws ganaug::Error naming the first bad option, the device included (so that a typo
   /// fails before --force empties the output folder).
   void validate() const;
