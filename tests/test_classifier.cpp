@@ -2,7 +2,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "blobs.hpp"
@@ -610,6 +613,47 @@ TEST(Classifier, RejectsBadOptions) {
   cropped.images = wide.images.slice(3, 0, 4).contiguous();
   ganaug::testing::expect_error([&] { ganaug::train_classifier(cropped, nullptr, small(3)); },
                                 {"1x8x8", "1x8x4", "blobs"});
+}
+
+// One table describes the options: validate() checks its ranges by it, naming the field and
+// the range, and run records note its training fields when they are changed.
+TEST(Classifier, OneFieldTableChecksTheRangesAndListsTheChangedTrainingFields) {
+  using ganaug::ClassifierOptions;
+  using ganaug::testing::expect_error;
+  std::set<std::string> names;
+  for (const auto& field : ganaug::classifier_fields())
+    EXPECT_TRUE(names.insert(field.name).second) << field.name << " is listed twice";
+  EXPECT_NO_THROW(ClassifierOptions(3).validate());  // every default lies in its range
+  expect_error([] { ClassifierOptions(3).ema_decay(1).validate(); },
+               {"ema_decay (the weight average's decay) must lie in [0, 1), got 1"});
+  expect_error([] { ClassifierOptions(3).lr(-0.1).validate(); },
+               {"lr must be positive (or be 0: the optimizer's own), got -0.1"});
+  expect_error([] { ClassifierOptions(3).width(5000).validate(); },
+               {"width must lie in [1, 4096] (or be 0: the network's own), got 5000"});
+  expect_error([] { ClassifierOptions(3).prefetch(-2).validate(); },
+               {"prefetch (steps prepared ahead) must lie in [0, 64] (or be -1: automatic)"});
+  expect_error([] { ClassifierOptions(3).epochs(0).validate(); }, {"epochs must be positive"});
+  expect_error([] { ClassifierOptions(3).synthetic_share(std::nan("")).validate(); },
+               {"synthetic_share must lie in [0, 1)"});
+  expect_error(
+      [] {
+        ClassifierOptions(3).batch_size(0).validate([](const std::string& f) { return "--" + f; });
+      },
+      {"--batch_size must be positive"});
+  EXPECT_NO_THROW(ClassifierOptions(3).lr(0).width(0).prefetch(0).threads(0).validate());
+  // The changed recorded fields, in the table's order; epochs and the width have keys of
+  // their own in records, the thread count is not a result.
+  const auto changed = ganaug::classifier_option_differences(
+      ClassifierOptions(3).lr(0.01).batch_size(32).epochs(3).width(8).threads(1).pool_one_pass(
+          true),
+      ClassifierOptions(3));
+  ASSERT_EQ(changed.size(), 3u);
+  EXPECT_EQ(changed[0].first, "batch_size");
+  EXPECT_EQ(changed[0].second.toInt(), 32);
+  EXPECT_EQ(changed[1].first, "lr");
+  EXPECT_DOUBLE_EQ(changed[1].second.toDouble(), 0.01);
+  EXPECT_EQ(changed[2].first, "pool_one_pass");
+  EXPECT_TRUE(changed[2].second.toBool());
 }
 
 TEST(Classifier, TrainsOnCudaWithSyntheticImagesAndAHostAugmentation_CUDA) {

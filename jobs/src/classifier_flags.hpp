@@ -50,33 +50,23 @@ inline std::string classifier_flag_name(const std::string& field) {
   return found != flags.end() ? found->second : field;
 }
 
-/// The training fields of `o` that differ from ClassifierOptions' defaults (batch size, learning
-/// rate, optimizer, weight decay, weight average, ...), by field name; empty for default
-/// options. Run records hold it only when not empty, and each field only when changed, so that
-/// records written before a field existed still match.
+/// A field's value as run records write it: integers, switches, reals and choices' names.
+inline nlohmann::json record_value(const c10::IValue& value) {
+  if (value.isBool()) return value.toBool();
+  if (value.isInt()) return value.toInt();
+  if (value.isDouble()) return value.toDouble();
+  return value.toStringRef();
+}
+
+/// The recorded training fields of `o` (ClassifierField::recorded: batch size, learning rate,
+/// optimizer, weight decay, weight average, ...) that differ from ClassifierOptions' defaults,
+/// by field name; empty for default options. Run records hold it only when not empty, and each
+/// field only when changed, so that records written before a field existed still match.
 inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
-  const ClassifierOptions d(o.num_outputs());
   nlohmann::json out = nlohmann::json::object();
-  const auto note = [&](const char* name, const auto& value, const auto& fallback) {
-    if (value != fallback) out[name] = value;
-  };
-  note("batch_size", o.batch_size(), d.batch_size());
-  if (o.optimizer() != d.optimizer()) out["optimizer"] = to_string(o.optimizer());
-  note("lr", o.lr(), d.lr());
-  note("momentum", o.momentum(), d.momentum());
-  note("ema_decay", o.ema_decay(), d.ema_decay());
-  note("distribution_alignment", o.distribution_alignment(), d.distribution_alignment());
-  note("weight_decay", o.weight_decay(), d.weight_decay());
-  note("warmup_share", o.warmup_share(), d.warmup_share());
-  note("dynamic_weight", o.dynamic_weight(), d.dynamic_weight());
-  note("pool_ramp_share", o.pool_ramp_share(), d.pool_ramp_share());
-  note("pool_target_dropout", o.pool_target_dropout(), d.pool_target_dropout());
-  note("pool_one_pass", o.pool_one_pass(), d.pool_one_pass());
-  note("separate_synthetic_batches", o.separate_synthetic_batches(),
-       d.separate_synthetic_batches());
-  note("recalibrate_batchnorm", o.recalibrate_batchnorm(), d.recalibrate_batchnorm());
-  note("pool_threshold", o.pool_threshold(), d.pool_threshold());
-  note("pool_ratio", o.pool_ratio(), d.pool_ratio());
+  for (const auto& [name, value] :
+       classifier_option_differences(o, ClassifierOptions(o.num_outputs())))
+    out[name] = record_value(value);
   return out;
 }
 
@@ -97,15 +87,8 @@ inline ClassifierOptions joint_classifier_options(const ClassifierOptions& c,
 inline nlohmann::json gan_tuning(const GanOptions& o, const GanOptions& defaults,
                                  std::initializer_list<const char*> recorded) {
   nlohmann::json out = nlohmann::json::object();
-  for (const auto& [name, value] : gan_option_differences(o, defaults)) {
-    if (value.isInt()) {
-      out[name] = value.toInt();
-    } else if (value.isDouble()) {
-      out[name] = value.toDouble();
-    } else {
-      out[name] = value.toStringRef();
-    }
-  }
+  for (const auto& [name, value] : gan_option_differences(o, defaults))
+    out[name] = record_value(value);
   for (const char* name : {"num_classes", "image_size", "channels", "seed"}) out.erase(name);
   for (const char* name : recorded) out.erase(name);
   return out;

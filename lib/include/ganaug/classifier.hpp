@@ -2,6 +2,7 @@
 /// The downstream classifier: trained on real (+ synthetic) data with soft targets, evaluated on
 /// a held-out test set.
 
+#include <ATen/core/ivalue.h>
 #include <torch/arg.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ganaug/custom_network.hpp"
@@ -226,6 +228,35 @@ struct ClassifierOptions {
   /// one of them (the default job ran ~25% slower with 2 on two cores, bench/RESULTS.md).
   int64_t prefetch_steps(const torch::Device& device) const;
 };
+
+/// One hyperparameter of ClassifierOptions in the one table (classifier_fields()) that
+/// validate(), run records (classifier_option_differences) and the tools' messages read, so that
+/// a new option is described once.
+struct ClassifierField {
+  const char* name;         ///< the setter's name, and its key in run records
+  const char* description;  ///< how messages explain it ("the weight average's decay"); or null
+  /// Run records note it when it differs from the default (a training setting no other record
+  /// key holds already).
+  bool recorded;
+  /// Its value: integers as int64, switches as bool, reals as double, choices by name.
+  c10::IValue (*get)(const ClassifierOptions&);
+  /// The range validate() checks for a number, [low, high] (open at an end when asked), and one
+  /// value outside it that means something of its own (`special`, explained by
+  /// `special_meaning`); none for switches and choices.
+  std::optional<double> low, high;
+  bool low_open = false, high_open = false;
+  std::optional<double> special;
+  const char* special_meaning = nullptr;
+};
+
+/// ClassifierOptions' hyperparameters (not the image shape, the network file or the run's
+/// seed, device and threads' bookkeeping), in one table.
+const std::vector<ClassifierField>& classifier_fields();
+
+/// The recorded fields (ClassifierField::recorded) whose values differ between `options` and
+/// `reference`: (field name, value in `options`) pairs in the table's order.
+std::vector<std::pair<std::string, c10::IValue>> classifier_option_differences(
+    const ClassifierOptions& options, const ClassifierOptions& reference);
 
 /// `options` with the settings of consistency training on an unlabeled pool that were chosen on
 /// Fashion-MNIST's validation split (bench/RESULTS.md, "Unlabeled pools", issue 30): FixMatch's

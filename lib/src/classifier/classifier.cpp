@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 
+#include "classifier/classifier_fields.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
@@ -33,46 +34,11 @@ void ClassifierOptions::validate(const FieldNames& names) const {
   GANAUG_CHECK(image_size() >= 8 && image_size() % 4 == 0, "classifier image size ", image_size(),
                " must be a multiple of 4, at least 8");
   GANAUG_CHECK(channels() == 1 || channels() == 3, "images must have 1 or 3 channels");
-  GANAUG_CHECK(epochs() >= 1, name("epochs"), " must be positive, got ", epochs());
-  GANAUG_CHECK(batch_size() >= 1, name("batch_size"), " must be positive, got ", batch_size());
-  GANAUG_CHECK(lr() >= 0 && std::isfinite(lr()), name("lr"),
-               " must be positive (or 0: the optimizer's own), got ", lr());
-  GANAUG_CHECK(momentum() > 0 && momentum() < 1, name("momentum"), " must lie in (0, 1), got ",
-               momentum());
-  GANAUG_CHECK(ema_decay() >= 0 && ema_decay() < 1, name("ema_decay"),
-               " (the weight average's decay) must lie in [0, 1), got ", ema_decay());
-  GANAUG_CHECK(synthetic_share() >= 0 && synthetic_share() < 1, name("synthetic_share"),
-               " must lie in [0, 1), got ", synthetic_share());
-  GANAUG_CHECK(synthetic_weight() >= 0 && std::isfinite(synthetic_weight()),
-               name("synthetic_weight"), " must be 0 or positive, got ", synthetic_weight());
-  GANAUG_CHECK(dynamic_weight() >= 0 && std::isfinite(dynamic_weight()), name("dynamic_weight"),
-               " must be 0 or positive, got ", dynamic_weight());
-  GANAUG_CHECK(width() >= 0 && width() <= 4096, name("width"),
-               " must lie in [1, 4096] (or be 0: the network's own), got ", width());
-  GANAUG_CHECK(weight_decay() >= 0 && std::isfinite(weight_decay()), name("weight_decay"),
-               " must be 0 or positive, got ", weight_decay());
-  GANAUG_CHECK(warmup_share() >= 0 && warmup_share() < 1, name("warmup_share"),
-               " (the dynamic argmax warm-up) must lie in [0, 1), got ", warmup_share());
-  GANAUG_CHECK(threads() >= 0, name("threads"), " must be 0 (leave as is) or positive, got ",
-               threads());
-  GANAUG_CHECK(pool_weight() >= 0 && std::isfinite(pool_weight()), name("pool_weight"),
-               " (the unlabeled pool's weight) must be 0 or positive, got ", pool_weight());
-  GANAUG_CHECK(pool_threshold() > 0 && pool_threshold() <= 1, name("pool_threshold"),
-               " (the unlabeled pool's confidence threshold) must lie in (0, 1], got ",
-               pool_threshold());
-  GANAUG_CHECK(pool_ratio() > 0 && pool_ratio() <= 64, name("pool_ratio"),
-               " (the unlabeled pool's images per step, a multiple of the batch) must lie in "
-               "(0, 64], got ",
-               pool_ratio());
-  GANAUG_CHECK(pool_ramp_share() >= 0 && pool_ramp_share() < 1, name("pool_ramp_share"),
-               " must lie in [0, 1), got ", pool_ramp_share());
+  detail::check_classifier_ranges(*this, name);
   GANAUG_CHECK(!pool_one_pass() || pool_target_dropout(), name("pool_one_pass"),
                " makes the pool's targets in the training pass itself, with its dropout: it "
                "cannot go with targets made without dropout (",
                name("pool_target_dropout"), ")");
-  GANAUG_CHECK(prefetch() == kAutoPrefetch || (prefetch() >= 0 && prefetch() <= 64),
-               name("prefetch"),
-               " (steps prepared ahead) must lie in [0, 64] or be automatic, got ", prefetch());
 }
 
 ClassifierArchitecture ClassifierOptions::network() const {
