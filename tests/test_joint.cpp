@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "ganaug/error.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/joint.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/runtime.hpp"
@@ -319,6 +320,43 @@ TEST(Joint, StopsOnRequestWithACheckpointAndLogs) {
             .resume((dir / "checkpoint.pt").string());
       },
       {"checkpoint.pt", "has trained 4 steps, more than this run's 3"});
+}
+
+// A job's joint stage (job.hpp): the job's classifier, GAN, seed and output folder in the joint
+// options; a stop throws Interrupted naming the step and the job's hint, and the stage resumes.
+TEST(Joint, AJobsJointStageTakesTheJobsSettingsStopsWithItsHintAndResumes) {
+  const auto data = squares(6, 1);
+  ganaug::testing::TempDir dir;
+  const auto classifier = ganaug::ClassifierOptions(3).width(8).batch_size(8).lr(2e-3);
+  const auto gan = ganaug::testing::tiny_gan_options(3, 1, 0).beta1(0.5).log_every(2);
+  const auto options = ganaug::joint_stage_options(tiny(JointForm::kTwoK, 6), classifier, gan, data,
+                                                   11, "cpu", 1, dir.path().string());
+  EXPECT_EQ(options.num_classes(), 3);
+  EXPECT_EQ(options.image_size(), 16);
+  EXPECT_EQ(options.seed(), 11u);
+  EXPECT_EQ(options.out_dir(), dir.path().string());
+  EXPECT_EQ(options.log_every(), 2);
+  EXPECT_EQ(options.classifier().width(), 8);
+  // The job's classifier has no weight average: the joint options' decay is taken.
+  EXPECT_DOUBLE_EQ(options.classifier().ema_decay(), 0.9);
+  EXPECT_DOUBLE_EQ(ganaug::joint_classifier_options(
+                       ganaug::ClassifierOptions(classifier).ema_decay(0.5), options)
+                       .ema_decay(),
+                   0.5);
+  ganaug::JointStage stage;
+  std::vector<int64_t> reported;
+  stage.on_progress = [&](const ganaug::JointProgress& p) { reported.push_back(p.iteration); };
+  stage.hooks.should_stop = [&] { return !reported.empty() && reported.back() >= 4; };
+  stage.hooks.resume_hint = "; rerun with --resume";
+  ganaug::testing::expect_error(
+      [&] { ganaug::train_joint(data, nullptr, options, data.class_names, stage); },
+      {"interrupted during joint training at step 4; rerun with --resume"});
+  stage.hooks.should_stop = nullptr;
+  stage.resume_from = (dir / "checkpoint.pt").string();
+  reported.clear();
+  const auto trained = ganaug::train_joint(data, nullptr, options, data.class_names, stage);
+  EXPECT_EQ(reported, (std::vector<int64_t>{6}));  // it went on from the checkpoint at step 4
+  ASSERT_TRUE(trained.classifier && trained.generator);
 }
 
 TEST(Joint, TheClassifierTrainsWithSgdWhenAskedAndResumesItsMomentum) {

@@ -342,28 +342,14 @@ class AugmentRun {
     const auto& train = data_.train;
     const auto& j = *o_.joint();
     const auto& c = o_.classifier();
-    const auto options = JointOptions(j)
-                             .num_classes(train.num_classes())
-                             .image_size(train.height())
-                             .channels(train.channels())
-                             .classifier(detail::joint_classifier_options(c, j))
-                             .gan(o_.gan())
-                             .checkpoint_every(o_.gan().checkpoint_every())
-                             .log_every(o_.gan().log_every())
-                             .seed(o_.seed())
-                             .device(device_)
-                             .threads(o_.threads())
-                             .out_dir((out_ / "joint").string());
-    JointTrainer trainer(options, train.class_names);
+    const auto options = joint_stage_options(j, c, o_.gan(), train, o_.seed(), device_,
+                                             o_.threads(), (out_ / "joint").string());
+    JointStage stage;
     const auto checkpoint = out_ / "joint" / "checkpoint.pt";
-    if (o_.resume() && fs::exists(checkpoint)) trainer.resume(checkpoint.string());
-    trainer.should_stop = stage_.should_stop;
-    const auto hooks =
-        classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view());
-    trainer.augment = hooks.augment;
-    trainer.weak_augment = hooks.weak_augment;
-    trainer.strong_augment = hooks.strong_augment;
-    trainer.on_progress = [&](const JointProgress& p) {
+    if (o_.resume() && fs::exists(checkpoint)) stage.resume_from = checkpoint.string();
+    stage.hooks = stage_hooks();
+    stage.views = classic_hooks(o_.classic() ? &o_.classic_options() : nullptr, o_.strong_view());
+    stage.on_progress = [&](const JointProgress& p) {
       progress("joint", static_cast<double>(p.iteration), static_cast<double>(p.iterations),
                "c " + std::to_string(p.c_loss).substr(0, 5) + " g " +
                    std::to_string(p.g_loss).substr(0, 5));
@@ -374,11 +360,10 @@ class AugmentRun {
                        {"pseudo", false},
                        {"joint", "the joint training's unlabeled images"}};
     }
-    if (!trainer.train(train, pool_ ? &*pool_ : nullptr))
-      throw Interrupted("interrupted during joint training at step " +
-                        std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
-    joint_classifier_ = trainer.classifier();
-    auto generator = trainer.sampling_generator();
+    auto trained =
+        ganaug::train_joint(train, pool_ ? &*pool_ : nullptr, options, train.class_names, stage);
+    joint_classifier_ = trained.classifier;
+    auto generator = trained.generator;
     save_labeled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
                       kReportPerClass);
     joint_summary_ = {{"form", to_string(j.form())},

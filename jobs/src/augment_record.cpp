@@ -9,6 +9,7 @@
 #include "classifier_flags.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/file_io.hpp"
+#include "ganaug/job.hpp"
 #include "ganaug/pipelines/generate.hpp"
 #include "ganaug/version.hpp"
 #include "output_lock.hpp"
@@ -92,7 +93,7 @@ nlohmann::json joint_record(const AugmentOptions& o, int64_t channels) {
   const auto& joint = *o.joint();
   const auto& classifier = o.classifier();
   const auto network = ClassifierOptions(classifier).channels(channels);
-  const auto trained = detail::joint_classifier_options(classifier, joint);
+  const auto trained = joint_classifier_options(classifier, joint);
   nlohmann::json record = {{"form", to_string(joint.form())},
                            {"steps", joint.iterations()},
                            {"unsupervised_weight", joint.unsupervised_weight()},

@@ -11,7 +11,6 @@
 
 #include "ganaug/classifier.hpp"
 #include "ganaug/gan.hpp"
-#include "ganaug/joint.hpp"
 
 namespace ganaug::jobs::detail {
 
@@ -68,16 +67,6 @@ inline nlohmann::json classifier_tuning(const ClassifierOptions& o) {
        classifier_option_differences(o, ClassifierOptions(o.num_outputs())))
     out[name] = record_value(value);
   return out;
-}
-
-/// The classifier options of a job's joint training: the job's classifier `c` (network, learning
-/// rate, schedule, weight decay, batch) with the joint options' optimizer (Adam unless asked: the
-/// pool recipe's SGD does not carry over), and their Polyak decay unless `c` sets one.
-inline ClassifierOptions joint_classifier_options(const ClassifierOptions& c,
-                                                  const JointOptions& j) {
-  return ClassifierOptions(c)
-      .optimizer(j.classifier().optimizer())
-      .ema_decay(c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay());
 }
 
 /// The stored GAN settings (gan_option_differences) in which `o` differs from a job's default

@@ -685,35 +685,20 @@ class Experiment {
     const auto& c = o_.classifier();
     const auto dir = fs::path(o_.out_dir()) / "generators" /
                      (g.generator_key(cell.pool) + "-" + cell.scheme.name());
-    const auto options = JointOptions(j)
-                             .form(*cell.scheme.joint)
-                             .num_classes(g.k)
-                             .image_size(g.train.height())
-                             .channels(g.train.channels())
-                             .classifier(detail::joint_classifier_options(c, j))
-                             .gan(o_.gan())
-                             .checkpoint_every(o_.gan().checkpoint_every())
-                             .log_every(o_.gan().log_every())
-                             .seed(g.seed)
-                             .device(o_.device())
-                             .threads(o_.threads())
-                             .out_dir(dir.string());
-    JointTrainer trainer(options, g.train.class_names);
-    if (fs::exists(dir / "checkpoint.pt")) trainer.resume((dir / "checkpoint.pt").string());
-    trainer.should_stop = [this] { return stop_requested(); };
-    const auto views = hooks(cell.scheme.classic);
-    trainer.augment = views.augment;
-    trainer.weak_augment = views.weak_augment;
-    trainer.strong_augment = views.strong_augment;
-    if (!trainer.train(g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr))
-      throw Interrupted("interrupted during joint training at step " +
-                        std::to_string(trainer.iteration()) + stage_hooks().resume_hint);
-    auto generator = trainer.sampling_generator();
-    save_labeled_grid(
-        dir / "samples.png",
-        generate(generator, sample_grid_classes(g.k), mix_seed(g.seed, streams::kBenchSampleGrid)),
-        g.train.class_names);
-    return trainer.classifier();
+    const auto options =
+        joint_stage_options(JointOptions(j).form(*cell.scheme.joint), c, o_.gan(), g.train, g.seed,
+                            o_.device(), o_.threads(), dir.string());
+    JointStage stage;
+    if (fs::exists(dir / "checkpoint.pt")) stage.resume_from = (dir / "checkpoint.pt").string();
+    stage.views = hooks(cell.scheme.classic);
+    stage.hooks = stage_hooks();
+    auto trained = train_joint(g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr, options,
+                               g.train.class_names, stage);
+    save_labeled_grid(dir / "samples.png",
+                      generate(trained.generator, sample_grid_classes(g.k),
+                               mix_seed(g.seed, streams::kBenchSampleGrid)),
+                      g.train.class_names);
+    return trained.classifier;
   }
 
   // One cell's classifier; `out` gets the synthetic images it trained on (and, filtered, how

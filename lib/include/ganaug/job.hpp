@@ -18,6 +18,7 @@
 #include "ganaug/dataset.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/joint.hpp"
 
 namespace ganaug {
 
@@ -114,6 +115,45 @@ struct TrainedGan {
 /// if options.out_dir() is set. Other errors as GanTrainer's.
 TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
                      const std::vector<std::string>& class_names, const GanStage& stage = {});
+
+/// The classifier options of a job's joint training: the job's classifier `c` (network,
+/// learning rate, schedule, weight decay, batch) with the joint options' optimizer (Adam unless
+/// asked: the pool recipe's SGD does not carry over), and their Polyak decay unless `c` sets one.
+ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const JointOptions& j);
+
+/// A job's joint stage: `joint` (form, steps, weights) for `data`'s classes and image shape,
+/// the job's classifier (joint_classifier_options) and GAN (with its checkpoint and log cadence),
+/// the run's seed, device and threads, writing to `out_dir`.
+JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
+                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
+                                 const std::string& device, int threads,
+                                 const std::string& out_dir);
+
+/// How a joint stage trains beyond its JointOptions.
+struct JointStage {
+  /// A checkpoint to continue (JointTrainer::resume) when not empty.
+  std::string resume_from;
+  /// The real images' views: only augment, weak_augment and strong_augment are read.
+  ClassifierHooks views;
+  /// Every log_every steps (JointTrainer::on_progress).
+  std::function<void(const JointProgress&)> on_progress;
+  StageHooks hooks;
+};
+
+/// A classifier and a generator trained together by train_joint().
+struct TrainedJoint {
+  Classifier classifier{nullptr};
+  /// The sampling generator (JointTrainer::sampling_generator).
+  Generator generator{nullptr};
+};
+
+/// Trains the joint networks on `labeled` (and `pool`'s images, without their labels, when not
+/// null) as `options` and `stage` say. Throws ganaug::Interrupted ("interrupted during joint
+/// training at step N" and the hint) when stopped; a checkpoint is then written (as the trainer
+/// does).
+TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* pool,
+                         const JointOptions& options, const std::vector<std::string>& class_names,
+                         const JointStage& stage);
 
 /// train_classifier(), stopped by `hooks.should_stop`: throws ganaug::Interrupted
 /// ("interrupted while " + what + hint, `what` an activity such as "training the teacher") on a

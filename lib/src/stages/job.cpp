@@ -85,6 +85,47 @@ TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
   return out;
 }
 
+ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const JointOptions& j) {
+  return ClassifierOptions(c)
+      .optimizer(j.classifier().optimizer())
+      .ema_decay(c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay());
+}
+
+JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
+                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
+                                 const std::string& device, int threads,
+                                 const std::string& out_dir) {
+  return JointOptions(joint)
+      .num_classes(data.num_classes())
+      .image_size(data.height())
+      .channels(data.channels())
+      .classifier(joint_classifier_options(classifier, joint))
+      .gan(gan)
+      .checkpoint_every(gan.checkpoint_every())
+      .log_every(gan.log_every())
+      .seed(seed)
+      .device(device)
+      .threads(threads)
+      .out_dir(out_dir);
+}
+
+TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* pool,
+                         const JointOptions& options, const std::vector<std::string>& class_names,
+                         const JointStage& stage) {
+  JointTrainer trainer(options, class_names);
+  if (!stage.resume_from.empty()) trainer.resume(stage.resume_from);
+  trainer.should_stop = stage.hooks.should_stop;
+  trainer.on_progress = stage.on_progress;
+  trainer.augment = stage.views.augment;
+  trainer.weak_augment = stage.views.weak_augment;
+  trainer.strong_augment = stage.views.strong_augment;
+  if (!trainer.train(labeled, pool)) {
+    throw Interrupted("interrupted during joint training at step " +
+                      std::to_string(trainer.iteration()) + stage.hooks.resume_hint);
+  }
+  return {trainer.classifier(), trainer.sampling_generator()};
+}
+
 Classifier train_stage_classifier(const std::string& what, const LabeledDataset& real,
                                   const LabeledDataset* synthetic, const ClassifierOptions& options,
                                   ClassifierHooks hooks, const StageHooks& stage) {
