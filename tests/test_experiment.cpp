@@ -192,7 +192,7 @@ TEST(Experiment, APoolAddsPseudoColumnsAndAGanTrainedWithIt) {
         ganaug::jobs::run_experiment(
             ExperimentOptions(options).unlabeled({0}).out_dir((dir / "o2").string()));
       },
-      {"classic+pseudo", "trains on an unlabeled pool", "--unlabeled"});
+      {"classic+pseudo", "trains on an unlabeled pool", "--pool-sizes"});
   ganaug::testing::expect_error([&] { ExperimentOptions(options).unlabeled({-1}).validate(); },
                                 {"pool sizes must be 0 or positive"});
 }
@@ -1031,8 +1031,9 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--classifier vgg",
                           "--classifier-width -1",
                           "--min-confidence -0.1",
-                          "--unlabeled -3",
+                          "--pool-sizes -3",
                           "--unlabeled x",
+                          "--unlabeled 3 --pool-sizes 4",
                           "--schemes classic,pseudo",
                           "--pool-confidence 0",
                           "--pool-ratio 0",
@@ -1062,6 +1063,10 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                              " --distribution-alignment --out " +
                              (dir / "out2").string();
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, chosen, &output), 0) << output;
+  // ganaug 0.5's name of --pool-sizes still runs, with a notice.
+  EXPECT_NE(output.find("note: --unlabeled 6 is ganaug 0.5's spelling; use --pool-sizes 6"),
+            std::string::npos)
+      << output;
   EXPECT_NE(output.find("classical setting chosen on the validation split"), std::string::npos)
       << output;
   const auto results = read_json(dir / "out2" / "results.json");
@@ -1179,8 +1184,8 @@ TEST(ExperimentCli, WhatTheDataCannotHoldIsRefusedBeforeAnythingTrains) {
        "data: --sizes 20 asks for 20 labeled images per class, but class '"},
       {"--sizes 5 --validation 0.9 --schemes none",
        "has only 1 training image once --validation 0.90 is held out; lower --sizes"},
-      {"--sizes 3 --unlabeled 40 --schemes none,classic+pseudo",
-       "--unlabeled 40 asks for a pool of 40 images, but only 27 training images lie outside"},
+      {"--sizes 3 --pool-sizes 40 --schemes none,classic+pseudo",
+       "--pool-sizes 40 asks for a pool of 40 images, but only 27 training images lie outside"},
       {"--sizes 3 --validation 0.05 --evaluate-on validation --schemes none,cond",
        "the validation split (3 images) is too small to score the GAN schemes"}};
   std::string output;

@@ -87,7 +87,7 @@ po::options_description grid_options() {
       po::value<std::string>()->default_value(
           join(ganaug::jobs::ExperimentScheme::names(ganaug::jobs::default_experiment_schemes()))),
       "none, classic, pseudo, cond, newclass, argmax, argmax-dynamic, smooth, or joined in the "
-      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --unlabeled); self in "
+      "order classic+pseudo+<scheme>, comma-separated (pseudo needs --pool-sizes); self in "
       "place of <scheme>: the pool teacher's confident pool images in place of a GAN's (the "
       "control of dual pseudo training, see --pool-teacher); also "
       "newclass-joint, dada-joint, triple-joint and classic+ each: a classifier trained with a "
@@ -110,12 +110,13 @@ po::options_description grid_options() {
       "min-confidence", po::value<double>()->default_value(0.0),
       "cond and argmax: keep only synthetic images whose label the real-data classifier (with "
       "--pool-teacher pseudo, in pool columns: the pool teacher) gives at least this "
-      "probability (more are drawn to keep the count); 0 keeps all")(
-      "unlabeled", po::value<std::string>()->default_value("0"),
-      "unlabeled pool sizes, comma-separated: N images drawn (seeded) from the training data "
-      "outside the labeled subset and the validation split, their labels dropped; the GAN "
-      "schemes train their GAN with the pool's confident pseudo-labels too, and the pseudo "
-      "schemes train on it by consistency; 0 = no pool");
+      "probability (more are drawn to keep the count); 0 keeps all");
+  ganaug::cli::add_renamed(
+      grid, "pool-sizes", "unlabeled", "0",
+      "unlabeled pool sizes, comma-separated (ganaug 0.5: --unlabeled): N images drawn (seeded) "
+      "from the training data outside the labeled subset and the validation split, their labels "
+      "dropped; the GAN schemes train their GAN with the pool's confident pseudo-labels too, and "
+      "the pseudo schemes train on it by consistency; 0 = no pool");
   return grid;
 }
 
@@ -243,7 +244,8 @@ std::vector<ganaug::ClassicAugmentOptions> classic_choices_from(
 ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                                              const ganaug::cli::ShardChoice& shard) {
   const auto schemes = parse_schemes(values["schemes"].as<std::string>());
-  const auto pools = parse_list<int64_t>("unlabeled", values["unlabeled"].as<std::string>(), true);
+  const auto pools = parse_list<int64_t>(
+      "pool-sizes", ganaug::cli::renamed_value(values, "pool-sizes", "unlabeled"), true);
   // A grid with a pool trained on by consistency takes the pool recipe's classifier (for all
   // of its cells, so that every arm trains the same network the same way) under the flags given.
   // The pool teacher of dual pseudo training is such a classifier too.

@@ -116,6 +116,17 @@ void add_default_on(boost::program_options::options_description& group, const st
 /// spellings are given or the old one's value is not 1, 0, on or off.
 bool default_on(const boost::program_options::variables_map& values, const std::string& name);
 
+/// One name for one concept: a valued option renamed. --<name> (added to `group` with
+/// `default_value` and `help`) is the name; --<old_name>, ganaug 0.5's, is still read for a
+/// release with a notice on stderr (renamed_value); --help does not list it.
+void add_renamed(boost::program_options::options_description& group, const std::string& name,
+                 const std::string& old_name, const std::string& default_value,
+                 const std::string& help);
+/// The value of add_renamed()'s option: the old spelling's where given (printing the notice),
+/// else the name's. Throws UsageError when both are given.
+std::string renamed_value(const boost::program_options::variables_map& values,
+                          const std::string& name, const std::string& old_name);
+
 /// Adds --device, --no-cuda-graphs and --deterministic.
 void add_device_options(boost::program_options::options_description& description);
 

@@ -44,9 +44,9 @@ void check_grid_fits(const ExperimentOptions& o, const std::string& ds, const La
     synthetic = synthetic || c.scheme.synthetic.has_value();
   }
   const int64_t outside = full.size() - largest * full.num_classes();
-  GANAUG_CHECK(pool <= outside, ds, ": --unlabeled ", pool, " asks for a pool of ", pool,
+  GANAUG_CHECK(pool <= outside, ds, ": --pool-sizes ", pool, " asks for a pool of ", pool,
                " images, but only ", outside, " training images lie outside the labeled subset of ",
-               largest, " per class", held_out, "; lower --unlabeled");
+               largest, " per class", held_out, "; lower --pool-sizes");
   if (!synthetic) return;
   const auto scored = test.class_counts();
   const int64_t m = std::min({o.metric_samples(), test.size(), full.size()});

@@ -123,7 +123,7 @@ void validate_columns(const ExperimentOptions& o) {
   for (const auto& scheme : o.schemes()) {
     GANAUG_CHECK((!scheme.pseudo && !scheme.self_training) || any_pool, "the scheme '",
                  scheme.name(),
-                 "' trains on an unlabeled pool: give a pool size above 0 (--unlabeled N)");
+                 "' trains on an unlabeled pool: give a pool size above 0 (--pool-sizes N)");
     // The grid's other classifiers have K outputs and newclass's K + 1: one network cannot
     // be both, and a misfit found at the first newclass cell would come after hours of work.
     GANAUG_CHECK(!o.classifier().custom() || scheme.synthetic != Scheme::kNewClass, "the scheme '",

@@ -241,7 +241,7 @@ size_t ResultsStore::resume(const fs::path& path, const std::string& out_dir) {
                  cell.key,
                  " (dataset|size|seed|scheme|multiple), which this run's grid leaves out; resume "
                  "with a grid that holds it (--seeds, --sizes, --schemes, --multiples, "
-                 "--unlabeled, --data: finished cells are never dropped), or use --force or "
+                 "--pool-sizes, --data: finished cells are never dropped), or use --force or "
                  "another --out");
   }
   header_["started"] = previous["started"];
