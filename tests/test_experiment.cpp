@@ -990,9 +990,21 @@ TEST(Experiment, MinConfidenceFiltersCondAndArgmaxOnly) {
     const auto kept = c["synthetic_images"].get<int64_t>();
     if (c["scheme"] == "smooth") {
       EXPECT_EQ(kept, wanted);
+      EXPECT_FALSE(c.contains("synthetic_asked"));
     } else if (c["scheme"] == "cond" || c["scheme"] == "argmax") {
       EXPECT_LT(kept, wanted) << c;
+      EXPECT_EQ(c["synthetic_asked"], wanted);
     }
+  }
+  // The report says which cells trained on fewer synthetic images than asked.
+  std::ifstream report_file(dir / "out" / "report.md");
+  const std::string report((std::istreambuf_iterator<char>(report_file)), {});
+  EXPECT_NE(report.find("**Fewer synthetic images than asked**"), std::string::npos) << report;
+  for (const auto& c : results["cells"]) {
+    if (c["scheme"] != "cond") continue;
+    EXPECT_NE(report.find("n3 seed 0 `cond` x2.0: " + c["synthetic_images"].dump() + " of 18"),
+              std::string::npos)
+        << report;
   }
   ganaug::testing::expect_error(
       [&] {

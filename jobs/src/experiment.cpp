@@ -70,7 +70,7 @@ double judge_confidence(Classifier& judge, const LabeledDataset& kept, int64_t k
 // find them and the judge's mean confidence in their classes (0 and null unfiltered).
 struct SyntheticSet {
   LabeledDataset images;
-  int64_t drawn = 0;
+  int64_t asked = 0, drawn = 0;  // filtered sets: the count asked for and the images drawn
   std::optional<double> confidence;
 };
 
@@ -672,6 +672,7 @@ class Experiment {
     images.class_names = g.train.class_names;
     images.source = "generator " + g.generator_key(cell.pool);
     if (filtered) {
+      set.asked = n;
       set.drawn = accepted.drawn;
       set.confidence = judge_confidence(judged, images, g.k);
     }
@@ -749,6 +750,7 @@ class Experiment {
     }
     const Scheme labels = *scheme.synthetic;
     const auto& set = synthetic_images(g, cell, labels);
+    out->synthetic_asked = set.asked;
     out->synthetic_drawn = set.drawn;
     out->synthetic_confidence = set.confidence;
     LabeledDataset synthetic = set.images;

@@ -447,6 +447,29 @@ std::string supervised_reference(const nlohmann::json& r, const std::string& ds)
   return md.str();
 }
 
+// The filtered cells that trained on fewer synthetic images than asked: the judge found too few
+// confident ones within its rounds of drawing.
+void write_short_cells(std::ostringstream& md, const nlohmann::json& cells, const std::string& ds) {
+  std::vector<std::string> shorts;
+  for (const auto& c : cells) {
+    const int64_t asked = c.value("synthetic_asked", int64_t{0});
+    const int64_t got = c.value("synthetic_images", int64_t{0});
+    if (c["dataset"] != ds || asked <= got) continue;
+    shorts.push_back("n" + c["size"].dump() + " seed " + c["seed"].dump() + " `" +
+                     c["scheme"].get<std::string>() + "` x" +
+                     fixed(c["multiple"].get<double>(), 1) +
+                     (c.value("unlabeled", int64_t{0}) > 0
+                          ? " pool " + std::to_string(c["unlabeled"].get<int64_t>())
+                          : std::string()) +
+                     ": " + std::to_string(got) + " of " + std::to_string(asked));
+  }
+  if (shorts.empty()) return;
+  md << "\n**Fewer synthetic images than asked** (`--min-confidence`: too few generated images "
+        "reached the threshold in the rounds drawn; these cells trained on fewer): ";
+  for (size_t i = 0; i < shorts.size(); ++i) md << (i ? "; " : "") << shorts[i];
+  md << ".\n";
+}
+
 std::string experiment_report(const nlohmann::json& r) {
   std::ostringstream md;
   write_header(md, r);
@@ -468,6 +491,7 @@ std::string experiment_report(const nlohmann::json& r) {
     write_gain_tables(md, r["summary"], ds, pools);
     write_verdicts(md, r["summary"], ds);
     write_pool_targets(md, r["cells"], ds);
+    write_short_cells(md, r["cells"], ds);
     write_generators(md, r, ds);
   }
   return md.str();

@@ -32,6 +32,7 @@ void to_json(nlohmann::json& j, const CellResult& c) {
        {"macro_f1", c.macro_f1},
        {"seconds", c.seconds}};
   if (c.synthetic_drawn > 0) j["synthetic_drawn"] = c.synthetic_drawn;
+  if (c.synthetic_asked > 0) j["synthetic_asked"] = c.synthetic_asked;
   if (c.synthetic_confidence) j["synthetic_confidence"] = *c.synthetic_confidence;
   if (!c.classic.empty()) j["classic"] = c.classic;
   if (!c.pool.is_null()) j["pool"] = c.pool;
@@ -47,6 +48,7 @@ void from_json(const nlohmann::json& j, CellResult& c) {
   c.unlabeled = j.value("unlabeled", int64_t{0});  // files from before pools
   c.synthetic_images = j.at("synthetic_images").get<int64_t>();
   c.synthetic_drawn = j.value("synthetic_drawn", int64_t{0});
+  c.synthetic_asked = j.value("synthetic_asked", int64_t{0});
   if (j.contains("synthetic_confidence"))
     c.synthetic_confidence = share_at(j, "synthetic_confidence");
   c.accuracy = share_at(j, "accuracy");

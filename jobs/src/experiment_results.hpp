@@ -27,6 +27,9 @@ struct CellResult {
   /// Filtered cells (ExperimentOptions::min_confidence): the images generated to find the
   /// synthetic_images its judge kept; 0 (not written) for the others.
   int64_t synthetic_drawn = 0;
+  /// Filtered cells: the synthetic count asked for (synthetic_images is less when the filter
+  /// found too few confident images); 0 otherwise.
+  int64_t synthetic_asked = 0;
   /// Filtered cells: the judge's mean probability of the kept images' classes; unset otherwise.
   std::optional<double> synthetic_confidence;
   double accuracy = 0, macro_f1 = 0;
