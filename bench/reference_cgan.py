@@ -141,7 +141,7 @@ def diff_augment(x):
     return x * (~inside).unsqueeze(1).float()
 
 
-def train(model, iterations, images, labels, memory_format):
+def train(model, iterations, images, labels, memory_format, precision="fp32"):
     ganaug = model == "ganaug"
     dev = images.device
     g, d = (GanaugG().to(dev), GanaugD().to(dev)) if ganaug else (DcganG().to(dev), DcganD().to(dev))
@@ -155,14 +155,19 @@ def train(model, iterations, images, labels, memory_format):
     aug = diff_augment if ganaug else (lambda x: x)
     n = images.shape[0]
 
+    def autocast():  # the forward passes and losses in bfloat16 where asked, as ganaug's
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
     def step():
         index = torch.randint(n, (BATCH,), device=dev)
         z = torch.randn(BATCH, LATENT, device=dev)
         yf = torch.randint(K, (BATCH,), device=dev)
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             fake = g(z, yf)
-        scores = d(aug(torch.cat([images[index], fake])), torch.cat([labels[index], yf]))
-        d_loss = F.relu(1 - scores[:BATCH]).mean() + F.relu(1 + scores[BATCH:]).mean()
+        with autocast():
+            scores = d(aug(torch.cat([images[index], fake.float()])),
+                       torch.cat([labels[index], yf])).float()
+            d_loss = F.relu(1 - scores[:BATCH]).mean() + F.relu(1 + scores[BATCH:]).mean()
         od.zero_grad()
         d_loss.backward()
         od.step()
@@ -173,11 +178,12 @@ def train(model, iterations, images, labels, memory_format):
         half = BATCH // 2
         if ganaug:
             yf[half:] = yf[:half]
-        fake = g(z, yf)
-        g_loss = -d(aug(fake), yf).mean()
-        if ganaug:
-            ratio = (fake[:half] - fake[half:]).abs().mean() / (z[:half] - z[half:]).abs().mean()
-            g_loss = g_loss + 1.0 / (ratio + 1e-5)
+        with autocast():
+            fake = g(z, yf).float()
+            g_loss = -d(aug(fake), yf).float().mean()
+            if ganaug:
+                ratio = (fake[:half] - fake[half:]).abs().mean() / (z[:half] - z[half:]).abs().mean()
+                g_loss = g_loss + 1.0 / (ratio + 1e-5)
         og.zero_grad()
         g_loss.backward()
         og.step()
@@ -218,6 +224,8 @@ def main():
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--memory-format", choices=["channels_last", "contiguous"],
                         default="channels_last", help="for --model ganaug, as ganaug does")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: forward passes under torch.autocast to bfloat16, as ganaug's")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     global SIZE, CH, BATCH
@@ -229,10 +237,11 @@ def main():
     images = (torch.rand(1000, CH, SIZE, SIZE) * 2 - 1).to(args.device)
     labels = (torch.arange(1000) % K).to(args.device)
     rate, (gp, dp) = train(args.model, args.iterations, images, labels,
-                           getattr(torch, args.memory_format.replace("contiguous", "contiguous_format")))
+                           getattr(torch, args.memory_format.replace("contiguous", "contiguous_format")),
+                           args.precision)
     result = {"model": args.model, "images_per_s": rate, "threads": threads,
               "batch_size": BATCH, "image_size": SIZE, "channels": CH,
-              "memory_format": args.memory_format,
+              "memory_format": args.memory_format, "precision": args.precision,
               "generator_parameters": gp, "discriminator_parameters": dp,
               "device": args.device, "torch": torch.__version__}
     print(json.dumps(result) if args.json else f"images_per_s {rate:.1f}")

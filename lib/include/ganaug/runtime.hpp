@@ -74,19 +74,28 @@ bool cuda_graphs_available();
 enum class Precision {
   /// float32 throughout (on CUDA, cuBLAS and cuDNN may use TF32 where LibTorch allows it).
   kFloat32,
-  /// On a CUDA device, LibTorch's autocast to bfloat16: matrix products and convolutions in
-  /// bfloat16, losses, normalisations and reductions in float32; the weights, gradients and
-  /// optimizer stay float32. For large batches on a GPU; refused on the CPU.
+  /// LibTorch's autocast to bfloat16: matrix products and convolutions in bfloat16, losses,
+  /// normalisations and reductions in float32; the weights, gradients and optimizer stay
+  /// float32. On a CUDA device (for large batches), or on a CPU with bfloat16 instructions
+  /// (cpu_has_bf16(): AVX512-BF16 or AMX, where oneDNN runs the convolutions in them: the GAN
+  /// trained 1.45x as fast as in fp32 on an Intel Xeon with AMX, bench/RESULTS.md); refused on
+  /// other CPUs, where it would run slower than fp32.
   kBFloat16,
 };
+
+/// Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX-BF16, as Linux's
+/// /proc/cpuinfo lists them); false where that cannot be read.
+bool cpu_has_bf16();
 
 /// "fp32" or "bf16".
 std::string to_string(Precision precision);
 /// The precision named "fp32" or "bf16"; throws ganaug::Error naming `name` otherwise.
 Precision parse_precision(const std::string& name);
-/// Throws ganaug::Error unless `precision` runs on `device` (bf16 autocast needs CUDA). The jobs
-/// call it before they write or train anything.
+/// Throws ganaug::Error unless `precision` runs on `device` (bf16 autocast needs CUDA or a CPU
+/// with bfloat16 instructions: `cpu_bf16`, by default cpu_has_bf16()). The jobs call it before
+/// they write or train anything.
 void check_precision(Precision precision, const torch::Device& device);
+void check_precision(Precision precision, const torch::Device& device, bool cpu_bf16);
 
 /// The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none), for reports.
 std::string cpu_model();

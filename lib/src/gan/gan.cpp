@@ -352,7 +352,7 @@ struct GanTrainer::State {
     const auto fake_classes = d.mine(global_fake_classes);
     torch::Tensor fake, d_loss, real_scores, fake_scores;
     {
-      detail::Autocast autocast(o.precision());
+      detail::Autocast autocast(o.precision(), device);
       {
         torch::NoGradGuard no_grad;
         fake = generator(noise, fake_classes);
@@ -402,7 +402,7 @@ struct GanTrainer::State {
     }
     torch::Tensor g_loss;
     {
-      detail::Autocast autocast(o.precision());
+      detail::Autocast autocast(o.precision(), device);
       auto fake = generator(noise, fake_classes).to(torch::kFloat32);
       torch::Tensor seeking;
       if (mode_seeking) seeking = detail::mode_seeking_term(fake, noise, half);

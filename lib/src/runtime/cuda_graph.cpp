@@ -138,29 +138,53 @@ void CudaStepGraph::default_stream_waits() {}
 
 namespace {
 
-// Autocast's switch and type for CUDA: per device type from LibTorch 2.4, CUDA's own before.
+// Autocast's switch and type for CUDA or the CPU: per device type from LibTorch 2.4, each
+// device's own functions before.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-bool autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCUDA); }
-void set_autocast_enabled(bool on) { at::autocast::set_autocast_enabled(at::kCUDA, on); }
-at::ScalarType autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCUDA); }
-void set_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_dtype(at::kCUDA, type); }
+bool autocast_enabled(bool cpu) {
+  return at::autocast::is_autocast_enabled(cpu ? at::kCPU : at::kCUDA);
+}
+void set_autocast_enabled(bool cpu, bool on) {
+  at::autocast::set_autocast_enabled(cpu ? at::kCPU : at::kCUDA, on);
+}
+at::ScalarType autocast_dtype(bool cpu) {
+  return at::autocast::get_autocast_dtype(cpu ? at::kCPU : at::kCUDA);
+}
+void set_autocast_dtype(bool cpu, at::ScalarType type) {
+  at::autocast::set_autocast_dtype(cpu ? at::kCPU : at::kCUDA, type);
+}
 #else
-bool autocast_enabled() { return at::autocast::is_enabled(); }
-void set_autocast_enabled(bool on) { at::autocast::set_enabled(on); }
-at::ScalarType autocast_dtype() { return at::autocast::get_autocast_gpu_dtype(); }
-void set_autocast_dtype(at::ScalarType type) { at::autocast::set_autocast_gpu_dtype(type); }
+bool autocast_enabled(bool cpu) {
+  return cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+}
+void set_autocast_enabled(bool cpu, bool on) {
+  if (cpu)
+    at::autocast::set_cpu_enabled(on);
+  else
+    at::autocast::set_enabled(on);
+}
+at::ScalarType autocast_dtype(bool cpu) {
+  return cpu ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+void set_autocast_dtype(bool cpu, at::ScalarType type) {
+  if (cpu)
+    at::autocast::set_autocast_cpu_dtype(type);
+  else
+    at::autocast::set_autocast_gpu_dtype(type);
+}
 #endif
 
 }  // namespace
 
-Autocast::Autocast(Precision precision) {
+Autocast::Autocast(Precision precision, const torch::Device& device) {
   if (precision != Precision::kBFloat16) return;
   on_ = true;
-  was_enabled_ = autocast_enabled();
-  was_dtype_ = autocast_dtype();
+  cpu_ = device.is_cpu();
+  was_enabled_ = autocast_enabled(cpu_);
+  was_dtype_ = autocast_dtype(cpu_);
   was_caching_ = at::autocast::is_autocast_cache_enabled();
-  set_autocast_enabled(true);
-  set_autocast_dtype(at::kBFloat16);
+  set_autocast_enabled(cpu_, true);
+  set_autocast_dtype(cpu_, at::kBFloat16);
   at::autocast::set_autocast_cache_enabled(false);
   at::autocast::increment_nesting();
 }
@@ -168,8 +192,8 @@ Autocast::Autocast(Precision precision) {
 Autocast::~Autocast() {
   if (!on_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_autocast_enabled(was_enabled_);
-  set_autocast_dtype(was_dtype_);
+  set_autocast_enabled(cpu_, was_enabled_);
+  set_autocast_dtype(cpu_, was_dtype_);
   at::autocast::set_autocast_cache_enabled(was_caching_);
 }
 

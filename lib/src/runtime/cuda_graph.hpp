@@ -51,18 +51,19 @@ class CudaStepGraph {
   std::unique_ptr<Impl> impl_;
 };
 
-/// While it lives, CUDA operations of this thread run under LibTorch's autocast to bfloat16 when
-/// `precision` is Precision::kBFloat16 (nothing changes otherwise); autocast's cast cache is off,
-/// so that a CUDA graph may capture the casts. Restores the previous settings when destroyed.
+/// While it lives, the operations of this thread on `device`'s type (CUDA or the CPU) run under
+/// LibTorch's autocast to bfloat16 when `precision` is Precision::kBFloat16 (nothing changes
+/// otherwise); autocast's cast cache is off, so that a CUDA graph may capture the casts. Restores
+/// the previous settings when destroyed.
 class Autocast {
  public:
-  explicit Autocast(Precision precision);
+  Autocast(Precision precision, const torch::Device& device);
   ~Autocast();
   Autocast(const Autocast&) = delete;
   Autocast& operator=(const Autocast&) = delete;
 
  private:
-  bool on_ = false, was_enabled_ = false, was_caching_ = true;
+  bool on_ = false, cpu_ = false, was_enabled_ = false, was_caching_ = true;
   at::ScalarType was_dtype_ = at::kHalf;
 };
 

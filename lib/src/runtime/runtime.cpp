@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "ganaug/choices.hpp"
@@ -129,10 +131,29 @@ const Choices<Precision>& precisions() {
 
 std::string to_string(Precision precision) { return precisions().name(precision); }
 
+bool cpu_has_bf16() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream flags(line.substr(line.find(':') + 1));
+    for (std::string flag; flags >> flag;)
+      if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
+    return false;  // every core lists the same flags
+  }
+  return false;
+}
+
 void check_precision(Precision precision, const torch::Device& device) {
-  GANAUG_CHECK(precision == Precision::kFloat32 || device.is_cuda(),
-               "bf16 autocast (GanOptions::precision, --precision bf16) needs a CUDA device, not ",
-               device.str(), "; train in fp32 there");
+  check_precision(precision, device, precision == Precision::kBFloat16 && cpu_has_bf16());
+}
+
+void check_precision(Precision precision, const torch::Device& device, bool cpu_bf16) {
+  GANAUG_CHECK(
+      precision == Precision::kFloat32 || device.is_cuda() || (device.is_cpu() && cpu_bf16),
+      "bf16 autocast (GanOptions::precision, --precision bf16) needs a CUDA device or a "
+      "CPU with bfloat16 instructions (AVX512-BF16 or AMX), not ",
+      device.str(), device.is_cpu() ? " without them (it would run slower than fp32)" : "",
+      "; train in fp32 there");
 }
 
 Precision parse_precision(const std::string& name) { return precisions().parse(name); }
