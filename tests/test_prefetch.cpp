@@ -250,7 +250,7 @@ TEST(Prefetch, AutomaticPrefetchPreparesAheadOnlyWhereSomethingIsFree) {
   EXPECT_EQ(options.prefetch_steps(torch::kCPU), 5);
   EXPECT_NO_THROW(options.prefetch(ganaug::kAutoPrefetch).validate());
   ganaug::testing::expect_error([&] { options.prefetch(-2).validate(); },
-                                {"prefetch", "[0, 64] or be automatic", "-2"});
+                                {"prefetch", "[0, 64] (or be -1: automatic)", "-2"});
 }
 
 }  // namespace ganaug_tests_prefetch
