@@ -3,6 +3,7 @@
 
 #include "ganaug/dataset.hpp"
 #include "ganaug/error.hpp"
+#include "test_support.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
 // translation unit (CMake unity builds), where their helpers must not meet.
@@ -95,6 +96,21 @@ TEST(Dataset, ConcatenateChecksShapes) {
   auto other = data;
   other.images = torch::zeros({12, 1, 5, 5});
   EXPECT_THROW(ganaug::concatenate({data, other}), ganaug::Error);
+}
+
+// The trainers' one shape check names the user, the expected and the actual shape, the source.
+TEST(Dataset, CheckImageShapeNamesBothShapesAndTheSource) {
+  const auto data = make_dataset();  // 12 images of 1x4x4
+  EXPECT_NO_THROW(data.check_image_shape(1, 4, "the GAN"));
+  ganaug::testing::expect_error([&] { data.check_image_shape(3, 4, "the GAN"); },
+                                {"the GAN was set up for 3x4x4 images but fixture holds 1x4x4"});
+  ganaug::testing::expect_error(
+      [&] { data.check_image_shape(1, 8, "joint training", "pool"); },
+      {"joint training was set up for 1x8x8 images but the pool fixture holds 1x4x4"});
+  auto flat = data;
+  flat.images = torch::zeros({12, 16});
+  ganaug::testing::expect_error([&] { flat.check_image_shape(1, 4, "the classifier"); },
+                                {"the classifier needs N x C x H x W images", "fixture"});
 }
 
 }  // namespace ganaug_tests_dataset

@@ -40,6 +40,11 @@ struct LabeledDataset {
   /// int64 in [-1, K), there is at least one class name, and targets, when defined, are N x T.
   /// Pixel values are not checked.
   void validate() const;
+  /// Throws ganaug::Error unless the images are `channels` x `size` x `size`, naming both shapes:
+  /// "<user> was set up for 1x28x28 images but [the <what>] <source> holds 3x32x32". The one
+  /// shape check of the trainers (GAN, classifier, joint).
+  void check_image_shape(int64_t channels, int64_t size, const std::string& user,
+                         const std::string& what = "") const;
   /// The images at `indices` (int64 tensor, moved to each tensor's device), with their labels
   /// and targets (copies), class names and source.
   LabeledDataset select(const torch::Tensor& indices) const;

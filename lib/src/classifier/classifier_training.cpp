@@ -262,11 +262,7 @@ void check_training_inputs(const LabeledDataset& real, const LabeledDataset* syn
   const int64_t k = real.num_classes();
   GANAUG_CHECK(outputs == k || outputs == k + 1, "a classifier for ", k, " classes needs ", k,
                " or ", k + 1, " outputs, not ", outputs);
-  GANAUG_CHECK(real.channels() == options.channels() && real.height() == options.image_size() &&
-                   real.width() == options.image_size(),
-               "the classifier was set up for ", options.channels(), "x", options.image_size(), "x",
-               options.image_size(), " images but ", real.source, " holds ", real.channels(), "x",
-               real.height(), "x", real.width());
+  real.check_image_shape(options.channels(), options.image_size(), "the classifier");
   if (synthetic && synthetic->size() > 0 && options.synthetic_share() > 0) {
     GANAUG_CHECK(synthetic->targets.defined() && synthetic->targets.size(1) == outputs,
                  "synthetic images need soft targets with ", outputs, " entries");

@@ -36,6 +36,15 @@ std::vector<int64_t> LabeledDataset::class_counts() const {
   return counts;
 }
 
+void LabeledDataset::check_image_shape(int64_t c, int64_t s, const std::string& user,
+                                       const std::string& what) const {
+  GANAUG_CHECK(images.defined() && images.dim() == 4, user, " needs N x C x H x W images but ",
+               what.empty() ? "" : "the " + what + " ", source, " holds none of that shape");
+  GANAUG_CHECK(channels() == c && height() == s && width() == s, user, " was set up for ", c, "x",
+               s, "x", s, " images but ", what.empty() ? "" : "the " + what + " ", source,
+               " holds ", channels(), "x", height(), "x", width());
+}
+
 void LabeledDataset::validate() const {
   GANAUG_CHECK(images.defined() && images.dim() == 4, "dataset from ", source,
                " must hold images as an N x C x H x W tensor");

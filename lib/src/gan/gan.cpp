@@ -738,11 +738,7 @@ bool GanTrainer::train(const LabeledDataset& data) {
   auto& s = *state_;
   const auto& o = s.options;
   data.validate();
-  GANAUG_CHECK(data.channels() == o.channels() && data.height() == o.image_size() &&
-                   data.width() == o.image_size(),
-               "the GAN was set up for ", o.channels(), "x", o.image_size(), "x", o.image_size(),
-               " images but ", data.source, " holds ", data.channels(), "x", data.height(), "x",
-               data.width());
+  data.check_image_shape(o.channels(), o.image_size(), "the GAN");
   GANAUG_CHECK(data.num_classes() == o.num_classes(), "the GAN was set up for ", o.num_classes(),
                " classes but ", data.source, " has ", data.num_classes());
   GANAUG_CHECK((data.labels >= 0).any().item<bool>(), "no labeled images to train the GAN on in ",

@@ -547,11 +547,7 @@ void check_images(const LabeledDataset& data, const JointOptions& o, const char*
   const auto& x = data.images;
   GANAUG_CHECK(x.defined() && x.dim() == 4 && x.scalar_type() == torch::kFloat32, "the ", what, " ",
                data.source, " needs N x C x H x W float32 images");
-  GANAUG_CHECK(
-      x.size(1) == o.channels() && x.size(2) == o.image_size() && x.size(3) == o.image_size(),
-      "joint training was set up for ", o.channels(), "x", o.image_size(), "x", o.image_size(),
-      " images but the ", what, " ", data.source, " holds ", x.size(1), "x", x.size(2), "x",
-      x.size(3));
+  data.check_image_shape(o.channels(), o.image_size(), "joint training", what);
 }
 
 }  // namespace
