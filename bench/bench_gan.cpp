@@ -1,7 +1,7 @@
 // GAN speed: training images/s at batch 64, generation images/s, parameter count, FLOPs per image,
 // and achieved GFLOP/s next to a 1024x1024 matrix-product GFLOP/s measured in the same run.
 // Usage: bench_gan [--iterations N] [--image-size S] [--channels C] [--threads T] [--device D]
-//                  [--batch-size B] [--gen-batch B] [--json FILE] [--cuda-graphs on|off]
+//                  [--batch-size B] [--generate-batch B] [--json FILE] [--cuda-graphs on|off]
 //                  [--precision fp32|bf16]
 //                  [--trace FILE]   (FILE: a Chrome trace of 10 training iterations; then exits)
 // On CUDA the clocks stop after torch::cuda::synchronize(), and the matrix product is skipped (it
@@ -74,7 +74,7 @@ int ganaug::bench::run_gan(int argc, char** argv) try {
       trace = value;
     else if (flag == "--batch-size")
       batch_size = std::stoll(value);
-    else if (flag == "--gen-batch")
+    else if (flag == "--generate-batch" || flag == "--gen-batch")  // ganaug 0.5: --gen-batch
       gen_batch = std::stoll(value);
     else if (flag == "--json")
       json = value;

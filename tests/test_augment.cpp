@@ -371,7 +371,7 @@ TEST(AugmentCli, RunsAndReportsJson) {
   ganaug::testing::write_tiny_idx(dir / "data");
   std::string output;
   const std::string common = "--data " + (dir / "data").string() +
-                             " --per-class 0 --gan-iters 2 --epochs 1 --n 7 --device cpu --json"
+                             " --per-class 0 --gan-steps 2 --epochs 1 --n 7 --device cpu --json"
                              " --out " +
                              (dir / "out").string();
   // --no-cuda-graphs is accepted (the CPU has no graphs either way).
@@ -413,7 +413,7 @@ TEST(AugmentCli, SigintStopsCleanlyAndResumeFinishes) {
                                 (dir / "data").string(),
                                 "--per-class",
                                 "0",
-                                "--gan-iters",
+                                "--gan-steps",
                                 "2",
                                 "--no-retrain",
                                 "--n",
@@ -464,8 +464,16 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_EQ(run_tool("--n abc", &output), 2);
   EXPECT_EQ(run_tool("--synthetic-share 1.5", &output), 2);
   EXPECT_EQ(run_tool("--resume --force", &output), 2);
+  EXPECT_EQ(run_tool("--generate-batch 0", &output), 2);
+  EXPECT_NE(output.find("--generate-batch must be positive"), std::string::npos) << output;
+  // ganaug 0.5's names still run for a release, with a notice; given with the new one, an error.
   EXPECT_EQ(run_tool("--gen-batch 0", &output), 2);
-  EXPECT_NE(output.find("--gen-batch must be positive"), std::string::npos) << output;
+  EXPECT_NE(output.find("note: --gen-batch 0 is ganaug 0.5's spelling; use --generate-batch 0"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("--generate-batch must be positive"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--gan-iters 2 --gan-steps 3", &output), 2);
+  EXPECT_NE(output.find("--gan-iters and --gan-steps given together"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--gan-batch 0", &output), 2);
   EXPECT_NE(output.find("--gan-batch must be positive"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--lr-schedule step", &output), 2);
@@ -514,7 +522,7 @@ TEST(AugmentCli, RanksStartedWithAnotherSeedAreRefusedNamingIt) {
   ganaug::testing::write_tiny_idx(dir / "data");
   // Two ranks on loopback through torchrun's variables, rank 1 with --seed 1.
   const std::string common = "--data " + (dir / "data").string() +
-                             " --per-class 4 --gan-iters 2 --epochs 1 --n 5 --device cpu"
+                             " --per-class 4 --gan-steps 2 --epochs 1 --n 5 --device cpu"
                              " --dist-timeout 30 --out " +
                              (dir / "out").string();
   std::vector<std::future<std::pair<int, std::string>>> ranks;
@@ -550,7 +558,7 @@ TEST(AugmentCli, AMultiProcessRunWhoseOtherRankNeverComesFailsWithinTheTimeout) 
   std::string output;
   const auto start = std::chrono::steady_clock::now();
   const int code = run_tool("--data " + (dir / "data").string() +
-                                " --per-class 0 --gan-iters 2 --epochs 1 --n 5 --device cpu"
+                                " --per-class 0 --gan-steps 2 --epochs 1 --n 5 --device cpu"
                                 " --dist-timeout 2 --out " +
                                 (dir / "out").string(),
                             &output);

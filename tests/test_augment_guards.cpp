@@ -32,7 +32,7 @@ std::string tiny(const fs::path& data, const fs::path& out, const std::string& e
   std::string arguments = "--data " + quoted(data) + " --out " + quoted(out) +
                           " --no-retrain --device cpu --quiet " + extra;
   const std::pair<const char*, const char*> defaults[] = {
-      {"--per-class", "0"}, {"--gan-iters", "2"}, {"--n", "6"}};
+      {"--per-class", "0"}, {"--gan-steps", "2"}, {"--n", "6"}};
   for (const auto& [option, value] : defaults) {
     if (extra.find(std::string(option) + " ") == std::string::npos) {
       arguments += std::string(" ") + option + " " + value;
@@ -101,7 +101,7 @@ TEST(AugmentGuards, ResumeRefusesAnotherRunNamingTheDifference) {
   const std::pair<std::string, std::string> cases[] = {
       {"--seed 1", "--seed differs"},
       {"--scheme cond", "--scheme differs"},
-      {"--gan-iters 3", "--gan-iters / --generator differs"},
+      {"--gan-steps 3", "--gan-steps / --generator differs"},
       {"--n 12", "--n differs"},
       {"--per-class 8", "--data (its images or labels) differs"},
       {"--image-size 20", "image shape"}};

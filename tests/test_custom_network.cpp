@@ -380,7 +380,7 @@ TEST(CustomNetwork, AugmentTrainsTheUsersScriptedClassifierWithAndWithoutSynthet
   ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
   const auto common =
       "--data " + (dir / "data").string() +
-      " --per-class 0 --gan-iters 3 --epochs 2 --device cpu --threads 2 --quiet --classifier " +
+      " --per-class 0 --gan-steps 3 --epochs 2 --device cpu --threads 2 --quiet --classifier " +
       (dir / "cnn.pt").string();
   for (const int n : {0, 12}) {
     const auto out = dir / ("out-" + std::to_string(n));
@@ -415,7 +415,7 @@ TEST(CustomNetwork, AugmentRefusesAClassifierThatDoesNotFitBeforeWritingAnything
   ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
   const auto common =
       "--data " + (dir / "data").string() +
-      " --per-class 0 --gan-iters 3 --epochs 1 --n 6 --device cpu --threads 2 --quiet --out " +
+      " --per-class 0 --gan-steps 3 --epochs 1 --n 6 --device cpu --threads 2 --quiet --out " +
       (dir / "out").string() + " --classifier ";
   const std::vector<std::pair<std::string, std::vector<std::string>>> misfits = {
       {"other_channels.pt", {"other_channels.pt", "does not take 3 x 1 x 16 x 16 images"}},
@@ -464,7 +464,7 @@ TEST(CustomNetwork, AugmentWithANetworkThatChangesItsInputInPlaceMeasuresTheSame
     const auto out = dir / ("out-" + net);
     std::string output;
     ASSERT_EQ(run_augment("--data " + (dir / "data").string() +
-                              " --per-class 0 --gan-iters 3 --epochs 2 --n 12 --scheme argmax"
+                              " --per-class 0 --gan-steps 3 --epochs 2 --n 12 --scheme argmax"
                               " --device cpu --threads 2 --quiet --out " +
                               out.string() + " --classifier " + (dir / (net + ".pt")).string(),
                           &output),
@@ -557,7 +557,7 @@ TEST(CustomNetwork, ForceNeverDeletesTheUsersClassifierFile) {
   const auto net = (out / "nets" / "cnn.pt").string();
   std::string output;
   EXPECT_EQ(run_augment("--data " + (dir / "data").string() +
-                            " --per-class 0 --gan-iters 3 --epochs 1 --n 6 --device cpu --quiet"
+                            " --per-class 0 --gan-steps 3 --epochs 1 --n 6 --device cpu --quiet"
                             " --force --out " +
                             out.string() + " --classifier " + net,
                         &output),
@@ -588,7 +588,7 @@ TEST(CustomNetwork, AugmentBenchMeasuresTheGainsOfTheUsersClassifier) {
   ganaug::testing::write_tiny_idx(dir / "data");
   ASSERT_TRUE(make_script_modules(python, dir.path(), 1, 16, 3));
   const auto common = "--data " + (dir / "data").string() +
-                      " --sizes 3 --seeds 1 --schemes none,cond --multiples 1 --gan-iters 2"
+                      " --sizes 3 --seeds 1 --schemes none,cond --multiples 1 --gan-steps 2"
                       " --epochs 1 --reference-epochs 1 --metric-samples 12 --device cpu --out " +
                       (dir / "out").string() + " --classifier ";
   std::string output;

@@ -275,7 +275,7 @@ TEST(Experiment, DualPseudoTrainingsTeacherLabelsThePoolAndSelfTrainingIsItsCont
   for (const char* text : {"a GAN on top of the pool over self-training", "self-training: the",
                            "The supervised reference (`classic`, the gains' \"vs classic\"): 3 "
                            "per class `shift=2",
-                           "the classical setting given (`--classic`), not chosen",
+                           "the classical setting given, not chosen on a validation split",
                            "`classic+pseudo` classifier (dual pseudo training)"})
     EXPECT_NE(report.find(text), std::string::npos) << text;
   // Same cells, same accuracies (each compared cell counted: a loop over no match proves nothing).
@@ -1019,7 +1019,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   std::string output;
   const std::string common = "--data " + (dir / "data").string() +
                              " --sizes 3 --seeds 1 --schemes none,cond --multiples 1"
-                             " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
+                             " --gan-steps 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
                              " --device cpu --out " +
                              (dir / "out").string();
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, common, &output), 0) << output;
@@ -1068,7 +1068,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   // The classical setting chosen on the validation split; the pool's GAN without classes.
   const std::string chosen = "--data " + (dir / "data").string() +
                              " --sizes 3 --seeds 1 --multiples 1"
-                             " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
+                             " --gan-steps 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
                              " --device cpu --validation 0.25 --classic-choices 'default;erase=0.5'"
                              " --unlabeled 6 --pool-gan unconditional --gan-unlabeled-share 0.3"
                              " --schemes classic,classic+cond,classic+pseudo --pool-ratio 2"
@@ -1188,7 +1188,7 @@ TEST(ExperimentCli, WhatTheDataCannotHoldIsRefusedBeforeAnythingTrains) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");  // 3 classes of 12 training images
   const std::string common = "--data " + (dir / "data").string() +
-                             " --seeds 1 --multiples 1 --gan-iters 2 --epochs 1"
+                             " --seeds 1 --multiples 1 --gan-steps 2 --epochs 1"
                              " --reference-epochs 1 --metric-samples 12 --device cpu --out " +
                              (dir / "out").string();
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -1446,7 +1446,7 @@ TEST(ExperimentCli, RunsAShardFromTheSlurmArrayAndMerges) {
   std::string output;
   const std::string common = "--data " + (dir / "data").string() +
                              " --sizes 3 --seeds 2 --schemes none --multiples 1"
-                             " --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
+                             " --gan-steps 2 --epochs 1 --reference-epochs 1 --metric-samples 12"
                              " --device cpu --out ";
   // The job array's variables give the shard when no flag does (tasks numbered from 1).
   for (int task : {1, 2}) {

@@ -256,7 +256,7 @@ TEST_F(ShardTest, ShardsNeedAGeneratorAndNoRetraining) {
 
 TEST_F(ShardTest, TheToolsShardFromSlurmArrayVariablesAndMerge) {
   const std::string common = "--data " + (dir_ / "data").string() +
-                             " --per-class 0 --n 23 --gen-batch 4 --scheme cond --no-retrain "
+                             " --per-class 0 --n 23 --generate-batch 4 --scheme cond --no-retrain "
                              "--device cpu --quiet --generator " +
                              checkpoint().string();
   std::string output;

@@ -105,7 +105,7 @@ TEST(OutputLock, EveryToolThatWritesAFolderWaitsItsTurn) {
   ganaug::testing::write_tiny_idx(dir / "data");
   const auto out = dir / "out";
   const std::string run = "--data " + (dir / "data").string() +
-                          " --per-class 0 --gan-iters 2 --n 6 --no-retrain --device cpu --quiet";
+                          " --per-class 0 --gan-steps 2 --n 6 --no-retrain --device cpu --quiet";
   std::string output;
   ASSERT_EQ(
       ganaug::testing::run_program(GANAUG_AUGMENT_EXE, run + " --out " + out.string(), &output), 0)

@@ -331,7 +331,7 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   ganaug::testing::TempDir dir;
   ganaug::testing::write_tiny_idx(dir / "data");
   const std::string common = "--data " + (dir / "data").string() +
-                             " --per-class 3 --gan-iters 2 --epochs 1 --n 6 --device cpu --json";
+                             " --per-class 3 --gan-steps 2 --epochs 1 --n 6 --device cpu --json";
   std::string output;
   EXPECT_EQ(ganaug::testing::run_program(
                 GANAUG_AUGMENT_EXE, common + " --pseudo --out " + (dir / "x").string(), &output),
@@ -370,7 +370,7 @@ TEST(AugmentCli, UnlabeledOptionsAreCheckedAndRun) {
   for (const auto& pool :
        {dir / "data" / "train-images-idx3-ubyte", dir / "reordered" / "images-idx3-ubyte"}) {
     const std::string same = "--data " + (dir / "data").string() + " --per-class 0 --unlabeled " +
-                             pool.string() + " --gan-iters 2 --epochs 1 --n 6 --device cpu --out " +
+                             pool.string() + " --gan-steps 2 --epochs 1 --n 6 --device cpu --out " +
                              (dir / "same").string();
     EXPECT_EQ(ganaug::testing::run_program(GANAUG_AUGMENT_EXE, same, &output), 1) << pool;
     EXPECT_NE(output.find("holds exactly the labeled images of"), std::string::npos) << output;

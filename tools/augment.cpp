@@ -102,9 +102,10 @@ po::options_description describe_options() {
   description.add(run);
 
   po::options_description gan_group("GAN");
-  gan_group.add_options()("gan-iters",
-                          po::value<int64_t>()->default_value(defaults.gan().iterations()),
-                          "GAN generator steps")(
+  ganaug::cli::add_renamed<int64_t>(gan_group, "gan-steps", "gan-iters",
+                                    defaults.gan().iterations(),
+                                    "GAN generator steps (ganaug 0.5: --gan-iters)");
+  gan_group.add_options()(
       "gan-batch", po::value<int64_t>()->default_value(defaults.gan().batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "checkpoint-every", po::value<int64_t>()->default_value(defaults.gan().checkpoint_every()),
@@ -112,12 +113,13 @@ po::options_description describe_options() {
       "only at the end)")(
       "generator", po::value<std::string>()->default_value(""),
       "reuse this GAN checkpoint (e.g. DIR/gan/checkpoint.pt) instead of training one")(
-      "gen-batch", po::value<int64_t>()->default_value(250),
-      "images per generation batch (larger suits a GPU)")(
       "dist-timeout", po::value<double>()->default_value(300),
       "seconds a process of a multi-process run (WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT as "
       "torchrun sets them, or Slurm's SLURM_NTASKS/SLURM_PROCID) waits for the others before "
       "failing");
+  ganaug::cli::add_renamed<int64_t>(
+      gan_group, "generate-batch", "gen-batch", 250,
+      "images per generation batch (larger suits a GPU; ganaug 0.5: --gen-batch)");
   description.add(gan_group);
 
   po::options_description pool("Unlabeled pool");
@@ -156,13 +158,14 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
       .n(values["n"].as<int64_t>())
       .out_dir(values["out"].as<std::string>())
       .gan(ganaug::GanOptions(options.gan())
-               .iterations(values["gan-iters"].as<int64_t>())
+               .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
                .batch_size(values["gan-batch"].as<int64_t>())
                .checkpoint_every(values["checkpoint-every"].as<int64_t>())
                .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
                .precision(ganaug::cli::precision_from(values)))
       .generator(values["generator"].as<std::string>())
-      .generate_batch_size(values["gen-batch"].as<int64_t>())
+      .generate_batch_size(
+          ganaug::cli::renamed_value<int64_t>(values, "generate-batch", "gen-batch"))
       .classifier(ganaug::cli::classifier_options_from(values, pool))
       .retrain(!values["no-retrain"].as<bool>())
       .unlabeled(values["unlabeled"].as<std::string>())

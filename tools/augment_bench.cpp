@@ -111,7 +111,7 @@ po::options_description grid_options() {
       "cond and argmax: keep only synthetic images whose label the real-data classifier (with "
       "--pool-teacher pseudo, in pool columns: the pool teacher) gives at least this "
       "probability (more are drawn to keep the count); 0 keeps all");
-  ganaug::cli::add_renamed(
+  ganaug::cli::add_renamed<std::string>(
       grid, "pool-sizes", "unlabeled", "0",
       "unlabeled pool sizes, comma-separated (ganaug 0.5: --unlabeled): N images drawn (seeded) "
       "from the training data outside the labeled subset and the validation split, their labels "
@@ -124,8 +124,9 @@ po::options_description grid_options() {
 po::options_description gan_options() {
   const auto gan = ganaug::jobs::ExperimentOptions().gan();
   po::options_description gan_group("GAN");
-  gan_group.add_options()("gan-iters", po::value<int64_t>()->default_value(gan.iterations()),
-                          "GAN generator steps")(
+  ganaug::cli::add_renamed<int64_t>(gan_group, "gan-steps", "gan-iters", gan.iterations(),
+                                    "GAN generator steps (ganaug 0.5: --gan-iters)");
+  gan_group.add_options()(
       "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
@@ -245,7 +246,8 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                                              const ganaug::cli::ShardChoice& shard) {
   const auto schemes = parse_schemes(values["schemes"].as<std::string>());
   const auto pools = parse_list<int64_t>(
-      "pool-sizes", ganaug::cli::renamed_value(values, "pool-sizes", "unlabeled"), true);
+      "pool-sizes", ganaug::cli::renamed_value<std::string>(values, "pool-sizes", "unlabeled"),
+      true);
   // A grid with a pool trained on by consistency takes the pool recipe's classifier (for all
   // of its cells, so that every arm trains the same network the same way) under the flags given.
   // The pool teacher of dual pseudo training is such a classifier too.
@@ -283,7 +285,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
       .gan(ganaug::GanOptions(options.gan())
-               .iterations(values["gan-iters"].as<int64_t>())
+               .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
                .batch_size(values["gan-batch"].as<int64_t>())
                .mode_seeking(values["gan-mode-seeking"].as<double>())
                .minibatch_std(ganaug::cli::default_on(values, "gan-mbstd"))

@@ -345,13 +345,10 @@ std::string version_text() {
   return out.str();
 }
 
-namespace {
-// The old spellings of add_default_on()'s settings: parsed, not shown by --help.
 po::options_description& old_spellings() {
   static po::options_description old("Spellings of ganaug 0.5");
   return old;
 }
-}  // namespace
 
 void add_default_on(po::options_description& group, const std::string& name,
                     const std::string& help) {
@@ -376,25 +373,13 @@ bool default_on(const po::variables_map& values, const std::string& name) {
   return on;
 }
 
-void add_renamed(po::options_description& group, const std::string& name,
-                 const std::string& old_name, const std::string& default_value,
-                 const std::string& help) {
-  group.add_options()(name.c_str(), po::value<std::string>()->default_value(default_value),
-                      help.c_str());
-  if (old_spellings().find_nothrow(old_name, false) == nullptr)
-    old_spellings().add_options()(old_name.c_str(), po::value<std::string>(), "");
-}
-
-std::string renamed_value(const po::variables_map& values, const std::string& name,
-                          const std::string& old_name) {
-  if (!values.count(old_name)) return values[name].as<std::string>();
-  if (!values[name].defaulted())
+void note_old_spelling(const std::string& name, const std::string& old_name,
+                       const std::string& value, bool name_given) {
+  if (name_given)
     throw UsageError("--" + old_name + " and --" + name + " given together (--" + old_name +
                      " is ganaug 0.5's name of --" + name + ")");
-  const auto& value = values[old_name].as<std::string>();
   std::cerr << "note: --" << old_name << " " << value << " is ganaug 0.5's spelling; use --" << name
             << " " << value << ". The old spelling goes in a later release.\n";
-  return value;
 }
 
 bool cuda_graphs_from(const po::variables_map& values) { return default_on(values, "cuda-graphs"); }

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -116,16 +117,36 @@ void add_default_on(boost::program_options::options_description& group, const st
 /// spellings are given or the old one's value is not 1, 0, on or off.
 bool default_on(const boost::program_options::variables_map& values, const std::string& name);
 
+/// The options read but not shown by --help: the old spellings of renamed settings.
+boost::program_options::options_description& old_spellings();
+/// Prints the notice of an old spelling (`--old_name value` is ganaug 0.5's; use `--name`);
+/// throws UsageError when the name was given too (`name_given`).
+void note_old_spelling(const std::string& name, const std::string& old_name,
+                       const std::string& value, bool name_given);
+
 /// One name for one concept: a valued option renamed. --<name> (added to `group` with
 /// `default_value` and `help`) is the name; --<old_name>, ganaug 0.5's, is still read for a
 /// release with a notice on stderr (renamed_value); --help does not list it.
+template <typename T>
 void add_renamed(boost::program_options::options_description& group, const std::string& name,
-                 const std::string& old_name, const std::string& default_value,
-                 const std::string& help);
+                 const std::string& old_name, const T& default_value, const std::string& help) {
+  namespace po = boost::program_options;
+  group.add_options()(name.c_str(), po::value<T>()->default_value(default_value), help.c_str());
+  if (old_spellings().find_nothrow(old_name, false) == nullptr)
+    old_spellings().add_options()(old_name.c_str(), po::value<T>(), "");
+}
 /// The value of add_renamed()'s option: the old spelling's where given (printing the notice),
 /// else the name's. Throws UsageError when both are given.
-std::string renamed_value(const boost::program_options::variables_map& values,
-                          const std::string& name, const std::string& old_name);
+template <typename T>
+T renamed_value(const boost::program_options::variables_map& values, const std::string& name,
+                const std::string& old_name) {
+  if (!values.count(old_name)) return values[name].as<T>();
+  const T value = values[old_name].as<T>();
+  std::ostringstream text;
+  text << value;
+  note_old_spelling(name, old_name, text.str(), !values[name].defaulted());
+  return value;
+}
 
 /// Adds --device, --no-cuda-graphs and --deterministic.
 void add_device_options(boost::program_options::options_description& description);

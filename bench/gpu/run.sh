@@ -88,7 +88,7 @@ for stage in "${stages[@]}"; do
         case "${4:-}" in *b*) variants="$variants on:bf16" ;; esac
         for variant in $variants; do
           timeout "$(left)" "$B/bench/bench_gan" --device cuda --image-size "$1" --channels "$2" \
-            --batch-size "$3" --iterations 200 --gen-batch 5000 --json "$out/tmp.json" \
+            --batch-size "$3" --iterations 200 --generate-batch 5000 --json "$out/tmp.json" \
             --cuda-graphs "${variant%%:*}" --precision "${variant##*:}" ${BENCH_ARGS:-} \
             >/dev/null && cat "$out/tmp.json" >>"$out/bench.jsonl"
         done

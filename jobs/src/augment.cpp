@@ -623,13 +623,13 @@ void AugmentOptions::validate() const {
                  distributed().world_size(), " processes");
   }
   GANAUG_CHECK(gan().batch_size() >= 1, "--gan-batch must be positive, got ", gan().batch_size());
-  GANAUG_CHECK(gan().iterations() >= 0, "--gan-iters must be 0 or positive, got ",
+  GANAUG_CHECK(gan().iterations() >= 0, "--gan-steps must be 0 or positive, got ",
                gan().iterations());
   GANAUG_CHECK(gan().checkpoint_every() >= 0,
                "--checkpoint-every must be positive (or 0: only at the end), got ",
                gan().checkpoint_every());
   gan().validate_settings();
-  GANAUG_CHECK(generate_batch_size() >= 1, "--gen-batch must be positive, got ",
+  GANAUG_CHECK(generate_batch_size() >= 1, "--generate-batch must be positive, got ",
                generate_batch_size());
   classifier().validate(detail::classifier_flag_name);
   GANAUG_CHECK(test_fraction() > 0 && test_fraction() < 1,

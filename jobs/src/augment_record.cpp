@@ -195,8 +195,8 @@ std::string record_difference(nlohmann::json was, const nlohmann::json& now) {
       {"joint",
        "the joint training (--joint-steps, --joint-weight, --joint-warmup, --classic, --lr, "
        "--lr-schedule, --ema, --classifier, --classifier-width)"},
-      {"generator", "--gan-iters / --generator"},
-      {"shard", "--shard / --num-shards / --gen-batch"},
+      {"generator", "--gan-steps / --generator"},
+      {"shard", "--shard / --num-shards / --generate-batch"},
       {"image_shape", "the image shape (--image-size, --channels)"},
       {"class_names", "the classes"},
       {"data", "--data (its images or labels)"},

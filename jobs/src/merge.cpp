@@ -165,7 +165,7 @@ nlohmann::json merge_shards(const std::string& out_dir, const std::vector<std::s
     GANAUG_CHECK(shard.count == reference.count &&
                      shard.record["shard"]["gen_batch"] == reference.record["shard"]["gen_batch"],
                  "shard ", shard.dir.string(), " was split differently from shard ",
-                 reference.dir.string(), " (number of shards or --gen-batch)");
+                 reference.dir.string(), " (number of shards or --generate-batch)");
     GANAUG_CHECK(shard.header == reference.header, "shard ", shard.dir.string(),
                  ": its labels.csv header differs from shard ", reference.dir.string());
     const auto [place, inserted] = by_index.emplace(shard.index, &shard);

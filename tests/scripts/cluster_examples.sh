@@ -44,12 +44,12 @@ for task in 1 2 3; do
 done
 bash "$examples/merge_shards.sbatch"
 augment --data "$DATA" --generator "$GENERATOR" --no-retrain --scheme smooth --n "$N" \
-  --gen-batch 500 --out "$work/single" --quiet $AUGMENT_ARGS
+  --generate-batch 500 --out "$work/single" --quiet $AUGMENT_ARGS
 cmp "$work/gen/merged/labels.csv" "$work/single/labels.csv"
 diff -r "$work/gen/merged/images" "$work/single/images"
 echo "== bench_grid.sbatch as a 2-task array, then merge_bench.sbatch"
 export OUT="$work/bench" BENCH_ARGS="--data $DATA --sizes 3 --seeds 2 --schemes none,cond --multiples 1
-  --gan-iters 2 --epochs 1 --reference-epochs 1 --metric-samples 12 --threads 1 --quiet"
+  --gan-steps 2 --epochs 1 --reference-epochs 1 --metric-samples 12 --threads 1 --quiet"
 for task in 0 1; do
   SLURM_ARRAY_TASK_ID=$task SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=2 \
     bash "$examples/bench_grid.sbatch"

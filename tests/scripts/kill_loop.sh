@@ -21,8 +21,8 @@ python3 "$here/make_tiny_folder.py" "$work/data" --classes 3 --per-class 12 --si
 # Checkpoints every 15 of 60 GAN steps so that kills land while one is written and runs resume
 # from them; small generation batches so that kills land between manifest appends; classifier
 # epochs so that kills land in the baseline and retraining stages too.
-args=(--data "$work/data" --per-class 0 --gan-iters 60 --checkpoint-every 15 --n 400
-      --gen-batch 20 --epochs 3 --device cpu --threads 1 --quiet)
+args=(--data "$work/data" --per-class 0 --gan-steps 60 --checkpoint-every 15 --n 400
+      --generate-batch 20 --epochs 3 --device cpu --threads 1 --quiet)
 
 start=$(date +%s.%N)
 "$augment" "${args[@]}" --out "$work/reference"
