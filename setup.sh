@@ -19,7 +19,7 @@ jobs="${JOBS:-$(nproc)}"
 
 packages=(cmake ninja-build g++ make pkg-config libtorch-dev libopenblas0-pthread libopencv-dev libtbb-dev
           libboost-program-options-dev libgtest-dev libgloo-dev zlib1g-dev nlohmann-json3-dev
-          dataset-fashion-mnist python3)
+          dataset-fashion-mnist python3 ccache)
 # The test mode also runs the sanitizer suite and the fuzzers (.ci/fuzz.sh): clang, its
 # libFuzzer/sanitizer runtimes (only recommended by clang, so named) and llvm-symbolizer; checks
 # the Python export and TorchScript classifiers against PyTorch (python3-torch); and renders

@@ -1149,6 +1149,14 @@ TEST(ExperimentCli, WithAValidationSplitTheStrongestSupervisedSettingIsTheRefere
     EXPECT_FALSE(given.contains("classic_choice")) << name;
     EXPECT_EQ(csv_classic(name), given["settings"]["classic"].get<std::string>()) << name;
   }
+  // A grid that took the given setting does not resume under the choosing default, and the
+  // refusal says how to go on with it.
+  EXPECT_NE(ganaug::testing::run_program(
+                GANAUG_BENCH_EXE, common + (dir / "none").string() + " --validation 0.25 --resume",
+                &output),
+            0);
+  for (const char* part : {"other settings", "classic_choices", "add --classic-choices none"})
+    EXPECT_NE(output.find(part), std::string::npos) << part << " not in:\n" << output;
 }
 
 namespace {

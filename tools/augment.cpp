@@ -66,14 +66,7 @@ void print_human_summary(const nlohmann::json& s) {
     std::cout << "no GAN training in this run)\n";
 }
 
-po::options_description describe_options() {
-  po::options_description description(
-      "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
-      "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
-      "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n");
-  const ganaug::jobs::AugmentOptions defaults;
-  ganaug::cli::add_help_options(description);
-  ganaug::cli::add_dataset_options(description, 100);
+po::options_description run_options() {
   po::options_description run("Run and output");
   run.add_options()(
       "test-data", po::value<std::string>()->default_value(""),
@@ -99,8 +92,11 @@ po::options_description describe_options() {
       "force", po::bool_switch(), "replace the contents of a non-empty --out")(
       "quiet,q", po::bool_switch(), "print only errors")(
       "json", po::bool_switch(), "print the summary JSON on stdout instead of the text summary");
-  description.add(run);
+  return run;
+}
 
+po::options_description gan_options() {
+  const ganaug::jobs::AugmentOptions defaults;
   po::options_description gan_group("GAN");
   ganaug::cli::add_renamed<int64_t>(gan_group, "gan-steps", "gan-iters",
                                     defaults.gan().iterations(),
@@ -120,8 +116,10 @@ po::options_description describe_options() {
   ganaug::cli::add_renamed<int64_t>(
       gan_group, "generate-batch", "gen-batch", 250,
       "images per generation batch (larger suits a GPU; ganaug 0.5: --gen-batch)");
-  description.add(gan_group);
+  return gan_group;
+}
 
+po::options_description pool_options() {
   po::options_description pool("Unlabeled pool");
   pool.add_options()(
       "unlabeled", po::value<std::string>()->default_value(""),
@@ -139,8 +137,19 @@ po::options_description describe_options() {
       "the pool by consistency (the teacher, DIR/teacher.pt) labels the pool for the GAN in "
       "place of the baseline; the retrained classifier is its student, and the summary gives "
       "the GAN's share over the teacher");
-  description.add(pool);
+  return pool;
+}
 
+po::options_description describe_options() {
+  po::options_description description(
+      "augment: train a conditional GAN on a small labeled dataset, write N synthetic images with\n"
+      "pseudo-labels, and retrain a classifier on real + synthetic data to measure the gain.\n"
+      "With no options: Fashion-MNIST, 100 images per class, its standard test set.\n");
+  ganaug::cli::add_help_options(description);
+  ganaug::cli::add_dataset_options(description, 100);
+  description.add(run_options());
+  description.add(gan_options());
+  description.add(pool_options());
   ganaug::cli::add_classifier_options(description);
   ganaug::cli::add_joint_options(description);
   ganaug::cli::add_device_options(description);

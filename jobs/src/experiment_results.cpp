@@ -180,8 +180,14 @@ std::string settings_difference(const nlohmann::json& was, const nlohmann::json&
     return settings.contains(key) ? nlohmann::json{{key, settings[key]}}.dump() : "no " + key;
   };
   for (const auto& [key, value] : now.items()) {
-    if (!was.contains(key) || was[key] != value)
-      return "the folder has " + show(was, key) + ", this run " + show(now, key);
+    if (!was.contains(key) || was[key] != value) {
+      // Grids run before the classical setting was chosen by default took the one given.
+      const bool chose_now = key == "classic_choices" && was.contains(key) && was[key].empty();
+      return "the folder has " + show(was, key) + ", this run " + show(now, key) +
+             (chose_now ? "; to go on with the folder's classical setting, add "
+                          "--classic-choices none"
+                        : "");
+    }
   }
   for (const auto& [key, value] : was.items()) {
     if (!now.contains(key))
