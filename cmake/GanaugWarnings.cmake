@@ -17,6 +17,11 @@ function(ganaug_torch_pch target)
     # Same flags as its users, or GCC silently ignores the precompiled header.
     target_link_libraries(ganaug_torch_pch PRIVATE ganaug_warnings)
     target_precompile_headers(ganaug_torch_pch PRIVATE <torch/torch.h>)
+    # Clang writes the header's time into the precompiled header, and a compiler cache that
+    # restores it makes every user fail the time check: leave the time out (ccache's manual).
+    if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+      target_compile_options(ganaug_torch_pch PRIVATE -Xclang -fno-pch-timestamp)
+    endif()
   endif()
   target_precompile_headers(${target} REUSE_FROM ganaug_torch_pch)
 endfunction()
