@@ -242,6 +242,35 @@ std::vector<ganaug::ClassicAugmentOptions> classic_choices_from(
   return choices;
 }
 
+// The --data folders (the default dataset when none), each with --format, --image-size and
+// --channels.
+std::vector<ganaug::DatasetSpec> datasets_from(const po::variables_map& values) {
+  std::vector<ganaug::DatasetSpec> datasets;
+  const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
+                                          : std::vector<std::string>{""};
+  for (const auto& path : paths) {
+    datasets.push_back(
+        ganaug::DatasetSpec()
+            .path(path)
+            .format(ganaug::cli::parse_flag(values, "format", ganaug::parse_dataset_format))
+            .image_size(values["image-size"].as<int64_t>())
+            .channels(values["channels"].as<int64_t>()));
+  }
+  return datasets;
+}
+
+// `base` with the GAN flags the grid takes.
+ganaug::GanOptions gan_from(const po::variables_map& values, const ganaug::GanOptions& base) {
+  return ganaug::GanOptions(base)
+      .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
+      .batch_size(values["gan-batch"].as<int64_t>())
+      .mode_seeking(values["gan-mode-seeking"].as<double>())
+      .minibatch_std(ganaug::cli::default_on(values, "gan-mbstd"))
+      .unlabeled_share(values["gan-unlabeled-share"].as<double>())
+      .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
+      .precision(ganaug::cli::precision_from(values));
+}
+
 ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                                              const ganaug::cli::ShardChoice& shard) {
   const auto schemes = parse_schemes(values["schemes"].as<std::string>());
@@ -257,18 +286,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
                    [](const ganaug::jobs::ExperimentScheme& s) { return s.pseudo; }) ||
        values["pool-teacher"].as<std::string>() == "pseudo");
   ganaug::jobs::ExperimentOptions options;
-  std::vector<ganaug::DatasetSpec> datasets;
-  const auto paths = values.count("data") ? values["data"].as<std::vector<std::string>>()
-                                          : std::vector<std::string>{""};
-  for (const auto& path : paths) {
-    datasets.push_back(
-        ganaug::DatasetSpec()
-            .path(path)
-            .format(ganaug::cli::parse_flag(values, "format", ganaug::parse_dataset_format))
-            .image_size(values["image-size"].as<int64_t>())
-            .channels(values["channels"].as<int64_t>()));
-  }
-  options.datasets(datasets)
+  options.datasets(datasets_from(values))
       .test_data(values["test-data"].as<std::string>())
       .validation_fraction(values["validation"].as<double>())
       .sizes(parse_list<int64_t>("sizes", values["sizes"].as<std::string>()))
@@ -284,14 +302,7 @@ ganaug::jobs::ExperimentOptions options_from(const po::variables_map& values,
       .multiples(parse_list<double>("multiples", values["multiples"].as<std::string>()))
       .seeds(values["seeds"].as<int64_t>())
       .first_seed(values["first-seed"].as<ganaug::cli::Unsigned>().value)
-      .gan(ganaug::GanOptions(options.gan())
-               .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
-               .batch_size(values["gan-batch"].as<int64_t>())
-               .mode_seeking(values["gan-mode-seeking"].as<double>())
-               .minibatch_std(ganaug::cli::default_on(values, "gan-mbstd"))
-               .unlabeled_share(values["gan-unlabeled-share"].as<double>())
-               .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
-               .precision(ganaug::cli::precision_from(values)))
+      .gan(gan_from(values, options.gan()))
       .strong_view(ganaug::cli::strong_view_from(values, pool))
       .classifier(
           ganaug::cli::classifier_options_from(values, pool)

@@ -158,13 +158,8 @@ void merge_references(nlohmann::json& merged, const nlohmann::json& shard, const
   }
 }
 
-}  // namespace
-
-nlohmann::json merge_experiments(const std::string& out_dir,
-                                 const std::vector<std::string>& shard_dirs, bool force) {
-  GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
-  std::vector<GridShard> shards;
-  for (const auto& dir : shard_dirs) shards.push_back(read_grid_shard(dir));
+// The shards by index: all of one grid (count, settings, grid), each index once, none missing.
+std::map<int64_t, const GridShard*> index_shards(const std::vector<GridShard>& shards) {
   const auto& first = shards.front();
   std::map<int64_t, const GridShard*> by_index;
   for (const auto& s : shards) {
@@ -186,6 +181,12 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   for (int64_t i = 0; i < first.count; ++i)
     GANAUG_CHECK(by_index.count(i), "shard ", i, " of ", first.count,
                  " is missing: give the folders of all ", first.count, " shards");
+  return by_index;
+}
+
+// Every shard holds exactly its own cells, all finished, and generators that fit them.
+void check_shards_finished(const std::vector<GridShard>& shards) {
+  const auto& first = shards.front();
   for (const auto& s : shards) {
     std::set<std::string> have;
     for (const auto& c : s.results["cells"]) have.insert(c["key"].get<std::string>());
@@ -199,8 +200,12 @@ nlohmann::json merge_experiments(const std::string& out_dir,
                  " others); finish it with --resume first");
     check_shard_generators(s.dir, s.results);
   }
+}
 
-  // The merged results, all read and ordered before anything is written.
+// The merged results, all read and ordered (one process's order: units in run order, each
+// unit's cells as its shard ran them) before anything is written.
+nlohmann::json merged_results(const GridShard& first,
+                              const std::map<int64_t, const GridShard*>& by_index) {
   auto merged = first.results;
   merged.erase("shard");
   merged["cells"] = nlohmann::json::array();
@@ -221,7 +226,6 @@ nlohmann::json merge_experiments(const std::string& out_dir,
                                      {"cells", r["cells"].size()}});
   }
   try {
-    // One process's order: units in run order, each unit's cells as its shard ran them.
     for (const auto* list : {"cells", "generators"}) {
       auto& items = merged[list];
       std::vector<nlohmann::json> sorted(items.begin(), items.end());
@@ -233,6 +237,19 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   } catch (const std::exception& e) {
     GANAUG_FAIL("the shards' results do not fit their grid (", first_line(e), ")");
   }
+  return merged;
+}
+
+}  // namespace
+
+nlohmann::json merge_experiments(const std::string& out_dir,
+                                 const std::vector<std::string>& shard_dirs, bool force) {
+  GANAUG_CHECK(!shard_dirs.empty(), "give the shard folders to merge");
+  std::vector<GridShard> shards;
+  for (const auto& dir : shard_dirs) shards.push_back(read_grid_shard(dir));
+  const auto by_index = index_shards(shards);
+  check_shards_finished(shards);
+  const auto merged = merged_results(shards.front(), by_index);
 
   // Checked before anything is written; the folder is emptied only with force.
   const fs::path out(out_dir);
