@@ -249,7 +249,7 @@ nlohmann::json merge_experiments(const std::string& out_dir,
   for (const auto& dir : shard_dirs) shards.push_back(read_grid_shard(dir));
   const auto by_index = index_shards(shards);
   check_shards_finished(shards);
-  const auto merged = merged_results(shards.front(), by_index);
+  auto merged = merged_results(shards.front(), by_index);
 
   // Checked before anything is written; the folder is emptied only with force.
   const fs::path out(out_dir);
