@@ -148,6 +148,8 @@ TEST(AugmentJoint, TheCommandLineAcceptsTheJointSchemesAndRefusesWhatTheyCannotG
   EXPECT_NE(output.find("drop --no-retrain"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme triple-joint --pseudo", &output), 2);
   EXPECT_NE(output.find("drop --pseudo"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--scheme newclass-joint --pool-one-pass", &output), 2);
+  EXPECT_NE(output.find("drop --pool-one-pass"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme triple-joint --joint-warmup 0.5", &output), 2);
   EXPECT_NE(output.find("--joint-warmup must lie in [0, 0.5)"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--scheme newclass-joint --joint-warmup 0.2", &output), 2);

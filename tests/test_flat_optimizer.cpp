@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sstream>
+
+#include "gan/gan_checkpoint.hpp"
 #include "training/flat_optimizer.hpp"
 
 // Each test file in a namespace of its own: the test executables compile several files as one
@@ -166,6 +169,154 @@ TEST(WeightAverage, FollowsTheDebiasedExponentialAverage) {
   const auto want = (0.81 * 0.1 * w1 + 0.9 * 0.1 * w2 + 0.1 * w3) / (1 - 0.729);
   EXPECT_TRUE(torch::allclose(average.average(), want));
   EXPECT_THROW(ganaug::detail::WeightAverage(torch::zeros({1}), 1.0), std::exception);
+}
+
+// `archive` written to memory and read back, as a checkpoint file holds it.
+torch::serialize::InputArchive read_back(torch::serialize::OutputArchive& archive) {
+  std::stringstream bytes;
+  archive.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  return in;
+}
+
+// A network with the weights of `trained`, each parameter in memory of its own (as a
+// checkpoint's weights arrive).
+nn::Sequential copy_of(nn::Sequential& trained) {
+  auto net = network();
+  torch::NoGradGuard no_grad;
+  const auto from = trained->parameters();
+  auto to = net->parameters();
+  for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  return net;
+}
+
+std::vector<bool> weights_only(nn::Sequential& net) {
+  std::vector<bool> decayed;
+  for (const auto& p : net->parameters()) decayed.push_back(p.dim() > 1);
+  return decayed;
+}
+
+// Two steps of an optimizer, its state saved and loaded into a new one over a copy of the
+// weights: both then take the same further steps.
+template <typename Make>
+void expect_saved_state_carries_on(Make make) {
+  auto net = network();
+  auto optimizer = make(net);
+  for (int step = 0; step < 2; ++step) {
+    optimizer->zero_grad();
+    loss_of(net, step).backward();
+    optimizer->step(1e-2);
+  }
+  torch::serialize::OutputArchive archive;
+  optimizer->save(archive);
+  auto in = read_back(archive);
+  auto resumed_net = copy_of(net);
+  auto resumed = make(resumed_net);
+  ASSERT_EQ(resumed->load(in), "");
+  for (int step = 2; step < 5; ++step) {
+    for (auto* o : {optimizer.get(), resumed.get()}) o->zero_grad();
+    loss_of(net, step).backward();
+    loss_of(resumed_net, step).backward();
+    optimizer->step(1e-2);
+    resumed->step(1e-2);
+    EXPECT_TRUE(torch::equal(optimizer->values(), resumed->values())) << "step " << step;
+  }
+}
+
+TEST(FlatOptimizer, SavedStateCarriesOnAsIfNeverStopped) {
+  expect_saved_state_carries_on([](nn::Sequential& net) {
+    return std::make_unique<ganaug::detail::FlatAdam>(net->parameters(), 5e-4);
+  });
+  expect_saved_state_carries_on([](nn::Sequential& net) {
+    return std::make_unique<ganaug::detail::FlatSgd>(net->parameters(), weights_only(net), 5e-4,
+                                                     0.9, true);
+  });
+  // Before any step there is no state, and loading it keeps none.
+  auto net = network();
+  ganaug::detail::FlatAdam fresh(net->parameters(), 0);
+  torch::serialize::OutputArchive empty;
+  fresh.save(empty);
+  auto in = read_back(empty);
+  EXPECT_EQ(fresh.load(in), "");
+}
+
+TEST(FlatAdam, ReadsLibTorchsAdamStateSavedByIndex) {
+  auto stock_net = network();
+  torch::optim::Adam stock(stock_net->parameters(),
+                           torch::optim::AdamOptions(1e-2).weight_decay(5e-4));
+  for (int step = 0; step < 2; ++step) {
+    stock.zero_grad();
+    loss_of(stock_net, step).backward();
+    stock.step();
+  }
+  torch::serialize::OutputArchive archive;
+  ganaug::detail::save_adam(archive, stock);
+  auto in = read_back(archive);
+  auto flat_net = copy_of(stock_net);
+  ganaug::detail::FlatAdam flat(flat_net->parameters(), 5e-4);
+  ASSERT_EQ(flat.load(in), "");
+  expect_same_steps<torch::optim::AdamOptions>(flat, flat_net, stock, stock_net, 1e-2);
+}
+
+TEST(FlatSgd, ReadsStateStoredInAnotherParameterOrder) {
+  // Momentum buffers written by index over LibTorch SGD's parameter groups, the weights' group
+  // first (as ganaug's joint checkpoints v1 hold them): parameter i under index stored[i].
+  auto net = network();
+  ganaug::detail::FlatSgd sgd(net->parameters(), weights_only(net), 5e-4, 0.9, true);
+  for (int step = 0; step < 2; ++step) {
+    sgd.zero_grad();
+    loss_of(net, step).backward();
+    sgd.step(0.03);
+  }
+  const auto decayed = weights_only(net);
+  std::vector<size_t> stored(decayed.size());
+  size_t next = 0;
+  for (const bool group : {true, false})
+    for (size_t i = 0; i < decayed.size(); ++i)
+      if (decayed[i] == group) stored[i] = next++;
+  torch::serialize::OutputArchive own;
+  sgd.save(own);
+  auto in_own = read_back(own);
+  torch::serialize::OutputArchive grouped;
+  grouped.write("count", c10::IValue(static_cast<int64_t>(stored.size())));
+  for (size_t i = 0; i < stored.size(); ++i) {
+    torch::Tensor momentum;
+    ASSERT_TRUE(in_own.try_read("momentum_" + std::to_string(i), momentum));
+    grouped.write("momentum_" + std::to_string(stored[i]), momentum);
+  }
+  auto in = read_back(grouped);
+  auto resumed_net = copy_of(net);
+  ganaug::detail::FlatSgd resumed(resumed_net->parameters(), decayed, 5e-4, 0.9, true);
+  EXPECT_NE(resumed.load(in), "");  // read in the parameters' order, the shapes do not fit
+  ASSERT_EQ(resumed.load(in, stored), "");
+  for (int step = 2; step < 4; ++step) {
+    sgd.zero_grad();
+    resumed.zero_grad();
+    loss_of(net, step).backward();
+    loss_of(resumed_net, step).backward();
+    sgd.step(0.03);
+    resumed.step(0.03);
+    EXPECT_TRUE(torch::equal(sgd.values(), resumed.values())) << "step " << step;
+  }
+}
+
+TEST(WeightAverage, SavedOrAssumedAveragesCarryOn) {
+  ganaug::detail::WeightAverage kept(torch::zeros({2}), 0.9);
+  for (const float w : {1.0f, -2.0f, 4.0f}) kept.update(torch::full({2}, w));
+  torch::serialize::OutputArchive archive;
+  kept.save(archive);
+  auto in = read_back(archive);
+  ganaug::detail::WeightAverage loaded(torch::zeros({2}), 0.9), assumed(torch::zeros({2}), 0.9);
+  ASSERT_EQ(loaded.load(in), "");
+  assumed.assume(kept.average(), 3);
+  EXPECT_TRUE(torch::allclose(assumed.average(), kept.average()));
+  for (auto* a : {&kept, &loaded, &assumed}) a->update(torch::full({2}, 0.5f));
+  EXPECT_TRUE(torch::equal(loaded.average(), kept.average()));
+  EXPECT_TRUE(torch::allclose(assumed.average(), kept.average()));
+  ganaug::detail::WeightAverage other_shape(torch::zeros({3}), 0.9);
+  auto again = read_back(archive);
+  EXPECT_NE(other_shape.load(again), "");
 }
 
 TEST(DistributionAlignment, ScalesTowardsTheLabeledSharesAndRenormalises) {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "gan/gan_checkpoint.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/job.hpp"
 #include "ganaug/joint.hpp"
@@ -200,6 +201,14 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   off.train(data, &pool);
   auto c = off.classifier();
   EXPECT_FALSE(same_weights(*a, *c));
+  // Distribution alignment of the targets, as the classifier's own training does it, is honoured.
+  auto aligned_options = ganaug::JointOptions(options);
+  aligned_options.classifier().distribution_alignment(true);
+  ganaug::JointTrainer aligned(aligned_options, data.class_names);
+  set_views(aligned);
+  aligned.train(data, &pool);
+  auto d = aligned.classifier();
+  EXPECT_FALSE(same_weights(*a, *d));
 
   ganaug::testing::TempDir dir;
   {
@@ -400,6 +409,49 @@ TEST(Joint, TheClassifierTrainsWithSgdWhenAskedAndResumesItsMomentum) {
       {"checkpoint.pt", "trained with sgd", "uses adam"});
 }
 
+// Checkpoints written before the joint classifier moved onto the classifier's own engine
+// (format v1, tests/data: torch::optim's Adam, or SGD over two parameter groups; the average a
+// module) resume: the trained classifier is the stored average at first, the moments and
+// momentum buffers are read, the run finishes, and it is saved as format v2.
+TEST(Joint, CheckpointsOfFormatV1Resume) {
+  const auto data = squares(6, 1);
+  auto pool = squares(4, 2, true);
+  const ganaug::detail::CheckpointKind kind{"ganaug-joint-checkpoint-v", 2, 1, false,
+                                            "joint checkpoint"};
+  for (const bool sgd : {false, true}) {
+    auto options = tiny(sgd ? JointForm::kTriple : JointForm::kKPlus1, 6);
+    if (sgd) options.classifier().optimizer(ganaug::ClassifierOptimizer::kSgd).lr(0.03);
+    const std::string path =
+        std::string(GANAUG_TEST_DATA) + "/joint_checkpoint_v1_" + (sgd ? "sgd" : "adam") + ".pt";
+    ganaug::JointTrainer trainer(options, data.class_names);
+    trainer.resume(path);
+    EXPECT_EQ(trainer.iteration(), 3);
+    ganaug::detail::CheckpointReader reader(path, torch::Device(torch::kCPU), kind);
+    EXPECT_EQ(reader.version(), 1);
+    ganaug::Classifier stored(options.classifier_options());
+    reader.load("classifier_average", *stored);
+    auto at_resume = trainer.classifier();
+    const auto a = at_resume->parameters(), b = stored->parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << "parameter " << i;
+    EXPECT_TRUE(trainer.train(data, &pool));
+    ganaug::testing::TempDir dir;
+    const auto saved = (dir / "checkpoint.pt").string();
+    trainer.save_checkpoint(saved);
+    std::ifstream file(saved);
+    std::string header;
+    std::getline(file, header);
+    EXPECT_EQ(header.rfind("ganaug-joint-checkpoint-v2 ", 0), 0u) << header;
+    ganaug::JointTrainer again(options, data.class_names);
+    again.resume(saved);
+    auto finished = trainer.classifier(), reread = again.classifier();
+    const auto c = finished->parameters(), d = reread->parameters();
+    for (size_t i = 0; i < c.size(); ++i)
+      EXPECT_TRUE(torch::equal(c[i], d[i])) << "parameter " << i;
+  }
+}
+
 TEST(Joint, OptionsAreValidatedNamingTheValue) {
   using ganaug::testing::expect_error;
   const std::vector<std::string> names{"a", "b", "c"};
@@ -419,6 +471,11 @@ TEST(Joint, OptionsAreValidatedNamingTheValue) {
   custom.classifier(custom.classifier().custom(ganaug::CustomNetwork{
       [] { return torch::nn::AnyModule(torch::nn::Linear(1, 1)); }, "mine.pt"}));
   expect_error([&] { ganaug::JointTrainer(custom, names); }, {"built-in", "mine.pt"});
+  // What the joint trainer's classifier does not do is refused, not ignored.
+  auto one_pass = tiny(JointForm::kKPlus1, 1);
+  one_pass.classifier().pool_one_pass(true);
+  expect_error([&] { ganaug::JointTrainer(one_pass, names); },
+               {"pool_one_pass", "--pool-one-pass"});
   EXPECT_EQ(ganaug::parse_joint_form("2k"), JointForm::kTwoK);
   for (auto form : {JointForm::kKPlus1, JointForm::kTwoK, JointForm::kTriple})
     EXPECT_EQ(ganaug::parse_joint_form(ganaug::to_string(form)), form);

@@ -577,6 +577,9 @@ void validate_joint(const AugmentOptions& o) {
                "a joint scheme's classifier is trained with the generator: drop "
                "--no-retrain (or pick another scheme)");
   GANAUG_CHECK(!o.pseudo(), "a joint scheme trains on the unlabeled pool itself: drop --pseudo");
+  GANAUG_CHECK(!o.classifier().pool_one_pass(),
+               "a joint scheme's classifier runs its passes over labeled, pool and generated "
+               "images apart: drop --pool-one-pass");
   GANAUG_CHECK(o.num_shards() == 1 && o.distributed().world_size() == 1,
                "a joint scheme runs in one process, unsharded");
   GANAUG_CHECK(!o.classifier().custom(),

@@ -118,7 +118,8 @@ TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
 
 /// The classifier options of a job's joint training: the job's classifier `c` (network,
 /// learning rate, schedule, weight decay, batch) with the joint options' optimizer (Adam unless
-/// asked: the pool recipe's SGD does not carry over), and their Polyak decay unless `c` sets one.
+/// asked: the pool recipe's SGD does not carry over), and their Polyak decay unless `c` sets one;
+/// without `c`'s pool_one_pass (joint training runs its passes apart).
 ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const JointOptions& j);
 
 /// A job's joint stage: `joint` (form, steps, weights) for `data`'s classes and image shape,

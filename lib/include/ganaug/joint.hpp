@@ -39,13 +39,15 @@ namespace ganaug {
 /// The classifier's outputs under `form` for K classes: K, or 2K for kTwoK.
 int64_t joint_outputs(JointForm form, int64_t num_classes);
 
-/// A joint run. The classifier options give its network (architecture, width), its optimizer
-/// (Adam, or SGD with Nesterov momentum and weight decay on the convolution and linear weights
-/// only, as in the classifier's own training), learning rate and schedule, weight decay, the
-/// labeled images per step (batch_size) and the Polyak average of its weights that is the
-/// trained classifier (ema_decay; 0 takes the last step's weights), recalibrate_batchnorm, and
-/// with a pool the consistency loss's pool_ratio, pool_threshold and pool_ramp_share; their
-/// num_outputs, image size, channels, epochs, seed, device, threads and other pool fields are
+/// A joint run. Its classifier is trained by the classifier's own engine (the optimizer and
+/// weight average of train_classifier). The classifier options give its network (architecture,
+/// width), its optimizer (Adam, or SGD with Nesterov momentum and weight decay on the convolution
+/// and linear weights only), learning rate and schedule, weight decay, the labeled images per
+/// step (batch_size) and the weight average that is the trained classifier (ema_decay, the same
+/// debiased average as train_classifier's; 0 takes the last step's weights),
+/// recalibrate_batchnorm, and with a pool the consistency loss's pool_ratio, pool_threshold,
+/// pool_ramp_share, pool_target_dropout and distribution_alignment; pool_one_pass is refused;
+/// their num_outputs, image size, channels, epochs, seed, device, threads and other fields are
 /// not read (the run's own fields and the data decide them). The GAN options give the generator
 /// (latent_dim, g_width, g_lr, ema_decay, and mode_seeking: MSGAN's term against one image per
 /// class, added to the generator's loss in every form, as in GanTrainer), Adam's betas for every
@@ -63,7 +65,7 @@ struct JointOptions {
   TORCH_ARG(int64_t, channels);
   /// The form (default K + 1).
   TORCH_ARG(JointForm, form) = JointForm::kKPlus1;
-  /// The classifier's network and schedule (see above). Polyak averaging on by default.
+  /// The classifier's network and schedule (see above). Weight averaging on by default.
   TORCH_ARG(ClassifierOptions, classifier) = ClassifierOptions(2).ema_decay(0.999);
   /// The generator's (and kTriple's discriminator's) settings (see above).
   TORCH_ARG(GanOptions, gan) = GanOptions(1).beta1(0.5);
@@ -151,14 +153,16 @@ class JointTrainer {
   /// Loads a checkpoint written by save_checkpoint: weights, averages, optimizer moments and
   /// the step count. Throws ganaug::Error naming the file when it is missing, damaged, not a
   /// joint checkpoint, of another form, architecture or class names, holds NaN/Inf weights, or
-  /// has trained more steps than options().iterations().
+  /// has trained more steps than options().iterations(). Checkpoints of format v1 (written
+  /// before the classifier moved onto its own engine) are read too: their optimizer state as it
+  /// was, their classifier average carried on as the average of the steps taken.
   void resume(const std::string& path);
   /// Writes the whole training state atomically (a temporary file, then a rename), creating the
   /// parent folders. Throws ganaug::Error when a weight holds NaN/Inf or the file cannot be
   /// written (a previous file at `path` stays intact).
   void save_checkpoint(const std::string& path) const;
 
-  /// The trained classifier: the Polyak average when enabled (batch norm recalibrated from the
+  /// The trained classifier: the weight average when enabled (batch norm recalibrated from the
   /// labeled and pool images of the last train() call when recalibrate_batchnorm is on), else
   /// the classifier being trained; in evaluation mode. Its outputs are joint_outputs(form, K):
   /// predict_probabilities(classifier, images, K) gives the class probabilities of every form.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "classifier/classifier_optimizer.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
@@ -278,22 +279,6 @@ void check_training_inputs(const LabeledDataset& real, const LabeledDataset* syn
                (real.labels < 0).sum().item<int64_t>(), " pool images");
 }
 
-// The optimizer options ask for, over the model's parameters.
-std::unique_ptr<detail::FlatOptimizer> make_optimizer(Classifier& model,
-                                                      const ClassifierOptions& options) {
-  // A custom network's frozen parameters (no gradient asked) stay as they are.
-  std::vector<torch::Tensor> parameters;
-  for (const auto& p : model->parameters())
-    if (p.requires_grad()) parameters.push_back(p);
-  if (options.optimizer() == ClassifierOptimizer::kAdam)
-    return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay());
-  // Decay the convolution and linear weights (2-D and up), not biases or batch norm (1-D).
-  std::vector<bool> decayed;
-  for (const auto& p : parameters) decayed.push_back(p.dim() > 1);
-  return std::make_unique<detail::FlatSgd>(parameters, decayed, options.weight_decay(),
-                                           options.momentum(), true);
-}
-
 // The pool's targets aligned to the labeled images' class shares, when asked.
 std::unique_ptr<detail::DistributionAlignment> make_alignment(const TrainingSet& set,
                                                               const ClassifierOptions& options,
@@ -377,7 +362,7 @@ class TrainingRun {
         ramp_steps_(options.pool_ramp_share() * static_cast<double>(total_steps_)) {
     model_->reset_parameters(options.seed());
     model_->to(device_);
-    optimizer_ = make_optimizer(model_, options);
+    optimizer_ = detail::make_classifier_optimizer(model_, options);
     if (options.ema_decay() > 0) average_.emplace(optimizer_->values(), options.ema_decay());
     alignment_ = make_alignment(set_, options, k_);
   }
@@ -557,6 +542,19 @@ Classifier TrainingRun::finish() {
 }
 
 }  // namespace
+
+std::unique_ptr<detail::FlatOptimizer> detail::make_classifier_optimizer(
+    Classifier& model, const ClassifierOptions& options) {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) parameters.push_back(p);
+  if (options.optimizer() == ClassifierOptimizer::kAdam)
+    return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay());
+  std::vector<bool> decayed;
+  for (const auto& p : parameters) decayed.push_back(p.dim() > 1);
+  return std::make_unique<detail::FlatSgd>(parameters, decayed, options.weight_decay(),
+                                           options.momentum(), true);
+}
 
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks) {

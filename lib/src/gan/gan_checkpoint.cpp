@@ -14,6 +14,7 @@
 #include "gan/gan_fields.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/file_io.hpp"
+#include "training/flat_optimizer.hpp"
 
 namespace ganaug::detail {
 
@@ -200,33 +201,6 @@ std::string load_adam_v1(torch::serialize::InputArchive& archive, torch::optim::
   return "";
 }
 
-// The parameters of every group of `optimizer`, in order.
-std::vector<torch::Tensor> all_parameters(torch::optim::Optimizer& optimizer) {
-  std::vector<torch::Tensor> parameters;
-  for (const auto& group : optimizer.param_groups())
-    parameters.insert(parameters.end(), group.params().begin(), group.params().end());
-  return parameters;
-}
-
-// SGD's momentum buffers keyed by parameter index (format v2 only). Returns what is wrong, or "".
-std::string load_sgd(torch::serialize::InputArchive& archive, torch::optim::SGD& optimizer) {
-  using StateMap = std::decay_t<decltype(optimizer.state())>;
-  const auto parameters = all_parameters(optimizer);
-  if (!holds_count(archive, parameters.size()))
-    return "its optimizer state is for another number of parameters";
-  optimizer.state().clear();
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    torch::Tensor momentum;
-    if (!archive.try_read("momentum_" + std::to_string(i), momentum)) continue;  // no step yet
-    if (!momentum.sizes().equals(parameters[i].sizes()))
-      return "its optimizer state for parameter " + std::to_string(i) + " does not fit";
-    auto state = std::make_unique<torch::optim::SGDParamState>();
-    state->momentum_buffer(momentum.to(parameters[i].options()));
-    optimizer.state()[adam_state_key<StateMap>(parameters[i])] = std::move(state);
-  }
-  return "";
-}
-
 }  // namespace
 
 void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o) {
@@ -245,19 +219,6 @@ void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& opt
     archive.write("step_" + index, c10::IValue(static_cast<int64_t>(state.step())));
     archive.write("exp_avg_" + index, state.exp_avg());
     archive.write("exp_avg_sq_" + index, state.exp_avg_sq());
-  }
-}
-
-void save_sgd(torch::serialize::OutputArchive& archive, torch::optim::SGD& optimizer) {
-  using StateMap = std::decay_t<decltype(optimizer.state())>;
-  const auto parameters = all_parameters(optimizer);
-  archive.write("count", c10::IValue(static_cast<int64_t>(parameters.size())));
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const auto found = optimizer.state().find(adam_state_key<StateMap>(parameters[i]));
-    if (found == optimizer.state().end()) continue;  // no step taken yet
-    const auto& state = static_cast<const torch::optim::SGDParamState&>(*found->second);
-    if (state.momentum_buffer().defined())
-      archive.write("momentum_" + std::to_string(i), state.momentum_buffer());
   }
 }
 
@@ -490,8 +451,13 @@ void CheckpointReader::load_optimizer(const char* key, torch::optim::Adam& optim
   });
 }
 
-void CheckpointReader::load_optimizer(const char* key, torch::optim::SGD& optimizer) {
-  load_state(key, [&](torch::serialize::InputArchive& sub) { return load_sgd(sub, optimizer); });
+void CheckpointReader::load_optimizer(const char* key, FlatOptimizer& optimizer,
+                                      const std::vector<size_t>& stored) {
+  load_state(key, [&](torch::serialize::InputArchive& sub) { return optimizer.load(sub, stored); });
+}
+
+void CheckpointReader::load_average(const char* key, WeightAverage& average) {
+  load_state(key, [&](torch::serialize::InputArchive& sub) { return average.load(sub); });
 }
 
 void CheckpointReader::load_state(

@@ -13,6 +13,9 @@
 
 namespace ganaug::detail {
 
+class FlatOptimizer;
+class WeightAverage;
+
 /// A kind of checksummed file: a header line "<prefix><version> libtorch=<version> bytes=<n>
 /// fnv1a64=<16 hex digits>" followed by n bytes of LibTorch archive.
 struct CheckpointKind {
@@ -36,8 +39,6 @@ void write_options(torch::serialize::OutputArchive& archive, const GanOptions& o
 /// Writes Adam's moments keyed by parameter index (LibTorch's own layout keys them by tensor
 /// address, which neither travels between LibTorch versions nor comes out the same twice).
 void save_adam(torch::serialize::OutputArchive& archive, torch::optim::Adam& optimizer);
-/// Writes SGD's momentum buffers the same way, the parameters of all groups counted in order.
-void save_sgd(torch::serialize::OutputArchive& archive, torch::optim::SGD& optimizer);
 
 /// The bytes of a checkpoint file of the current format holding `payload` (a serialised LibTorch
 /// archive): the format's header line with the payload's size and checksum, then the payload.
@@ -74,8 +75,14 @@ class CheckpointReader {
   // layout (format v1, keyed by the addresses of the writing process's tensors, matched up by
   // order).
   void load_optimizer(const char* key, torch::optim::Adam& optimizer);
-  // Loads SGD's momentum buffers as save_sgd wrote them.
-  void load_optimizer(const char* key, torch::optim::SGD& optimizer);
+  // Loads a flat optimizer's state (FlatOptimizer::save's, or save_adam's for the same
+  // parameters); `stored` as FlatOptimizer::load takes it.
+  void load_optimizer(const char* key, FlatOptimizer& optimizer,
+                      const std::vector<size_t>& stored = {});
+  // Loads a weight average as WeightAverage::save wrote it.
+  void load_average(const char* key, WeightAverage& average);
+  // The file's format version (1 for a GAN checkpoint without the header line).
+  int64_t version() const { return version_; }
   // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.
   void check_finite_weights(const torch::nn::Module& module, const char* key) const;
 

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 
+#include "classifier/classifier_optimizer.hpp"
 #include "gan/fake_classes.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "gan/gan_fields.hpp"
@@ -19,6 +22,7 @@
 #include "ganaug/schemes.hpp"
 #include "ganaug/seed_streams.hpp"
 #include "training/dropout_off.hpp"
+#include "training/flat_optimizer.hpp"
 
 namespace ganaug {
 
@@ -26,8 +30,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Joint checkpoints: v1 the header line.
-constexpr detail::CheckpointKind kJointCheckpoint{"ganaug-joint-checkpoint-v", 1, 1, false,
+/// Joint checkpoints: v1 the header line (the classifier trained by torch::optim, its average a
+/// module); v2 the classifier's own engine (a flat optimizer's state, a WeightAverage).
+constexpr detail::CheckpointKind kJointCheckpoint{"ganaug-joint-checkpoint-v", 2, 1, false,
                                                   "joint checkpoint"};
 
 torch::TensorOptions on(const torch::Device& device, torch::ScalarType type) {
@@ -65,6 +70,10 @@ void JointOptions::validate() const {
                warmup_share());
   GANAUG_CHECK(threads() >= 0, "the thread count must be 0 (leave as is) or positive, got ",
                threads());
+  GANAUG_CHECK(!classifier().pool_one_pass(),
+               "joint training runs its classifier's passes over labeled, pool and generated "
+               "images apart; one batch-norm pass over the pool's views (pool_one_pass, "
+               "--pool-one-pass) is the classifier's own training's");
   classifier_options().validate();
   gan_options().validate();
 }
@@ -163,10 +172,14 @@ struct JointTrainer::State {
   JointOptions options;
   std::vector<std::string> class_names;
   torch::Device device;
-  Classifier classifier{nullptr}, classifier_average{nullptr};
+  Classifier classifier{nullptr};
   Generator generator{nullptr}, generator_ema{nullptr};
   Discriminator discriminator{nullptr};
-  std::unique_ptr<torch::optim::Optimizer> c_optimizer;  // Adam or SGD, as the options ask
+  // The classifier's engine, as in train_classifier: its optimizer over one flat buffer and
+  // the weight average that is the trained classifier (ClassifierOptions::ema_decay).
+  std::unique_ptr<detail::FlatOptimizer> c_optimizer;
+  std::optional<detail::WeightAverage> c_average;
+  std::unique_ptr<detail::DistributionAlignment> alignment;  // of the pool's targets, when asked
   std::unique_ptr<torch::optim::Adam> g_optimizer, d_optimizer;
   int64_t iteration = 0;
   torch::Tensor recalibration;  // the real images of the last train() call
@@ -182,26 +195,13 @@ struct JointTrainer::State {
                                                     .weight_decay(weight_decay));
   }
 
-  // The classifier's optimizer: Adam, or SGD with Nesterov momentum and weight decay on the
-  // convolution and linear weights only (as the classifier's own training, FixMatch's).
-  std::unique_ptr<torch::optim::Optimizer> classifier_optimizer(const ClassifierOptions& c) {
-    if (c.optimizer() == ClassifierOptimizer::kAdam)
-      return adam(*classifier, c.learning_rate(), c.weight_decay());
-    std::vector<torch::Tensor> decayed, other;
-    for (const auto& p : classifier->parameters()) (p.dim() > 1 ? decayed : other).push_back(p);
-    auto sgd = [&](double weight_decay) {
-      return torch::optim::SGDOptions(c.learning_rate())
-          .momentum(c.momentum())
-          .nesterov(true)
-          .weight_decay(weight_decay);
-    };
-    return std::make_unique<torch::optim::SGD>(
-        std::vector<torch::optim::OptimizerParamGroup>{
-            torch::optim::OptimizerParamGroup(
-                decayed, std::make_unique<torch::optim::SGDOptions>(sgd(c.weight_decay()))),
-            torch::optim::OptimizerParamGroup(other,
-                                              std::make_unique<torch::optim::SGDOptions>(sgd(0)))},
-        sgd(c.weight_decay()));
+  // The classifier's optimizer and weight average over its weights as they are now (again
+  // after a checkpoint's replace them).
+  void start_classifier_engine() {
+    const auto c = options.classifier_options();
+    c_optimizer = detail::make_classifier_optimizer(classifier, c);
+    c_average.reset();
+    if (c.ema_decay() > 0) c_average.emplace(c_optimizer->values(), c.ema_decay());
   }
 
   void build() {
@@ -209,21 +209,17 @@ struct JointTrainer::State {
     const auto c = o.classifier_options();
     classifier = Classifier(c);
     classifier->reset_parameters(o.seed());
-    classifier_average = Classifier(c);
-    detail::copy_state(*classifier, *classifier_average);
     const auto g = gan();
     generator = Generator(g.generator_options());
     reset_parameters(*generator, mix_seed(o.seed(), streams::kJointGeneratorInit));
     generator_ema = Generator(g.generator_options());
     detail::copy_state(*generator, *generator_ema);
     for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(classifier.get()),
-                                 static_cast<torch::nn::Module*>(classifier_average.get()),
                                  static_cast<torch::nn::Module*>(generator.get()),
                                  static_cast<torch::nn::Module*>(generator_ema.get())})
       m->to(device);
-    set_requires_grad(*classifier_average, false);
     set_requires_grad(*generator_ema, false);
-    c_optimizer = classifier_optimizer(c);
+    start_classifier_engine();
     g_optimizer = adam(*generator, g.g_lr());
     if (o.form() == JointForm::kTriple) {
       discriminator = Discriminator(g.discriminator_options());
@@ -327,12 +323,11 @@ struct JointTrainer::State {
     auto loss = supervised + o.unsupervised_weight() * ramp() * unsupervised;
     if (b.strong.defined())
       loss = loss + o.consistency_weight() * consistency_ramp() * consistency_term(b);
-    for (auto& group : c_optimizer->param_groups())
-      group.options().set_lr(scheduled_learning_rate(o.classifier_options(), iteration,
-                                                     std::max<int64_t>(1, o.iterations())));
     c_optimizer->zero_grad();
     loss.backward();
-    c_optimizer->step();
+    c_optimizer->step(scheduled_learning_rate(o.classifier_options(), iteration,
+                                              std::max<int64_t>(1, o.iterations())));
+    if (c_average) c_average->update(c_optimizer->values());
     return torch::stack({loss.detach(), supervised.detach()});
   }
 
@@ -352,6 +347,7 @@ struct JointTrainer::State {
       torch::NoGradGuard no_grad;
       detail::DropoutOff dropout_off(classifier, !options.classifier().pool_target_dropout());
       guess = torch::softmax(classifier(b.weak).slice(1, 0, options.num_classes()), 1);
+      if (alignment) guess = alignment->align(guess);
     }
     return consistency_loss(guess, classifier(b.strong), options.classifier().pool_threshold())
         .first;
@@ -471,13 +467,45 @@ struct JointTrainer::State {
     if (options.form() == JointForm::kTriple) d_loss = discriminator_step(data, b, fake);
     const auto c_losses = classifier_step(data, b, fake);
     const auto g_loss = generator_step(data, b);
-    const auto decay = options.classifier().ema_decay();
-    if (decay > 0)
-      detail::update_moving_average(*classifier, *classifier_average, decay, iteration);
     if (options.gan().ema_decay() > 0)
       detail::update_moving_average(*generator, *generator_ema, options.gan().ema_decay(),
                                     iteration + 1);
     return torch::cat({c_losses, g_loss.reshape({1}), d_loss.reshape({1})});
+  }
+
+  // The index each classifier parameter's optimizer state was saved under: v1's SGD had two
+  // parameter groups (the decayed weights of 2-D and up, then the rest); otherwise their order.
+  std::vector<size_t> stored_order(int64_t version) const {
+    const auto parameters = classifier->parameters();
+    std::vector<size_t> order(parameters.size());
+    size_t next = 0;
+    if (version >= 2 || options.classifier().optimizer() != ClassifierOptimizer::kSgd) {
+      for (auto& index : order) index = next++;
+      return order;
+    }
+    for (const bool decayed : {true, false})
+      for (size_t i = 0; i < parameters.size(); ++i)
+        if ((parameters[i].dim() > 1) == decayed) order[i] = next++;
+    return order;
+  }
+
+  // The classifier's weight average from a checkpoint: v2's WeightAverage; v1 kept it as a
+  // module (the GAN's warm-up average), carried on as the average of the `steps` steps taken.
+  void resume_average(detail::CheckpointReader& reader, int64_t steps) {
+    if (reader.version() >= 2) {
+      reader.load_average("classifier_weight_average", *c_average);
+      return;
+    }
+    Classifier average(options.classifier_options());
+    average->to(device);
+    reader.load("classifier_average", *average);
+    reader.check_finite_weights(*average, "classifier_average");
+    torch::NoGradGuard no_grad;
+    auto flat = torch::empty_like(c_optimizer->values());
+    const auto views = c_optimizer->views(flat);
+    const auto parameters = average->parameters();
+    for (size_t i = 0; i < views.size(); ++i) views[i].copy_(parameters[i]);
+    c_average->assume(flat, steps);
   }
 
   void check_weights() const {
@@ -581,6 +609,11 @@ bool JointTrainer::train(const LabeledDataset& labeled, const LabeledDataset* po
                "JointTrainer::strong_augment, the strong view");
   const JointData data(labeled, pool, o, s.device, static_cast<bool>(augment));
   const Views views{augment, weak_augment, strong_augment};
+  s.alignment.reset();
+  if (data.unlabeled_host.defined() && o.classifier().distribution_alignment()) {
+    const auto shares = torch::bincount(data.labels.cpu(), {}, o.num_classes()).to(torch::kFloat32);
+    s.alignment = std::make_unique<detail::DistributionAlignment>((shares / data.n).to(s.device));
+  }
   s.recalibration = data.recalibration;
   JointLog log(o, s.iteration);
   torch::Tensor losses;
@@ -628,16 +661,18 @@ void JointTrainer::save_checkpoint(const std::string& path) const {
     archive.write(key, sub);
   };
   add("classifier", *s.classifier);
-  add("classifier_average", *s.classifier_average);
   add("generator", *s.generator);
   add("generator_ema", *s.generator_ema);
   archive.write("classifier_optimizer", c10::IValue(to_string(c.optimizer())));
-  if (auto* sgd = dynamic_cast<torch::optim::SGD*>(s.c_optimizer.get())) {
+  {
     torch::serialize::OutputArchive sub;
-    detail::save_sgd(sub, *sgd);
+    s.c_optimizer->save(sub);
     archive.write("c_optimizer", sub);
-  } else {
-    add_adam("c_optimizer", static_cast<torch::optim::Adam&>(*s.c_optimizer));
+  }
+  if (s.c_average) {
+    torch::serialize::OutputArchive sub;
+    s.c_average->save(sub);
+    archive.write("classifier_weight_average", sub);
   }
   add_adam("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
@@ -664,9 +699,12 @@ void JointTrainer::resume(const std::string& path) {
                differences, " in this run); use the same model options or start a new run");
   GANAUG_CHECK(reader.class_names() == s.class_names, "checkpoint ", path,
                " was trained on other classes than this dataset's");
+  const auto steps = reader.integer("iteration");
+  GANAUG_CHECK(steps <= s.options.iterations(), "checkpoint ", path, " has trained ", steps,
+               " steps, more than this run's ", s.options.iterations(),
+               "; give at least as many steps or start a new run");
   const std::vector<std::pair<const char*, torch::nn::Module*>> modules{
       {"classifier", s.classifier.get()},
-      {"classifier_average", s.classifier_average.get()},
       {"generator", s.generator.get()},
       {"generator_ema", s.generator_ema.get()}};
   for (const auto& [key, module] : modules) {
@@ -678,20 +716,17 @@ void JointTrainer::resume(const std::string& path) {
   GANAUG_CHECK(optimizer == to_string(c.optimizer()), "checkpoint ", path,
                "'s classifier was trained with ", optimizer, ", this run's uses ",
                to_string(c.optimizer()), "; use the same --optimizer or start a new run");
-  if (auto* sgd = dynamic_cast<torch::optim::SGD*>(s.c_optimizer.get()))
-    reader.load_optimizer("c_optimizer", *sgd);
-  else
-    reader.load_optimizer("c_optimizer", static_cast<torch::optim::Adam&>(*s.c_optimizer));
+  // The loaded weights replaced the classifier's: gather them into a flat buffer again. v1's
+  // torch::optim state was written keyed by parameter index, as the flat optimizers read it.
+  s.start_classifier_engine();
+  reader.load_optimizer("c_optimizer", *s.c_optimizer, s.stored_order(reader.version()));
+  if (s.c_average) s.resume_average(reader, steps);
   reader.load_optimizer("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
     reader.load("discriminator", *s.discriminator);
     reader.check_finite_weights(*s.discriminator, "discriminator");
     reader.load_optimizer("d_optimizer", *s.d_optimizer);
   }
-  const auto steps = reader.integer("iteration");
-  GANAUG_CHECK(steps <= s.options.iterations(), "checkpoint ", path, " has trained ", steps,
-               " steps, more than this run's ", s.options.iterations(),
-               "; give at least as many steps or start a new run");
   s.iteration = steps;
 }
 
@@ -700,7 +735,13 @@ Classifier JointTrainer::classifier() {
   const auto c = s.options.classifier_options();
   Classifier out(c);
   out->to(s.device);
-  detail::copy_state(c.ema_decay() > 0 ? *s.classifier_average : *s.classifier, *out);
+  detail::copy_state(*s.classifier, *out);
+  if (s.c_average && s.iteration > 0) {
+    torch::NoGradGuard no_grad;
+    const auto average = s.c_optimizer->views(s.c_average->average());
+    auto parameters = out->parameters();
+    for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(average[i]);
+  }
   if (c.recalibrate_batchnorm() && s.recalibration.defined())
     recalibrate_batchnorm(out, s.recalibration.to(s.device));
   out->eval();

@@ -86,7 +86,10 @@ TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
 }
 
 ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const JointOptions& j) {
+  // One batch-norm pass over the pool's views is the pool columns' setting (a grid's joint
+  // columns run their passes apart; augment refuses it with a joint scheme).
   return ClassifierOptions(c)
+      .pool_one_pass(false)
       .optimizer(j.classifier().optimizer())
       .ema_decay(c.ema_decay() > 0 ? c.ema_decay() : j.classifier().ema_decay());
 }

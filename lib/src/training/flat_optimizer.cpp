@@ -7,6 +7,50 @@
 
 namespace ganaug::detail {
 
+namespace {
+
+// Whether `archive` says it holds the state of `n` parameters (save_adam's "count").
+bool stores_state_of(torch::serialize::InputArchive& archive, size_t n) {
+  c10::IValue count;
+  return archive.try_read("count", count) && count.isInt() &&
+         count.toInt() == static_cast<int64_t>(n);
+}
+
+// Copies the tensor stored under `key` into `target`; returns what is wrong, or "".
+std::string read_into(torch::serialize::InputArchive& archive, const std::string& key,
+                      torch::Tensor target) {
+  torch::Tensor stored;
+  if (!archive.try_read(key, stored)) return "it lacks " + key;
+  if (!stored.sizes().equals(target.sizes()))
+    return "its " + key + " does not fit the parameter it belongs to";
+  torch::NoGradGuard no_grad;
+  target.copy_(stored);
+  return "";
+}
+
+// Reads "<prefix><stored[i]>" into each `targets[i]`; "" and `found` 0 when none is stored, a
+// problem when only some are.
+std::string read_each(torch::serialize::InputArchive& archive, const std::string& prefix,
+                      const std::vector<torch::Tensor>& targets, const std::vector<size_t>& stored,
+                      size_t& found) {
+  found = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto key = prefix + std::to_string(stored[i]);
+    torch::Tensor probe;
+    if (!archive.try_read(key, probe)) continue;
+    const auto problem = read_into(archive, key, targets[i]);
+    if (!problem.empty()) return problem;
+    ++found;
+  }
+  if (found != 0 && found != targets.size())
+    return "its optimizer state covers only some of the parameters";
+  return "";
+}
+
+constexpr const char* kCountProblem = "its optimizer state is for another number of parameters";
+
+}  // namespace
+
 FlatOptimizer::FlatOptimizer(std::vector<torch::Tensor> parameters)
     : parameters_(std::move(parameters)) {
   GANAUG_CHECK(!parameters_.empty(), "an optimizer needs parameters");
@@ -21,15 +65,26 @@ FlatOptimizer::FlatOptimizer(std::vector<torch::Tensor> parameters)
   torch::NoGradGuard no_grad;
   values_ = torch::empty({total}, options);
   grads_ = torch::zeros({total}, options);
-  int64_t offset = 0;
-  for (auto& p : parameters_) {
-    // The same sizes and strides, in the flat buffer.
-    auto value = values_.as_strided(p.sizes(), p.strides(), offset);
-    value.copy_(p.detach());
-    p.set_data(value);
-    p.mutable_grad() = grads_.as_strided(p.sizes(), p.strides(), offset);
+  // The same sizes and strides, in the flat buffers.
+  const auto values = views(values_), grads = views(grads_);
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    auto& p = parameters_[i];
+    values[i].copy_(p.detach());
+    p.set_data(values[i]);
+    p.mutable_grad() = grads[i];
+  }
+}
+
+std::vector<torch::Tensor> FlatOptimizer::views(const torch::Tensor& flat) const {
+  GANAUG_CHECK(flat.dim() == 1 && flat.is_contiguous() && flat.numel() == values_.numel(),
+               "a flat buffer of ", values_.numel(), " elements was expected, got ", flat.sizes());
+  std::vector<torch::Tensor> out;
+  int64_t offset = flat.storage_offset();
+  for (const auto& p : parameters_) {
+    out.push_back(flat.as_strided(p.sizes(), p.strides(), offset));
     offset += p.numel();
   }
+  return out;
 }
 
 void FlatOptimizer::zero_grad() { grads_.zero_(); }
@@ -53,6 +108,16 @@ torch::Tensor FlatOptimizer::element_mask(const std::vector<bool>& chosen) const
     offset += n;
   }
   return mask;
+}
+
+std::string FlatOptimizer::load(torch::serialize::InputArchive& archive,
+                                const std::vector<size_t>& stored) {
+  if (!stores_state_of(archive, parameters_.size())) return kCountProblem;
+  std::vector<size_t> order(stored);
+  if (order.empty())
+    for (size_t i = 0; i < parameters_.size(); ++i) order.push_back(i);
+  GANAUG_CHECK(order.size() == parameters_.size(), "a stored order needs one index per parameter");
+  return load_state(archive, order);
 }
 
 FlatAdam::FlatAdam(std::vector<torch::Tensor> parameters, double weight_decay, double beta1,
@@ -87,6 +152,49 @@ void FlatAdam::step_on_device(const torch::Tensor& lr) {
                         beta2_, eps_, weight_decay_);
 }
 
+int64_t FlatAdam::steps() const {
+  return steps_on_device_.defined() ? static_cast<int64_t>(steps_on_device_.item<double>())
+                                    : steps_;
+}
+
+void FlatAdam::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("count", c10::IValue(static_cast<int64_t>(parameters_.size())));
+  const int64_t steps = this->steps();
+  if (steps == 0) return;  // as torch::optim's: no state before the first step
+  const auto first = views(exp_avg_), second = views(exp_avg_sq_);
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const auto index = std::to_string(i);
+    archive.write("step_" + index, c10::IValue(steps));
+    archive.write("exp_avg_" + index, first[i]);
+    archive.write("exp_avg_sq_" + index, second[i]);
+  }
+}
+
+std::string FlatAdam::load_state(torch::serialize::InputArchive& archive,
+                                 const std::vector<size_t>& stored) {
+  int64_t steps = 0;
+  for (const size_t index : stored) {
+    c10::IValue step;
+    if (!archive.try_read("step_" + std::to_string(index), step)) continue;
+    if (!step.isInt() || step.toInt() < 1 || (steps != 0 && step.toInt() != steps))
+      return "its optimizer state has uneven or invalid step counts";
+    steps = step.toInt();
+  }
+  size_t first = 0, second = 0;
+  torch::NoGradGuard no_grad;
+  exp_avg_.zero_();
+  exp_avg_sq_.zero_();
+  for (const auto& problem :
+       {read_each(archive, "exp_avg_", views(exp_avg_), stored, first),
+        read_each(archive, "exp_avg_sq_", views(exp_avg_sq_), stored, second)})
+    if (!problem.empty()) return problem;
+  if (first != second || (first == 0) != (steps == 0))
+    return "its optimizer state has step counts and moments that do not match";
+  steps_ = steps;
+  steps_on_device_ = torch::Tensor();
+  return "";
+}
+
 FlatSgd::FlatSgd(std::vector<torch::Tensor> parameters, const std::vector<bool>& decayed,
                  double weight_decay, double momentum, bool nesterov)
     : FlatOptimizer(std::move(parameters)),
@@ -119,6 +227,24 @@ void FlatSgd::step_on_device(const torch::Tensor& lr) {
   values_.sub_(direction() * lr.to(values_.scalar_type()));
 }
 
+void FlatSgd::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("count", c10::IValue(static_cast<int64_t>(parameters_.size())));
+  if (!momentum_buffer_.defined()) return;  // before the first step, or without momentum
+  const auto momentum = views(momentum_buffer_);
+  for (size_t i = 0; i < parameters_.size(); ++i)
+    archive.write("momentum_" + std::to_string(i), momentum[i]);
+}
+
+std::string FlatSgd::load_state(torch::serialize::InputArchive& archive,
+                                const std::vector<size_t>& stored) {
+  auto buffer = torch::zeros_like(values_);
+  size_t found = 0;
+  const auto problem = read_each(archive, "momentum_", views(buffer), stored, found);
+  if (!problem.empty()) return problem;
+  momentum_buffer_ = found > 0 ? buffer : torch::Tensor();
+  return "";
+}
+
 WeightAverage::WeightAverage(const torch::Tensor& like, double decay)
     : sum_(torch::zeros_like(like)), decay_(decay) {
   GANAUG_CHECK(decay > 0 && decay < 1, "a weight average's decay must lie in (0, 1), got ", decay);
@@ -139,6 +265,30 @@ void WeightAverage::count() { weight_ = 1 - (1 - weight_) * decay_; }
 torch::Tensor WeightAverage::average() const {
   GANAUG_CHECK(weight_ > 0, "a weight average has no weights before its first update");
   return sum_ / weight_;
+}
+
+void WeightAverage::assume(const torch::Tensor& average, int64_t updates) {
+  GANAUG_CHECK(average.sizes().equals(sum_.sizes()) && updates >= 0,
+               "a weight average can only carry on from an average of its own shape");
+  torch::NoGradGuard no_grad;
+  weight_ = 1 - std::pow(decay_, static_cast<double>(updates));
+  sum_.copy_(average).mul_(weight_);
+}
+
+void WeightAverage::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("sum", sum_);
+  archive.write("weight", c10::IValue(weight_));
+}
+
+std::string WeightAverage::load(torch::serialize::InputArchive& archive) {
+  c10::IValue weight;
+  if (!archive.try_read("weight", weight) || !weight.isDouble() || weight.toDouble() < 0 ||
+      weight.toDouble() >= 1)
+    return "its weight average lacks a weight in [0, 1)";
+  const auto problem = read_into(archive, "sum", sum_);
+  if (!problem.empty()) return problem;
+  weight_ = weight.toDouble();
+  return "";
 }
 
 DistributionAlignment::DistributionAlignment(const torch::Tensor& labeled, int64_t window)

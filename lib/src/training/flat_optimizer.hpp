@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace ganaug::detail {
@@ -35,8 +36,23 @@ class FlatOptimizer {
   void release();
   /// Every parameter's values, one after another: writing to it writes the parameters.
   const torch::Tensor& values() const { return values_; }
+  /// Views of `flat` (a buffer laid out as values()) shaped as the parameters, in their order.
+  std::vector<torch::Tensor> views(const torch::Tensor& flat) const;
+
+  /// Writes the optimizer's state keyed by parameter index ("count", then "step_i", "exp_avg_i"
+  /// and "exp_avg_sq_i", or "momentum_i", of each parameter once it has taken a step), as
+  /// detail::save_adam writes torch::optim::Adam's (and ganaug 0.x's joint checkpoints wrote
+  /// torch::optim::SGD's), so that those load here.
+  virtual void save(torch::serialize::OutputArchive& archive) const = 0;
+  /// Reads what save() wrote, or torch::optim's state saved that way; `stored[i]`, when given, is
+  /// the index parameter i was written under (an optimizer whose parameter groups put them in
+  /// another order). Returns what is wrong with it, or "" (the state is then the archive's).
+  std::string load(torch::serialize::InputArchive& archive, const std::vector<size_t>& stored = {});
 
  protected:
+  /// load()'s work: `stored` has one index per parameter.
+  virtual std::string load_state(torch::serialize::InputArchive& archive,
+                                 const std::vector<size_t>& stored) = 0;
   /// 1 over the elements of the parameters that `chosen` picks, 0 elsewhere (one flat buffer).
   torch::Tensor element_mask(const std::vector<bool>& chosen) const;
 
@@ -52,8 +68,13 @@ class FlatAdam : public FlatOptimizer {
            double beta2 = 0.999, double eps = 1e-8);
   void step(double lr) override;
   void step_on_device(const torch::Tensor& lr) override;
+  void save(torch::serialize::OutputArchive& archive) const override;
 
  private:
+  std::string load_state(torch::serialize::InputArchive& archive,
+                         const std::vector<size_t>& stored) override;
+  int64_t steps() const;
+
   torch::Tensor exp_avg_, exp_avg_sq_;
   torch::Tensor steps_on_device_;  // float64, from the first step_on_device
   double weight_decay_, beta1_, beta2_, eps_;
@@ -71,8 +92,11 @@ class FlatSgd : public FlatOptimizer {
           double weight_decay, double momentum, bool nesterov);
   void step(double lr) override;
   void step_on_device(const torch::Tensor& lr) override;
+  void save(torch::serialize::OutputArchive& archive) const override;
 
  private:
+  std::string load_state(torch::serialize::InputArchive& archive,
+                         const std::vector<size_t>& stored) override;
   // The step's direction: the gradient with weight decay and momentum (the buffer updated).
   torch::Tensor direction();
 
@@ -97,6 +121,13 @@ class WeightAverage {
   void count();
   /// The average so far; throws ganaug::Error before the first update.
   torch::Tensor average() const;
+  /// Carries on from `average`, taken as the average of `updates` updates (an average kept
+  /// another way, such as an older checkpoint's): the next update weighs it as this one would.
+  void assume(const torch::Tensor& average, int64_t updates);
+  /// Writes the average's state ("sum", "weight").
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Reads what save() wrote; returns what is wrong with it, or "".
+  std::string load(torch::serialize::InputArchive& archive);
 
  private:
   torch::Tensor sum_;
