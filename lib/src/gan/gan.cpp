@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "gan/fake_classes.hpp"
@@ -22,7 +20,6 @@
 
 namespace ganaug {
 
-namespace fs = std::filesystem;
 using detail::check_finite;
 using detail::copy_state;
 using detail::recompute_batchnorm_statistics;
@@ -37,60 +34,6 @@ constexpr int64_t kEmaStatisticsBatches = 16;
 constexpr int64_t kEagerIterations = 3;
 
 }  // namespace
-
-void detail::check_finite(const torch::nn::Module& module, const char* what, int64_t iteration) {
-  torch::NoGradGuard no_grad;
-  const auto parameters = module.named_parameters();
-  std::vector<torch::Tensor> finite;
-  for (const auto& item : parameters) finite.push_back(torch::isfinite(item.value()).all());
-  if (finite.empty()) return;
-  // One read from the device for all weights.
-  const auto flags = torch::stack(finite).to(torch::kCPU).contiguous();
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    GANAUG_CHECK(flags.data_ptr<bool>()[i], "training diverged by iteration ", iteration, ": the ",
-                 what, " weight '", parameters[i].key(),
-                 "' holds NaN or Inf; the last checkpoint is left intact. Lower the learning "
-                 "rates or change the seed");
-  }
-}
-
-void detail::copy_state(torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  auto source = from.parameters(), target = to.parameters();
-  for (size_t i = 0; i < source.size(); ++i) target[i].copy_(source[i]);
-  auto source_buffers = from.buffers(), target_buffers = to.buffers();
-  for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
-}
-
-void detail::update_moving_average(torch::nn::Module& model, torch::nn::Module& average,
-                                   double decay, int64_t step) {
-  const double d =
-      std::min(decay, (1.0 + static_cast<double>(step)) / (10.0 + static_cast<double>(step)));
-  torch::NoGradGuard no_grad;
-  auto source = model.parameters(), target = average.parameters();
-  for (size_t i = 0; i < source.size(); ++i) target[i].mul_(d).add_(source[i], 1 - d);
-  auto source_buffers = model.buffers(), target_buffers = average.buffers();
-  for (size_t i = 0; i < source_buffers.size(); ++i) target_buffers[i].copy_(source_buffers[i]);
-}
-
-torch::Tensor detail::mode_seeking_term(const torch::Tensor& fake, const torch::Tensor& noise,
-                                        int64_t half) {
-  // MSGAN: the ratio of image distance to noise distance, which the generator raises.
-  const auto image_distance = (fake.slice(0, 0, half) - fake.slice(0, half, 2 * half)).abs().mean();
-  const auto noise_distance =
-      (noise.slice(0, 0, half) - noise.slice(0, half, 2 * half)).abs().mean();
-  return 1.0 / (image_distance / noise_distance + 1e-5);
-}
-
-DiffAugmentPolicy detail::diffaugment_policy(const GanOptions& o, int64_t labeled_images) {
-  if (o.diffaugment()) return *o.diffaugment();
-  DiffAugmentPolicy policy;
-  if (labeled_images < 10000) {
-    policy.translation = policy.cutout = true;
-    policy.color = o.channels() == 3;
-  }
-  return policy;
-}
 
 namespace {
 const Choices<GanLoss>& gan_losses() {
@@ -370,9 +313,7 @@ struct GanTrainer::State {
           both, torch::cat({real.labels.index_select(0, index), scored_fake_classes}));
       real_scores = scores.slice(0, 0, d.local).to(torch::kFloat32);
       fake_scores = scores.slice(0, d.local).to(torch::kFloat32);
-      d_loss = o.loss() == GanLoss::kHinge
-                   ? torch::relu(1 - real_scores).mean() + torch::relu(1 + fake_scores).mean()
-                   : torch::softplus(-real_scores).mean() + torch::softplus(fake_scores).mean();
+      d_loss = detail::real_term(real_scores, o.loss()) + detail::fake_term(fake_scores, o.loss());
     }
     detail::zero_gradients(discriminator->parameters());
     d_loss.backward();
@@ -395,11 +336,7 @@ struct GanTrainer::State {
     auto fake_classes = d.mine(real.fake_classes.draw(batch, d.rng));
     const int64_t half = d.local / 2;
     const bool mode_seeking = o.mode_seeking() > 0 && half > 0;
-    if (mode_seeking) {
-      // Image i and image half + i share a class and differ in noise.
-      fake_classes = fake_classes.clone();
-      fake_classes.slice(0, half, 2 * half).copy_(fake_classes.slice(0, 0, half));
-    }
+    if (mode_seeking) fake_classes = detail::paired_classes(fake_classes, half);
     torch::Tensor g_loss;
     {
       detail::Autocast autocast(o.precision(), device);
@@ -408,7 +345,7 @@ struct GanTrainer::State {
       if (mode_seeking) seeking = detail::mode_seeking_term(fake, noise, half);
       if (real.policy.any()) fake = diff_augment(fake, real.policy, d.augment_rng);
       const auto scores = discriminator(fake, fake_classes).to(torch::kFloat32);
-      g_loss = o.loss() == GanLoss::kHinge ? -scores.mean() : torch::softplus(-scores).mean();
+      g_loss = detail::generator_term(scores, o.loss());
       if (mode_seeking) g_loss = g_loss + o.mode_seeking() * seeking;
     }
     detail::zero_gradients(generator->parameters());
@@ -520,21 +457,16 @@ namespace {
 class TrainingLog {
  public:
   TrainingLog(const GanOptions& o, int64_t first_iteration, bool writes)
-      : o_(o), first_iteration_(first_iteration), start_(std::chrono::steady_clock::now()) {
+      : o_(o),
+        first_iteration_(first_iteration),
+        start_(std::chrono::steady_clock::now()),
+        file_(writes ? o.out_dir() : "",
+              "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s", first_iteration) {
     progress_.iterations = o.iterations();
-    if (!writes || o.out_dir().empty()) return;
-    fs::create_directories(o.out_dir());
-    remove_temporary_files(o.out_dir());  // a checkpoint half written by a killed run
-    const auto log_path = fs::path(o.out_dir()) / "log.csv";
-    const bool fresh = !fs::exists(log_path) || first_iteration == 0;
-    log_.open(log_path, fresh ? std::ios::trunc : std::ios::app);
-    GANAUG_CHECK(log_.good(), "cannot write the training log ", log_path.string());
-    if (fresh) log_ << "iteration,d_loss,g_loss,d_real,d_fake,seconds,images_per_s\n";
-    checkpoint_path_ = (fs::path(o.out_dir()) / "checkpoint.pt").string();
   }
 
   // Where checkpoints go: empty when this process writes none.
-  const std::string& checkpoint_path() const { return checkpoint_path_; }
+  const std::string& checkpoint_path() const { return file_.checkpoint_path(); }
 
   // Reads the last step's losses (d_losses: loss, real and fake scores; undefined before the
   // first step) and throws ganaug::Error when one is NaN or Inf.
@@ -563,12 +495,8 @@ class TrainingLog {
     progress_.images_per_second =
         progress_.seconds > 0 ? (iteration - first_iteration_) * o_.batch_size() / progress_.seconds
                               : 0;
-    if (log_.is_open()) {
-      log_ << iteration << ',' << progress_.d_loss << ',' << progress_.g_loss << ','
-           << progress_.d_real << ',' << progress_.d_fake << ',' << progress_.seconds << ','
-           << progress_.images_per_second << '\n';
-      log_.flush();
-    }
+    file_.row(iteration, {progress_.d_loss, progress_.g_loss, progress_.d_real, progress_.d_fake,
+                          progress_.seconds, progress_.images_per_second});
     return progress_;
   }
 
@@ -576,8 +504,7 @@ class TrainingLog {
   const GanOptions& o_;
   int64_t first_iteration_;
   std::chrono::steady_clock::time_point start_;
-  std::ofstream log_;
-  std::string checkpoint_path_;
+  detail::RunLog file_;
   GanProgress progress_;
 };
 

@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <fstream>
+#include <initializer_list>
+#include <string>
 
 #include "ganaug/gan.hpp"
 
@@ -28,6 +31,33 @@ void update_moving_average(torch::nn::Module& model, torch::nn::Module& average,
 /// absolute distances between the two halves; the generator lowers it by making them differ.
 torch::Tensor mode_seeking_term(const torch::Tensor& fake, const torch::Tensor& noise,
                                 int64_t half);
+
+/// The discriminator's loss terms on its scores of real and of fake images, and the generator's
+/// on its scores of the generator's images: hinge relu(1 - s), relu(1 + s), -s, or the
+/// non-saturating BCE softplus(-s), softplus(s), softplus(-s); each a mean over the batch.
+torch::Tensor real_term(const torch::Tensor& scores, GanLoss loss);
+torch::Tensor fake_term(const torch::Tensor& scores, GanLoss loss);
+torch::Tensor generator_term(const torch::Tensor& scores, GanLoss loss);
+
+/// The generator batch's classes for the mode-seeking term: a copy of `classes` whose rows
+/// half + i take row i's class, so that images i and half + i differ only in noise.
+torch::Tensor paired_classes(const torch::Tensor& classes, int64_t half);
+
+/// A training run's log.csv in `out_dir` (nothing when it is empty): begun afresh with `header`
+/// when missing or at iteration 0, else appended to; the folder is created and the temporary
+/// files of a killed run removed. Names the run's checkpoint file too.
+class RunLog {
+ public:
+  RunLog(const std::string& out_dir, const char* header, int64_t first_iteration);
+  /// out_dir/checkpoint.pt, or empty when the run writes nothing.
+  const std::string& checkpoint_path() const { return checkpoint_path_; }
+  /// Writes the row "iteration,values..." and flushes it.
+  void row(int64_t iteration, std::initializer_list<double> values);
+
+ private:
+  std::ofstream log_;
+  std::string checkpoint_path_;
+};
 
 /// The DiffAugment transforms a discriminator trained on `labeled_images` real images uses:
 /// o.diffaugment(), or when that is "auto", translation and cutout under 10000 images (plus

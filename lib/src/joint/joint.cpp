@@ -4,8 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -25,8 +23,6 @@
 #include "training/flat_optimizer.hpp"
 
 namespace ganaug {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -389,15 +385,8 @@ struct JointTrainer::State {
     const auto scores = discriminator(all, torch::cat(classes));
     const int64_t l = b.labeled.size(0), f = fake.size(0);
     const auto real = scores.slice(0, 0, l), generated = scores.slice(0, l, l + f);
-    auto real_term = [&](const torch::Tensor& s) {
-      return g.loss() == GanLoss::kHinge ? torch::relu(1 - s).mean()
-                                         : torch::nn::functional::softplus(-s).mean();
-    };
-    auto fake_term = [&](const torch::Tensor& s) {
-      return g.loss() == GanLoss::kHinge ? torch::relu(1 + s).mean()
-                                         : torch::nn::functional::softplus(s).mean();
-    };
-    auto loss = real_term(real);
+    const auto fake_term = [&](const torch::Tensor& s) { return detail::fake_term(s, g.loss()); };
+    auto loss = detail::real_term(real, g.loss());
     loss = data.has_pool ? loss + 0.5 * (fake_term(generated) + fake_term(scores.slice(0, l + f)))
                          : loss + fake_term(generated);
     d_optimizer->zero_grad();
@@ -419,11 +408,7 @@ struct JointTrainer::State {
     // Images i and half + i share a class for the mode-seeking term (as in GanTrainer).
     const int64_t half = batch / 2;
     const bool seeking = o.gan().mode_seeking() > 0 && half > 0;
-    auto classes = b.fake_classes;
-    if (seeking) {
-      classes = classes.clone();
-      classes.slice(0, half, 2 * half).copy_(classes.slice(0, 0, half));
-    }
+    const auto classes = seeking ? detail::paired_classes(b.fake_classes, half) : b.fake_classes;
     generator->train();
     auto fake = generator(noise, classes);
     const auto diversity =
@@ -446,8 +431,7 @@ struct JointTrainer::State {
       case JointForm::kTriple: {
         if (data.policy.any()) fake = diff_augment(fake, data.policy, b.rng);
         const auto scores = discriminator(fake, classes);
-        loss = o.gan().loss() == GanLoss::kHinge ? -scores.mean()
-                                                 : torch::nn::functional::softplus(-scores).mean();
+        loss = detail::generator_term(scores, o.gan().loss());
         break;
       }
     }
@@ -521,20 +505,14 @@ namespace {
 // every log_every steps and checked for NaN/Inf then.
 class JointLog {
  public:
-  JointLog(const JointOptions& o, int64_t first) : o_(o), start_(std::chrono::steady_clock::now()) {
+  JointLog(const JointOptions& o, int64_t first)
+      : o_(o),
+        start_(std::chrono::steady_clock::now()),
+        file_(o.out_dir(), "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds", first) {
     progress_.iterations = o.iterations();
-    if (o.out_dir().empty()) return;
-    fs::create_directories(o.out_dir());
-    remove_temporary_files(o.out_dir());
-    const auto path = fs::path(o.out_dir()) / "log.csv";
-    const bool fresh = !fs::exists(path) || first == 0;
-    log_.open(path, fresh ? std::ios::trunc : std::ios::app);
-    GANAUG_CHECK(log_.good(), "cannot write the training log ", path.string());
-    if (fresh) log_ << "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds\n";
-    checkpoint_ = (fs::path(o.out_dir()) / "checkpoint.pt").string();
   }
 
-  const std::string& checkpoint_path() const { return checkpoint_; }
+  const std::string& checkpoint_path() const { return file_.checkpoint_path(); }
 
   const JointProgress& report(int64_t iteration, const torch::Tensor& losses) {
     progress_.iteration = iteration;
@@ -554,19 +532,15 @@ class JointLog {
                      "; the last checkpoint is left intact. Lower the learning rates or change "
                      "the seed");
     }
-    if (log_.is_open()) {
-      log_ << iteration << ',' << progress_.c_loss << ',' << progress_.labeled_loss << ','
-           << progress_.g_loss << ',' << progress_.d_loss << ',' << progress_.seconds << '\n';
-      log_.flush();
-    }
+    file_.row(iteration, {progress_.c_loss, progress_.labeled_loss, progress_.g_loss,
+                          progress_.d_loss, progress_.seconds});
     return progress_;
   }
 
  private:
   const JointOptions& o_;
   std::chrono::steady_clock::time_point start_;
-  std::ofstream log_;
-  std::string checkpoint_;
+  detail::RunLog file_;
   JointProgress progress_;
 };
 
