@@ -50,8 +50,7 @@ enum class ClassifierArchitecture {
   /// connected layers.
   kCnn,
   /// kCnn with the second convolution at stride 2 in place of the second pooling: 0.36x the
-  /// arithmetic, about 1.3 points lower accuracy on Fashion-MNIST at 100 images per class
-  /// (bench/RESULTS.md).
+  /// arithmetic for a lower accuracy (docs/defaults.md).
   kCnnStrided,
   /// Three residual stages (He et al. 2016).
   kResnet,
@@ -106,8 +105,7 @@ struct ClassifierOptions {
   /// then seeds from seed(). width is ignored.
   TORCH_ARG(CustomNetwork, custom);
   /// Channels of the first convolution; 0 (the default) takes the network's own: 24 for "cnn"
-  /// and "cnn-strided" (32 before ganaug 0.3: 1.7x the arithmetic, the same accuracy on
-  /// Fashion-MNIST at 100 images per class, bench/RESULTS.md), 32 for "resnet".
+  /// and "cnn-strided" (32 before ganaug 0.3; why: docs/defaults.md), 32 for "resnet".
   TORCH_ARG(int64_t, width) = 0;
   /// Passes over the real images.
   TORCH_ARG(int64_t, epochs) = 150;
@@ -225,7 +223,7 @@ struct ClassifierOptions {
   /// The steps prepared ahead on `device`: prefetch(), or for kAutoPrefetch 2 on CUDA (the
   /// host prepares batches while the device trains) and on a CPU where LibTorch's threads leave
   /// a core free, else 0: on a CPU whose cores all run the network, a preparing thread takes
-  /// one of them (the default job ran ~25% slower with 2 on two cores, bench/RESULTS.md).
+  /// one of them (docs/defaults.md).
   int64_t prefetch_steps(const torch::Device& device) const;
 };
 
@@ -259,7 +257,7 @@ std::vector<std::pair<std::string, c10::IValue>> classifier_option_differences(
     const ClassifierOptions& options, const ClassifierOptions& reference);
 
 /// `options` with the settings of consistency training on an unlabeled pool that were chosen on
-/// Fashion-MNIST's validation split (bench/RESULTS.md, "Unlabeled pools", issue 30): FixMatch's
+/// Fashion-MNIST's validation split (docs/defaults.md): FixMatch's
 /// SGD with Nesterov momentum, weight decay 5e-4 on the convolution and linear weights, an
 /// exponential moving average of the weights (decay 0.99) as the model, 450 epochs, and 3 pool
 /// images per labeled image in a step. The

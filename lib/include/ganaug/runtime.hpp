@@ -20,9 +20,7 @@ torch::Device select_device(const std::string& request = "auto");
 ///
 /// Also keeps OpenBLAS (which LibTorch calls for Linear layers and matrix-vector products) on
 /// one thread unless OPENBLAS_NUM_THREADS is set (decided once, at the first call): its own
-/// pthread pool spin-waits against LibTorch's OpenMP team, and on this project's 2-core
-/// reference machine that cost the GAN training step 40% (371 -> 519 images/s,
-/// bench/RESULTS.md).
+/// pthread pool spin-waits against LibTorch's OpenMP team (what that cost: docs/defaults.md).
 int configure_threads(int threads = 0);
 
 /// Sets OpenBLAS's (process-wide) thread count when OpenBLAS is the BLAS in use, found by its
@@ -77,9 +75,8 @@ enum class Precision {
   /// LibTorch's autocast to bfloat16: matrix products and convolutions in bfloat16, losses,
   /// normalisations and reductions in float32; the weights, gradients and optimizer stay
   /// float32. On a CUDA device (for large batches), or on a CPU with bfloat16 instructions
-  /// (cpu_has_bf16(): AVX512-BF16 or AMX, where oneDNN runs the convolutions in them: the GAN
-  /// trained 1.45x as fast as in fp32 on an Intel Xeon with AMX, bench/RESULTS.md); refused on
-  /// other CPUs, where it would run slower than fp32.
+  /// (cpu_has_bf16(): AVX512-BF16 or AMX, where oneDNN runs the convolutions in them, faster
+  /// than fp32: docs/defaults.md); refused on other CPUs, where it would run slower than fp32.
   kBFloat16,
 };
 
