@@ -183,7 +183,15 @@ TEST_F(GanTest, ModeSeekingTrainsAndIsRecorded) {
   plain.save_checkpoint((dir_ / "p.pt").string());
   EXPECT_FALSE(ganaug::load_generator((dir_ / "p.pt").string(), "cpu").options.diffaugment());
   EXPECT_THROW(options(1).mode_seeking(-1).validate(), ganaug::Error);
-  EXPECT_THROW(options(1).g_width(3).validate(), ganaug::Error);
+  // The ranges are worded as the classifier's are (one phrasing for both tables of fields).
+  ganaug::testing::expect_error([&] { options(1).mode_seeking(-1).validate(); },
+                                {"(mode_seeking) must be 0 or positive, got -1"});
+  ganaug::testing::expect_error([&] { options(1).batch_size(0).validate(); },
+                                {"(batch_size) must be positive, got 0"});
+  ganaug::testing::expect_error([&] { options(1).g_lr(0).validate(); },
+                                {"(g_lr) must be positive"});
+  ganaug::testing::expect_error([&] { options(1).g_width(3).validate(); },
+                                {"(g_width) must lie in [4, 4096], got 3"});
   EXPECT_THROW(options(1).threads(-1).validate(), ganaug::Error);
   EXPECT_THROW(options(1).checkpoint_every(-5).validate(), ganaug::Error);
   EXPECT_THROW(options(1).sample_every(-1).validate(), ganaug::Error);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/field_range.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug {
@@ -77,18 +78,7 @@ std::vector<ClassifierField> make_fields() {
 // "lie in [0, 1)", "be positive", "be 0 or positive", "be at least 2".
 std::string range_phrase(const ClassifierField& field, bool integer) {
   std::ostringstream range;
-  if (field.low && field.high) {
-    range << "lie in " << (field.low_open ? "(" : "[") << *field.low << ", " << *field.high
-          << (field.high_open ? ")" : "]");
-  } else if (*field.low == 0 && field.low_open) {
-    range << "be positive";
-  } else if (*field.low == 0) {
-    range << "be 0 or positive";
-  } else if (integer && *field.low == 1) {
-    range << "be positive";
-  } else {
-    range << "be " << (field.low_open ? "above " : "at least ") << *field.low;
-  }
+  range << detail::field_range_phrase(field, integer);
   if (field.special) range << " (or be " << *field.special << ": " << field.special_meaning << ")";
   return range.str();
 }
@@ -119,10 +109,7 @@ void check_classifier_ranges(const ClassifierOptions& o,
     if (!field.low && !field.high) continue;
     const auto value = field.get(o);
     const double x = value.isInt() ? static_cast<double>(value.toInt()) : value.toDouble();
-    if (field.special && x == *field.special) continue;
-    const bool above = !field.low || (field.low_open ? x > *field.low : x >= *field.low);
-    const bool below = !field.high || (field.high_open ? x < *field.high : x <= *field.high);
-    if (above && below && std::isfinite(x)) continue;
+    if ((field.special && x == *field.special) || detail::in_field_range(field, x)) continue;
     GANAUG_FAIL(name(field.name),
                 field.description ? std::string(" (") + field.description + ")" : std::string(),
                 " must ", range_phrase(field, value.isInt()), ", got ", value);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/field_range.hpp"
 #include "ganaug/error.hpp"
 
 namespace ganaug::detail {
@@ -109,19 +110,10 @@ const std::vector<GanField>& gan_fields() {
 void check_field_ranges(const GanOptions& o) {
   for (const auto& field : gan_fields()) {
     if (!field.low && !field.high) continue;
-    const double x = number(field.get(o));
-    const bool above = !field.low || (field.low_open ? x > *field.low : x >= *field.low);
-    const bool below = !field.high || (field.high_open ? x < *field.high : x <= *field.high);
-    if (above && below && std::isfinite(x)) continue;
-    std::ostringstream range;
-    if (field.low && field.high) {
-      range << "lie in " << (field.low_open ? "(" : "[") << *field.low << ", " << *field.high
-            << (field.high_open ? ")" : "]");
-    } else {
-      range << "be " << (field.low_open ? "above " : "at least ") << *field.low;
-    }
-    GANAUG_FAIL(field.description, " (", field.name, ") must ", range.str(), ", got ",
-                field.get(o));
+    const auto value = field.get(o);
+    if (in_field_range(field, number(value))) continue;
+    GANAUG_FAIL(field.description, " (", field.name, ") must ",
+                field_range_phrase(field, value.isInt()), ", got ", value);
   }
 }
 
