@@ -476,6 +476,8 @@ TEST(AugmentCli, BadOptionsExitWithUsageError) {
   EXPECT_NE(output.find("--gan-iters and --gan-steps given together"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--gan-batch 0", &output), 2);
   EXPECT_NE(output.find("--gan-batch must be positive"), std::string::npos) << output;
+  EXPECT_EQ(run_tool("--gan-lr -0.1", &output), 2);
+  EXPECT_NE(output.find("--gan-lr must be positive, got -0.1"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--lr-schedule step", &output), 2);
   EXPECT_NE(output.find("unknown learning-rate schedule 'step'"), std::string::npos) << output;
   EXPECT_EQ(run_tool("--classifier vgg", &output), 2);

@@ -763,7 +763,7 @@ TEST(Experiment, RunsTheGridWritesEveryOutputAndResumes) {
     EXPECT_NE(message.find("{\"reference_epochs\":2}"), std::string::npos) << message;
     EXPECT_EQ(message.find("gan_iterations"), std::string::npos) << message;
   }
-  // So does one for a GAN setting that only programs change (recorded only when changed).
+  // So does one for a GAN setting recorded only when changed (a program's, or --gan-lr).
   auto other_gan = tiny_grid(dir / "data", out).seeds(3).resume(true);
   other_gan.gan().g_lr(1e-3);
   ganaug::testing::expect_error([&] { ganaug::jobs::run_experiment(other_gan); },
@@ -1037,6 +1037,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                           "--cuda-graphs maybe",
                           "--precision fp16",
                           "--gan-batch 0",
+                          "--gan-lr 0",
                           "--evaluate-on validation",
                           "--validation 1.5",
                           "--lr-schedule step",
@@ -1072,7 +1073,7 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
                              " --device cpu --validation 0.25 --classic-choices 'default;erase=0.5'"
                              " --unlabeled 6 --pool-gan unconditional --gan-unlabeled-share 0.3"
                              " --schemes classic,classic+cond,classic+pseudo --pool-ratio 2"
-                             " --distribution-alignment --out " +
+                             " --distribution-alignment --gan-lr 0.001 --out " +
                              (dir / "out2").string();
   ASSERT_EQ(ganaug::testing::run_program(GANAUG_BENCH_EXE, chosen, &output), 0) << output;
   // ganaug 0.5's name of --pool-sizes still runs, with a notice.
@@ -1085,6 +1086,8 @@ TEST(ExperimentCli, RunsAndRejectsBadValues) {
   EXPECT_EQ(results["settings"]["classic_choices"].size(), 2u);
   EXPECT_EQ(results["settings"]["pool_gan"], "unconditional");
   EXPECT_DOUBLE_EQ(results["settings"]["gan_unlabeled_share"].get<double>(), 0.3);
+  EXPECT_DOUBLE_EQ(results["settings"]["gan_tuning"]["g_lr"].get<double>(), 1e-3);
+  EXPECT_DOUBLE_EQ(results["settings"]["gan_tuning"]["d_lr"].get<double>(), 1e-3);
   EXPECT_EQ(results["settings"]["strong_view"], "randaugment:ops=2,cutout=0.5");
   // A pool trained on by consistency takes the pool recipe (RandAugment, SGD, decay 5e-4, an
   // average at 0.99) where no flag says otherwise (--epochs 1 here).

@@ -104,6 +104,9 @@ po::options_description gan_options() {
   gan_group.add_options()(
       "gan-batch", po::value<int64_t>()->default_value(defaults.gan().batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
+      "gan-lr", po::value<double>()->default_value(defaults.gan().g_lr()),
+      "Adam's learning rate of the GAN's generator and discriminator (and of a joint scheme's "
+      "generator)")(
       "checkpoint-every", po::value<int64_t>()->default_value(defaults.gan().checkpoint_every()),
       "write the GAN checkpoint every this many steps (an interrupted run resumes from it; 0: "
       "only at the end)")(
@@ -169,6 +172,8 @@ ganaug::jobs::AugmentOptions options_from(const po::variables_map& values) {
       .gan(ganaug::GanOptions(options.gan())
                .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
                .batch_size(values["gan-batch"].as<int64_t>())
+               .g_lr(values["gan-lr"].as<double>())
+               .d_lr(values["gan-lr"].as<double>())
                .checkpoint_every(values["checkpoint-every"].as<int64_t>())
                .cuda_graphs(ganaug::cli::cuda_graphs_from(values))
                .precision(ganaug::cli::precision_from(values)))

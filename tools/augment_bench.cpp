@@ -130,7 +130,10 @@ po::options_description gan_options() {
       "gan-batch", po::value<int64_t>()->default_value(gan.batch_size()),
       "real images per GAN step (and as many fakes); larger batches suit a GPU")(
       "gan-mode-seeking", po::value<double>()->default_value(gan.mode_seeking()),
-      "weight of the GAN's mode-seeking term (0 = off)");
+      "weight of the GAN's mode-seeking term (0 = off)")(
+      "gan-lr", po::value<double>()->default_value(gan.g_lr()),
+      "Adam's learning rate of the GAN's generator and discriminator (and of a joint scheme's "
+      "generator)");
   ganaug::cli::add_default_on(
       gan_group, "gan-mbstd",
       "no minibatch standard-deviation feature in the discriminator (default: one)");
@@ -265,6 +268,8 @@ ganaug::GanOptions gan_from(const po::variables_map& values, const ganaug::GanOp
       .iterations(ganaug::cli::renamed_value<int64_t>(values, "gan-steps", "gan-iters"))
       .batch_size(values["gan-batch"].as<int64_t>())
       .mode_seeking(values["gan-mode-seeking"].as<double>())
+      .g_lr(values["gan-lr"].as<double>())
+      .d_lr(values["gan-lr"].as<double>())
       .minibatch_std(ganaug::cli::default_on(values, "gan-mbstd"))
       .unlabeled_share(values["gan-unlabeled-share"].as<double>())
       .cuda_graphs(ganaug::cli::cuda_graphs_from(values))

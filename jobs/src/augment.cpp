@@ -626,6 +626,9 @@ void AugmentOptions::validate() const {
                  distributed().world_size(), " processes");
   }
   GANAUG_CHECK(gan().batch_size() >= 1, "--gan-batch must be positive, got ", gan().batch_size());
+  GANAUG_CHECK(gan().g_lr() > 0 && gan().d_lr() > 0 && std::isfinite(gan().g_lr()) &&
+                   std::isfinite(gan().d_lr()),
+               "--gan-lr must be positive, got ", gan().g_lr());
   GANAUG_CHECK(gan().iterations() >= 0, "--gan-steps must be 0 or positive, got ",
                gan().iterations());
   GANAUG_CHECK(gan().checkpoint_every() >= 0,
