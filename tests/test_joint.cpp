@@ -290,7 +290,7 @@ TEST(Joint, StopsOnRequestWithACheckpointAndLogs) {
   std::ifstream log(dir / "log.csv");
   std::string header;
   std::getline(log, header);
-  EXPECT_EQ(header, "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds");
+  EXPECT_EQ(header, "iteration,c_loss,labeled_loss,g_loss,d_loss,seconds");
   // Another form, classifier or generator is refused, naming the file and the difference.
   ganaug::testing::expect_error(
       [&] {

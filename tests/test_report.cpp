@@ -102,6 +102,12 @@ TEST(Report, ALossLogCutShortByAKillIsReadUpToItsLastWholeLine) {
   ganaug::testing::write_text(dir / "log.csv", "iteration,d_loss,g_loss\n10,");
   EXPECT_NE(ganaug::jobs::detail::report_html(in).find("The training log is empty"),
             std::string::npos);
+  // A joint log written before ganaug spelled it "labeled" (a resumed run appends to it) is read.
+  ganaug::testing::write_text(dir / "log.csv", "iteration,labelled_loss\n5,0.7\n10,0.6\n");
+  in.joint = true;
+  EXPECT_EQ(count(ganaug::jobs::detail::report_html(in), "<img "), 1u);
+  ganaug::testing::write_text(dir / "log.csv", "iteration,labeled_loss\n5,0.7\n10,0.6\n");
+  EXPECT_EQ(count(ganaug::jobs::detail::report_html(in), "<img "), 1u);
 }
 
 // 500 classes with names of 20,000 characters: the page stays small (the confusion matrices show

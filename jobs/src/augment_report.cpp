@@ -118,7 +118,8 @@ std::string losses_section(const std::filesystem::path& log, bool joint) {
   const std::vector<std::pair<std::string, std::string>> known = {
       {"d_loss", "discriminator"},
       {"c_loss", "classifier"},
-      {"labelled_loss", "classifier, labeled images"},
+      {"labeled_loss", "classifier, labeled images"},
+      {"labelled_loss", "classifier, labeled images"},  // a joint log of ganaug 0.x
       {"g_loss", "generator"}};
   std::string line;
   std::getline(in, line);

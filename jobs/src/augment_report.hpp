@@ -23,7 +23,7 @@ struct ReportInputs {
   /// generator's samples of it.
   std::vector<torch::Tensor> real, generated;
   /// The GAN's training log (gan/log.csv: iteration,d_loss,g_loss,...), or the joint
-  /// training's (joint/log.csv: iteration,c_loss,labelled_loss,g_loss,...) when `joint`; a
+  /// training's (joint/log.csv: iteration,c_loss,labeled_loss,g_loss,...) when `joint`; a
   /// missing file (a given generator) says so in the report.
   std::filesystem::path gan_log;
   bool joint = false;

@@ -508,7 +508,7 @@ class JointLog {
   JointLog(const JointOptions& o, int64_t first)
       : o_(o),
         start_(std::chrono::steady_clock::now()),
-        file_(o.out_dir(), "iteration,c_loss,labelled_loss,g_loss,d_loss,seconds", first) {
+        file_(o.out_dir(), "iteration,c_loss,labeled_loss,g_loss,d_loss,seconds", first) {
     progress_.iterations = o.iterations();
   }
 
