@@ -317,6 +317,14 @@ TEST(WeightAverage, SavedOrAssumedAveragesCarryOn) {
   ganaug::detail::WeightAverage other_shape(torch::zeros({3}), 0.9);
   auto again = read_back(archive);
   EXPECT_NE(other_shape.load(again), "");
+  // After enough updates its weight 1 - d^t rounds to 1; it still saves and loads.
+  ganaug::detail::WeightAverage quick(torch::zeros({2}), 0.5), reloaded(torch::zeros({2}), 0.5);
+  for (int i = 0; i < 80; ++i) quick.update(torch::full({2}, 1.0f));
+  torch::serialize::OutputArchive rounded;
+  quick.save(rounded);
+  auto in_rounded = read_back(rounded);
+  ASSERT_EQ(reloaded.load(in_rounded), "");
+  EXPECT_TRUE(torch::equal(reloaded.average(), quick.average()));
 }
 
 TEST(DistributionAlignment, ScalesTowardsTheLabeledSharesAndRenormalises) {

@@ -209,6 +209,27 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   aligned.train(data, &pool);
   auto d = aligned.classifier();
   EXPECT_FALSE(same_weights(*a, *d));
+  // Its window of recent predictions is in the checkpoint: a resumed run aligns as before.
+  {
+    ganaug::testing::TempDir aligned_dir;
+    {
+      ganaug::JointTrainer killed(ganaug::JointOptions(aligned_options)
+                                      .out_dir(aligned_dir.path().string())
+                                      .checkpoint_every(3),
+                                  data.class_names);
+      set_views(killed);
+      killed.on_progress = [](const ganaug::JointProgress& p) {
+        if (p.iteration == 4) throw std::runtime_error("killed");
+      };
+      EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
+    }
+    ganaug::JointTrainer resumed(aligned_options, data.class_names);
+    set_views(resumed);
+    resumed.resume((aligned_dir / "checkpoint.pt").string());
+    EXPECT_TRUE(resumed.train(data, &pool));
+    auto r = resumed.classifier();
+    EXPECT_TRUE(same_weights(*d, *r));
+  }
 
   ganaug::testing::TempDir dir;
   {
@@ -450,6 +471,18 @@ TEST(Joint, CheckpointsOfFormatV1Resume) {
     for (size_t i = 0; i < c.size(); ++i)
       EXPECT_TRUE(torch::equal(c[i], d[i])) << "parameter " << i;
   }
+  // A checkpoint trained without a weight average is not taken over by a run that keeps one.
+  ganaug::testing::TempDir dir;
+  auto no_average = tiny(JointForm::kKPlus1, 2).out_dir(dir.path().string());
+  no_average.classifier().ema_decay(0);
+  ganaug::JointTrainer plain(no_average, data.class_names);
+  plain.train(data, &pool);
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::JointTrainer(tiny(JointForm::kKPlus1, 4), data.class_names)
+            .resume((dir / "checkpoint.pt").string());
+      },
+      {"checkpoint.pt", "without a weight average", "same ema_decay"});
 }
 
 TEST(Joint, OptionsAreValidatedNamingTheValue) {

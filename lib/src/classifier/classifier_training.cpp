@@ -544,12 +544,12 @@ Classifier TrainingRun::finish() {
 }  // namespace
 
 std::unique_ptr<detail::FlatOptimizer> detail::make_classifier_optimizer(
-    Classifier& model, const ClassifierOptions& options) {
+    Classifier& model, const ClassifierOptions& options, double beta1, double beta2) {
   std::vector<torch::Tensor> parameters;
   for (const auto& p : model->parameters())
     if (p.requires_grad()) parameters.push_back(p);
   if (options.optimizer() == ClassifierOptimizer::kAdam)
-    return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay());
+    return std::make_unique<detail::FlatAdam>(parameters, options.weight_decay(), beta1, beta2);
   std::vector<bool> decayed;
   for (const auto& p : parameters) decayed.push_back(p.dim() > 1);
   return std::make_unique<detail::FlatSgd>(parameters, decayed, options.weight_decay(),

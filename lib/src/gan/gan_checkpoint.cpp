@@ -460,6 +460,15 @@ void CheckpointReader::load_average(const char* key, WeightAverage& average) {
   load_state(key, [&](torch::serialize::InputArchive& sub) { return average.load(sub); });
 }
 
+void CheckpointReader::load_alignment(const char* key, DistributionAlignment& alignment) {
+  load_state(key, [&](torch::serialize::InputArchive& sub) { return alignment.load(sub); });
+}
+
+bool CheckpointReader::contains(const char* key) {
+  torch::serialize::InputArchive sub;
+  return archive_.try_read(key, sub);
+}
+
 void CheckpointReader::load_state(
     const char* key, const std::function<std::string(torch::serialize::InputArchive&)>& read) {
   torch::serialize::InputArchive sub;

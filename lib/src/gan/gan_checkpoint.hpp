@@ -13,6 +13,7 @@
 
 namespace ganaug::detail {
 
+class DistributionAlignment;
 class FlatOptimizer;
 class WeightAverage;
 
@@ -81,6 +82,10 @@ class CheckpointReader {
                       const std::vector<size_t>& stored = {});
   // Loads a weight average as WeightAverage::save wrote it.
   void load_average(const char* key, WeightAverage& average);
+  // Loads a pool alignment as DistributionAlignment::save wrote it.
+  void load_alignment(const char* key, DistributionAlignment& alignment);
+  // Whether the file holds a sub-archive (a module or a state) under `key`.
+  bool contains(const char* key);
   // The file's format version (1 for a GAN checkpoint without the header line).
   int64_t version() const { return version_; }
   // Refuses NaN or Inf anywhere in a loaded module: such weights make black or empty images.

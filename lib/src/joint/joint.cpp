@@ -191,11 +191,12 @@ struct JointTrainer::State {
                                                     .weight_decay(weight_decay));
   }
 
-  // The classifier's optimizer and weight average over its weights as they are now (again
-  // after a checkpoint's replace them).
+  // The classifier's optimizer (Adam with the GAN's betas, as every network here) and weight
+  // average over its weights.
   void start_classifier_engine() {
     const auto c = options.classifier_options();
-    c_optimizer = detail::make_classifier_optimizer(classifier, c);
+    c_optimizer = detail::make_classifier_optimizer(classifier, c, options.gan().beta1(),
+                                                    options.gan().beta2());
     c_average.reset();
     if (c.ema_decay() > 0) c_average.emplace(c_optimizer->values(), c.ema_decay());
   }
@@ -473,6 +474,37 @@ struct JointTrainer::State {
     return order;
   }
 
+  // The classifier's weights, optimizer state, weight average and pool alignment from a
+  // checkpoint. The weights are copied into the optimizer's buffer (LibTorch's Module::load would
+  // put others in its place); v1's torch::optim state was written keyed by parameter index, as
+  // the flat optimizers read it.
+  void resume_classifier(detail::CheckpointReader& reader, const std::string& path, int64_t steps) {
+    const auto c = options.classifier_options();
+    Classifier loaded(c);
+    loaded->to(device);
+    reader.load("classifier", *loaded);
+    reader.check_finite_weights(*loaded, "classifier");
+    // Checkpoints from before the choice of optimizer were all Adam's.
+    const auto optimizer = reader.text_or("classifier_optimizer", "adam");
+    GANAUG_CHECK(optimizer == to_string(c.optimizer()), "checkpoint ", path,
+                 "'s classifier was trained with ", optimizer, ", this run's uses ",
+                 to_string(c.optimizer()), "; use the same --optimizer or start a new run");
+    GANAUG_CHECK(!c_average || reader.version() < 2 || reader.contains("classifier_weight_average"),
+                 "checkpoint ", path,
+                 "'s classifier was trained without a weight average (ema_decay 0); resume with "
+                 "the same ema_decay (--ema) or start a new run");
+    detail::copy_state(*loaded, *classifier);
+    reader.load_optimizer("c_optimizer", *c_optimizer, stored_order(reader.version()));
+    if (c_average) resume_average(reader, steps);
+    alignment.reset();
+    if (reader.contains("pool_alignment")) {
+      const auto k = options.num_classes();
+      alignment = std::make_unique<detail::DistributionAlignment>(
+          torch::full({k}, 1.0 / static_cast<double>(k), on(device, torch::kFloat32)));
+      reader.load_alignment("pool_alignment", *alignment);
+    }
+  }
+
   // The classifier's weight average from a checkpoint: v2's WeightAverage; v1 kept it as a
   // module (the GAN's warm-up average), carried on as the average of the `steps` steps taken.
   void resume_average(detail::CheckpointReader& reader, int64_t steps) {
@@ -583,8 +615,8 @@ bool JointTrainer::train(const LabeledDataset& labeled, const LabeledDataset* po
                "JointTrainer::strong_augment, the strong view");
   const JointData data(labeled, pool, o, s.device, static_cast<bool>(augment));
   const Views views{augment, weak_augment, strong_augment};
-  s.alignment.reset();
-  if (data.unlabeled_host.defined() && o.classifier().distribution_alignment()) {
+  // The alignment's window carries over from earlier train() calls and checkpoints.
+  if (!s.alignment && data.unlabeled_host.defined() && o.classifier().distribution_alignment()) {
     const auto shares = torch::bincount(data.labels.cpu(), {}, o.num_classes()).to(torch::kFloat32);
     s.alignment = std::make_unique<detail::DistributionAlignment>((shares / data.n).to(s.device));
   }
@@ -648,6 +680,11 @@ void JointTrainer::save_checkpoint(const std::string& path) const {
     s.c_average->save(sub);
     archive.write("classifier_weight_average", sub);
   }
+  if (s.alignment) {
+    torch::serialize::OutputArchive sub;
+    s.alignment->save(sub);
+    archive.write("pool_alignment", sub);
+  }
   add_adam("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
     add("discriminator", *s.discriminator);
@@ -677,24 +714,13 @@ void JointTrainer::resume(const std::string& path) {
   GANAUG_CHECK(steps <= s.options.iterations(), "checkpoint ", path, " has trained ", steps,
                " steps, more than this run's ", s.options.iterations(),
                "; give at least as many steps or start a new run");
-  const std::vector<std::pair<const char*, torch::nn::Module*>> modules{
-      {"classifier", s.classifier.get()},
-      {"generator", s.generator.get()},
-      {"generator_ema", s.generator_ema.get()}};
-  for (const auto& [key, module] : modules) {
+  s.resume_classifier(reader, path, steps);
+  for (const auto& [key, module] :
+       {std::pair<const char*, torch::nn::Module*>{"generator", s.generator.get()},
+        {"generator_ema", s.generator_ema.get()}}) {
     reader.load(key, *module);
     reader.check_finite_weights(*module, key);
   }
-  // Checkpoints from before the choice of optimizer were all Adam's.
-  const auto optimizer = reader.text_or("classifier_optimizer", "adam");
-  GANAUG_CHECK(optimizer == to_string(c.optimizer()), "checkpoint ", path,
-               "'s classifier was trained with ", optimizer, ", this run's uses ",
-               to_string(c.optimizer()), "; use the same --optimizer or start a new run");
-  // The loaded weights replaced the classifier's: gather them into a flat buffer again. v1's
-  // torch::optim state was written keyed by parameter index, as the flat optimizers read it.
-  s.start_classifier_engine();
-  reader.load_optimizer("c_optimizer", *s.c_optimizer, s.stored_order(reader.version()));
-  if (s.c_average) s.resume_average(reader, steps);
   reader.load_optimizer("g_optimizer", *s.g_optimizer);
   if (s.discriminator) {
     reader.load("discriminator", *s.discriminator);

@@ -282,9 +282,10 @@ void WeightAverage::save(torch::serialize::OutputArchive& archive) const {
 
 std::string WeightAverage::load(torch::serialize::InputArchive& archive) {
   c10::IValue weight;
+  // 1 - d^t: rounds to 1 after enough updates.
   if (!archive.try_read("weight", weight) || !weight.isDouble() || weight.toDouble() < 0 ||
-      weight.toDouble() >= 1)
-    return "its weight average lacks a weight in [0, 1)";
+      weight.toDouble() > 1)
+    return "its weight average lacks a weight in [0, 1]";
   const auto problem = read_into(archive, "sum", sum_);
   if (!problem.empty()) return problem;
   weight_ = weight.toDouble();
@@ -307,6 +308,29 @@ torch::Tensor DistributionAlignment::align(const torch::Tensor& probabilities) {
   const auto model = history_.slice(0, 0, filled_).mean(0).clamp_min(1e-6);
   const auto aligned = probabilities * (labeled_ / model);
   return aligned / aligned.sum(1, true);
+}
+
+void DistributionAlignment::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("labeled", labeled_);
+  archive.write("history", history_);
+  archive.write("filled", c10::IValue(filled_));
+  archive.write("next", c10::IValue(next_));
+}
+
+std::string DistributionAlignment::load(torch::serialize::InputArchive& archive) {
+  c10::IValue filled, next;
+  if (!archive.try_read("filled", filled) || !archive.try_read("next", next) || !filled.isInt() ||
+      !next.isInt() || filled.toInt() < 0 || filled.toInt() > history_.size(0) ||
+      next.toInt() < 0 || next.toInt() >= history_.size(0))
+    return "its distribution alignment lacks a valid window position";
+  for (const auto& [key, target] :
+       {std::pair<const char*, torch::Tensor>{"labeled", labeled_}, {"history", history_}}) {
+    const auto problem = read_into(archive, key, target);
+    if (!problem.empty()) return problem;
+  }
+  filled_ = filled.toInt();
+  next_ = next.toInt();
+  return "";
 }
 
 }  // namespace ganaug::detail

@@ -143,6 +143,11 @@ class DistributionAlignment {
   explicit DistributionAlignment(const torch::Tensor& labeled, int64_t window = 128);
   /// `probabilities` N x K aligned; records their mean first.
   torch::Tensor align(const torch::Tensor& probabilities);
+  /// Writes the labeled shares and the window of recent means ("labeled", "history", "filled",
+  /// "next"), so that a resumed run aligns as an uninterrupted one.
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Reads what save() wrote for the same classes and window; returns what is wrong, or "".
+  std::string load(torch::serialize::InputArchive& archive);
 
  private:
   torch::Tensor labeled_, history_;
