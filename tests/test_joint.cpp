@@ -80,6 +80,29 @@ void set_views(ganaug::JointTrainer& trainer, std::vector<int64_t>* strong_rows 
   };
 }
 
+// A run with the pool's views killed after step 4 (its checkpoint of step 3 on disk), then
+// resumed from that checkpoint and trained to the end: its classifier.
+ganaug::Classifier killed_and_resumed(const ganaug::JointOptions& options,
+                                      const ganaug::LabeledDataset& data,
+                                      const ganaug::LabeledDataset& pool) {
+  ganaug::testing::TempDir dir;
+  {
+    ganaug::JointTrainer killed(
+        ganaug::JointOptions(options).out_dir(dir.path().string()).checkpoint_every(3),
+        data.class_names);
+    set_views(killed);
+    killed.on_progress = [](const ganaug::JointProgress& p) {
+      if (p.iteration == 4) throw std::runtime_error("killed");
+    };
+    EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
+  }
+  ganaug::JointTrainer resumed(options, data.class_names);
+  set_views(resumed);
+  resumed.resume((dir / "checkpoint.pt").string());
+  EXPECT_TRUE(resumed.train(data, &pool));
+  return resumed.classifier();
+}
+
 class JointFormTest : public ::testing::TestWithParam<JointForm> {};
 
 }  // namespace
@@ -210,43 +233,9 @@ TEST_P(JointFormTest, ConsistencyOnThePoolRepeatsResumesAndNeedsTheStrongView) {
   auto d = aligned.classifier();
   EXPECT_FALSE(same_weights(*a, *d));
   // Its window of recent predictions is in the checkpoint: a resumed run aligns as before.
-  {
-    ganaug::testing::TempDir aligned_dir;
-    {
-      ganaug::JointTrainer killed(ganaug::JointOptions(aligned_options)
-                                      .out_dir(aligned_dir.path().string())
-                                      .checkpoint_every(3),
-                                  data.class_names);
-      set_views(killed);
-      killed.on_progress = [](const ganaug::JointProgress& p) {
-        if (p.iteration == 4) throw std::runtime_error("killed");
-      };
-      EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
-    }
-    ganaug::JointTrainer resumed(aligned_options, data.class_names);
-    set_views(resumed);
-    resumed.resume((aligned_dir / "checkpoint.pt").string());
-    EXPECT_TRUE(resumed.train(data, &pool));
-    auto r = resumed.classifier();
-    EXPECT_TRUE(same_weights(*d, *r));
-  }
-
-  ganaug::testing::TempDir dir;
-  {
-    ganaug::JointTrainer killed(
-        ganaug::JointOptions(options).out_dir(dir.path().string()).checkpoint_every(3),
-        data.class_names);
-    set_views(killed);
-    killed.on_progress = [](const ganaug::JointProgress& p) {
-      if (p.iteration == 4) throw std::runtime_error("killed");
-    };
-    EXPECT_THROW(killed.train(data, &pool), std::runtime_error);
-  }
-  ganaug::JointTrainer resumed(options, data.class_names);
-  set_views(resumed);
-  resumed.resume((dir / "checkpoint.pt").string());
-  EXPECT_TRUE(resumed.train(data, &pool));
-  auto r = resumed.classifier();
+  auto resumed_aligned = killed_and_resumed(aligned_options, data, pool);
+  EXPECT_TRUE(same_weights(*d, *resumed_aligned));
+  auto r = killed_and_resumed(options, data, pool);
   EXPECT_TRUE(same_weights(*a, *r));
 }
 
