@@ -106,14 +106,16 @@ int ganaug::bench::run_classifier(int argc, char** argv) try {
   synthetic.labels = torch::arange(5000, torch::kInt64).remainder(k);
   synthetic.targets = ganaug::scheme_targets(ganaug::Scheme::kSmooth, synthetic.labels, k);
   const auto options =
-      ganaug::ClassifierOptions(k, 28, 1).width(width).device("cpu").recalibrate_batchnorm(false);
+      ganaug::ClassifierOptions(k, 28, 1).width(width).recalibrate_batchnorm(false);
+  const auto run = ganaug::RunContext().device("cpu");
   const int64_t steps_per_epoch = (n + 63) / 64;
 
   if (!trace.empty()) {
     // One untraced run first: the trace should show the steady state, not first-call costs.
-    ganaug::train_classifier(real, &synthetic, ganaug::ClassifierOptions(options).epochs(1));
+    ganaug::train_classifier(run, real, &synthetic, ganaug::ClassifierOptions(options).epochs(1));
     torch::autograd::profiler::RecordProfile guard(trace);
-    ganaug::train_classifier(real, &synthetic, ganaug::ClassifierOptions(options).epochs(epochs));
+    ganaug::train_classifier(run, real, &synthetic,
+                             ganaug::ClassifierOptions(options).epochs(epochs));
     std::cout << "trace of " << epochs << " epochs with synthetic images: " << trace << "\n";
     return 0;
   }
@@ -126,7 +128,7 @@ int ganaug::bench::run_classifier(int argc, char** argv) try {
                    .width(32)};
   auto ganaug_step = [&](const ganaug::LabeledDataset* extra, size_t net) {
     return ganaug::bench::seconds_of([&] {
-             ganaug::train_classifier(real, extra,
+             ganaug::train_classifier(run, real, extra,
                                       ganaug::ClassifierOptions(networks[net]).epochs(epochs));
            }) /
            (epochs * steps_per_epoch);

@@ -91,8 +91,6 @@ int ganaug::bench::run_gan(int argc, char** argv) try {
 
   auto options = ganaug::GanOptions(k, image_size, channels)
                      .iterations(10)
-                     .device(device)
-                     .threads(threads)
                      .diffaugment(ganaug::parse_diffaugment_choice(diffaugment))
                      .batch_size(batch_size)
                      .cuda_graphs(cuda_graphs)
@@ -100,7 +98,8 @@ int ganaug::bench::run_gan(int argc, char** argv) try {
                      .log_every(1000000);
   if (g_width > 0) options.g_width(g_width);
   if (d_width > 0) options.d_width(d_width);
-  ganaug::GanTrainer trainer(options, data.class_names);
+  ganaug::GanTrainer trainer(ganaug::RunContext().device(device).threads(threads), options,
+                             data.class_names);
   const bool cuda = trainer.device().is_cuda();
   const auto sync = [&] {
     if (cuda) torch::cuda::synchronize();

@@ -222,7 +222,8 @@ void make_checkpoint(const fs::path& dir, const fs::path& scratch) {
   fs::create_directories(dir);
   // A real one, in the current format, from one training step.
   // No spectral norm and no minibatch-std layer: fewer tensors, a smaller file.
-  ganaug::GanTrainer trainer(tiny_options().spectral_norm(false).minibatch_std(false),
+  ganaug::GanTrainer trainer(ganaug::RunContext().device("cpu"),
+                             tiny_options().spectral_norm(false).minibatch_std(false),
                              {"zero", "one"});
   ganaug::LabeledDataset data;
   data.images = torch::rand({8, 1, 16, 16}) * 2 - 1;

@@ -76,12 +76,27 @@ std::vector<cv::Mat> mats_from_tensor(const torch::Tensor& images) {
   return out;
 }
 
+SyntheticSet synthesize(const RunContext& run, const std::vector<cv::Mat>& images,
+                        const std::vector<int64_t>& labels,
+                        const std::vector<std::string>& class_names,
+                        const SynthesizeOptions& options, const SynthesizeCallbacks& callbacks,
+                        const ImageOptions& image_options) {
+  return synthesize(run, dataset_from_mats(images, labels, class_names, image_options), options,
+                    callbacks);
+}
+
 SyntheticSet synthesize(const std::vector<cv::Mat>& images, const std::vector<int64_t>& labels,
                         const std::vector<std::string>& class_names,
                         const SynthesizeOptions& options, const SynthesizeCallbacks& callbacks,
                         const ImageOptions& image_options) {
-  return synthesize(dataset_from_mats(images, labels, class_names, image_options), options,
-                    callbacks);
+  const auto run = RunContext()
+                       .seed(options.seed())
+                       .device(options.device())
+                       .threads(options.threads())
+                       .out_dir(options.gan().out_dir());
+  return synthesize(run, images, labels, class_names,
+                    SynthesizeOptions(options).gan(GanOptions(options.gan()).out_dir("")),
+                    callbacks, image_options);
 }
 
 }  // namespace ganaug

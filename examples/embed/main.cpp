@@ -33,14 +33,14 @@ int main(int argc, char** argv) try {
   const auto options = ganaug::SynthesizeOptions()
                            .scheme(ganaug::Scheme::kCond)
                            .n(n)
-                           .gan(ganaug::GanOptions(1).iterations(iterations))
-                           .device("auto")
-                           .seed(1);
+                           .gan(ganaug::GanOptions(1).iterations(iterations));
+  // The run: its seed, device (CUDA when there is one), CPU threads and output folder (none).
+  const auto run = ganaug::RunContext().seed(1).device("auto");
   ganaug::SynthesizeCallbacks callbacks;
   callbacks.on_progress = [](const ganaug::SynthesisProgress& p) {
     if (p.done == p.total) std::cout << p.stage << " done (" << p.total << ")\n";
   };
-  const auto synthetic = ganaug::synthesize(data, options, callbacks);
+  const auto synthetic = ganaug::synthesize(run, data, options, callbacks);
 
   ganaug::save_image_grid(grid, synthetic.images, 10);
   const auto counts = synthetic.dataset().class_counts();

@@ -43,23 +43,24 @@ nlohmann::json to_json(const Metrics& m) {
           {"confusion", m.confusion}};
 }
 
-GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train,
-                       const std::string& device) {
-  GANAUG_CHECK(train.height() == train.width(), "the GAN needs square images; ", train.source,
-               " holds ", train.height(), "x", train.width(), " (set --image-size)");
-  return GanOptions(o.gan())
-      .num_classes(train.num_classes())
-      .image_size(train.height())
-      .channels(train.channels())
+GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train) {
+  return GanOptions(o.gan()).num_classes(train.num_classes()).shape(image_shape(train));
+}
+
+std::string process_device(const AugmentOptions& o);
+
+// The run of this process: the job's seed, threads and output folder, and its device.
+RunContext run_context(const AugmentOptions& o) {
+  return RunContext()
       .seed(o.seed())
-      .device(device)
-      .threads(o.threads());
+      .device(process_device(o))
+      .threads(o.threads())
+      .out_dir(o.out_dir());
 }
 
 // A rank other than 0 of a multi-process run: loads the same data and trains the GAN together
 // with rank 0, which alone writes the output folder.
-nlohmann::json train_gan_as_follower(const AugmentOptions& o, const std::string& device,
-                                     const AugmentCallbacks& callbacks) {
+nlohmann::json train_gan_as_follower(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
   configure_threads(o.threads());
   auto spec = o.data();
   spec.threads(o.threads()).seed(o.seed());
@@ -74,8 +75,8 @@ nlohmann::json train_gan_as_follower(const AugmentOptions& o, const std::string&
       callbacks.on_progress("gan", static_cast<double>(p.iteration),
                             static_cast<double>(p.iterations), "");
   };
-  const auto trained =
-      train_gan(data.train, gan_options(o, data.train, device), data.train.class_names, stage);
+  const auto trained = train_gan(run_context(o).in("gan"), data.train, gan_options(o, data.train),
+                                 data.train.class_names, stage);
   return {{"rank", o.distributed().rank()},
           {"world_size", o.distributed().world_size()},
           {"role", "trained the GAN with rank 0, which writes the output"},
@@ -114,14 +115,14 @@ bool same_images_in_any_order(const torch::Tensor& a, const torch::Tensor& b) {
 class AugmentRun {
  public:
   AugmentRun(const AugmentOptions& o, const AugmentCallbacks& c)
-      : o_(o), c_(c), device_(process_device(o)), out_(o.out_dir()) {
+      : o_(o), c_(c), run_(run_context(o)), out_(o.out_dir()) {
     stage_.should_stop = c.should_stop;
   }
 
   nlohmann::json run() {
     const auto total_start = Clock::now();
     // What the flags and the build alone refuse, before anything is read, written or trained.
-    if (o_.generator().empty()) check_precision(o_.gan().precision(), select_device(device_));
+    if (o_.generator().empty()) check_precision(o_.gan().precision(), select_device(run_.device()));
     // Checked before loading, changed only after: a run that fails to load loses nothing.
     detail::check_output_dir(out_, o_.resume(), o_.force(), "continue the run in it",
                              {{"training data", o_.data().path()},
@@ -129,7 +130,7 @@ class AugmentRun {
                               {"unlabeled pool", o_.unlabeled()},
                               {"generator checkpoint", o_.generator(), true},
                               {"classifier file", detail::classifier_file(o_.classifier()), true}});
-    threads_ = configure_threads(o_.threads());
+    threads_ = configure_threads(run_.threads());
     load();
     check_custom_classifier();
     prepare_output();
@@ -164,9 +165,10 @@ class AugmentRun {
     const auto start = Clock::now();
     progress("load", 0, 1, "");
     auto spec = o_.data();
-    spec.threads(o_.threads()).seed(o_.seed());
+    spec.threads(run_.threads()).seed(run_.seed());
     data_ = load_train_test(spec, o_.test_data(), o_.test_fraction());
     const auto& train = data_.train;
+    shape_ = image_shape(train);
     if (!o_.unlabeled().empty()) {
       pool_ = load_unlabeled_pool(UnlabeledSpec()
                                       .path(o_.unlabeled())
@@ -174,7 +176,7 @@ class AugmentRun {
                                       // Stored channels unless --channels asks: a colour
                                       // pool is not turned gray without a word.
                                       .channels(o_.data().channels() != 0 ? train.channels() : 0)
-                                      .threads(o_.threads())
+                                      .threads(run_.threads())
                                       .allow_outside_paths(o_.data().allow_outside_paths()),
                                   train.class_names);
       const auto kind = [](int64_t c) { return c == 3 ? "RGB" : "gray"; };
@@ -203,8 +205,7 @@ class AugmentRun {
   // the folder is touched and anything trains.
   void check_custom_classifier() const {
     if (o_.classifier().custom())
-      Classifier(
-          classifier_options(target_width(o_.scheme(), data_.train.num_classes())).device("cpu"));
+      Classifier(classifier_options(target_width(o_.scheme(), data_.train.num_classes())));
   }
 
   // The trained copies of a user's TorchScript classifier, for Python (torch.jit.load).
@@ -227,13 +228,7 @@ class AugmentRun {
 
   // How both classifiers train.
   ClassifierOptions classifier_options(int64_t outputs) const {
-    return ClassifierOptions(o_.classifier())
-        .num_outputs(outputs)
-        .image_size(data_.train.height())
-        .channels(data_.train.channels())
-        .seed(o_.seed())
-        .device(device_)
-        .threads(o_.threads());
+    return ClassifierOptions(o_.classifier()).num_outputs(outputs).shape(shape_);
   }
   ClassifierHooks classifier_hooks(const std::string& stage) const {
     auto hooks = with_prefetch(
@@ -253,8 +248,8 @@ class AugmentRun {
   // The baseline classifier: also the labeller of the argmax scheme and of the pool.
   void train_baseline() {
     const auto start = Clock::now();
-    baseline_ = train_stage_classifier("training the baseline classifier", data_.train, nullptr,
-                                       classifier_options(baseline_outputs()),
+    baseline_ = train_stage_classifier(run_, "training the baseline classifier", data_.train,
+                                       nullptr, classifier_options(baseline_outputs()),
                                        classifier_hooks("baseline"), stage_hooks());
     baseline_seconds_ = seconds_since(start);
     save_custom_classifier(baseline_, "baseline");
@@ -294,7 +289,7 @@ class AugmentRun {
       load_classifier(teacher_, path.string());
     } else {
       teacher_ =
-          train_stage_classifier("training the teacher", concatenate({data_.train, *pool_}),
+          train_stage_classifier(run_, "training the teacher", concatenate({data_.train, *pool_}),
                                  nullptr, options, classifier_hooks("teacher"), stage_hooks());
       save_classifier(teacher_, path.string());
     }
@@ -306,7 +301,7 @@ class AugmentRun {
     const auto start = Clock::now();
     Generator generator{nullptr};
     if (!o_.generator().empty()) {
-      auto loaded = load_generator(o_.generator(), device_);
+      auto loaded = load_generator(o_.generator(), run_.device());
       check_generator_fits(loaded, data_.train, o_.generator());
       generator = loaded.generator;
     } else {
@@ -324,8 +319,7 @@ class AugmentRun {
       stage.hooks.resume_hint = "; rerun with --resume to continue";
       const auto& train = data_.train;
       auto trained =
-          train_gan(gan_data, gan_options(o_, train, device_).out_dir((out_ / "gan").string()),
-                    train.class_names, stage);
+          train_gan(run_.in("gan"), gan_data, gan_options(o_, train), train.class_names, stage);
       generator = trained.generator;
       gan_rate_ = trained.images_per_second;
       save_labeled_grid(out_ / "gan" / "samples.png", class_samples(generator), train.class_names,
@@ -342,8 +336,7 @@ class AugmentRun {
     const auto& train = data_.train;
     const auto& j = *o_.joint();
     const auto& c = o_.classifier();
-    const auto options = joint_stage_options(j, c, o_.gan(), train, o_.seed(), device_,
-                                             o_.threads(), (out_ / "joint").string());
+    const auto options = joint_stage_options(j, c, o_.gan(), train);
     JointStage stage;
     const auto checkpoint = out_ / "joint" / "checkpoint.pt";
     if (o_.resume() && fs::exists(checkpoint)) stage.resume_from = checkpoint.string();
@@ -360,8 +353,8 @@ class AugmentRun {
                        {"pseudo", false},
                        {"joint", "the joint training's unlabeled images"}};
     }
-    auto trained =
-        ganaug::train_joint(train, pool_ ? &*pool_ : nullptr, options, train.class_names, stage);
+    auto trained = ganaug::train_joint(run_.in("joint"), train, pool_ ? &*pool_ : nullptr, options,
+                                       train.class_names, stage);
     joint_classifier_ = trained.classifier;
     auto generator = trained.generator;
     save_labeled_grid(out_ / "joint" / "samples.png", class_samples(generator), train.class_names,
@@ -383,8 +376,8 @@ class AugmentRun {
                               GenerateOptions(out_.string())
                                   .n(range_.count)
                                   .first(range_.first)
-                                  .seed(o_.seed())
-                                  .threads(o_.threads())
+                                  .seed(run_.seed())
+                                  .threads(run_.threads())
                                   .batch_size(o_.generate_batch_size()),
                               baseline_);
     pipeline.on_progress = [&](int64_t listed, int64_t total) {
@@ -392,7 +385,7 @@ class AugmentRun {
     };
     pipeline.should_stop = stage_.should_stop;
     const auto generated = pipeline.run();
-    configure_threads(o_.threads());
+    configure_threads(run_.threads());
     if (!generated.complete) {
       throw Interrupted("interrupted after " +
                         std::to_string(generated.already_done + generated.written) + " of " +
@@ -408,7 +401,7 @@ class AugmentRun {
     summary_["num_classes"] = train.num_classes();
     summary_["class_names"] = train.class_names;
     summary_["n"] = o_.n();
-    summary_["seed"] = o_.seed();
+    summary_["seed"] = run_.seed();
     if (o_.num_shards() > 1) {
       summary_["shard"] = record_["shard"];
       summary_["shard"]["content"] = detail::shard_content(out_, range_.first, range_.count);
@@ -418,15 +411,15 @@ class AugmentRun {
     summary_["test"] = data_.test_description;
     summary_["test"]["images"] = data_.test.size();
     summary_["image_shape"] = {train.channels(), train.height(), train.width()};
-    summary_["device"] = select_device(device_).str();
+    summary_["device"] = select_device(run_.device()).str();
     if (o_.distributed().world_size() > 1)
       summary_["distributed"] = {{"world_size", o_.distributed().world_size()}};
     summary_["threads"] = threads_;
-    summary_["prefetch"] = o_.classifier().prefetch_steps(select_device(device_));
+    summary_["prefetch"] = o_.classifier().prefetch_steps(select_device(run_.device()));
     summary_["deterministic"] = deterministic_algorithms();
     // Whether the training steps ran as CUDA graphs, and in what precision the GAN's did.
     summary_["cuda_graphs"] = o_.gan().cuda_graphs() && cuda_graphs_available() &&
-                              select_device(device_).is_cuda() &&
+                              select_device(run_.device()).is_cuda() &&
                               o_.distributed().world_size() <= 1;
     summary_["gan_precision"] = to_string(o_.gan().precision());
     summary_["gan_images_per_s"] = gan_rate_;
@@ -442,7 +435,7 @@ class AugmentRun {
   torch::Tensor class_samples(Generator& generator) const {
     const auto& train = data_.train;
     return ganaug::generate(generator, sample_grid_classes(train.num_classes(), kReportPerClass),
-                            o_.seed() + 1);
+                            run_.seed() + 1);
   }
 
   // report.html: the run at a glance, for a person (images embedded).
@@ -467,9 +460,9 @@ class AugmentRun {
     LabeledDataset synthetic;
     if (o_.n() == 0) return synthetic;
     synthetic =
-        LoadPipeline(read_csv_manifest(out_ / "labels.csv"), LoadOptions().threads(o_.threads()))
+        LoadPipeline(read_csv_manifest(out_ / "labels.csv"), LoadOptions().threads(run_.threads()))
             .run();
-    configure_threads(o_.threads());
+    configure_threads(run_.threads());
     synthetic.class_names = data_.train.class_names;
     return synthetic;
   }
@@ -489,7 +482,7 @@ class AugmentRun {
       };
     }
     auto retrained = train_stage_classifier(
-        "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
+        run_, "retraining the classifier", o_.pseudo() ? concatenate({train, *pool_}) : train,
         o_.n() > 0 ? &synthetic : nullptr,
         classifier_options(target_width(o_.scheme(), train.num_classes()))
             .dynamic_argmax(o_.dynamic_argmax())
@@ -534,8 +527,9 @@ class AugmentRun {
 
   const AugmentOptions& o_;
   const AugmentCallbacks& c_;
-  const std::string device_;
+  const RunContext run_;  // the seed, device, threads and folder of every stage
   const fs::path out_;
+  ImageShape shape_;         // the data's, set once loaded
   detail::OutputLock lock_;  // held from prepare_output() to the end of the run
   StageHooks stage_;
   int threads_ = 0;
@@ -669,7 +663,7 @@ void AugmentOptions::validate() const {
 nlohmann::json run_augment(const AugmentOptions& o, const AugmentCallbacks& callbacks) {
   o.validate();
   if (o.distributed().world_size() > 1 && o.distributed().rank() != 0)
-    return train_gan_as_follower(o, process_device(o), callbacks);
+    return train_gan_as_follower(o, callbacks);
   return AugmentRun(o, callbacks).run();
 }
 

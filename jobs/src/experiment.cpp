@@ -135,16 +135,20 @@ class Experiment {
     }
   }
 
-  ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train,
-                                       uint64_t seed) const {
+  ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train) const {
     return ClassifierOptions(o_.classifier())
         .num_outputs(outputs)
-        .image_size(train.height())
-        .channels(train.channels())
+        .shape(image_shape(train))
+        .pool_weight(0);
+  }
+  // A cell's run: its seed, the grid's device and threads, and the folder of its GAN's log and
+  // checkpoints when it has one.
+  RunContext run(uint64_t seed, const fs::path& out_dir = {}) const {
+    return RunContext()
         .seed(seed)
         .device(o_.device())
         .threads(o_.threads())
-        .pool_weight(0);
+        .out_dir(out_dir.string());
   }
 
   // With `classic`, the real images are augmented by `setting`, by default this size's
@@ -201,7 +205,7 @@ class Experiment {
     check_stop();
     const auto start = Clock::now();
     const auto train = subset_per_class(full, size, seed);
-    auto model = fit(train, nullptr, classifier_options(k, train, seed), true, &setting);
+    auto model = fit(seed, train, nullptr, classifier_options(k, train), true, &setting);
     const double accuracy = evaluate(model, validation).accuracy;
     const double seconds = seconds_since(start);
     results_.add_classic_choice_cell({key, ds, size, seed, spec, accuracy, seconds});
@@ -212,15 +216,15 @@ class Experiment {
     return accuracy;
   }
 
-  Classifier fit(const LabeledDataset& real, const LabeledDataset* synthetic,
+  Classifier fit(uint64_t seed, const LabeledDataset& real, const LabeledDataset* synthetic,
                  const ClassifierOptions& options, bool classic,
                  const ClassicAugmentOptions* setting = nullptr) const {
-    return train_stage_classifier("training the classifier", real, synthetic, options,
+    return train_stage_classifier(run(seed), "training the classifier", real, synthetic, options,
                                   hooks(classic, setting), stage_hooks());
   }
   // fit() of a cell trained on a pool whose true classes are `truth`: each epoch's share of pool
   // images over the threshold and the accuracy of their targets go to `trace`.
-  Classifier fit_traced(const LabeledDataset& real, const LabeledDataset* synthetic,
+  Classifier fit_traced(uint64_t seed, const LabeledDataset& real, const LabeledDataset* synthetic,
                         const ClassifierOptions& options, bool classic, const torch::Tensor& truth,
                         nlohmann::json& trace) const {
     auto traced = hooks(classic);
@@ -232,8 +236,8 @@ class Experiment {
       trace["label_accuracy"].push_back(p.pool_accuracy ? nlohmann::json(*p.pool_accuracy)
                                                         : nlohmann::json());
     };
-    return train_stage_classifier("training the classifier", real, synthetic, options, traced,
-                                  stage_hooks());
+    return train_stage_classifier(run(seed), "training the classifier", real, synthetic, options,
+                                  traced, stage_hooks());
   }
 
   // The network of `ds`'s classifiers and its width, after checking that the finished results
@@ -313,8 +317,7 @@ class Experiment {
   Classifier reference_classifier(const std::string& ds, const LabeledDataset& full,
                                   const LabeledDataset& test) {
     const fs::path path = fs::path(o_.out_dir()) / ("reference-" + ds + ".pt");
-    auto options =
-        classifier_options(full.num_classes(), full, o_.first_seed()).epochs(o_.reference_epochs());
+    auto options = classifier_options(full.num_classes(), full).epochs(o_.reference_epochs());
     Classifier model(options);
     if (fs::exists(path)) {
       // Saved by an earlier run in this folder with the same settings (resume checks them).
@@ -332,7 +335,7 @@ class Experiment {
     say(ds + ": training the reference classifier on all " + std::to_string(full.size()) +
         " training images (" + std::to_string(o_.reference_epochs()) + " epochs)");
     const auto start = Clock::now();
-    model = fit(full, nullptr, options, false);
+    model = fit(o_.first_seed(), full, nullptr, options, false);
     const double accuracy = evaluate(model, test).accuracy;
     save_classifier(model, path.string());
     auto& reference = results_.reference_to_fill(ds);
@@ -536,8 +539,9 @@ class Experiment {
   Classifier fit_pseudo(Group& g, int64_t pool, const LabeledDataset* synthetic,
                         const ClassifierOptions& options, bool classic, nlohmann::json* trace) {
     const auto real = concatenate({g.train, g.pool(pool)});  // draws the pool and its truth
-    return fit_traced(real, synthetic, ClassifierOptions(options).pool_weight(o_.pool_weight()),
-                      classic, g.pool_truths.at(pool), *trace);
+    return fit_traced(g.seed, real, synthetic,
+                      ClassifierOptions(options).pool_weight(o_.pool_weight()), classic,
+                      g.pool_truths.at(pool), *trace);
   }
 
   // The "classic+pseudo" classifier of a pool as the pool teacher: trained once, kept in
@@ -547,7 +551,7 @@ class Experiment {
     auto& t = g.pseudo_teachers[pool];
     if (t.model) return t.model;
     const auto dir = fs::path(o_.out_dir()) / "generators" / g.generator_key(pool);
-    const auto options = classifier_options(g.k, g.train, g.seed);
+    const auto options = classifier_options(g.k, g.train);
     if (fs::exists(dir / "teacher.pt") && fs::exists(dir / "teacher.json")) {
       std::ifstream in(dir / "teacher.json");
       const auto record = nlohmann::json::parse(in, nullptr, false);
@@ -583,7 +587,7 @@ class Experiment {
     } else {
       if (!g.teacher) {
         const auto start = Clock::now();
-        g.teacher = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), true);
+        g.teacher = fit(g.seed, g.train, nullptr, classifier_options(g.k, g.train), true);
         g.teacher_seconds = seconds_since(start);
       }
       teacher = g.teacher;
@@ -637,7 +641,7 @@ class Experiment {
     if (cell.pool > 0 && o_.pool_teacher() == PoolTeacher::kPseudo)
       return pseudo_teacher(g, cell.pool);
     if (!g.real_only)
-      g.real_only = fit(g.train, nullptr, classifier_options(g.k, g.train, g.seed), false);
+      g.real_only = fit(g.seed, g.train, nullptr, classifier_options(g.k, g.train), false);
     return g.real_only;
   }
 
@@ -687,14 +691,14 @@ class Experiment {
     const auto dir = fs::path(o_.out_dir()) / "generators" /
                      (g.generator_key(cell.pool) + "-" + cell.scheme.name());
     const auto options =
-        joint_stage_options(JointOptions(j).form(*cell.scheme.joint), c, o_.gan(), g.train, g.seed,
-                            o_.device(), o_.threads(), dir.string());
+        joint_stage_options(JointOptions(j).form(*cell.scheme.joint), c, o_.gan(), g.train);
     JointStage stage;
     if (fs::exists(dir / "checkpoint.pt")) stage.resume_from = (dir / "checkpoint.pt").string();
     stage.views = hooks(cell.scheme.classic);
     stage.hooks = stage_hooks();
-    auto trained = train_joint(g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr, options,
-                               g.train.class_names, stage);
+    auto trained =
+        train_joint(run(g.seed, dir), g.train, cell.pool > 0 ? &g.pool(cell.pool) : nullptr,
+                    options, g.train.class_names, stage);
     save_labeled_grid(dir / "samples.png",
                       generate(trained.generator, sample_grid_classes(g.k),
                                mix_seed(g.seed, streams::kBenchSampleGrid)),
@@ -710,11 +714,9 @@ class Experiment {
     const auto& scheme = cell.scheme;
     // The pseudo columns train on the labeled images and the pool (labeled -1); what the pool's
     // targets do, epoch by epoch, goes to `pool_trace` (its true classes are known here).
-    const auto options = [&](int64_t outputs) {
-      return classifier_options(outputs, g.train, g.seed);
-    };
+    const auto options = [&](int64_t outputs) { return classifier_options(outputs, g.train); };
     const auto fit_cell = [&](const LabeledDataset* synthetic, const ClassifierOptions& o) {
-      if (!scheme.pseudo) return fit(g.train, synthetic, o, scheme.classic);
+      if (!scheme.pseudo) return fit(g.seed, g.train, synthetic, o, scheme.classic);
       return fit_pseudo(g, cell.pool, synthetic, o, scheme.classic, pool_trace);
     };
     if (scheme.joint) return train_joint_cell(g, cell);
@@ -801,14 +803,10 @@ class Experiment {
     const bool has_unlabeled = (train.labels < 0).any().item<bool>();
     const auto options = GanOptions(o_.gan())
                              .num_classes(train.num_classes())
-                             .image_size(train.height())
-                             .channels(train.channels())
-                             .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0)
-                             .seed(seed)
-                             .device(o_.device())
-                             .threads(o_.threads())
-                             .out_dir(dir.string());
-    const auto facts = gan_training_facts(train, options);
+                             .shape(image_shape(train))
+                             .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0);
+    // What the checkpoint stores: the options and the run's seed.
+    const auto facts = gan_training_facts(train, GanOptions(options).seed(seed));
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
@@ -825,7 +823,7 @@ class Experiment {
     detail::write_generator_record(dir, facts);
     say(group + ": training the GAN (" + std::to_string(o_.gan().iterations()) + " iterations)");
     stage.hooks = stage_hooks();
-    return train_gan(train, options, train.class_names, stage);
+    return train_gan(run(seed, dir), train, options, train.class_names, stage);
   }
 
   void measure_generator(Group& g, const TrainedGan& trained, const fs::path& dir,
@@ -857,7 +855,7 @@ class Experiment {
         quantize(generate(generator, synthetic.labels, mix_seed(g.seed, streams::kBenchCas)));
     synthetic.class_names = g.train.class_names;
     synthetic.source = "generator " + key;
-    auto cas_model = fit(synthetic, nullptr, classifier_options(k, g.train, g.seed), false);
+    auto cas_model = fit(g.seed, synthetic, nullptr, classifier_options(k, g.train), false);
     const double cas = evaluate(cas_model, *g.test).accuracy;
     detail::GeneratorResult result;
     result.key = key;

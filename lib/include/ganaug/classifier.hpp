@@ -20,6 +20,7 @@
 
 #include "ganaug/custom_network.hpp"
 #include "ganaug/dataset.hpp"
+#include "ganaug/run_context.hpp"
 
 namespace ganaug {
 
@@ -91,6 +92,16 @@ struct ClassifierOptions {
   /// `num_outputs` is K, or K + 1 for the newclass scheme; images default to 1 x 28 x 28.
   explicit ClassifierOptions(int64_t num_outputs, int64_t image_size = 28, int64_t channels = 1)
       : num_outputs_(num_outputs), image_size_(image_size), channels_(channels) {}
+  /// For images of `shape` (image_shape(data) gives a data set's).
+  ClassifierOptions(int64_t num_outputs, const ImageShape& shape)
+      : ClassifierOptions(num_outputs, shape.size, shape.channels) {}
+  /// image_size and channels as one.
+  ClassifierOptions& shape(const ImageShape& shape) {
+    image_size_ = shape.size;
+    channels_ = shape.channels;
+    return *this;
+  }
+  ImageShape shape() const { return {channels_, image_size_}; }
   /// Logits per image: K, or K + 1 for newclass; at least 2.
   TORCH_ARG(int64_t, num_outputs);
   /// Side of the square input images: a multiple of 4, at least 8 (default 28).
@@ -184,12 +195,12 @@ struct ClassifierOptions {
   /// are multiplied by the labeled images' class shares over the mean of the network's pool
   /// predictions in the last 128 steps, and renormalised, before the threshold and the argmax.
   TORCH_ARG(bool, distribution_alignment) = false;
-  /// Seeds the initial weights, the dropout masks, the batch order, the synthetic picks and the
-  /// seeds handed to ClassifierHooks::augment. LibTorch's global generator is not used.
+  /// Deprecated (removed in 0.7): the run's seed, device and threads, now RunContext's, which
+  /// train_classifier(run, ...) takes; read only by the train_classifier without a run. The seed
+  /// draws the initial weights, the dropout masks, the batch order, the synthetic picks and the
+  /// seeds handed to ClassifierHooks::augment.
   TORCH_ARG(uint64_t, seed) = 0;
-  /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";
-  /// CPU threads for LibTorch: 0 leaves the process-wide setting alone; N > 0 sets it to N.
   TORCH_ARG(int, threads) = 0;
   /// Steps whose batches (random draws, then augmented views) are prepared ahead of the step
   /// that trains on them, by ClassifierHooks::feeder when one is set; 0 prepares each step on
@@ -407,14 +418,21 @@ struct ClassifierHooks {
 /// used only when `synthetic` is non-null and non-empty and synthetic_share > 0; `synthetic` is
 /// only read during the call. Deterministic for a seed on the CPU.
 ///
-/// Trains on options.device() and returns the model there, in evaluation mode (batch norm
-/// recalibrated when asked). Sets LibTorch's process-wide thread count only when
-/// options.threads() > 0. Hooks run on the calling thread, the augmentation hooks on the
-/// feeder's when there is one. Throws ganaug::Error for invalid
-/// options or data, num_outputs other than K or K + 1, images of another size than the
-/// options', synthetic targets of the wrong width or images of another shape, no labeled real
-/// image, an unavailable device or a non-finite loss (divergence); ganaug::Interrupted when
-/// should_stop asks.
+/// Trains on run.device() and returns the model there, in evaluation mode (batch norm
+/// recalibrated when asked); its weights, dropout masks, batches and augmentation seeds come from
+/// run.seed(). Sets LibTorch's process-wide thread count only when run.threads() > 0; writes
+/// nothing (run.out_dir() is not read). Hooks run on the calling thread, the augmentation hooks on
+/// the feeder's when there is one. Throws ganaug::Error for invalid options or data, num_outputs
+/// other than K or K + 1, images of another size than the options', synthetic targets of the wrong
+/// width or images of another shape, no labeled real image, an unavailable device, options that set
+/// a deprecated run field to another value than the run's, or a non-finite loss (divergence);
+/// ganaug::Interrupted when should_stop asks.
+Classifier train_classifier(const RunContext& run, const LabeledDataset& real,
+                            const LabeledDataset* synthetic, const ClassifierOptions& options,
+                            const ClassifierHooks& hooks = {});
+/// Deprecated (removed in 0.7): train_classifier with the run that options' seed, device and
+/// threads describe.
+GANAUG_DEPRECATED("pass a ganaug::RunContext: train_classifier(run, real, synthetic, options)")
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks = {});
 

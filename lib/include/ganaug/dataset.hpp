@@ -10,6 +10,15 @@
 
 namespace ganaug {
 
+/// The shape of the images a network takes: channels x size x size.
+struct ImageShape {
+  int64_t channels = 1;
+  int64_t size = 28;
+  bool operator==(const ImageShape& other) const {
+    return channels == other.channels && size == other.size;
+  }
+};
+
 /// A labeled image dataset held in memory.
 ///
 /// Represents N images of one shape with one class each (and, for synthetic data, optionally a
@@ -78,5 +87,10 @@ std::pair<LabeledDataset, LabeledDataset> split_train_test(const LabeledDataset&
 /// first part's source. Throws ganaug::Error for an empty list, parts whose image shapes or class
 /// lists differ, or a mix of parts with and without soft targets.
 LabeledDataset concatenate(const std::vector<LabeledDataset>& parts);
+
+/// The shape of `data`'s images, set once by a job and given to every network's options. Throws
+/// ganaug::Error naming data.source when its images are not square (the networks take square
+/// images: resize them, --image-size in the tools) or `images` is not N x C x H x W.
+ImageShape image_shape(const LabeledDataset& data);
 
 }  // namespace ganaug

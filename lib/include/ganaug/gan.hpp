@@ -17,6 +17,7 @@
 #include "ganaug/diffaugment.hpp"
 #include "ganaug/distributed.hpp"
 #include "ganaug/models.hpp"
+#include "ganaug/run_context.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/seed_streams.hpp"
 
@@ -38,6 +39,16 @@ struct GanOptions {
   /// Images default to 1 x 28 x 28. Nothing is checked until validate().
   explicit GanOptions(int64_t num_classes, int64_t image_size = 28, int64_t channels = 1)
       : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
+  /// For images of `shape` (image_shape(data) gives a data set's).
+  GanOptions(int64_t num_classes, const ImageShape& shape)
+      : GanOptions(num_classes, shape.size, shape.channels) {}
+  /// image_size and channels as one.
+  GanOptions& shape(const ImageShape& shape) {
+    image_size_ = shape.size;
+    channels_ = shape.channels;
+    return *this;
+  }
+  ImageShape shape() const { return {channels_, image_size_}; }
   // -- architecture --
   /// Number of classes (K), from 1 to 100000.
   TORCH_ARG(int64_t, num_classes);
@@ -92,14 +103,13 @@ struct GanOptions {
   /// conditional GAN whose pool images need no pseudo-labels. In [0, 1); 0 ignores images
   /// labeled -1.
   TORCH_ARG(double, unlabeled_share) = 0.0;
-  /// Seeds the initial weights and every iteration's draws (batches, noise, classes,
-  /// DiffAugment); LibTorch's global generator is neither read nor seeded for them.
+  /// The run's seed: it draws the initial weights and every iteration's batches, noise, classes
+  /// and DiffAugment, and checkpoints store it. Set by the trainer from its RunContext (the
+  /// field itself is deprecated, removed in 0.7: a trainer given a run refuses another value).
   TORCH_ARG(uint64_t, seed) = 0;
-  /// Where the networks live and train: "auto", "cpu", "cuda" or "cuda:N".
+  /// Deprecated (removed in 0.7): the run's device and threads, now RunContext's; read only by
+  /// the GanTrainer built without a run.
   TORCH_ARG(std::string, device) = "auto";
-  /// CPU threads for LibTorch: 0 leaves LibTorch's process-wide setting as the caller left it
-  /// (Debian's LibTorch starts with 1; see configure_threads); N > 0 sets it to N (process-wide)
-  /// when the trainer is built.
   TORCH_ARG(int, threads) = 0;
   /// On a CUDA device, after a few eager iterations, the whole iteration (discriminator steps,
   /// generator step, moving average) is captured once as a CUDA graph and replayed: one launch
@@ -111,8 +121,9 @@ struct GanOptions {
   /// device autocast to bfloat16 (Precision::kBFloat16; weights, optimizer and the sampling
   /// generator stay float32). The trainer refuses kBFloat16 on the CPU.
   TORCH_ARG(Precision, precision) = Precision::kFloat32;
-  // -- outputs (all optional; empty out_dir writes nothing) --
-  /// Folder for log.csv and checkpoint.pt.
+  // -- outputs (all optional) --
+  /// Deprecated (removed in 0.7): the run's folder for log.csv and checkpoint.pt, now
+  /// RunContext::out_dir.
   TORCH_ARG(std::string, out_dir) = "";
   /// Write a checkpoint every this many iterations (0: only at the end).
   TORCH_ARG(int64_t, checkpoint_every) = 0;
@@ -155,10 +166,15 @@ struct GanProgress {
 /// checkpoint continues exactly as an uninterrupted run would on the same device.
 class GanTrainer {
  public:
-  /// Validates `options` and builds the models on options.device(), their initial weights
-  /// drawn from the seed alone. Sets LibTorch's process-wide thread count when
-  /// options.threads() > 0. Throws ganaug::Error for invalid options, an unavailable device, or
-  /// a class-name count other than num_classes.
+  /// Validates `options` and builds the models on run.device(), their initial weights drawn
+  /// from run.seed() alone; training writes to run.out_dir() (nothing when empty). Sets
+  /// LibTorch's process-wide thread count when run.threads() > 0. Throws ganaug::Error for
+  /// invalid options, an unavailable device, options that set a deprecated run field to another
+  /// value than the run's, or a class-name count other than num_classes.
+  GanTrainer(const RunContext& run, GanOptions options, std::vector<std::string> class_names);
+  /// Deprecated (removed in 0.7): the trainer of the run that options' seed, device, threads and
+  /// out_dir describe.
+  GANAUG_DEPRECATED("pass a ganaug::RunContext: GanTrainer(run, options, class_names)")
   GanTrainer(GanOptions options, std::vector<std::string> class_names);
   /// Releases the trainer's state; module handles obtained from it stay valid.
   ~GanTrainer();
@@ -214,9 +230,10 @@ class GanTrainer {
   Discriminator discriminator() const;
   /// Generator steps done (including those loaded by resume()).
   int64_t iteration() const;
-  /// The options. Changing architecture fields, learning rates, betas, device or threads
-  /// after construction has no effect; the other training and output fields are read by
-  /// the next train().
+  /// The options, holding the run's seed, device, threads and out_dir. Changing architecture
+  /// fields, learning rates, betas, the seed, device or threads after construction has no
+  /// effect; the other training and output fields (out_dir included) are read by the next
+  /// train().
   const GanOptions& options() const;
   GanOptions& options();
   /// One name per class, as given to the constructor.

@@ -16,6 +16,7 @@
 #include "ganaug/joint_losses.hpp"
 #include "ganaug/metrics.hpp"
 #include "ganaug/models.hpp"
+#include "ganaug/run_context.hpp"
 #include "ganaug/runtime.hpp"
 #include "ganaug/schemes.hpp"
 #include "ganaug/spectral_norm.hpp"

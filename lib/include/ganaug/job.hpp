@@ -19,6 +19,7 @@
 #include "ganaug/distributed.hpp"
 #include "ganaug/gan.hpp"
 #include "ganaug/joint.hpp"
+#include "ganaug/run_context.hpp"
 
 namespace ganaug {
 
@@ -110,10 +111,11 @@ struct TrainedGan {
   double images_per_second = 0;
 };
 
-/// Trains a GAN on `data` as `options` and `stage` say. Throws ganaug::Interrupted ("interrupted
-/// during GAN training at iteration N" and the hint) when stopped; a checkpoint is then written
-/// if options.out_dir() is set. Other errors as GanTrainer's.
-TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
+/// Trains a GAN on `data` in `run` (its seed, device, threads, and out_dir for the log and
+/// checkpoints) as `options` and `stage` say. Throws ganaug::Interrupted ("interrupted during GAN
+/// training at iteration N" and the hint) when stopped; a checkpoint is then written if
+/// run.out_dir() is set. Other errors as GanTrainer's.
+TrainedGan train_gan(const RunContext& run, const LabeledDataset& data, const GanOptions& options,
                      const std::vector<std::string>& class_names, const GanStage& stage = {});
 
 /// The classifier options of a job's joint training: the job's classifier `c` (network,
@@ -122,13 +124,11 @@ TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
 /// without `c`'s pool_one_pass (joint training runs its passes apart).
 ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const JointOptions& j);
 
-/// A job's joint stage: `joint` (form, steps, weights) for `data`'s classes and image shape,
-/// the job's classifier (joint_classifier_options) and GAN (with its checkpoint and log cadence),
-/// the run's seed, device and threads, writing to `out_dir`.
+/// A job's joint stage: `joint` (form, steps, weights) for `data`'s classes and image shape
+/// (image_shape), the job's classifier (joint_classifier_options) and GAN (with its checkpoint
+/// and log cadence); the run is train_joint's.
 JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
-                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
-                                 const std::string& device, int threads,
-                                 const std::string& out_dir);
+                                 const GanOptions& gan, const LabeledDataset& data);
 
 /// How a joint stage trains beyond its JointOptions.
 struct JointStage {
@@ -148,17 +148,37 @@ struct TrainedJoint {
   Generator generator{nullptr};
 };
 
-/// Trains the joint networks on `labeled` (and `pool`'s images, without their labels, when not
-/// null) as `options` and `stage` say. Throws ganaug::Interrupted ("interrupted during joint
-/// training at step N" and the hint) when stopped; a checkpoint is then written (as the trainer
-/// does).
+/// Trains the joint networks in `run` on `labeled` (and `pool`'s images, without their labels,
+/// when not null) as `options` and `stage` say. Throws ganaug::Interrupted ("interrupted during
+/// joint training at step N" and the hint) when stopped; a checkpoint is then written (as the
+/// trainer does).
+TrainedJoint train_joint(const RunContext& run, const LabeledDataset& labeled,
+                         const LabeledDataset* pool, const JointOptions& options,
+                         const std::vector<std::string>& class_names, const JointStage& stage);
+
+/// train_classifier() in `run`, stopped by `hooks.should_stop`: throws ganaug::Interrupted
+/// ("interrupted while " + what + hint, `what` an activity such as "training the teacher") on a
+/// stop; other errors unchanged.
+Classifier train_stage_classifier(const RunContext& run, const std::string& what,
+                                  const LabeledDataset& real, const LabeledDataset* synthetic,
+                                  const ClassifierOptions& options, ClassifierHooks hooks,
+                                  const StageHooks& stage);
+
+/// Deprecated (removed in 0.7): the stages above in the run that the options' seed, device,
+/// threads (and out_dir) describe.
+GANAUG_DEPRECATED("pass a ganaug::RunContext: train_gan(run, data, options, class_names, stage)")
+TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
+                     const std::vector<std::string>& class_names, const GanStage& stage = {});
+GANAUG_DEPRECATED("pass the run to train_joint: joint_stage_options(joint, classifier, gan, data)")
+JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
+                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
+                                 const std::string& device, int threads,
+                                 const std::string& out_dir);
+GANAUG_DEPRECATED("pass a ganaug::RunContext: train_joint(run, labeled, pool, options, ...)")
 TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* pool,
                          const JointOptions& options, const std::vector<std::string>& class_names,
                          const JointStage& stage);
-
-/// train_classifier(), stopped by `hooks.should_stop`: throws ganaug::Interrupted
-/// ("interrupted while " + what + hint, `what` an activity such as "training the teacher") on a
-/// stop; other errors unchanged.
+GANAUG_DEPRECATED("pass a ganaug::RunContext: train_stage_classifier(run, what, ...)")
 Classifier train_stage_classifier(const std::string& what, const LabeledDataset& real,
                                   const LabeledDataset* synthetic, const ClassifierOptions& options,
                                   ClassifierHooks hooks, const StageHooks& stage);

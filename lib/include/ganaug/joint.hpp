@@ -32,6 +32,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/run_context.hpp"
 #include "ganaug/schemes.hpp"
 
 namespace ganaug {
@@ -59,6 +60,16 @@ struct JointOptions {
   /// Images default to 1 x 28 x 28 of `num_classes` classes.
   explicit JointOptions(int64_t num_classes, int64_t image_size = 28, int64_t channels = 1)
       : num_classes_(num_classes), image_size_(image_size), channels_(channels) {}
+  /// For images of `shape` (image_shape(data) gives a data set's).
+  JointOptions(int64_t num_classes, const ImageShape& shape)
+      : JointOptions(num_classes, shape.size, shape.channels) {}
+  /// image_size and channels as one.
+  JointOptions& shape(const ImageShape& shape) {
+    image_size_ = shape.size;
+    channels_ = shape.channels;
+    return *this;
+  }
+  ImageShape shape() const { return {channels_, image_size_}; }
   /// K, the image side (as the GAN allows) and channels.
   TORCH_ARG(int64_t, num_classes);
   TORCH_ARG(int64_t, image_size);
@@ -89,14 +100,13 @@ struct JointOptions {
   /// kTriple: share of the steps, in [0, 0.5), on the labeled images alone before the classifier's
   /// other terms ramp in linearly over as many steps again (Triple-GAN pre-trains C).
   TORCH_ARG(double, warmup_share) = 0.1;
-  /// Seeds the initial weights and every step's draws; LibTorch's global generator is neither
-  /// read nor seeded (the built-in networks' dropout has a generator of its own).
+  /// The run's seed (it draws the initial weights and every step's draws; checkpoints store it),
+  /// device, threads and output folder: set by the trainer from its RunContext. Deprecated as
+  /// fields (removed in 0.7): a trainer given a run refuses other values, and only the
+  /// JointTrainer built without a run reads them.
   TORCH_ARG(uint64_t, seed) = 0;
-  /// "auto", "cpu", "cuda" or "cuda:N".
   TORCH_ARG(std::string, device) = "auto";
-  /// CPU threads for LibTorch: 0 leaves the process-wide setting alone; N > 0 sets it.
   TORCH_ARG(int, threads) = 0;
-  /// Folder for log.csv and checkpoint.pt; empty writes nothing.
   TORCH_ARG(std::string, out_dir) = "";
   /// A checkpoint every this many steps (0: only at the end and when stopped).
   TORCH_ARG(int64_t, checkpoint_every) = 0;
@@ -130,9 +140,15 @@ struct JointProgress {
 /// Trains a classifier and a conditional generator together (see the file's comment).
 class JointTrainer {
  public:
-  /// Validates `options` and builds the networks on options.device(), their initial weights
-  /// from the seed alone. Throws ganaug::Error for invalid options, an unavailable device or a
-  /// class-name count other than num_classes.
+  /// Validates `options` and builds the networks on run.device(), their initial weights from
+  /// run.seed() alone; training writes log.csv and checkpoints to run.out_dir() (nothing when
+  /// empty). Sets LibTorch's process-wide thread count when run.threads() > 0. Throws
+  /// ganaug::Error for invalid options, an unavailable device, options that set a deprecated run
+  /// field to another value than the run's, or a class-name count other than num_classes.
+  JointTrainer(const RunContext& run, JointOptions options, std::vector<std::string> class_names);
+  /// Deprecated (removed in 0.7): the trainer of the run that options' seed, device, threads and
+  /// out_dir describe.
+  GANAUG_DEPRECATED("pass a ganaug::RunContext: JointTrainer(run, options, class_names)")
   JointTrainer(JointOptions options, std::vector<std::string> class_names);
   ~JointTrainer();
   JointTrainer(JointTrainer&&) noexcept;

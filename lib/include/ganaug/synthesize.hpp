@@ -14,6 +14,7 @@
 #include "ganaug/classifier.hpp"
 #include "ganaug/dataset.hpp"
 #include "ganaug/gan.hpp"
+#include "ganaug/run_context.hpp"
 #include "ganaug/schemes.hpp"
 
 namespace ganaug {
@@ -22,8 +23,8 @@ namespace ganaug {
 ///
 /// Example:
 /// \code
-///   auto options = ganaug::SynthesizeOptions().scheme(ganaug::Scheme::kSmooth).n(2000).seed(7);
-///   ganaug::SyntheticSet extra = ganaug::synthesize(train, options);
+///   auto options = ganaug::SynthesizeOptions().scheme(ganaug::Scheme::kSmooth).n(2000);
+///   ganaug::SyntheticSet extra = ganaug::synthesize(ganaug::RunContext().seed(7), train, options);
 /// \endcode
 struct SynthesizeOptions {
   /// How the synthetic images are labeled (see schemes.hpp).
@@ -31,10 +32,9 @@ struct SynthesizeOptions {
   /// Synthetic images to make, balanced over the classes (image i is conditioned on i % K).
   TORCH_ARG(int64_t, n) = 5000;
   /// How the GAN trains (ignored with `generator`): its steps (1500 here), widths, learning
-  /// rates, loss, DiffAugment, unlabeled share, ..., and out_dir, a folder for its log.csv and
-  /// checkpoint.pt (empty, the default, writes nothing). Its classes, image size and channels
-  /// come from the data, its seed and device from these options; it leaves the thread count to
-  /// `threads`.
+  /// rates, loss, DiffAugment, unlabeled share, ... Its classes, image size and channels come
+  /// from the data; its seed, device and folder (log.csv and checkpoint.pt) from the run; its
+  /// own run fields are not read, but for out_dir in the synthesize without a run (deprecated).
   TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500);
   /// A GAN checkpoint (GanTrainer::save_checkpoint) to sample from instead of training a GAN;
   /// its classes must be the dataset's.
@@ -50,11 +50,10 @@ struct SynthesizeOptions {
   TORCH_ARG(double, pool_confidence) = 0.9;
   /// Images per generation batch.
   TORCH_ARG(int64_t, batch_size) = 250;
-  /// "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+  /// Deprecated (removed in 0.7): the run's device, threads and seed, now RunContext's; read
+  /// only by the synthesize without a run.
   TORCH_ARG(std::string, device) = "auto";
-  /// CPU threads for LibTorch: 0 leaves the process-wide setting alone; N > 0 sets it to N.
   TORCH_ARG(int, threads) = 0;
-  /// Seeds everything: the GAN's weights and batches, the teacher, the generated noise.
   TORCH_ARG(uint64_t, seed) = 0;
 
  public:
@@ -105,12 +104,20 @@ struct SyntheticSet {
 /// when `data` holds an unlabeled pool (images labeled -1, see pool_confidence), it first
 /// trains a classifier on the labeled images (ClassifierOptions' defaults, teacher_epochs).
 ///
-/// Deterministic for a seed on the CPU with a fixed thread count. Does not seed LibTorch's
-/// global generator, prints nothing, writes nothing unless gan().out_dir() is set, and changes the
-/// process-wide thread count only when options.threads() > 0. Safe to call from several
-/// threads at once on different data. Throws ganaug::Error for invalid options or data (every
-/// class must have images), a checkpoint that does not fit the data, or a diverged GAN;
-/// ganaug::Interrupted when should_stop asks.
+/// Everything runs in `run`: its seed draws the GAN's weights and batches, the teacher and the
+/// generated noise; deterministic for a seed on the CPU with a fixed thread count. Does not seed
+/// LibTorch's global generator, prints nothing, writes nothing unless run.out_dir() is set (the
+/// GAN's log.csv and checkpoint.pt), and changes the process-wide thread count only when
+/// run.threads() > 0. Safe to call from several threads at once on different data. Throws
+/// ganaug::Error for invalid options or data (every class must have images), options that set a
+/// deprecated run field to another value than the run's, a checkpoint that does not fit the
+/// data, or a diverged GAN; ganaug::Interrupted when should_stop asks.
+SyntheticSet synthesize(const RunContext& run, const LabeledDataset& data,
+                        const SynthesizeOptions& options = {},
+                        const SynthesizeCallbacks& callbacks = {});
+/// Deprecated (removed in 0.7): synthesize in the run that options' seed, device and threads
+/// and gan().out_dir() describe.
+GANAUG_DEPRECATED("pass a ganaug::RunContext: synthesize(run, data, options)")
 SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& options = {},
                         const SynthesizeCallbacks& callbacks = {});
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "classifier/classifier_optimizer.hpp"
+#include "core/run_fields.hpp"
 #include "ganaug/classifier.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/runtime.hpp"
@@ -556,11 +557,18 @@ std::unique_ptr<detail::FlatOptimizer> detail::make_classifier_optimizer(
                                            options.momentum(), true);
 }
 
+Classifier train_classifier(const RunContext& run, const LabeledDataset& real,
+                            const LabeledDataset* synthetic, const ClassifierOptions& options,
+                            const ClassifierHooks& hooks) {
+  const auto o = detail::with_run(options, run, "ClassifierOptions");
+  check_training_inputs(real, synthetic, o, hooks);
+  if (run.threads() > 0) configure_threads(run.threads());
+  return TrainingRun(real, synthetic, o, hooks).train();
+}
+
 Classifier train_classifier(const LabeledDataset& real, const LabeledDataset* synthetic,
                             const ClassifierOptions& options, const ClassifierHooks& hooks) {
-  check_training_inputs(real, synthetic, options, hooks);
-  if (options.threads() > 0) configure_threads(options.threads());
-  return TrainingRun(real, synthetic, options, hooks).train();
+  return train_classifier(detail::run_of(options), real, synthetic, options, hooks);
 }
 
 }  // namespace ganaug

@@ -45,6 +45,15 @@ void LabeledDataset::check_image_shape(int64_t c, int64_t s, const std::string& 
                " holds ", channels(), "x", height(), "x", width());
 }
 
+ImageShape image_shape(const LabeledDataset& data) {
+  GANAUG_CHECK(data.images.defined() && data.images.dim() == 4, data.source,
+               ": the images must be N x C x H x W");
+  GANAUG_CHECK(data.height() == data.width(), "the networks take square images; ", data.source,
+               " holds ", data.height(), "x", data.width(),
+               " (resize them: --image-size in the tools)");
+  return {data.channels(), data.height()};
+}
+
 void LabeledDataset::validate() const {
   GANAUG_CHECK(images.defined() && images.dim() == 4, "dataset from ", source,
                " must hold images as an N x C x H x W tensor");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/run_fields.hpp"
 #include "gan/fake_classes.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "gan/gan_fields.hpp"
@@ -511,7 +512,12 @@ class TrainingLog {
 }  // namespace
 
 GanTrainer::GanTrainer(GanOptions options, std::vector<std::string> class_names)
-    : state_(std::make_unique<State>(std::move(options), std::move(class_names))) {
+    : GanTrainer(detail::run_of(options), options, std::move(class_names)) {}
+
+GanTrainer::GanTrainer(const RunContext& run, GanOptions options,
+                       std::vector<std::string> class_names)
+    : state_(std::make_unique<State>(detail::with_run(std::move(options), run, "GanOptions"),
+                                     std::move(class_names))) {
   auto& s = *state_;
   s.options.validate();
   GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "classifier/classifier_optimizer.hpp"
+#include "core/run_fields.hpp"
 #include "gan/fake_classes.hpp"
 #include "gan/gan_checkpoint.hpp"
 #include "gan/gan_fields.hpp"
@@ -587,7 +588,12 @@ void check_images(const LabeledDataset& data, const JointOptions& o, const char*
 }  // namespace
 
 JointTrainer::JointTrainer(JointOptions options, std::vector<std::string> class_names)
-    : state_(std::make_unique<State>(std::move(options), std::move(class_names))) {
+    : JointTrainer(detail::run_of(options), options, std::move(class_names)) {}
+
+JointTrainer::JointTrainer(const RunContext& run, JointOptions options,
+                           std::vector<std::string> class_names)
+    : state_(std::make_unique<State>(detail::with_run(std::move(options), run, "JointOptions"),
+                                     std::move(class_names))) {
   auto& s = *state_;
   s.options.validate();
   GANAUG_CHECK(static_cast<int64_t>(s.class_names.size()) == s.options.num_classes(), "got ",

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/run_fields.hpp"
 #include "ganaug/choices.hpp"
 #include "ganaug/error.hpp"
 
@@ -63,10 +64,10 @@ void StageHooks::check_stop(const std::string& what) const {
   if (stop_requested()) throw Interrupted("interrupted " + what + resume_hint);
 }
 
-TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
+TrainedGan train_gan(const RunContext& run, const LabeledDataset& data, const GanOptions& options,
                      const std::vector<std::string>& class_names, const GanStage& stage) {
   const auto start = std::chrono::steady_clock::now();
-  GanTrainer trainer(options, class_names);
+  GanTrainer trainer(run, options, class_names);
   if (!stage.resume_from.empty()) trainer.resume(stage.resume_from);
   if (stage.group) trainer.distribute(stage.group);
   TrainedGan out;
@@ -95,27 +96,20 @@ ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const Joi
 }
 
 JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
-                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
-                                 const std::string& device, int threads,
-                                 const std::string& out_dir) {
+                                 const GanOptions& gan, const LabeledDataset& data) {
   return JointOptions(joint)
       .num_classes(data.num_classes())
-      .image_size(data.height())
-      .channels(data.channels())
-      .classifier(joint_classifier_options(classifier, joint))
-      .gan(gan)
+      .shape(image_shape(data))
+      .classifier(detail::without_run(joint_classifier_options(classifier, joint)))
+      .gan(detail::without_run(gan))
       .checkpoint_every(gan.checkpoint_every())
-      .log_every(gan.log_every())
-      .seed(seed)
-      .device(device)
-      .threads(threads)
-      .out_dir(out_dir);
+      .log_every(gan.log_every());
 }
 
-TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* pool,
-                         const JointOptions& options, const std::vector<std::string>& class_names,
-                         const JointStage& stage) {
-  JointTrainer trainer(options, class_names);
+TrainedJoint train_joint(const RunContext& run, const LabeledDataset& labeled,
+                         const LabeledDataset* pool, const JointOptions& options,
+                         const std::vector<std::string>& class_names, const JointStage& stage) {
+  JointTrainer trainer(run, options, class_names);
   if (!stage.resume_from.empty()) trainer.resume(stage.resume_from);
   trainer.should_stop = stage.hooks.should_stop;
   trainer.on_progress = stage.on_progress;
@@ -129,12 +123,42 @@ TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* po
   return {trainer.classifier(), trainer.sampling_generator()};
 }
 
+TrainedGan train_gan(const LabeledDataset& data, const GanOptions& options,
+                     const std::vector<std::string>& class_names, const GanStage& stage) {
+  return train_gan(detail::run_of(options), data, options, class_names, stage);
+}
+
+JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
+                                 const GanOptions& gan, const LabeledDataset& data, uint64_t seed,
+                                 const std::string& device, int threads,
+                                 const std::string& out_dir) {
+  return joint_stage_options(joint, classifier, gan, data)
+      .seed(seed)
+      .device(device)
+      .threads(threads)
+      .out_dir(out_dir);
+}
+
+TrainedJoint train_joint(const LabeledDataset& labeled, const LabeledDataset* pool,
+                         const JointOptions& options, const std::vector<std::string>& class_names,
+                         const JointStage& stage) {
+  return train_joint(detail::run_of(options), labeled, pool, options, class_names, stage);
+}
+
 Classifier train_stage_classifier(const std::string& what, const LabeledDataset& real,
                                   const LabeledDataset* synthetic, const ClassifierOptions& options,
                                   ClassifierHooks hooks, const StageHooks& stage) {
+  return train_stage_classifier(detail::run_of(options), what, real, synthetic, options,
+                                std::move(hooks), stage);
+}
+
+Classifier train_stage_classifier(const RunContext& run, const std::string& what,
+                                  const LabeledDataset& real, const LabeledDataset* synthetic,
+                                  const ClassifierOptions& options, ClassifierHooks hooks,
+                                  const StageHooks& stage) {
   if (!hooks.should_stop) hooks.should_stop = stage.should_stop;
   try {
-    return train_classifier(real, synthetic, options, hooks);
+    return train_classifier(run, real, synthetic, options, hooks);
   } catch (const Interrupted&) {
     throw Interrupted("interrupted while " + what + stage.resume_hint);
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/run_fields.hpp"
 #include "ganaug/error.hpp"
 #include "ganaug/job.hpp"
 #include "ganaug/runtime.hpp"
@@ -51,11 +52,40 @@ LabeledDataset with_pool(const LabeledDataset& data, Classifier& teacher,
   return out;
 }
 
+// The generator of synthesize(): options.generator() loaded, or a GAN trained in `run` on the
+// data (its pool labeled by the teacher when there is one).
+Generator synthesis_generator(const RunContext& run, const LabeledDataset& data,
+                              const SynthesizeOptions& options, Classifier& teacher, bool use_pool,
+                              const StageHooks& stage, const SynthesizeCallbacks& callbacks,
+                              SyntheticSet& out) {
+  if (!options.generator().empty()) {
+    auto loaded = load_generator(options.generator(), run.device());
+    check_generator_fits(loaded, data, options.generator());
+    out.gan_iterations = loaded.iteration;
+    return loaded.generator;
+  }
+  const auto gan_options = detail::without_run(GanOptions(options.gan()))
+                               .num_classes(data.num_classes())
+                               .shape(image_shape(data));
+  const auto gan_data = use_pool ? with_pool(data, teacher, options, &out.pool_images_used) : data;
+  GanStage gan_stage;
+  gan_stage.on_progress = [&](const GanProgress& p) {
+    if (callbacks.on_progress) callbacks.on_progress({"gan", p.iteration, p.iterations});
+  };
+  gan_stage.hooks = stage;
+  auto trained = train_gan(run, gan_data, gan_options, data.class_names, gan_stage);
+  out.gan_iterations = trained.iterations;
+  return trained.generator;
+}
+
 }  // namespace
 
-SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& options,
-                        const SynthesizeCallbacks& callbacks) {
-  options.validate();
+SyntheticSet synthesize(const RunContext& run, const LabeledDataset& data,
+                        const SynthesizeOptions& options, const SynthesizeCallbacks& callbacks) {
+  const auto o = detail::with_run(options, run, "SynthesizeOptions");
+  detail::check_run_field("SynthesizeOptions::gan", "out_dir", o.gan().out_dir(), std::string(),
+                          run.out_dir());
+  o.validate();
   data.validate();
   const int64_t k = data.num_classes();
   const auto counts = data.class_counts();
@@ -63,7 +93,9 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
     GANAUG_CHECK(counts[static_cast<size_t>(c)] > 0, "class '", data.class_names[c], "' of ",
                  data.source, " has no labeled images; every class needs some");
   }
-  if (options.threads() > 0) configure_threads(options.threads());
+  if (run.threads() > 0) configure_threads(run.threads());
+  // The stages leave the thread count as set here.
+  const auto stage_run = RunContext(run).threads(0);
   const auto report = [&](const char* stage, int64_t done, int64_t total) {
     if (callbacks.on_progress) callbacks.on_progress({stage, done, total});
   };
@@ -71,65 +103,44 @@ SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& opt
 
   SyntheticSet out;
   out.class_names = data.class_names;
-  out.scheme = options.scheme();
+  out.scheme = o.scheme();
   Classifier teacher{nullptr};
-  const bool use_pool = (data.labels < 0).any().item<bool>() && options.pool_confidence() > 0 &&
-                        options.generator().empty();
-  if (options.scheme() == Scheme::kArgmax || use_pool) {
+  const bool use_pool =
+      (data.labels < 0).any().item<bool>() && o.pool_confidence() > 0 && o.generator().empty();
+  if (o.scheme() == Scheme::kArgmax || use_pool) {
     ClassifierHooks hooks;
     hooks.on_epoch = [&](const ClassifierProgress& p) { report("teacher", p.epoch, p.epochs); };
-    teacher = train_stage_classifier("training the teacher", data, nullptr,
-                                     ClassifierOptions(k, data.height(), data.channels())
-                                         .epochs(options.teacher_epochs())
-                                         .seed(options.seed())
-                                         .device(options.device()),
-                                     hooks, stage);
+    teacher = train_stage_classifier(
+        RunContext(stage_run).out_dir(""), "training the teacher", data, nullptr,
+        ClassifierOptions(k, image_shape(data)).epochs(o.teacher_epochs()), hooks, stage);
   }
+  auto generator =
+      synthesis_generator(stage_run, data, o, teacher, use_pool, stage, callbacks, out);
 
-  Generator generator{nullptr};
-  if (!options.generator().empty()) {
-    auto loaded = load_generator(options.generator(), options.device());
-    check_generator_fits(loaded, data, options.generator());
-    generator = loaded.generator;
-    out.gan_iterations = loaded.iteration;
-  } else {
-    GANAUG_CHECK(data.height() == data.width(), "the GAN needs square images; ", data.source,
-                 " holds ", data.height(), "x", data.width());
-    auto gan_options = GanOptions(options.gan())
-                           .num_classes(k)
-                           .image_size(data.height())
-                           .channels(data.channels())
-                           .seed(options.seed())
-                           .device(options.device())
-                           .threads(0);
-    const auto gan_data =
-        use_pool ? with_pool(data, teacher, options, &out.pool_images_used) : data;
-    GanStage gan_stage;
-    gan_stage.on_progress = [&](const GanProgress& p) { report("gan", p.iteration, p.iterations); };
-    gan_stage.hooks = stage;
-    auto trained = train_gan(gan_data, gan_options, data.class_names, gan_stage);
-    generator = trained.generator;
-    out.gan_iterations = trained.iterations;
-  }
-
-  const int64_t n = options.n();
+  const int64_t n = o.n();
   out.classes = balanced_classes(0, n, k);
   out.images = torch::empty({n, data.channels(), data.height(), data.width()});
-  out.targets = torch::empty({n, target_width(options.scheme(), k)});
-  for (int64_t first = 0; first < n; first += options.batch_size()) {
+  out.targets = torch::empty({n, target_width(o.scheme(), k)});
+  for (int64_t first = 0; first < n; first += o.batch_size()) {
     stage.check_stop("while generating images");
-    const int64_t last = std::min(n, first + options.batch_size());
+    const int64_t last = std::min(n, first + o.batch_size());
     const auto classes = out.classes.slice(0, first, last);
-    const auto images = generate(generator, classes, options.seed(), first, options.batch_size());
+    const auto images = generate(generator, classes, run.seed(), first, o.batch_size());
     const auto probabilities =
         teacher ? predict_probabilities(teacher, images, k) : torch::Tensor();
     out.images.slice(0, first, last).copy_(images);
-    out.targets.slice(0, first, last)
-        .copy_(scheme_targets(options.scheme(), classes, k, probabilities));
+    out.targets.slice(0, first, last).copy_(scheme_targets(o.scheme(), classes, k, probabilities));
     report("generate", last, n);
   }
-  out.labels = hard_labels(options.scheme(), out.targets);
+  out.labels = hard_labels(o.scheme(), out.targets);
   return out;
+}
+
+SyntheticSet synthesize(const LabeledDataset& data, const SynthesizeOptions& options,
+                        const SynthesizeCallbacks& callbacks) {
+  return synthesize(detail::run_of(options).out_dir(options.gan().out_dir()), data,
+                    SynthesizeOptions(options).gan(GanOptions(options.gan()).out_dir("")),
+                    callbacks);
 }
 
 }  // namespace ganaug

@@ -28,9 +28,18 @@ LabeledDataset dataset_from_mats(const std::vector<cv::Mat>& images,
 /// (CV_8UC1, or CV_8UC3 in BGR), ready for cv::imwrite. Throws ganaug::Error for another shape.
 std::vector<cv::Mat> mats_from_tensor(const torch::Tensor& images);
 
-/// synthesize() for images held as cv::Mat: dataset_from_mats(images, labels, class_names,
-/// image_options), then synthesize(). The returned images are tensors; mats_from_tensor turns
-/// them into cv::Mats.
+/// synthesize() in `run` for images held as cv::Mat: dataset_from_mats(images, labels,
+/// class_names, image_options), then synthesize(run, ...). The returned images are tensors;
+/// mats_from_tensor turns them into cv::Mats.
+SyntheticSet synthesize(const RunContext& run, const std::vector<cv::Mat>& images,
+                        const std::vector<int64_t>& labels,
+                        const std::vector<std::string>& class_names,
+                        const SynthesizeOptions& options = {},
+                        const SynthesizeCallbacks& callbacks = {},
+                        const ImageOptions& image_options = {});
+/// Deprecated (removed in 0.7): the above in the run that options' seed, device and threads
+/// describe.
+GANAUG_DEPRECATED("pass a ganaug::RunContext: synthesize(run, images, labels, class_names, ...)")
 SyntheticSet synthesize(const std::vector<cv::Mat>& images, const std::vector<int64_t>& labels,
                         const std::vector<std::string>& class_names,
                         const SynthesizeOptions& options = {},
