@@ -81,6 +81,8 @@ TEST(RunContext, GanTrainerInARunTrainsAsTheDeprecatedOverload) {
   EXPECT_TRUE(fs::exists(dir / "log.csv"));
   EXPECT_TRUE(fs::exists(dir / "checkpoint.pt"));
   EXPECT_EQ(ganaug::load_generator((dir / "checkpoint.pt").string(), "cpu").options.seed(), 7u);
+  EXPECT_EQ(ganaug::gan_training_facts(run, data, gan_options(2)),
+            ganaug::gan_training_facts(data, gan_options(2).seed(7)));
   // Another seed trains other weights.
   ganaug::GanTrainer other(RunContext(run).seed(8).out_dir(""), gan_options(2), data.class_names);
   other.train(data);

@@ -805,8 +805,7 @@ class Experiment {
                              .num_classes(train.num_classes())
                              .shape(image_shape(train))
                              .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0);
-    // What the checkpoint stores: the options and the run's seed.
-    const auto facts = gan_training_facts(train, GanOptions(options).seed(seed));
+    const auto facts = gan_training_facts(run(seed, dir), train, options);
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());

@@ -278,6 +278,10 @@ GeneratorCheckpoint load_generator(const std::string& path, const std::string& d
 /// networks on one device type; the first differing pair says why two do not.
 std::vector<std::pair<std::string, std::string>> gan_training_facts(const LabeledDataset& data,
                                                                     const GanOptions& options);
+/// The facts of `options` trained in `run` (its seed; a trainer given the run stores it).
+std::vector<std::pair<std::string, std::string>> gan_training_facts(const RunContext& run,
+                                                                    const LabeledDataset& data,
+                                                                    const GanOptions& options);
 
 /// The options a checkpoint stores (architecture and training fields, the seed included) whose
 /// values differ between `options` and `reference`: (field name, value in `options`) pairs in

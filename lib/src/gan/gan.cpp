@@ -644,6 +644,12 @@ std::vector<std::pair<std::string, std::string>> gan_training_facts(const Labele
   return facts;
 }
 
+std::vector<std::pair<std::string, std::string>> gan_training_facts(const RunContext& run,
+                                                                    const LabeledDataset& data,
+                                                                    const GanOptions& options) {
+  return gan_training_facts(data, detail::with_run(options, run, "GanOptions"));
+}
+
 std::vector<std::pair<std::string, c10::IValue>> gan_option_differences(
     const GanOptions& options, const GanOptions& reference) {
   std::vector<std::pair<std::string, c10::IValue>> out;
