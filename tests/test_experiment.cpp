@@ -450,6 +450,18 @@ TEST(Experiment, JointColumnsTrainAGanOfTheirOwnWithEachPoolSizeAndAnswerTheFirs
             ExperimentOptions(options).resume(true).joint(ganaug::JointOptions(2).iterations(5)));
       },
       {"joint"});
+  // Joint cells of the engine before 0.6 (a folder whose joint settings name no engine) are not
+  // mixed with this engine's: refused, saying why.
+  EXPECT_EQ(results["settings"]["joint"]["engine"], 2);
+  {
+    std::ifstream in(dir / "out" / "results.json");
+    auto old = nlohmann::json::parse(in);
+    old["settings"]["joint"].erase("engine");
+    ganaug::testing::write_text(dir / "out" / "results.json", old.dump(2));
+  }
+  ganaug::testing::expect_error(
+      [&] { ganaug::jobs::run_experiment(ExperimentOptions(options).resume(true)); },
+      {"other settings", "before the joint classifier moved to the classifier's engine"});
   // A grid without joint columns records no joint settings (older grids resume as before).
   EXPECT_FALSE(tiny_grid(dir / "data", dir / "o").settings().contains("joint"));
 }

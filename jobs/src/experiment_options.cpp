@@ -286,11 +286,14 @@ nlohmann::json ExperimentOptions::settings() const {
   // Not a stored GAN setting; only when not the default, so that older grids resume as before.
   if (gan().precision() != Precision::kFloat32) out["gan_precision"] = to_string(gan().precision());
   // Only with a joint column, so that grids without one resume as before.
+  // Its engine: 2, the classifier's own (flat optimizer, WeightAverage: 0.6); folders from
+  // before have none (LibTorch's Adam, the GAN's warm-up average), and the two are not mixed.
   if (has_joint_column())
     out["joint"] = {{"steps", joint().iterations()},
                     {"unsupervised_weight", joint().unsupervised_weight()},
                     {"warmup_share", joint().warmup_share()},
-                    {"ema_decay", joint().classifier().ema_decay()}};
+                    {"ema_decay", joint().classifier().ema_decay()},
+                    {"engine", 2}};
   // Only when used (with a pool to train on), so that joint grids from before the option still
   // resume.
   const bool any_pool =

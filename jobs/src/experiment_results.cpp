@@ -174,20 +174,28 @@ void upgrade_settings(nlohmann::json& previous, const nlohmann::json& current) {
   }
 }
 
+// What to do about a difference in `key` that has a known cause, or nothing.
+std::string difference_hint(const std::string& key, const nlohmann::json& was) {
+  // Grids run before the classical setting was chosen by default took the one given.
+  if (key == "classic_choices" && was.contains(key) && was[key].empty())
+    return "; to go on with the folder's classical setting, add --classic-choices none";
+  // Joint cells of the engine before 0.6 are not mixed with the classifier's engine's.
+  if (key == "joint" && was.contains(key) && !was[key].contains("engine"))
+    return "; its joint cells were trained before the joint classifier moved to the "
+           "classifier's engine (ganaug 0.6; or by a build that did not record it), whose "
+           "figures differ: use another --out";
+  return "";
+}
+
 // The first setting in which a results file and this run differ, each as {"key":value}.
 std::string settings_difference(const nlohmann::json& was, const nlohmann::json& now) {
   const auto show = [](const nlohmann::json& settings, const std::string& key) {
     return settings.contains(key) ? nlohmann::json{{key, settings[key]}}.dump() : "no " + key;
   };
   for (const auto& [key, value] : now.items()) {
-    if (!was.contains(key) || was[key] != value) {
-      // Grids run before the classical setting was chosen by default took the one given.
-      const bool chose_now = key == "classic_choices" && was.contains(key) && was[key].empty();
+    if (!was.contains(key) || was[key] != value)
       return "the folder has " + show(was, key) + ", this run " + show(now, key) +
-             (chose_now ? "; to go on with the folder's classical setting, add "
-                          "--classic-choices none"
-                        : "");
-    }
+             difference_hint(key, was);
   }
   for (const auto& [key, value] : was.items()) {
     if (!now.contains(key))
