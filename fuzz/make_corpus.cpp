@@ -222,7 +222,7 @@ void make_checkpoint(const fs::path& dir, const fs::path& scratch) {
   fs::create_directories(dir);
   // A real one, in the current format, from one training step.
   // No spectral norm and no minibatch-std layer: fewer tensors, a smaller file.
-  ganaug::GanTrainer trainer(ganaug::RunContext().device("cpu"),
+  ganaug::GanTrainer trainer(ganaug::RunContext().device("cpu").threads(1),
                              tiny_options().spectral_norm(false).minibatch_std(false),
                              {"zero", "one"});
   ganaug::LabeledDataset data;

@@ -232,6 +232,20 @@ TEST(Augment, ZeroImagesRetrainsOnTheRealDataAlone) {
   EXPECT_EQ(read_rows(dir / "out" / "labels.csv").size(), 1u);  // the header alone
 }
 
+TEST(Augment, TheJobsRunIsEveryStagesAndNestedRunFieldsAreNotRead) {
+  ganaug::testing::TempDir dir;
+  ganaug::testing::write_tiny_idx(dir / "data");
+  // The deprecated run fields of the nested options: ignored, as they always were.
+  auto options = tiny(dir / "data", dir / "out", ganaug::Scheme::kSmooth).n(0).seed(4);
+  options.gan().seed(99).device("cuda").out_dir((dir / "elsewhere").string());
+  options.classifier().seed(5).threads(7);
+  const auto summary = ganaug::jobs::run_augment(options);
+  EXPECT_TRUE(summary.contains("retrained"));
+  EXPECT_FALSE(fs::exists(dir / "elsewhere"));
+  const auto gan = ganaug::load_generator((dir / "out" / "gan" / "checkpoint.pt").string(), "cpu");
+  EXPECT_EQ(gan.options.seed(), 4u);  // the job's seed, in the job's folder
+}
+
 TEST(Augment, AFolderMadeByAnotherRevisionIsNotResumed) {
   // A folder from a ganaug that drew its images differently (run.json without this revision)
   // would mix two kinds of images on a resume: refused, saying why.

@@ -58,10 +58,10 @@ TEST(RunContext, InNamesASubfolderAndEmptyStaysEmpty) {
 TEST(RunContext, ImageShapeComesFromTheDataOnce) {
   auto data = ganaug::testing::left_right_blobs(4);
   const auto shape = ganaug::image_shape(data);
-  EXPECT_EQ(shape, (ganaug::ImageShape{1, 16}));
+  EXPECT_EQ(shape, (ganaug::ImageShape{16, 1}));
   EXPECT_EQ(ganaug::GanOptions(2, shape).image_size(), 16);
   EXPECT_EQ(ganaug::ClassifierOptions(2).shape(shape).shape(), shape);
-  EXPECT_EQ(ganaug::JointOptions(2, ganaug::ImageShape{3, 32}).channels(), 3);
+  EXPECT_EQ(ganaug::JointOptions(2, ganaug::ImageShape{32, 3}).channels(), 3);
   data.images = torch::zeros({4, 1, 16, 12});
   ganaug::testing::expect_error([&] { ganaug::image_shape(data); }, {"square", "blobs", "16x12"});
 }
@@ -153,18 +153,78 @@ TEST(RunContext, JointTrainerInARunTrainsAsTheDeprecatedOverload) {
 
 TEST(RunContext, SynthesizeInARunMakesTheDeprecatedOverloadsImages) {
   const auto data = ganaug::testing::left_right_blobs(16);
-  const auto options =
-      ganaug::SynthesizeOptions().scheme(ganaug::Scheme::kCond).n(6).gan(gan_options(2));
+  // argmax: the teacher stage too.
+  const auto options = ganaug::SynthesizeOptions()
+                           .scheme(ganaug::Scheme::kArgmax)
+                           .n(6)
+                           .teacher_epochs(1)
+                           .gan(gan_options(2));
   const auto dir = fresh_dir("run_context_synthesize");
   const auto with_run =
       ganaug::synthesize(RunContext().seed(2).device("cpu").out_dir(dir.string()), data, options);
+  // The deprecated overload: the run from the options, the GAN's folder from gan().out_dir().
+  const auto legacy_dir = fresh_dir("run_context_synthesize_legacy");
   auto legacy_options = ganaug::SynthesizeOptions(options).seed(2).device("cpu");
+  legacy_options.gan().out_dir(legacy_dir.string());
   const auto legacy = ganaug::synthesize(data, legacy_options);
   EXPECT_TRUE(torch::equal(with_run.images, legacy.images));
   EXPECT_TRUE(torch::equal(with_run.targets, legacy.targets));
-  // The run's folder holds the GAN's log and checkpoint; the deprecated overload wrote none.
-  EXPECT_TRUE(fs::exists(dir / "checkpoint.pt"));
   EXPECT_EQ(ganaug::load_generator((dir / "checkpoint.pt").string(), "cpu").options.seed(), 2u);
+  EXPECT_TRUE(fs::exists(legacy_dir / "checkpoint.pt"));
+  // Another folder for the GAN than the run's is refused; the run's own, or none, passes.
+  auto elsewhere = ganaug::SynthesizeOptions(options).n(2);
+  elsewhere.gan().out_dir((dir / "elsewhere").string());
+  ganaug::testing::expect_error(
+      [&] {
+        ganaug::synthesize(RunContext().device("cpu").out_dir(dir.string()), data, elsewhere);
+      },
+      {"SynthesizeOptions::gan::out_dir", "elsewhere"});
+  EXPECT_FALSE(fs::exists(dir / "elsewhere"));
+}
+
+TEST(RunContext, ThreadsAreSetOnlyWhenTheRunAsks) {
+  const int before = torch::get_num_threads();
+  const std::vector<std::string> names = {"left", "right"};
+  ganaug::GanTrainer untouched(RunContext().device("cpu"), gan_options(1), names);
+  EXPECT_EQ(torch::get_num_threads(), before);
+  ganaug::GanTrainer one(RunContext().device("cpu").threads(1), gan_options(1), names);
+  EXPECT_EQ(torch::get_num_threads(), 1);
+  ganaug::configure_threads(before);
+}
+
+TEST(RunContext, StagesTrainInTheirRunAndDropTheRunFieldsOfNestedOptions) {
+  const auto data = ganaug::testing::left_right_blobs(16);
+  const auto dir = fresh_dir("run_context_stages");
+  const auto run = RunContext().seed(6).device("cpu").out_dir(dir.string());
+  const auto trained = ganaug::train_gan(run.in("gan"), data, gan_options(2), data.class_names);
+  EXPECT_EQ(trained.iterations, 2);
+  EXPECT_TRUE(fs::exists(dir / "gan" / "checkpoint.pt"));
+  EXPECT_EQ(ganaug::load_generator((dir / "gan" / "checkpoint.pt").string(), "cpu").options.seed(),
+            6u);
+  // A stage's classifier is the run's classifier.
+  const auto classifier = ganaug::ClassifierOptions(2, 16, 1).width(4).epochs(1).batch_size(8);
+  auto staged = ganaug::train_stage_classifier(run, "training", data, nullptr, classifier, {}, {});
+  auto direct = ganaug::train_classifier(run, data, nullptr, classifier);
+  EXPECT_TRUE(same_weights(*staged, *direct));
+  // A job's nested options keep their hyperparameters; their run fields give way to the run's.
+  const auto joint =
+      ganaug::joint_stage_options(ganaug::JointOptions(9).iterations(3).seed(5).out_dir("x"),
+                                  ganaug::ClassifierOptions(2).width(4).device("cuda"),
+                                  ganaug::testing::tiny_gan_options(2, 1, 8).out_dir("y"), data);
+  EXPECT_EQ(joint.num_classes(), 2);
+  EXPECT_EQ(joint.shape(), ganaug::image_shape(data));
+  EXPECT_EQ(joint.iterations(), 3);
+  EXPECT_EQ(joint.seed(), 0u);
+  EXPECT_EQ(joint.out_dir(), "");
+  EXPECT_EQ(joint.classifier().width(), 4);
+  EXPECT_EQ(joint.classifier().device(), "auto");
+  EXPECT_EQ(joint.gan().seed(), 0u);
+  EXPECT_EQ(joint.gan().out_dir(), "");
+  const auto joint_dir = dir / "joint";
+  auto done = ganaug::train_joint(run.in("joint"), data, nullptr,
+                                  ganaug::JointOptions(joint).iterations(1), data.class_names, {});
+  EXPECT_TRUE(done.classifier);
+  EXPECT_TRUE(fs::exists(joint_dir / "checkpoint.pt"));
 }
 
 }  // namespace ganaug_tests_run_context

@@ -43,8 +43,11 @@ nlohmann::json to_json(const Metrics& m) {
           {"confusion", m.confusion}};
 }
 
+// The GAN's options: the job's, for the data's classes and shape (their run is the job's).
 GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train) {
-  return GanOptions(o.gan()).num_classes(train.num_classes()).shape(image_shape(train));
+  return ganaug::detail::without_run(GanOptions(o.gan()))
+      .num_classes(train.num_classes())
+      .shape(image_shape(train));
 }
 
 std::string process_device(const AugmentOptions& o);
@@ -228,7 +231,9 @@ class AugmentRun {
 
   // How both classifiers train.
   ClassifierOptions classifier_options(int64_t outputs) const {
-    return ClassifierOptions(o_.classifier()).num_outputs(outputs).shape(shape_);
+    return ganaug::detail::without_run(ClassifierOptions(o_.classifier()))
+        .num_outputs(outputs)
+        .shape(shape_);
   }
   ClassifierHooks classifier_hooks(const std::string& stage) const {
     auto hooks = with_prefetch(

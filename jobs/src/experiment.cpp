@@ -136,7 +136,7 @@ class Experiment {
   }
 
   ClassifierOptions classifier_options(int64_t outputs, const LabeledDataset& train) const {
-    return ClassifierOptions(o_.classifier())
+    return ganaug::detail::without_run(ClassifierOptions(o_.classifier()))
         .num_outputs(outputs)
         .shape(image_shape(train))
         .pool_weight(0);
@@ -801,7 +801,7 @@ class Experiment {
     // Images labeled -1 (pool images without the teacher's class) train by the unconditional
     // term.
     const bool has_unlabeled = (train.labels < 0).any().item<bool>();
-    const auto options = GanOptions(o_.gan())
+    const auto options = ganaug::detail::without_run(GanOptions(o_.gan()))
                              .num_classes(train.num_classes())
                              .shape(image_shape(train))
                              .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0);

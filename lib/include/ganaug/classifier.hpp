@@ -101,7 +101,7 @@ struct ClassifierOptions {
     channels_ = shape.channels;
     return *this;
   }
-  ImageShape shape() const { return {channels_, image_size_}; }
+  ImageShape shape() const { return {image_size_, channels_}; }
   /// Logits per image: K, or K + 1 for newclass; at least 2.
   TORCH_ARG(int64_t, num_outputs);
   /// Side of the square input images: a multiple of 4, at least 8 (default 28).
@@ -196,7 +196,8 @@ struct ClassifierOptions {
   /// predictions in the last 128 steps, and renormalised, before the threshold and the argmax.
   TORCH_ARG(bool, distribution_alignment) = false;
   /// Deprecated (removed in 0.7): the run's seed, device and threads, now RunContext's, which
-  /// train_classifier(run, ...) takes; read only by the train_classifier without a run. The seed
+  /// train_classifier(run, ...) takes; read only by the train_classifier and
+  /// train_stage_classifier without a run. The seed
   /// draws the initial weights, the dropout masks, the batch order, the synthetic picks and the
   /// seeds handed to ClassifierHooks::augment.
   TORCH_ARG(uint64_t, seed) = 0;

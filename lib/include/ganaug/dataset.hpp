@@ -10,12 +10,13 @@
 
 namespace ganaug {
 
-/// The shape of the images a network takes: channels x size x size.
+/// The shape of the images a network takes: channels x size x size; {size, channels}, in the
+/// order of the options' (num_classes, image_size, channels) constructors.
 struct ImageShape {
-  int64_t channels = 1;
   int64_t size = 28;
+  int64_t channels = 1;
   bool operator==(const ImageShape& other) const {
-    return channels == other.channels && size == other.size;
+    return size == other.size && channels == other.channels;
   }
 };
 

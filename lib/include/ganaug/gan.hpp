@@ -48,7 +48,7 @@ struct GanOptions {
     channels_ = shape.channels;
     return *this;
   }
-  ImageShape shape() const { return {channels_, image_size_}; }
+  ImageShape shape() const { return {image_size_, channels_}; }
   // -- architecture --
   /// Number of classes (K), from 1 to 100000.
   TORCH_ARG(int64_t, num_classes);
@@ -231,8 +231,8 @@ class GanTrainer {
   /// Generator steps done (including those loaded by resume()).
   int64_t iteration() const;
   /// The options, holding the run's seed, device, threads and out_dir. Changing architecture
-  /// fields, learning rates, betas, the seed, device or threads after construction has no
-  /// effect; the other training and output fields (out_dir included) are read by the next
+  /// fields, learning rates, betas, device or threads after construction has no effect; the
+  /// other training and output fields (the seed and out_dir included) are read by the next
   /// train().
   const GanOptions& options() const;
   GanOptions& options();

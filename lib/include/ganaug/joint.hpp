@@ -69,7 +69,7 @@ struct JointOptions {
     channels_ = shape.channels;
     return *this;
   }
-  ImageShape shape() const { return {channels_, image_size_}; }
+  ImageShape shape() const { return {image_size_, channels_}; }
   /// K, the image side (as the GAN allows) and channels.
   TORCH_ARG(int64_t, num_classes);
   TORCH_ARG(int64_t, image_size);

@@ -12,16 +12,22 @@
 ///   ganaug::ClassifierOptions(10));
 /// \endcode
 ///
-/// The seed, device, threads and out_dir fields that GanOptions, ClassifierOptions, JointOptions
-/// and SynthesizeOptions still have are deprecated (removed in 0.7): the overloads that take a
-/// RunContext refuse options that set one of them to another value than the run's, and the
-/// overloads without one (deprecated, warned at compile time unless GANAUG_NO_DEPRECATED_WARNINGS
-/// is defined) read them as the run's context.
+/// The run fields that the options still have are deprecated (removed in 0.7): seed, device and
+/// threads in GanOptions, ClassifierOptions, JointOptions and SynthesizeOptions, out_dir in
+/// GanOptions and JointOptions. The overloads that take a RunContext refuse options given to
+/// them that set one of those to another value than the run's (the same value passes: options
+/// read back from a checkpoint hold the run's seed); options nested in others
+/// (JointOptions::gan(), ::classifier(), SynthesizeOptions::gan(), a job's) keep being ignored
+/// for theirs, but SynthesizeOptions::gan()'s out_dir, refused when it is not the run's. The
+/// overloads without a run (deprecated: warned at compile time unless
+/// GANAUG_NO_DEPRECATED_WARNINGS is defined) read the fields as the run.
 
 #include <torch/arg.h>
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #if defined(GANAUG_NO_DEPRECATED_WARNINGS)
 #define GANAUG_DEPRECATED(message)
@@ -56,5 +62,27 @@ struct RunContext {
   /// Throws ganaug::Error for a negative thread count.
   void validate() const;
 };
+
+namespace detail {
+
+/// Whether `Options` has the deprecated out_dir field (GanOptions, JointOptions).
+template <class Options, class = void>
+struct HasOutDir : std::false_type {};
+template <class Options>
+struct HasOutDir<Options, std::void_t<decltype(std::declval<const Options&>().out_dir())>>
+    : std::true_type {};
+
+/// `o` with its deprecated run fields (seed, device, threads, out_dir) back at their defaults:
+/// options nested in a job's or a stage's, whose run is the job's (their own were never read;
+/// removed in 0.7 with the fields).
+template <class Options>
+Options without_run(Options o) {
+  const RunContext unset;
+  o.seed(unset.seed()).device(unset.device()).threads(unset.threads());
+  if constexpr (HasOutDir<Options>::value) o.out_dir(unset.out_dir());
+  return o;
+}
+
+}  // namespace detail
 
 }  // namespace ganaug

@@ -33,8 +33,9 @@ struct SynthesizeOptions {
   TORCH_ARG(int64_t, n) = 5000;
   /// How the GAN trains (ignored with `generator`): its steps (1500 here), widths, learning
   /// rates, loss, DiffAugment, unlabeled share, ... Its classes, image size and channels come
-  /// from the data; its seed, device and folder (log.csv and checkpoint.pt) from the run; its
-  /// own run fields are not read, but for out_dir in the synthesize without a run (deprecated).
+  /// from the data; its seed, device and folder (log.csv and checkpoint.pt) from the run. Its
+  /// own seed, device and threads are not read; its out_dir (deprecated) is the run's folder for
+  /// the synthesize without a run, and refused by the one with a run unless empty or the run's.
   TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500);
   /// A GAN checkpoint (GanTrainer::save_checkpoint) to sample from instead of training a GAN;
   /// its classes must be the dataset's.

@@ -51,7 +51,7 @@ ImageShape image_shape(const LabeledDataset& data) {
   GANAUG_CHECK(data.height() == data.width(), "the networks take square images; ", data.source,
                " holds ", data.height(), "x", data.width(),
                " (resize them: --image-size in the tools)");
-  return {data.channels(), data.height()};
+  return {data.height(), data.channels()};
 }
 
 void LabeledDataset::validate() const {

@@ -2,19 +2,10 @@
 // The deprecated run fields of the options structs (seed, device, threads, and out_dir where
 // there is one) and the RunContext that replaces them: what the trainers' two overloads share.
 
-#include <type_traits>
-#include <utility>
-
 #include "ganaug/error.hpp"
 #include "ganaug/run_context.hpp"
 
 namespace ganaug::detail {
-
-template <class Options, class = void>
-struct HasOutDir : std::false_type {};
-template <class Options>
-struct HasOutDir<Options, std::void_t<decltype(std::declval<const Options&>().out_dir())>>
-    : std::true_type {};
 
 // The run that the deprecated fields of `o` describe (the overloads without a RunContext).
 template <class Options>
@@ -48,16 +39,6 @@ Options with_run(Options o, const RunContext& run, const char* options) {
     check_run_field(options, "out_dir", o.out_dir(), unset.out_dir(), run.out_dir());
     o.out_dir(run.out_dir());
   }
-  return o;
-}
-
-// `o` without run fields of its own (each at its default): nested options whose run fields are
-// not read, given to a trainer together with the run.
-template <class Options>
-Options without_run(Options o) {
-  const RunContext unset;
-  o.seed(unset.seed()).device(unset.device()).threads(unset.threads());
-  if constexpr (HasOutDir<Options>::value) o.out_dir(unset.out_dir());
   return o;
 }
 

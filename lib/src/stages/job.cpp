@@ -97,7 +97,7 @@ ClassifierOptions joint_classifier_options(const ClassifierOptions& c, const Joi
 
 JointOptions joint_stage_options(const JointOptions& joint, const ClassifierOptions& classifier,
                                  const GanOptions& gan, const LabeledDataset& data) {
-  return JointOptions(joint)
+  return detail::without_run(JointOptions(joint))
       .num_classes(data.num_classes())
       .shape(image_shape(data))
       .classifier(detail::without_run(joint_classifier_options(classifier, joint)))

@@ -47,7 +47,8 @@ struct AugmentOptions {
   /// DIR/gan/checkpoint.pt so that an interrupted run resumes from there (every 250 steps here,
   /// and always at the end), widths, learning rates, loss, DiffAugment, ... The run sets its
   /// classes, image size and channels from the data, its seed, device and threads from these
-  /// options, and out_dir to DIR/gan.
+  /// options, and its folder to DIR/gan (in the run it is given; its own seed, device,
+  /// threads and out_dir, deprecated, are not read).
   TORCH_ARG(GanOptions, gan) = GanOptions(1).iterations(1500).checkpoint_every(250).log_every(25);
   /// Train the classifier together with the generator (joint.hpp) in place of a GAN and then a
   /// classifier retrained on its images: the joint form, steps and weights of these options.
@@ -93,7 +94,8 @@ struct AugmentOptions {
   TORCH_ARG(bool, force) = false;
   /// How every classifier of the run trains (the baseline, which also labels the pool and the
   /// argmax images, and the retrained one): network, width, epochs, schedule, synthetic share
-  /// and weight, ... The run sets its outputs, image size, channels, seed, device and threads;
+  /// and weight, ... The run sets its outputs, image size and channels, and trains it in the
+  /// job's run (seed, device, threads; its own deprecated ones are not read);
   /// `pseudo` sets pool_weight (1) and `dynamic_argmax` dynamic_argmax for the retrained one.
   TORCH_ARG(ClassifierOptions, classifier) = ClassifierOptions(2);
   /// Classical augmentation of the real images in both classifiers (baseline and retrained).
