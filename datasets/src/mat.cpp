@@ -89,14 +89,12 @@ SyntheticSet synthesize(const std::vector<cv::Mat>& images, const std::vector<in
                         const std::vector<std::string>& class_names,
                         const SynthesizeOptions& options, const SynthesizeCallbacks& callbacks,
                         const ImageOptions& image_options) {
-  const auto run = RunContext()
-                       .seed(options.seed())
-                       .device(options.device())
-                       .threads(options.threads())
-                       .out_dir(options.gan().out_dir());
-  return synthesize(run, images, labels, class_names,
-                    SynthesizeOptions(options).gan(GanOptions(options.gan()).out_dir("")),
-                    callbacks, image_options);
+  // The core's deprecated overload maps the options' run fields to a run (written once there).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return synthesize(dataset_from_mats(images, labels, class_names, image_options), options,
+                    callbacks);
+#pragma GCC diagnostic pop
 }
 
 }  // namespace ganaug

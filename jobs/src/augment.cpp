@@ -50,7 +50,18 @@ GanOptions gan_options(const AugmentOptions& o, const LabeledDataset& train) {
       .shape(image_shape(train));
 }
 
-std::string process_device(const AugmentOptions& o);
+// The device of this process: a CUDA rank trains on its node's GPU number local_rank, modulo
+// the GPUs it sees (with one GPU per task, Slurm's --gpus-per-task sets CUDA_VISIBLE_DEVICES
+// and every rank sees cuda:0).
+std::string process_device(const AugmentOptions& o) {
+  const auto& dist = o.distributed();
+  if (dist.world_size() > 1 && o.device() != "cpu" && cuda_available() &&
+      o.device().find(':') == std::string::npos) {
+    return "cuda:" +
+           std::to_string(dist.local_rank() % static_cast<int64_t>(torch::cuda::device_count()));
+  }
+  return o.device();
+}
 
 // The run of this process: the job's seed, threads and output folder, and its device.
 RunContext run_context(const AugmentOptions& o) {
@@ -84,19 +95,6 @@ nlohmann::json train_gan_as_follower(const AugmentOptions& o, const AugmentCallb
           {"world_size", o.distributed().world_size()},
           {"role", "trained the GAN with rank 0, which writes the output"},
           {"gan_iterations", trained.iterations}};
-}
-
-// The device of this process: a CUDA rank trains on its node's GPU number local_rank, modulo
-// the GPUs it sees (with one GPU per task, Slurm's --gpus-per-task sets CUDA_VISIBLE_DEVICES
-// and every rank sees cuda:0).
-std::string process_device(const AugmentOptions& o) {
-  const auto& dist = o.distributed();
-  if (dist.world_size() > 1 && o.device() != "cpu" && cuda_available() &&
-      o.device().find(':') == std::string::npos) {
-    return "cuda:" +
-           std::to_string(dist.local_rank() % static_cast<int64_t>(torch::cuda::device_count()));
-  }
-  return o.device();
 }
 
 // Whether `a` and `b` hold the same images, in any order: each set sorted by a fixed random

@@ -805,7 +805,8 @@ class Experiment {
                              .num_classes(train.num_classes())
                              .shape(image_shape(train))
                              .unlabeled_share(has_unlabeled ? o_.gan().unlabeled_share() : 0.0);
-    const auto facts = gan_training_facts(run(seed, dir), train, options);
+    const auto gan_run = run(seed, dir);
+    const auto facts = gan_training_facts(gan_run, train, options);
     GanStage stage;
     if (fs::exists(checkpoint)) {
       auto loaded = load_generator(checkpoint.string(), o_.device());
@@ -822,7 +823,7 @@ class Experiment {
     detail::write_generator_record(dir, facts);
     say(group + ": training the GAN (" + std::to_string(o_.gan().iterations()) + " iterations)");
     stage.hooks = stage_hooks();
-    return train_gan(run(seed, dir), train, options, train.class_names, stage);
+    return train_gan(gan_run, train, options, train.class_names, stage);
   }
 
   void measure_generator(Group& g, const TrainedGan& trained, const fs::path& dir,

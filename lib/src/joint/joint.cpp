@@ -198,7 +198,6 @@ struct JointTrainer::State {
     const auto c = options.classifier_options();
     c_optimizer = detail::make_classifier_optimizer(classifier, c, options.gan().beta1(),
                                                     options.gan().beta2());
-    c_average.reset();
     if (c.ema_decay() > 0) c_average.emplace(c_optimizer->values(), c.ema_decay());
   }
 
